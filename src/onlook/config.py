@@ -1,0 +1,88 @@
+"""Settings: one object, read at the edge (CLI, server), passed down.
+
+Nothing in onlook reads the environment at import time. :class:`Settings`
+reads ``ONLOOK_*`` variables only when it is constructed, so tests can build
+one with explicit values and nothing leaks between them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onlook.errors import ConfigError
+
+__all__ = ["Settings", "parse_bytes"]
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
+          "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "t": 1000**4, "tb": 1000**4}
+
+
+def parse_bytes(text: str | int) -> int:
+    """Parse a human byte size such as ``"500MB"`` or ``"2GiB"``.
+
+    Raises:
+        ConfigError: the text is not a positive size.
+
+    Example:
+        >>> parse_bytes("500MB")
+        500000000
+    """
+    if isinstance(text, int):
+        if text <= 0:
+            raise ConfigError(f"budget must be positive, got {text}")
+        return text
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise ConfigError(f"cannot read {text!r} as a size (try 500MB or 2GiB)")
+    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if value <= 0:
+        raise ConfigError(f"budget must be positive, got {text!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything a user can set, with defaults that run on 2 CPU cores.
+
+    Every field can also come from an ``ONLOOK_<NAME>`` environment variable
+    (read when the object is built, never at import).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONLOOK_", extra="ignore")
+
+    # --- sources
+    fps: float = Field(2.0, gt=0, le=60, description="frames per second to analyse")
+    realtime: bool = Field(False, description="pace files at their native rate, like a live stream")
+    open_timeout_s: float = Field(10.0, gt=0, description="give up opening a source after this")
+    read_timeout_s: float = Field(10.0, gt=0, description="a live source silent this long is stalled")
+    reconnect_attempts: int = Field(5, ge=0, description="reconnects before a live source is given up")
+    reconnect_backoff_s: float = Field(0.5, gt=0, description="first reconnect delay; doubles each time")
+    reconnect_backoff_max_s: float = Field(30.0, gt=0)
+    queue_size: int = Field(8, ge=1, description="decoded frames buffered; oldest dropped when full")
+
+    # --- sampling / gate
+    gate_tile: int = Field(32, ge=8, description="gate tile size in pixels of the analysis image")
+    gate_threshold: float = Field(12.0, gt=0, description="mean abs grey change that marks a tile as changed")
+    analysis_width: int = Field(640, ge=64, description="frames are analysed at most this wide")
+
+    # --- perception
+    detect_people: bool = True
+    detect_faces: bool = True
+    detect_text: bool = True
+    detect_colors: bool = True
+    ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
+    face_interval_s: float = Field(1.0, ge=0, description="run face detection at most this often")
+    encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
+
+    # --- memory
+    store: Path | None = Field(None, description="store folder; None keeps memory in RAM only")
+    budget: int = Field(500 * 1000**2, description="store byte budget")
+    recent_window: int = Field(64, ge=1, description="recent kept frames kept in RAM")
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _budget(cls, v: object) -> int:
+        return parse_bytes(v)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""Every error onlook raises on purpose.
+
+The tree below is the whole hierarchy. Each error also subclasses the builtin
+that matches its meaning, so callers who only know the standard library still
+catch it (``except TimeoutError`` catches :class:`SourceTimeout`), the way
+PyAV's ``av.error`` does.
+
+::
+
+    OnlookError
+    ├── ConfigError(ValueError)             a setting or argument is invalid
+    ├── SourceError(OSError)                a video source cannot be used
+    │   ├── SourceNotFound(FileNotFoundError)   no such file, device or folder
+    │   ├── UnsupportedSource(ValueError)       unknown URL scheme / not a video
+    │   ├── SourceCorrupt                       the data cannot be decoded
+    │   ├── SourceTimeout(TimeoutError)         open or read took too long
+    │   ├── SourceUnreachable(ConnectionError)  host refused / unknown / down
+    │   └── SourceExhausted                     reconnect attempts used up
+    ├── StoreError(OSError)                 the on-disk memory store failed
+    │   └── StoreLocked                         another process writes this store
+    ├── QueryError(ValueError)              a question or search is malformed
+    │   └── UnsupportedQuery                    an alert perception cannot see
+    └── ModelError(RuntimeError)            an optional model could not be loaded
+
+The CLI (and later the server) turn these into one-line messages and exit
+codes in one place; library code never prints.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "OnlookError",
+    "ConfigError",
+    "SourceError",
+    "SourceNotFound",
+    "UnsupportedSource",
+    "SourceCorrupt",
+    "SourceTimeout",
+    "SourceUnreachable",
+    "SourceExhausted",
+    "StoreError",
+    "StoreLocked",
+    "QueryError",
+    "UnsupportedQuery",
+    "ModelError",
+]
+
+
+class OnlookError(Exception):
+    """Base class of every error onlook raises deliberately."""
+
+
+class ConfigError(OnlookError, ValueError):
+    """A setting or argument is invalid (bad fps, bad budget string...)."""
+
+
+class SourceError(OnlookError, OSError):
+    """A video source cannot be opened or read."""
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+    def __str__(self) -> str:  # OSError's __str__ would add errno noise
+        return str(self.args[0]) if self.args else ""
+
+
+class SourceNotFound(SourceError, FileNotFoundError):
+    """The file, device or folder does not exist."""
+
+
+class UnsupportedSource(SourceError, ValueError):
+    """The URL scheme is unknown, or the file holds no video stream."""
+
+
+class SourceCorrupt(SourceError):
+    """The container or stream data cannot be decoded."""
+
+
+class SourceTimeout(SourceError, TimeoutError):
+    """Opening or reading the source took longer than its timeout."""
+
+
+class SourceUnreachable(SourceError, ConnectionError):
+    """The host refused the connection, is unknown, or went away."""
+
+
+class SourceExhausted(SourceError):
+    """A live source kept failing and its reconnect attempts ran out."""
+
+
+class StoreError(OnlookError, OSError):
+    """The on-disk memory store could not be opened or written."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreLocked(StoreError):
+    """Another process is already writing to this store."""
+
+
+class QueryError(OnlookError, ValueError):
+    """A question, search or alert query is malformed."""
+
+
+class UnsupportedQuery(QueryError):
+    """An alert query asks for something the current perception cannot see.
+
+    Raised at registration so that an alert is never accepted and then left
+    silently unable to fire.
+    """
+
+
+class ModelError(OnlookError, RuntimeError):
+    """An optional model (e.g. the CLIP encoder) could not be loaded or run."""

@@ -1,0 +1,306 @@
+"""Plain data that flows between onlook's stages.
+
+Every stage takes and returns these; no stage passes bare arrays. Boxes are
+normalised ``(x0, y0, x1, y1)`` in ``0..1`` of the frame so that they survive
+resizing between stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Box",
+    "Frame",
+    "Gap",
+    "Observation",
+    "Analysis",
+    "Event",
+    "Alert",
+    "Evidence",
+    "Answer",
+    "SearchHit",
+    "format_ts",
+]
+
+Box = tuple[float, float, float, float]
+"""Normalised ``(x0, y0, x1, y1)``, each in ``0..1`` of the frame."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded video frame and where it sits in its stream.
+
+    Attributes:
+        stream_id: Name of the stream the frame came from.
+        seq: Index of the frame in the decoded stream (0, 1, 2...), counting
+            frames dropped later by sampling or queues too, so gaps in ``seq``
+            show what was not looked at.
+        pts: Presentation time in seconds from the start of the stream.
+        wall: Wall-clock time (``time.time()``) when the frame was decoded.
+        image: ``HxWx3`` ``uint8`` BGR pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> Frame("cam", 0, 0.0, 0.0, np.zeros((2, 2, 3), np.uint8))
+        Frame(stream_id='cam', seq=0, pts=0.000, shape=(2, 2, 3))
+    """
+
+    stream_id: str
+    seq: int
+    pts: float
+    wall: float
+    image: np.ndarray = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        img = self.image
+        if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3:
+            raise ValueError(f"Frame.image must be HxWx3, got {getattr(img, 'shape', type(img))}")
+        if img.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be uint8, got {img.dtype}")
+        if self.seq < 0:
+            raise ValueError(f"Frame.seq must be >= 0, got {self.seq}")
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    def __repr__(self) -> str:
+        return (
+            f"Frame(stream_id={self.stream_id!r}, seq={self.seq}, pts={self.pts:.3f}, "
+            f"shape={tuple(self.image.shape)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch of a live stream that was not seen (outage or reconnect).
+
+    Attributes:
+        start: Stream time of the last frame before the gap.
+        end: Stream time of the first frame after it (``None`` while open).
+        wall_start: Wall-clock time the outage began.
+        wall_end: Wall-clock time it ended (``None`` while open).
+        reason: Why, in a few words (``"read timeout"``, ``"connection refused"``).
+    """
+
+    start: float
+    end: float | None
+    wall_start: float
+    wall_end: float | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One thing perception saw in one frame.
+
+    Attributes:
+        t: Stream time (seconds) of the frame.
+        kind: What saw it: ``"motion"``, ``"scene_cut"``, ``"color"``,
+            ``"person"``, ``"face"``, ``"text"``, ``"enter"``, ``"exit"``.
+        label: Short human label (``"person"``, ``"red"``, the OCR text...).
+        score: Confidence or magnitude in ``0..1``.
+        box: Where, normalised; ``None`` for whole-frame observations.
+        track_id: Identity across frames for tracked objects.
+        attrs: Extra detector-specific values (JSON-serialisable).
+    """
+
+    t: float
+    kind: str
+    label: str
+    score: float = 1.0
+    box: Box | None = None
+    track_id: int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"t": round(self.t, 3), "kind": self.kind, "label": self.label,
+                             "score": round(float(self.score), 4)}
+        if self.box is not None:
+            d["box"] = [round(float(v), 4) for v in self.box]
+        if self.track_id is not None:
+            d["track_id"] = self.track_id
+        if self.attrs:
+            d["attrs"] = self.attrs
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Observation:
+        box = d.get("box")
+        return cls(
+            t=float(d["t"]), kind=str(d["kind"]), label=str(d["label"]),
+            score=float(d.get("score", 1.0)),
+            box=tuple(box) if box is not None else None,  # type: ignore[arg-type]
+            track_id=d.get("track_id"), attrs=dict(d.get("attrs") or {}),
+        )
+
+
+@dataclass(slots=True)
+class Analysis:
+    """What perception made of one kept frame.
+
+    Attributes:
+        frame: The frame analysed.
+        observations: Everything seen in it.
+        analysed_fraction: Share of the image area the detectors actually ran
+            on (the rest was unchanged and reused); ``0`` when skipped whole.
+        people: Number of people believed visible (tracked, incl. reused).
+        embedding: Optional image embedding (L2-normalised ``float32``).
+    """
+
+    frame: Frame
+    observations: list[Observation]
+    analysed_fraction: float = 1.0
+    people: int = 0
+    embedding: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class Event:
+    """A segment of stream time summarised as one memory entry.
+
+    Attributes:
+        id: Store row id (``None`` until stored).
+        stream_id: Stream it belongs to.
+        start: First stream time covered (seconds).
+        end: Last stream time covered (seconds).
+        summary: One-line description built from observations.
+        people_max: Most people visible at once in the segment.
+        labels: Searchable labels (``"person"``, colour names, OCR words...).
+        salience: How notable it is, ``0..1``; low-salience events go first
+            when the store is over budget.
+        keyframe: Path of the JPEG thumbnail, relative to the store.
+        keyframe_t: Stream time of that thumbnail.
+        observations: The observations merged into it (possibly thinned).
+        embedding: Mean image embedding, when an encoder ran.
+    """
+
+    stream_id: str
+    start: float
+    end: float
+    summary: str
+    people_max: int = 0
+    labels: list[str] = field(default_factory=list)
+    salience: float = 0.0
+    keyframe: str | None = None
+    keyframe_t: float | None = None
+    observations: list[Observation] = field(default_factory=list)
+    embedding: np.ndarray | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A standing query that fired.
+
+    Attributes:
+        query: The user's words.
+        t: Stream time at which it fired.
+        wall: Wall-clock time at which it fired.
+        stream_id: Stream it fired on.
+        evidence: Observations that made it fire.
+        keyframe: Store-relative JPEG path of the frame, when stored.
+    """
+
+    query: str
+    t: float
+    wall: float
+    stream_id: str
+    evidence: tuple[Observation, ...] = ()
+    keyframe: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "alert", "t": round(self.t, 3), "query": self.query,
+                "stream": self.stream_id, "wall": self.wall, "keyframe": self.keyframe,
+                "evidence": [o.to_dict() for o in self.evidence]}
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A moment that supports an answer."""
+
+    t: float
+    description: str
+    keyframe: str | None = None
+    end: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"t": round(self.t, 3), "time": format_ts(self.t),
+                             "description": self.description, "keyframe": self.keyframe}
+        if self.end is not None:
+            d["end"] = round(self.end, 3)
+        return d
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An answer to a question, with what it rests on.
+
+    Attributes:
+        question: The user's words.
+        text: The answer in words (times as ``mm:ss``).
+        at: Stream time the question was asked at (only memory up to here used).
+        confidence: ``0..1``.
+        abstained: True when perception cannot answer this; ``text`` says why.
+        evidence: Supporting moments with keyframes.
+        value: Machine-readable answer when there is one (a count, a time,
+            a span ``[start, end]``, an option letter).
+        span: The time span the answer is about, if any.
+    """
+
+    question: str
+    text: str
+    at: float
+    confidence: float
+    abstained: bool = False
+    evidence: tuple[Evidence, ...] = ()
+    value: Any = None
+    span: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "answer", "t": round(self.at, 3), "question": self.question,
+                "text": self.text, "confidence": round(self.confidence, 3),
+                "abstained": self.abstained, "value": self.value,
+                "span": list(self.span) if self.span else None,
+                "evidence": [e.to_dict() for e in self.evidence]}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One ranked time span returned by search."""
+
+    start: float
+    end: float
+    score: float
+    description: str
+    keyframe: str | None = None
+    stream_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start": round(self.start, 3), "end": round(self.end, 3),
+                "span": f"{format_ts(self.start)}-{format_ts(self.end)}",
+                "score": round(self.score, 4), "description": self.description,
+                "keyframe": self.keyframe, "stream": self.stream_id}
+
+
+def format_ts(seconds: float) -> str:
+    """Format stream seconds as ``mm:ss`` (``h:mm:ss`` past an hour).
+
+    Example:
+        >>> format_ts(75.4)
+        '01:15'
+        >>> format_ts(3725)
+        '1:02:05'
+    """
+    s = max(0, int(round(seconds)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
