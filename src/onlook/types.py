@@ -295,12 +295,12 @@ def format_ts(seconds: float) -> str:
     """Format stream seconds as ``mm:ss`` (``h:mm:ss`` past an hour).
 
     Example:
-        >>> format_ts(75.4)
+        >>> format_ts(75.9)
         '01:15'
         >>> format_ts(3725)
         '1:02:05'
     """
-    s = max(0, int(round(seconds)))
+    s = max(0, int(seconds))  # floor: 00:01 means 'during the second second'
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"

@@ -1,0 +1,281 @@
+"""The default answerer: extractive answers from what perception recorded.
+
+It never invents: every answer is a fact read out of memory (a count on the
+timeline, the time of a recorded entry, the colours measured on a tracked
+person, words OCR read), with the moments that show it as evidence. When the
+question is about something the detectors do not see ("what is he
+carrying?"), it abstains and says so.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from onlook.query.parse import Intent, parse_question
+from onlook.query.search import MemoryView, search
+from onlook.types import Answer, Evidence, Observation, format_ts
+
+__all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE"]
+
+CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
+              "clothing colours), faces, on-screen text, motion and scene changes")
+
+
+class Answerer(Protocol):
+    """Anything that answers a question about a stream's memory."""
+
+    def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer: ...
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def _where(scope_kind: str, since: float, until: float) -> str:
+    if scope_kind == "window":
+        return f" between {format_ts(since)} and {format_ts(until)}"
+    if scope_kind == "start":
+        return f" in the first {format_ts(until)}"
+    return f" up to {format_ts(until)}" if scope_kind == "all" else ""
+
+
+class ExtractiveAnswerer:
+    """Answer from recorded observations only (offline, CPU, deterministic)."""
+
+    def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer:
+        """Answer ``question`` using only memory up to ``at`` (default: now).
+
+        Returns:
+            An :class:`~onlook.types.Answer`; ``abstained`` is True when the
+            perception cannot answer the question.
+        """
+        at = view.now() if at is None else float(at)
+        intent = parse_question(question)
+        if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
+            return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
+        handler = {
+            "count": self._count, "when": self._when, "color": self._color, "read": self._read,
+            "presence": self._presence, "describe": self._describe,
+        }.get(intent.kind)
+        if handler is None:
+            return self._fallback(question, view, at, intent)
+        return handler(question, view, at, intent)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _abstain(question: str, at: float, why: str) -> Answer:
+        return Answer(question=question, text=why, at=at, confidence=0.0, abstained=True)
+
+    @staticmethod
+    def _sightings(view: MemoryView, kinds: list[str], since: float, until: float) -> list[tuple[Observation, str | None]]:
+        out = [s for s in view.store.sightings(kinds, since, until)]
+        cur = view.live.open_event() if view.live else None
+        seen = {(o.t, o.kind, o.track_id) for o, _ in out}
+        if cur is not None:
+            for o in cur.observations:
+                if o.kind in kinds and since <= o.t <= until and (o.t, o.kind, o.track_id) not in seen:
+                    out.append((o, None))
+        out.sort(key=lambda p: p[0].t)
+        return out
+
+    @staticmethod
+    def _people_obs(view: MemoryView, since: float, until: float) -> list[Observation]:
+        """One person observation per track (with its colours) in a range."""
+        seen: dict[int, Observation] = {}
+        for e in view.events(since, until):
+            for o in e.observations:
+                if o.kind in ("person", "enter") and since <= o.t <= until:
+                    key = o.track_id if o.track_id is not None else -len(seen) - 1
+                    prev = seen.get(key)
+                    if prev is None or (not prev.attrs.get("colors") and o.attrs.get("colors")):
+                        seen[key] = o
+        return sorted(seen.values(), key=lambda o: o.t)
+
+    # --- intents -----------------------------------------------------------------------------
+
+    def _count(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        if it.unknown:
+            return self._abstain(question, at, f"{CANNOT_SEE}, so I cannot count {', '.join(it.unknown)}.")
+        since, until = it.scope.bounds(at)
+        if it.subject == "scene_cut":
+            cuts = self._sightings(view, ["scene_cut"], since, until)
+            return Answer(question, f"{len(cuts)} scene change{'s' if len(cuts) != 1 else ''}"
+                          f"{_where(it.scope.kind, since, until)}"
+                          + (": at " + ", ".join(format_ts(o.t) for o, _ in cuts[:8]) if cuts else "."),
+                          at, 0.8, value=len(cuts),
+                          evidence=tuple(Evidence(o.t, "scene change", k) for o, k in cuts[:8]))
+        if it.subject == "face":
+            row = view.state_at(at)
+            faces = [o for o in (row or {}).get("obs", []) if o.kind == "face"]
+            return Answer(question, f"{len(faces)} face{'s' if len(faces) != 1 else ''} detected at "
+                          f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=len(faces))
+        if it.subject in (None, "person", "color") or it.subject == "person":
+            if it.action in ("enter", "exit"):
+                items = self._sightings(view, [it.action], since, until)
+                if it.colors:
+                    items = [(o, k) for o, k in items if set(it.colors) & set(o.attrs.get("colors", []))]
+                verb = "entered" if it.action == "enter" else "left"
+                return Answer(question, f"{_people(len(items))} {verb} the view{_where(it.scope.kind, since, until)}"
+                              + (" (at " + ", ".join(format_ts(o.t) for o, _ in items[:10]) + ")." if items else "."),
+                              at, 0.7, value=len(items),
+                              evidence=tuple(Evidence(o.t, f"person {verb}", k) for o, k in items[:10]))
+            if it.scope.kind in ("now", "point") or it.scope.kind == "all" and not it.order:
+                t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
+                row = view.state_at(min(t, at))
+                if row is None:
+                    return self._abstain(question, at, "I have not seen anything yet.")
+                if it.colors:
+                    ppl = [o for o in row["obs"] if o.kind == "person"
+                           and set(it.colors) & set(o.attrs.get("colors", []))]
+                    n = len(ppl)
+                    text = f"{_people(n)} in {'/'.join(it.colors)} visible at {format_ts(row['t'])}."
+                else:
+                    n = int(row["people"])
+                    text = f"{_people(n)} visible at {format_ts(row['t'])}."
+                if it.scope.kind == "all" and not it.colors and "so far" not in question.lower():
+                    pass
+                return Answer(question, text, at, 0.6, value=n,
+                              evidence=(Evidence(row["t"], f"{_people(row['people'])} tracked", None),))
+            # A range: how many different people were seen.
+            ppl = self._people_obs(view, since, until)
+            if it.colors:
+                ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
+            evs = view.events(since, until)
+            most = max((e.people_max for e in evs), default=0)
+            return Answer(question, f"{_people(len(ppl))} seen{_where(it.scope.kind, since, until)}"
+                          f" (at most {most} at once).", at, 0.5, value=len(ppl),
+                          evidence=tuple(Evidence(o.t, "person", None) for o in ppl[:10]))
+        return self._abstain(question, at, f"{CANNOT_SEE}; I cannot count that.")
+
+    def _when(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since, until = 0.0, at
+        cands: list[tuple[Observation, str | None]] = []
+        what = ""
+        if it.subject == "scene_cut":
+            cands, what = self._sightings(view, ["scene_cut"], since, until), "a scene change"
+        elif it.subject == "text":
+            cands = [(o, k) for o, k in self._sightings(view, ["text"], since, until)
+                     if not it.words or set(it.words) <= set(o.attrs.get("words", []))]
+            what = f"the text {' '.join(it.words)!r}" if it.words else "text on screen"
+        elif it.subject in ("person", None, "color"):
+            if it.action == "exit":
+                cands, what = self._sightings(view, ["exit"], since, until), "someone left the view"
+                if it.colors:
+                    cands = [(o, k) for o, k in cands if set(it.colors) & set(o.attrs.get("colors", []))]
+            elif it.colors:
+                cands = [(o, None) for o in self._people_obs(view, since, until)
+                         if set(it.colors) & set(o.attrs.get("colors", []))]
+                what = f"a person in {'/'.join(it.colors)} was first seen"
+            else:
+                cands, what = self._sightings(view, ["enter"], since, until), "someone entered the view"
+                if it.region:
+                    cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
+        elif it.subject == "face":
+            cands = [(o, k) for o, k in self._sightings(view, ["face"], since, until)]
+            what = "a face was seen"
+        else:
+            return self._abstain(question, at, f"{CANNOT_SEE}; I cannot tell when that happened.")
+        if not cands:
+            return Answer(question, f"I have not seen {what or 'that'}{_where(it.scope.kind, since, until)}.",
+                          at, 0.4, value=None)
+        o, kf = cands[-1] if it.order == "last" else cands[0]
+        more = f" ({len(cands)} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + ")" \
+            if len(cands) > 1 else ""
+        desc = what if what else o.kind
+        return Answer(question, f"At {format_ts(o.t)}: {desc}{more}.", at, 0.7, value=round(o.t, 2),
+                      span=(round(o.t, 2), round(o.t + 0.5, 2)),
+                      evidence=tuple(Evidence(c.t, c.kind + (f" {c.label}" if c.kind == 'text' else ''), k)
+                                     for c, k in cands[:6]))
+
+    def _color(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        since, until = it.scope.bounds(at)
+        if it.subject in ("person", None):
+            if it.action == "enter" or it.order == "last" or it.scope.kind != "now":
+                items = self._sightings(view, ["enter"], since, until) if it.action == "enter" else []
+                ppl = [o for o, _ in items] or self._people_obs(view, since, until)
+                ppl = [o for o in ppl if o.attrs.get("colors")]
+                if not ppl:
+                    return self._abstain(question, at, "I have no clothing colours recorded for that.")
+                o = ppl[0] if it.order == "first" else ppl[-1]
+            else:
+                row = view.state_at(at)
+                ppl = [o for o in (row or {}).get("obs", []) if o.kind == "person" and o.attrs.get("colors")]
+                if not ppl:
+                    return self._abstain(question, at, "I see nobody whose clothing colour I could measure now.")
+                o = max(ppl, key=lambda p: (p.box[3] - p.box[1]) if p.box else 0)
+            cols = o.attrs["colors"]
+            return Answer(question, f"{' and '.join(cols[:2])} (person seen at {format_ts(o.t)}).", at, 0.5,
+                          value=cols[0], evidence=(Evidence(o.t, "person " + "/".join(cols), None),))
+        row = view.state_at(at)
+        evs = view.events(since, until)
+        cols = [c for e in evs[-3:] for o in e.observations if o.kind == "color" for c in o.attrs.get("colors", {})]
+        if not cols:
+            return self._abstain(question, at, "I have no colours recorded for that.")
+        return Answer(question, f"Mostly {', '.join(dict.fromkeys(cols))} in the scene.", at, 0.4, value=cols[0])
+
+    def _read(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since = max(0.0, at - 15.0)
+        texts = self._sightings(view, ["text"], since, until)
+        if not texts:
+            return Answer(question, f"I have not read any text on screen{_where(it.scope.kind, since, until)}.",
+                          at, 0.4, value=None)
+        labels = list(dict.fromkeys(o.label for o, _ in texts))
+        o, kf = texts[-1]
+        return Answer(question, f"It reads {labels[-1]!r} (at {format_ts(o.t)})"
+                      + (f"; earlier: {', '.join(repr(x) for x in labels[-4:-1])}." if len(labels) > 1 else "."),
+                      at, 0.7, value=labels[-1], evidence=tuple(Evidence(t.t, t.label, k) for t, k in texts[-5:]))
+
+    def _presence(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        since, until = it.scope.bounds(at)
+        if it.subject == "text":
+            return self._read(question, view, at, it)
+        if it.subject == "scene_cut":
+            cuts = self._sightings(view, ["scene_cut"], since, until)
+            return Answer(question, ("Yes, at " + ", ".join(format_ts(o.t) for o, _ in cuts[:6]) + ".") if cuts
+                          else f"No scene change{_where(it.scope.kind, since, until)}.", at, 0.7,
+                          value=bool(cuts))
+        if it.subject in ("person", "color", None) and it.action is None and it.scope.kind == "now":
+            row = view.state_at(at)
+            if row is None:
+                return self._abstain(question, at, "I have not seen anything yet.")
+            ppl = [o for o in row["obs"] if o.kind == "person"]
+            if it.colors:
+                ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
+            yes = bool(ppl) if (it.colors or it.subject == "person") else bool(row["people"])
+            return Answer(question, ("Yes: " if yes else "No: ") + f"{_people(len(ppl))}"
+                          f"{' in ' + '/'.join(it.colors) if it.colors else ''} visible at {format_ts(row['t'])}.",
+                          at, 0.6, value=yes)
+        if it.subject in ("person", "color", None):
+            ans = self._when(question, view, at, it)
+            if ans.abstained:
+                return ans
+            yes = ans.value is not None
+            return Answer(question, ("Yes. " if yes else "No. ") + ans.text, at, ans.confidence, value=yes,
+                          evidence=ans.evidence, span=ans.span)
+        return self._fallback(question, view, at, it)
+
+    def _describe(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since = max(0.0, at - 10.0)
+        evs = view.events(since, until)
+        if not evs:
+            return self._abstain(question, at, "I have not seen anything yet.")
+        evs = sorted(evs, key=lambda e: -e.salience)[:4] if it.scope.kind in ("all", "window") else evs[-3:]
+        evs.sort(key=lambda e: e.start)
+        return Answer(question, " | ".join(e.summary for e in evs), at, 0.5,
+                      evidence=tuple(Evidence(e.start, e.summary, e.keyframe, e.end) for e in evs))
+
+    def _fallback(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        hits = search(view, question, until=at, k=3)
+        if not hits or it.unknown:
+            return self._abstain(question, at, f"{CANNOT_SEE}; I cannot answer that from what I saw.")
+        h = hits[0]
+        return Answer(question, f"Most relevant: {h.description}", at, min(0.5, h.score / 2),
+                      span=(h.start, h.end),
+                      evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))

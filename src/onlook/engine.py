@@ -1,0 +1,329 @@
+"""One stream, end to end: source -> sampler -> perception -> memory -> alerts.
+
+:class:`StreamEngine` is the object a CLI, a server or a Ray actor holds per
+stream. Ingest runs in its own worker thread (:meth:`StreamEngine.start`) or
+in the caller's (:meth:`StreamEngine.run`); :meth:`ask`, :meth:`search` and
+the alert methods are safe to call from any other thread while it runs,
+because memory reads go through their own SQLite connections (WAL) and the
+live state is copied under a lock.
+
+Everything the engine has to say - closed events, sightings, alerts, status,
+errors - goes to subscribers as plain dicts with a ``"type"`` and the stream
+time ``"t"``: the CLI prints them, a server forwards them over SSE.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from onlook.answer.extractive import Answerer, ExtractiveAnswerer
+from onlook.config import Settings
+from onlook.errors import OnlookError, SourceError
+from onlook.memory import Memory, Store
+from onlook.perception.pipeline import Perceiver, build_perceiver
+from onlook.query.alerts import AlertBook, Rule
+from onlook.query.search import MemoryView, search
+from onlook.sampling import FpsSampler
+from onlook.types import Alert, Answer, Frame, Gap, SearchHit
+
+__all__ = ["StreamEngine", "Message"]
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+"""What subscribers receive: ``{"type": "event"|"alert"|"status"|"error"|"end", "t": ..., ...}``."""
+
+
+class StreamEngine:
+    """Watch one stream and answer questions about it.
+
+    Args:
+        source: A URI/path (opened with :func:`onlook.sources.open_source`) or
+            an already-open source (anything iterable of :class:`Frame`).
+        settings: All tunables; build one at the edge and pass it in.
+        stream_id: The stream's name (stored on every frame and alert).
+        perceiver: Perception to use (default: the offline detectors the
+            settings enable).
+        store: Memory store to use (default: ``settings.store``, or a
+            temporary one).
+        answerer: How questions are answered (default: extractive).
+        alerts: Standing alert queries to register at start.
+        start_s: Skip stream time before this (resume a file part-way).
+        until_s: Stop after this stream time.
+
+    Raises:
+        UnsupportedQuery: an alert in ``alerts`` cannot be seen by perception.
+        StoreLocked: another process writes the store.
+
+    Example:
+        >>> eng = StreamEngine("clip.mp4", settings=Settings(fps=2))  # doctest: +SKIP
+        >>> eng.add_alert("a person enters the view")                  # doctest: +SKIP
+        >>> eng.run(); print(eng.ask("how many people entered so far?").text)  # doctest: +SKIP
+    """
+
+    def __init__(self, source: Any, *, settings: Settings | None = None, stream_id: str = "default",
+                 perceiver: Perceiver | None = None, store: Store | None = None,
+                 answerer: Answerer | None = None, alerts: list[str] | None = None,
+                 start_s: float = 0.0, until_s: float | None = None) -> None:
+        self.settings = settings or Settings()
+        self.stream_id = stream_id
+        self._source_arg = source
+        self.source: Any = None
+        self.start_s = start_s
+        self.until_s = until_s
+        self.store = store or Store(self.settings.store, budget_bytes=self.settings.budget)
+        self._own_store = store is None
+        self.book = AlertBook(stream_id)
+        for q in list(alerts or []) + self.store.alert_queries():
+            self.add_alert(q)
+        self.perceiver = perceiver
+        self.memory = Memory(self.store, stream_id, recent_window=self.settings.recent_window)
+        self.answerer = answerer or ExtractiveAnswerer()
+        self._subs: list[Callable[[Message], None]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: OnlookError | None = None
+        self.done = threading.Event()
+        # Time continues across restarts: a source whose clock restarts below
+        # what is stored is shifted to follow on.
+        self._resume_after = self.store.last_time()
+        self._offset = 0.0
+        self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
+                                      "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
+                                      "alert_delays_s": []}
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    def add_alert(self, query: str) -> Rule:
+        """Register a standing query; it is persisted with the store.
+
+        Raises:
+            UnsupportedQuery: perception cannot see what it asks about.
+        """
+        rule = self.book.add(query)
+        self.store.save_alert_query(query, self.stats["t"] if hasattr(self, "stats") else 0.0)
+        return rule
+
+    def remove_alert(self, query: str) -> bool:
+        """Stop alerting on ``query``; returns False if it was not registered."""
+        self.store.delete_alert_query(query)
+        return self.book.remove(query)
+
+    @property
+    def alert_queries(self) -> list[str]:
+        return self.book.queries
+
+    # --- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Message], None]) -> Callable[[], None]:
+        """Call ``callback`` with every message; returns a function that unsubscribes.
+
+        Callbacks run on the ingest thread: they must be quick (queue the
+        message, don't process it there).
+        """
+        self._subs.append(callback)
+        return lambda: self._subs.remove(callback) if callback in self._subs else None
+
+    def _emit(self, msg: Message) -> None:
+        for cb in list(self._subs):
+            try:
+                cb(msg)
+            except Exception:  # a subscriber's bug must not stop ingest
+                log.exception("subscriber failed")
+
+    # --- ingest ------------------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        if isinstance(self._source_arg, str):
+            from onlook.sources import open_source
+
+            s = self.settings
+            return open_source(self._source_arg, stream_id=self.stream_id, open_timeout_s=s.open_timeout_s,
+                               read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
+                               reconnect_backoff_s=s.reconnect_backoff_s,
+                               reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime)
+        return self._source_arg
+
+    def _frames(self) -> Iterator[Frame]:
+        sampler = FpsSampler(self.settings.fps)
+        first = True
+        for frame in self.source:
+            if self._stop.is_set():
+                return
+            self.stats["frames_decoded"] += 1
+            pts = frame.pts
+            if pts < self.start_s:
+                continue
+            if first:
+                first = False
+                if self._resume_after is not None and pts <= self._resume_after:
+                    self._offset = self._resume_after + 1.0 / self.settings.fps - pts
+                    gap = Gap(start=self._resume_after, end=pts + self._offset, wall_start=time.time(),
+                              wall_end=time.time(), reason="restart")
+                    self.store.add_gap(gap)
+            if self._offset:
+                pts += self._offset
+                frame = Frame(frame.stream_id, frame.seq, pts, frame.wall, frame.image)
+            if self.until_s is not None and pts > self.until_s:
+                return
+            if sampler.keep(pts):
+                yield frame
+
+    def start(self) -> None:
+        """Start ingest in a daemon worker thread and return at once."""
+        if self._thread is not None:
+            raise RuntimeError("engine already started")
+        self._thread = threading.Thread(target=self._run_safely, name=f"onlook-{self.stream_id}", daemon=True)
+        self._thread.start()
+
+    def _run_safely(self) -> None:
+        try:
+            self.run()
+        except OnlookError:
+            pass  # recorded in self.error and emitted
+
+    def run(self) -> None:
+        """Ingest until the source ends, :meth:`stop` is called, or it fails.
+
+        Raises:
+            SourceError: the source failed (after everything seen was stored).
+            OnlookError: any other deliberate failure.
+        """
+        self.stats["started_wall"] = time.time()
+        last_status = 0.0
+        gaps_seen = 0
+        try:
+            if self.perceiver is None:
+                self.perceiver = build_perceiver(self.settings)
+            self.source = self._open()
+            info = getattr(self.source, "info", None)
+            self._emit({"type": "status", "t": 0.0, "state": "started", "stream": self.stream_id,
+                        "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
+            for frame in self._frames():
+                self._process(frame)
+                gaps = getattr(self.source, "gaps", [])
+                while gaps_seen < len(gaps):
+                    g = gaps[gaps_seen]
+                    gaps_seen += 1
+                    self.store.add_gap(g)
+                    self._emit({"type": "event", "t": g.start, "kind": "gap", "end": g.end, "reason": g.reason})
+                now = time.monotonic()
+                if now - last_status >= 1.0:
+                    last_status = now
+                    self._emit(self.status())
+        except OnlookError as e:
+            self.error = e
+            self._emit({"type": "error", "t": self.stats["t"], "message": str(e), "error": type(e).__name__})
+            raise
+        finally:
+            try:
+                for ev in self.memory.flush():
+                    self.stats["events"] += 1
+                    self._emit(self._event_msg(ev))
+            except OnlookError as e:
+                log.warning("could not store the last event: %s", e)
+            self._close_source()
+            self.store.set_meta("last_t", self.stats["t"]) if not self.store.readonly else None
+            self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
+            self.done.set()
+
+    def _close_source(self) -> None:
+        src = self.source
+        if src is not None and hasattr(src, "close"):
+            try:
+                src.close()
+            except Exception:  # closing a broken source must not mask the real error
+                log.debug("source close failed", exc_info=True)
+
+    def _process(self, frame: Frame) -> None:
+        assert self.perceiver is not None
+        self.stats["frames_kept"] += 1
+        self.stats["t"] = frame.pts
+        a = self.perceiver.analyze(frame)
+        if a.analysed_fraction > 0:
+            self.stats["frames_analysed"] += 1
+        for ev in self.memory.add(a):
+            self.stats["events"] += 1
+            self._emit(self._event_msg(ev))
+        for o in a.observations:
+            if o.kind in ("enter", "exit", "scene_cut", "text"):
+                self._emit({"type": "event", "t": o.t, "kind": o.kind, "label": o.label,
+                            "track_id": o.track_id, "attrs": o.attrs})
+        for alert in self.book.check(a):
+            kf = self.store.save_keyframe(frame.image, frame.pts)
+            alert = Alert(query=alert.query, t=alert.t, wall=time.time(), stream_id=alert.stream_id,
+                          evidence=alert.evidence, keyframe=kf)
+            self.store.add_alert(alert)
+            self.stats["alerts"] += 1
+            delays = self.stats["alert_delays_s"]
+            delays.append(alert.wall - frame.wall)
+            del delays[:-1000]
+            self._emit(alert.to_dict())
+
+    @staticmethod
+    def _event_msg(ev) -> Message:
+        return {"type": "event", "t": ev.end, "kind": "segment", "start": ev.start, "end": ev.end,
+                "summary": ev.summary, "salience": ev.salience, "keyframe": ev.keyframe}
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Ask ingest to stop and wait (bounded) for the worker to finish."""
+        self._stop.set()
+        self._close_source()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def close(self) -> None:
+        """Stop ingest and close the store (if the engine opened it)."""
+        self.stop()
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> StreamEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- queries -----------------------------------------------------------------------------
+
+    @property
+    def view(self) -> MemoryView:
+        return MemoryView(self.store, live=self.memory, encoder=getattr(self.perceiver, "encoder", None),
+                          stream_id=self.stream_id)
+
+    def ask(self, question: str, at: float | None = None) -> Answer:
+        """Answer ``question`` from memory up to stream time ``at`` (default: now)."""
+        return self.answerer.answer(question, self.view, at=at)
+
+    def search(self, text: str, *, until: float | None = None, k: int = 10) -> list[SearchHit]:
+        """Ranked time spans matching ``text`` (temporal grounding)."""
+        return search(self.view, text, until=until, k=k)
+
+    def status(self) -> Message:
+        """Counters for display: stream time, rates, skip ratio, memory size."""
+        st = self.stats
+        elapsed = time.time() - st["started_wall"] if st["started_wall"] else 0.0
+        p = self.perceiver
+        src = self.source
+        info = getattr(src, "info", None)
+        return {"type": "status", "t": round(st["t"], 3), "stream": self.stream_id,
+                "frames_decoded": st["frames_decoded"], "frames_kept": st["frames_kept"],
+                "fps": round(st["frames_kept"] / elapsed, 2) if elapsed > 0 else 0.0,
+                "speed": round(st["t"] / elapsed, 2) if elapsed > 0 else 0.0,
+                "skipped_area": round(p.skipped_area_fraction, 4) if p else 0.0,
+                "events": st["events"], "alerts": st["alerts"],
+                "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
+                "store_bytes": self.store.size_bytes(),
+                "duration": getattr(info, "duration_s", None)}
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+def is_source_error(e: BaseException) -> bool:
+    return isinstance(e, SourceError)

@@ -1,0 +1,111 @@
+"""Bounded memory: recent window -> events -> long-term store on disk."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from onlook.memory.segments import Segmenter
+from onlook.memory.store import Store, VectorIndex
+from onlook.types import Analysis, Event
+
+__all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
+
+# Sightings worth finding again by time ("when did...", "how many entered...").
+_SIGHTING_KINDS = {"enter", "exit", "scene_cut", "text", "face"}
+
+
+class Memory:
+    """A stream's memory: feeds analyses into the timeline, events and store.
+
+    Writes happen on the ingest worker; :meth:`open_event` and :meth:`latest`
+    may be called from any thread (they copy under a lock).
+
+    Args:
+        store: Where events, timeline and keyframes go.
+        stream_id: The stream's name.
+        recent_window: How many recent analyses to keep in RAM.
+        text_repeat_s: The same OCR text is recorded again only after this long.
+        face_repeat_s: Faces are recorded as sightings at most this often.
+    """
+
+    def __init__(self, store: Store, stream_id: str, *, recent_window: int = 16,
+                 text_repeat_s: float = 60.0, face_repeat_s: float = 10.0) -> None:
+        self.store = store
+        self.stream_id = stream_id
+        self.segmenter = Segmenter(stream_id)
+        self.recent: deque[Analysis] = deque(maxlen=recent_window)
+        self._lock = threading.Lock()
+        self._latest: dict[str, Any] | None = None
+        self._texts: dict[str, float] = {}
+        self._last_face = -1e9
+        self.text_repeat_s = text_repeat_s
+        self.face_repeat_s = face_repeat_s
+        self.events_stored = 0
+
+    def add(self, a: Analysis) -> list[Event]:
+        """Record one analysis; return the events it closed (already stored)."""
+        t = a.frame.pts
+        motion = max((o.score for o in a.observations if o.kind == "motion"), default=0.0)
+        # Per-frame rows keep only the state-like observations; discrete ones go to sightings.
+        state = [o for o in a.observations if o.kind in ("person", "face", "motion", "color")]
+        self.store.add_frame(t, a.frame.seq, a.frame.wall, a.people, motion, a.analysed_fraction, state)
+        keyframe = None
+        for o in a.observations:
+            if o.kind not in _SIGHTING_KINDS or not self._worth_sighting(o, t):
+                continue
+            if keyframe is None:
+                keyframe = self.store.save_keyframe(a.frame.image, t)
+            self.store.add_sighting(o, keyframe)
+        with self._lock:
+            closed = self.segmenter.push(a)
+        out = []
+        if closed is not None:
+            out.append(self._store_event(closed))
+        with self._lock:
+            self.recent.append(a)
+            self._latest = {"t": t, "seq": a.frame.seq, "wall": a.frame.wall, "people": a.people,
+                            "motion": motion, "analysed": a.analysed_fraction, "obs": state}
+        return out
+
+    def _worth_sighting(self, o, t: float) -> bool:
+        if o.kind == "text":
+            last = self._texts.get(o.label)
+            self._texts[o.label] = t
+            if len(self._texts) > 512:  # bounded: forget the stalest texts
+                for k, _ in sorted(self._texts.items(), key=lambda kv: kv[1])[:256]:
+                    del self._texts[k]
+            return last is None or t - last > self.text_repeat_s or t < last
+        if o.kind == "face":
+            if t - self._last_face < self.face_repeat_s and t >= self._last_face:
+                return False
+            self._last_face = t
+        return True
+
+    def _store_event(self, ev: Event) -> Event:
+        key = self.segmenter.closed_key
+        if key is not None:
+            ev.keyframe = self.store.save_keyframe(key.frame.image, key.frame.pts)
+        ev.stream_id = self.stream_id
+        self.store.add_event(ev)
+        self.events_stored += 1
+        return ev
+
+    def flush(self) -> list[Event]:
+        """Close and store the open event (at the end of a stream)."""
+        ev = self.segmenter.flush()
+        return [self._store_event(ev)] if ev is not None else []
+
+    # LiveState protocol ------------------------------------------------------------------------
+
+    def open_event(self) -> Event | None:
+        with self._lock:
+            ev = self.segmenter.current()
+        if ev is not None:
+            ev.stream_id = self.stream_id
+        return ev
+
+    def latest(self) -> dict[str, Any] | None:
+        with self._lock:
+            return dict(self._latest) if self._latest else None

@@ -1,0 +1,514 @@
+"""The long-term store: SQLite (WAL) + JPEG keyframes + a vector index, on disk.
+
+Layout of a store folder::
+
+    DIR/
+      onlook.db          SQLite in WAL mode: meta, frames (timeline), events,
+                         sightings, alerts, alert_queries, gaps
+      keyframes/*.jpg    thumbnails of events and alerts
+      .lock              held (flock) by the one process that writes
+
+One process writes (the stream's ingest worker); any number read, each thread
+through its own connection, which WAL allows without blocking the writer. The
+vector index over event embeddings lives in RAM and is rebuilt from SQLite on
+open, so the database is the single source of truth.
+
+The store keeps within a byte budget: when over it, the oldest per-frame
+timeline rows go first (events summarise them), then keyframes of the oldest
+low-salience events, then adjacent low-salience events are merged, and last
+the oldest events themselves are deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from onlook.errors import StoreError, StoreLocked
+from onlook.types import Alert, Event, Gap, Observation
+
+__all__ = ["Store", "VectorIndex"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS frames(
+  t REAL PRIMARY KEY, seq INTEGER, wall REAL, people INTEGER, motion REAL, analysed REAL, obs TEXT);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY, start REAL, end REAL, summary TEXT, people_max INTEGER, labels TEXT,
+  salience REAL, keyframe TEXT, keyframe_t REAL, obs TEXT, embedding BLOB);
+CREATE INDEX IF NOT EXISTS events_start ON events(start);
+CREATE TABLE IF NOT EXISTS sightings(
+  id INTEGER PRIMARY KEY, t REAL, kind TEXT, label TEXT, track_id INTEGER, box TEXT, attrs TEXT,
+  keyframe TEXT);
+CREATE INDEX IF NOT EXISTS sightings_t ON sightings(t);
+CREATE TABLE IF NOT EXISTS alerts(
+  id INTEGER PRIMARY KEY, t REAL, wall REAL, query TEXT, evidence TEXT, keyframe TEXT);
+CREATE TABLE IF NOT EXISTS alert_queries(query TEXT PRIMARY KEY, created_t REAL);
+CREATE TABLE IF NOT EXISTS gaps(
+  id INTEGER PRIMARY KEY, start REAL, end REAL, wall_start REAL, wall_end REAL, reason TEXT);
+"""
+
+
+class VectorIndex:
+    """Inner-product index over L2-normalised vectors, keyed by event id.
+
+    Uses faiss when importable, else numpy (same results, slower at scale).
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        try:
+            import faiss  # noqa: PLC0415 - optional speed-up
+
+            self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        except ImportError:  # pragma: no cover - faiss is a core dependency
+            self._faiss = None
+        self._ids: list[int] = []
+        self._vecs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return int(self._faiss.ntotal) if self._faiss is not None else len(self._ids)
+
+    def add(self, ids: Iterable[int], vecs: np.ndarray) -> None:
+        ids = np.asarray(list(ids), dtype=np.int64)
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32).reshape(len(ids), self.dim)
+        if self._faiss is not None:
+            self._faiss.add_with_ids(vecs, ids)
+        else:
+            self._ids.extend(int(i) for i in ids)
+            self._vecs.extend(vecs)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return
+        if self._faiss is not None:
+            self._faiss.remove_ids(np.asarray(ids, dtype=np.int64))
+        else:
+            drop = set(ids)
+            keep = [(i, v) for i, v in zip(self._ids, self._vecs) if i not in drop]
+            self._ids = [i for i, _ in keep]
+            self._vecs = [v for _, v in keep]
+
+    def search(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if len(self) == 0:
+            return []
+        q = np.ascontiguousarray(q, dtype=np.float32).reshape(1, self.dim)
+        k = min(k, len(self))
+        if self._faiss is not None:
+            scores, ids = self._faiss.search(q, k)
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        mat = np.stack(self._vecs)
+        sims = mat @ q[0]
+        order = np.argsort(-sims)[:k]
+        return [(self._ids[i], float(sims[i])) for i in order]
+
+
+def _obs_json(obs: Iterable[Observation]) -> str:
+    return json.dumps([o.to_dict() for o in obs], separators=(",", ":"))
+
+
+def _obs_from_json(text: str | None) -> list[Observation]:
+    return [Observation.from_dict(d) for d in json.loads(text or "[]")]
+
+
+class Store:
+    """A stream's memory on disk.
+
+    Args:
+        path: Store folder (created if missing). ``None`` uses a temporary
+            folder removed on :meth:`close` (memory that does not persist).
+        budget_bytes: Size the folder must stay under.
+        readonly: Open an existing store for reading only (no lock taken),
+            e.g. ``onlook ask --store DIR`` while a watcher is writing.
+
+    Raises:
+        StoreLocked: another process is writing to ``path``.
+        StoreError: the folder or database cannot be opened.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None, *, budget_bytes: int = 500 * 1000**2,
+                 readonly: bool = False) -> None:
+        self._tmp = None
+        if path is None:
+            if readonly:
+                raise StoreError("a read-only store needs a path")
+            self._tmp = tempfile.mkdtemp(prefix="onlook-")
+            path = self._tmp
+        self.path = Path(path)
+        self.readonly = readonly
+        self.budget_bytes = budget_bytes
+        self.db_path = self.path / "onlook.db"
+        self.keyframe_dir = self.path / "keyframes"
+        self._lock_fd: int | None = None
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._since_budget_check = 0
+        self.evictions = 0
+        if readonly:
+            if not self.db_path.is_file():
+                raise StoreError(f"no onlook store at '{self.path}' (expected {self.db_path.name})")
+        else:
+            try:
+                self.keyframe_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"cannot create store folder '{self.path}': {e.strerror or e}") from None
+            self._take_lock()
+        try:
+            conn = self._conn()
+            if not readonly:
+                conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise StoreError(f"cannot open store '{self.path}': {e}") from None
+        self.index: VectorIndex | None = None
+        self._rebuild_index()
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreLocked(f"store '{self.path}' is being written by another process") from None
+        self._lock_fd = fd
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.readonly:
+                conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.db_path, check_same_thread=False)
+                # auto_vacuum must be set before the first table exists to take effect.
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._local.conn = conn
+            self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Flush and close every connection; release the write lock."""
+        for conn in self._conns:
+            with contextlib.suppress(sqlite3.Error):
+                if not self.readonly:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.close()
+        self._conns.clear()
+        self._local = threading.local()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        if self.readonly:
+            raise StoreError(f"store '{self.path}' is open read-only")
+        with self._write_lock:
+            conn = self._conn()
+            try:
+                cur = conn.execute(sql, params)
+                conn.commit()
+            except sqlite3.Error as e:
+                raise StoreError(f"store '{self.path}': {e}") from None
+            return cur
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(f"store '{self.path}': {e}") from None
+
+    # --- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        rows = self._read("SELECT value FROM meta WHERE key=?", (key,))
+        return json.loads(rows[0][0]) if rows else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._write("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, json.dumps(value)))
+
+    # --- keyframes ---------------------------------------------------------------------------
+
+    def save_keyframe(self, image: np.ndarray, t: float, *, max_width: int = 320) -> str:
+        """Write a JPEG thumbnail and return its store-relative path."""
+        h, w = image.shape[:2]
+        if w > max_width:
+            image = cv2.resize(image, (max_width, max(1, round(h * max_width / w))),
+                               interpolation=cv2.INTER_AREA)
+        rel = f"keyframes/{int(round(t * 1000)):010d}.jpg"
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            (self.path / rel).write_bytes(buf.tobytes())
+        return rel
+
+    def keyframe_path(self, rel: str | None) -> Path | None:
+        """Absolute path of a stored keyframe, or None if it was evicted."""
+        if not rel:
+            return None
+        p = self.path / rel
+        return p if p.is_file() else None
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def add_frame(self, t: float, seq: int, wall: float, people: int, motion: float, analysed: float,
+                  obs: Iterable[Observation]) -> None:
+        """Append one kept frame to the timeline."""
+        self._write("INSERT OR REPLACE INTO frames VALUES(?,?,?,?,?,?,?)",
+                    (t, seq, wall, people, motion, analysed, _obs_json(obs)))
+        self._maybe_enforce_budget()
+
+    def add_sighting(self, o: Observation, keyframe: str | None = None) -> None:
+        """Record a discrete observation worth finding later (enter, exit, cut, text...)."""
+        self._write("INSERT INTO sightings(t, kind, label, track_id, box, attrs, keyframe) "
+                    "VALUES(?,?,?,?,?,?,?)",
+                    (o.t, o.kind, o.label, o.track_id, json.dumps(o.box) if o.box else None,
+                     json.dumps(o.attrs), keyframe))
+
+    def add_event(self, e: Event) -> int:
+        """Store a closed segment; returns its id (also set on ``e.id``)."""
+        emb = e.embedding.astype(np.float32).tobytes() if e.embedding is not None else None
+        cur = self._write(
+            "INSERT INTO events(start, end, summary, people_max, labels, salience, keyframe, keyframe_t,"
+            " obs, embedding) VALUES(?,?,?,?,?,?,?,?,?,?)",
+            (e.start, e.end, e.summary, e.people_max, json.dumps(e.labels), e.salience, e.keyframe,
+             e.keyframe_t, _obs_json(e.observations), emb))
+        e.id = int(cur.lastrowid)
+        if e.embedding is not None:
+            if self.index is None:
+                self.index = VectorIndex(int(e.embedding.shape[0]))
+            self.index.add([e.id], e.embedding[None, :])
+        return e.id
+
+    def add_alert(self, a: Alert) -> None:
+        self._write("INSERT INTO alerts(t, wall, query, evidence, keyframe) VALUES(?,?,?,?,?)",
+                    (a.t, a.wall, a.query, _obs_json(a.evidence), a.keyframe))
+
+    def add_gap(self, g: Gap) -> None:
+        self._write("INSERT INTO gaps(start, end, wall_start, wall_end, reason) VALUES(?,?,?,?,?)",
+                    (g.start, g.end, g.wall_start, g.wall_end, g.reason))
+
+    def save_alert_query(self, query: str, created_t: float) -> None:
+        self._write("INSERT OR IGNORE INTO alert_queries VALUES(?, ?)", (query, created_t))
+
+    def delete_alert_query(self, query: str) -> None:
+        self._write("DELETE FROM alert_queries WHERE query=?", (query,))
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def alert_queries(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT query FROM alert_queries ORDER BY created_t")]
+
+    def frames(self, since: float | None = None, until: float | None = None,
+               limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
+        """Timeline rows (``t, seq, wall, people, motion, analysed, obs``) in a time range."""
+        sql = "SELECT t, seq, wall, people, motion, analysed, obs FROM frames WHERE t>=? AND t<=?"
+        sql += " ORDER BY t DESC" if newest_first else " ORDER BY t"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._read(sql, (-1e18 if since is None else since, 1e18 if until is None else until))
+        return [{"t": r[0], "seq": r[1], "wall": r[2], "people": r[3], "motion": r[4],
+                 "analysed": r[5], "obs": _obs_from_json(r[6])} for r in rows]
+
+    def frame_at(self, t: float) -> dict[str, Any] | None:
+        """The last timeline row at or before ``t``."""
+        rows = self.frames(until=t, limit=1, newest_first=True)
+        return rows[0] if rows else None
+
+    def events(self, since: float | None = None, until: float | None = None) -> list[Event]:
+        """Events overlapping ``[since, until]``, oldest first."""
+        rows = self._read(
+            "SELECT id, start, end, summary, people_max, labels, salience, keyframe, keyframe_t, obs,"
+            " embedding FROM events WHERE end>=? AND start<=? ORDER BY start",
+            (-1e18 if since is None else since, 1e18 if until is None else until))
+        return [self._event(r) for r in rows]
+
+    def event(self, event_id: int) -> Event | None:
+        rows = self._read(
+            "SELECT id, start, end, summary, people_max, labels, salience, keyframe, keyframe_t, obs,"
+            " embedding FROM events WHERE id=?", (event_id,))
+        return self._event(rows[0]) if rows else None
+
+    @staticmethod
+    def _event(r: tuple) -> Event:
+        emb = np.frombuffer(r[10], dtype=np.float32).copy() if r[10] is not None else None
+        return Event(id=r[0], stream_id="", start=r[1], end=r[2], summary=r[3], people_max=r[4],
+                     labels=json.loads(r[5] or "[]"), salience=r[6], keyframe=r[7], keyframe_t=r[8],
+                     observations=_obs_from_json(r[9]), embedding=emb)
+
+    def sightings(self, kinds: Iterable[str] | None = None, since: float | None = None,
+                  until: float | None = None) -> list[tuple[Observation, str | None]]:
+        """Discrete observations (and their keyframes) in a time range, oldest first."""
+        sql = "SELECT t, kind, label, track_id, box, attrs, keyframe FROM sightings WHERE t>=? AND t<=?"
+        params: list[Any] = [-1e18 if since is None else since, 1e18 if until is None else until]
+        kinds = list(kinds) if kinds is not None else None
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params += kinds
+        rows = self._read(sql + " ORDER BY t", tuple(params))
+        return [(Observation(t=r[0], kind=r[1], label=r[2], track_id=r[3],
+                             box=tuple(json.loads(r[4])) if r[4] else None,
+                             attrs=json.loads(r[5] or "{}")), r[6]) for r in rows]
+
+    def alerts(self, until: float | None = None) -> list[Alert]:
+        rows = self._read("SELECT t, wall, query, evidence, keyframe FROM alerts WHERE t<=? ORDER BY t",
+                          (1e18 if until is None else until,))
+        return [Alert(query=r[2], t=r[0], wall=r[1], stream_id="", evidence=tuple(_obs_from_json(r[3])),
+                      keyframe=r[4]) for r in rows]
+
+    def gaps(self) -> list[Gap]:
+        rows = self._read("SELECT start, end, wall_start, wall_end, reason FROM gaps ORDER BY start")
+        return [Gap(*r) for r in rows]
+
+    def last_time(self) -> float | None:
+        """Latest stream time stored (frames or events), None for an empty store."""
+        rows = self._read("SELECT MAX(t) FROM frames")
+        t = rows[0][0] if rows else None
+        rows = self._read("SELECT MAX(end) FROM events")
+        e = rows[0][0] if rows else None
+        vals = [v for v in (t, e) if v is not None]
+        return max(vals) if vals else None
+
+    def vector_search(self, q: np.ndarray, k: int = 10, until: float | None = None) -> list[tuple[Event, float]]:
+        """Events most similar to an embedding, optionally only those before ``until``."""
+        if self.index is None or len(self.index) == 0:
+            return []
+        out = []
+        for eid, score in self.index.search(q, k * 4 if until is not None else k):
+            e = self.event(eid)
+            if e is not None and (until is None or e.start <= until):
+                out.append((e, score))
+        return out[:k]
+
+    def _rebuild_index(self) -> None:
+        rows = self._read("SELECT id, embedding FROM events WHERE embedding IS NOT NULL")
+        if not rows:
+            return
+        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        self.index = VectorIndex(vecs.shape[1])
+        self.index.add([r[0] for r in rows], vecs)
+
+    # --- budget ------------------------------------------------------------------------------
+
+    def size_bytes(self) -> int:
+        """Bytes the store folder uses now (database, WAL, keyframes)."""
+        total = 0
+        for p in (self.db_path, self.path / "onlook.db-wal", self.path / "onlook.db-shm"):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.keyframe_dir):
+                with contextlib.suppress(OSError):
+                    total += entry.stat().st_size
+        return total
+
+    def _maybe_enforce_budget(self) -> None:
+        self._since_budget_check += 1
+        if self._since_budget_check >= 50:
+            self._since_budget_check = 0
+            self.enforce_budget()
+
+    def enforce_budget(self) -> int:
+        """Shrink the store under its budget; returns how many eviction steps ran."""
+        if self.readonly:
+            return 0
+        steps = 0
+        target = int(self.budget_bytes * 0.9)
+        for _ in range(200):  # bounded: each step frees something or we stop
+            size = self.size_bytes()
+            if size <= self.budget_bytes and steps == 0:
+                return 0
+            if size <= target:
+                break
+            if not self._evict_step():
+                break
+            steps += 1
+            self._compact()
+        self.evictions += steps
+        return steps
+
+    def _evict_step(self) -> bool:
+        # 1. Thin the per-frame timeline of the oldest half (events summarise it).
+        n = self._read("SELECT COUNT(*) FROM frames")[0][0]
+        if n > 200:
+            cut = self._read("SELECT t FROM frames ORDER BY t LIMIT 1 OFFSET ?", (n // 4,))[0][0]
+            self._write("DELETE FROM frames WHERE t < ?", (cut,))
+            return True
+        # 2. Drop keyframes of the oldest low-salience events.
+        rows = self._read("SELECT id, keyframe FROM events WHERE keyframe IS NOT NULL "
+                          "ORDER BY salience + (start / (SELECT MAX(end) + 1 FROM events)) LIMIT 50")
+        if len(rows) >= 10:
+            for eid, rel in rows:
+                with contextlib.suppress(OSError):
+                    (self.path / rel).unlink()
+                self._write("UPDATE events SET keyframe=NULL WHERE id=?", (eid,))
+            return True
+        # 3. Merge adjacent old low-salience events pairwise.
+        rows = self._read("SELECT id, start, end, summary, labels, people_max, salience FROM events "
+                          "ORDER BY start LIMIT 400")
+        if len(rows) >= 4:
+            merged = False
+            half = rows[: len(rows) // 2]
+            for a, b in zip(half[::2], half[1::2]):
+                if a[6] < 0.5 and b[6] < 0.5:
+                    labels = sorted(set(json.loads(a[4])) | set(json.loads(b[4])))
+                    self._write("UPDATE events SET end=?, summary=?, labels=?, people_max=?, salience=?,"
+                                " obs='[]' WHERE id=?",
+                                (b[2], f"{a[3]} | {b[3]}"[:400], json.dumps(labels), max(a[5], b[5]),
+                                 max(a[6], b[6]), a[0]))
+                    self._delete_events([b[0]])
+                    merged = True
+            if merged:
+                return True
+        # 4. Delete the oldest events and sightings.
+        rows = self._read("SELECT id FROM events ORDER BY start LIMIT 20")
+        if rows:
+            self._delete_events([r[0] for r in rows])
+            last = self._read("SELECT MIN(start) FROM events")[0][0]
+            if last is not None:
+                self._write("DELETE FROM sightings WHERE t < ?", (last,))
+            return True
+        return False
+
+    def _delete_events(self, ids: list[int]) -> None:
+        for eid in ids:
+            rows = self._read("SELECT keyframe FROM events WHERE id=?", (eid,))
+            if rows and rows[0][0]:
+                with contextlib.suppress(OSError):
+                    (self.path / rows[0][0]).unlink()
+            self._write("DELETE FROM events WHERE id=?", (eid,))
+        if self.index is not None:
+            self.index.remove(ids)
+
+    def _compact(self) -> None:
+        with self._write_lock:
+            conn = self._conn()
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute("PRAGMA incremental_vacuum")
+                conn.commit()

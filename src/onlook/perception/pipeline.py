@@ -1,0 +1,212 @@
+"""Perception of one kept frame: gate, then only the detectors that are due.
+
+:class:`Perceiver` owns the per-stream state (gate reference, background
+model, tracks, schedules). It is called from the stream's ingest worker, one
+frame at a time, in stream order; it is not thread-safe and need not be.
+
+Cost model: the gate, scene-cut test, motion and people tracking are cheap and
+run on every kept frame that changed. Faces and OCR are expensive and run only
+on the changed regions, and at most once per ``face_interval_s`` /
+``ocr_interval_s``; the optional image encoder runs when the picture changed
+noticeably since it last ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from onlook.config import Settings
+from onlook.perception.color import dominant_colors, torso_colors
+from onlook.perception.motion import motion_observation, region_of_point
+from onlook.perception.scene import SceneCutDetector
+from onlook.sampling import RedundancyGate, resize_for_analysis
+from onlook.types import Analysis, Frame, Observation
+
+__all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver"]
+
+log = logging.getLogger(__name__)
+
+
+class RegionDetector(Protocol):
+    """A detector that can be told where to look."""
+
+    name: str
+
+    def detect(self, image: np.ndarray, t: float,
+               rois: Sequence[tuple[int, int, int, int]] | None = None) -> list[Observation]:
+        """Detect in ``image`` (BGR), only inside ``rois`` when given."""
+        ...
+
+
+class Encoder(Protocol):
+    """An image/text encoder into one embedding space (CLIP-like)."""
+
+    dim: int
+
+    def encode_images(self, images: list[np.ndarray]) -> np.ndarray: ...
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
+
+
+class Perceiver:
+    """Turn kept frames into :class:`~onlook.types.Analysis` records.
+
+    Args:
+        settings: Gate thresholds, schedules and which detectors are on.
+        people: A people tracker (``update(image, t, changed=, scene_cut=)``) or None.
+        faces: Face detector or None.
+        text: OCR detector or None.
+        encoder: Optional image encoder; its embeddings go into memory.
+    """
+
+    def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
+                 text: RegionDetector | None = None, encoder: Encoder | None = None) -> None:
+        self.settings = settings
+        self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
+        self.scene = SceneCutDetector()
+        self.people = people
+        self.faces = faces
+        self.text = text
+        self.encoder = encoder
+        self._last_run: dict[str, float] = {}
+        self._track_colors: dict[int, list[tuple[str, float]]] = {}
+        self._last_scene_colors_t = -1e9
+        self._encoder_pending = 0.0
+        self.frames = 0
+        self.skipped = 0
+
+    def _due(self, name: str, t: float, interval: float) -> bool:
+        last = self._last_run.get(name)
+        return last is None or t - last >= interval or t < last
+
+    def analyze(self, frame: Frame) -> Analysis:
+        """Analyse one kept frame (must be called in stream order)."""
+        s = self.settings
+        t = frame.pts
+        img = resize_for_analysis(frame.image, s.analysis_width)
+        h, w = img.shape[:2]
+        self.frames += 1
+        obs: list[Observation] = []
+
+        cut = self.scene.update(img, t)
+        if cut is not None:
+            obs.append(cut)
+            self.gate.reset()
+            self._track_colors.clear()
+        gate = self.gate.update(img)
+        if not gate.first:
+            m = motion_observation(t, gate.changed)
+            if m is not None:
+                obs.append(m)
+
+        people_count = 0
+        if self.people is not None:
+            res = self.people.update(img, t, changed=None if gate.first else gate.changed,
+                                     scene_cut=cut is not None)
+            people_count = res.count
+            live_ids = set()
+            for p in res.people:
+                live_ids.add(p.track_id)
+                colors = self._person_colors(img, p, gate)
+                attrs = dict(p.attrs)
+                attrs["colors"] = [c for c, _ in colors]
+                if p.box is not None:
+                    attrs["region"] = region_of_point((p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2)
+                obs.append(Observation(t=t, kind="person", label="person", score=p.score, box=p.box,
+                                       track_id=p.track_id, attrs=attrs))
+            for e in res.events:
+                attrs = dict(e.attrs)
+                cached = self._track_colors.get(e.track_id) if e.track_id is not None else None
+                if cached:
+                    attrs["colors"] = [c for c, _ in cached]
+                obs.append(Observation(t=t, kind=e.kind, label=e.label, score=e.score, box=e.box,
+                                       track_id=e.track_id, attrs=attrs))
+            for tid in list(self._track_colors):
+                if tid not in live_ids:
+                    del self._track_colors[tid]
+
+        if gate.skip:
+            self.skipped += 1
+            return Analysis(frame=frame, observations=obs, analysed_fraction=0.0, people=people_count)
+
+        rois = None if gate.first or cut is not None else gate.rois(img.shape)
+        if s.detect_colors and (cut is not None or gate.first or t - self._last_scene_colors_t >= 10.0):
+            self._last_scene_colors_t = t
+            cols = dominant_colors(img)
+            if cols:
+                obs.append(Observation(t=t, kind="color", label=", ".join(c for c, _ in cols),
+                                       score=cols[0][1], attrs={"colors": {c: round(v, 3) for c, v in cols}}))
+        if self.faces is not None and self._due("face", t, s.face_interval_s):
+            self._last_run["face"] = t
+            obs.extend(self.faces.detect(img, t, rois))
+        if self.text is not None and self._due("text", t, s.ocr_interval_s):
+            self._last_run["text"] = t
+            obs.extend(self.text.detect(img, t, rois))
+        embedding = None
+        if self.encoder is not None:
+            self._encoder_pending += gate.changed_fraction
+            if gate.first or cut is not None or self._encoder_pending >= 0.25:
+                self._encoder_pending = 0.0
+                embedding = self.encoder.encode_images([img])[0]
+        return Analysis(frame=frame, observations=obs, analysed_fraction=gate.changed_fraction,
+                        people=people_count, embedding=embedding)
+
+    def _person_colors(self, img: np.ndarray, p: Observation, gate) -> list[tuple[str, float]]:
+        """Clothing colours of a tracked person, recomputed only where the picture changed."""
+        if p.box is None:
+            return []
+        h, w = img.shape[:2]
+        box_px = (int(p.box[0] * w), int(p.box[1] * h), int(p.box[2] * w), int(p.box[3] * h))
+        tid = p.track_id
+        cached = self._track_colors.get(tid) if tid is not None else None
+        if cached is not None and not gate.first:
+            tile = gate.tile
+            r0, r1 = box_px[1] // tile, max(box_px[1] // tile + 1, -(-box_px[3] // tile))
+            c0, c1 = box_px[0] // tile, max(box_px[0] // tile + 1, -(-box_px[2] // tile))
+            if not gate.changed[r0:r1, c0:c1].any():
+                return cached
+        cols = torso_colors(img, box_px)
+        if tid is not None:
+            # Keep colours seen earlier too: a person seen in profile shows less of the jacket.
+            prev = dict(cached or [])
+            for c, v in cols:
+                prev[c] = max(v, prev.get(c, 0.0))
+            merged = sorted(prev.items(), key=lambda kv: -kv[1])[:3]
+            self._track_colors[tid] = merged
+            return merged
+        return cols
+
+    @property
+    def skipped_area_fraction(self) -> float:
+        """Share of the sampled image area the detectors did not need to analyse."""
+        return self.gate.skipped_area_fraction
+
+
+def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
+    """A :class:`Perceiver` with the default offline detectors the settings enable.
+
+    Detectors load lazily and only when switched on; a missing optional
+    package raises :class:`~onlook.errors.ModelError` naming what to install.
+    """
+    people = faces = text = None
+    if settings.detect_people:
+        from onlook.perception.people import PeopleTracker
+
+        people = PeopleTracker(fps=settings.fps)
+    if settings.detect_faces:
+        from onlook.perception.faces import CenterFaceDetector
+
+        faces = CenterFaceDetector()
+    if settings.detect_text:
+        from onlook.perception.text import OcrDetector
+
+        text = OcrDetector()
+    if encoder is None and settings.encoder_dir is not None:
+        from onlook.perception.encoder import OnnxClipEncoder
+
+        encoder = OnnxClipEncoder.load(settings.encoder_dir)
+    return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder)

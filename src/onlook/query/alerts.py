@@ -1,0 +1,241 @@
+"""Standing alert queries: free text compiled onto what perception sees.
+
+:func:`compile_alert` maps a query such as "someone in a red jacket appears"
+onto a :class:`Rule` over observations, or raises
+:class:`~onlook.errors.UnsupportedQuery` at once when perception cannot see
+what it asks about, so that no alert is accepted and then silently never
+fires.
+
+Two kinds of rule:
+
+* *event* rules fire on discrete observations (a person entering or leaving,
+  a scene cut, a word appearing), at most once per tracked person or word;
+* *state* rules fire when a condition becomes true (motion in a region, a face
+  visible, more than N people) and re-arm only after it has been false for
+  ``release_s`` - hysteresis, so one continuing event fires once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from onlook.errors import UnsupportedQuery
+from onlook.query.parse import (
+    CUT_PHRASES, ENTER_WORDS, EXIT_WORDS, FACE_WORDS, PERSON_WORDS, UNSEEN_WORDS, _has_any, _norm,
+    parse_colors, parse_region, quoted_words,
+)
+from onlook.types import Alert, Analysis, Observation
+
+__all__ = ["Rule", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
+
+SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
+                  "a word appearing on screen, a scene change, motion in a region of the picture, "
+                  "a face appearing, or more/fewer than N people")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A compiled alert query.
+
+    Attributes:
+        query: The user's words.
+        kind: ``enter``, ``exit``, ``person_color``, ``text``, ``scene_cut``,
+            ``motion``, ``face``, ``count_above``, ``count_below``.
+        colors: Clothing colours required (any of them).
+        words: Words that must all appear in one text observation.
+        region: Picture region (for motion, or where a person is).
+        count: Threshold for count rules.
+    """
+
+    query: str
+    kind: str
+    colors: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()
+    region: str | None = None
+    count: int = 0
+
+    @property
+    def is_state(self) -> bool:
+        return self.kind in ("motion", "face", "count_above", "count_below")
+
+
+_NUMS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+         "nine": 9, "ten": 10}
+
+
+def _count(q: str) -> tuple[str, int] | None:
+    m = re.search(r"\b(more than|over|at least|fewer than|less than|under|(\w+) or more)\s*"
+                  r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)?\s*(people|persons|pedestrians)", q)
+    if m:
+        raw = m.group(3) or m.group(2)
+        n = int(raw) if raw and raw.isdigit() else _NUMS.get(raw or "", None)
+        if n is None:
+            return None
+        op = m.group(1)
+        if op.startswith(("more", "over")):
+            return ("count_above", n + 1)
+        if op.startswith("at least") or op.endswith("or more"):
+            return ("count_above", n)
+        return ("count_below", n)
+    if re.search(r"\b(crowd|crowded|group of people)\b", q):
+        return ("count_above", 5)
+    if re.search(r"\b(nobody|no one|no people|empty)\b", q):
+        return ("count_below", 1)
+    return None
+
+
+def compile_alert(query: str) -> Rule:
+    """Compile a free-text alert query.
+
+    Raises:
+        UnsupportedQuery: perception cannot see what the query asks about.
+
+    Example:
+        >>> compile_alert("someone in a red jacket appears").kind
+        'person_color'
+        >>> compile_alert("the word TAXI appears").words
+        ('taxi',)
+    """
+    if not query or not query.strip():
+        raise UnsupportedQuery("an alert query cannot be empty")
+    q = _norm(query)
+    tokens = set(re.findall(r"[a-z]+", q))
+    colors = parse_colors(q)
+    region = parse_region(q)
+    words = quoted_words(query)
+    if words or re.search(r"\b(the word|the text|text|word|sign says|writing)\b", q):
+        if not words:
+            raise UnsupportedQuery(f"alert {query!r}: put the words to look for in quotes or CAPITALS")
+        return Rule(query, "text", words=words)
+    if any(p in q for p in CUT_PHRASES):
+        return Rule(query, "scene_cut")
+    unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
+    count = _count(q)
+    if count and not unseen:
+        return Rule(query, count[0], count=count[1])
+    is_person = bool(tokens & PERSON_WORDS)
+    if tokens & FACE_WORDS and not unseen:
+        return Rule(query, "face")
+    if is_person and not unseen:
+        if _has_any(q, EXIT_WORDS):
+            return Rule(query, "exit", colors=colors, region=region)
+        if colors:
+            return Rule(query, "person_color", colors=colors, region=region)
+        if _has_any(q, ENTER_WORDS) or re.search(r"\b(in view|visible|into view)\b", q):
+            return Rule(query, "enter", region=region)
+    if re.search(r"\b(motion|movement|moving|moves|activity)\b", q) and not unseen:
+        return Rule(query, "motion", region=region)
+    what = f" ({', '.join(unseen)})" if unseen else ""
+    raise UnsupportedQuery(f"alert {query!r} asks for something perception cannot see{what}; {SUPPORTED_HINT}")
+
+
+def _person_matches(o: Observation, rule: Rule) -> bool:
+    if rule.colors and not set(rule.colors) & set(o.attrs.get("colors", [])):
+        return False
+    return not (rule.region and o.attrs.get("region") not in (None, rule.region))
+
+
+@dataclass
+class _RuleState:
+    rule: Rule
+    active: bool = False  # state rules: condition currently held (fired)
+    false_since: float | None = None
+    fired_tracks: set[int] = field(default_factory=set)
+    fired_words: dict[str, float] = field(default_factory=dict)
+
+
+class AlertBook:
+    """The standing queries of one stream and their hysteresis state.
+
+    Args:
+        stream_id: Stream the alerts belong to.
+        release_s: A state rule re-arms after its condition was false this long.
+        text_repeat_s: The same words re-fire only after being unseen this long.
+    """
+
+    def __init__(self, stream_id: str, *, release_s: float = 3.0, text_repeat_s: float = 30.0) -> None:
+        self.stream_id = stream_id
+        self.release_s = release_s
+        self.text_repeat_s = text_repeat_s
+        self._rules: dict[str, _RuleState] = {}
+
+    def add(self, query: str) -> Rule:
+        """Register a query (idempotent). Raises UnsupportedQuery if it cannot fire."""
+        rule = compile_alert(query)
+        self._rules.setdefault(query, _RuleState(rule))
+        return rule
+
+    def remove(self, query: str) -> bool:
+        return self._rules.pop(query, None) is not None
+
+    @property
+    def queries(self) -> list[str]:
+        return list(self._rules)
+
+    def check(self, a: Analysis) -> list[Alert]:
+        """Evaluate every rule on one new analysis; return the alerts that fire."""
+        out: list[Alert] = []
+        t, wall = a.frame.pts, a.frame.wall
+        for st in self._rules.values():
+            ev = self._evidence(st, a)
+            if ev is None:
+                continue
+            out.append(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id,
+                             evidence=tuple(ev)))
+        return out
+
+    def _evidence(self, st: _RuleState, a: Analysis) -> list[Observation] | None:
+        r = st.rule
+        obs = a.observations
+        t = a.frame.pts
+        if r.kind == "scene_cut":
+            hits = [o for o in obs if o.kind == "scene_cut"]
+            return hits or None
+        if r.kind in ("enter", "exit"):
+            hits = [o for o in obs if o.kind == r.kind and _person_matches(o, r)
+                    and o.track_id not in st.fired_tracks]
+            if r.kind == "exit" and r.colors:
+                hits = [o for o in hits if set(r.colors) & set(o.attrs.get("colors", []))]
+            st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
+            return hits or None
+        if r.kind == "person_color":
+            hits = [o for o in obs if o.kind == "person" and _person_matches(o, r)
+                    and o.track_id not in st.fired_tracks]
+            st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
+            return hits or None
+        if r.kind == "text":
+            hits = []
+            for o in obs:
+                if o.kind != "text":
+                    continue
+                text_words = set(o.attrs.get("words") or re.findall(r"[a-z0-9]+", o.label.lower()))
+                if set(r.words) <= text_words:
+                    key = " ".join(r.words)
+                    last = st.fired_words.get(key)
+                    st.fired_words[key] = t
+                    if last is None or t - last > self.text_repeat_s or t < last:
+                        hits.append(o)
+            return hits or None
+        # State rules, with hysteresis.
+        if r.kind == "motion":
+            hits = [o for o in obs if o.kind == "motion" and (r.region is None or r.region in o.attrs.get("regions", []))]
+        elif r.kind == "face":
+            hits = [o for o in obs if o.kind == "face"]
+        elif r.kind == "count_above":
+            hits = [o for o in obs if o.kind == "person"] if a.people >= r.count else []
+        else:  # count_below
+            hits = [Observation(t=t, kind="count", label=str(a.people), score=1.0)] if a.people < r.count else []
+        if hits:
+            st.false_since = None
+            if not st.active:
+                st.active = True
+                return hits
+            return None
+        if st.active:
+            if st.false_since is None:
+                st.false_since = t
+            elif t - st.false_since >= self.release_s:
+                st.active = False
+                st.false_since = None
+        return None

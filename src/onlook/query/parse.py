@@ -1,0 +1,268 @@
+"""Pure parsing of questions, searches and alert queries into intents.
+
+Nothing here touches memory or images: each function maps words to a small
+frozen dataclass, so the whole vocabulary is table-tested on strings
+(see ``tests/query/test_parse.py``). What perception can see is listed once,
+in :data:`SUBJECTS`; words for things outside it are reported as
+``unknown`` so that callers can abstain or refuse instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from onlook.perception.color import COLOR_NAMES
+from onlook.perception.motion import REGIONS
+
+__all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
+           "parse_region", "quoted_words", "UNSEEN_WORDS"]
+
+_COLOR_SYNONYMS = {
+    "grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red", "scarlet": "red",
+    "beige": "brown", "tan": "brown", "violet": "purple", "magenta": "pink", "cyan": "blue",
+    "turquoise": "blue", "khaki": "brown", "silver": "gray", "golden": "yellow", "gold": "yellow",
+}
+
+PERSON_WORDS = {"person", "people", "someone", "somebody", "anyone", "anybody", "man", "men", "woman",
+                "women", "pedestrian", "pedestrians", "guy", "girl", "boy", "lady", "child", "children",
+                "kid", "kids", "persons", "individual", "individuals", "walker", "walkers", "he", "she",
+                "they", "who", "nobody", "everyone", "human", "humans", "figure", "figures"}
+FACE_WORDS = {"face", "faces"}
+TEXT_WORDS = {"text", "word", "words", "sign", "writing", "written", "caption", "label", "read",
+              "says", "say", "letters", "number", "plate", "title", "subtitle", "subtitles"}
+CUT_PHRASES = ("scene change", "scene changes", "scene cut", "cut to", "cuts", "new scene",
+               "shot change", "camera cut", "change of scene", "scene changed", "the scene change",
+               "a cut", "transition")
+ENTER_WORDS = {"enter", "enters", "entered", "entering", "appear", "appears", "appeared", "appearing",
+               "arrive", "arrives", "arrived", "arriving", "come", "comes", "came", "coming",
+               "walk in", "walks in", "walked in", "show up", "shows up", "showed up", "emerge",
+               "emerges", "emerged", "step", "steps", "stepped"}
+EXIT_WORDS = {"leave", "leaves", "left the", "leaving", "exit", "exits", "exited", "exiting",
+              "disappear", "disappears", "disappeared", "gone", "go out", "goes out", "went out",
+              "walk out", "walks out", "walked out", "out of view", "out of sight", "departs", "departed"}
+
+# Nouns perception cannot see: their presence in a question means "abstain", not "guess".
+UNSEEN_WORDS = {
+    "car", "cars", "van", "truck", "bus", "bike", "bicycle", "bikes", "cyclist", "motorbike", "vehicle",
+    "vehicles", "dog", "cat", "bird", "animal", "bag", "backpack", "umbrella", "phone", "box", "pen",
+    "paper", "papers", "book", "cup", "bottle", "hat", "cap", "helmet", "hood", "glasses", "tree",
+    "door", "window", "boot", "tailgate", "trunk", "mouth", "smile", "smiling", "laugh", "talk",
+    "talking", "carrying", "holding", "eating", "drinking", "running", "sitting", "grass", "lawn",
+    "staircase", "stairs", "table", "hand", "hands", "ball", "weather", "raining", "emotion", "angry",
+    "happy", "sad", "wearing", "shirt", "hair", "shoes", "gender", "age", "old", "young",
+}
+
+SUBJECTS = ("person", "face", "text", "scene_cut", "motion", "color")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeScope:
+    """Which stretch of the stream a question is about.
+
+    Attributes:
+        kind: ``"now"``, ``"all"`` (so far), ``"window"`` (last N s),
+            ``"start"`` (the beginning), ``"point"`` (around a given time).
+        seconds: Window length for ``"window"``; the time for ``"point"``.
+    """
+
+    kind: str = "all"
+    seconds: float | None = None
+
+    def bounds(self, at: float, start_s: float = 10.0) -> tuple[float, float]:
+        """``(since, until)`` in stream seconds for a question asked at ``at``."""
+        if self.kind == "now":
+            return (max(0.0, at - 1.0), at)
+        if self.kind == "window":
+            return (max(0.0, at - (self.seconds or 0.0)), at)
+        if self.kind == "start":
+            return (0.0, min(at, self.seconds or start_s))
+        if self.kind == "point":
+            p = min(at, self.seconds or 0.0)
+            return (max(0.0, p - 1.0), p)
+        return (0.0, at)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What a question asks, in terms of what perception can see.
+
+    Attributes:
+        kind: ``count``, ``when``, ``color``, ``read``, ``presence``,
+            ``describe``, or ``unknown``.
+        subject: One of :data:`SUBJECTS` or ``None``.
+        action: ``"enter"``, ``"exit"`` or ``None``.
+        colors: Colour names mentioned (canonical).
+        region: Picture region mentioned (``"lower left"``...).
+        words: Quoted or capitalised words to find in on-screen text.
+        scope: The time scope.
+        order: ``"first"``, ``"last"`` or ``None``.
+        unknown: Words naming things perception cannot see.
+    """
+
+    kind: str
+    subject: str | None = None
+    action: str | None = None
+    colors: tuple[str, ...] = ()
+    region: str | None = None
+    words: tuple[str, ...] = ()
+    scope: TimeScope = field(default_factory=TimeScope)
+    order: str | None = None
+    unknown: tuple[str, ...] = ()
+
+
+_NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+              "seven": 7, "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30,
+              "few": 3, "couple": 2}
+_UNIT_S = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
+           "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower().replace("’", "'")).strip()
+
+
+def parse_time_scope(text: str) -> TimeScope:
+    """Find the temporal cue of a question.
+
+    Example:
+        >>> parse_time_scope("how many people in the last 2 minutes?")
+        TimeScope(kind='window', seconds=120.0)
+        >>> parse_time_scope("what happened at the start?").kind
+        'start'
+    """
+    q = _norm(text)
+    m = re.search(r"\b(?:last|past|previous)\s+(\d+(?:\.\d+)?|[a-z]+)?\s*(s|secs?|seconds?|m|mins?|minutes?|"
+                  r"h|hrs?|hours?)\b", q)
+    if m:
+        n = m.group(1)
+        val = float(n) if n and re.fullmatch(r"\d+(?:\.\d+)?", n) else float(_NUM_WORDS.get(n or "a", 1))
+        return TimeScope("window", val * _UNIT_S[m.group(2)])
+    m = re.search(r"\b(?:first|opening)\s+(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", q)
+    if m:
+        return TimeScope("start", float(m.group(1)) * _UNIT_S[m.group(2)])
+    if re.search(r"\b(at|in|near) the (start|beginning|very beginning)\b|\bat first\b|\binitially\b"
+                 r"|\bwhen (it|the (video|stream|clip)) (started|began)\b", q):
+        return TimeScope("start")
+    m = re.search(r"\bat (\d{1,2}):(\d{2})\b", q)
+    if m:
+        return TimeScope("point", int(m.group(1)) * 60 + int(m.group(2)))
+    m = re.search(r"\bat (\d+(?:\.\d+)?)\s*(s|secs?|seconds?)\b", q)
+    if m:
+        return TimeScope("point", float(m.group(1)))
+    if re.search(r"\b(right now|now|currently|at the moment|at this moment|at present|"
+                 r"in view|visible|can you see|do you see|is there|are there|is anyone|"
+                 r"in the (scene|picture|frame|shot))\b", q) and not re.search(
+                     r"\b(so far|until now|up to now|in total|ever|have you seen|did you see|"
+                     r"earlier|before|previously|has there|have there)\b", q):
+        return TimeScope("now")
+    return TimeScope("all")
+
+
+def parse_colors(text: str) -> tuple[str, ...]:
+    """Canonical colour names mentioned in ``text``, in order of mention."""
+    out: list[str] = []
+    for w in re.findall(r"[a-z]+", text.lower()):
+        c = _COLOR_SYNONYMS.get(w, w)
+        if c in COLOR_NAMES and c not in out:
+            out.append(c)
+    return tuple(out)
+
+
+def parse_region(text: str) -> str | None:
+    """The picture region named in ``text`` (``"lower left"``...), if any."""
+    q = _norm(text)
+    q = (q.replace("bottom", "lower").replace("top", "upper").replace("center", "centre")
+         .replace("middle", "centre"))
+    v = re.search(r"\b(upper|lower)\b", q)
+    h = re.search(r"\b(left|right)\b(?! the)", q)
+    if v and h:
+        return f"{v.group(1)} {h.group(1)}"
+    if v:
+        return f"{v.group(1)} centre"
+    if h and re.search(r"\b(on|in|at|from|to) the (far )?(left|right)\b", q):
+        return f"middle {h.group(1)}"
+    if re.search(r"\b(in|at) the centre\b", q):
+        return "centre"
+    return None
+
+
+def quoted_words(text: str) -> tuple[str, ...]:
+    """Words to look for in on-screen text: quoted, or ALL-CAPS in the question.
+
+    Example:
+        >>> quoted_words('when does the word TAXI appear?')
+        ('taxi',)
+    """
+    found = re.findall(r"[\"'“‘]([^\"'”’]+)[\"'”’]", text)
+    found += re.findall(r"\b([A-Z][A-Z0-9]{1,})\b", text)
+    words: list[str] = []
+    for f in found:
+        for w in re.findall(r"[a-z0-9]+", f.lower()):
+            if w not in words:
+                words.append(w)
+    return tuple(words)
+
+
+def _has_any(q: str, words: set[str] | tuple[str, ...]) -> bool:
+    return any(re.search(rf"\b{re.escape(w)}\b", q) for w in words)
+
+
+def _action(q: str) -> str | None:
+    if _has_any(q, EXIT_WORDS):
+        return "exit"
+    if _has_any(q, ENTER_WORDS):
+        return "enter"
+    return None
+
+
+def parse_question(text: str) -> Intent:
+    """Map a question to an :class:`Intent`.
+
+    Example:
+        >>> i = parse_question("When did someone in red first enter?")
+        >>> (i.kind, i.subject, i.action, i.colors, i.order)
+        ('when', 'person', 'enter', ('red',), 'first')
+    """
+    q = _norm(text)
+    scope = parse_time_scope(q)
+    colors = parse_colors(q)
+    region = parse_region(q)
+    words = quoted_words(text)
+    order = "first" if re.search(r"\bfirst\b", q) else ("last" if re.search(r"\b(last|latest|most recent)\b", q)
+                                                          and scope.kind != "window" else None)
+    tokens = set(re.findall(r"[a-z]+", q))
+    unknown = tuple(sorted(tokens & UNSEEN_WORDS))
+
+    if any(p in q for p in CUT_PHRASES):
+        subject = "scene_cut"
+    elif words or (tokens & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"})):
+        subject = "text"
+    elif tokens & FACE_WORDS:
+        subject = "face"
+    elif tokens & PERSON_WORDS:
+        subject = "person"
+    elif re.search(r"\b(motion|moving|movement|moves|moved)\b", q):
+        subject = "motion"
+    elif colors:
+        subject = "color"
+    else:
+        subject = None
+
+    if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b|\bhow much\b", q):
+        kind = "count"
+    elif re.search(r"\bwhen\b|\bwhat time\b|\bat what point\b|\bhow long ago\b|\btell me when\b", q):
+        kind = "when"
+    elif re.search(r"\bwhat colou?rs?\b|\bwhich colou?r\b", q):
+        kind = "color"
+    elif subject == "text" and re.search(r"\bwhat\b|\bread\b|\bwhich\b|\bsay\b|\bsays\b", q):
+        kind = "read"
+    elif re.search(r"^(is|are|was|were|did|does|do|has|have|can|could)\b|\bany(one|body)?\b", q):
+        kind = "presence"
+    elif re.search(r"\bwhat (is )?happen|\bdescribe\b|\bsummar|\bwhat('s| is) going on\b|"
+                   r"\bwhat did you see\b|\bwhat do you see\b|\bwhat can you see\b", q):
+        kind = "describe"
+    else:
+        kind = "unknown"
+    return Intent(kind=kind, subject=subject, action=_action(q), colors=colors, region=region,
+                  words=words, scope=scope, order=order, unknown=unknown)

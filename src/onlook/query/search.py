@@ -1,0 +1,187 @@
+"""Retrieval over memory: the view of a stream a question may use, and search.
+
+:class:`MemoryView` is what every query reads: the on-disk store plus, for a
+running stream, the event still open and the latest state. Every read takes
+``until`` so that a question asked at ``t`` only ever sees memory up to ``t``
+(causal answering), even when the store already holds later footage.
+
+:func:`search` is temporal grounding: free text to ranked time spans. Words
+are matched against event labels (people, clothing colours, entries and
+exits, words read on screen, motion regions, scene cuts); with an image
+encoder present, the text embedding's similarity to event embeddings is
+blended in, which is what lets "person near the van" find something the
+fixed detectors have no word for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from onlook.memory.store import Store
+from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
+from onlook.types import Event, SearchHit
+
+__all__ = ["MemoryView", "LiveState", "search", "query_labels"]
+
+
+class LiveState(Protocol):
+    """What a running stream adds to its store: the open event and latest state."""
+
+    def open_event(self) -> Event | None: ...
+
+    def latest(self) -> dict[str, Any] | None: ...
+
+
+@dataclass
+class MemoryView:
+    """A stream's memory as queries see it.
+
+    Attributes:
+        store: The stream's store.
+        live: The running stream's live state, or None for a closed store.
+        encoder: Text encoder for embedding search, or None.
+        stream_id: Name used on returned hits.
+    """
+
+    store: Store
+    live: LiveState | None = None
+    encoder: Any = None
+    stream_id: str | None = None
+
+    def now(self) -> float:
+        """Latest stream time in memory."""
+        latest = self.live.latest() if self.live else None
+        if latest is not None:
+            return float(latest["t"])
+        return float(self.store.last_time() or 0.0)
+
+    def events(self, since: float | None = None, until: float | None = None) -> list[Event]:
+        """Stored events plus the open one, overlapping ``[since, until]``."""
+        evs = self.store.events(since, until)
+        cur = self.live.open_event() if self.live else None
+        if cur is not None and (until is None or cur.start <= until) and (since is None or cur.end >= since):
+            evs.append(cur)
+        if until is not None:
+            # Drop what an open or long event saw after `until` (causality).
+            for e in evs:
+                if e.end > until:
+                    e.observations = [o for o in e.observations if o.t <= until]
+                    e.end = until
+        return evs
+
+    def state_at(self, t: float) -> dict[str, Any] | None:
+        """The last timeline row at or before ``t``."""
+        latest = self.live.latest() if self.live else None
+        if latest is not None and latest["t"] <= t:
+            row = self.store.frame_at(t)
+            if row is None or row["t"] < latest["t"]:
+                return latest
+            return row
+        return self.store.frame_at(t)
+
+
+_STOP = {"the", "a", "an", "of", "in", "on", "at", "to", "and", "or", "with", "near", "by", "is", "are",
+         "was", "were", "when", "where", "who", "what", "some", "any", "for", "from", "into", "onto",
+         "it", "its", "this", "that", "there", "show", "me", "find", "did", "does", "do", "video",
+         "stream", "camera", "seen", "see", "saw", "moment", "moments", "time", "times", "wearing",
+         "jacket", "coat", "shirt", "dressed", "clothes", "top"}
+
+
+def query_labels(text: str) -> tuple[list[str], list[str]]:
+    """Labels a search text maps onto, and the words it could not map.
+
+    Example:
+        >>> query_labels("person in red entering")
+        (['person', 'person:red', 'enter'], [])
+    """
+    q = text.lower()
+    labels: list[str] = []
+    tokens = re.findall(r"[a-z0-9]+", q)
+    used: set[str] = set()
+    if set(tokens) & PERSON_WORDS:
+        labels.append("person")
+        used |= set(tokens) & PERSON_WORDS
+    for c in parse_colors(q):
+        labels.append(f"person:{c}" if "person" in labels else c)
+    used |= {w for w in tokens if parse_colors(w)}
+    for w, lab in (("enter", "enter"), ("appear", "enter"), ("arriv", "enter"), ("leav", "exit"),
+                   ("exit", "exit"), ("cut", "scene_cut"), ("scene", "scene_cut"), ("face", "face"),
+                   ("text", "text"), ("sign", "text"), ("motion", "motion"), ("moving", "motion")):
+        hit = [t for t in tokens if t.startswith(w)]
+        if hit:
+            if lab not in labels:
+                labels.append(lab)
+            used |= set(hit)
+    region = parse_region(q)
+    if region:
+        labels.append(f"region:{region}")
+        used |= {"upper", "lower", "top", "bottom", "left", "right", "centre", "center", "middle"}
+    for w in quoted_words(text):
+        labels.append(f"word:{w}")
+        used.add(w)
+    rest = [t for t in tokens if t not in used and t not in _STOP and not t.isdigit()]
+    return labels, rest
+
+
+def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 10) -> list[SearchHit]:
+    """Rank stored time spans by how well they match ``text``.
+
+    Args:
+        view: The memory to search.
+        text: Free text ("person in red entering", "the word TAXI").
+        until: Only memory up to this stream time (default: all).
+        k: Most hits to return.
+
+    Returns:
+        Hits, best first; empty when nothing matches. Adjacent matching
+        events are merged into one span.
+    """
+    labels, rest = query_labels(text)
+    scope = parse_time_scope(text)
+    at = view.now() if until is None else until
+    since, until_ = scope.bounds(at) if scope.kind in ("window", "start", "point") else (None, until)
+    events = view.events(since, until_)
+    emb_scores: dict[int, float] = {}
+    if view.encoder is not None and rest:
+        q = view.encoder.encode_texts([text])[0]
+        for e in events:
+            if e.embedding is not None:
+                emb_scores[id(e)] = float(np.dot(q, e.embedding))
+    scored: list[tuple[float, Event]] = []
+    for e in events:
+        have = set(e.labels)
+        if labels:
+            matched = sum(1 for lab in labels if lab in have or
+                          (lab.startswith("word:") and any(h.startswith(lab) for h in have)))
+            if matched == 0:
+                continue
+            score = matched / len(labels)
+        else:
+            score = 0.0
+        if id(e) in emb_scores:
+            score = 0.6 * score + 0.4 * max(0.0, emb_scores[id(e)]) if labels else emb_scores[id(e)]
+        if score <= 0:
+            continue
+        # Among equal matches prefer salient events (entries, text...) over quiet ones.
+        scored.append((score + 0.05 * e.salience, e))
+    scored.sort(key=lambda p: (-p[0], p[1].start))
+    hits: list[SearchHit] = []
+    # Discrete moments (a cut, an entry, a word) are separate answers; quiet states merge into spans.
+    discrete = any(lab in ("enter", "exit", "scene_cut") or lab.startswith("word:") for lab in labels)
+    for score, e in scored:
+        merged = False
+        for i, h in enumerate(hits if not discrete else []):
+            if abs(h.score - score) < 1e-6 and (e.start <= h.end + 1.0 and e.end >= h.start - 1.0):
+                hits[i] = SearchHit(min(h.start, e.start), max(h.end, e.end), h.score, h.description,
+                                    h.keyframe, h.stream_id)
+                merged = True
+                break
+        if not merged:
+            hits.append(SearchHit(e.start, e.end, round(score, 4), e.summary, e.keyframe, view.stream_id))
+        if len(hits) >= k:
+            break
+    return hits

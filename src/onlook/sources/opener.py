@@ -1,0 +1,140 @@
+"""``open_source``: one entry point that picks the right source for a URI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from onlook.errors import ConfigError, SourceNotFound, UnsupportedSource
+from onlook.sources._pyav import source_error
+from onlook.sources.base import Source
+from onlook.sources.file import FileSource
+from onlook.sources.images import ImageFolderSource
+from onlook.sources.live import LiveSource
+from onlook.sources.pacing import PacedSource
+from onlook.sources.threaded import ThreadedSource
+from onlook.types import Gap
+
+__all__ = ["LIVE_SCHEMES", "open_source"]
+
+LIVE_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "tcp", "udp"})
+"""URL schemes opened as live streams (HTTP only when it has no known end)."""
+
+
+def open_source(
+    uri: str,
+    *,
+    stream_id: str = "default",
+    open_timeout_s: float = 10.0,
+    read_timeout_s: float = 10.0,
+    reconnect_attempts: int = 5,
+    reconnect_backoff_s: float = 0.5,
+    reconnect_backoff_max_s: float = 30.0,
+    realtime: bool = False,
+    speed: float = 1.0,
+    image_fps: float = 1.0,
+    queue_size: int = 8,
+    on_gap: Callable[[Gap], None] | None = None,
+) -> Source:
+    """Open a video file, folder of images, network stream or webcam.
+
+    What ``uri`` may be:
+
+    * a path to anything FFmpeg opens, or a ``file://`` URL;
+    * a folder of ``.jpg``/``.png``/``.bmp`` images, played in name order
+      at ``image_fps``;
+    * ``rtsp://``, ``rtmp://``, ``http(s)://`` (HLS ``.m3u8`` too),
+      ``tcp://`` or ``udp://`` (MPEG-TS) for a live stream, which reconnects
+      on failure and records :class:`~onlook.types.Gap` objects; an HTTP URL
+      with a known duration is read once, like a file;
+    * ``/dev/videoN`` for a V4L2 capture device.
+
+    The source decodes in its own thread behind a queue of ``queue_size``
+    frames. For live streams and ``realtime`` files the oldest frame is
+    dropped when the consumer falls behind (see ``source.dropped``); a file
+    read at full speed never drops, the decoder waits for the consumer.
+
+    Args:
+        uri: What to open (see above).
+        stream_id: Name stamped on every frame.
+        open_timeout_s: Give up one network connection attempt after this.
+        read_timeout_s: A live stream silent this long is stalled and reopened.
+        reconnect_attempts: Reopen attempts of a failed live stream (also
+            the retries of its first connection) before giving up.
+        reconnect_backoff_s: First reconnect delay; doubles on each failure.
+        reconnect_backoff_max_s: Largest reconnect delay.
+        realtime: Pace a file or image folder at its own rate, so it behaves
+            like a live stream (live sources are real time already).
+        speed: Playback rate when ``realtime`` (``2.0`` = twice real time).
+        image_fps: Rate at which a folder's images are stamped.
+        queue_size: Frames buffered between the decoder thread and the
+            consumer; ``0`` decodes in the consumer's thread instead.
+        on_gap: Called with each gap a live stream records.
+
+    Returns:
+        An open :class:`Source`; use it as a context manager or ``close()`` it.
+
+    Raises:
+        SourceNotFound: No such file, folder or device.
+        UnsupportedSource: Unknown URL scheme, not media, or no video stream.
+        SourceCorrupt: The container cannot be parsed.
+        SourceUnreachable: A live stream refused or could not be reached on
+            every attempt.
+        SourceTimeout: A live stream did not answer in time on every attempt.
+        ConfigError: A setting is out of range.
+
+    Example:
+        >>> with open_source("clip.mp4") as src:  # doctest: +SKIP
+        ...     for frame in src:
+        ...         print(frame.seq, round(frame.pts, 2), frame.image.shape)
+        0 0.0 (48, 64, 3)
+        1 0.04 (48, 64, 3)
+    """
+    if queue_size < 0:
+        raise ConfigError(f"queue_size must be >= 0, got {queue_size}")
+    if not (open_timeout_s > 0 and read_timeout_s > 0):
+        raise ConfigError("open_timeout_s and read_timeout_s must be positive")
+    if not speed > 0:
+        raise ConfigError(f"speed must be positive, got {speed!r}")
+
+    source: Source
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    if scheme in LIVE_SCHEMES:
+        source = LiveSource(
+            uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
+            read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
+            reconnect_backoff_s=reconnect_backoff_s,
+            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap)
+    elif scheme and scheme != "file":
+        raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
+    else:
+        path = _local_path(uri) if scheme == "file" else uri
+        if path.startswith("/dev/video"):
+            if not Path(path).exists():
+                raise source_error(SourceNotFound, "open", uri, "no such device")
+            source = LiveSource(
+                path, stream_id=stream_id, kind="webcam", format="v4l2",
+                open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
+                reconnect_attempts=reconnect_attempts, reconnect_backoff_s=reconnect_backoff_s,
+                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap)
+        elif Path(path).is_dir():
+            source = ImageFolderSource(path, fps=image_fps, stream_id=stream_id)
+        elif not Path(path).exists():
+            raise source_error(SourceNotFound, "open", uri, "no such file or folder")
+        else:
+            source = FileSource(path, stream_id=stream_id)
+
+    finite = source.info.kind in ("file", "images")
+    if realtime and finite:
+        source = PacedSource(source, speed)
+    if queue_size == 0:
+        return source
+    return ThreadedSource(source, queue_size, drop_oldest=not finite or realtime)
+
+
+def _local_path(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise source_error(UnsupportedSource, "open", uri, "file:// URLs must name a local file")
+    return unquote(parts.path)

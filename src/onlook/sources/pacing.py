@@ -1,0 +1,138 @@
+"""Realtime pacing: play frames at the speed their timestamps say."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from onlook.errors import ConfigError
+from onlook.sources.base import Source, SourceInfo
+from onlook.types import Frame, Gap
+
+__all__ = ["PacedSource", "paced"]
+
+
+def paced(
+    frames: Iterable[Frame],
+    speed: float = 1.0,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+    restamp: bool = True,
+) -> Iterator[Frame]:
+    """Yield frames no sooner than their pts says, like a live stream would.
+
+    The frame at ``pts`` is released at ``start + (pts - first_pts) / speed``
+    where ``start`` is when the first frame arrived. The schedule is fixed
+    up front, so sleeps do not accumulate drift; a frame already late (the
+    producer or the consumer was slow) is released at once, without sleeping,
+    and the frames after it catch up.
+
+    Args:
+        frames: Frames with non-decreasing ``pts``.
+        speed: Playback rate; ``2.0`` plays twice as fast as real time.
+        clock: Monotonic clock in seconds (injectable for tests).
+        sleep: Sleep function (injectable; a ``threading.Event.wait`` makes
+            the wait interruptible).
+        restamp: Set each frame's ``wall`` to the moment it is released, so a
+            paced file looks to later stages like a stream arriving now.
+
+    Yields:
+        The same frames, in order, at their scheduled times.
+
+    Raises:
+        ConfigError: ``speed`` is not positive.
+
+    Example:
+        >>> import numpy as np
+        >>> from onlook.types import Frame
+        >>> img = np.zeros((2, 2, 3), np.uint8)
+        >>> fs = [Frame("s", i, i * 0.01, 0.0, img) for i in range(3)]
+        >>> [f.seq for f in paced(fs, speed=10)]
+        [0, 1, 2]
+    """
+    if not speed > 0:
+        raise ConfigError(f"speed must be positive, got {speed!r}")
+    it = iter(frames)
+    start: float | None = None
+    first_pts = 0.0
+    try:
+        for frame in it:
+            now = clock()
+            if start is None:
+                start, first_pts = now, frame.pts
+            else:
+                delay = start + (frame.pts - first_pts) / speed - now
+                if delay > 0:
+                    sleep(delay)
+            if restamp:
+                frame = dataclasses.replace(frame, wall=time.time())
+            yield frame
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+class PacedSource:
+    """A source whose frames arrive in real time (see :func:`paced`).
+
+    Wraps a file or image source so that it behaves like a live stream:
+    ``open_source(..., realtime=True)`` builds one. Closing it interrupts a
+    pending wait at once.
+
+    Args:
+        source: The source to pace.
+        speed: Playback rate (``1.0`` is real time).
+    """
+
+    def __init__(self, source: Source, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ConfigError(f"speed must be positive, got {speed!r}")
+        self.source = source
+        self.speed = speed
+        self._stop = threading.Event()
+        self._gen: Iterator[Frame] | None = None
+
+    @property
+    def info(self) -> SourceInfo:
+        return self.source.info
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return self.source.gaps
+
+    @property
+    def dropped(self) -> int:
+        return self.source.dropped
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._gen is None:
+            self._gen = self._frames()
+        return self._gen
+
+    def _frames(self) -> Iterator[Frame]:
+        for frame in paced(self.source, self.speed, sleep=self._stop.wait):
+            if self._stop.is_set():
+                return
+            yield frame
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._gen is not None:
+            try:
+                self._gen.close()  # type: ignore[attr-defined]
+            except ValueError:
+                pass  # running in a decoder thread, which sees _stop and ends
+        self.source.close()
+
+    def __enter__(self) -> PacedSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PacedSource({self.source!r}, speed={self.speed:g})"
