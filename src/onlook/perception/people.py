@@ -46,6 +46,8 @@ __all__ = ["PeopleResult", "PeopleTracker"]
 _EDGES = ("left", "right", "top", "bottom")
 _HOG_W, _HOG_H = 64, 128
 _HOG_FILL = 0.75
+_HOG_MIN_H = 40  # shorter people (full-resolution pixels) are too blurred for HOG
+_WIDTH = 0.42  # typical width / height of one walking person's foreground
 _GHOST_S = 1.0  # fastest absorption, right after a (re)start: ghosts of people who walk off fade  # share of the 128-pixel window height a person fills in HOG's training data
 
 
@@ -71,9 +73,8 @@ class PeopleResult:
 @dataclass(eq=False, slots=True)
 class _Blob:
     box: np.ndarray  # x0, y0, x1, y1 in work pixels (x1, y1 exclusive)
-    area: float
-    label: int  # connected-component label, 0 for synthetic pieces
-    parent: _Track | None = None  # set when split off a tracked person's blob
+    mask: np.ndarray  # its pixels, cut to ``box``
+    parent: _Track | None = None  # set when it is what was left of a tracked person's blob
 
     @property
     def w(self) -> float:
@@ -82,6 +83,10 @@ class _Blob:
     @property
     def h(self) -> float:
         return float(self.box[3] - self.box[1])
+
+    @property
+    def area(self) -> float:
+        return float(np.count_nonzero(self.mask))
 
 
 @dataclass(eq=False, slots=True)
@@ -92,20 +97,19 @@ class _Track:
     origin: str  # "edge", "inside", "initial", "split"
     edge: str  # edge it came in through, or "inside"
     birth_box: np.ndarray
-    vel: np.ndarray = field(default_factory=lambda: np.zeros(2))  # centre, work px / s
-    last_seen: float = 0.0
+    last_seen: float
+    vel: np.ndarray = field(default_factory=lambda: np.zeros(2))  # foot point, work px / s
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
     hog: float = -math.inf  # best HOG score seen
     hog_tries: int = 0
-    travel: float = 0.0  # path length of the centre, work px
-    max_area: float = 0.0
+    disp: float = 0.0  # farthest the foot point got from where it was first seen, work px
+    size: tuple[float, float] | None = None  # (h, w) smoothed over whole, unmerged sightings
     static: bool = False
     template: np.ndarray | None = None
     parent: _Track | None = None
-    seen_now: bool = False
-    shared: bool = False
+    seen_now: bool = True
     entered_event: bool = False
 
     @property
@@ -117,8 +121,8 @@ class _Track:
         return float(self.box[2] - self.box[0])
 
     @property
-    def centre(self) -> np.ndarray:
-        return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
+    def foot(self) -> np.ndarray:
+        return np.array([(self.box[0] + self.box[2]) / 2, self.box[3]])
 
 
 class _HeightModel:
@@ -217,7 +221,7 @@ class PeopleTracker:
         hold_s: float = 2.0,
         hog_threshold: float = -1.0,
         edge_margin: float = 0.02,
-        min_height: float = 0.04,
+        min_height: float = 0.035,
         unstable_fraction: float = 0.3,
         hog_fallback: bool = True,
     ) -> None:
@@ -321,8 +325,7 @@ class PeopleTracker:
         self._small = small
         self._gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
 
-        blobs, labels = self._blobs(fg)
-        self._labels = labels
+        blobs = self._blobs(fg)
         events = self._track(blobs, t, dt)
         self._work_fraction = float(self._hog_area.mean())
         return self._result(t, events)
@@ -388,9 +391,10 @@ class PeopleTracker:
                                           box=_clip_box(box), attrs={"state": "detected"}))
         return PeopleResult(people=people, events=[], count=len(people))
 
-    def _blobs(self, fg: np.ndarray) -> tuple[list[_Blob], np.ndarray]:
+    def _blobs(self, fg: np.ndarray) -> list[_Blob]:
         wh, ww = fg.shape
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        # Close vertically: legs, trunk and head of one person often come apart.
         kx = max(1, int(round(ww / 110)))
         ky = max(3, int(round(ww / 45))) | 1
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(
@@ -402,8 +406,9 @@ class PeopleTracker:
             x, y, w, h, a = stats[i]
             if a < min_area:
                 continue
-            blobs.append(_Blob(np.array([x, y, x + w, y + h], np.float64), float(a), i))
-        return blobs, labels
+            blobs.append(_Blob(np.array([x, y, x + w, y + h], np.float64),
+                               labels[y:y + h, x:x + w] == i))
+        return blobs
 
     # ........................................................... geometry
 
@@ -420,6 +425,21 @@ class PeopleTracker:
         assert self._heights is not None
         return self._heights.expected(foot_y)
 
+    def _ref_size(self, tr: _Track, foot_y: float) -> tuple[float, float] | None:
+        """(h, w) the track's person should have with feet at ``foot_y``; None if unknown."""
+        eh = self._expected_h(foot_y)
+        if tr.size is not None:
+            h, w = tr.size
+            if eh is not None:
+                h0 = self._expected_h(tr.box[3])
+                if h0:
+                    k = eh / h0  # walking towards or away from the camera
+                    h, w = h * k, w * k
+            return h, w
+        if eh is not None:
+            return eh, _WIDTH * eh
+        return None
+
     def _predict(self, tr: _Track, dt: float) -> np.ndarray:
         # Lost tracks drift ever more slowly: people who vanish usually stopped or turned.
         damp = 0.7 ** min(tr.misses, 6)
@@ -432,271 +452,285 @@ class PeopleTracker:
         tracks = self._tracks
         for tr in tracks:
             tr.seen_now = False
-            tr.shared = False
         preds = [self._predict(tr, dt) for tr in tracks]
-        meas: dict[int, list[_Blob]] = {}  # track index -> blobs explaining it
-        owner: dict[int, list[int]] = {}  # blob index -> track indices
+        claims: dict[int, list[int]] = {}  # blob index -> track indices
 
         # 1. One-to-one gated assignment.
         if tracks and blobs:
             cost = np.full((len(tracks), len(blobs)), 1e6)
             for i, (tr, p) in enumerate(zip(tracks, preds)):
-                lost_for = t - tr.last_seen
-                gate = 1.0 + 0.6 * min(lost_for, self.lost_s)
-                ref_h = max(tr.h, 4.0)
-                pc = np.array([(p[0] + p[2]) / 2, p[3]])
                 for j, b in enumerate(blobs):
-                    bc = np.array([(b.box[0] + b.box[2]) / 2, b.box[3]])
-                    d = float(np.hypot(*((pc - bc) / ref_h)))
-                    iou = _iou(p, b.box)
-                    if d > gate and iou <= 0:
-                        continue
-                    ratio = b.h / ref_h
-                    if not (0.3 < ratio < 3.0) and self._touch(b.box) is None:
-                        continue
-                    c = d - iou + (0.5 if tr.misses else 0.0) + (0.3 if not tr.confirmed else 0.0)
-                    cost[i, j] = c
+                    c = self._cost(tr, p, b.box, t)
+                    if c is not None:
+                        cost[i, j] = c
             rows, cols = linear_sum_assignment(cost)
             for i, j in zip(rows, cols):
                 if cost[i, j] < 1e5:
-                    meas.setdefault(i, []).append(blobs[j])
-                    owner.setdefault(j, []).append(i)
+                    claims.setdefault(int(j), []).append(int(i))
+        claimed = {i for idxs in claims.values() for i in idxs}
 
-        # 2. Unmatched active tracks inside a matched blob: a group walking together.
+        # 2. Tracks left over that sit inside a claimed blob: people walking together.
         for i, (tr, p) in enumerate(zip(tracks, preds)):
-            if i in meas or tr.misses > 1:
+            if i in claimed or tr.misses > 1:
                 continue
-            best, best_ov = None, 0.0
-            for j in owner:
-                ov = _overlap(p, blobs[j].box)
-                if ov > best_ov:
+            best, best_ov = -1, 0.3
+            for j, b in enumerate(blobs):
+                ov = _overlap(p, b.box)
+                if ov >= best_ov:
                     best, best_ov = j, ov
-            if best is not None and best_ov >= 0.3:
-                owner[best].append(i)
-                meas[i] = [blobs[best]]
+            if best >= 0:
+                claims.setdefault(best, []).append(i)
+                claimed.add(i)
 
-        # 3. Share blobs claimed by several tracks along their column valleys.
-        for j, idxs in owner.items():
-            if len(idxs) > 1:
-                parts = self._partition(blobs[j], [preds[i] for i in idxs])
-                for i, part in zip(idxs, parts):
-                    tracks[i].shared = True
-                    if part is None:
-                        meas[i] = []  # hidden behind the others: coast, but it is there
-                    else:
-                        meas[i] = [part]
+        # 3. Share each claimed blob among its tracks; what nobody explains may be new people.
+        meas: dict[int, np.ndarray | None] = {}
+        single: dict[int, bool] = {}
+        loose: list[_Blob] = []
+        for j, idxs in claims.items():
+            parts, rest = self._explain(blobs[j], [(tracks[i], preds[i]) for i in idxs])
+            for i, part in zip(idxs, parts):
+                meas[i] = part
+                single[i] = len(idxs) == 1 and not rest
+            loose.extend(rest)
 
-        # 4. A blob much wider than its one track: someone walks alongside.
-        extra: list[_Blob] = []
-        for j, idxs in owner.items():
-            if len(idxs) != 1:
-                continue
-            i = idxs[0]
-            tr, b = tracks[i], blobs[j]
-            eh = self._expected_h(b.box[3])
-            pw = max(tr.w, 0.35 * eh) if eh else tr.w
-            if b.w > 1.8 * pw and b.w > 6:
-                pieces = self._split_wide(b, eh or tr.h)
-                if len(pieces) > 1:
-                    pc = (preds[i][0] + preds[i][2]) / 2
-                    k = int(np.argmin([abs((q.box[0] + q.box[2]) / 2 - pc) for q in pieces]))
-                    meas[i] = [pieces[k]]
-                    for q_i, q in enumerate(pieces):
-                        if q_i != k:
-                            q.parent = tr
-                            extra.append(q)
+        # 4. Blobs nobody claimed: pieces of a tracked person, or new people.
+        for j, b in enumerate(blobs):
+            if j not in claims and not self._absorb(b, tracks, preds, meas):
+                loose.append(b)
 
-        # 5. Unclaimed blobs: fragments of a tracked person, or new people.
-        matched = set(owner)
-        loose = [b for j, b in enumerate(blobs) if j not in matched] + extra
-        newcomers: list[_Blob] = []
-        for b in loose:
-            if b.parent is None and self._absorb(b, tracks, preds, meas):
-                continue
-            newcomers.append(b)
-
-        # 6. Update matched tracks.
+        # 5. Update the tracks that were seen.
         for i, tr in enumerate(tracks):
-            parts = meas.get(i)
-            if parts is None:
+            if i not in meas:
                 continue
-            if not parts:  # occluded inside a group
+            box = meas[i]
+            if box is None:  # hidden behind the others in its group: it is there
                 tr.box = preds[i]
                 tr.seen_now = True
                 tr.last_seen = t
                 tr.misses = 0
-                continue
-            box = parts[0].box.copy()
-            for q in parts[1:]:
-                box = _union(box, q.box)
-            self._observe(tr, box, sum(q.area for q in parts), t, dt, single=not tr.shared)
+            else:
+                self._observe(tr, box, t, dt, single=single[i])
 
-        # 7. New tracks.
-        for b in newcomers:
-            self._spawn(b, t)
+        # 6. Re-acquire vanished people, or start new tracks.
+        for b in loose:
+            if not self._reacquire(b, t, dt):
+                self._spawn(b, t)
 
-        # 8. Verify, confirm, coast, expire.
+        # 7. Verify, confirm, coast, expire.
         return self._bookkeep(t)
 
-    def _partition(self, blob: _Blob, preds: list[np.ndarray]) -> list[_Blob | None]:
-        """Split a blob's pixels between tracks by column, at projection valleys."""
-        x0, y0, x1, y1 = (int(v) for v in blob.box)
-        sub = (self._labels[y0:y1, x0:x1] == blob.label) if blob.label else \
-            np.ones((y1 - y0, x1 - x0), bool)
-        cols = sub.sum(axis=0).astype(np.float64)
-        order = np.argsort([(p[0] + p[2]) / 2 for p in preds])
-        centres = [min(max((preds[k][0] + preds[k][2]) / 2 - x0, 0), x1 - x0 - 1) for k in order]
-        cuts = [0]
-        for a, b in zip(centres[:-1], centres[1:]):
-            lo, hi = int(a), int(b)
-            if hi - lo >= 2:
-                cut = lo + 1 + int(np.argmin(cols[lo + 1:hi]))
-            else:
-                cut = int(round((a + b) / 2))
-            cuts.append(max(cut, cuts[-1]))
-        cuts.append(x1 - x0)
-        out: list[_Blob | None] = [None] * len(preds)
-        for rank, k in enumerate(order):
-            c0, c1 = cuts[rank], cuts[rank + 1]
-            piece = sub[:, c0:c1]
-            exp_area = max((preds[k][2] - preds[k][0]) * (preds[k][3] - preds[k][1]), 1.0)
-            if c1 - c0 < 1 or piece.sum() < 0.2 * exp_area:
-                continue
-            rows = np.flatnonzero(piece.any(axis=1))
-            colsn = np.flatnonzero(piece.any(axis=0))
-            box = np.array([x0 + c0 + colsn[0], y0 + rows[0], x0 + c0 + colsn[-1] + 1,
-                            y0 + rows[-1] + 1], np.float64)
-            out[k] = _Blob(box, float(piece.sum()), 0)
-        return out
+    def _cost(self, tr: _Track, p: np.ndarray, box: np.ndarray, t: float) -> float | None:
+        """Matching cost of a track's predicted box ``p`` and a blob box, None if gated out."""
+        lost_for = t - tr.last_seen - (0.0 if tr.seen_now else 0.0)
+        ref_h = max(tr.size[0] if tr.size else tr.h, 4.0)
+        pf = np.array([(p[0] + p[2]) / 2, p[3]])
+        bf = np.array([(box[0] + box[2]) / 2, box[3]])
+        d = float(np.hypot(*((pf - bf) / ref_h)))
+        iou = _iou(p, box)
+        gate = 0.8 + 0.6 * min(lost_for, self.lost_s)
+        if d > gate and iou <= 0:
+            return None
+        size = 0.0
+        if self._touch(box) is None and self._touch(p) is None:
+            r = (box[3] - box[1]) / ref_h
+            if not 0.33 < r < 3.0:
+                return None
+            size = 0.5 * abs(math.log(r))
+        return d + size - iou + (0.4 if tr.misses else 0.0) + (0.2 if not tr.confirmed else 0.0)
 
-    def _split_wide(self, blob: _Blob, person_h: float) -> list[_Blob]:
-        """Cut a blob wider than one person at deep column valleys."""
-        x0, y0, x1, y1 = (int(v) for v in blob.box)
-        sub = (self._labels[y0:y1, x0:x1] == blob.label) if blob.label else \
-            np.ones((y1 - y0, x1 - x0), bool)
-        cols = sub.sum(axis=0).astype(np.float64)
-        pw = max(2, int(round(0.3 * person_h)))
-        if len(cols) < 2 * pw:
-            return [blob]
-        k = np.ones(max(1, pw // 3)) / max(1, pw // 3)
-        sm = np.convolve(cols, k, mode="same")
-        cuts = []
-        start = pw
-        while start < len(sm) - pw:
-            seg = sm[start:len(sm) - pw + 1]
-            if seg.size == 0:
-                break
-            c = start + int(np.argmin(seg))
-            left = sm[max(0, (cuts[-1] if cuts else 0)):c].max(initial=0)
-            right = sm[c:].max(initial=0)
-            if sm[c] < 0.45 * min(left, right):
-                cuts.append(c)
-                start = c + pw
-            else:
-                break
-        if not cuts:
-            return [blob]
-        pieces = []
-        for c0, c1 in zip([0, *cuts], [*cuts, len(cols)]):
-            piece = sub[:, c0:c1]
-            if not piece.any():
+    def _explain(self, blob: _Blob, claimants: list[tuple[_Track, np.ndarray]]
+                 ) -> tuple[list[np.ndarray | None], list[_Blob]]:
+        """Fit each claimant's person box into the blob; return their boxes and the rest.
+
+        A box is ``None`` for a track hidden by the others. The rest are pieces
+        big enough to be another person (someone walking close by).
+        """
+        x0, y0 = blob.box[0], blob.box[1]
+        off = np.array([x0, y0, x0, y0])
+        if len(claimants) == 1:
+            tr, p = claimants[0]
+            ref = self._ref_size(tr, blob.box[3])
+            if ref is None or (blob.h <= 1.4 * ref[0] and blob.w <= 1.7 * ref[1]):
+                return [blob.box.copy()], []
+        M = blob.mask.copy()
+        out: list[np.ndarray | None] = [None] * len(claimants)
+        # Nearest (lowest feet) first: they hide the ones behind.
+        order = sorted(range(len(claimants)), key=lambda k: -claimants[k][1][3])
+        for k in order:
+            tr, p = claimants[k]
+            ref = self._ref_size(tr, p[3]) or (max(tr.h, 2.0), max(tr.w, 2.0))
+            fit = _fit_box(M, p - off, ref[0], ref[1])
+            if fit is None:
                 continue
-            rows = np.flatnonzero(piece.any(axis=1))
-            colsn = np.flatnonzero(piece.any(axis=0))
-            box = np.array([x0 + c0 + colsn[0], y0 + rows[0], x0 + c0 + colsn[-1] + 1,
-                            y0 + rows[-1] + 1], np.float64)
-            pieces.append(_Blob(box, float(piece.sum()), 0))
-        return pieces
+            fx0, fy0, fx1, fy1 = fit
+            sub = M[fy0:fy1, fx0:fx1]
+            n = int(np.count_nonzero(sub))
+            if n < 0.15 * ref[0] * ref[1]:
+                continue
+            rows = np.flatnonzero(sub.any(axis=1))
+            cols = np.flatnonzero(sub.any(axis=0))
+            out[k] = np.array([fx0 + cols[0], fy0 + rows[0], fx0 + cols[-1] + 1,
+                               fy0 + rows[-1] + 1], np.float64) + off
+            sub[:] = False
+        rest = []
+        if M.any():
+            n_cc, lab, st, _ = cv2.connectedComponentsWithStats(M.astype(np.uint8), connectivity=8)
+            for c in range(1, n_cc):
+                x, y, w, h, a = st[c]
+                box = np.array([x, y, x + w, y + h], np.float64) + off
+                if not self._person_sized(box, a):
+                    continue
+                # The closest claimant is the one it was walking with.
+                near = min(claimants, key=lambda cp: abs((cp[1][0] + cp[1][2]) / 2 - (box[0] + box[2]) / 2))
+                rest.append(_Blob(box, lab[y:y + h, x:x + w] == c, parent=near[0]))
+        return out, rest
+
+    def _person_sized(self, box: np.ndarray, area: float) -> bool:
+        """Big enough to be a person of its own (a leftover, not an arm or a bag)."""
+        wh, _ = self._shape  # type: ignore[misc]
+        h = box[3] - box[1]
+        eh = self._expected_h(box[3])
+        edge = self._touch(box)
+        if eh is None:
+            return h >= self.min_height * wh and area >= 0.3 * (self.min_height * wh) ** 2
+        if edge in ("left", "right"):
+            return h >= 0.5 * eh and area >= 0.08 * eh * eh
+        if edge is not None:
+            return area >= 0.1 * eh * eh
+        return h >= 0.45 * eh and area >= 0.12 * eh * eh
 
     def _absorb(self, b: _Blob, tracks: list[_Track], preds: list[np.ndarray],
-                meas: dict[int, list[_Blob]]) -> bool:
+                meas: dict[int, np.ndarray | None]) -> bool:
         """Attach a loose blob to a tracked person it is a piece of."""
         for i, tr in enumerate(tracks):
-            parts = meas.get(i)
-            if not parts:
+            cur = meas.get(i)
+            if cur is None:
                 continue
-            cur = parts[0].box
-            for q in parts[1:]:
-                cur = _union(cur, q.box)
-            eh = self._expected_h(cur[3]) or max(tr.h, cur[3] - cur[1])
-            ew = 0.6 * eh
+            ref = self._ref_size(tr, cur[3]) or (max(tr.h, cur[3] - cur[1]),
+                                                 max(tr.w, cur[2] - cur[0]))
             u = _union(cur, b.box)
-            if (u[3] - u[1]) <= 1.3 * eh and (u[2] - u[0]) <= max(ew, 1.2 * (cur[2] - cur[0])) \
+            if (u[3] - u[1]) <= 1.25 * ref[0] and (u[2] - u[0]) <= 1.4 * ref[1] \
                     and _overlap(b.box, _grow(preds[i], 0.3, 0.2)) > 0.3:
-                parts.append(b)
+                meas[i] = u
                 return True
-        # Tiny specks near anyone are noise, not people.
+        # Specks next to someone are noise, not people.
         for tr in tracks:
             if b.area < 0.25 * max(tr.w * tr.h, 1.0) and _overlap(b.box, _grow(tr.box, 0.6, 0.3)) > 0:
                 return True
         return False
 
-    def _observe(self, tr: _Track, box: np.ndarray, area: float, t: float, dt: float,
-                 *, single: bool) -> None:
-        old_c = tr.centre
+    def _observe(self, tr: _Track, box: np.ndarray, t: float, dt: float, *, single: bool) -> None:
         edge = self._touch(box)
-        if tr.hits >= 2 and edge is None and single:
-            # Smooth the size a little; blobs flicker with clothing against the ground.
-            h_new = 0.6 * (box[3] - box[1]) + 0.4 * tr.h
-            w_new = 0.6 * (box[2] - box[0]) + 0.4 * tr.w
-            cx, foot = (box[0] + box[2]) / 2, box[3]
-            box = np.array([cx - w_new / 2, foot - h_new, cx + w_new / 2, foot])
-        new_c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-        v = (new_c - old_c) / max(t - tr.last_seen, dt)
+        was_edge = self._touch(tr.box)
+        new_f = _anchor(box, edge or was_edge)
+        old_f = _anchor(tr.box, edge or was_edge)
+        v = (new_f - old_f) / max(t - tr.last_seen, dt)
         tr.vel = v if tr.hits == 1 else 0.5 * v + 0.5 * tr.vel
-        tr.travel += float(np.hypot(*(new_c - old_c)))
+        if edge is None and single:
+            h, w = float(box[3] - box[1]), float(box[2] - box[0])
+            if tr.size is None or was_edge is not None:
+                tr.size = (h, w)
+            else:
+                tr.size = (0.6 * h + 0.4 * tr.size[0], 0.6 * w + 0.4 * tr.size[1])
         tr.box = box
+        tr.disp = max(tr.disp, float(np.hypot(*(_anchor(box, None) - _anchor(tr.birth_box, None)))))
         tr.last_seen = t
         tr.hits += 1
         tr.misses = 0
         tr.static = False
-        tr.max_area = max(tr.max_area, area)
         tr.seen_now = True
         if tr.confirmed and single and edge is None:
             h = float(box[3] - box[1])
-            if 1.5 <= h / max(box[2] - box[0], 1.0) <= 5.0:
+            if 1.6 <= h / max(box[2] - box[0], 1.0) <= 5.0:
                 assert self._heights is not None
                 self._heights.add(float(box[3]), h)
         tr.template = self._patch(box)
+
+    def _reacquire(self, b: _Blob, t: float, dt: float) -> bool:
+        best, best_c = None, math.inf
+        for tr in self._tracks:
+            if tr.seen_now or not tr.confirmed:
+                continue
+            c = self._cost(tr, self._predict(tr, t - tr.last_seen), b.box, t)
+            if c is not None and c < best_c:
+                best, best_c = tr, c
+        if best is None:
+            return False
+        self._observe(best, b.box.copy(), t, dt, single=True)
+        return True
 
     def _spawn(self, b: _Blob, t: float) -> None:
         wh, _ = self._shape  # type: ignore[misc]
         edge = self._touch(b.box)
         eh = self._expected_h(b.box[3])
-        if edge is None:
+        if edge is None and b.parent is None:
             if b.h < self.min_height * wh:
                 return
             if eh is not None and b.h < 0.4 * eh:
                 return
         pieces = [b]
-        if eh is not None and b.w > 1.3 * 0.45 * eh:
+        if eh is not None and b.w > 1.6 * _WIDTH * eh:
             pieces = self._split_wide(b, eh)
         for q in pieces:
             q_edge = self._touch(q.box)
-            if t - self._t0 < self.warmup_s and q_edge is None:
-                origin, where = "initial", "inside"
-            elif b.parent is not None:
-                origin, where = "split", b.parent.edge
-            elif q_edge is not None:
+            parent = b.parent
+            if q_edge is not None:
                 origin, where = "edge", q_edge
-            elif self._near_person(q.box):
-                origin, where = "split", "inside"
+            elif t - self._t0 < self.warmup_s:
+                origin, where = "initial", "inside"
+            elif parent is not None:
+                origin, where = "split", parent.edge
+            elif (parent := self._near_person(q.box)) is not None:
+                origin, where = "split", parent.edge
             else:
                 origin, where = "inside", "inside"
-            tr = _Track(self._next_id, q.box.copy(), t, origin, where, q.box.copy(),
-                        last_seen=t, max_area=q.area, parent=b.parent, seen_now=True)
+            tr = _Track(self._next_id, q.box.copy(), t, origin, where, q.box.copy(), last_seen=t,
+                        parent=parent)
             tr.template = self._patch(q.box)
             self._next_id += 1
             self._tracks.append(tr)
 
-    def _near_person(self, box: np.ndarray) -> bool:
-        for tr in self._tracks:
-            if not tr.confirmed:
+    def _split_wide(self, blob: _Blob, person_h: float) -> list[_Blob]:
+        """Cut a blob wider than one person at deep valleys of its column counts."""
+        cols = blob.mask.sum(axis=0).astype(np.float64)
+        pw = max(2, int(round(0.3 * person_h)))
+        if len(cols) < 2 * pw:
+            return [blob]
+        k = max(1, pw // 3)
+        sm = np.convolve(cols, np.ones(k) / k, mode="same")
+        cuts: list[int] = []
+        start = pw
+        while start <= len(sm) - pw:
+            seg = sm[start:len(sm) - pw + 1]
+            if seg.size == 0:
+                break
+            c = start + int(np.argmin(seg))
+            left = sm[(cuts[-1] if cuts else 0):c].max(initial=0)
+            right = sm[c:].max(initial=0)
+            if sm[c] >= 0.5 * min(left, right):
+                break
+            cuts.append(c)
+            start = c + pw
+        if not cuts:
+            return [blob]
+        pieces = []
+        x0, y0 = blob.box[0], blob.box[1]
+        for c0, c1 in zip([0, *cuts], [*cuts, len(cols)]):
+            piece = blob.mask[:, c0:c1]
+            if not piece.any():
                 continue
-            g = _grow(tr.box, 1.0, 0.3)
-            if _overlap(box, g) > 0:
-                return True
-        return False
+            rows = np.flatnonzero(piece.any(axis=1))
+            cs = np.flatnonzero(piece.any(axis=0))
+            box = np.array([x0 + c0 + cs[0], y0 + rows[0], x0 + c0 + cs[-1] + 1, y0 + rows[-1] + 1])
+            pieces.append(_Blob(box.astype(np.float64),
+                                piece[rows[0]:rows[-1] + 1, cs[0]:cs[-1] + 1], parent=blob.parent))
+        return pieces
+
+    def _near_person(self, box: np.ndarray) -> _Track | None:
+        for tr in self._tracks:
+            if tr.confirmed and _overlap(box, _grow(tr.box, 1.0, 0.3)) > 0:
+                return tr
+        return None
 
     def _bookkeep(self, t: float) -> list[Observation]:
         events: list[Observation] = []
@@ -704,50 +738,54 @@ class PeopleTracker:
         for tr in self._tracks:
             if not tr.seen_now:
                 tr.misses += 1
-                if tr.confirmed and self._still_there(tr):
+                if not tr.confirmed:
+                    if tr.misses >= 2 or tr.hits <= 1:
+                        continue  # a tentative track that did not last
+                elif self._still_there(tr):
                     tr.static = True
                     tr.misses = 0
                     tr.last_seen = t
-                    tr.vel *= 0.0
-                elif not tr.confirmed:
-                    if tr.misses >= 2 or tr.hits <= 1:
-                        continue  # a tentative track that did not last
+                    tr.vel = np.zeros(2)
                 else:
-                    edge = self._leaving_edge(tr)
-                    gone = t - tr.last_seen > self.lost_s
-                    if edge is not None or gone:
-                        events.append(self._event("exit", tr, t, edge or "inside"))
+                    edge = self._leaving_edge(tr, t)
+                    if edge is not None:
+                        events.append(self._event("exit", tr, t, edge))
                         continue
-            if not tr.confirmed and tr.seen_now:
+                    if t - tr.last_seen > self.lost_s:
+                        events.append(self._event("exit", tr, t, "inside"))
+                        continue
+            elif not tr.confirmed:
                 self._maybe_confirm(tr, t, events)
             keep.append(tr)
         self._tracks = keep
         return events
 
     def _maybe_confirm(self, tr: _Track, t: float, events: list[Observation]) -> None:
-        wh, ww = self._shape  # type: ignore[misc]
         edge = self._touch(tr.box)
         eh = self._expected_h(tr.box[3])
-        if edge is None and tr.hog_tries < 4 and self._may_hog(tr.box):
+        if edge is None and tr.hog_tries < 4 and tr.h * self._scale >= _HOG_MIN_H \
+                and self._may_hog(tr.box):
             tr.hog = max(tr.hog, self._hog_score(tr.box))
             tr.hog_tries += 1
         person_hog = tr.hog >= self.hog_threshold
         sized = eh is None or 0.45 * eh <= tr.h <= 2.0 * eh
-        upright = tr.h >= 1.2 * tr.w
-        moving = tr.travel >= 0.3 * max(tr.h, 1.0)
+        upright = tr.h >= 1.3 * tr.w
+        moving = tr.disp >= 0.5 * max(tr.h, 1.0) and tr.hits >= 3
         if tr.origin == "edge":
             # Came in across an edge: it must grow or move inwards, and look like one person.
-            grew = tr.max_area > 1.3 * _area(tr.birth_box) or self._moved_in(tr)
-            ok = tr.hits >= 2 and grew and (person_hog or (upright and (sized or edge is not None)))
-            if ok and edge is not None and eh is not None and tr.h < 0.35 * eh:
-                ok = False
+            grew = _area(tr.box) > 1.3 * _area(tr.birth_box) or self._moved_in(tr)
+            if edge in ("left", "right") or edge is None:
+                shaped = sized and (upright or edge is not None) and (eh is None or tr.h >= 0.5 * eh)
+            else:
+                shaped = eh is None or _area(tr.box) >= 0.1 * eh * eh
+            ok = tr.hits >= 2 and grew and (person_hog or shaped)
         elif tr.origin == "initial":
             ok = tr.hits >= 2 and sized and (person_hog or (upright and moving))
         elif tr.origin == "split":
             ok = tr.hits >= 2 and sized and upright and (person_hog or moving)
         else:  # emerging inside the view
             ok = tr.hits >= 3 and sized and upright and (person_hog or moving)
-        if not ok:
+        if not ok or tr.h < self.min_height * self._shape[0]:  # type: ignore[index]
             return
         tr.confirmed = True
         fire = tr.origin in ("edge", "inside")
@@ -766,15 +804,18 @@ class PeopleTracker:
             "top": b1[3] > b0[3] + 1, "bottom": b1[1] < b0[1] - 1,
         }.get(tr.edge, False)
 
-    def _leaving_edge(self, tr: _Track) -> str | None:
+    def _leaving_edge(self, tr: _Track, t: float) -> str | None:
+        """The edge a vanished person went out through, or None if they vanished inside."""
         wh, ww = self._shape  # type: ignore[misc]
         edge = self._touch(tr.box)
+        h = max(tr.size[0] if tr.size else tr.h, 4.0)
         if edge is not None:
-            return edge
-        p = tr.box + np.r_[tr.vel, tr.vel] * (t_step := 1.0 / self.fps)
-        del t_step
-        return self._touch(p) if (p[2] < 0 or p[0] > ww or p[3] < 0 or p[1] > wh
-                                  or self._touch(p)) else None
+            inward = {"left": tr.vel[0], "right": -tr.vel[0], "top": tr.vel[1],
+                      "bottom": -tr.vel[1]}[edge]
+            # Someone still coming in is hidden, not gone.
+            return edge if inward < 0.3 * h else None
+        p = tr.box + np.r_[tr.vel, tr.vel] * min(t - tr.last_seen, 1.0)
+        return self._touch(p)
 
     def _still_there(self, tr: _Track) -> bool:
         """The person faded into the background but their pixels have not moved."""
@@ -888,3 +929,42 @@ def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _grow(b: np.ndarray, fx: float, fy: float) -> np.ndarray:
     w, h = b[2] - b[0], b[3] - b[1]
     return np.array([b[0] - fx * w, b[1] - fy * h, b[2] + fx * w, b[3] + fy * h])
+
+
+def _anchor(box: np.ndarray, edge: str | None) -> np.ndarray:
+    """Foot point of a box; at an edge, the side that is not cut off by it."""
+    x = (box[0] + box[2]) / 2
+    y = box[3]
+    if edge == "right":
+        x = box[0]
+    elif edge == "left":
+        x = box[2]
+    elif edge == "bottom":
+        y = box[1]
+    return np.array([x, y], np.float64)
+
+
+def _fit_box(mask: np.ndarray, pred: np.ndarray, h: float, w: float
+             ) -> tuple[int, int, int, int] | None:
+    """Place an ``h`` x ``w`` box near ``pred`` (mask coordinates) to cover most of ``mask``.
+
+    Searches centres within 0.6 widths and feet within 0.3 heights of the
+    prediction, preferring positions close to it; returns integer
+    ``x0, y0, x1, y1`` clipped to the mask, or None if it falls outside.
+    """
+    H, W = mask.shape
+    hi, wi = max(2, int(round(h))), max(2, int(round(w)))
+    S = cv2.integral(mask.astype(np.uint8))
+    cx0, f0 = (pred[0] + pred[2]) / 2, pred[3]
+    xs = np.arange(int(round(cx0 - 0.6 * wi)), int(round(cx0 + 0.6 * wi)) + 1)
+    ys = np.arange(int(round(f0 - 0.3 * hi)), int(round(f0 + 0.3 * hi)) + 1)
+    X0 = np.clip(xs - wi // 2, 0, W)[None, :]
+    X1 = np.clip(xs - wi // 2 + wi, 0, W)[None, :]
+    Y0 = np.clip(ys - hi, 0, H)[:, None]
+    Y1 = np.clip(ys, 0, H)[:, None]
+    count = S[Y1, X1] - S[Y0, X1] - S[Y1, X0] + S[Y0, X0]
+    if count.max() <= 0:
+        return None
+    pen = 0.15 * hi * wi * (np.abs(xs - cx0)[None, :] / wi + np.abs(ys - f0)[:, None] / hi)
+    iy, ix = np.unravel_index(int(np.argmax(count - pen)), count.shape)
+    return int(X0[0, ix]), int(Y0[iy, 0]), int(X1[0, ix]), int(Y1[iy, 0])

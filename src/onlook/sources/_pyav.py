@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 import av.error
 from av.container import InputContainer
+from av.video.codeccontext import VideoCodecContext
 from av.video.stream import VideoStream
 
 from onlook.errors import (
@@ -199,7 +200,7 @@ def video_stream(container: InputContainer, uri: str) -> VideoStream:
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
-    found = sorted({s.type for s in container.streams}) or ["nothing"]
+    found: list[str] = sorted({str(s.type) for s in container.streams}) or ["nothing"]
     raise source_error(UnsupportedSource, "open", uri, f"no video stream (found {', '.join(found)})")
 
 
@@ -273,12 +274,12 @@ def decode_video(
         yield from frames
 
 
-def _drain(codec: av.CodecContext) -> Iterator[av.VideoFrame]:
+def _drain(codec: VideoCodecContext) -> Iterator[av.VideoFrame]:
     try:
         frames = codec.decode(None)
     except av.error.FFmpegError:
         return
-    yield from frames  # type: ignore[misc]
+    yield from frames
 
 
 class BestEffortPts:

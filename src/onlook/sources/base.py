@@ -8,6 +8,7 @@ inside one loop.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,7 +86,12 @@ class Source(Protocol):
     def __iter__(self) -> Iterator[Frame]: ...
 
     def close(self) -> None:
-        """Release the decoder, the connection and any thread. Idempotent."""
+        """Release the decoder, the connection and any thread. Idempotent.
+
+        May be called from a thread other than the one iterating: it then only
+        asks the iteration to stop, and the iterating thread releases what it
+        holds (a blocked network read ends within ``read_timeout_s``).
+        """
         ...
 
     def __enter__(self) -> Source: ...
@@ -155,12 +161,10 @@ class BaseSource:
         self._closed.set()
         gen = self._gen
         if gen is not None and hasattr(gen, "close"):
-            try:
+            # ValueError: running in another thread right now; it checks
+            # ``_closed`` after each frame or wait and releases its resources.
+            with contextlib.suppress(ValueError):
                 gen.close()
-            except ValueError:
-                # Running in another thread right now: it checks ``_closed``
-                # after each frame or wait and releases its own resources.
-                pass
         res = self._take_resource()
         if res is not None:
             self._release(res)

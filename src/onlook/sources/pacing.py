@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -122,10 +123,9 @@ class PacedSource:
     def close(self) -> None:
         self._stop.set()
         if self._gen is not None:
-            try:
+            # ValueError: running in a decoder thread, which sees _stop and ends.
+            with contextlib.suppress(ValueError):
                 self._gen.close()  # type: ignore[attr-defined]
-            except ValueError:
-                pass  # running in a decoder thread, which sees _stop and ends
         self.source.close()
 
     def __enter__(self) -> PacedSource:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -103,10 +104,10 @@ class ThreadedSource:
         finally:
             close = getattr(it, "close", None)
             if close is not None:
-                try:
+                # The consumer may be closing it at the same moment (ValueError);
+                # either way it is stopping and there is no one to tell.
+                with contextlib.suppress(Exception):
                     close()
-                except Exception:  # noqa: BLE001 - it is already stopping; nothing to report to
-                    pass
             with self._cond:
                 self._done = True
                 self._cond.notify_all()
@@ -150,10 +151,12 @@ class ThreadedSource:
             self._stop.set()
             self._queue.clear()
             self._cond.notify_all()
+        # Close the source before joining: that interrupts a reconnect
+        # backoff or a pacing wait in the thread, which may take seconds.
+        self.source.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.join_timeout_s)
-        self.source.close()
 
     def __enter__(self) -> ThreadedSource:
         return self

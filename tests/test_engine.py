@@ -1,0 +1,172 @@
+"""StreamEngine end to end on generated clips, with fake detectors where a real one is not the point."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import scene_frames
+from onlook.config import Settings
+from onlook.engine import StreamEngine
+from onlook.errors import SourceTimeout, UnsupportedQuery
+from onlook.memory import Store
+from onlook.perception.pipeline import Perceiver
+from onlook.perception.text import FakeTextDetector
+from onlook.sources import FakeSource
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _settings(tmp_path: Path | None = None, **kw) -> Settings:
+    base = dict(fps=5.0, detect_faces=False, detect_text=False, detect_people=False)
+    base.update(kw)
+    if tmp_path is not None:
+        base["store"] = tmp_path / "store"
+    return Settings(**base)
+
+
+def _engine(frames, settings: Settings, *, text_script=(), alerts=(), **kw) -> StreamEngine:
+    perceiver = Perceiver(settings, text=FakeTextDetector(text_script) if text_script else None)
+    return StreamEngine(FakeSource(frames, fps=10), settings=settings, perceiver=perceiver, alerts=list(alerts), **kw)
+
+
+def test_scene_cut_alert_fires_once_near_the_cut(tmp_path):
+    eng = _engine(scene_frames(8, cut_at=4.0), _settings(tmp_path), alerts=["a scene change"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    alerts = [m for m in msgs if m["type"] == "alert"]
+    assert [round(a["t"], 1) for a in alerts] == [4.0]
+    assert all("t" in m and "type" in m for m in msgs)
+    ans = eng.ask("when was the first scene change?")
+    assert not ans.abstained and ans.value == pytest.approx(4.0)
+    assert "00:04" in ans.text
+    eng.close()
+
+
+def test_text_alert_and_reading(tmp_path):
+    script = [(3.0, 6.0, "TAXI 42", (0.1, 0.1, 0.4, 0.2))]
+    # The sign appears with a visible change, so the gate lets OCR look.
+    frames = scene_frames(8)
+    for i in range(30, 80):
+        frames[i][20:60, 30:150] = 255
+    eng = _engine(frames, _settings(tmp_path, ocr_interval_s=0.0), text_script=script,
+                  alerts=["the word TAXI appears"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    fired = [m["t"] for m in msgs if m["type"] == "alert"]
+    assert len(fired) == 1 and 3.0 <= fired[0] <= 3.5
+    assert "TAXI 42" in eng.ask("what does the sign say?").text
+    assert eng.ask("what does the sign say?", at=2.0).value is None  # causal: not read yet at 2 s
+    eng.close()
+
+
+def test_unsupported_alert_is_refused_at_registration(tmp_path):
+    eng = _engine(scene_frames(1), _settings(tmp_path))
+    with pytest.raises(UnsupportedQuery, match="cannot see"):
+        eng.add_alert("someone opens the boot of a parked car")
+    assert eng.alert_queries == []
+    eng.close()
+
+
+def test_alert_queries_persist_with_the_store(tmp_path):
+    s = _settings(tmp_path)
+    eng = _engine(scene_frames(1), s, alerts=["a scene change"])
+    eng.run()
+    eng.close()
+    eng2 = _engine(scene_frames(1), s)
+    assert eng2.alert_queries == ["a scene change"]
+    eng2.close()
+
+
+def test_source_failure_keeps_what_was_stored(tmp_path):
+    s = _settings(tmp_path)
+    frames = scene_frames(4, cut_at=2.0)
+    src = FakeSource(frames, fps=10, error=SourceTimeout("read from 'tcp://x' timed out after 1 s"))
+    eng = StreamEngine(src, settings=s, perceiver=Perceiver(s))
+    msgs = []
+    eng.subscribe(msgs.append)
+    with pytest.raises(SourceTimeout):
+        eng.run()
+    assert msgs[-1]["state"] == "failed" and any(m["type"] == "error" for m in msgs)
+    eng.close()
+    with Store(tmp_path / "store", readonly=True) as st:
+        assert st.last_time() == pytest.approx(3.8)
+        assert [o.kind for o, _ in st.sightings(["scene_cut"])] == ["scene_cut"]
+
+
+def test_reopening_a_store_continues_stream_time(tmp_path):
+    s = _settings(tmp_path)
+    eng = _engine(scene_frames(4, cut_at=2.0, seed=1), s)
+    eng.run()
+    eng.close()
+    # The second run's clock restarts at 0 (a restarted camera); memory carries on after 3.8 s.
+    eng = _engine(scene_frames(4, cut_at=2.0, seed=2), s)
+    eng.run()
+    assert eng.store.last_time() == pytest.approx(3.8 + 0.2 + 3.8, abs=0.01)
+    gaps = eng.store.gaps()
+    assert gaps and gaps[0].reason == "restart"
+    cuts = [o.t for o, _ in eng.store.sightings(["scene_cut"])]
+    assert len(cuts) == 2 and cuts[0] == pytest.approx(2.0) and cuts[1] > 4.0
+    ans = eng.ask("when was the first scene change?")
+    assert ans.value == pytest.approx(2.0)
+    eng.close()
+
+
+def test_ask_from_another_thread_while_ingest_runs(tmp_path):
+    def endless():
+        frames = scene_frames(4)
+        i = 0
+        while True:
+            yield frames[i % len(frames)]
+            i += 1
+            time.sleep(0.002)
+
+    s = _settings(tmp_path)
+    eng = StreamEngine(FakeSource(endless(), fps=10), settings=s, perceiver=Perceiver(s))
+    eng.start()
+    deadline = time.monotonic() + 20
+    answers = []
+    while time.monotonic() < deadline and len(answers) < 20:
+        if eng.stats["frames_kept"] > 5:
+            answers.append(eng.ask("what happened so far?"))
+        time.sleep(0.02)
+    eng.stop(timeout=10)
+    assert not eng.running
+    assert len(answers) == 20 and all(a.at >= 0 for a in answers)
+    eng.close()
+
+
+def test_many_streams_in_one_process(tmp_path):
+    engines = []
+    for i in range(3):
+        s = Settings(fps=5.0, detect_faces=False, detect_text=False, detect_people=False,
+                     store=tmp_path / f"s{i}")
+        eng = StreamEngine(FakeSource(scene_frames(4, cut_at=1.0 + i, seed=i), fps=10, stream_id=f"cam{i}"),
+                           settings=s, perceiver=Perceiver(s), stream_id=f"cam{i}", alerts=["a scene change"])
+        engines.append(eng)
+    for e in engines:
+        e.start()
+    for e in engines:
+        assert e.done.wait(30)
+    for i, e in enumerate(engines):
+        assert e.ask("when was the first scene change?").value == pytest.approx(1.0 + i)
+        e.close()
+
+
+def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
+    clip = make_clip(seconds=5, cut_at=3.0)
+    s = Settings(fps=2.0, store=tmp_path / "st")
+    eng = StreamEngine(str(clip), settings=s, alerts=["a scene change"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    st = eng.status()
+    assert st["frames_kept"] == 10 and 0.0 <= st["skipped_area"] <= 1.0
+    assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
+    eng.close()
