@@ -110,6 +110,7 @@ class _Track:
     template: np.ndarray | None = None
     parent: _Track | None = None
     seen_now: bool = True
+    alone: int = 0  # sightings as a blob of its own, not shared with another track
     entered_event: bool = False
 
     @property
@@ -573,31 +574,30 @@ class PeopleTracker:
                                fy0 + rows[-1] + 1], np.float64) + off
             sub[:] = False
         rest = []
-        if M.any():
+        refs = [self._ref_size(tr, p[3]) for tr, p in claimants]
+        if M.any() and all(r is not None for r in refs):
+            big = max(refs, key=lambda r: r[0])  # type: ignore[arg-type,return-value]
             n_cc, lab, st, _ = cv2.connectedComponentsWithStats(M.astype(np.uint8), connectivity=8)
             for c in range(1, n_cc):
                 x, y, w, h, a = st[c]
                 box = np.array([x, y, x + w, y + h], np.float64) + off
-                if not self._person_sized(box, a):
+                if not self._person_sized(box, a, big):
                     continue
                 # The closest claimant is the one it was walking with.
                 near = min(claimants, key=lambda cp: abs((cp[1][0] + cp[1][2]) / 2 - (box[0] + box[2]) / 2))
                 rest.append(_Blob(box, lab[y:y + h, x:x + w] == c, parent=near[0]))
         return out, rest
 
-    def _person_sized(self, box: np.ndarray, area: float) -> bool:
+    def _person_sized(self, box: np.ndarray, area: float, ref: tuple[float, float]) -> bool:
         """Big enough to be a person of its own (a leftover, not an arm or a bag)."""
-        wh, _ = self._shape  # type: ignore[misc]
         h = box[3] - box[1]
-        eh = self._expected_h(box[3])
+        eh = self._expected_h(box[3]) or ref[0]
         edge = self._touch(box)
-        if eh is None:
-            return h >= self.min_height * wh and area >= 0.3 * (self.min_height * wh) ** 2
         if edge in ("left", "right"):
             return h >= 0.5 * eh and area >= 0.08 * eh * eh
         if edge is not None:
             return area >= 0.1 * eh * eh
-        return h >= 0.45 * eh and area >= 0.12 * eh * eh
+        return h >= 0.6 * eh and area >= 0.15 * eh * eh
 
     def _absorb(self, b: _Blob, tracks: list[_Track], preds: list[np.ndarray],
                 meas: dict[int, np.ndarray | None]) -> bool:
@@ -636,6 +636,7 @@ class PeopleTracker:
         tr.disp = max(tr.disp, float(np.hypot(*(_anchor(box, None) - _anchor(tr.birth_box, None)))))
         tr.last_seen = t
         tr.hits += 1
+        tr.alone += int(single)
         tr.misses = 0
         tr.static = False
         tr.seen_now = True
@@ -782,7 +783,9 @@ class PeopleTracker:
         elif tr.origin == "initial":
             ok = tr.hits >= 2 and sized and (person_hog or (upright and moving))
         elif tr.origin == "split":
-            ok = tr.hits >= 2 and sized and upright and (person_hog or moving)
+            # Part of someone else's blob at first: a bag, an arm or a shadow, unless it
+            # looks like a person or walks off on its own.
+            ok = tr.hits >= 2 and sized and upright and (person_hog or (tr.alone >= 2 and moving))
         else:  # emerging inside the view
             ok = tr.hits >= 3 and sized and upright and (person_hog or moving)
         if not ok or tr.h < self.min_height * self._shape[0]:  # type: ignore[index]

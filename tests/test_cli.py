@@ -1,0 +1,125 @@
+"""The command line as users run it: one JSON object per line, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+FAST = ["--no-faces", "--no-ocr", "--no-people"]
+
+
+def onlook(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(ln) for ln in out.splitlines() if ln.strip()]
+
+
+def test_watch_json_emits_typed_objects_and_answers(make_clip, tmp_path):
+    clip = make_clip(seconds=5, cut_at=3.0)
+    r = onlook("watch", str(clip), "--json", "--fps", "2", "--store", str(tmp_path / "st"), *FAST,
+               "--alert", "a scene change", "--ask", "how many scene changes so far?")
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    assert objs and all(isinstance(o["type"], str) and isinstance(o["t"], (int, float)) for o in objs)
+    assert {o["type"] for o in objs} >= {"status", "event", "alert", "answer"}
+    alert = next(o for o in objs if o["type"] == "alert")
+    assert alert["query"] == "a scene change" and alert["t"] == 3.0
+    answer = next(o for o in objs if o["type"] == "answer")
+    assert answer["question"] == "how many scene changes so far?" and answer["value"] == 1 and answer["text"]
+
+    r = onlook("ask", "--store", str(tmp_path / "st"), "when was the first scene change?", "--json")
+    assert r.returncode == 0, r.stderr
+    a = lines(r.stdout)[0]
+    assert a["type"] == "answer" and a["value"] == 3.0 and "00:03" in a["text"]
+    assert a["evidence"][0]["keyframe"].endswith(".jpg")
+    assert (tmp_path / "st" / a["evidence"][0]["keyframe"]).is_file()
+
+    r = onlook("search", "--store", str(tmp_path / "st"), "scene change", "--json")
+    assert r.returncode == 0, r.stderr
+    hits = lines(r.stdout)[0]["hits"]
+    assert hits and hits[0]["start"] <= 3.0 <= hits[0]["end"]
+
+
+def test_ask_at_is_causal(make_clip, tmp_path):
+    clip = make_clip(seconds=5, cut_at=3.0)
+    assert onlook("watch", str(clip), "--json", "--store", str(tmp_path / "st"), *FAST).returncode == 0
+    r = onlook("ask", "--store", str(tmp_path / "st"), "how many scene changes so far?", "--at", "2.0", "--json")
+    assert lines(r.stdout)[0]["value"] == 0
+
+
+@pytest.mark.parametrize(("make", "message", "code"), [
+    (lambda p: str(p / "missing.mp4"), "no such file", 2),
+    (lambda p: (p / "notes.mp4").write_text("not a video") and str(p / "notes.mp4"), "not a video", 2),
+    (lambda p: "foo://camera/1", "unsupported URL scheme", 2),
+    (lambda p: str(p), "images in the folder", 2),  # an empty folder
+])
+def test_bad_sources_give_one_line_and_exit_code(tmp_path, make, message, code):
+    src = make(tmp_path)
+    r = onlook("watch", src, *FAST)
+    assert r.returncode == code, (r.stdout, r.stderr)
+    assert message.lower() in r.stderr.lower()
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_truncated_stream_keeps_what_was_decoded(make_clip, tmp_path):
+    if not _has_ffmpeg():
+        pytest.skip("ffmpeg not installed")
+    clip = make_clip(seconds=6)
+    full = tmp_path / "full.ts"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(clip), "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "10", "-f", "mpegts", str(full)], check=True, timeout=60)
+    raw = full.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(raw[: len(raw) // 2])  # a recording cut off mid-way
+    r = onlook("watch", str(cut), "--json", "--store", str(tmp_path / "st"), *FAST)
+    assert "Traceback" not in r.stderr
+    assert r.returncode in (0, 1) and len(r.stderr.strip().splitlines()) <= 1
+    r2 = onlook("ask", "--store", str(tmp_path / "st"), "what happened so far?", "--json")
+    a = lines(r2.stdout)[0]
+    assert r2.returncode == 0 and not a["abstained"], a
+    assert 1.0 <= a["t"] < 6.0  # the first part was stored, the missing part was not invented
+
+
+def _has_ffmpeg() -> bool:
+    from shutil import which
+
+    return which("ffmpeg") is not None
+
+
+def test_unsupported_alert_and_bad_options(make_clip, tmp_path):
+    clip = make_clip(seconds=1)
+    r = onlook("watch", str(clip), "--alert", "a dog barks", *FAST)
+    assert r.returncode == 2 and "cannot see" in r.stderr and "Traceback" not in r.stderr
+    r = onlook("watch", str(clip), "--budget", "lots", *FAST)
+    assert r.returncode == 2 and "size" in r.stderr
+    r = onlook("watch", str(clip), "--fps", "0", *FAST)
+    assert r.returncode == 2 and "fps" in r.stderr and "Traceback" not in r.stderr
+    r = onlook("ask", "--store", str(tmp_path / "none"), "hello?")
+    assert r.returncode != 0 and "no store" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_abstains_on_what_perception_cannot_see(make_clip, tmp_path):
+    clip = make_clip(seconds=2)
+    assert onlook("watch", str(clip), "--store", str(tmp_path / "st"), "--json", *FAST).returncode == 0
+    r = onlook("ask", "--store", str(tmp_path / "st"), "what is the man carrying?", "--json")
+    a = lines(r.stdout)[0]
+    assert a["abstained"] is True and "can't tell" in a["text"]
+
+
+@pytest.mark.footage
+def test_demo_runs_offline(tmp_path):
+    r = onlook("demo", "--seconds", "6", "--no-realtime", "--json", timeout=170)
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    assert any(o["type"] == "answer" for o in objs)
+    assert any(o["type"] == "status" and o.get("state") == "ended" for o in objs)
