@@ -242,3 +242,28 @@ def test_empty_image_folder_is_unsupported(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
     with pytest.raises(UnsupportedSource, match=r"no \.jpg"):
         open_source(str(tmp_path / "none"))
+
+
+# -- real footage (skipped when the clips are not around)
+
+
+@pytest.mark.footage
+@pytest.mark.timeout(60)
+def test_real_clip_with_pts_in_decode_order_stays_monotonic(footage) -> None:  # type: ignore[no-untyped-def]
+    # OpenCV's box.mp4 stores B-frame pts in decode order; the best-effort guess repairs them.
+    with open_source(str(footage("box.mp4"))) as src:
+        frames = list(src)
+        duration = src.info.duration_s
+    pts = [f.pts for f in frames]
+    assert len(frames) >= 450
+    assert all(b > a for a, b in pairwise(pts))
+    assert duration is not None and pts[-1] == pytest.approx(duration, abs=0.1)
+
+
+@pytest.mark.footage
+@pytest.mark.timeout(60)
+def test_real_avi_cut_in_half_ends_cleanly(footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    half = truncate(footage("vtest.avi"), tmp_path / "half.avi")
+    frames = read_all(half)
+    assert 350 <= len(frames) < 795
+    assert [f.seq for f in frames] == list(range(len(frames)))

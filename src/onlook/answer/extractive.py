@@ -68,8 +68,10 @@ class ExtractiveAnswerer:
         return Answer(question=question, text=why, at=at, confidence=0.0, abstained=True)
 
     @staticmethod
-    def _sightings(view: MemoryView, kinds: list[str], since: float, until: float) -> list[tuple[Observation, str | None]]:
-        out = [s for s in view.store.sightings(kinds, since, until)]
+    def _sightings(view: MemoryView, kinds: list[str], since: float, until: float, *, last: bool = False,
+                   limit: int | None = None) -> list[tuple[Observation, str | None]]:
+        """Sightings in a range, oldest first; with ``limit``, only the first (or ``last``) few."""
+        out = view.store.sightings(kinds, since, until, newest_first=last, limit=limit)
         cur = view.live.open_event() if view.live else None
         seen = {(o.t, o.kind, o.track_id) for o, _ in out}
         if cur is not None:
@@ -77,19 +79,44 @@ class ExtractiveAnswerer:
                 if o.kind in kinds and since <= o.t <= until and (o.t, o.kind, o.track_id) not in seen:
                     out.append((o, None))
         out.sort(key=lambda p: p[0].t)
+        if limit:
+            out = out[-limit:] if last else out[:limit]
         return out
 
     @staticmethod
-    def _people_obs(view: MemoryView, since: float, until: float) -> list[Observation]:
-        """One person observation per track (with its colours) in a range."""
+    def _count_sightings(view: MemoryView, kinds: list[str], since: float, until: float) -> int:
+        n = view.store.count_sightings(kinds, since, until)
+        cur = view.live.open_event() if view.live else None
+        if cur is not None:
+            stored = {(o.t, o.kind) for o, _ in view.store.sightings(kinds, cur.start, until)}
+            n += sum(1 for o in cur.observations
+                     if o.kind in kinds and since <= o.t <= until and (o.t, o.kind) not in stored)
+        return n
+
+    @staticmethod
+    def _people_obs(view: MemoryView, since: float, until: float, colors: tuple[str, ...] = (),
+                    order: str = "start", limit: int | None = None) -> list[Observation]:
+        """One person observation per track (with its colours) in a range, oldest first.
+
+        With ``colors``, only people wearing one of them, found through the
+        store's label index rather than by reading every event.
+        """
         seen: dict[int, Observation] = {}
-        for e in view.events(since, until):
+        wanted = set(colors)
+        events: list = []
+        for c in colors or (None,):
+            events += view.events(since, until, labels=[f"person:{c}"] if c else ["person"], order=order,
+                                  limit=limit)
+        for e in events:
             for o in e.observations:
-                if o.kind in ("person", "enter") and since <= o.t <= until:
-                    key = o.track_id if o.track_id is not None else -len(seen) - 1
-                    prev = seen.get(key)
-                    if prev is None or (not prev.attrs.get("colors") and o.attrs.get("colors")):
-                        seen[key] = o
+                if o.kind not in ("person", "enter") or not since <= o.t <= until:
+                    continue
+                if wanted and not wanted & set(o.attrs.get("colors", [])):
+                    continue
+                key = o.track_id if o.track_id is not None else -len(seen) - 1
+                prev = seen.get(key)
+                if prev is None or (not prev.attrs.get("colors") and o.attrs.get("colors")) or o.t < prev.t:
+                    seen[key] = o
         return sorted(seen.values(), key=lambda o: o.t)
 
     # --- intents -----------------------------------------------------------------------------
@@ -112,13 +139,18 @@ class ExtractiveAnswerer:
                           f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=len(faces))
         if it.subject in (None, "person", "color") or it.subject == "person":
             if it.action in ("enter", "exit"):
-                items = self._sightings(view, [it.action], since, until)
                 if it.colors:
-                    items = [(o, k) for o, k in items if set(it.colors) & set(o.attrs.get("colors", []))]
+                    items = [(o, k) for o, k in self._sightings(view, [it.action], since, until)
+                             if set(it.colors) & set(o.attrs.get("colors", []))]
+                    n = len(items)
+                else:
+                    n = self._count_sightings(view, [it.action], since, until)
+                    items = self._sightings(view, [it.action], since, until, limit=10)
                 verb = "entered" if it.action == "enter" else "left"
-                return Answer(question, f"{_people(len(items))} {verb} the view{_where(it.scope.kind, since, until)}"
-                              + (" (at " + ", ".join(format_ts(o.t) for o, _ in items[:10]) + ")." if items else "."),
-                              at, 0.7, value=len(items),
+                return Answer(question, f"{_people(n)} {verb} the view{_where(it.scope.kind, since, until)}"
+                              + (" (at " + ", ".join(format_ts(o.t) for o, _ in items[:10])
+                                 + (", ..." if n > 10 else "") + ")." if items else "."),
+                              at, 0.7, value=n,
                               evidence=tuple(Evidence(o.t, f"person {verb}", k) for o, k in items[:10]))
             if it.scope.kind in ("now", "point") or it.scope.kind == "all" and not it.order:
                 t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
@@ -137,15 +169,21 @@ class ExtractiveAnswerer:
                     pass
                 return Answer(question, text, at, 0.6, value=n,
                               evidence=(Evidence(row["t"], f"{_people(row['people'])} tracked", None),))
-            # A range: how many different people were seen.
-            ppl = self._people_obs(view, since, until)
+            # A range: different people seen = those in view at its start + those who entered.
             if it.colors:
-                ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
-            evs = view.events(since, until)
-            most = max((e.people_max for e in evs), default=0)
-            return Answer(question, f"{_people(len(ppl))} seen{_where(it.scope.kind, since, until)}"
-                          f" (at most {most} at once).", at, 0.5, value=len(ppl),
-                          evidence=tuple(Evidence(o.t, "person", None) for o in ppl[:10]))
+                ppl = self._people_obs(view, since, until, it.colors)
+                return Answer(question, f"{_people(len(ppl))} in {'/'.join(it.colors)} seen"
+                              f"{_where(it.scope.kind, since, until)}.", at, 0.4, value=len(ppl),
+                              evidence=tuple(Evidence(o.t, "person", None) for o in ppl[:10]))
+            first = view.state_at(since) if since > 0 else None
+            first = first or next(iter(view.store.frames(since, until, limit=1)), None)
+            at_start = int(first["people"]) if first else 0
+            n_entered = self._count_sightings(view, ["enter"], since, until)
+            entered = self._sightings(view, ["enter"], since, until, limit=10)
+            n = at_start + n_entered
+            return Answer(question, f"{_people(n)} seen{_where(it.scope.kind, since, until)}: {at_start} in view "
+                          f"at {format_ts(since)} and {n_entered} who entered later.", at, 0.5, value=n,
+                          evidence=tuple(Evidence(o.t, "person entered", k) for o, k in entered[:10]))
         return self._abstain(question, at, f"{CANNOT_SEE}; I cannot count that.")
 
     def _when(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
@@ -154,23 +192,29 @@ class ExtractiveAnswerer:
             since, until = 0.0, at
         cands: list[tuple[Observation, str | None]] = []
         what = ""
+        last = it.order == "last"
+        # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
+        few = dict(last=last, limit=6)
         if it.subject == "scene_cut":
-            cands, what = self._sightings(view, ["scene_cut"], since, until), "a scene change"
+            cands, what = self._sightings(view, ["scene_cut"], since, until, **few), "a scene change"
         elif it.subject == "text":
             cands = [(o, k) for o, k in self._sightings(view, ["text"], since, until)
                      if not it.words or set(it.words) <= set(o.attrs.get("words", []))]
             what = f"the text {' '.join(it.words)!r}" if it.words else "text on screen"
         elif it.subject in ("person", None, "color"):
             if it.action == "exit":
-                cands, what = self._sightings(view, ["exit"], since, until), "someone left the view"
+                cands = self._sightings(view, ["exit"], since, until, **({} if it.colors else few))
+                what = "someone left the view"
                 if it.colors:
                     cands = [(o, k) for o, k in cands if set(it.colors) & set(o.attrs.get("colors", []))]
             elif it.colors:
-                cands = [(o, None) for o in self._people_obs(view, since, until)
-                         if set(it.colors) & set(o.attrs.get("colors", []))]
-                what = f"a person in {'/'.join(it.colors)} was first seen"
+                cands = [(o, None) for o in self._people_obs(view, since, until, it.colors,
+                                                             order="-start" if it.order == "last" else "start",
+                                                             limit=5)]
+                what = f"a person in {'/'.join(it.colors)} was {'last' if it.order == 'last' else 'first'} seen"
             else:
-                cands, what = self._sightings(view, ["enter"], since, until), "someone entered the view"
+                cands = self._sightings(view, ["enter"], since, until, **({} if it.region else few))
+                what = "someone entered the view"
                 if it.region:
                     cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
         elif it.subject == "face":
@@ -181,9 +225,13 @@ class ExtractiveAnswerer:
         if not cands:
             return Answer(question, f"I have not seen {what or 'that'}{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=None)
-        o, kf = cands[-1] if it.order == "last" else cands[0]
-        more = f" ({len(cands)} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + ")" \
-            if len(cands) > 1 else ""
+        o, kf = cands[-1] if last else cands[0]
+        total = len(cands)
+        if len(cands) == 6 and it.subject in ("scene_cut", "person", None) and not (it.colors or it.region):
+            kind = "scene_cut" if it.subject == "scene_cut" else ("exit" if it.action == "exit" else "enter")
+            total = self._count_sightings(view, [kind], since, until)
+        more = f" ({total} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + \
+            (", ..." if total > 6 else "") + ")" if total > 1 else ""
         desc = what if what else o.kind
         return Answer(question, f"At {format_ts(o.t)}: {desc}{more}.", at, 0.7, value=round(o.t, 2),
                       span=(round(o.t, 2), round(o.t + 0.5, 2)),
@@ -195,7 +243,8 @@ class ExtractiveAnswerer:
         if it.subject in ("person", None):
             if it.action == "enter" or it.order == "last" or it.scope.kind != "now":
                 items = self._sightings(view, ["enter"], since, until) if it.action == "enter" else []
-                ppl = [o for o, _ in items] or self._people_obs(view, since, until)
+                ppl = [o for o, _ in items] or self._people_obs(
+                    view, since, until, order="start" if it.order == "first" else "-start", limit=5)
                 ppl = [o for o in ppl if o.attrs.get("colors")]
                 if not ppl:
                     return self._abstain(question, at, "I have no clothing colours recorded for that.")
@@ -209,9 +258,8 @@ class ExtractiveAnswerer:
             cols = o.attrs["colors"]
             return Answer(question, f"{' and '.join(cols[:2])} (person seen at {format_ts(o.t)}).", at, 0.5,
                           value=cols[0], evidence=(Evidence(o.t, "person " + "/".join(cols), None),))
-        row = view.state_at(at)
-        evs = view.events(since, until)
-        cols = [c for e in evs[-3:] for o in e.observations if o.kind == "color" for c in o.attrs.get("colors", {})]
+        evs = view.events(since, until, order="-start", limit=3)
+        cols = [c for e in evs for o in e.observations if o.kind == "color" for c in o.attrs.get("colors", {})]
         if not cols:
             return self._abstain(question, at, "I have no colours recorded for that.")
         return Answer(question, f"Mostly {', '.join(dict.fromkeys(cols))} in the scene.", at, 0.4, value=cols[0])
@@ -263,10 +311,12 @@ class ExtractiveAnswerer:
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since = max(0.0, at - 10.0)
-        evs = view.events(since, until)
+        if it.scope.kind in ("all", "window"):
+            evs = view.events(since, until, order="-salience", limit=4)  # the notable moments
+        else:
+            evs = view.events(since, until, order="-start", limit=3)
         if not evs:
             return self._abstain(question, at, "I have not seen anything yet.")
-        evs = sorted(evs, key=lambda e: -e.salience)[:4] if it.scope.kind in ("all", "window") else evs[-3:]
         evs.sort(key=lambda e: e.start)
         return Answer(question, " | ".join(e.summary for e in evs), at, 0.5,
                       evidence=tuple(Evidence(e.start, e.summary, e.keyframe, e.end) for e in evs))

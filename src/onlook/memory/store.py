@@ -49,10 +49,15 @@ CREATE TABLE IF NOT EXISTS events(
   id INTEGER PRIMARY KEY, start REAL, end REAL, summary TEXT, people_max INTEGER, labels TEXT,
   salience REAL, keyframe TEXT, keyframe_t REAL, obs TEXT, embedding BLOB);
 CREATE INDEX IF NOT EXISTS events_start ON events(start);
+CREATE INDEX IF NOT EXISTS events_end ON events(end);
+CREATE TABLE IF NOT EXISTS event_labels(label TEXT, event_id INTEGER, start REAL);
+CREATE INDEX IF NOT EXISTS event_labels_label ON event_labels(label, start);
+CREATE INDEX IF NOT EXISTS event_labels_event ON event_labels(event_id);
 CREATE TABLE IF NOT EXISTS sightings(
   id INTEGER PRIMARY KEY, t REAL, kind TEXT, label TEXT, track_id INTEGER, box TEXT, attrs TEXT,
   keyframe TEXT);
 CREATE INDEX IF NOT EXISTS sightings_t ON sightings(t);
+CREATE INDEX IF NOT EXISTS sightings_kind_t ON sightings(kind, t);
 CREATE TABLE IF NOT EXISTS alerts(
   id INTEGER PRIMARY KEY, t REAL, wall REAL, query TEXT, evidence TEXT, keyframe TEXT);
 CREATE TABLE IF NOT EXISTS alert_queries(query TEXT PRIMARY KEY, created_t REAL);
@@ -238,6 +243,17 @@ class Store:
                 raise StoreError(f"store '{self.path}': {e}") from None
             return cur
 
+    def _write_many(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        with self._write_lock:
+            conn = self._conn()
+            try:
+                conn.executemany(sql, rows)
+                conn.commit()
+            except sqlite3.Error as e:
+                raise StoreError(f"store '{self.path}': {e}") from None
+
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         try:
             return self._conn().execute(sql, params).fetchall()
@@ -299,6 +315,8 @@ class Store:
             (e.start, e.end, e.summary, e.people_max, json.dumps(e.labels), e.salience, e.keyframe,
              e.keyframe_t, _obs_json(e.observations), emb))
         e.id = int(cur.lastrowid)
+        self._write_many("INSERT INTO event_labels(label, event_id, start) VALUES(?,?,?)",
+                         [(lab, e.id, e.start) for lab in set(e.labels)])
         if e.embedding is not None:
             if self.index is None:
                 self.index = VectorIndex(int(e.embedding.shape[0]))
@@ -340,13 +358,58 @@ class Store:
         rows = self.frames(until=t, limit=1, newest_first=True)
         return rows[0] if rows else None
 
-    def events(self, since: float | None = None, until: float | None = None) -> list[Event]:
-        """Events overlapping ``[since, until]``, oldest first."""
+    _ORDERS = {"start": "start", "-start": "start DESC", "-salience": "salience DESC, start DESC"}
+
+    def events(self, since: float | None = None, until: float | None = None, *,
+               labels: Iterable[str] | None = None, order: str = "start",
+               limit: int | None = None) -> list[Event]:
+        """Events overlapping ``[since, until]``.
+
+        Args:
+            since: Earliest stream time (None: from the start).
+            until: Latest stream time (None: to the end).
+            labels: Only events carrying *all* of these labels (uses the label index).
+            order: ``"start"`` (oldest first), ``"-start"`` or ``"-salience"``.
+            limit: Most events to return.
+        """
+        where = "end>=? AND start<=?"
+        params: list[Any] = [-1e18 if since is None else since, 1e18 if until is None else until]
+        labels = sorted(set(labels or []))
+        if labels:
+            where += (f" AND id IN (SELECT event_id FROM event_labels WHERE label IN ({','.join('?' * len(labels))})"
+                      f" GROUP BY event_id HAVING COUNT(DISTINCT label) = {len(labels)})")
+            params += labels
+        sql = ("SELECT id, start, end, summary, people_max, labels, salience, keyframe, keyframe_t, obs, embedding"
+               f" FROM events WHERE {where} ORDER BY {self._ORDERS[order]}")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._event(r) for r in self._read(sql, tuple(params))]
+
+    def match_labels(self, labels: Iterable[str], since: float | None = None, until: float | None = None,
+                     limit: int = 30, per_label: int = 2000) -> list[tuple[int, int]]:
+        """Ids of events carrying any of ``labels``, with how many they carry, best first.
+
+        Each label contributes at most its ``per_label`` most recent events in
+        the range, so a label as common as ``person`` costs the same on a store
+        of a day as on one of an hour; rare labels are always complete.
+        """
+        labels = sorted(set(labels))
+        if not labels:
+            return []
+        lo, hi = -1e18 if since is None else since, 1e18 if until is None else until
+        parts = []
+        params: list[Any] = []
+        for lab in labels:
+            # start >= lo - 1 day: events are never longer than that, and it keeps the index range tight.
+            parts.append("SELECT * FROM (SELECT label, event_id FROM event_labels WHERE label = ? AND start <= ?"
+                         f" AND start >= ? ORDER BY start DESC LIMIT {int(per_label)})")
+            params += [lab, hi, lo - 86400.0]
         rows = self._read(
-            "SELECT id, start, end, summary, people_max, labels, salience, keyframe, keyframe_t, obs,"
-            " embedding FROM events WHERE end>=? AND start<=? ORDER BY start",
-            (-1e18 if since is None else since, 1e18 if until is None else until))
-        return [self._event(r) for r in rows]
+            f"SELECT c.event_id, COUNT(DISTINCT c.label) AS m FROM ({' UNION ALL '.join(parts)}) c "
+            f"JOIN events e ON e.id = c.event_id WHERE e.end >= ? "
+            f"GROUP BY c.event_id ORDER BY m DESC, e.salience DESC, e.start DESC LIMIT {int(limit)}",
+            (*params, lo))
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     def event(self, event_id: int) -> Event | None:
         rows = self._read(
@@ -362,18 +425,30 @@ class Store:
                      observations=_obs_from_json(r[9]), embedding=emb)
 
     def sightings(self, kinds: Iterable[str] | None = None, since: float | None = None,
-                  until: float | None = None) -> list[tuple[Observation, str | None]]:
-        """Discrete observations (and their keyframes) in a time range, oldest first."""
+                  until: float | None = None, *, newest_first: bool = False,
+                  limit: int | None = None) -> list[tuple[Observation, str | None]]:
+        """Discrete observations (and their keyframes) in a time range, oldest first by default."""
         sql = "SELECT t, kind, label, track_id, box, attrs, keyframe FROM sightings WHERE t>=? AND t<=?"
         params: list[Any] = [-1e18 if since is None else since, 1e18 if until is None else until]
         kinds = list(kinds) if kinds is not None else None
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params += kinds
-        rows = self._read(sql + " ORDER BY t", tuple(params))
+        sql += " ORDER BY t DESC" if newest_first else " ORDER BY t"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._read(sql, tuple(params))
         return [(Observation(t=r[0], kind=r[1], label=r[2], track_id=r[3],
                              box=tuple(json.loads(r[4])) if r[4] else None,
                              attrs=json.loads(r[5] or "{}")), r[6]) for r in rows]
+
+    def count_sightings(self, kinds: Iterable[str], since: float | None = None,
+                        until: float | None = None) -> int:
+        """How many sightings of these kinds lie in a time range."""
+        kinds = list(kinds)
+        rows = self._read(f"SELECT COUNT(*) FROM sightings WHERE t>=? AND t<=? AND kind IN ({','.join('?' * len(kinds))})",
+                          (-1e18 if since is None else since, 1e18 if until is None else until, *kinds))
+        return int(rows[0][0])
 
     def alerts(self, until: float | None = None) -> list[Alert]:
         rows = self._read("SELECT t, wall, query, evidence, keyframe FROM alerts WHERE t<=? ORDER BY t",
@@ -481,6 +556,7 @@ class Store:
                                 " obs='[]' WHERE id=?",
                                 (b[2], f"{a[3]} | {b[3]}"[:400], json.dumps(labels), max(a[5], b[5]),
                                  max(a[6], b[6]), a[0]))
+                    self._write("UPDATE event_labels SET event_id=? WHERE event_id=?", (a[0], b[0]))
                     self._delete_events([b[0]])
                     merged = True
             if merged:
@@ -502,6 +578,7 @@ class Store:
                 with contextlib.suppress(OSError):
                     (self.path / rows[0][0]).unlink()
             self._write("DELETE FROM events WHERE id=?", (eid,))
+            self._write("DELETE FROM event_labels WHERE event_id=?", (eid,))
         if self.index is not None:
             self.index.remove(ids)
 

@@ -47,7 +47,7 @@ _EDGES = ("left", "right", "top", "bottom")
 _HOG_W, _HOG_H = 64, 128
 _HOG_FILL = 0.75
 _HOG_MIN_H = 40  # shorter people (full-resolution pixels) are too blurred for HOG
-_WIDTH = 0.42  # typical width / height of one walking person's foreground
+_WIDTH = 0.38  # typical width / height of one walking person's foreground
 _GHOST_S = 1.0  # fastest absorption, right after a (re)start: ghosts of people who walk off fade  # share of the 128-pixel window height a person fills in HOG's training data
 
 
@@ -129,7 +129,7 @@ class _Track:
 class _HeightModel:
     """Person height in work pixels as a robust linear function of foot row."""
 
-    def __init__(self, frame_h: int, *, min_samples: int = 12, maxlen: int = 400) -> None:
+    def __init__(self, frame_h: int, *, min_samples: int = 8, maxlen: int = 400) -> None:
         self.frame_h = frame_h
         self.min_samples = min_samples
         self.samples: deque[tuple[float, float]] = deque(maxlen=maxlen)
@@ -198,6 +198,8 @@ class PeopleTracker:
         hog_threshold: HOG SVM score above which a window is a person.
         edge_margin: Share of the frame width/height that counts as "at the edge".
         min_height: Smallest person worth tracking, as a share of frame height.
+        min_contrast: Mean difference from the background (grey levels, the
+            largest of the three channels) below which a blob is noise.
         unstable_fraction: Share of foreground above which the camera is
             taken to be moving (no tracks, HOG counting only).
         hog_fallback: Run HOG's multi-scale detector while the camera moves.
@@ -223,6 +225,7 @@ class PeopleTracker:
         hog_threshold: float = -1.0,
         edge_margin: float = 0.02,
         min_height: float = 0.035,
+        min_contrast: float = 30.0,
         unstable_fraction: float = 0.3,
         hog_fallback: bool = True,
     ) -> None:
@@ -242,6 +245,7 @@ class PeopleTracker:
         self.hog_threshold = float(hog_threshold)
         self.edge_margin = float(edge_margin)
         self.min_height = float(min_height)
+        self.min_contrast = float(min_contrast)
         self.unstable_fraction = float(unstable_fraction)
         self.hog_fallback = bool(hog_fallback)
         self._hog = cv2.HOGDescriptor()
@@ -325,6 +329,9 @@ class PeopleTracker:
             self._t0 = t
         self._small = small
         self._gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        # A plain running average of what is not foreground: enough to tell how
+        # strongly a blob stands out (MOG2's own background image costs ~1 ms).
+        cv2.accumulateWeighted(small, self._bg, min(1.0, 0.5 * dt), mask=1 - fg)
 
         blobs = self._blobs(fg)
         events = self._track(blobs, t, dt)
@@ -340,6 +347,7 @@ class PeopleTracker:
         self._mog.apply(small, learningRate=1.0)
         self._ref = np.asarray(cv2.mean(small)[:3], np.float64)
         self._prev_fg = None
+        self._bg = small.astype(np.float32)
         self._shape = (wh, ww)
         self._tracks = []
         if not keep_heights or self._heights is None:
@@ -374,6 +382,7 @@ class PeopleTracker:
         self._mog.apply(small, learningRate=1.0)
         self._ref = np.asarray(cv2.mean(small)[:3], np.float64)
         self._prev_fg = None
+        self._bg = small.astype(np.float32)
         self._tracks = []  # a moving view invalidates every track; nobody "left"
         self._unstable += 1
         self._t0 = t
@@ -407,8 +416,12 @@ class PeopleTracker:
             x, y, w, h, a = stats[i]
             if a < min_area:
                 continue
-            blobs.append(_Blob(np.array([x, y, x + w, y + h], np.float64),
-                               labels[y:y + h, x:x + w] == i))
+            mask = labels[y:y + h, x:x + w] == i
+            # Compression noise and flicker pass MOG2's test by a few grey levels only.
+            diff = np.abs(self._small[y:y + h, x:x + w].astype(np.float32) - self._bg[y:y + h, x:x + w])
+            if float(diff.max(axis=2)[mask].mean()) < self.min_contrast:
+                continue
+            blobs.append(_Blob(np.array([x, y, x + w, y + h], np.float64), mask))
         return blobs
 
     # ........................................................... geometry
@@ -439,6 +452,8 @@ class PeopleTracker:
             return h, w
         if eh is not None:
             return eh, _WIDTH * eh
+        if self._touch(tr.box) is None:
+            return tr.h, _WIDTH * tr.h  # whoever walks alongside is about as tall
         return None
 
     def _predict(self, tr: _Track, dt: float) -> np.ndarray:
@@ -487,10 +502,12 @@ class PeopleTracker:
         meas: dict[int, np.ndarray | None] = {}
         single: dict[int, bool] = {}
         loose: list[_Blob] = []
+        group: dict[int, int] = {}  # track index -> blob index
         for j, idxs in claims.items():
             parts, rest = self._explain(blobs[j], [(tracks[i], preds[i]) for i in idxs])
             for i, part in zip(idxs, parts):
                 meas[i] = part
+                group[i] = j
                 single[i] = len(idxs) == 1 and not rest
             loose.extend(rest)
 
@@ -500,17 +517,29 @@ class PeopleTracker:
                 loose.append(b)
 
         # 5. Update the tracks that were seen.
+        hidden = []
         for i, tr in enumerate(tracks):
             if i not in meas:
                 continue
             box = meas[i]
-            if box is None:  # hidden behind the others in its group: it is there
-                tr.box = preds[i]
-                tr.seen_now = True
-                tr.last_seen = t
-                tr.misses = 0
+            if box is None:
+                hidden.append(i)
             else:
                 self._observe(tr, box, t, dt, single=single[i])
+        for i in hidden:
+            # Hidden behind the others in its group: it is there, and moves with them.
+            tr = tracks[i]
+            mates = [k for k in claims[group[i]] if meas.get(k) is not None]
+            if mates:
+                shift = np.mean([tracks[k].box - preds[k] for k in mates], axis=0)
+                dx, dy = (shift[0] + shift[2]) / 2, shift[3]
+                tr.box = preds[i] + np.array([dx, dy, dx, dy])
+                tr.vel = np.mean([tracks[k].vel for k in mates], axis=0)
+            else:
+                tr.box = preds[i]
+            tr.seen_now = True
+            tr.last_seen = t
+            tr.misses = 0
 
         # 6. Re-acquire vanished people, or start new tracks.
         for b in loose:
@@ -532,9 +561,13 @@ class PeopleTracker:
         if d > gate and iou <= 0:
             return None
         size = 0.0
-        if self._touch(box) is None and self._touch(p) is None:
+        edge = self._touch(box)
+        if tr.misses and edge is not None and edge not in (self._touch(tr.box), self._touch(p)):
+            return None  # someone vanished inside the view does not come back across an edge
+        if edge is None and self._touch(p) is None:
             r = (box[3] - box[1]) / ref_h
-            if not 0.33 < r < 3.0:
+            lo, hi = (0.6, 1.7) if tr.misses else (0.33, 3.0)
+            if not lo < r < hi:
                 return None
             size = 0.5 * abs(math.log(r))
         return d + size - iou + (0.4 if tr.misses else 0.0) + (0.2 if not tr.confirmed else 0.0)
@@ -555,28 +588,26 @@ class PeopleTracker:
                 return [blob.box.copy()], []
         M = blob.mask.copy()
         out: list[np.ndarray | None] = [None] * len(claimants)
-        # Nearest (lowest feet) first: they hide the ones behind.
-        order = sorted(range(len(claimants)), key=lambda k: -claimants[k][1][3])
-        for k in order:
-            tr, p = claimants[k]
-            ref = self._ref_size(tr, p[3]) or (max(tr.h, 2.0), max(tr.w, 2.0))
-            fit = _fit_box(M, p - off, ref[0], ref[1])
-            if fit is None:
-                continue
-            fx0, fy0, fx1, fy1 = fit
-            sub = M[fy0:fy1, fx0:fx1]
-            n = int(np.count_nonzero(sub))
-            if n < 0.15 * ref[0] * ref[1]:
-                continue
-            rows = np.flatnonzero(sub.any(axis=1))
-            cols = np.flatnonzero(sub.any(axis=0))
-            out[k] = np.array([fx0 + cols[0], fy0 + rows[0], fx0 + cols[-1] + 1,
-                               fy0 + rows[-1] + 1], np.float64) + off
-            sub[:] = False
-        rest = []
         refs = [self._ref_size(tr, p[3]) for tr, p in claimants]
-        if M.any() and all(r is not None for r in refs):
-            big = max(refs, key=lambda r: r[0])  # type: ignore[arg-type,return-value]
+        # People walking together are about as tall as each other.
+        known = [r[0] for r in refs if r is not None]
+        fallback_h = max(known) if known else blob.h
+        refs = [r or (fallback_h, _WIDTH * fallback_h) for r in refs]
+        if len(claimants) == 1:
+            tr, p = claimants[0]
+            fit = _fit_box(M, p - off, refs[0][0], refs[0][1])
+            if fit is not None:
+                fx0, fy0, fx1, fy1 = fit
+                sub = M[fy0:fy1, fx0:fx1]
+                if np.count_nonzero(sub) >= 0.15 * refs[0][0] * refs[0][1]:
+                    out[0] = _tight(sub) + np.array([fx0, fy0, fx0, fy0]) + off
+                    sub[:] = False
+        else:
+            boxes, M = _share(M, [p - off for _, p in claimants], refs)
+            out = [None if b is None else b + off for b in boxes]
+        rest = []
+        if M.any() and known:
+            big = max(refs, key=lambda r: r[0])
             n_cc, lab, st, _ = cv2.connectedComponentsWithStats(M.astype(np.uint8), connectivity=8)
             for c in range(1, n_cc):
                 x, y, w, h, a = st[c]
@@ -594,7 +625,7 @@ class PeopleTracker:
         eh = self._expected_h(box[3]) or ref[0]
         edge = self._touch(box)
         if edge in ("left", "right"):
-            return h >= 0.5 * eh and area >= 0.08 * eh * eh
+            return h >= 0.5 * eh and area >= 0.05 * eh * eh
         if edge is not None:
             return area >= 0.1 * eh * eh
         return h >= 0.6 * eh and area >= 0.15 * eh * eh
@@ -626,8 +657,8 @@ class PeopleTracker:
         old_f = _anchor(tr.box, edge or was_edge)
         v = (new_f - old_f) / max(t - tr.last_seen, dt)
         tr.vel = v if tr.hits == 1 else 0.5 * v + 0.5 * tr.vel
-        if edge is None and single:
-            h, w = float(box[3] - box[1]), float(box[2] - box[0])
+        h, w = float(box[3] - box[1]), float(box[2] - box[0])
+        if edge is None and single and 1.6 * w <= h <= 5.0 * w:
             if tr.size is None or was_edge is not None:
                 tr.size = (h, w)
             else:
@@ -665,13 +696,16 @@ class PeopleTracker:
         edge = self._touch(b.box)
         eh = self._expected_h(b.box[3])
         if edge is None and b.parent is None:
-            if b.h < self.min_height * wh:
+            # Track small things already (confirmation waits until they look like
+            # someone), so that a person far away is confirmed soon after they grow.
+            if b.h < 0.5 * self.min_height * wh:
                 return
-            if eh is not None and b.h < 0.4 * eh:
+            if eh is not None and b.h < 0.25 * eh:
                 return
         pieces = [b]
-        if eh is not None and b.w > 1.6 * _WIDTH * eh:
-            pieces = self._split_wide(b, eh)
+        person_h = eh if eh is not None else (b.h if edge is None else None)
+        if person_h is not None and b.w > 1.6 * _WIDTH * person_h:
+            pieces = self._split_wide(b, person_h)
         for q in pieces:
             q_edge = self._touch(q.box)
             parent = b.parent
@@ -766,15 +800,20 @@ class PeopleTracker:
         eh = self._expected_h(tr.box[3])
         if edge is None and tr.hog_tries < 4 and tr.h * self._scale >= _HOG_MIN_H \
                 and self._may_hog(tr.box):
-            tr.hog = max(tr.hog, self._hog_score(tr.box))
+            score = self._hog_score(tr.box)
+            tr.hog = max(tr.hog, score)
             tr.hog_tries += 1
+            if score >= self.hog_threshold + 1.0 and 1.6 * tr.w <= tr.h <= 5.0 * tr.w:
+                assert self._heights is not None
+                self._heights.add(float(tr.box[3]), tr.h)  # clearly one whole person
         person_hog = tr.hog >= self.hog_threshold
         sized = eh is None or 0.45 * eh <= tr.h <= 2.0 * eh
         upright = tr.h >= 1.3 * tr.w
         moving = tr.disp >= 0.5 * max(tr.h, 1.0) and tr.hits >= 3
         if tr.origin == "edge":
             # Came in across an edge: it must grow or move inwards, and look like one person.
-            grew = _area(tr.box) > 1.3 * _area(tr.birth_box) or self._moved_in(tr)
+            grew = _area(tr.box) > 1.3 * _area(tr.birth_box) or self._moved_in(tr) \
+                or tr.disp >= 0.25 * max(tr.h, tr.w)
             if edge in ("left", "right") or edge is None:
                 shaped = sized and (upright or edge is not None) and (eh is None or tr.h >= 0.5 * eh)
             else:
@@ -971,3 +1010,55 @@ def _fit_box(mask: np.ndarray, pred: np.ndarray, h: float, w: float
     pen = 0.15 * hi * wi * (np.abs(xs - cx0)[None, :] / wi + np.abs(ys - f0)[:, None] / hi)
     iy, ix = np.unravel_index(int(np.argmax(count - pen)), count.shape)
     return int(X0[0, ix]), int(Y0[iy, 0]), int(X1[0, ix]), int(Y1[iy, 0])
+
+
+def _tight(mask: np.ndarray) -> np.ndarray:
+    """Bounding box ``x0, y0, x1, y1`` of a non-empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float64)
+
+
+def _share(mask: np.ndarray, preds: list[np.ndarray], sizes: list[tuple[float, float]]
+           ) -> tuple[list[np.ndarray | None], np.ndarray]:
+    """Share a blob's pixels among several people walking together.
+
+    Each pixel goes to the person whose box (of its expected size) it is
+    deepest inside; each box then moves to the middle of its pixels (a few
+    rounds, never far from the prediction). Returns each person's box (None
+    when almost none of them shows: hidden behind the others) and the mask of
+    pixels that are in nobody's box.
+    """
+    ys, xs = np.nonzero(mask)
+    k = len(preds)
+    cx = np.array([(p[0] + p[2]) / 2 for p in preds])
+    cy = np.array([p[3] - s[0] / 2 for p, s in zip(preds, sizes)])
+    hw = np.array([max(s[1] / 2, 1.0) for s in sizes])
+    hh = np.array([max(s[0] / 2, 1.0) for s in sizes])
+    cx0, cy0 = cx.copy(), cy.copy()
+    for _ in range(3):
+        d = np.maximum(np.abs(xs[None, :] - cx[:, None]) / hw[:, None],
+                       np.abs(ys[None, :] - cy[:, None]) / hh[:, None])
+        who = np.argmin(d, axis=0)
+        near = d[who, np.arange(len(xs))] <= 1.0
+        for i in range(k):
+            sel = near & (who == i)
+            if sel.any():
+                cx[i] = np.clip(xs[sel].mean(), cx0[i] - 1.2 * hw[i], cx0[i] + 1.2 * hw[i])
+                cy[i] = np.clip(ys[sel].mean(), cy0[i] - 0.6 * hh[i], cy0[i] + 0.6 * hh[i])
+    d = np.maximum(np.abs(xs[None, :] - cx[:, None]) / hw[:, None],
+                   np.abs(ys[None, :] - cy[:, None]) / hh[:, None])
+    who = np.argmin(d, axis=0)
+    dmin = d[who, np.arange(len(xs))]
+    boxes: list[np.ndarray | None] = []
+    for i in range(k):
+        sel = (who == i) & (dmin <= 1.2)
+        if sel.sum() < 0.15 * 4 * hw[i] * hh[i]:
+            boxes.append(None)
+            continue
+        boxes.append(np.array([xs[sel].min(), ys[sel].min(), xs[sel].max() + 1, ys[sel].max() + 1],
+                              np.float64))
+    rest = np.zeros_like(mask)
+    far = dmin > 1.2
+    rest[ys[far], xs[far]] = True
+    return boxes, rest

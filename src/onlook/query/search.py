@@ -59,12 +59,21 @@ class MemoryView:
             return float(latest["t"])
         return float(self.store.last_time() or 0.0)
 
-    def events(self, since: float | None = None, until: float | None = None) -> list[Event]:
-        """Stored events plus the open one, overlapping ``[since, until]``."""
-        evs = self.store.events(since, until)
+    def events(self, since: float | None = None, until: float | None = None, *,
+               labels: list[str] | None = None, order: str = "start", limit: int | None = None) -> list[Event]:
+        """Stored events plus the open one, overlapping ``[since, until]``.
+
+        ``labels``, ``order`` and ``limit`` are applied by the store's index
+        (see :meth:`Store.events`); the open event is added when it matches.
+        """
+        evs = self.store.events(since, until, labels=labels, order=order, limit=limit)
         cur = self.live.open_event() if self.live else None
-        if cur is not None and (until is None or cur.start <= until) and (since is None or cur.end >= since):
-            evs.append(cur)
+        if (cur is not None and (until is None or cur.start <= until) and (since is None or cur.end >= since)
+                and set(labels or []) <= set(cur.labels)):
+            if order == "start":
+                evs.append(cur)
+            else:
+                evs.insert(0, cur)
         if until is not None:
             # Drop what an open or long event saw after `until` (causality).
             for e in evs:
@@ -144,26 +153,38 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
     scope = parse_time_scope(text)
     at = view.now() if until is None else until
     since, until_ = scope.bounds(at) if scope.kind in ("window", "start", "point") else (None, until)
-    events = view.events(since, until_)
+    pool = max(30, 3 * k)
+    # Candidates: events sharing labels (label index), events near the text embedding, the open event.
+    cands: dict[int, Event] = {}
+    matched: dict[int, int] = {}
+    ids = view.store.match_labels(labels, since, until_, limit=pool) if labels else []
+    for eid, m in ids:
+        ev = view.store.event(eid)
+        if ev is not None:
+            cands[eid] = ev
+            matched[eid] = m
     emb_scores: dict[int, float] = {}
-    if view.encoder is not None and rest:
+    if view.encoder is not None and (rest or not labels):
         q = view.encoder.encode_texts([text])[0]
-        for e in events:
-            if e.embedding is not None:
-                emb_scores[id(e)] = float(np.dot(q, e.embedding))
+        for ev, sim in view.store.vector_search(q, pool, until=until_):
+            if since is None or ev.end >= since:
+                cands.setdefault(ev.id, ev)
+                emb_scores[ev.id] = sim
+    cur = view.live.open_event() if view.live else None
+    if cur is not None and (until_ is None or cur.start <= until_):
+        cur.id = -1
+        cands[-1] = cur
+        matched[-1] = sum(1 for lab in labels if lab in set(cur.labels))
+        if view.encoder is not None and cur.embedding is not None and (rest or not labels):
+            emb_scores[-1] = float(np.dot(view.encoder.encode_texts([text])[0], cur.embedding))
     scored: list[tuple[float, Event]] = []
-    for e in events:
-        have = set(e.labels)
-        if labels:
-            matched = sum(1 for lab in labels if lab in have or
-                          (lab.startswith("word:") and any(h.startswith(lab) for h in have)))
-            if matched == 0:
-                continue
-            score = matched / len(labels)
-        else:
-            score = 0.0
-        if id(e) in emb_scores:
-            score = 0.6 * score + 0.4 * max(0.0, emb_scores[id(e)]) if labels else emb_scores[id(e)]
+    for eid, e in cands.items():
+        m = matched.get(eid, 0)
+        if labels and m == 0 and eid not in emb_scores:
+            continue
+        score = m / len(labels) if labels else 0.0
+        if eid in emb_scores:
+            score = 0.6 * score + 0.4 * max(0.0, emb_scores[eid]) if labels else emb_scores[eid]
         if score <= 0:
             continue
         # Among equal matches prefer salient events (entries, text...) over quiet ones.
@@ -181,7 +202,8 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
                 merged = True
                 break
         if not merged:
-            hits.append(SearchHit(e.start, e.end, round(score, 4), e.summary, e.keyframe, view.stream_id))
+            end = e.end if until_ is None else min(e.end, until_)
+            hits.append(SearchHit(e.start, end, round(score, 4), e.summary, e.keyframe, view.stream_id))
         if len(hits) >= k:
             break
     return hits

@@ -38,16 +38,20 @@ class FileSource(BaseSource):
     decoded is yielded. Once the file is read to its end, iteration raises
     :class:`~onlook.errors.SourceCorrupt` if *any* packet was rejected (or
     the demuxer failed part way), and ends cleanly otherwise. What a file cut
-    short does therefore depends on its container, deterministically:
+    to half its bytes does therefore depends on its container, and is the
+    same on every run (decoding uses slice threads only; frame threads would
+    hide the decoder's errors):
 
-    * MPEG-TS, Matroska, AVI: FFmpeg reads until the data runs out and the
-      decoder sees only whole packets, so the source yields the frames of the
-      first part and **ends cleanly**.
-    * MP4/MOV with the index (``moov``) at the front: the index promises
-      packets past the end of the data, the decoder rejects the cut one, so the
-      frames before the cut are yielded and **then SourceCorrupt** is raised.
-    * MP4/MOV with the index at the end (the FFmpeg default): the index is
-      gone, so **opening** raises SourceCorrupt.
+    * MPEG-TS, Matroska: FFmpeg reads until the data runs out and the decoder
+      sees only whole packets, so the frames of the first half are yielded
+      and the source **ends cleanly**. So does an AVI whose header survives
+      (OpenCV's ``vtest.avi``: 399 of 795 frames).
+    * MP4/MOV with the index (``moov``) at the front (``+faststart``): the
+      index promises packets past the cut, the decoder rejects the cut one,
+      so the frames before the cut are yielded and **then SourceCorrupt** is
+      raised.
+    * MP4/MOV with the index at the end (FFmpeg's default), or an AVI whose
+      header needs the missing part: **opening raises SourceCorrupt**.
 
     Args:
         uri: A path FFmpeg can open, or a ``file://``/``http(s)://`` URL.

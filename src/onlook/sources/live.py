@@ -118,7 +118,10 @@ class LiveSource(BaseSource):
     ``seq`` and ``pts`` run on over reconnects: the first frame is at
     ``pts=0`` and after an outage ``pts`` resumes from the last value plus the
     wall-clock time that passed, so stream time keeps tracking real time and
-    ``gap.end - gap.start`` is the length of the outage.
+    ``gap.end - gap.start`` is the length of the outage. A gap's
+    ``wall_start`` is the wall time of the last frame before it. When the
+    attempts run out, a last gap with ``end=None`` is recorded before
+    :class:`~onlook.errors.SourceExhausted` is raised.
 
     Args:
         uri: ``rtsp://``, ``rtmp://``, ``http(s)://``, ``tcp://``, ``udp://``
@@ -190,6 +193,11 @@ class LiveSource(BaseSource):
                                 width=stream.codec_context.width,
                                 height=stream.codec_context.height, frame_count=None)
         self._resource = conn
+
+    @property
+    def corrupt_packets(self) -> int:
+        """Damaged packets skipped so far (normal in small numbers on lossy links)."""
+        return self.damage.packets
 
     # -- connecting
 

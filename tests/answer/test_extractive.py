@@ -1,0 +1,306 @@
+"""Tests for onlook.answer.extractive and onlook.query.search over a synthetic memory.
+
+The memory is fed with hand-built :class:`~onlook.types.Analysis` records (no footage, no
+models), so every expected answer follows from the scenario below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onlook.answer.extractive import CANNOT_SEE, ExtractiveAnswerer
+from onlook.memory import Memory, Store
+from onlook.query.search import MemoryView, query_labels, search
+from onlook.types import Analysis, Answer, Frame, Observation
+
+# Scenario, 0..60 s at 2 fps:
+#   track 1 (blue)  enters at  2 s from the left and stays;
+#   track 2 (red)   enters at 12 s from the right, leaves at 25 s;
+#   track 3 (green) enters at 30 s from the left and stays;
+#   on-screen text 'TAXI' at 15-16 s, 'NO ENTRY' at 45 s; scene cuts at 20 s and 50 s.
+COLORS = {1: ["blue"], 2: ["red", "black"], 3: ["green"]}
+BOXES = {1: (0.05, 0.2, 0.25, 0.9), 2: (0.7, 0.2, 0.9, 0.9), 3: (0.4, 0.2, 0.6, 0.9)}
+ENTERS = {2.0: (1, "left"), 12.0: (2, "right"), 30.0: (3, "left")}
+EXITS = {25.0: (2, "right")}
+TEXTS = {15.0: "TAXI", 15.5: "TAXI", 16.0: "TAXI", 45.0: "NO ENTRY"}
+CUTS = (20.0, 50.0)
+END = 60.0
+
+
+def visible(t: float) -> list[int]:
+    return [k for at, (k, _) in ENTERS.items() if t >= at and not any(t >= e and k == ek for e, (ek, _) in EXITS.items())]
+
+
+def scenario_analyses(step: float = 0.5, end: float = END) -> list[Analysis]:
+    img = np.full((48, 64, 3), 80, np.uint8)
+    out = []
+    for i in range(int(end / step) + 1):
+        t = round(i * step, 3)
+        tracks = visible(t)
+        obs = [Observation(t, "person", "person", 0.9, BOXES[k], k, {"colors": COLORS[k]}) for k in tracks]
+        if t in ENTERS:
+            k, edge = ENTERS[t]
+            obs.append(Observation(t, "enter", "person", 0.9, BOXES[k], k, {"edge": edge, "colors": COLORS[k]}))
+        if t in EXITS:
+            k, edge = EXITS[t]
+            obs.append(Observation(t, "exit", "person", 0.9, BOXES[k], k, {"edge": edge, "colors": COLORS[k]}))
+        if t in TEXTS:
+            label = TEXTS[t]
+            obs.append(Observation(t, "text", label, 0.9, (0.4, 0.05, 0.6, 0.15), None,
+                                   {"words": label.lower().split()}))
+        if t in CUTS:
+            obs.append(Observation(t, "scene_cut", "scene change", 0.9))
+        if tracks:
+            obs.append(Observation(t, "motion", "centre", 0.1, None, None, {"regions": ["centre"]}))
+        out.append(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, len(tracks)))
+    return out
+
+
+@dataclass
+class World:
+    store: Store
+    memory: Memory
+    view: MemoryView
+
+    def ask(self, question: str, at: float | None) -> Answer:
+        return ExtractiveAnswerer().answer(question, self.view, at=at)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    store = Store(tmp_path_factory.mktemp("extractive") / "store")
+    memory = Memory(store, "cam")
+    for a in scenario_analyses():
+        memory.add(a)
+    yield World(store, memory, MemoryView(store, live=memory, stream_id="cam"))
+    store.close()
+
+
+def evidence_times(ans: Answer) -> list[float]:
+    return [e.t for e in ans.evidence]
+
+
+def test_scenario_is_stored(world: World) -> None:
+    assert world.view.now() == END
+    assert world.store.last_time() == END
+    assert len(world.store.events()) >= 4
+    assert world.memory.open_event() is not None  # the last event is still open (live)
+    kinds = [o.kind for o, _ in world.store.sightings()]
+    assert kinds.count("enter") == 3 and kinds.count("scene_cut") == 2 and kinds.count("exit") == 1
+
+
+# question, at, value, text fragment, evidence times (None: not checked)
+CASES = [
+    ("How many people are there right now?", END, 2, "2 people visible at 01:00", None),
+    ("How many people are in view now?", 14.0, 2, "2 people visible at 00:14", None),
+    ("how many people entered so far?", END, 3, "3 people entered the view", [2.0, 12.0, 30.0]),
+    ("how many people entered so far?", 20.0, 2, "up to 00:20", [2.0, 12.0]),
+    ("How many people entered in the last 40 seconds?", END, 1, "between 00:20 and 01:00", [30.0]),
+    ("How many people in red entered?", END, 1, "1 person entered", [12.0]),
+    ("How many scene changes were there?", END, 2, "2 scene changes", [20.0, 50.0]),
+    ("when did someone in red first appear?", END, 12.0, "At 00:12", [12.0]),
+    ("When did someone first enter?", END, 2.0, "At 00:02", [2.0, 12.0, 30.0]),
+    ("When did the last person enter?", END, 30.0, "At 00:30", None),
+    ("When did someone leave?", END, 25.0, "At 00:25", [25.0]),
+    ("when was the first scene change?", END, 20.0, "At 00:20", [20.0, 50.0]),
+    ("When was the last scene change?", END, 50.0, "At 00:50", None),
+    ('When did the word "TAXI" appear?', END, 15.0, "At 00:15", [15.0]),
+    ("what does the sign say?", END, "NO ENTRY", "It reads 'NO ENTRY'", [15.0, 45.0]),
+    ("what does the sign say?", 30.0, "TAXI", "It reads 'TAXI'", [15.0]),
+    ("Is anyone in red here now?", 14.0, True, "Yes", None),
+    ("Is anyone in red here now?", END, False, "No", None),
+    ("What colour was the person who entered at first?", END, "blue", "blue", None),
+]
+
+
+@pytest.mark.parametrize(("question", "at", "value", "fragment", "evidence"), CASES,
+                         ids=[f"{q}@{at:g}" for q, at, *_ in CASES])
+def test_answers(world: World, question: str, at: float, value: object, fragment: str,
+                 evidence: list[float] | None) -> None:
+    ans = world.ask(question, at)
+    assert not ans.abstained, ans.text
+    assert ans.value == value, ans.text
+    assert fragment in ans.text
+    assert ans.at == at and 0.0 < ans.confidence <= 1.0
+    if evidence is not None:
+        assert evidence_times(ans) == evidence
+    assert ans.to_dict()["type"] == "answer"
+
+
+@pytest.mark.parametrize("question", ["what is he carrying?", "How many cars passed?", "Is the dog barking?",
+                                      "Did the man open the boot of the car?"])
+@pytest.mark.parametrize("at", [10.0, END])
+def test_abstains_on_what_perception_cannot_see(world: World, question: str, at: float) -> None:
+    ans = world.ask(question, at)
+    assert ans.abstained and ans.confidence == 0.0
+    assert ans.text.startswith(CANNOT_SEE)
+    assert ans.value is None and ans.evidence == ()
+
+
+def test_default_at_is_now(world: World) -> None:
+    ans = ExtractiveAnswerer().answer("How many people are there right now?", world.view)
+    assert ans.at == END and ans.value == 2
+
+
+# Asked at t=10 the store already holds the whole minute; nothing after 10 s may be used.
+CAUSAL = [
+    ("How many people are there right now?", 1),
+    ("how many people entered so far?", 1),
+    ("when did someone in red first appear?", None),
+    ("when was the first scene change?", None),
+    ("How many scene changes were there?", 0),
+    ("what does the sign say?", None),
+    ('When did the word "TAXI" appear?', None),
+    ("When did someone leave?", None),
+    ("Is anyone in red here now?", False),
+]
+
+
+@pytest.mark.parametrize(("question", "value"), CAUSAL, ids=[q for q, _ in CAUSAL])
+def test_answers_are_causal(world: World, question: str, value: object) -> None:
+    ans = world.ask(question, 10.0)
+    assert ans.value == value, ans.text
+    assert all(t <= 10.0 for t in evidence_times(ans))
+    assert all(e.end is None or e.end <= 10.0 for e in ans.evidence)
+    assert ans.span is None or ans.span[0] <= 10.0
+    for later in ("00:12", "00:15", "00:20", "00:25", "00:30", "TAXI", "red"):
+        assert later not in ans.text or later in question
+
+
+def test_view_events_are_clipped_at_until(world: World) -> None:
+    for e in world.view.events(until=10.0):
+        assert e.end <= 10.0
+        assert all(o.t <= 10.0 for o in e.observations)
+    assert world.view.state_at(10.0)["t"] == 10.0
+    assert world.view.state_at(10.0)["people"] == 1
+
+
+def test_search_ranks_red_person_entering_first(world: World) -> None:
+    hits = search(world.view, "person in red entering")
+    assert hits, "no hits"
+    assert hits[0].start <= 12.0 <= hits[0].end
+    assert "entered (right red black)" in hits[0].description
+    assert hits[0].stream_id == "cam"
+    assert all(h.score <= hits[0].score for h in hits)
+
+
+def test_search_is_causal(world: World) -> None:
+    for text in ("person entering", "person in red entering", "scene cut", "person leaving"):
+        assert all(h.end <= 10.0 for h in search(world.view, text, until=10.0)), text
+    # Nobody in red had entered by 10 s: at best a partial match (a person entering).
+    hits = search(world.view, "person in red entering", until=10.0)
+    assert all(h.score < 1.0 for h in hits)
+    assert search(world.view, "scene cut", until=10.0) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "first_span_contains"),
+    [('the word "TAXI"', 15.0), ("scene cut", 20.0), ("person leaving", 25.0), ("person in green", 30.0)],
+)
+def test_search_finds_moments(world: World, text: str, first_span_contains: float) -> None:
+    hits = search(world.view, text)
+    assert hits and hits[0].start <= first_span_contains <= hits[0].end
+
+
+def test_search_without_matches_is_empty(world: World) -> None:
+    assert search(world.view, "a purple face") == []
+    # Only part of the query matches (people, but none in purple): no hit scores as a full match.
+    assert all(h.score < 1.0 for h in search(world.view, "person in purple"))
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "rest"),
+    [
+        ("person in red entering", ["person", "person:red", "enter"], []),
+        ('the word "TAXI"', ["word:taxi"], ["word"]),
+        ("scene cut", ["scene_cut"], []),
+        ("motion in the lower left", ["motion", "region:lower left"], []),
+        ("red", ["red"], []),
+        ("person near the van", ["person"], ["van"]),
+    ],
+)
+def test_query_labels(text: str, labels: list[str], rest: list[str]) -> None:
+    assert query_labels(text) == (labels, rest)
+
+
+def test_closed_store_answers_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with Store(path) as store:
+        memory = Memory(store, "cam")
+        for a in scenario_analyses():
+            memory.add(a)
+        memory.flush()
+    with Store(path, readonly=True) as ro:
+        view = MemoryView(ro)
+        assert view.now() == END
+        a = ExtractiveAnswerer()
+        assert a.answer("how many people entered so far?", view).value == 3
+        assert a.answer("when did someone in red first appear?", view).value == 12.0
+        assert a.answer("how many people entered so far?", view, at=10.0).value == 1
+
+
+# --- known bugs ------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "MemoryView.events (query/search.py) clips an event's observations and end at `until` but keeps its "
+    "stored summary, labels and people_max, so a question asked at 13 s about the 12-19.5 s event "
+    "('what happened?') answers with \"00:12-00:19 ... text: 'TAXI'\" although TAXI was first read at 15 s"))
+def test_describe_does_not_leak_the_future(world: World) -> None:
+    ans = world.ask("what happened?", 13.0)
+    assert "TAXI" not in ans.text and "00:19" not in ans.text
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "search(until=13) matches stored event labels computed over the whole event, so 'the word TAXI' "
+    "returns the 12-13 s span although the word was first read at 15 s (same cause as above)"))
+def test_search_does_not_leak_the_future(world: World) -> None:
+    assert search(world.view, 'the word "TAXI"', until=13.0) == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "ExtractiveAnswerer._count: a count with the 'all' scope and no order ('how many people did you see "
+    "so far?') is answered with the head count of the latest frame (2 at 60 s) instead of the number of "
+    "different people seen up to then (3); the 'so far' branch below it is a no-op `pass`"))
+def test_count_so_far_counts_different_people(world: World) -> None:
+    assert world.ask("how many people did you see so far?", END).value == 3
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "ExtractiveAnswerer._when: the 'not seen' reply splices the phrase meant for 'At mm:ss: ...' into "
+    "'I have not seen ...', giving 'I have not seen a person in red was first seen up to 00:10.' and "
+    "'I have not seen someone left the view up to 00:10.'"))
+@pytest.mark.parametrize("question", ["when did someone in red first appear?", "When did someone leave?"])
+def test_not_seen_reply_reads_well(world: World, question: str) -> None:
+    text = world.ask(question, 10.0).text
+    assert "was first seen up to" not in text and "someone left the view up to" not in text
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "search: event labels are a bag over the whole event, so an event where a green person enters while a "
+    "red person stands by matches 'person in red entering' as fully as the event where the red person "
+    "enters; the tie is broken by start time, so the earlier, wrong span ranks first"))
+def test_search_prefers_the_red_person_who_enters(tmp_path: Path) -> None:
+    img = np.zeros((48, 64, 3), np.uint8)
+    with Store(tmp_path / "s") as store:
+        memory = Memory(store, "cam")
+        for i in range(81):
+            t = i * 0.5
+            tracks = [1] if t < 20 else []
+            tracks += [2] if t >= 10 else []
+            tracks += [3] if t >= 30 else []
+            cols = {1: ["red"], 2: ["green"], 3: ["red"]}
+            obs = [Observation(t, "person", "person", 0.9, BOXES[k], k, {"colors": cols[k]}) for k in tracks]
+            if t == 10.0:
+                obs.append(Observation(t, "enter", "person", 0.9, BOXES[2], 2, {"edge": "left", "colors": ["green"]}))
+            if t == 20.0:
+                obs.append(Observation(t, "exit", "person", 0.9, BOXES[1], 1, {"edge": "left", "colors": ["red"]}))
+            if t == 30.0:
+                obs.append(Observation(t, "enter", "person", 0.9, BOXES[3], 3, {"edge": "left", "colors": ["red"]}))
+            memory.add(Analysis(Frame("cam", i, t, t, img), obs, 1.0, len(tracks)))
+        hits = search(MemoryView(store, live=memory), "person in red entering")
+        assert hits[0].start <= 30.0 <= hits[0].end

@@ -1,0 +1,381 @@
+"""Tests for onlook.memory.store: the SQLite/WAL store, its lock, index and budget."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onlook.errors import OnlookError, StoreError, StoreLocked
+from onlook.memory.store import Store, VectorIndex
+from onlook.types import Alert, Event, Gap, Observation
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def keyframe_image() -> np.ndarray:
+    """A 160x120 noise picture: JPEG cannot shrink it, so keyframes weigh something."""
+    return np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)
+
+
+def unit(v: list[float] | np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v)
+
+
+def make_event(start: float, end: float, summary: str = "", *, embedding: np.ndarray | None = None,
+               salience: float = 0.3, keyframe: str | None = None, obs: list[Observation] | None = None) -> Event:
+    return Event(stream_id="cam", start=start, end=end, summary=summary or f"event {start}", people_max=1,
+                 labels=["person", "person:red"], salience=salience, keyframe=keyframe, keyframe_t=start,
+                 observations=obs or [], embedding=embedding)
+
+
+def run_child(code: str, path: Path) -> str:
+    """Run ``code`` in a fresh Python process (with ``PATH`` bound) and return its stdout."""
+    prog = f"from pathlib import Path\nPATH = Path({str(path)!r})\n" + textwrap.dedent(code)
+    res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+# --- opening ---------------------------------------------------------------------------------
+
+
+def test_wal_mode_is_on(store: Store) -> None:
+    store.set_meta("k", 1)
+    with sqlite3.connect(store.db_path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.keyframe_dir.is_dir() and (store.path / ".lock").exists()
+
+
+def test_none_path_uses_temp_folder_removed_on_close() -> None:
+    s = Store(None)
+    path = s.path
+    s.add_frame(0.0, 0, 0.0, 0, 0.0, 1.0, [])
+    assert (path / "onlook.db").is_file()
+    s.close()
+    assert not path.exists()
+
+
+def test_context_manager_closes_and_releases_lock(tmp_path: Path) -> None:
+    with Store(tmp_path / "s") as s:
+        s.set_meta("a", [1, 2])
+    with Store(tmp_path / "s") as s:  # the lock was released: a new writer may open
+        assert s.get_meta("a") == [1, 2]
+        assert s.get_meta("missing", "dflt") == "dflt"
+
+
+@pytest.mark.parametrize(
+    ("setup", "readonly", "message"),
+    [
+        ("missing", True, "no onlook store at"),
+        ("garbage", True, "file is not a database"),
+        ("garbage", False, "cannot open store"),
+        ("none", True, "a read-only store needs a path"),
+    ],
+)
+def test_store_errors_are_one_liners(tmp_path: Path, setup: str, readonly: bool, message: str) -> None:
+    path: Path | None = tmp_path / "s"
+    if setup == "garbage":
+        path.mkdir()
+        (path / "onlook.db").write_bytes(b"this is not an SQLite database\n" * 64)
+    elif setup == "none":
+        path = None
+    with pytest.raises(StoreError) as info:
+        Store(path, readonly=readonly)
+    msg = str(info.value)
+    assert message in msg and "\n" not in msg
+    assert isinstance(info.value, OnlookError) and isinstance(info.value, OSError)
+
+
+def test_readonly_store_refuses_writes(tmp_path: Path) -> None:
+    Store(tmp_path / "s").close()
+    with Store(tmp_path / "s", readonly=True) as ro:
+        with pytest.raises(StoreError, match="read-only"):
+            ro.set_meta("a", 1)
+        assert ro.enforce_budget() == 0
+
+
+# --- round trips -----------------------------------------------------------------------------
+
+
+def test_frames_round_trip(store: Store) -> None:
+    obs = [Observation(1.0, "person", "person", 0.9, (0.1, 0.2, 0.3, 0.9), 4, {"colors": ["red"]}),
+           Observation(1.0, "motion", "lower left", 0.25, None, None, {"regions": ["lower left"]})]
+    for i in range(5):
+        store.add_frame(i * 0.5, i, 1000.0 + i, i % 3, 0.1 * i, 0.5, obs if i == 2 else [])
+    rows = store.frames()
+    assert [r["t"] for r in rows] == [0.0, 0.5, 1.0, 1.5, 2.0]
+    assert rows[2]["obs"] == obs and rows[2]["obs"][0].attrs == {"colors": ["red"]}
+    assert rows[2]["people"] == 2 and rows[2]["wall"] == 1002.0 and rows[2]["seq"] == 2
+    assert [r["t"] for r in store.frames(since=0.5, until=1.5)] == [0.5, 1.0, 1.5]
+    assert [r["t"] for r in store.frames(limit=2, newest_first=True)] == [2.0, 1.5]
+    assert store.frame_at(1.2)["t"] == 1.0
+    assert store.frame_at(-1.0) is None
+    assert store.last_time() == 2.0
+
+
+def test_events_round_trip(store: Store) -> None:
+    obs = [Observation(3.0, "enter", "person", 0.8, (0.7, 0.2, 0.9, 0.9), 2, {"edge": "right", "colors": ["red"]})]
+    emb = unit([1, 0, 0, 0])
+    e = make_event(2.0, 9.5, "00:02-00:09; 1 entered", embedding=emb, salience=0.8, obs=obs)
+    eid = store.add_event(e)
+    assert e.id == eid
+    got = store.event(eid)
+    assert got is not None
+    assert (got.start, got.end, got.summary, got.people_max, got.labels, got.salience, got.keyframe_t) == (
+        2.0, 9.5, "00:02-00:09; 1 entered", 1, ["person", "person:red"], 0.8, 2.0)
+    assert got.observations == obs and got.observations[0].attrs["colors"] == ["red"]
+    np.testing.assert_array_equal(got.embedding, emb)
+    store.add_event(make_event(10.0, 20.0))
+    assert [x.start for x in store.events()] == [2.0, 10.0]
+    assert [x.start for x in store.events(since=9.0, until=9.9)] == [2.0]  # overlap, not containment
+    assert [x.start for x in store.events(since=9.6)] == [10.0]
+    assert store.event(12345) is None
+    assert store.last_time() == 20.0
+
+
+def test_sightings_round_trip(store: Store) -> None:
+    a = Observation(1.0, "enter", "person", 1.0, (0.1, 0.2, 0.3, 0.4), 3, {"colors": ["red"], "edge": "left"})
+    b = Observation(2.0, "text", "TAXI", 1.0, None, None, {"words": ["taxi"]})
+    c = Observation(3.0, "scene_cut", "scene change")
+    store.add_sighting(a, "keyframes/a.jpg")
+    store.add_sighting(b)
+    store.add_sighting(c)
+    assert store.sightings() == [(a, "keyframes/a.jpg"), (b, None), (c, None)]
+    got = store.sightings(["enter"])[0][0]
+    assert got.box == (0.1, 0.2, 0.3, 0.4) and got.attrs == a.attrs and got.track_id == 3
+    assert [o.kind for o, _ in store.sightings(["text", "scene_cut"], since=1.5)] == ["text", "scene_cut"]
+    assert [o.t for o, _ in store.sightings(until=2.0)] == [1.0, 2.0]
+
+
+def test_alerts_and_queries_round_trip(store: Store) -> None:
+    ev = (Observation(4.0, "motion", "lower left", 0.3, None, None, {"regions": ["lower left"]}),)
+    store.add_alert(Alert("motion in the lower left", 4.0, 1004.0, "cam", ev, "keyframes/x.jpg"))
+    store.add_alert(Alert("a scene change", 9.0, 1009.0, "cam"))
+    got = store.alerts()
+    assert [(a.query, a.t, a.wall, a.keyframe) for a in got] == [
+        ("motion in the lower left", 4.0, 1004.0, "keyframes/x.jpg"), ("a scene change", 9.0, 1009.0, None)]
+    assert got[0].evidence == ev
+    assert [a.t for a in store.alerts(until=5.0)] == [4.0]
+    store.save_alert_query("a scene change", 1.0)
+    store.save_alert_query("a person enters", 2.0)
+    store.save_alert_query("a scene change", 3.0)  # ignored: already there
+    assert store.alert_queries() == ["a scene change", "a person enters"]
+    store.delete_alert_query("a scene change")
+    assert store.alert_queries() == ["a person enters"]
+
+
+def test_gaps_round_trip(store: Store) -> None:
+    gaps = [Gap(10.0, 12.5, 1010.0, 1013.0, "read timeout"), Gap(30.0, None, 1031.0, None, "connection refused")]
+    for g in reversed(gaps):
+        store.add_gap(g)
+    assert store.gaps() == gaps
+
+
+def test_keyframes(store: Store, keyframe_image: np.ndarray) -> None:
+    big = np.zeros((480, 640, 3), np.uint8)
+    rel = store.save_keyframe(big, 12.3456)
+    assert rel == "keyframes/0000012346.jpg"
+    path = store.keyframe_path(rel)
+    assert path is not None and path.is_file()
+    import cv2
+
+    assert cv2.imread(str(path)).shape == (240, 320, 3)  # thumbnailed to max_width
+    assert store.keyframe_path(None) is None
+    assert store.keyframe_path("keyframes/nope.jpg") is None
+    small = store.save_keyframe(keyframe_image, 1.0, max_width=400)
+    assert cv2.imread(str(store.keyframe_path(small))).shape == (120, 160, 3)
+
+
+def test_rows_survive_reopen(tmp_path: Path) -> None:
+    with Store(tmp_path / "s") as s:
+        s.add_frame(1.0, 1, 1001.0, 2, 0.0, 1.0, [])
+        s.add_event(make_event(0.0, 1.0))
+        s.add_gap(Gap(1.0, 2.0, 0.0, 1.0, "x"))
+    with Store(tmp_path / "s") as s:
+        assert len(s.frames()) == 1 and len(s.events()) == 1 and len(s.gaps()) == 1
+
+
+# --- vector index ----------------------------------------------------------------------------
+
+
+def test_vector_search(store: Store) -> None:
+    vecs = {0.0: unit([1, 0, 0]), 10.0: unit([0, 1, 0]), 20.0: unit([1, 1, 0]), 30.0: unit([0.9, 0.1, 0])}
+    for start, v in vecs.items():
+        store.add_event(make_event(start, start + 5, embedding=v))
+    store.add_event(make_event(40.0, 45.0))  # no embedding: not indexed
+    assert len(store.index) == 4
+    hits = store.vector_search(unit([1, 0, 0]), k=2)
+    assert [e.start for e, _ in hits] == [0.0, 30.0]
+    assert hits[0][1] == pytest.approx(1.0)
+    # `until`: only events that started by then, still best first.
+    assert [e.start for e, _ in store.vector_search(unit([1, 0, 0]), k=3, until=25.0)] == [0.0, 20.0, 10.0]
+    assert [e.start for e, _ in store.vector_search(unit([1, 0, 0]), k=3, until=5.0)] == [0.0]
+
+
+def test_vector_search_empty(store: Store) -> None:
+    assert store.index is None
+    assert store.vector_search(unit([1, 0]), k=3) == []
+
+
+def test_index_rebuilt_on_reopen(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    vecs = [unit(rng.normal(size=8)) for _ in range(6)]
+    with Store(tmp_path / "s") as s:
+        for i, v in enumerate(vecs):
+            s.add_event(make_event(i * 10.0, i * 10.0 + 5, embedding=v))
+        before = [(e.id, round(score, 5)) for e, score in s.vector_search(vecs[4], k=6)]
+    with Store(tmp_path / "s") as s:
+        assert s.index is not None and len(s.index) == 6
+        after = [(e.id, round(score, 5)) for e, score in s.vector_search(vecs[4], k=6)]
+    assert after == before and before[0][1] == pytest.approx(1.0)
+    with Store(tmp_path / "s", readonly=True) as ro:
+        assert len(ro.index) == 6
+
+
+@pytest.mark.parametrize("use_faiss", [True, False])
+def test_vector_index_add_remove(use_faiss: bool) -> None:
+    idx = VectorIndex(3)
+    if not use_faiss:
+        idx._faiss = None  # the numpy fallback must give the same answers
+    idx.add([5, 6, 7], np.stack([unit([1, 0, 0]), unit([0, 1, 0]), unit([1, 1, 0])]))
+    assert len(idx) == 3
+    assert [i for i, _ in idx.search(unit([1, 0.2, 0]), 2)] == [5, 7]
+    idx.remove([5])
+    idx.remove([])
+    assert len(idx) == 2
+    assert [i for i, _ in idx.search(unit([1, 0, 0]), 5)] == [7, 6]
+
+
+# --- one writer, many readers ----------------------------------------------------------------
+
+
+def test_second_process_cannot_write(store: Store) -> None:
+    out = run_child("""
+        from onlook.errors import StoreLocked
+        from onlook.memory.store import Store
+        try:
+            Store(PATH)
+        except StoreLocked as e:
+            print("locked:", e)
+        else:
+            print("opened")
+    """, store.path)
+    assert out.startswith("locked:") and "another process" in out
+
+
+def test_same_process_second_writer_is_locked_too(store: Store) -> None:
+    with pytest.raises(StoreLocked):
+        Store(store.path)
+
+
+def test_lock_released_for_other_process_after_close(tmp_path: Path) -> None:
+    Store(tmp_path / "s").close()
+    assert run_child("""
+        from onlook.memory.store import Store
+        with Store(PATH) as s:
+            s.set_meta("writer", "child")
+        print("ok")
+    """, tmp_path / "s") == "ok"
+    with Store(tmp_path / "s", readonly=True) as ro:
+        assert ro.get_meta("writer") == "child"
+
+
+def test_readonly_process_reads_while_writer_is_open(store: Store) -> None:
+    store.add_event(make_event(0.0, 5.0, "first", embedding=unit([1, 0])))
+    store.add_frame(5.0, 10, 1005.0, 2, 0.0, 1.0, [])
+    # The writer keeps its connection open (WAL not checkpointed); the reader must still see the rows.
+    out = run_child("""
+        import json
+        from onlook.memory.store import Store
+        with Store(PATH, readonly=True) as ro:
+            print(json.dumps([[e.summary for e in ro.events()], len(ro.frames()), len(ro.index)]))
+    """, store.path)
+    assert json.loads(out) == [["first"], 1, 1]
+    # Later commits are visible to a new reader too, and the writer is unaffected.
+    store.add_event(make_event(5.0, 9.0, "second"))
+    with Store(store.path, readonly=True) as ro:
+        assert [e.summary for e in ro.events()] == ["first", "second"]
+    store.add_event(make_event(9.0, 12.0, "third"))
+    assert len(store.events()) == 3
+
+
+# --- budget ----------------------------------------------------------------------------------
+
+
+def fill(store: Store, image: np.ndarray, n_frames: int = 1000) -> list[float]:
+    """Write a timeline, an event + keyframe + sighting every 5 frames; return event starts."""
+    rng = np.random.default_rng(0)
+    starts = []
+    for i in range(n_frames):
+        t = i * 0.5
+        obs = [Observation(t, "person", "person", 0.9, (0.1, 0.1, 0.3, 0.9), i % 5, {"colors": ["red"]})]
+        store.add_frame(t, i, 1000 + t, i % 3, 0.1, 0.5, obs)
+        if i % 5 == 0:
+            kf = store.save_keyframe(image, t)
+            enter = Observation(t, "enter", "person", track_id=i, attrs={"colors": ["red"]})
+            store.add_event(make_event(t, t + 2.4, f"event {i} " + "x" * 200, keyframe=kf,
+                                       salience=0.8 if i % 20 == 0 else 0.3, obs=[enter] * 5,
+                                       embedding=unit(rng.normal(size=16))))
+            store.add_sighting(enter, kf)
+            starts.append(t)
+    return starts
+
+
+def test_enforce_budget_keeps_size_and_newest_events(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    budget = 250_000
+    s = Store(tmp_path / "s", budget_bytes=budget)
+    try:
+        starts = fill(s, keyframe_image)
+        s.enforce_budget()
+        assert s.size_bytes() <= budget
+        assert s.evictions > 0
+        events = s.events()
+        assert 0 < len(events) < len(starts)
+        assert events[-1].start == starts[-1]  # the newest event is kept
+        kept = [e.start for e in events]
+        assert kept == sorted(kept) and kept[-5:] == starts[-5:]
+        assert len(s.frames()) < 1000  # the old timeline was thinned first
+        assert len(s.index) == len(events)  # evicted events left the index
+        # Sightings older than the oldest kept event are gone with it.
+        assert all(o.t >= events[0].start for o, _ in s.sightings())
+        for e in events:  # no event points at a deleted keyframe
+            assert e.keyframe is None or s.keyframe_path(e.keyframe) is not None
+    finally:
+        s.close()
+    total = sum(p.stat().st_size for p in (tmp_path / "s").rglob("*") if p.is_file())
+    assert total <= budget
+
+
+def test_enforce_budget_is_noop_under_budget(store: Store) -> None:
+    store.add_frame(0.0, 0, 0.0, 0, 0.0, 1.0, [])
+    assert store.enforce_budget() == 0 and store.evictions == 0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Store.enforce_budget: when the budget is below what 200 timeline rows + sightings + the WAL index "
+    "take, step 1 stops thinning frames (it needs > 200 rows) and step 4 deletes events oldest first until "
+    "none is left, the newest included, while old sightings stay; the store still ends over budget "
+    "(150 kB budget -> 0 events, ~155 kB)"))
+def test_enforce_budget_below_floor_keeps_newest_event(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    s = Store(tmp_path / "s", budget_bytes=150_000)
+    try:
+        starts = fill(s, keyframe_image, n_frames=500)
+        s.enforce_budget()
+        events = s.events()
+        assert events and events[-1].start == starts[-1]
+    finally:
+        s.close()
