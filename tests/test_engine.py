@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import scene_frames
+from media import scene_frames
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.errors import SourceTimeout, UnsupportedQuery

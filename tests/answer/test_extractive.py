@@ -215,7 +215,7 @@ def test_search_without_matches_is_empty(world: World) -> None:
 @pytest.mark.parametrize(
     ("text", "labels", "rest"),
     [
-        ("person in red entering", ["person", "person:red", "enter"], []),
+        ("person in red entering", ["person", "person:red", "enter", "enter:red"], []),
         ('the word "TAXI"', ["word:taxi"], ["word"]),
         ("scene cut", ["scene_cut"], []),
         ("motion in the lower left", ["motion", "region:lower left"], []),
@@ -243,47 +243,28 @@ def test_closed_store_answers_the_same(tmp_path: Path) -> None:
         assert a.answer("how many people entered so far?", view, at=10.0).value == 1
 
 
-# --- known bugs ------------------------------------------------------------------------------
+# --- regressions (bugs found by the first test pass, now fixed) ---
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MemoryView.events (query/search.py) clips an event's observations and end at `until` but keeps its "
-    "stored summary, labels and people_max, so a question asked at 13 s about the 12-19.5 s event "
-    "('what happened?') answers with \"00:12-00:19 ... text: 'TAXI'\" although TAXI was first read at 15 s"))
 def test_describe_does_not_leak_the_future(world: World) -> None:
     ans = world.ask("what happened?", 13.0)
     assert "TAXI" not in ans.text and "00:19" not in ans.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "search(until=13) matches stored event labels computed over the whole event, so 'the word TAXI' "
-    "returns the 12-13 s span although the word was first read at 15 s (same cause as above)"))
 def test_search_does_not_leak_the_future(world: World) -> None:
     assert search(world.view, 'the word "TAXI"', until=13.0) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ExtractiveAnswerer._count: a count with the 'all' scope and no order ('how many people did you see "
-    "so far?') is answered with the head count of the latest frame (2 at 60 s) instead of the number of "
-    "different people seen up to then (3); the 'so far' branch below it is a no-op `pass`"))
 def test_count_so_far_counts_different_people(world: World) -> None:
     assert world.ask("how many people did you see so far?", END).value == 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ExtractiveAnswerer._when: the 'not seen' reply splices the phrase meant for 'At mm:ss: ...' into "
-    "'I have not seen ...', giving 'I have not seen a person in red was first seen up to 00:10.' and "
-    "'I have not seen someone left the view up to 00:10.'"))
 @pytest.mark.parametrize("question", ["when did someone in red first appear?", "When did someone leave?"])
 def test_not_seen_reply_reads_well(world: World, question: str) -> None:
     text = world.ask(question, 10.0).text
     assert "was first seen up to" not in text and "someone left the view up to" not in text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "search: event labels are a bag over the whole event, so an event where a green person enters while a "
-    "red person stands by matches 'person in red entering' as fully as the event where the red person "
-    "enters; the tie is broken by start time, so the earlier, wrong span ranks first"))
 def test_search_prefers_the_red_person_who_enters(tmp_path: Path) -> None:
     img = np.zeros((48, 64, 3), np.uint8)
     with Store(tmp_path / "s") as store:

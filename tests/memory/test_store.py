@@ -365,11 +365,6 @@ def test_enforce_budget_is_noop_under_budget(store: Store) -> None:
     assert store.enforce_budget() == 0 and store.evictions == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Store.enforce_budget: when the budget is below what 200 timeline rows + sightings + the WAL index "
-    "take, step 1 stops thinning frames (it needs > 200 rows) and step 4 deletes events oldest first until "
-    "none is left, the newest included, while old sightings stay; the store still ends over budget "
-    "(150 kB budget -> 0 events, ~155 kB)"))
 def test_enforce_budget_below_floor_keeps_newest_event(tmp_path: Path, keyframe_image: np.ndarray) -> None:
     s = Store(tmp_path / "s", budget_bytes=150_000)
     try:

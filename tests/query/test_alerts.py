@@ -145,11 +145,6 @@ def test_motion_without_region_matches_any_motion() -> None:
     assert [a.t for a in run(book, [(t, [motion(t, "upper right")]) for t in steps(0, 2)])] == [0.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AlertBook._evidence: a state rule is re-armed only while evaluating a *quiet* analysis that comes "
-    "release_s after the first quiet one; with sparse analyses (low fps, image folders, after an outage) "
-    "motion at 0 s, quiet at 5 s, motion at 10 s gives one alert although the condition was false for "
-    "5 s > release_s=3 s"))
 def test_state_rule_rearms_after_sparse_quiet_analysis() -> None:
     book = AlertBook("cam", release_s=3.0)
     book.add("motion in the lower left")

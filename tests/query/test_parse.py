@@ -58,10 +58,6 @@ def test_parse_time_scope(text: str, kind: str, seconds: float | None) -> None:
     assert scope.seconds == (pytest.approx(seconds) if seconds is not None else None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_time_scope: the window regex allows the number to be any word and the unit 's' to be the "
-    "plural ending of the next word, so 'the last words', 'the last visitors', 'past lots' parse as "
-    "TimeScope('window', 1.0) instead of the default 'all'"))
 @pytest.mark.parametrize("text", [
     "what were the last words on the sign?",
     "when did the last visitors leave?",
@@ -177,10 +173,6 @@ def test_quoted_words(text: str, expected: tuple[str, ...]) -> None:
     assert quoted_words(text) == expected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "quoted_words: apostrophes of contractions/possessives are taken as single quotes, so "
-    "\"What's the man's jacket colour?\" yields words ('s', 'the', 'man') and parse_question then "
-    "treats it as a 'read' question about on-screen text"))
 @pytest.mark.parametrize("text", ["What's the man's jacket colour?", "don't and can't"])
 def test_quoted_words_ignores_apostrophes(text: str) -> None:
     assert quoted_words(text) == ()
@@ -257,8 +249,5 @@ def test_parse_question_window_scope_is_not_order_last() -> None:
     assert i.order is None and i.scope == TimeScope("window", 120.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "parse_question: plain 'left' is not an exit word (only 'left the' is, to avoid the direction), "
-    "so 'How many people left in the last 2 minutes?' gets action=None and is answered as a head count"))
 def test_parse_question_people_left_is_exit() -> None:
     assert parse_question("How many people left in the last 2 minutes?").action == "exit"

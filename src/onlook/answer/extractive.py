@@ -9,6 +9,7 @@ carrying?"), it abstains and says so.
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 
 from onlook.query.parse import Intent, parse_question
@@ -152,7 +153,10 @@ class ExtractiveAnswerer:
                                  + (", ..." if n > 10 else "") + ")." if items else "."),
                               at, 0.7, value=n,
                               evidence=tuple(Evidence(o.t, f"person {verb}", k) for o, k in items[:10]))
-            if it.scope.kind in ("now", "point") or it.scope.kind == "all" and not it.order:
+            # With no time cue, "how many people?" means now; "so far", "did you see", "in total" mean a range.
+            ranged = re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
+                               r"were seen|have been|has been|different|in all)\b", question.lower())
+            if it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged):
                 t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
                 row = view.state_at(min(t, at))
                 if row is None:
@@ -165,8 +169,6 @@ class ExtractiveAnswerer:
                 else:
                     n = int(row["people"])
                     text = f"{_people(n)} visible at {format_ts(row['t'])}."
-                if it.scope.kind == "all" and not it.colors and "so far" not in question.lower():
-                    pass
                 return Answer(question, text, at, 0.6, value=n,
                               evidence=(Evidence(row["t"], f"{_people(row['people'])} tracked", None),))
             # A range: different people seen = those in view at its start + those who entered.
@@ -193,18 +195,22 @@ class ExtractiveAnswerer:
         cands: list[tuple[Observation, str | None]] = []
         what = ""
         last = it.order == "last"
+        not_seen = ""
         # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
         few = dict(last=last, limit=6)
         if it.subject == "scene_cut":
             cands, what = self._sightings(view, ["scene_cut"], since, until, **few), "a scene change"
+            not_seen = "no scene change"
         elif it.subject == "text":
             cands = [(o, k) for o, k in self._sightings(view, ["text"], since, until)
                      if not it.words or set(it.words) <= set(o.attrs.get("words", []))]
             what = f"the text {' '.join(it.words)!r}" if it.words else "text on screen"
+            not_seen = f"{what} was never read"
         elif it.subject in ("person", None, "color"):
             if it.action == "exit":
                 cands = self._sightings(view, ["exit"], since, until, **({} if it.colors else few))
                 what = "someone left the view"
+                not_seen = "nobody left the view"
                 if it.colors:
                     cands = [(o, k) for o, k in cands if set(it.colors) & set(o.attrs.get("colors", []))]
             elif it.colors:
@@ -212,18 +218,21 @@ class ExtractiveAnswerer:
                                                              order="-start" if it.order == "last" else "start",
                                                              limit=5)]
                 what = f"a person in {'/'.join(it.colors)} was {'last' if it.order == 'last' else 'first'} seen"
+                not_seen = f"nobody in {'/'.join(it.colors)}"
             else:
                 cands = self._sightings(view, ["enter"], since, until, **({} if it.region else few))
                 what = "someone entered the view"
+                not_seen = "nobody entered the view"
                 if it.region:
                     cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
         elif it.subject == "face":
             cands = [(o, k) for o, k in self._sightings(view, ["face"], since, until)]
             what = "a face was seen"
+            not_seen = "no face"
         else:
             return self._abstain(question, at, f"{CANNOT_SEE}; I cannot tell when that happened.")
         if not cands:
-            return Answer(question, f"I have not seen {what or 'that'}{_where(it.scope.kind, since, until)}.",
+            return Answer(question, f"Not seen{_where(it.scope.kind, since, until)}: {not_seen or 'that'}.",
                           at, 0.4, value=None)
         o, kf = cands[-1] if last else cands[0]
         total = len(cands)
@@ -242,7 +251,8 @@ class ExtractiveAnswerer:
         since, until = it.scope.bounds(at)
         if it.subject in ("person", None):
             if it.action == "enter" or it.order == "last" or it.scope.kind != "now":
-                items = self._sightings(view, ["enter"], since, until) if it.action == "enter" else []
+                items = (self._sightings(view, ["enter"], since, until, last=it.order != "first", limit=20)
+                         if it.action == "enter" else [])
                 ppl = [o for o, _ in items] or self._people_obs(
                     view, since, until, order="start" if it.order == "first" else "-start", limit=5)
                 ppl = [o for o in ppl if o.attrs.get("colors")]

@@ -58,6 +58,8 @@ def event_labels(observations: list[Observation], people_max: int) -> list[str]:
             for c in o.attrs.get("colors", []):
                 labels.add(f"person:{c}")
                 labels.add(c)
+                if o.kind != "person":
+                    labels.add(f"{o.kind}:{c}")
             if o.attrs.get("region"):
                 labels.add(f"region:{o.attrs['region']}")
         elif o.kind == "scene_cut":

@@ -530,7 +530,7 @@ class Store:
     def _evict_step(self) -> bool:
         # 1. Thin the per-frame timeline of the oldest half (events summarise it).
         n = self._read("SELECT COUNT(*) FROM frames")[0][0]
-        if n > 200:
+        if n > 20:
             cut = self._read("SELECT t FROM frames ORDER BY t LIMIT 1 OFFSET ?", (n // 4,))[0][0]
             self._write("DELETE FROM frames WHERE t < ?", (cut,))
             return True
@@ -561,15 +561,30 @@ class Store:
                     merged = True
             if merged:
                 return True
-        # 4. Delete the oldest events and sightings.
-        rows = self._read("SELECT id FROM events ORDER BY start LIMIT 20")
+        # 4. Delete the oldest events (never the newest few) and the sightings before them.
+        n_events = self._read("SELECT COUNT(*) FROM events")[0][0]
+        rows = self._read("SELECT id FROM events ORDER BY start LIMIT ?", (min(20, max(0, n_events - 3)),))
         if rows:
             self._delete_events([r[0] for r in rows])
-            last = self._read("SELECT MIN(start) FROM events")[0][0]
-            if last is not None:
-                self._write("DELETE FROM sightings WHERE t < ?", (last,))
+            first = self._read("SELECT MIN(start) FROM events")[0][0]
+            if first is not None:
+                self._delete_sightings("t < ?", (first,))
+            return True
+        # 5. Last resort: the oldest half of the sightings.
+        n = self._read("SELECT COUNT(*) FROM sightings")[0][0]
+        if n > 3:
+            cut = self._read("SELECT t FROM sightings ORDER BY t LIMIT 1 OFFSET ?", (n // 2,))[0][0]
+            self._delete_sightings("t < ?", (cut,))
             return True
         return False
+
+    def _delete_sightings(self, where: str, params: tuple) -> None:
+        keep = {r[0] for r in self._read("SELECT keyframe FROM events WHERE keyframe IS NOT NULL")}
+        for (rel,) in self._read(f"SELECT DISTINCT keyframe FROM sightings WHERE {where}", params):
+            if rel and rel not in keep:
+                with contextlib.suppress(OSError):
+                    (self.path / rel).unlink()
+        self._write(f"DELETE FROM sightings WHERE {where}", params)
 
     def _delete_events(self, ids: list[int]) -> None:
         for eid in ids:

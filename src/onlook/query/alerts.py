@@ -227,8 +227,11 @@ class AlertBook:
         else:  # count_below
             hits = [Observation(t=t, kind="count", label=str(a.people), score=1.0)] if a.people < r.count else []
         if hits:
+            # Re-arm when the condition was seen false for release_s, even if only one
+            # quiet analysis fell in between (sparse sampling, image folders, outages).
+            rearm = st.false_since is not None and t - st.false_since >= self.release_s
             st.false_since = None
-            if not st.active:
+            if not st.active or rearm:
                 st.active = True
                 return hits
             return None

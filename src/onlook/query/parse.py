@@ -132,12 +132,14 @@ def parse_time_scope(text: str) -> TimeScope:
         'start'
     """
     q = _norm(text)
-    m = re.search(r"\b(?:last|past|previous)\s+(\d+(?:\.\d+)?|[a-z]+)?\s*(s|secs?|seconds?|m|mins?|minutes?|"
-                  r"h|hrs?|hours?)\b", q)
+    # The unit must follow the cue directly or after a number ("last minute", "last 2 min",
+    # "past two hours"), so "last words" or "past lots of shops" are not windows.
+    m = re.search(r"\b(?:last|past|previous)\s+(?:(\d+(?:\.\d+)?)\s*|(" + "|".join(_NUM_WORDS) +
+                  r")\s+(?:of\s+)?)?(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b", q)
     if m:
         n = m.group(1)
-        val = float(n) if n and re.fullmatch(r"\d+(?:\.\d+)?", n) else float(_NUM_WORDS.get(n or "a", 1))
-        return TimeScope("window", val * _UNIT_S[m.group(2)])
+        val = float(n) if n else float(_NUM_WORDS.get(m.group(2) or "a", 1))
+        return TimeScope("window", val * _UNIT_S[m.group(3)])
     m = re.search(r"\b(?:first|opening)\s+(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", q)
     if m:
         return TimeScope("start", float(m.group(1)) * _UNIT_S[m.group(2)])
@@ -194,7 +196,9 @@ def quoted_words(text: str) -> tuple[str, ...]:
         >>> quoted_words('when does the word TAXI appear?')
         ('taxi',)
     """
-    found = re.findall(r"[\"'“‘]([^\"'”’]+)[\"'”’]", text)
+    # Double quotes anywhere; single quotes only as quote marks, not apostrophes ("man's").
+    found = re.findall(r"[\"“]([^\"”]+)[\"”]", text)
+    found += re.findall(r"(?:^|(?<=[\s(]))['‘]([^'’]+)['’](?=[\s.,;:!?)]|$)", text)
     found += re.findall(r"\b([A-Z][A-Z0-9]{1,})\b", text)
     words: list[str] = []
     for f in found:
@@ -208,8 +212,13 @@ def _has_any(q: str, words: set[str] | tuple[str, ...]) -> bool:
     return any(re.search(rf"\b{re.escape(w)}\b", q) for w in words)
 
 
+_LEFT_AS_EXIT = re.compile(r"(?<!the )(?<!lower )(?<!upper )(?<!top )(?<!bottom )(?<!far )\bleft\b"
+                           r"(?! (side|edge|corner|half|of|hand|part|bank))")
+
+
 def _action(q: str) -> str | None:
-    if _has_any(q, EXIT_WORDS):
+    if _has_any(q, EXIT_WORDS) or (_LEFT_AS_EXIT.search(q) and re.search(r"\b(who|people|persons?|someone|"
+                                                                          r"anyone|many|did|has|have)\b", q)):
         return "exit"
     if _has_any(q, ENTER_WORDS):
         return "enter"

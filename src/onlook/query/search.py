@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from onlook.memory.segments import event_labels, summarize
 from onlook.memory.store import Store
 from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
 from onlook.types import Event, SearchHit
@@ -75,12 +76,24 @@ class MemoryView:
             else:
                 evs.insert(0, cur)
         if until is not None:
-            # Drop what an open or long event saw after `until` (causality).
-            for e in evs:
-                if e.end > until:
-                    e.observations = [o for o in e.observations if o.t <= until]
-                    e.end = until
+            evs = [self.trim(e, until) for e in evs]
         return evs
+
+    def trim(self, e: Event, until: float) -> Event:
+        """An event cut at ``until``: what was seen after it is removed from its
+        observations, labels, summary and people count (causal answering)."""
+        if e.end <= until:
+            return e
+        obs = [o for o in e.observations if o.t <= until]
+        rows = self.store.frames(e.start, until)
+        people = [int(r["people"]) for r in rows]
+        people_max = max(people, default=0)
+        return Event(stream_id=e.stream_id, start=e.start, end=max(e.start, until),
+                     summary=summarize(e.start, max(e.start, until), obs, people_max, people[-1] if people else 0),
+                     people_max=people_max, labels=event_labels(obs, people_max), salience=e.salience,
+                     keyframe=e.keyframe if (e.keyframe_t or e.start) <= until else None,
+                     keyframe_t=e.keyframe_t if (e.keyframe_t or e.start) <= until else None,
+                     observations=obs, embedding=e.embedding if e.end - until < 1.0 else None, id=e.id)
 
     def state_at(self, t: float) -> dict[str, Any] | None:
         """The last timeline row at or before ``t``."""
@@ -105,7 +118,7 @@ def query_labels(text: str) -> tuple[list[str], list[str]]:
 
     Example:
         >>> query_labels("person in red entering")
-        (['person', 'person:red', 'enter'], [])
+        (['person', 'person:red', 'enter', 'enter:red'], [])
     """
     q = text.lower()
     labels: list[str] = []
@@ -132,6 +145,10 @@ def query_labels(text: str) -> tuple[list[str], list[str]]:
     for w in quoted_words(text):
         labels.append(f"word:{w}")
         used.add(w)
+    # "person in red entering": the entry of someone in red, not any entry while someone in red stands by.
+    for action in ("enter", "exit"):
+        if action in labels:
+            labels += [f"{action}:{c}" for c in parse_colors(q)]
     rest = [t for t in tokens if t not in used and t not in _STOP and not t.isdigit()]
     return labels, rest
 
@@ -160,9 +177,15 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
     ids = view.store.match_labels(labels, since, until_, limit=pool) if labels else []
     for eid, m in ids:
         ev = view.store.event(eid)
-        if ev is not None:
-            cands[eid] = ev
-            matched[eid] = m
+        if ev is None:
+            continue
+        if until_ is not None and ev.end > until_:
+            ev = view.trim(ev, until_)
+            m = sum(1 for lab in labels if lab in set(ev.labels))
+            if m == 0:
+                continue
+        cands[eid] = ev
+        matched[eid] = m
     emb_scores: dict[int, float] = {}
     if view.encoder is not None and (rest or not labels):
         q = view.encoder.encode_texts([text])[0]
@@ -172,6 +195,7 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
                 emb_scores[ev.id] = sim
     cur = view.live.open_event() if view.live else None
     if cur is not None and (until_ is None or cur.start <= until_):
+        cur = view.trim(cur, until_) if until_ is not None else cur
         cur.id = -1
         cands[-1] = cur
         matched[-1] = sum(1 for lab in labels if lab in set(cur.labels))

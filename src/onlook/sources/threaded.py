@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from onlook.errors import ConfigError
+from onlook.sources._pyav import display_name
 from onlook.sources.base import Source, SourceInfo
 from onlook.types import Frame, Gap
 
@@ -87,7 +88,7 @@ class ThreadedSource:
         with self._cond:
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(
-                    target=self._produce, name=f"onlook-decode-{self.info.uri}", daemon=True)
+                    target=self._produce, name=f"onlook-decode-{display_name(self.info.uri)}", daemon=True)
                 self._thread.start()
         return self._consume()
 

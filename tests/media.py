@@ -1,0 +1,50 @@
+"""Generated media for tests: small clips made with PyAV (importable as ``media``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 10, codec: str = "mpeg4") -> Path:
+    """Encode BGR frames into a video file with PyAV."""
+    import av
+
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for img in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def scene_frames(seconds: float = 6.0, fps: int = 10, w: int = 320, h: int = 240, *, walker_from: float = 2.0,
+                 cut_at: float | None = None, seed: int = 0) -> list[np.ndarray]:
+    """A static textured scene; a dark person-shaped blob walks in from the right at ``walker_from`` s.
+
+    With ``cut_at``, the background switches to a different scene (a hard cut) at that time.
+    """
+    rng = np.random.default_rng(seed)
+    bg1 = np.full((h, w, 3), (90, 140, 110), np.uint8)
+    bg1[: h // 3] = (200, 180, 160)
+    bg1 = np.clip(bg1.astype(int) + rng.integers(-12, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    bg2 = np.clip(np.full((h, w, 3), (40, 60, 200), int) + rng.integers(-12, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+    out = []
+    pw, ph = w // 14, h // 3
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        img = (bg2 if cut_at is not None and t >= cut_at else bg1).copy()
+        if t >= walker_from and (cut_at is None or t < cut_at):
+            x = int(w - (t - walker_from) * w / 5)  # crosses the frame in 5 s
+            y = h // 2
+            x0, x1 = max(0, x), min(w, x + pw)
+            if x1 > x0:
+                img[y: y + ph, x0:x1] = (30, 30, 160)  # red-ish torso in BGR... dark red
+                img[y - pw: y, x0:x1] = (60, 80, 120)  # head
+        out.append(img)
+    return out
