@@ -48,3 +48,12 @@ def scene_frames(seconds: float = 6.0, fps: int = 10, w: int = 320, h: int = 240
                 img[y - pw: y, x0:x1] = (60, 80, 120)  # head
         out.append(img)
     return out
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -123,3 +123,42 @@ def test_demo_runs_offline(tmp_path):
     objs = lines(r.stdout)
     assert any(o["type"] == "answer" for o in objs)
     assert any(o["type"] == "status" and o.get("state") == "ended" for o in objs)
+
+
+@pytest.mark.timeout(60)
+def test_stalling_stream_gives_one_line_and_settings_come_from_env(tmp_path):
+    import socket
+    import threading
+
+    from media import free_port
+
+    port = free_port()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", port))
+    srv.listen(4)
+    conns = []
+    stop = threading.Event()
+
+    def accept() -> None:  # accept and never send a byte
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    try:
+        r = onlook("watch", f"tcp://127.0.0.1:{port}", *FAST, timeout=50,
+                   env={"ONLOOK_OPEN_TIMEOUT_S": "1", "ONLOOK_READ_TIMEOUT_S": "1", "ONLOOK_RECONNECT_ATTEMPTS": "1",
+                        "ONLOOK_RECONNECT_BACKOFF_S": "0.1"})
+    finally:
+        stop.set()
+        th.join(5)
+        for c in conns:
+            c.close()
+        srv.close()
+    assert r.returncode == 1, r.stderr
+    assert "timed out" in r.stderr or "stalled" in r.stderr or "timeout" in r.stderr.lower()
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -189,10 +189,10 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
 @app.command()
 def watch(
     source: Annotated[str, typer.Argument(help="file, rtsp/rtmp/http(s)/hls/tcp/udp URL, /dev/videoN or image folder")],
-    fps: Annotated[float, typer.Option(help="frames per second to analyse")] = 2.0,
-    realtime: Annotated[bool, typer.Option("--realtime", help="pace a file at its native rate, like a live stream")] = False,
+    fps: Annotated[Optional[float], typer.Option(help="frames per second to analyse (default 2)")] = None,
+    realtime: Annotated[Optional[bool], typer.Option("--realtime", help="pace a file at its native rate, like a live stream")] = None,
     store: Annotated[Optional[Path], typer.Option(help="store folder (kept; reopening it continues it)")] = None,
-    budget: Annotated[str, typer.Option(help="store size budget, e.g. 500MB")] = "500MB",
+    budget: Annotated[Optional[str], typer.Option(help="store size budget, e.g. 500MB (default 500MB)")] = None,
     alert: Annotated[Optional[list[str]], typer.Option("--alert", help="standing alert query (repeatable)")] = None,
     ask: Annotated[Optional[list[str]], typer.Option("--ask", help="question to answer at the end (repeatable)")] = None,
     ask_every: Annotated[Optional[float], typer.Option(help="also ask the questions every N seconds of stream")] = None,
@@ -200,14 +200,14 @@ def watch(
     start: Annotated[float, typer.Option(help="skip stream time before this (seconds)")] = 0.0,
     until: Annotated[Optional[float], typer.Option(help="stop after this stream time (seconds)")] = None,
     stream_id: Annotated[str, typer.Option(help="name of the stream")] = "default",
-    people: Annotated[bool, typer.Option(help="detect and track people")] = True,
-    faces: Annotated[bool, typer.Option(help="detect faces")] = True,
-    ocr: Annotated[bool, typer.Option(help="read on-screen text")] = True,
+    people: Annotated[Optional[bool], typer.Option("--people/--no-people", help="detect and track people (default on)")] = None,
+    faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
+    ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
-        settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget),
+        settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder)
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))

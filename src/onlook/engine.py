@@ -145,7 +145,8 @@ class StreamEngine:
             return open_source(self._source_arg, stream_id=self.stream_id, open_timeout_s=s.open_timeout_s,
                                read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
                                reconnect_backoff_s=s.reconnect_backoff_s,
-                               reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime)
+                               reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
+                               queue_size=s.queue_size)
         return self._source_arg
 
     def _frames(self) -> Iterator[Frame]:

@@ -111,6 +111,7 @@ class _Track:
     parent: _Track | None = None
     seen_now: bool = True
     alone: int = 0  # sightings as a blob of its own, not shared with another track
+    plausible: int = 0  # sightings in a blob no bigger than the people it holds
     entered_event: bool = False
 
     @property
@@ -196,6 +197,8 @@ class PeopleTracker:
         lost_s: How long a vanished person is remembered for re-acquisition.
         hold_s: How long a vanished person is still counted.
         hog_threshold: HOG SVM score above which a window is a person.
+        hog_veto: Best HOG score below which something seen whole, and big
+            enough for HOG, is not a person whatever its motion.
         edge_margin: Share of the frame width/height that counts as "at the edge".
         min_height: Smallest person worth tracking, as a share of frame height.
         min_contrast: Mean difference from the background (grey levels, the
@@ -223,6 +226,7 @@ class PeopleTracker:
         lost_s: float = 4.0,
         hold_s: float = 2.0,
         hog_threshold: float = -1.0,
+        hog_veto: float = -2.0,
         edge_margin: float = 0.02,
         min_height: float = 0.035,
         min_contrast: float = 30.0,
@@ -243,6 +247,7 @@ class PeopleTracker:
         self.lost_s = float(lost_s)
         self.hold_s = min(float(hold_s), self.lost_s)
         self.hog_threshold = float(hog_threshold)
+        self.hog_veto = float(hog_veto)
         self.edge_margin = float(edge_margin)
         self.min_height = float(min_height)
         self.min_contrast = float(min_contrast)
@@ -268,6 +273,7 @@ class PeopleTracker:
         self._last_t: float | None = None
         self._work_fraction = 0.0
         self._unstable = 0
+        self._strict_until = -math.inf
 
     @property
     def work_fraction(self) -> float:
@@ -308,7 +314,8 @@ class PeopleTracker:
 
         if scene_cut or self._mog is None or self._shape != (wh, ww) or \
                 (self._last_t is not None and t < self._last_t):
-            self._restart(small, t, keep_heights=not scene_cut and self._shape == (wh, ww))
+            self._restart(small, t, keep_heights=not scene_cut and self._shape == (wh, ww),
+                          strict=self._mog is not None)
             return PeopleResult()
 
         dt = max(t - self._last_t, 1e-3) if self._last_t is not None else 1.0 / self.fps
@@ -340,7 +347,7 @@ class PeopleTracker:
 
     # ------------------------------------------------------------- internals
 
-    def _restart(self, small: np.ndarray, t: float, *, keep_heights: bool) -> None:
+    def _restart(self, small: np.ndarray, t: float, *, keep_heights: bool, strict: bool) -> None:
         wh, ww = small.shape[:2]
         self._mog = cv2.createBackgroundSubtractorMOG2(
             history=500, varThreshold=self.var_threshold, detectShadows=True)
@@ -355,6 +362,7 @@ class PeopleTracker:
         self._t0 = t
         self._last_t = t
         self._unstable = 0
+        self._strict_until = t + self.warmup_s if strict else -math.inf
 
     def _compensate(self, small: np.ndarray, lr: float) -> np.ndarray:
         """Undo global exposure drift, which MOG2 would take for foreground everywhere."""
@@ -386,6 +394,7 @@ class PeopleTracker:
         self._tracks = []  # a moving view invalidates every track; nobody "left"
         self._unstable += 1
         self._t0 = t
+        self._strict_until = t + self.warmup_s
         people: list[Observation] = []
         if self.hog_fallback:
             if self._hog_ms is None:
@@ -501,6 +510,7 @@ class PeopleTracker:
         # 3. Share each claimed blob among its tracks; what nobody explains may be new people.
         meas: dict[int, np.ndarray | None] = {}
         single: dict[int, bool] = {}
+        plausible: dict[int, bool] = {}
         loose: list[_Blob] = []
         group: dict[int, int] = {}  # track index -> blob index
         for j, idxs in claims.items():
@@ -509,6 +519,7 @@ class PeopleTracker:
                 meas[i] = part
                 group[i] = j
                 single[i] = len(idxs) == 1 and not rest
+                plausible[i] = not rest and self._coherent(blobs[j], [tracks[k] for k in idxs])
             loose.extend(rest)
 
         # 4. Blobs nobody claimed: pieces of a tracked person, or new people.
@@ -526,6 +537,7 @@ class PeopleTracker:
                 hidden.append(i)
             else:
                 self._observe(tr, box, t, dt, single=single[i])
+                tr.plausible += int(plausible[i])
         for i in hidden:
             # Hidden behind the others in its group: it is there, and moves with them.
             tr = tracks[i]
@@ -619,6 +631,16 @@ class PeopleTracker:
                 rest.append(_Blob(box, lab[y:y + h, x:x + w] == c, parent=near[0]))
         return out, rest
 
+    def _coherent(self, blob: _Blob, tracks: list[_Track]) -> bool:
+        """Whether the blob is about as big as the people said to be in it."""
+        hs, ws = [], []
+        for tr in tracks:
+            ref = self._ref_size(tr, tr.box[3])
+            h = ref[0] if ref else tr.h
+            hs.append(h)
+            ws.append(max(ref[1] if ref else tr.w, _WIDTH * h))
+        return blob.h <= 1.5 * max(hs) + 2 and blob.w <= 1.4 * sum(ws) + 2
+
     def _person_sized(self, box: np.ndarray, area: float, ref: tuple[float, float]) -> bool:
         """Big enough to be a person of its own (a leftover, not an arm or a bag)."""
         h = box[3] - box[1]
@@ -709,7 +731,10 @@ class PeopleTracker:
         for q in pieces:
             q_edge = self._touch(q.box)
             parent = b.parent
-            if q_edge is not None:
+            if t < self._strict_until:
+                # Right after a cut or camera motion, whoever shows up was there already.
+                origin, where = "initial", "inside"
+            elif q_edge is not None:
                 origin, where = "edge", q_edge
             elif t - self._t0 < self.warmup_s:
                 origin, where = "initial", "inside"
@@ -807,6 +832,8 @@ class PeopleTracker:
                 assert self._heights is not None
                 self._heights.add(float(tr.box[3]), tr.h)  # clearly one whole person
         person_hog = tr.hog >= self.hog_threshold
+        if tr.hog_tries >= 2 and tr.hog < self.hog_veto:
+            return  # seen whole and big enough, and HOG sees no person in it
         sized = eh is None or 0.45 * eh <= tr.h <= 2.0 * eh
         upright = tr.h >= 1.3 * tr.w
         moving = tr.disp >= 0.5 * max(tr.h, 1.0) and tr.hits >= 3
@@ -815,9 +842,9 @@ class PeopleTracker:
             grew = _area(tr.box) > 1.3 * _area(tr.birth_box) or self._moved_in(tr) \
                 or tr.disp >= 0.25 * max(tr.h, tr.w)
             if edge in ("left", "right") or edge is None:
-                shaped = sized and (upright or edge is not None) and (eh is None or tr.h >= 0.5 * eh)
-            else:
-                shaped = eh is None or _area(tr.box) >= 0.1 * eh * eh
+                shaped = sized and upright and (eh is None or tr.h >= 0.5 * eh)
+            else:  # cut by the top or bottom: only part of the height shows
+                shaped = tr.h >= tr.w and (eh is None or _area(tr.box) >= 0.1 * eh * eh)
             ok = tr.hits >= 2 and grew and (person_hog or shaped)
         elif tr.origin == "initial":
             ok = tr.hits >= 2 and sized and (person_hog or (upright and moving))
@@ -829,6 +856,8 @@ class PeopleTracker:
             ok = tr.hits >= 3 and sized and upright and (person_hog or moving)
         if not ok or tr.h < self.min_height * self._shape[0]:  # type: ignore[index]
             return
+        if not (tr.plausible or person_hog):
+            return  # only ever seen as a small part of a bigger moving mass
         tr.confirmed = True
         fire = tr.origin in ("edge", "inside")
         if tr.origin == "split" and tr.parent is not None and tr.parent.origin == "edge" \
