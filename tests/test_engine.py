@@ -170,3 +170,21 @@ def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     assert st["frames_kept"] == 10 and 0.0 <= st["skipped_area"] <= 1.0
     assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
     eng.close()
+
+
+def test_encoder_embeddings_drive_search(tmp_path):
+    from onlook.perception.encoder import FakeEncoder
+
+    frames = scene_frames(8, cut_at=4.0, walker_from=100)  # two still shots, no walker
+    enc = FakeEncoder(dim=256)  # high dim: unrelated vectors are near-orthogonal
+    enc.register(frames[-1], "a parked delivery van")  # what the second shot shows
+    s = _settings(tmp_path)
+    eng = StreamEngine(FakeSource(frames, fps=10), settings=s, perceiver=Perceiver(s, encoder=enc))
+    eng.run()
+    assert eng.store.index is not None and len(eng.store.index) >= 2
+    hits = eng.search("delivery van")
+    assert hits and hits[0].start >= 4.0
+    # Reopening rebuilds the vector index from SQLite.
+    eng.close()
+    with Store(tmp_path / "store", readonly=True) as st:
+        assert st.index is not None and len(st.index) >= 2
