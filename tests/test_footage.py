@@ -17,7 +17,7 @@ import pytest
 from media import free_port
 from onlook.config import Settings
 from onlook.engine import StreamEngine
-from onlook.evaluation import match_alerts
+from onlook.eval.scoring import match_alerts
 
 pytestmark = [pytest.mark.footage, pytest.mark.timeout(300)]
 

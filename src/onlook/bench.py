@@ -140,7 +140,7 @@ def _score_enters(clip: Path, fired: list[float]) -> dict[str, float] | None:
              and a["query"] == "a person enters the view"]
     if not items:
         return None
-    from onlook.evaluation import match_alerts
+    from onlook.eval.scoring import match_alerts
 
     return match_alerts(items[0]["gt_times"], fired)
 

@@ -365,6 +365,114 @@ def bench(
     Console().print(f"wrote {out}")
 
 
+@app.command("eval")
+def eval_cmd(
+    questions: Annotated[Path, typer.Argument(help="questions file (onlook, StreamingBench or OVO-Bench format)")],
+    footage: Annotated[Path, typer.Option(help="folder holding the videos the questions name")],
+    fmt: Annotated[str, typer.Option("--format", help="onlook | streamingbench | ovobench | auto")] = "auto",
+    answerer: Annotated[str, typer.Option(help="answerer to use (extractive)")] = "extractive",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="write one JSON line per question here")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="only the first N questions")] = None,
+    fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+) -> None:
+    """Ask questions causally while streaming their videos; score the answers."""
+    from onlook.eval import load_questions
+    from onlook.eval.protocol import run_protocol
+    from onlook.eval.scoring import score_response, summarize
+
+    if answerer != "extractive":
+        _fail(ConfigError(f"unknown answerer {answerer!r}: this version has 'extractive'"))
+    try:
+        qs = load_questions(questions, fmt)
+        if limit:
+            qs = qs[:limit]
+        if not footage.is_dir():
+            raise SourceNotFound(f"footage folder '{footage}' does not exist")
+        scored = []
+        fh = out.open("w") if out else None
+        progress = err_console if not as_json else None
+
+        def on_response(r) -> None:
+            sc = score_response(r)
+            scored.append(sc)
+            if fh:
+                fh.write(json.dumps(sc.to_dict(), default=str) + "\n")
+                fh.flush()
+            if progress:
+                mark = "[green]✓[/]" if sc.correct else ("[yellow]·[/]" if sc.abstained else "[red]✗[/]")
+                progress.print(f"{mark} {r.question.id} @ {r.question.time_s:g}s  {r.question.question[:60]}"
+                               f" -> {(r.answer.text if r.answer else r.error or '')[:70]}", highlight=False)
+
+        run_protocol(qs, footage, settings=_settings(fps=fps), on_response=on_response)
+        if fh:
+            fh.close()
+    except OnlookError as e:
+        _fail(e)
+    summary = summarize(scored)
+    result = {"overall": summary["overall"],
+              "by_type": {t: b["accuracy"] for t, b in summary["by_type"].items()},
+              "perceivable": {k: v for k, v in summary["perceivable"].items() if k != "ids"},
+              "abstained": summary["abstained"], "n": summary["n"],
+              "accuracy_when_answering": summary["accuracy_when_answering"],
+              "latency_p50_ms": summary["latency_p50_ms"], "latency_p95_ms": summary["latency_p95_ms"],
+              "details": summary["by_type"]}
+    fw = [s for s in scored if s.response.question.type == "forward" and s.response.fired is not None]
+    if fw:
+        hits = sum(s.correct for s in fw)
+        fired = sum(bool(s.response.fired) for s in fw)
+        p = hits / fired if fired else 0.0
+        rc = hits / len(fw)
+        result.update({"precision": p, "recall": rc, "f1": 2 * p * rc / (p + rc) if p + rc else 0.0})
+    if as_json:
+        _print_json(result)
+        return
+    table = Table("type", "n", "correct", "accuracy", "abstained", "latency p95 (ms)")
+    for t, b in summary["by_type"].items():
+        table.add_row(t, str(b["n"]), str(b["correct"]), f"{b['accuracy']:.2f}", str(b["abstained"]),
+                      str(b["latency_p95_ms"]))
+    pv = summary["perceivable"]
+    table.add_row("[bold]all[/]", str(summary["n"]), str(sum(s.correct for s in scored)),
+                  f"{summary['overall']:.2f}", str(summary["abstained"]), str(summary["latency_p95_ms"]))
+    table.add_row("[dim]perceivable[/]", str(pv["n"]), str(pv["correct"]), f"{pv['accuracy']:.2f}",
+                  str(pv["abstained"]), str(pv["latency_p95_ms"]))
+    Console().print(table)
+
+
+@app.command("eval-alerts")
+def eval_alerts_cmd(
+    alerts: Annotated[Path, typer.Argument(help="alerts file (see ../shared/eval/README.md)")],
+    footage: Annotated[Path, typer.Option(help="folder holding the videos")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
+    fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+) -> None:
+    """Run standing alert queries over their videos and score them against ground truth."""
+    from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
+
+    try:
+        cases = load_alert_cases(alerts)
+        if not footage.is_dir():
+            raise SourceNotFound(f"footage folder '{footage}' does not exist")
+        results = run_alert_eval(cases, footage, settings=_settings(fps=fps))
+    except OnlookError as e:
+        _fail(e)
+    summary = summarize_alerts(results)
+    if as_json:
+        _print_json({**summary, "per_query": [r.to_dict() for r in results]})
+        return
+    table = Table("video", "query", "gt", "fired", "hits", "precision", "recall", "F1", "delay p95 (s)", "note")
+    for r in results:
+        m = r.metrics
+        note = "refused: cannot see it" if r.refused else (r.error or "")
+        table.add_row(r.case.video, r.case.query, str(m["gt"]), str(m["fired"]), str(m["hits"]),
+                      f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}",
+                      f"{m['delay_p95_s']:.2f}" if m["hits"] else "-", note[:40])
+    table.add_row("[bold]all[/]", "", "", "", "", f"{summary['precision']:.2f}", f"{summary['recall']:.2f}",
+                  f"{summary['f1']:.2f}", f"{summary['delay_p95_s']:.2f}" if summary["delay_p95_s"] is not None else "-",
+                  f"{summary['refused']} refused")
+    Console().print(table)
+
+
 @app.command("prepare-encoder")
 def prepare_encoder(
     checkpoint: Annotated[str, typer.Argument(help="Hugging Face CLIP checkpoint, e.g. openai/clip-vit-base-patch32")],

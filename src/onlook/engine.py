@@ -232,6 +232,39 @@ class StreamEngine:
             self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
             self.done.set()
 
+    # --- step-wise driving (evaluation harness, benchmarks) ----------------------------------
+
+    def feed(self, frame: Frame) -> bool:
+        """Process one decoded frame in the caller's thread, bypassing the source.
+
+        Frames must come in stream order. The engine's fps sampler decides
+        whether the frame is analysed; returns True if it was. Use this (and
+        :meth:`finish`) to drive an engine step by step, e.g. to ask questions
+        at exact stream times with nothing later seen.
+        """
+        if self.perceiver is None:
+            self.perceiver = build_perceiver(self.settings)
+        if self.stats["started_wall"] is None:
+            self.stats["started_wall"] = time.time()
+        if not hasattr(self, "_feed_sampler"):
+            self._feed_sampler = FpsSampler(self.settings.fps)
+        self.stats["frames_decoded"] += 1
+        if not self._feed_sampler.keep(frame.pts):
+            return False
+        self._process(frame)
+        return True
+
+    def finish(self) -> None:
+        """Close the open event after :meth:`feed`-driven ingest (stores it)."""
+        for ev in self.memory.flush():
+            self.stats["events"] += 1
+            self._emit(self._event_msg(ev))
+
+    @property
+    def seen_until(self) -> float:
+        """Stream time of the last frame analysed (nothing later has been seen)."""
+        return float(self.stats["t"])
+
     def _close_source(self) -> None:
         src = self.source
         if src is not None and hasattr(src, "close"):

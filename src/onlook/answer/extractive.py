@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from onlook.query.parse import Intent, parse_question
+from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_question, quoted_words
 from onlook.query.search import MemoryView, search
 from onlook.types import Answer, Evidence, Observation, format_ts
 
@@ -42,6 +42,10 @@ def _where(scope_kind: str, since: float, until: float) -> str:
 
 class ExtractiveAnswerer:
     """Answer from recorded observations only (offline, CPU, deterministic)."""
+
+    def choose(self, question: str, options: list[str], view: MemoryView, at: float | None = None) -> Answer:
+        """Pick the multiple-choice option memory supports, or abstain (see :func:`_choose_impl`)."""
+        return _choose_impl(self, question, options, view, at)
 
     def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer:
         """Answer ``question`` using only memory up to ``at`` (default: now).
@@ -339,3 +343,95 @@ class ExtractiveAnswerer:
         return Answer(question, f"Most relevant: {h.description}", at, min(0.5, h.score / 2),
                       span=(h.start, h.end),
                       evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))
+
+
+_OPTION_RE = re.compile(r"^\s*\(?([A-Za-z])[.):]\s*(.*)$")
+_NEGATION = re.compile(r"\b(no|nobody|none|nothing|not|never|no one|neither)\b")
+_FILLER = {"a", "an", "the", "of", "in", "on", "at", "to", "and", "or", "with", "is", "are", "was", "were", "it",
+           "its", "they", "their", "them", "he", "she", "his", "her", "there", "this", "that", "yes", "just",
+           "only", "own", "both", "by", "from", "into", "onto", "some", "one", "who", "has", "have", "been", "be",
+           "still", "view", "scene", "frame", "shot", "person", "people", "someone", "man", "woman", "men",
+           "women", "jacket", "coat", "shirt", "wearing", "dressed", "clothes", "bright", "dark", "light"}
+
+
+def split_option(option: str) -> tuple[str, str]:
+    """``"B. A red cap"`` -> ``("B", "A red cap")``; options without a letter get ``""``."""
+    m = _OPTION_RE.match(option)
+    return (m.group(1).upper(), m.group(2).strip()) if m else ("", option.strip())
+
+
+def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], view: MemoryView,
+            at: float | None = None) -> Answer:
+    """Pick the multiple-choice option that memory supports, or abstain.
+
+    An option is checked only on what perception can verify: a number
+    (against the count the question asks for), people present or absent,
+    clothing colours, words read on screen, scene changes. An option that
+    rests on anything else (a hood, a van, a door) cannot be verified, and
+    when no option is supported by memory alone the answer abstains rather
+    than guessing.
+
+    Returns:
+        An :class:`Answer` whose ``value`` is the chosen letter (or None).
+    """
+    at = view.now() if at is None else float(at)
+    parsed = [split_option(o) for o in options]
+    base = self.answer(question, view, at=at)
+    # 1. Numeric questions: the option holding the counted number.
+    if isinstance(base.value, (int, float)) and not isinstance(base.value, bool) and not base.abstained:
+        for letter, text in parsed:
+            nums = re.findall(r"\d+(?:\.\d+)?", text)
+            words = {w: n for w, n in (("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4),
+                                       ("five", 5), ("six", 6), ("seven", 7), ("eight", 8), ("nine", 9),
+                                       ("ten", 10))}
+            nums += [str(v) for w, v in words.items() if re.search(rf"\b{w}\b", text.lower())]
+            if any(abs(float(n) - float(base.value)) < 1e-6 for n in nums):
+                return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
+                              evidence=base.evidence)
+    intent = parse_question(question)
+    if intent.unknown:
+        return Answer(question, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}; I cannot choose an option.",
+                      at, 0.0, abstained=True)
+    since, until = intent.scope.bounds(at)
+    row = view.state_at(until) if intent.scope.kind in ("now", "point") else None
+    people_now = int(row["people"]) if row else None
+    colours_now = {c for o in (row or {}).get("obs", []) if o.kind == "person" for c in o.attrs.get("colors", [])}
+    texts = {w for o, _ in self._sightings(view, ["text"], since, until) for w in o.attrs.get("words", [])}
+    cuts = self._count_sightings(view, ["scene_cut"], since, until)
+    supported: list[tuple[str, str, float]] = []
+    for letter, text in parsed:
+        low = text.lower()
+        tokens = set(re.findall(r"[a-z]+", low))
+        content = tokens - _FILLER
+        unseen = tokens & UNSEEN_WORDS
+        colours = set(parse_colors(low))
+        words = set(quoted_words(text))
+        claims = 0
+        ok = 0
+        if unseen:
+            continue  # rests on something perception cannot verify
+        if _NEGATION.search(low) and people_now is not None and tokens & {"nobody", "no", "none"}:
+            claims += 1
+            ok += people_now == 0
+        elif tokens & {"person", "people", "someone", "man", "woman", "men", "women"} and people_now is not None:
+            claims += 1
+            ok += people_now > 0
+        if colours and row is not None:
+            claims += 1
+            ok += bool(colours & colours_now)
+        if words:
+            claims += 1
+            ok += words <= texts
+        if tokens & {"cut", "cuts", "change", "changes"}:
+            claims += 1
+            ok += cuts > 0
+        leftover = content - set(parse_colors(low)) - words - {"cut", "cuts", "change", "changes", "nobody", "no"}
+        if claims and ok == claims and not leftover:
+            supported.append((letter, text, ok / claims))
+    if len(supported) == 1:
+        letter, text = supported[0][:2]
+        return Answer(question, f"{letter}. {text}", at, 0.5, value=letter)
+    why = "more than one option fits what I perceive" if supported else "no option can be checked against what I perceive"
+    return Answer(question, f"I can't tell: {why}.", at, 0.0, abstained=True)
+
+

@@ -1,0 +1,192 @@
+"""Scoring responses by question type, as ``../shared/eval/README.md`` defines it.
+
+* multiple choice: the chosen letter equals the answer;
+* count: exact, and within +-1 (reported separately);
+* grounding: IoU of the returned span with ``gt_span`` (R@IoU>=0.3 and >=0.5);
+* forward: the alert fired within ``[start - before_s, end + after_s]`` of ``gt_span``;
+* alerts: precision, recall, F1 and delay percentiles (:func:`match_alerts`).
+
+Abstentions count as wrong but are reported separately, so honest
+abstaining stays visible next to accuracy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from onlook.eval.loaders import EvalQuestion
+from onlook.eval.protocol import Response, is_poll
+
+__all__ = ["Scored", "score_response", "summarize", "match_alerts", "span_iou", "perceivable"]
+
+
+def perceivable(q: EvalQuestion) -> bool:
+    """Whether the question is about what the offline perception sees at all.
+
+    Decided by the same parser the engine uses (no hand labels): the question
+    names a perceivable subject (people, faces, text, scene changes, colours,
+    motion) and nothing the detectors cannot see; a forward question must
+    compile into an alert rule.
+    """
+    from onlook.errors import UnsupportedQuery
+    from onlook.query.alerts import compile_alert
+    from onlook.query.parse import parse_question
+
+    if q.type == "forward" and not is_poll(q):
+        try:
+            compile_alert(q.question)
+            return True
+        except UnsupportedQuery:
+            return False
+    intent = parse_question(q.question)
+    return intent.subject is not None and not intent.unknown
+
+
+def match_alerts(gt_times: list[float], fired: list[float], *, before_s: float = 0.5,
+                 after_s: float = 2.0) -> dict[str, Any]:
+    """Precision, recall, F1 and delay percentiles of fired alert times.
+
+    An alert is a hit if it fires within ``after_s`` after a ground-truth time
+    and not more than ``before_s`` before it; each ground-truth time and each
+    alert can be matched once (greedy in time order).
+
+    Example:
+        >>> r = match_alerts([1.0, 5.0], [1.4, 3.0, 5.2])
+        >>> (round(r["precision"], 2), r["recall"], r["hits"])
+        (0.67, 1.0, 2)
+    """
+    gt = sorted(float(g) for g in gt_times)
+    fired_sorted = sorted(float(f) for f in fired)
+    used = [False] * len(fired_sorted)
+    delays: list[float] = []
+    missed: list[float] = []
+    for g in gt:
+        for i, f in enumerate(fired_sorted):
+            if not used[i] and g - before_s <= f <= g + after_s:
+                used[i] = True
+                delays.append(f - g)
+                break
+        else:
+            missed.append(g)
+    hits = len(delays)
+    precision = hits / len(fired_sorted) if fired_sorted else (1.0 if not gt else 0.0)
+    recall = hits / len(gt) if gt else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    pos = [max(0.0, d) for d in delays]
+    return {"precision": precision, "recall": recall, "f1": f1, "hits": hits, "fired": len(fired_sorted),
+            "gt": len(gt), "delay_p50_s": float(np.percentile(pos, 50)) if pos else float("nan"),
+            "delay_p95_s": float(np.percentile(pos, 95)) if pos else float("nan"),
+            "missed": missed, "false": [f for f, u in zip(fired_sorted, used) if not u]}
+
+
+def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two time spans (a zero-length span scores by containment)."""
+    a0, a1 = sorted(a)
+    b0, b1 = sorted(b)
+    inter = max(0.0, min(a1, b1) - max(a0, b0))
+    union = max(a1, b1) - min(a0, b0)
+    if union <= 0:
+        return 1.0 if a0 == b0 else 0.0
+    return inter / union
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One response with its verdict."""
+
+    response: Response
+    correct: bool
+    abstained: bool
+    within_one: bool | None = None
+    iou: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.response
+        a = r.answer
+        return {"id": r.question.id, "video": r.question.video, "type": r.question.type,
+                "time_s": r.question.time_s, "question": r.question.question,
+                "answer": None if a is None else (a.value if a.value is not None else a.text),
+                "text": None if a is None else a.text, "expected": r.question.answer,
+                "correct": self.correct, "abstained": self.abstained, "within_one": self.within_one,
+                "iou": self.iou, "evidence_times": [] if a is None else [round(e.t, 3) for e in a.evidence],
+                "seen_until": round(r.seen_until, 3), "latency_s": round(r.latency_s, 4),
+                "fired": r.fired, "error": r.error}
+
+
+def _num(x: Any) -> float | None:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def score_response(r: Response, *, before_s: float = 0.5, after_s: float = 2.0) -> Scored:
+    """Judge one response against its question's ground truth."""
+    q, a = r.question, r.answer
+    if a is None:
+        return Scored(r, False, True)
+    abstained = bool(a.abstained)
+    if is_poll(q):
+        want = str(q.answer).strip().lower()
+        got = "" if a.value is None else str(a.value).strip().lower()
+        if isinstance(a.value, bool):
+            got = "yes" if a.value else "no"
+        if _num(q.answer) is not None and _num(a.value) is not None:
+            return Scored(r, not abstained and abs(_num(q.answer) - _num(a.value)) < 1e-6, abstained)  # type: ignore[operator]
+        return Scored(r, not abstained and got == want, abstained)
+    if q.type == "forward":
+        span = q.gt_span or ((_num(q.answer), _num(q.answer)) if _num(q.answer) is not None else None)
+        ok = bool(span and r.fired and span[0] - before_s <= r.fired[0] <= span[1] + after_s)
+        return Scored(r, ok, abstained)
+    if q.options:
+        return Scored(r, (not abstained) and str(a.value).upper() == str(q.answer).upper(), abstained)
+    if q.type == "count":
+        want, got = _num(q.answer), _num(a.value)
+        if want is None or got is None or abstained:
+            return Scored(r, False, abstained, within_one=False)
+        return Scored(r, abs(want - got) < 1e-6, abstained, within_one=abs(want - got) <= 1.0 + 1e-9)
+    if q.type == "grounding" and q.gt_span:
+        span = a.span or ((a.value, a.value) if _num(a.value) is not None else None)
+        if span is None or abstained:
+            return Scored(r, False, abstained, iou=0.0)
+        iou = span_iou(tuple(span), q.gt_span)  # type: ignore[arg-type]
+        return Scored(r, iou >= 0.3, abstained, iou=iou)
+    return Scored(r, False, abstained)
+
+
+def summarize(scored: list[Scored]) -> dict[str, Any]:
+    """Overall and per-type figures: fraction correct, abstentions, latency, IoU recalls."""
+    by: dict[str, list[Scored]] = defaultdict(list)
+    for s in scored:
+        by[s.response.question.type].append(s)
+
+    def block(items: list[Scored]) -> dict[str, Any]:
+        n = len(items)
+        lat = [s.response.latency_s for s in items if s.response.answer is not None and s.response.latency_s > 0]
+        d: dict[str, Any] = {"n": n, "correct": sum(s.correct for s in items),
+                             "accuracy": (sum(s.correct for s in items) / n) if n else 0.0,
+                             "abstained": sum(s.abstained for s in items),
+                             "latency_p50_ms": round(float(np.percentile(lat, 50)) * 1000, 2) if lat else None,
+                             "latency_p95_ms": round(float(np.percentile(lat, 95)) * 1000, 2) if lat else None}
+        w1 = [s.within_one for s in items if s.within_one is not None]
+        if w1:
+            d["within_one"] = sum(w1) / len(w1)
+        ious = [s.iou for s in items if s.iou is not None]
+        if ious:
+            d["r_at_iou_0.3"] = sum(i >= 0.3 for i in ious) / len(ious)
+            d["r_at_iou_0.5"] = sum(i >= 0.5 for i in ious) / len(ious)
+        answered = [s for s in items if not s.abstained]
+        d["accuracy_when_answering"] = (sum(s.correct for s in answered) / len(answered)) if answered else None
+        return d
+
+    overall = block(scored)
+    answerable = [s for s in scored if perceivable(s.response.question)]
+    return {"overall": overall["accuracy"], "n": overall["n"], "abstained": overall["abstained"],
+            "perceivable": block(answerable) | {"ids": [s.response.question.id for s in answerable]},
+            "accuracy_when_answering": overall["accuracy_when_answering"],
+            "latency_p50_ms": overall["latency_p50_ms"], "latency_p95_ms": overall["latency_p95_ms"],
+            "by_type": {t: block(items) for t, items in sorted(by.items())}}
