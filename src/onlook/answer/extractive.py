@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_question, quoted_words
+from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
 from onlook.query.search import MemoryView, search
 from onlook.types import Answer, Evidence, Observation, format_ts
 
@@ -26,6 +26,13 @@ class Answerer(Protocol):
     """Anything that answers a question about a stream's memory."""
 
     def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer: ...
+
+
+def _matches(o: Observation, colors: tuple[str, ...] | list[str], edge: str | None) -> bool:
+    """Whether an enter/exit sighting fits the colours and edge a question names."""
+    if colors and not set(colors) & set(o.attrs.get("colors", [])):
+        return False
+    return not (edge and o.attrs.get("edge") != edge)
 
 
 def _people(n: int) -> str:
@@ -144,15 +151,16 @@ class ExtractiveAnswerer:
                           f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=len(faces))
         if it.subject in (None, "person", "color") or it.subject == "person":
             if it.action in ("enter", "exit"):
-                if it.colors:
+                if it.colors or it.edge:
                     items = [(o, k) for o, k in self._sightings(view, [it.action], since, until)
-                             if set(it.colors) & set(o.attrs.get("colors", []))]
+                             if _matches(o, it.colors, it.edge)]
                     n = len(items)
                 else:
                     n = self._count_sightings(view, [it.action], since, until)
                     items = self._sightings(view, [it.action], since, until, limit=10)
                 verb = "entered" if it.action == "enter" else "left"
-                return Answer(question, f"{_people(n)} {verb} the view{_where(it.scope.kind, since, until)}"
+                via = f" through the {it.edge} edge" if it.edge else ""
+                return Answer(question, f"{_people(n)} {verb} the view{via}{_where(it.scope.kind, since, until)}"
                               + (" (at " + ", ".join(format_ts(o.t) for o, _ in items[:10])
                                  + (", ..." if n > 10 else "") + ")." if items else "."),
                               at, 0.7, value=n,
@@ -172,6 +180,13 @@ class ExtractiveAnswerer:
                     text = f"{_people(n)} in {'/'.join(it.colors)} visible at {format_ts(row['t'])}."
                 else:
                     n = int(row["people"])
+                    # A close-up defeats the people tracker but not the face detector: count faces
+                    # seen in the last second and a half too, and take the larger number.
+                    faces = max((sum(1 for o in r["obs"] if o.kind == "face")
+                                 for r in view.store.frames(row["t"] - 1.5, row["t"])), default=0)
+                    if row.get("obs") is not None:
+                        faces = max(faces, sum(1 for o in row["obs"] if o.kind == "face"))
+                    n = max(n, faces)
                     text = f"{_people(n)} visible at {format_ts(row['t'])}."
                 return Answer(question, text, at, 0.6, value=n,
                               evidence=(Evidence(row["t"], f"{_people(row['people'])} tracked", None),))
@@ -212,11 +227,10 @@ class ExtractiveAnswerer:
             not_seen = f"{what} was never read"
         elif it.subject in ("person", None, "color"):
             if it.action == "exit":
-                cands = self._sightings(view, ["exit"], since, until, **({} if it.colors else few))
+                cands = self._sightings(view, ["exit"], since, until, **({} if it.colors or it.edge else few))
+                cands = [(o, k) for o, k in cands if _matches(o, it.colors, it.edge)]
                 what = "someone left the view"
                 not_seen = "nobody left the view"
-                if it.colors:
-                    cands = [(o, k) for o, k in cands if set(it.colors) & set(o.attrs.get("colors", []))]
             elif it.colors:
                 cands = [(o, None) for o in self._people_obs(view, since, until, it.colors,
                                                              order="-start" if it.order == "last" else "start",
@@ -224,7 +238,8 @@ class ExtractiveAnswerer:
                 what = f"a person in {'/'.join(it.colors)} was {'last' if it.order == 'last' else 'first'} seen"
                 not_seen = f"nobody in {'/'.join(it.colors)}"
             else:
-                cands = self._sightings(view, ["enter"], since, until, **({} if it.region else few))
+                cands = self._sightings(view, ["enter"], since, until, **({} if it.region or it.edge else few))
+                cands = [(o, k) for o, k in cands if _matches(o, (), it.edge)]
                 what = "someone entered the view"
                 not_seen = "nobody entered the view"
                 if it.region:
@@ -246,6 +261,10 @@ class ExtractiveAnswerer:
         more = f" ({total} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + \
             (", ..." if total > 6 else "") + ")" if total > 1 else ""
         desc = what if what else o.kind
+        if o.kind in ("enter", "exit") and o.attrs.get("edge") and o.attrs["edge"] != "inside":
+            desc += f" through the {o.attrs['edge']} edge"
+        if o.kind in ("enter", "exit") and o.attrs.get("colors"):
+            desc += f" (wearing {'/'.join(o.attrs['colors'][:2])})"
         return Answer(question, f"At {format_ts(o.t)}: {desc}{more}.", at, 0.7, value=round(o.t, 2),
                       span=(round(o.t, 2), round(o.t + 0.5, 2)),
                       evidence=tuple(Evidence(c.t, c.kind + (f" {c.label}" if c.kind == 'text' else ''), k)
@@ -347,12 +366,6 @@ class ExtractiveAnswerer:
 
 _OPTION_RE = re.compile(r"^\s*\(?([A-Za-z])[.):]\s*(.*)$")
 _NEGATION = re.compile(r"\b(no|nobody|none|nothing|not|never|no one|neither)\b")
-_FILLER = {"a", "an", "the", "of", "in", "on", "at", "to", "and", "or", "with", "is", "are", "was", "were", "it",
-           "its", "they", "their", "them", "he", "she", "his", "her", "there", "this", "that", "yes", "just",
-           "only", "own", "both", "by", "from", "into", "onto", "some", "one", "who", "has", "have", "been", "be",
-           "still", "view", "scene", "frame", "shot", "person", "people", "someone", "man", "woman", "men",
-           "women", "jacket", "coat", "shirt", "wearing", "dressed", "clothes", "bright", "dark", "light"}
-
 
 def split_option(option: str) -> tuple[str, str]:
     """``"B. A red cap"`` -> ``("B", "A red cap")``; options without a letter get ``""``."""
@@ -398,37 +411,41 @@ def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], vi
     colours_now = {c for o in (row or {}).get("obs", []) if o.kind == "person" for c in o.attrs.get("colors", [])}
     texts = {w for o, _ in self._sightings(view, ["text"], since, until) for w in o.attrs.get("words", [])}
     cuts = self._count_sightings(view, ["scene_cut"], since, until)
+    moves = []
+    if intent.action in ("enter", "exit"):
+        moves = [o for o, _ in self._sightings(view, [intent.action], since, until)
+                 if _matches(o, intent.colors, None)]
+    move_edges = {o.attrs.get("edge") for o in moves}
     supported: list[tuple[str, str, float]] = []
     for letter, text in parsed:
         low = text.lower()
         tokens = set(re.findall(r"[a-z]+", low))
-        content = tokens - _FILLER
-        unseen = tokens & UNSEEN_WORDS
+        if tokens & UNSEEN_WORDS:
+            continue  # rests on something perception cannot verify
+        verdicts: list[bool] = []
         colours = set(parse_colors(low))
         words = set(quoted_words(text))
-        claims = 0
-        ok = 0
-        if unseen:
-            continue  # rests on something perception cannot verify
-        if _NEGATION.search(low) and people_now is not None and tokens & {"nobody", "no", "none"}:
-            claims += 1
-            ok += people_now == 0
+        edge = parse_edge(low)
+        negated = bool(_NEGATION.search(low))
+        if intent.action in ("enter", "exit") and (edge or negated or "still" in tokens):
+            if edge:
+                verdicts.append(bool(moves) and edge in move_edges and len(move_edges) == 1)
+            else:  # "they have not left", "still in view"
+                verdicts.append(not moves)
+        elif people_now is not None and tokens & {"nobody", "none", "empty"}:
+            verdicts.append(people_now == 0)
         elif tokens & {"person", "people", "someone", "man", "woman", "men", "women"} and people_now is not None:
-            claims += 1
-            ok += people_now > 0
-        if colours and row is not None:
-            claims += 1
-            ok += bool(colours & colours_now)
+            verdicts.append(people_now > 0)
+        if colours and row is not None and intent.subject == "person":
+            verdicts.append(bool(colours & colours_now))
         if words:
-            claims += 1
-            ok += words <= texts
-        if tokens & {"cut", "cuts", "change", "changes"}:
-            claims += 1
-            ok += cuts > 0
-        leftover = content - set(parse_colors(low)) - words - {"cut", "cuts", "change", "changes", "nobody", "no"}
-        if claims and ok == claims and not leftover:
-            supported.append((letter, text, ok / claims))
-    if len(supported) == 1:
+            verdicts.append(words <= texts)
+        if tokens & {"cut", "cuts"} or ("scene" in tokens and tokens & {"change", "changes"}):
+            verdicts.append(cuts > 0)
+        if verdicts and all(verdicts):
+            supported.append((letter, text, float(len(verdicts))))
+    supported.sort(key=lambda x: -x[2])
+    if len(supported) == 1 or (len(supported) > 1 and supported[0][2] > supported[1][2]):
         letter, text = supported[0][:2]
         return Answer(question, f"{letter}. {text}", at, 0.5, value=letter)
     why = "more than one option fits what I perceive" if supported else "no option can be checked against what I perceive"

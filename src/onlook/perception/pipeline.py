@@ -74,6 +74,7 @@ class Perceiver:
         self.encoder = encoder
         self._last_run: dict[str, float] = {}
         self._track_colors: dict[int, list[tuple[str, float]]] = {}
+        self._track_seen: dict[int, float] = {}
         self._last_scene_colors_t = -1e9
         self._encoder_pending = 0.0
         self.frames = 0
@@ -97,6 +98,7 @@ class Perceiver:
             obs.append(cut)
             self.gate.reset()
             self._track_colors.clear()
+            self._track_seen.clear()
         gate = self.gate.update(img)
         if not gate.first:
             m = motion_observation(t, gate.changed)
@@ -125,9 +127,18 @@ class Perceiver:
                     attrs["colors"] = [c for c, _ in cached]
                 obs.append(Observation(t=t, kind=e.kind, label=e.label, score=e.score, box=e.box,
                                        track_id=e.track_id, attrs=attrs))
+            # Remember a track's colours a while after it was last seen: its exit is
+            # usually reported after it has gone, and it may be re-acquired.
+            for tid in live_ids:
+                self._track_seen[tid] = t
+            for e in res.events:
+                if e.kind == "exit" and e.track_id is not None:
+                    self._track_seen.pop(e.track_id, None)
+                    self._track_colors.pop(e.track_id, None)
             for tid in list(self._track_colors):
-                if tid not in live_ids:
-                    del self._track_colors[tid]
+                if t - self._track_seen.get(tid, t) > 30.0 or tid not in self._track_seen:
+                    self._track_colors.pop(tid, None)
+                    self._track_seen.pop(tid, None)
 
         if gate.skip:
             self.skipped += 1

@@ -16,7 +16,7 @@ from onlook.perception.color import COLOR_NAMES
 from onlook.perception.motion import REGIONS
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
-           "parse_region", "quoted_words", "UNSEEN_WORDS"]
+           "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
 
 _COLOR_SYNONYMS = {
     "grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red", "scarlet": "red",
@@ -36,7 +36,8 @@ CUT_PHRASES = ("scene change", "scene changes", "scene cut", "cut to", "cuts", "
                "a cut", "transition")
 ENTER_WORDS = {"enter", "enters", "entered", "entering", "appear", "appears", "appeared", "appearing",
                "arrive", "arrives", "arrived", "arriving", "come", "comes", "came", "coming",
-               "walk in", "walks in", "walked in", "show up", "shows up", "showed up", "emerge",
+               "walk in", "walks in", "walked in", "walked into", "walks into", "walk into", "came into",
+               "comes into", "come into", "came in", "stepped into", "show up", "shows up", "showed up", "emerge",
                "emerges", "emerged", "step", "steps", "stepped"}
 EXIT_WORDS = {"leave", "leaves", "left the", "leaving", "exit", "exits", "exited", "exiting",
               "disappear", "disappears", "disappeared", "gone", "go out", "goes out", "went out",
@@ -97,6 +98,7 @@ class Intent:
         words: Quoted or capitalised words to find in on-screen text.
         scope: The time scope.
         order: ``"first"``, ``"last"`` or ``None``.
+        edge: Frame edge of an entry/exit (``"left"``...), if named.
         unknown: Words naming things perception cannot see.
     """
 
@@ -109,6 +111,7 @@ class Intent:
     scope: TimeScope = field(default_factory=TimeScope)
     order: str | None = None
     unknown: tuple[str, ...] = ()
+    edge: str | None = None
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -143,6 +146,8 @@ def parse_time_scope(text: str) -> TimeScope:
     m = re.search(r"\b(?:first|opening)\s+(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?)\b", q)
     if m:
         return TimeScope("start", float(m.group(1)) * _UNIT_S[m.group(2)])
+    if re.search(r"\bsince (the (stream|video|clip|recording) (started|began)|the (start|beginning))\b", q):
+        return TimeScope("all")
     if re.search(r"\b(at|in|near) the (start|beginning|very beginning)\b|\bat first\b|\binitially\b"
                  r"|\bwhen (it|the (video|stream|clip)) (started|began)\b", q):
         return TimeScope("start")
@@ -187,6 +192,14 @@ def parse_region(text: str) -> str | None:
     if re.search(r"\b(in|at) the centre\b", q):
         return "centre"
     return None
+
+
+def parse_edge(text: str) -> str | None:
+    """The frame edge a question names for an entry or exit ("through the right edge")."""
+    q = _norm(text)
+    m = re.search(r"\b(left|right|top|bottom)\s+(edge|side|border)\b", q) or re.search(
+        r"\b(?:from|through|via|out|off|towards?|at) the (left|right|top|bottom)\b(?! (upper|lower|corner))", q)
+    return m.group(1) if m else None
 
 
 def quoted_words(text: str) -> tuple[str, ...]:
@@ -273,5 +286,8 @@ def parse_question(text: str) -> Intent:
         kind = "describe"
     else:
         kind = "unknown"
+    edge = parse_edge(q)
+    if edge and region and region.endswith(edge) and re.search(rf"\b{edge}\s+(edge|side)\b", q):
+        region = None  # "the right edge" names where they crossed, not a picture region
     return Intent(kind=kind, subject=subject, action=_action(q), colors=colors, region=region,
-                  words=words, scope=scope, order=order, unknown=unknown)
+                  words=words, scope=scope, order=order, unknown=unknown, edge=edge)
