@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import sys
@@ -32,19 +31,12 @@ import av
 import cv2
 import numpy as np
 
+from onlook.footage import find_clip
 from onlook.perception.people import PeopleTracker
 
 ROOT = Path(__file__).resolve().parents[1]
+EVAL_DIR = ROOT.parent / "shared" / "eval"
 ENTER_QUERY = "a person enters the view"
-
-
-def footage_dir() -> Path:
-    env = os.environ.get("ONLOOK_FOOTAGE")
-    return Path(env) if env else ROOT.parent / "shared" / "footage"
-
-
-def eval_dir() -> Path:
-    return footage_dir().parent / "eval"
 
 
 def sample(path: Path, fps: float, width: int):
@@ -127,12 +119,11 @@ def run(path: Path, fps: float, width: int, *, gate: bool, verbose: bool):
     return counts, events, costs, fractions
 
 
-def report_vtest(fps: float, width: int, gate: bool, verbose: bool) -> dict:
-    video = "vtest.avi"
-    path = footage_dir() / video
-    alerts = json.loads((eval_dir() / "alerts.json").read_text())
+def report_vtest(path: Path, eval_dir: Path, fps: float, width: int, gate: bool, verbose: bool) -> dict:
+    video = path.name
+    alerts = json.loads((eval_dir / "alerts.json").read_text())
     gts = next(a["gt_times"] for a in alerts if a["video"] == video and a["query"] == ENTER_QUERY)
-    questions = [q for q in json.loads((eval_dir() / "questions.json").read_text())
+    questions = [q for q in json.loads((eval_dir / "questions.json").read_text())
                  if q["video"] == video and q["type"] == "count"]
     counts, events, costs, fractions = run(path, fps, width, gate=gate, verbose=verbose)
     enters = [e.t for e in events if e.kind == "enter"]
@@ -176,8 +167,8 @@ def report_vtest(fps: float, width: int, gate: bool, verbose: bool) -> dict:
     return out
 
 
-def report_other(video: str, fps: float, width: int, gate: bool) -> dict:
-    path = footage_dir() / video
+def report_other(path: Path, fps: float, width: int, gate: bool) -> dict:
+    video = path.name
     counts, events, costs, _ = run(path, fps, width, gate=gate, verbose=False)
     n_enter = sum(e.kind == "enter" for e in events)
     cs = [c for _, c in counts]
@@ -194,16 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gate", action="store_true", help="pass a 32-px tile change mask")
     ap.add_argument("--no-others", action="store_true", help="skip bikes.mp4 and box.mp4")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every event")
+    ap.add_argument("--eval-dir", type=Path, default=EVAL_DIR, help="folder of alerts.json, questions.json")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
-    if not (footage_dir() / "vtest.avi").exists():
-        print(f"no footage at {footage_dir()} (set ONLOOK_FOOTAGE)", file=sys.stderr)
+    vtest = find_clip("vtest.avi")
+    if vtest is None or not (args.eval_dir / "alerts.json").is_file():
+        print("vtest.avi or eval/alerts.json not found (set ONLOOK_FOOTAGE, --eval-dir)", file=sys.stderr)
         return 2
-    results = [report_vtest(f, args.width, args.gate, args.verbose) for f in args.fps]
+    results = [report_vtest(vtest, args.eval_dir, f, args.width, args.gate, args.verbose) for f in args.fps]
     if not args.no_others:
         for video in ("bikes.mp4", "box.mp4"):
-            if (footage_dir() / video).exists():
-                results.append(report_other(video, args.fps[0], args.width, args.gate))
+            if (path := find_clip(video)) is not None:
+                results.append(report_other(path, args.fps[0], args.width, args.gate))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

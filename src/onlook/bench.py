@@ -168,25 +168,14 @@ def bench_rss(clip: Path, hours: float, fps: float = 2.0) -> list[BenchResult]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(fps=fps, store=Path(tmp) / "s", budget=50 * 1000**2, detect_text=False)
         perceiver = build_perceiver(settings)
-        eng = StreamEngine(frames(), settings=settings, perceiver=perceiver)
-        seen = [0]
-
-        def on_status(m: dict[str, Any]) -> None:
-            return None
-
-        eng.subscribe(on_status)
-        orig = eng._process
-
-        def counted(frame: Frame) -> None:
-            orig(frame)
-            seen[0] += 1
-            if seen[0] - 1 in marks:
-                gc.collect()
-                rss[marks[seen[0] - 1]] = _rss_mb()
-
-        eng._process = counted  # type: ignore[method-assign]
+        eng = StreamEngine(None, settings=settings, perceiver=perceiver, stream_id="rss")
         t0 = time.perf_counter()
-        eng.run()
+        for i, frame in enumerate(frames()):
+            eng.feed(frame)
+            if i in marks:
+                gc.collect()
+                rss[marks[i]] = _rss_mb()
+        eng.finish()
         wall = time.perf_counter() - t0
         size = eng.store.size_bytes()
         eng.close()

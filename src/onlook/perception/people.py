@@ -1,31 +1,36 @@
-"""People tracking with enter/exit events for fixed cameras, on a CPU budget.
+"""People in view, and people entering and leaving it, for fixed cameras on a CPU.
 
 Foreground comes from a mixture-of-Gaussians background model (OpenCV MOG2,
-shadows removed) on a small copy of the frame; connected foreground blobs are
-associated with tracks by a gated Hungarian assignment on predicted
-(constant-velocity) positions. Blobs shared by several tracks are split
-between them along the valleys of their column projection, blobs much wider
-than one person are split the same way, and pieces that lie inside a tracked
-person's expected box are absorbed as fragments.
+shadows removed) on a 320-pixel-wide copy of the frame, after undoing global
+exposure drift; blobs that hardly differ from the background (compression
+noise, flicker) are dropped. Blobs are matched to tracks by a gated Hungarian
+assignment on constant-velocity predictions. A blob claimed by several
+tracks (people walking together) has its pixels shared among them; a blob
+bigger than its one track is fitted with a person-sized box and what is left
+over, if person-sized, becomes a candidate of its own; pieces that fit inside
+a tracked person's box are absorbed.
 
-What a person looks like at each image row is learned online: a line
-``height = a * foot_y + b`` fitted robustly to confirmed, isolated tracks
-(people near the bottom of an elevated view are taller). It gates fragments,
-splits groups and keeps small noise from becoming tracks. OpenCV's HOG people
-detector scores single 64x128 windows cut around new tracks (cheap: a few
-tenths of a millisecond each) so that cars, trees and shadows are not
-counted; partly visible people at the edges, whom HOG misses, are confirmed
-by their entering motion instead.
+What one person looks like at each image row is learned online: a robust
+line ``height = a * foot_y + b`` fitted to isolated confirmed tracks (people
+near the bottom of an elevated view are taller); nothing is assumed about the
+camera. OpenCV's HOG people model scores single 64x128 windows cut around
+candidates that are big enough for it (a fraction of a millisecond each): a
+good score confirms someone, a very bad one vetoes them (a box, a car, a
+hand), and it is the only evidence that confirms a group member.
 
-An ``enter`` event fires once per person, when a new track is confirmed and
-its history shows how it came in: across a frame edge, or emerging inside
-the view away from every known person. Tracks born during the first seconds
-of a shot are people already there and never fire. Lost tracks are kept for
-a while and re-acquired near their predicted position; a person who stops
-(and fades into the background model) is kept by comparing their last
-appearance with the current pixels. When most of the frame is foreground
-(the camera moves) no tracks are made; HOG's multi-scale detector then
-counts people on the small frame, without events.
+A candidate is confirmed by how it appeared. Across an edge: it grows or
+moves inwards and is shaped like a person. Inside the view, away from every
+known person (a doorway, behind a car): it keeps coming for three frames and
+looks like a person or walks. Next to someone (a companion, or a bag): HOG
+says person, or it walks off on its own. Everything present during the
+first seconds of a stream is taken as already there, and everything that
+shows up right after a scene cut or camera motion too, so neither fires an
+``enter``; an ``enter`` also needs the newcomer to look like a person within
+a few seconds. Lost people are re-acquired near their predicted position (not
+across an edge), and someone who stops and fades into the background is kept
+while their pixels stay as they were. When most of the frame is foreground
+(the camera moves) no tracks are kept and HOG's multi-scale detector counts
+people on the small frame, without events.
 """
 
 from __future__ import annotations
@@ -45,10 +50,10 @@ __all__ = ["PeopleResult", "PeopleTracker"]
 
 _EDGES = ("left", "right", "top", "bottom")
 _HOG_W, _HOG_H = 64, 128
-_HOG_FILL = 0.75
-_HOG_MIN_H = 40  # shorter people (full-resolution pixels) are too blurred for HOG
+_HOG_FILL = 0.75  # share of the 128-pixel window height a person fills in HOG's training data
+_HOG_MIN_H = 40  # shorter people (analysis-image pixels) are too blurred for HOG
 _WIDTH = 0.38  # typical width / height of one walking person's foreground
-_GHOST_S = 1.0  # fastest absorption, right after a (re)start: ghosts of people who walk off fade  # share of the 128-pixel window height a person fills in HOG's training data
+_GHOST_S = 1.0  # fastest absorption, right after a (re)start: ghosts of people who walk off fade
 
 
 @dataclass
@@ -111,6 +116,7 @@ class _Track:
     parent: _Track | None = None
     seen_now: bool = True
     alone: int = 0  # sightings as a blob of its own, not shared with another track
+    seen_whole: bool = False  # seen clear of every edge at least once
     plausible: int = 0  # sightings in a blob no bigger than the people it holds
     entered_event: bool = False
 
@@ -122,10 +128,6 @@ class _Track:
     def w(self) -> float:
         return float(self.box[2] - self.box[0])
 
-    @property
-    def foot(self) -> np.ndarray:
-        return np.array([(self.box[0] + self.box[2]) / 2, self.box[3]])
-
 
 class _HeightModel:
     """Person height in work pixels as a robust linear function of foot row."""
@@ -135,14 +137,14 @@ class _HeightModel:
         self.min_samples = min_samples
         self.samples: deque[tuple[float, float]] = deque(maxlen=maxlen)
         self._fit: tuple[float, float, float, float] | None = None  # a, b, y_lo, y_hi
-        self._dirty = False
+        self._new = 0  # samples added since the last fit
 
     def add(self, foot_y: float, h: float) -> None:
         self.samples.append((foot_y, h))
-        self._dirty = True
+        self._new += 1
 
     def _refit(self) -> None:
-        self._dirty = False
+        self._new = 0
         if len(self.samples) < self.min_samples:
             self._fit = None
             return
@@ -153,7 +155,9 @@ class _HeightModel:
         for _ in range(3):
             ys, hs = y[keep], h[keep]
             if np.ptp(ys) > 0.08 * self.frame_h and len(ys) >= self.min_samples:
-                a, b = np.polyfit(ys, hs, 1)
+                ym, hm = ys.mean(), hs.mean()
+                a = float(((ys - ym) * (hs - hm)).sum() / ((ys - ym) ** 2).sum())
+                b = float(hm - a * ym)
                 if a < 0:  # an elevated camera never sees people shrink towards the bottom
                     a, b = 0.0, float(np.median(hs))
             else:
@@ -167,15 +171,17 @@ class _HeightModel:
 
     def expected(self, foot_y: float) -> float | None:
         """Expected height at ``foot_y``, or ``None`` while too little is known."""
-        if self._dirty:
+        # Refit now and then: the relation changes slowly and a fit costs ~0.5 ms.
+        if self._new and self._new >= min(10, max(1, len(self.samples) // 10)):
             self._refit()
         if self._fit is None:
             return None
         a, b, lo, hi = self._fit
-        # Extrapolate only a little beyond the rows seen; past that the line is a guess.
+        # On a ground plane height grows linearly with the foot row, so the line
+        # extrapolates; only guard against a fit that runs into the horizon.
         span = max(hi - lo, 0.1 * self.frame_h)
-        y = min(max(foot_y, lo - 0.5 * span), hi + 0.5 * span)
-        return max(a * y + b, 2.0)
+        y = min(max(foot_y, lo - 1.5 * span), hi + 1.5 * span)
+        return max(a * y + b, 0.5 * (a * lo + b), 2.0) if foot_y < lo else max(a * y + b, 2.0)
 
 
 class PeopleTracker:
@@ -196,6 +202,8 @@ class PeopleTracker:
             already there and fire no ``enter``.
         lost_s: How long a vanished person is remembered for re-acquisition.
         hold_s: How long a vanished person is still counted.
+        enter_window_s: An ``enter`` fires only if the newcomer looks like a
+            person within this long of first being seen.
         hog_threshold: HOG SVM score above which a window is a person.
         hog_veto: Best HOG score below which something seen whole, and big
             enough for HOG, is not a person whatever its motion.
@@ -224,6 +232,7 @@ class PeopleTracker:
         var_threshold: float = 16.0,
         warmup_s: float = 2.0,
         lost_s: float = 4.0,
+        enter_window_s: float = 3.0,
         hold_s: float = 2.0,
         hog_threshold: float = -1.0,
         hog_veto: float = -2.0,
@@ -245,6 +254,7 @@ class PeopleTracker:
         self.var_threshold = float(var_threshold)
         self.warmup_s = float(warmup_s)
         self.lost_s = float(lost_s)
+        self.enter_window_s = float(enter_window_s)
         self.hold_s = min(float(hold_s), self.lost_s)
         self.hog_threshold = float(hog_threshold)
         self.hog_veto = float(hog_veto)
@@ -312,8 +322,11 @@ class PeopleTracker:
         self._hog_area = np.zeros((wh, ww), bool)
         self._work_fraction = 0.0
 
-        if scene_cut or self._mog is None or self._shape != (wh, ww) or \
-                (self._last_t is not None and t < self._last_t):
+        # A cut, a new picture size, time running backwards or a long outage: what
+        # was known of the view no longer holds (the people model does, unless cut).
+        gap = self._last_t is not None and (
+            t < self._last_t or t - self._last_t > max(self.lost_s, 3.0 / self.fps))
+        if scene_cut or self._mog is None or self._shape != (wh, ww) or gap:
             self._restart(small, t, keep_heights=not scene_cut and self._shape == (wh, ww),
                           strict=self._mog is not None)
             return PeopleResult()
@@ -427,8 +440,10 @@ class PeopleTracker:
                 continue
             mask = labels[y:y + h, x:x + w] == i
             # Compression noise and flicker pass MOG2's test by a few grey levels only.
-            diff = np.abs(self._small[y:y + h, x:x + w].astype(np.float32) - self._bg[y:y + h, x:x + w])
-            if float(diff.max(axis=2)[mask].mean()) < self.min_contrast:
+            k = 1 + int(a > 1500) + int(a > 6000)  # a sample of the pixels is plenty
+            diff = np.abs(self._small[y:y + h:k, x:x + w:k].astype(np.float32)
+                          - self._bg[y:y + h:k, x:x + w:k])
+            if float(diff.max(axis=2)[mask[::k, ::k]].mean()) < self.min_contrast:
                 continue
             blobs.append(_Blob(np.array([x, y, x + w, y + h], np.float64), mask))
         return blobs
@@ -458,11 +473,11 @@ class PeopleTracker:
                 if h0:
                     k = eh / h0  # walking towards or away from the camera
                     h, w = h * k, w * k
+                if not 0.7 <= h / eh <= 1.4:
+                    return eh, _WIDTH * eh  # its own size was learnt half-hidden or in a group
             return h, w
         if eh is not None:
             return eh, _WIDTH * eh
-        if self._touch(tr.box) is None:
-            return tr.h, _WIDTH * tr.h  # whoever walks alongside is about as tall
         return None
 
     def _predict(self, tr: _Track, dt: float) -> np.ndarray:
@@ -514,12 +529,12 @@ class PeopleTracker:
         loose: list[_Blob] = []
         group: dict[int, int] = {}  # track index -> blob index
         for j, idxs in claims.items():
-            parts, rest = self._explain(blobs[j], [(tracks[i], preds[i]) for i in idxs])
+            parts, rest, held = self._explain(blobs[j], [(tracks[i], preds[i]) for i in idxs])
             for i, part in zip(idxs, parts):
                 meas[i] = part
                 group[i] = j
                 single[i] = len(idxs) == 1 and not rest
-                plausible[i] = not rest and self._coherent(blobs[j], [tracks[k] for k in idxs])
+                plausible[i] = held
             loose.extend(rest)
 
         # 4. Blobs nobody claimed: pieces of a tracked person, or new people.
@@ -538,9 +553,12 @@ class PeopleTracker:
             else:
                 self._observe(tr, box, t, dt, single=single[i])
                 tr.plausible += int(plausible[i])
+        wh, ww = self._shape  # type: ignore[misc]
         for i in hidden:
             # Hidden behind the others in its group: it is there, and moves with them.
             tr = tracks[i]
+            if _overlap(preds[i], np.array([0, 0, ww, wh], np.float64)) < 0.5:
+                continue  # mostly out of the picture: gone, not hidden
             mates = [k for k in claims[group[i]] if meas.get(k) is not None]
             if mates:
                 shift = np.mean([tracks[k].box - preds[k] for k in mates], axis=0)
@@ -554,22 +572,47 @@ class PeopleTracker:
             tr.misses = 0
 
         # 6. Re-acquire vanished people, or start new tracks.
-        for b in loose:
+        for b in self._join_pieces(loose):
             if not self._reacquire(b, t, dt):
                 self._spawn(b, t)
 
         # 7. Verify, confirm, coast, expire.
         return self._bookkeep(t)
 
+    def _join_pieces(self, blobs: list[_Blob]) -> list[_Blob]:
+        """Join new blobs stacked one over the other that fit one person (legs and trunk)."""
+        blobs = sorted(blobs, key=lambda b: -b.area)
+        out: list[_Blob] = []
+        for b in blobs:
+            for k, a in enumerate(out):
+                if a.parent is not b.parent:
+                    continue
+                ov = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+                if ov < 0.5 * min(a.w, b.w):
+                    continue
+                u = _union(a.box, b.box)
+                uh, uw = u[3] - u[1], u[2] - u[0]
+                gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
+                eh = self._expected_h(u[3])
+                fits = uh <= 1.3 * eh if eh is not None else uh <= 5.0 * uw
+                if fits and gap <= 0.3 * uh:
+                    out[k] = _Blob(u, _paste(a, b, u), parent=a.parent)
+                    break
+            else:
+                out.append(b)
+        return out
+
     def _cost(self, tr: _Track, p: np.ndarray, box: np.ndarray, t: float) -> float | None:
         """Matching cost of a track's predicted box ``p`` and a blob box, None if gated out."""
-        lost_for = t - tr.last_seen - (0.0 if tr.seen_now else 0.0)
+        lost_for = t - tr.last_seen
         ref_h = max(tr.size[0] if tr.size else tr.h, 4.0)
         pf = np.array([(p[0] + p[2]) / 2, p[3]])
         bf = np.array([(box[0] + box[2]) / 2, box[3]])
         d = float(np.hypot(*((pf - bf) / ref_h)))
         iou = _iou(p, box)
         gate = 0.8 + 0.6 * min(lost_for, self.lost_s)
+        if tr.hits == 1 and self._touch(tr.box) is not None:
+            gate += 0.8 * min(lost_for, 1.0)  # only a sliver seen: where the rest is, is open
         if d > gate and iou <= 0:
             return None
         size = 0.0
@@ -585,19 +628,32 @@ class PeopleTracker:
         return d + size - iou + (0.4 if tr.misses else 0.0) + (0.2 if not tr.confirmed else 0.0)
 
     def _explain(self, blob: _Blob, claimants: list[tuple[_Track, np.ndarray]]
-                 ) -> tuple[list[np.ndarray | None], list[_Blob]]:
+                 ) -> tuple[list[np.ndarray | None], list[_Blob], bool]:
         """Fit each claimant's person box into the blob; return their boxes and the rest.
 
         A box is ``None`` for a track hidden by the others. The rest are pieces
-        big enough to be another person (someone walking close by).
+        big enough to be another person (someone walking close by). The flag
+        says whether the claimants' boxes hold most of the blob: if not, the
+        blob is some bigger moving thing that the tracks are mere parts of.
         """
         x0, y0 = blob.box[0], blob.box[1]
         off = np.array([x0, y0, x0, y0])
         if len(claimants) == 1:
             tr, p = claimants[0]
             ref = self._ref_size(tr, blob.box[3])
-            if ref is None or (blob.h <= 1.4 * ref[0] and blob.w <= 1.7 * ref[1]):
-                return [blob.box.copy()], []
+            if ref is None:
+                # Nothing known of its size yet: only clear gaps between bodies split it
+                # (a car or a cart is one wide thing, a group shows gaps between heads).
+                pieces = self._split_wide(blob, blob.h) if self._touch(blob.box) is None else [blob]
+                if len(pieces) == 1:
+                    return [blob.box.copy()], [], True
+                pc = (p[0] + p[2]) / 2
+                k = int(np.argmin([abs((q.box[0] + q.box[2]) / 2 - pc) for q in pieces]))
+                for q in pieces:
+                    q.parent = tr
+                return [pieces[k].box.copy()], [q for q_i, q in enumerate(pieces) if q_i != k], True
+            if blob.h <= 1.4 * ref[0] and blob.w <= 1.5 * ref[1]:
+                return [blob.box.copy()], [], True
         M = blob.mask.copy()
         out: list[np.ndarray | None] = [None] * len(claimants)
         refs = [self._ref_size(tr, p[3]) for tr, p in claimants]
@@ -615,8 +671,13 @@ class PeopleTracker:
                     out[0] = _tight(sub) + np.array([fx0, fy0, fx0, fy0]) + off
                     sub[:] = False
         else:
-            boxes, M = _share(M, [p - off for _, p in claimants], refs)
+            # A track seen once has no speed yet: let it be found farther from where it was.
+            slack = [2.5 if tr.hits <= 1 else 1.2 for tr, _ in claimants]
+            boxes, M = _share(M, [p - off for _, p in claimants], refs, slack)
             out = [None if b is None else b + off for b in boxes]
+        held = 1.0 - np.count_nonzero(M) / max(np.count_nonzero(blob.mask), 1)
+        if blob.w * blob.h > 2.0 * sum(h * w for h, w in refs):
+            held = 0.0  # many small tracks on one big moving thing
         rest = []
         if M.any() and known:
             big = max(refs, key=lambda r: r[0])
@@ -629,17 +690,7 @@ class PeopleTracker:
                 # The closest claimant is the one it was walking with.
                 near = min(claimants, key=lambda cp: abs((cp[1][0] + cp[1][2]) / 2 - (box[0] + box[2]) / 2))
                 rest.append(_Blob(box, lab[y:y + h, x:x + w] == c, parent=near[0]))
-        return out, rest
-
-    def _coherent(self, blob: _Blob, tracks: list[_Track]) -> bool:
-        """Whether the blob is about as big as the people said to be in it."""
-        hs, ws = [], []
-        for tr in tracks:
-            ref = self._ref_size(tr, tr.box[3])
-            h = ref[0] if ref else tr.h
-            hs.append(h)
-            ws.append(max(ref[1] if ref else tr.w, _WIDTH * h))
-        return blob.h <= 1.5 * max(hs) + 2 and blob.w <= 1.4 * sum(ws) + 2
+        return out, rest, held >= 0.7
 
     def _person_sized(self, box: np.ndarray, area: float, ref: tuple[float, float]) -> bool:
         """Big enough to be a person of its own (a leftover, not an arm or a bag)."""
@@ -680,12 +731,15 @@ class PeopleTracker:
         v = (new_f - old_f) / max(t - tr.last_seen, dt)
         tr.vel = v if tr.hits == 1 else 0.5 * v + 0.5 * tr.vel
         h, w = float(box[3] - box[1]), float(box[2] - box[0])
-        if edge is None and single and 1.6 * w <= h <= 5.0 * w:
+        eh = self._expected_h(float(box[3]))
+        whole = eh is None or 0.7 * eh <= h <= 1.4 * eh  # not cut short by something in front
+        if edge is None and single and whole and 2.0 * w <= h <= 5.0 * w:
             if tr.size is None or was_edge is not None:
                 tr.size = (h, w)
             else:
                 tr.size = (0.6 * h + 0.4 * tr.size[0], 0.6 * w + 0.4 * tr.size[1])
         tr.box = box
+        tr.seen_whole |= edge is None
         tr.disp = max(tr.disp, float(np.hypot(*(_anchor(box, None) - _anchor(tr.birth_box, None)))))
         tr.last_seen = t
         tr.hits += 1
@@ -734,14 +788,19 @@ class PeopleTracker:
             if t < self._strict_until:
                 # Right after a cut or camera motion, whoever shows up was there already.
                 origin, where = "initial", "inside"
+            elif parent is not None:
+                # Left over beside a tracked person: part of their group (announced
+                # only if the group itself just came in), or of what they carry or open.
+                origin, where = "split", parent.edge
             elif q_edge is not None:
                 origin, where = "edge", q_edge
             elif t - self._t0 < self.warmup_s:
                 origin, where = "initial", "inside"
-            elif parent is not None:
-                origin, where = "split", parent.edge
             elif (parent := self._near_person(q.box)) is not None:
                 origin, where = "split", parent.edge
+            elif (q_edge := self._touch(_grow(q.box, 1.0, 0.0))) is not None:
+                # Within a body width of an edge: it just came in, seen late.
+                origin, where = "edge", q_edge
             else:
                 origin, where = "inside", "inside"
             tr = _Track(self._next_id, q.box.copy(), t, origin, where, q.box.copy(), last_seen=t,
@@ -788,7 +847,7 @@ class PeopleTracker:
 
     def _near_person(self, box: np.ndarray) -> _Track | None:
         for tr in self._tracks:
-            if tr.confirmed and _overlap(box, _grow(tr.box, 1.0, 0.3)) > 0:
+            if tr.confirmed and _overlap(box, _grow(tr.box, 1.0, 0.5)) > 0:
                 return tr
         return None
 
@@ -822,6 +881,8 @@ class PeopleTracker:
 
     def _maybe_confirm(self, tr: _Track, t: float, events: list[Observation]) -> None:
         edge = self._touch(tr.box)
+        if edge is not None and tr.seen_whole:
+            return  # seen whole and not a person; a slice of it going out is no better
         eh = self._expected_h(tr.box[3])
         if edge is None and tr.hog_tries < 4 and tr.h * self._scale >= _HOG_MIN_H \
                 and self._may_hog(tr.box):
@@ -832,8 +893,8 @@ class PeopleTracker:
                 assert self._heights is not None
                 self._heights.add(float(tr.box[3]), tr.h)  # clearly one whole person
         person_hog = tr.hog >= self.hog_threshold
-        if tr.hog_tries >= 2 and tr.hog < self.hog_veto:
-            return  # seen whole and big enough, and HOG sees no person in it
+        if tr.hog_tries >= 2 and tr.hog < self.hog_veto and (tr.alone or tr.origin != "split"):
+            return  # seen big enough, and not behind a companion, and HOG sees no person
         sized = eh is None or 0.45 * eh <= tr.h <= 2.0 * eh
         upright = tr.h >= 1.3 * tr.w
         moving = tr.disp >= 0.5 * max(tr.h, 1.0) and tr.hits >= 3
@@ -847,11 +908,13 @@ class PeopleTracker:
                 shaped = tr.h >= tr.w and (eh is None or _area(tr.box) >= 0.1 * eh * eh)
             ok = tr.hits >= 2 and grew and (person_hog or shaped)
         elif tr.origin == "initial":
-            ok = tr.hits >= 2 and sized and (person_hog or (upright and moving))
+            # Ghosts (where someone stood when the background was learnt) never move.
+            ok = tr.hits >= 2 and sized and (moving or (person_hog and tr.disp >= 0.25 * tr.h))
         elif tr.origin == "split":
             # Part of someone else's blob at first: a bag, an arm or a shadow, unless it
             # looks like a person or walks off on its own.
-            ok = tr.hits >= 2 and sized and upright and (person_hog or (tr.alone >= 2 and moving))
+            ok = tr.hits >= 2 and sized and upright and (
+                person_hog or (moving and (tr.alone >= 2 or tr.plausible >= 3)))
         else:  # emerging inside the view
             ok = tr.hits >= 3 and sized and upright and (person_hog or moving)
         if not ok or tr.h < self.min_height * self._shape[0]:  # type: ignore[index]
@@ -859,16 +922,18 @@ class PeopleTracker:
         if not (tr.plausible or person_hog):
             return  # only ever seen as a small part of a bigger moving mass
         tr.confirmed = True
-        fire = tr.origin in ("edge", "inside")
+        # An arrival is evident within seconds; what lingered before looking like
+        # someone (a door, a car boot, a flag at the border) is counted, not announced.
+        fire = tr.origin in ("edge", "inside") and t - tr.born <= self.enter_window_s
         if tr.origin == "split" and tr.parent is not None and tr.parent.origin == "edge" \
-                and t - tr.parent.born <= 2.5:
+                and t - tr.parent.born <= self.enter_window_s:
             fire = True  # one of a group that came in together
         if fire:
             tr.entered_event = True
             events.append(self._event("enter", tr, t, tr.edge))
 
-    def _moved_in(self, tr: _Track) -> bool:
-        wh, ww = self._shape  # type: ignore[misc]
+    @staticmethod
+    def _moved_in(tr: _Track) -> bool:
         b0, b1 = tr.birth_box, tr.box
         return {
             "left": b1[2] > b0[2] + 1, "right": b1[0] < b0[0] - 1,
@@ -877,7 +942,6 @@ class PeopleTracker:
 
     def _leaving_edge(self, tr: _Track, t: float) -> str | None:
         """The edge a vanished person went out through, or None if they vanished inside."""
-        wh, ww = self._shape  # type: ignore[misc]
         edge = self._touch(tr.box)
         h = max(tr.size[0] if tr.size else tr.h, 4.0)
         if edge is not None:
@@ -892,6 +956,8 @@ class PeopleTracker:
         """The person faded into the background but their pixels have not moved."""
         if tr.template is None or self._touch(tr.box) is not None:
             return False
+        if tr.disp < 0.5 * max(tr.h, 1.0):
+            return False  # it never walked anywhere: a ghost or a flicker, not someone who stopped
         cur = self._patch(tr.box)
         if cur is None or cur.shape != tr.template.shape:
             return False
@@ -1048,46 +1114,61 @@ def _tight(mask: np.ndarray) -> np.ndarray:
     return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float64)
 
 
-def _share(mask: np.ndarray, preds: list[np.ndarray], sizes: list[tuple[float, float]]
-           ) -> tuple[list[np.ndarray | None], np.ndarray]:
+def _share(mask: np.ndarray, preds: list[np.ndarray], sizes: list[tuple[float, float]],
+           slack: list[float]) -> tuple[list[np.ndarray | None], np.ndarray]:
     """Share a blob's pixels among several people walking together.
 
     Each pixel goes to the person whose box (of its expected size) it is
     deepest inside; each box then moves to the middle of its pixels (a few
-    rounds, never far from the prediction). Returns each person's box (None
+    rounds, at most ``slack`` half-widths from the prediction). Returns each person's box (None
     when almost none of them shows: hidden behind the others) and the mask of
     pixels that are in nobody's box.
     """
-    ys, xs = np.nonzero(mask)
+    ys_all, xs_all = np.nonzero(mask)
+    step = max(1, int(math.ceil(len(xs_all) / 1500)))  # a sample places the boxes as well
+    ys, xs = ys_all[::step], xs_all[::step]
     k = len(preds)
     cx = np.array([(p[0] + p[2]) / 2 for p in preds])
     cy = np.array([p[3] - s[0] / 2 for p, s in zip(preds, sizes)])
-    hw = np.array([max(s[1] / 2, 1.0) for s in sizes])
-    hh = np.array([max(s[0] / 2, 1.0) for s in sizes])
+    hw = np.array([max(s[1] / 2, 1.0) for s in sizes])[:, None]
+    hh = np.array([max(s[0] / 2, 1.0) for s in sizes])[:, None]
     cx0, cy0 = cx.copy(), cy.copy()
-    for _ in range(3):
-        d = np.maximum(np.abs(xs[None, :] - cx[:, None]) / hw[:, None],
-                       np.abs(ys[None, :] - cy[:, None]) / hh[:, None])
+
+    def depth(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        return np.maximum(np.abs(xs[None, :] - cx[:, None]) / hw, np.abs(ys[None, :] - cy[:, None]) / hh)
+
+    reach = np.maximum(np.asarray(slack) / 1.2, 1.0)
+    for it in range(3):
+        d = depth(xs, ys)
         who = np.argmin(d, axis=0)
-        near = d[who, np.arange(len(xs))] <= 1.0
+        # The first round looks farther for people whose whereabouts are uncertain.
+        near = d[who, np.arange(len(xs))] <= (reach[who] if it == 0 else 1.0)
         for i in range(k):
             sel = near & (who == i)
             if sel.any():
-                cx[i] = np.clip(xs[sel].mean(), cx0[i] - 1.2 * hw[i], cx0[i] + 1.2 * hw[i])
-                cy[i] = np.clip(ys[sel].mean(), cy0[i] - 0.6 * hh[i], cy0[i] + 0.6 * hh[i])
-    d = np.maximum(np.abs(xs[None, :] - cx[:, None]) / hw[:, None],
-                   np.abs(ys[None, :] - cy[:, None]) / hh[:, None])
+                cx[i] = np.clip(xs[sel].mean(), cx0[i] - slack[i] * hw[i, 0], cx0[i] + slack[i] * hw[i, 0])
+                cy[i] = np.clip(ys[sel].mean(), cy0[i] - 0.6 * hh[i, 0], cy0[i] + 0.6 * hh[i, 0])
+    d = depth(xs_all, ys_all)
     who = np.argmin(d, axis=0)
-    dmin = d[who, np.arange(len(xs))]
+    dmin = d[who, np.arange(len(xs_all))]
     boxes: list[np.ndarray | None] = []
     for i in range(k):
         sel = (who == i) & (dmin <= 1.2)
-        if sel.sum() < 0.15 * 4 * hw[i] * hh[i]:
+        if sel.sum() < 0.15 * 4 * hw[i, 0] * hh[i, 0]:
             boxes.append(None)
             continue
-        boxes.append(np.array([xs[sel].min(), ys[sel].min(), xs[sel].max() + 1, ys[sel].max() + 1],
-                              np.float64))
+        boxes.append(np.array([xs_all[sel].min(), ys_all[sel].min(), xs_all[sel].max() + 1,
+                               ys_all[sel].max() + 1], np.float64))
     rest = np.zeros_like(mask)
     far = dmin > 1.2
-    rest[ys[far], xs[far]] = True
+    rest[ys_all[far], xs_all[far]] = True
     return boxes, rest
+
+
+def _paste(a: _Blob, b: _Blob, u: np.ndarray) -> np.ndarray:
+    """The pixels of two blobs in the frame of their union box ``u``."""
+    m = np.zeros((int(u[3] - u[1]), int(u[2] - u[0])), bool)
+    for q in (a, b):
+        x, y = int(q.box[0] - u[0]), int(q.box[1] - u[1])
+        m[y:y + q.mask.shape[0], x:x + q.mask.shape[1]] |= q.mask
+    return m
