@@ -295,3 +295,11 @@ def test_untracked_people_fire_each_time(fresh_book: Callable[[str], AlertBook])
     book = fresh_book("someone in red appears")
     o = lambda t: Observation(t, "person", "person", 0.9, None, None, {"colors": ["red"]})  # noqa: E731
     assert len(run(book, [(1.0, [o(1.0)]), (2.0, [o(2.0)])])) == 2
+
+
+def test_two_people_entering_in_one_frame_are_two_alerts() -> None:
+    book = AlertBook("cam")
+    book.add("a person enters the view")
+    alerts = run(book, [(1.0, [person(1.0, 1, [], "enter"), person(1.0, 2, [], "enter")]),
+                        (1.5, [person(1.5, 1, [], "enter")])])  # a repeated event for track 1 is not re-alerted
+    assert [(a.t, a.evidence[0].track_id) for a in alerts] == [(1.0, 1), (1.0, 2)]

@@ -181,8 +181,13 @@ class AlertBook:
             ev = self._evidence(st, a)
             if ev is None:
                 continue
-            out.append(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id,
-                             evidence=tuple(ev)))
+            if st.rule.kind in ("enter", "exit", "person_color"):
+                # Two people entering in the same frame are two alerts, one per person.
+                out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
+                           for o in ev)
+            else:
+                out.append(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id,
+                                 evidence=tuple(ev)))
         return out
 
     def _evidence(self, st: _RuleState, a: Analysis) -> list[Observation] | None:
