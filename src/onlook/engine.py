@@ -88,6 +88,7 @@ class StreamEngine:
         self._thread: threading.Thread | None = None
         self.error: OnlookError | None = None
         self.done = threading.Event()
+        self._latest: tuple[Frame, list[Any]] | None = None
         # Time continues across restarts: a source whose clock restarts below
         # what is stored is shifted to follow on.
         self._resume_after = self.store.last_time()
@@ -273,11 +274,17 @@ class StreamEngine:
             except Exception:  # closing a broken source must not mask the real error
                 log.debug("source close failed", exc_info=True)
 
+    def latest_frame(self) -> tuple[Frame, list[Any]] | None:
+        """The last analysed frame and its observations (for live views), or None."""
+        return self._latest
+
     def _process(self, frame: Frame) -> None:
         assert self.perceiver is not None
         self.stats["frames_kept"] += 1
         self.stats["t"] = frame.pts
         a = self.perceiver.analyze(frame)
+        # One reference swap: readers on other threads see either the old or the new pair.
+        self._latest = (frame, a.observations)
         if a.analysed_fraction > 0:
             self.stats["frames_analysed"] += 1
         for ev in self.memory.add(a):
