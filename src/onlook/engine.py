@@ -22,7 +22,7 @@ from typing import Any
 
 from onlook.answer.extractive import Answerer, ExtractiveAnswerer
 from onlook.config import Settings
-from onlook.errors import OnlookError, SourceError
+from onlook.errors import OnlookError
 from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver
 from onlook.query.alerts import AlertBook, Rule
@@ -142,12 +142,16 @@ class StreamEngine:
         if isinstance(self._source_arg, str):
             from onlook.sources import open_source
 
+            # The source applies the same sampling grid before converting pixels; the
+            # engine's own sampler then keeps every frame it receives. With --start,
+            # frames before the start are not pre-filtered (the grid starts there).
+            self._source_sampler = _StartAwareSampler(self.settings.fps, self.start_s)
             s = self.settings
             return open_source(self._source_arg, stream_id=self.stream_id, open_timeout_s=s.open_timeout_s,
                                read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
                                reconnect_backoff_s=s.reconnect_backoff_s,
                                reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
-                               queue_size=s.queue_size)
+                               queue_size=s.queue_size, keep=self._source_sampler.keep)
         return self._source_arg
 
     def _frames(self) -> Iterator[Frame]:
@@ -366,5 +370,12 @@ class StreamEngine:
         return self._thread is not None and self._thread.is_alive()
 
 
-def is_source_error(e: BaseException) -> bool:
-    return isinstance(e, SourceError)
+class _StartAwareSampler(FpsSampler):
+    """The engine's sampling grid as a source-side filter: nothing before ``start_s`` is kept."""
+
+    def __init__(self, fps: float, start_s: float) -> None:
+        super().__init__(fps)
+        self.start_s = start_s
+
+    def keep(self, pts: float) -> bool:
+        return pts >= self.start_s and super().keep(pts)

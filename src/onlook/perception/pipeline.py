@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -151,12 +152,22 @@ class Perceiver:
             if cols:
                 obs.append(Observation(t=t, kind="color", label=", ".join(c for c, _ in cols),
                                        score=cols[0][1], attrs={"colors": {c: round(v, 3) for c, v in cols}}))
+        people_boxes = [o.box for o in obs if o.kind == "person" and o.box is not None]
+        whole = rois is None
         if self.faces is not None and self._due("face", t, s.face_interval_s):
-            self._last_run["face"] = t
-            obs.extend(self.faces.detect(img, t, rois))
+            # Faces are on people: look at the heads of tracked people when there are any
+            # (a far cheaper crop than every changed region); otherwise where it changed.
+            face_rois = rois if whole or not people_boxes else _head_rois(people_boxes, img.shape)
+            if face_rois is None or face_rois:
+                self._last_run["face"] = t
+                obs.extend(self.faces.detect(img, t, face_rois))
         if self.text is not None and self._due("text", t, s.ocr_interval_s):
-            self._last_run["text"] = t
-            obs.extend(self.text.detect(img, t, rois))
+            # People walking do not write text: read only changes that tracked people
+            # do not explain, and only when there are some (the first frame reads it all).
+            text_rois = None if whole else _unexplained_rois(gate, people_boxes, img.shape)
+            if text_rois is None or text_rois:
+                self._last_run["text"] = t
+                obs.extend(self.text.detect(img, t, text_rois))
         embedding = None
         if self.encoder is not None:
             self._encoder_pending += gate.changed_fraction
@@ -195,6 +206,32 @@ class Perceiver:
     def skipped_area_fraction(self) -> float:
         """Share of the sampled image area the detectors did not need to analyse."""
         return self.gate.skipped_area_fraction
+
+
+def _head_rois(boxes: list, shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """Pixel rectangles around the upper part of each person box, where a face would be."""
+    h, w = shape[:2]
+    out = []
+    for x0, y0, x1, y1 in boxes:
+        bw, bh = (x1 - x0) * w, (y1 - y0) * h
+        out.append((max(0, int(x0 * w - 0.25 * bw)), max(0, int(y0 * h - 0.15 * bh)),
+                    min(w, int(x1 * w + 0.25 * bw)), min(h, int(y0 * h + 0.45 * bh))))
+    return out
+
+
+def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
+                      min_fraction: float = 0.005) -> list[tuple[int, int, int, int]]:
+    """Changed regions minus the tiles covered by tracked people; [] when too little is left."""
+    grid = gate.changed.copy()
+    rows, cols = grid.shape
+    for x0, y0, x1, y1 in boxes:
+        # One tile of margin: a walking person's outline changes tiles just outside the box.
+        r0, r1 = max(0, int(y0 * rows) - 1), min(rows, int(np.ceil(y1 * rows)) + 1)
+        c0, c1 = max(0, int(x0 * cols) - 1), min(cols, int(np.ceil(x1 * cols)) + 1)
+        grid[r0:r1, c0:c1] = False
+    if grid.mean() < min_fraction:
+        return []
+    return replace(gate, changed=grid).rois(shape)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from av.container import InputContainer
 
@@ -84,7 +84,11 @@ class FileSource(BaseSource):
         read_timeout_s: float | None = None,
         options: dict[str, str] | None = None,
         format: str | None = None,
+        keep: Callable[[float], bool] | None = None,
     ) -> None:
+        # ``keep(pts)`` lets the consumer's sampler reject frames before pixel
+        # conversion, which is most of the per-frame cost at a few frames a second.
+        self._keep = keep
         timeout = (open_timeout_s, read_timeout_s) if network else None
         container = open_container(uri, network=network, format=format, options=options,
                                    timeout=timeout)
@@ -132,8 +136,11 @@ class FileSource(BaseSource):
         frames = decode_video(container, stream, self.damage, uri=self.info.uri,
                               network=self._network, read_timeout_s=self._read_timeout_s)
         for seq, vf in enumerate(frames):
+            pts = clock(best_effort(vf))
+            if self._keep is not None and not self._keep(pts):
+                continue
             image = vf.to_ndarray(format="bgr24")
-            yield Frame(self.stream_id, seq, clock(best_effort(vf)), time.time(), image)
+            yield Frame(self.stream_id, seq, pts, time.time(), image)
             if self._closed.is_set():
                 return
         if self.damage.packets:

@@ -164,6 +164,7 @@ class LiveSource(BaseSource):
         reconnect_backoff_s: float = 0.5,
         reconnect_backoff_max_s: float = 30.0,
         on_gap: Callable[[Gap], None] | None = None,
+        keep: Callable[[float], bool] | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ConfigError(f"reconnect_attempts must be >= 0, got {reconnect_attempts}")
@@ -176,6 +177,7 @@ class LiveSource(BaseSource):
         self._attempts = int(reconnect_attempts)
         self._backoff = Backoff(reconnect_backoff_s, reconnect_backoff_max_s)
         self._on_gap = on_gap
+        self._keep = keep  # consumer's sampler: skip pixel conversion of frames it won't use
         self.damage = Damage()
 
         # Built before the first connection so close() works during its retries.
@@ -254,6 +256,10 @@ class LiveSource(BaseSource):
                     if outage is not None:
                         clock.resume(wall - (last_wall if last_wall is not None else outage[1]))
                     pts = clock(best_effort(vf))
+                    if self._keep is not None and not self._keep(pts):
+                        seq += 1  # seq counts decoded frames, so skipped ones leave a visible hole
+                        last_wall = wall
+                        continue
                     image = vf.to_ndarray(format="bgr24")
                     if outage is not None:
                         self._record(Gap(outage[0], pts, outage[1], wall, outage[2]))

@@ -35,6 +35,7 @@ def open_source(
     speed: float = 1.0,
     image_fps: float = 1.0,
     queue_size: int = 8,
+    keep: Callable[[float], bool] | None = None,
     on_gap: Callable[[Gap], None] | None = None,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
@@ -71,6 +72,9 @@ def open_source(
         queue_size: Frames buffered between the decoder thread and the
             consumer; ``0`` decodes in the consumer's thread instead.
         on_gap: Called with each gap a live stream records.
+        keep: Optional predicate on a frame's pts; frames it rejects are
+            skipped before pixel conversion (pass a sampler's ``keep`` so
+            frames that would be dropped anyway cost only their decode).
 
     Returns:
         An open :class:`Source`; use it as a context manager or ``close()`` it.
@@ -105,7 +109,7 @@ def open_source(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
-            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap)
+            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep)
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:
@@ -117,13 +121,13 @@ def open_source(
                 path, stream_id=stream_id, kind="webcam", format="v4l2",
                 open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
                 reconnect_attempts=reconnect_attempts, reconnect_backoff_s=reconnect_backoff_s,
-                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap)
+                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep)
         elif Path(path).is_dir():
             source = ImageFolderSource(path, fps=image_fps, stream_id=stream_id)
         elif not Path(path).exists():
             raise source_error(SourceNotFound, "open", uri, "no such file or folder")
         else:
-            source = FileSource(path, stream_id=stream_id)
+            source = FileSource(path, stream_id=stream_id, keep=keep)
 
     finite = source.info.kind in ("file", "images")
     if realtime and finite:
