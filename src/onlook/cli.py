@@ -122,7 +122,8 @@ class _Display:
 
 
 def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list[str], ask_every: float | None,
-               as_json: bool, start_s: float, until_s: float | None, stream_id: str) -> int:
+               as_json: bool, start_s: float, until_s: float | None, stream_id: str,
+               announce_store: bool = True) -> int:
     from onlook.engine import StreamEngine
 
     engine = StreamEngine(source, settings=settings, stream_id=stream_id, alerts=alerts,
@@ -131,6 +132,9 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
     display = _Display(console, source)
     next_ask = [ask_every or 0.0]
 
+    display.answers = deque(maxlen=max(2, len(asks)))
+    final: list[Answer] = []
+
     def ask_all(at: float | None = None) -> None:
         for q in asks:
             a = engine.ask(q, at=at)
@@ -138,6 +142,8 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
                 _print_json(a.to_dict())
             else:
                 display.answers.append(a)
+                if at is None:
+                    final.append(a)
 
     failed: OnlookError | None = None
     try:
@@ -169,9 +175,10 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
         if asks:
             ask_all()
             if not as_json:
-                for a in list(display.answers)[-len(asks):]:
+                console.print(Text("answers at the end of the stream:", style="bold"))
+                for a in final:
                     console.print(_answer_panel(a))
-        if not as_json and settings.store:
+        if not as_json and settings.store and announce_store:
             console.print(f"[dim]memory stored in {settings.store}; ask with: onlook ask --store {settings.store} "
                           f"\"...\"[/]")
     except KeyboardInterrupt:
@@ -326,7 +333,8 @@ def demo(
     try:
         settings = _settings(fps=2.0, realtime=realtime, store=store)
         code = _run_watch(str(clip), settings, alerts=alerts, asks=asks, ask_every=10.0 if people_clip else 4.0,
-                          as_json=as_json, start_s=0.0, until_s=seconds, stream_id="demo")
+                          as_json=as_json, start_s=0.0, until_s=seconds, stream_id="demo",
+                          announce_store=tmp is None)
     except OnlookError as e:
         _fail(e)
     finally:
@@ -490,6 +498,41 @@ def prepare_encoder(
     except OnlookError as e:
         _fail(e)
     Console().print(f"encoder written to {out}; use it with: onlook watch SOURCE --encoder {out}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    store_root: Annotated[Path, typer.Option(help="folder of the streams' memory (streams.json + one store each)")] = Path("onlook-store"),
+    api_key: Annotated[Optional[str], typer.Option(envvar="ONLOOK_API_KEY", help="require this key (Authorization: Bearer KEY) on every API route")] = None,
+    allow_files: Annotated[Optional[list[Path]], typer.Option("--allow-files", help="folder that file sources may come from (repeatable); none by default")] = None,
+    webhook: Annotated[Optional[list[str]], typer.Option("--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse per stream (default 2)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
+    try:
+        import uvicorn
+
+        from onlook.server import create_app
+        from onlook.server.manager import check_store_root
+    except ImportError as e:  # pragma: no cover - fastapi and uvicorn are core dependencies
+        _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
+    try:
+        settings = _settings(fps=fps)
+        check_store_root(store_root)
+        for d in allow_files or []:
+            if not d.is_dir():
+                raise ConfigError(f"--allow-files '{d}' is not a folder")
+        web = create_app(settings, store_root, api_key=api_key, allow_files=list(allow_files or []),
+                         webhooks=list(webhook or []))
+    except OnlookError as e:
+        _fail(e)
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
+                          "this port can use the API", highlight=False)
+    uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 
 def main() -> None:
