@@ -188,3 +188,18 @@ def test_encoder_embeddings_drive_search(tmp_path):
     eng.close()
     with Store(tmp_path / "store", readonly=True) as st:
         assert st.index is not None and len(st.index) >= 2
+
+
+def test_source_gaps_are_recorded_in_memory(tmp_path):
+    from onlook.types import Gap
+
+    s = _settings(tmp_path)
+    gap = Gap(start=1.0, end=2.5, wall_start=100.0, wall_end=101.5, reason="read timeout")
+    src = FakeSource(scene_frames(3), fps=10, gaps=[gap], kind="live")
+    eng = StreamEngine(src, settings=s, perceiver=Perceiver(s))
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    assert eng.store.gaps() == [gap]
+    assert any(m["type"] == "event" and m.get("kind") == "gap" and m["reason"] == "read timeout" for m in msgs)
+    eng.close()
