@@ -513,10 +513,9 @@ def serve(
 ) -> None:
     """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
     try:
-        import uvicorn
-
         from onlook.server import create_app
         from onlook.server.manager import check_store_root
+        from onlook.server.run import make_server
     except ImportError as e:  # pragma: no cover - fastapi and uvicorn are core dependencies
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
     try:
@@ -532,7 +531,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
                           "this port can use the API", highlight=False)
-    uvicorn.run(web, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    make_server(web, host=host, port=port, log_level=log_level).run()
 
 
 def main() -> None:

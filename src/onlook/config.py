@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # --- memory
     store: Path | None = Field(None, description="store folder; None keeps memory in RAM only")
     budget: int = Field(500 * 1000**2, description="store byte budget")
-    recent_window: int = Field(64, ge=1, description="recent kept frames kept in RAM")
+    recent_window: int = Field(16, ge=1, description="recent kept frames kept in RAM (small copies)")
 
     @field_validator("budget", mode="before")
     @classmethod

@@ -77,9 +77,18 @@ class StreamEngine:
         self.until_s = until_s
         self.store = store or Store(self.settings.store, budget_bytes=self.settings.budget)
         self._own_store = store is None
+        self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
+                                      "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
+                                      "alert_delays_s": []}
         self.book = AlertBook(stream_id)
-        for q in list(alerts or []) + self.store.alert_queries():
-            self.add_alert(q)
+        self._latest: tuple[Frame, list[Any]] | None = None
+        try:
+            for q in list(alerts or []) + self.store.alert_queries():
+                self.add_alert(q)
+        except OnlookError:
+            if self._own_store:  # don't leave the store locked behind a refused alert
+                self.store.close()
+            raise
         self.perceiver = perceiver
         self.memory = Memory(self.store, stream_id, recent_window=self.settings.recent_window)
         self.answerer = answerer or ExtractiveAnswerer()
@@ -88,14 +97,11 @@ class StreamEngine:
         self._thread: threading.Thread | None = None
         self.error: OnlookError | None = None
         self.done = threading.Event()
-        self._latest: tuple[Frame, list[Any]] | None = None
         # Time continues across restarts: a source whose clock restarts below
         # what is stored is shifted to follow on.
         self._resume_after = self.store.last_time()
         self._offset = 0.0
-        self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
-                                      "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
-                                      "alert_delays_s": []}
+
 
     # --- alerts ------------------------------------------------------------------------------
 
@@ -105,8 +111,9 @@ class StreamEngine:
         Raises:
             UnsupportedQuery: perception cannot see what it asks about.
         """
-        rule = self.book.add(query)
-        self.store.save_alert_query(query, self.stats["t"] if hasattr(self, "stats") else 0.0)
+        latest = self._latest
+        rule = self.book.add(query, visible=latest[1] if latest else None)
+        self.store.save_alert_query(query, self.stats["t"])
         return rule
 
     def remove_alert(self, query: str) -> bool:
@@ -233,7 +240,8 @@ class StreamEngine:
             except OnlookError as e:
                 log.warning("could not store the last event: %s", e)
             self._close_source()
-            self.store.set_meta("last_t", self.stats["t"]) if not self.store.readonly else None
+            if not self.store.readonly:
+                self.store.set_meta("last_t", self.stats["t"])
             self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
             self.done.set()
 

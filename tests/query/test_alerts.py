@@ -303,3 +303,10 @@ def test_two_people_entering_in_one_frame_are_two_alerts() -> None:
     alerts = run(book, [(1.0, [person(1.0, 1, [], "enter"), person(1.0, 2, [], "enter")]),
                         (1.5, [person(1.5, 1, [], "enter")])])  # a repeated event for track 1 is not re-alerted
     assert [(a.t, a.evidence[0].track_id) for a in alerts] == [(1.0, 1), (1.0, 2)]
+
+
+def test_people_already_in_view_at_registration_do_not_fire() -> None:
+    book = AlertBook("cam")
+    book.add("someone in red appears", visible=[person(1.0, 1, ["red"])])
+    alerts = run(book, [(1.5, [person(1.5, 1, ["red"]), person(1.5, 2, ["red"])])])
+    assert [a.evidence[0].track_id for a in alerts] == [2]

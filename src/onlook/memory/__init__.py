@@ -8,7 +8,8 @@ from typing import Any
 
 from onlook.memory.segments import Segmenter
 from onlook.memory.store import Store, VectorIndex
-from onlook.types import Analysis, Event
+from onlook.sampling import resize_for_analysis as _shrink
+from onlook.types import Analysis, Event, Frame
 
 __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 
@@ -26,16 +27,18 @@ class Memory:
         store: Where events, timeline and keyframes go.
         stream_id: The stream's name.
         recent_window: How many recent analyses to keep in RAM.
+        recent_width: Their frames are kept at most this wide.
         text_repeat_s: The same OCR text is recorded again only after this long.
         face_repeat_s: Faces are recorded as sightings at most this often.
     """
 
-    def __init__(self, store: Store, stream_id: str, *, recent_window: int = 16,
+    def __init__(self, store: Store, stream_id: str, *, recent_window: int = 16, recent_width: int = 448,
                  text_repeat_s: float = 60.0, face_repeat_s: float = 10.0) -> None:
         self.store = store
         self.stream_id = stream_id
         self.segmenter = Segmenter(stream_id)
         self.recent: deque[Analysis] = deque(maxlen=recent_window)
+        self.recent_width = recent_width
         self._lock = threading.Lock()
         self._latest: dict[str, Any] | None = None
         self._texts: dict[str, float] = {}
@@ -63,8 +66,14 @@ class Memory:
         out = []
         if closed is not None:
             out.append(self._store_event(closed))
+        # The recent window keeps small copies: enough for a live view or a VLM's
+        # latest frames, and bounded in bytes whatever the camera resolution.
+        thumb = Analysis(frame=Frame(a.frame.stream_id, a.frame.seq, t, a.frame.wall,
+                                     _shrink(a.frame.image, self.recent_width)),
+                         observations=a.observations, analysed_fraction=a.analysed_fraction,
+                         people=a.people, embedding=a.embedding)
         with self._lock:
-            self.recent.append(a)
+            self.recent.append(thumb)
             self._latest = {"t": t, "seq": a.frame.seq, "wall": a.frame.wall, "people": a.people,
                             "motion": motion, "analysed": a.analysed_fraction, "obs": state}
         return out
@@ -109,3 +118,8 @@ class Memory:
     def latest(self) -> dict[str, Any] | None:
         with self._lock:
             return dict(self._latest) if self._latest else None
+
+    def recent_frames(self) -> list[Analysis]:
+        """The recent window, oldest first (small copies of the kept frames)."""
+        with self._lock:
+            return list(self.recent)

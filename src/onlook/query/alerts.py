@@ -160,10 +160,22 @@ class AlertBook:
         self.text_repeat_s = text_repeat_s
         self._rules: dict[str, _RuleState] = {}
 
-    def add(self, query: str) -> Rule:
-        """Register a query (idempotent). Raises UnsupportedQuery if it cannot fire."""
+    def add(self, query: str, visible: list[Observation] | None = None) -> Rule:
+        """Register a query (idempotent). Raises UnsupportedQuery if it cannot fire.
+
+        Args:
+            query: The user's words.
+            visible: Observations of the latest frame. People already in view
+                when a query like "someone in red appears" is registered are
+                not news: they are marked as seen so only later ones fire.
+        """
         rule = compile_alert(query)
-        self._rules.setdefault(query, _RuleState(rule))
+        if query not in self._rules:
+            st = _RuleState(rule)
+            if rule.kind == "person_color":
+                st.fired_tracks.update(o.track_id for o in visible or []
+                                       if o.kind == "person" and o.track_id is not None and _person_matches(o, rule))
+            self._rules[query] = st
         return rule
 
     def remove(self, query: str) -> bool:

@@ -1,0 +1,63 @@
+"""Live view: the latest analysed frame as JPEG, with perception's boxes drawn on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from onlook.types import Frame, Observation
+
+__all__ = ["BOUNDARY", "render_jpeg", "placeholder_jpeg", "mjpeg_part"]
+
+BOUNDARY = "onlookframe"
+"""Multipart boundary of ``live.mjpg`` responses."""
+
+_COLORS = {"person": (60, 200, 60), "face": (255, 160, 40), "text": (40, 200, 255)}  # BGR
+
+
+def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: bool = True, max_width: int = 640,
+                quality: int = 75) -> bytes:
+    """Encode ``frame`` as JPEG (at most ``max_width`` wide), drawing person/face/text boxes when ``boxes``."""
+    img = frame.image
+    h, w = img.shape[:2]
+    if w > max_width:
+        img = cv2.resize(img, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+    elif boxes:
+        img = img.copy()  # never draw on the engine's frame
+    if boxes:
+        hh, ww = img.shape[:2]
+        for o in observations:
+            color = _COLORS.get(o.kind)
+            if color is None or o.box is None:
+                continue
+            x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh)))
+            cv2.rectangle(img, (x0, y0), (x1, y1), color, 2)
+            label = o.kind if o.track_id is None else f"{o.kind} {o.track_id}"
+            if o.kind == "text":
+                label = o.label[:24]
+            cv2.putText(img, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+@lru_cache(maxsize=8)
+def placeholder_jpeg(text: str, width: int = 480, height: int = 270) -> bytes:
+    """A grey picture saying ``text`` (no frame yet, or the stream is not running)."""
+    img = np.full((height, width, 3), 48, np.uint8)
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 2)
+    cv2.putText(img, text, ((width - tw) // 2, (height + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                (220, 220, 220), 2, cv2.LINE_AA)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
+
+
+def mjpeg_part(jpeg: bytes, t: float | None = None) -> bytes:
+    """One part of a ``multipart/x-mixed-replace`` body."""
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n"
+    if t is not None:
+        head += f"X-Stream-Time: {t:.3f}\r\n"
+    return head.encode() + b"\r\n" + jpeg + b"\r\n"

@@ -1,0 +1,628 @@
+"""Many streams in one process: create, list, stop, delete, survive restarts, fan out messages.
+
+:class:`StreamManager` owns one :class:`~onlook.engine.StreamEngine` (and
+its :class:`~onlook.memory.Store`) per stream, each store in
+``store_root/<stream id>/``. The list of streams is kept in
+``store_root/streams.json`` (id, source, options, alerts, last state), so a
+new server on the same root reopens every stream: those that were running
+start again (a file carries on after the last stored time, a live source
+reconnects), while files that had finished stay ``ended`` and streams that
+were stopped stay ``stopped``; all of them remain queryable.
+
+Engine messages arrive on each stream's ingest thread. The manager's
+callback only hands them to the event loop (``loop.call_soon_threadsafe``);
+there they update the stream's state, go to every subscriber's bounded
+queue (the oldest message is dropped when a slow client falls behind, so
+ingest never waits) and, for alerts, to the webhooks.
+
+Everything here except the engine callback runs on the event loop; blocking
+engine calls (opening stores, joining workers) go to worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from anyio import to_thread
+
+from onlook.config import Settings, parse_bytes
+from onlook.engine import StreamEngine
+from onlook.errors import ConfigError, OnlookError, StoreLocked, UnsupportedSource
+from onlook.memory import Store
+from onlook.query.alerts import compile_alert
+from onlook.server.errors import SourceNotAllowed, StreamExists, StreamNotFound, StreamUnavailable, one_line
+from onlook.server.protocol import STREAM_ID_PATTERN, CreateStreamRequest
+from onlook.server.webhooks import WebhookSender, check_webhook_url
+from onlook.sources import LIVE_SCHEMES, PacedSource, ThreadedSource, open_source
+from onlook.types import Frame
+
+__all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "keyframe_url"]
+
+log = logging.getLogger(__name__)
+
+MESSAGE_TYPES = frozenset({"event", "alert", "status", "error"})
+"""Message types subscribers can ask for (``?types=``)."""
+
+_ID_RE = re.compile(STREAM_ID_PATTERN)
+_STREAMS_FILE = "streams.json"
+_OPTION_KEYS = ("fps", "realtime", "detect_people", "detect_faces", "detect_text", "budget", "start", "until",
+                "webhooks")
+
+
+def keyframe_url(stream_id: str, rel: str | None) -> str | None:
+    """URL path of a store-relative keyframe (``keyframes/0000012345.jpg``), or None."""
+    if not rel:
+        return None
+    return f"/streams/{stream_id}/keyframes/{Path(rel).name}"
+
+
+def _lock_root(root: Path) -> int:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(root / ".server.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"cannot use store root '{root}': {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLocked(f"store root '{root}' is used by another onlook server") from None
+    return fd
+
+
+def check_store_root(root: str | os.PathLike[str]) -> None:
+    """Check that a store root can be created and that no other server uses it.
+
+    Raises:
+        ConfigError: the folder cannot be created.
+        StoreLocked: another onlook server holds it.
+    """
+    os.close(_lock_root(Path(root)))
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+def classify_source(source: str) -> tuple[str, str | None]:
+    """Tell a live URL from a local path.
+
+    Returns:
+        ``("live", None)`` for a network URL, or ``("local", path)`` for a
+        file, folder or device path (``file://`` URLs decoded).
+
+    Raises:
+        UnsupportedSource: an unknown URL scheme, or a ``file://`` URL naming another host.
+    """
+    if "://" in source:
+        parts = urlsplit(source)
+        scheme = parts.scheme.lower()
+        if scheme in LIVE_SCHEMES:
+            return "live", None
+        if scheme != "file":
+            raise UnsupportedSource(f"unsupported URL scheme '{scheme}://' in source; use a file path, file://, "
+                                    f"{', '.join(s + '://' for s in sorted(LIVE_SCHEMES))}", source=source)
+        if parts.netloc not in ("", "localhost"):
+            raise UnsupportedSource("file:// URLs must name a local file", source=source)
+        return "local", unquote(parts.path)
+    return "local", source
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class _ResumedSource:
+    """A finite source fast-forwarded past the stream time its store already holds.
+
+    Frames up to ``after`` are decoded and dropped without pacing, so a file
+    interrupted by a server restart carries on where it was, at once.
+    """
+
+    def __init__(self, source: Any, after: float) -> None:
+        self.source = source
+        self.after = after
+
+    @property
+    def info(self) -> Any:
+        return self.source.info
+
+    @property
+    def gaps(self) -> list[Any]:
+        return self.source.gaps
+
+    @property
+    def dropped(self) -> int:
+        return self.source.dropped
+
+    def __iter__(self) -> Iterator[Frame]:
+        for frame in self.source:
+            if frame.pts > self.after + 1e-6:
+                yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+# --- subscribers -------------------------------------------------------------------------------
+
+
+class Subscription:
+    """A client's view of the message feed: a bounded queue, oldest dropped when full.
+
+    ``await sub.get()`` returns the next message, or None once the stream is
+    deleted or the server shuts down.
+    """
+
+    def __init__(self, stream_id: str | None, types: frozenset[str] | None, maxsize: int) -> None:
+        self.stream_id = stream_id
+        self.types = types
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize)
+        self.dropped = 0
+        self.closed = False
+
+    def wants(self, msg: dict[str, Any]) -> bool:
+        return ((self.stream_id is None or msg.get("stream") == self.stream_id)
+                and (self.types is None or msg.get("type") in self.types))
+
+    def put(self, msg: dict[str, Any] | None) -> None:
+        if self.closed:
+            return
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+                self.dropped += 1
+        self.queue.put_nowait(msg)
+        if msg is None:
+            self.closed = True
+
+    async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """Next message; raises TimeoutError after ``timeout`` seconds without one."""
+        if timeout is None:
+            return await self.queue.get()
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+
+# --- streams -----------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamHandle:
+    """One stream the manager holds.
+
+    Attributes:
+        id: Stream id (also its store folder name).
+        source: The source as the client gave it.
+        options: The creation options (fps, realtime, detectors, ...).
+        kind: ``"live"`` or ``"local"``.
+        path: Resolved local path (files, folders, devices), else None.
+        state: ``starting``, ``running``, ``ended``, ``failed`` or ``stopped``.
+        error: One-line reason when failed (or when it could not be reopened).
+        engine: The engine, or None when the stream could not be opened.
+        store: Its store (owned here, closed on delete/shutdown).
+    """
+
+    id: str
+    source: str
+    options: dict[str, Any]
+    kind: str
+    path: str | None = None
+    state: str = "starting"
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    engine: StreamEngine | None = None
+    store: Store | None = None
+    stop_requested: bool = False
+    unsubscribe: Callable[[], None] | None = None
+    alerts: list[str] = field(default_factory=list)
+
+    def require_engine(self) -> StreamEngine:
+        if self.engine is None:
+            raise StreamUnavailable(f"stream '{self.id}' is not open: {self.error or 'unknown error'}")
+        return self.engine
+
+    def entry(self) -> dict[str, Any]:
+        """What ``streams.json`` keeps of it."""
+        alerts = self.engine.alert_queries if self.engine is not None else self.alerts
+        return {"id": self.id, "source": self.source, "options": self.options, "alerts": list(alerts),
+                "state": self.state, "created": self.created}
+
+
+class StreamManager:
+    """Create, list, stop and delete streams; persist them; fan their messages out.
+
+    Args:
+        settings: Server-wide defaults; each stream's options override them.
+        store_root: Folder holding ``streams.json`` and one store per stream.
+        allow_files: Folders file sources may come from (symlinks and ``..``
+            resolved before checking). Empty: no file sources at all.
+        webhooks: URLs that receive every alert of every stream.
+        webhook_sender: Delivery machinery (default: a :class:`WebhookSender`).
+        subscriber_queue: Messages buffered per subscriber before the oldest is dropped.
+
+    Example:
+        >>> mgr = StreamManager(Settings(), "/var/lib/onlook", allow_files=["/srv/video"])  # doctest: +SKIP
+        >>> await mgr.start()                                                             # doctest: +SKIP
+        >>> h = await mgr.create(CreateStreamRequest(source="rtsp://cam/1"))             # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings, store_root: str | os.PathLike[str], *,
+                 allow_files: list[str | os.PathLike[str]] | None = None, webhooks: list[str] | None = None,
+                 webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256) -> None:
+        self.settings = settings
+        self.store_root = Path(store_root)
+        self.allow_roots = [os.path.realpath(p) for p in allow_files or []]
+        self.webhooks = [check_webhook_url(u) for u in webhooks or []]
+        self.webhook_sender = webhook_sender or WebhookSender()
+        self.subscriber_queue = subscriber_queue
+        self.streams: dict[str, StreamHandle] = {}
+        self._subs: set[Subscription] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = asyncio.Lock()
+        self._root_lock: int | None = None
+        self.closing = False
+        self.feeds_closed = False
+
+    # --- lifecycle of the manager ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take the store root, start webhooks, reopen every stream listed in ``streams.json``.
+
+        Raises:
+            StoreLocked: another onlook server uses this store root.
+            ConfigError: ``streams.json`` cannot be read.
+        """
+        self._loop = asyncio.get_running_loop()
+        await to_thread.run_sync(self._take_root)
+        await self.webhook_sender.start()
+        for entry in await to_thread.run_sync(self._load):
+            await self._reopen(entry)
+        self._save()
+
+    def _take_root(self) -> None:
+        self._root_lock = _lock_root(self.store_root)
+
+    def _load(self) -> list[dict[str, Any]]:
+        path = self.store_root / _STREAMS_FILE
+        if not path.is_file():
+            return []
+        try:
+            data = json.loads(path.read_text())
+            entries = data["streams"] if isinstance(data, dict) else data
+            return [e for e in entries if isinstance(e, dict) and _ID_RE.match(str(e.get("id", "")))]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"cannot read {path}: {e}") from None
+
+    def _save(self) -> None:
+        """Write ``streams.json`` atomically (small; called on the loop after each change)."""
+        path = self.store_root / _STREAMS_FILE
+        tmp = path.with_suffix(".json.tmp")
+        data = {"version": 1, "streams": [h.entry() for h in self.streams.values()]}
+        try:
+            tmp.write_text(json.dumps(data, indent=1, default=str))
+            os.replace(tmp, path)
+        except OSError as e:
+            log.error("cannot save %s: %s", path, e)
+
+    def end_feeds(self) -> None:
+        """End every subscriber's feed and live view (the server is about to stop)."""
+        self.feeds_closed = True
+        for sub in list(self._subs):
+            sub.put(None)
+
+    async def close(self) -> None:
+        """Stop every stream (their state in ``streams.json`` is kept), end feeds, stop webhooks."""
+        self.closing = True
+        self.end_feeds()
+        handles = list(self.streams.values())
+        self._save()  # before stopping: a running stream must restart next time
+        await asyncio.gather(*(to_thread.run_sync(self._shutdown_handle, h) for h in handles))
+        await self.webhook_sender.close()
+        if self._root_lock is not None:
+            os.close(self._root_lock)
+            self._root_lock = None
+
+    @staticmethod
+    def _shutdown_handle(h: StreamHandle) -> None:
+        if h.unsubscribe:
+            h.unsubscribe()
+        if h.engine is not None:
+            h.engine.stop()
+            h.engine.close()
+        if h.store is not None:
+            h.store.close()
+
+    # --- creating and reopening ------------------------------------------------------------------
+
+    def get(self, stream_id: str) -> StreamHandle:
+        """The stream with this id.
+
+        Raises:
+            StreamNotFound: there is none.
+        """
+        h = self.streams.get(stream_id)
+        if h is None:
+            raise StreamNotFound(f"no stream '{stream_id}'")
+        return h
+
+    def check_local(self, path: str) -> str:
+        """Resolve a local source path and check it lies under an allowed folder.
+
+        Raises:
+            SourceNotAllowed: it does not (or no folder is allowed).
+        """
+        real = os.path.realpath(path)
+        if not self.allow_roots:
+            raise SourceNotAllowed("file sources are disabled on this server (start it with --allow-files DIR)")
+        if not _under(real, self.allow_roots):
+            raise SourceNotAllowed(f"'{path}' is outside the folders this server allows files from")
+        return real
+
+    def _new_id(self, source: str) -> str:
+        kind, path = classify_source(source)
+        name = Path(path).stem if path else (Path(urlsplit(source).path).stem or urlsplit(source).hostname or "")
+        base = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:40].lower() or "stream"
+        if not base[0].isalnum():
+            base = "s" + base
+        sid, n = base, 1
+        while sid in self.streams or (self.store_root / sid).exists():
+            n += 1
+            sid = f"{base}-{n}"
+        return sid
+
+    def _stream_settings(self, h: StreamHandle) -> Settings:
+        o = h.options
+        update: dict[str, Any] = {k: o[k] for k in ("fps", "realtime", "detect_people", "detect_faces", "detect_text")
+                                  if o.get(k) is not None}
+        if o.get("budget") is not None:
+            update["budget"] = parse_bytes(o["budget"])
+        update["store"] = self.store_root / h.id
+        return self.settings.model_copy(update=update)
+
+    def _open_engine(self, h: StreamHandle, *, start: bool, probe: bool = False) -> None:
+        """Open the store and build the engine (worker thread); start it if asked."""
+        settings = self._stream_settings(h)
+        if h.kind == "local":
+            h.path = self.check_local(h.path or "")
+            if probe:  # a bad file is refused now, with its reason, not later as a failed stream
+                open_source(h.path, stream_id=h.id, queue_size=0).close()
+        store = h.store or Store(settings.store, budget_bytes=settings.budget)
+        try:
+            source: Any = h.path if h.kind == "local" else h.source
+            o = h.options
+            start_s = float(o.get("start") or 0.0)
+            last = store.last_time()
+            if start and h.kind == "local" and last is not None and not probe:
+                source = self._resumed(h.path or "", max(last, start_s), settings, h.id)
+            engine = StreamEngine(source, settings=settings, stream_id=h.id, store=store,
+                                  alerts=list(dict.fromkeys(h.alerts)), start_s=start_s, until_s=o.get("until"))
+        except BaseException:
+            if h.store is None:
+                store.close()
+            raise
+        h.store = store
+        h.engine = engine
+        h.error = None
+        h.stop_requested = False
+        loop = self._loop
+        assert loop is not None
+
+        def on_message(msg: dict[str, Any], _engine: StreamEngine = engine) -> None:
+            # Ingest thread: hand over and return at once.
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
+                loop.call_soon_threadsafe(self._on_message, h, _engine, msg)
+
+        h.unsubscribe = engine.subscribe(on_message)
+        if start:
+            h.state = "starting"
+            engine.start()
+
+    @staticmethod
+    def _resumed(path: str, after: float, s: Settings, stream_id: str) -> Any:
+        src: Any = _ResumedSource(open_source(path, stream_id=stream_id, queue_size=0), after)
+        if s.realtime:
+            src = PacedSource(src)
+        return ThreadedSource(src, s.queue_size, drop_oldest=s.realtime)
+
+    async def create(self, req: CreateStreamRequest) -> StreamHandle:
+        """Create and start a stream.
+
+        Raises:
+            StreamExists: the id is taken.
+            SourceNotAllowed: a file outside the allowed folders.
+            UnsupportedSource, SourceNotFound, SourceCorrupt: the source cannot be used.
+            UnsupportedQuery: an alert perception cannot see.
+            ConfigError: a bad option (budget, webhook URL).
+        """
+        kind, path = classify_source(req.source)
+        for q in req.alerts:
+            compile_alert(q)  # refuse an unsupported alert before touching disk
+        webhooks = [check_webhook_url(u) for u in req.webhooks]
+        options = req.model_dump(include=set(_OPTION_KEYS), exclude_none=True)
+        options["webhooks"] = webhooks
+        if "budget" in options:
+            parse_bytes(options["budget"])
+        async with self._lock:
+            if self.closing:
+                raise StreamUnavailable("the server is shutting down")
+            sid = req.id or self._new_id(req.source)
+            if sid in self.streams:
+                raise StreamExists(f"stream '{sid}' already exists")
+            h = StreamHandle(id=sid, source=req.source, options=options, kind=kind, path=path,
+                             alerts=list(dict.fromkeys(req.alerts)))
+            existed = (self.store_root / sid).exists()
+            try:
+                await to_thread.run_sync(lambda: self._open_engine(h, start=True, probe=True))
+            except BaseException:
+                if not existed:
+                    shutil.rmtree(self.store_root / sid, ignore_errors=True)
+                raise
+            self.streams[sid] = h
+            self._save()
+        return h
+
+    async def _reopen(self, entry: dict[str, Any]) -> None:
+        source = str(entry.get("source", ""))
+        state = entry.get("state") if entry.get("state") in ("ended", "stopped") else None
+        h = StreamHandle(id=entry["id"], source=source, options=dict(entry.get("options") or {}), kind="live",
+                         alerts=[str(a) for a in entry.get("alerts") or []], created=float(entry.get("created") or 0))
+        self.streams[h.id] = h
+        try:
+            h.kind, h.path = classify_source(source)
+            await to_thread.run_sync(lambda: self._open_engine(h, start=state is None))
+            if state is not None:
+                h.state = state
+        except OnlookError as e:
+            h.state, h.error = "failed", one_line(e)
+            log.warning("stream %s could not be reopened: %s", h.id, h.error)
+
+    async def restart(self, stream_id: str) -> StreamHandle:
+        """Start a stopped, ended or failed stream again (a file carries on after what is stored)."""
+        async with self._lock:
+            h = self.get(stream_id)
+            if h.engine is not None and h.engine.running:
+                raise StreamExists(f"stream '{stream_id}' is already running")
+            old = h.engine
+            if h.unsubscribe:
+                h.unsubscribe()
+            if old is not None:
+                h.alerts = old.alert_queries
+                await to_thread.run_sync(old.stop)
+            h.engine = None
+            await to_thread.run_sync(lambda: self._open_engine(h, start=True))
+            self._save()
+        return h
+
+    async def stop(self, stream_id: str) -> StreamHandle:
+        """Stop ingest; the stream stays listed (``stopped``) and queryable."""
+        h = self.get(stream_id)
+        engine = h.engine
+        if engine is not None and not engine.done.is_set() and h.state not in ("ended", "failed"):
+            h.stop_requested = True
+            h.state = "stopped"
+            await to_thread.run_sync(engine.stop)
+        elif h.state in ("starting", "running"):
+            h.state = "stopped"
+        self._save()
+        return h
+
+    async def delete(self, stream_id: str, *, keep_store: bool = False) -> None:
+        """Stop a stream, forget it, and remove its store unless ``keep_store``."""
+        async with self._lock:
+            h = self.get(stream_id)
+            h.stop_requested = True
+            del self.streams[stream_id]
+            self._save()
+            for sub in list(self._subs):
+                if sub.stream_id == stream_id:
+                    sub.put(None)
+            await to_thread.run_sync(self._shutdown_handle, h)
+            if not keep_store:
+                folder = self.store_root / stream_id
+                if folder.resolve().parent == self.store_root.resolve():
+                    await to_thread.run_sync(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+    # --- alerts ----------------------------------------------------------------------------------
+
+    async def add_alert(self, stream_id: str, query: str) -> list[str]:
+        h = self.get(stream_id)
+        engine = h.require_engine()
+        await to_thread.run_sync(engine.add_alert, query)
+        self._save()
+        return engine.alert_queries
+
+    async def remove_alert(self, stream_id: str, query: str) -> bool:
+        h = self.get(stream_id)
+        engine = h.require_engine()
+        removed = await to_thread.run_sync(engine.remove_alert, query)
+        self._save()
+        return removed
+
+    # --- status ----------------------------------------------------------------------------------
+
+    def state_of(self, h: StreamHandle) -> str:
+        e = h.engine
+        if h.state in ("starting", "running") and e is not None and e.done.is_set():
+            # The final message may still be on its way to the loop.
+            return "failed" if e.error is not None else ("stopped" if h.stop_requested else "ended")
+        return h.state
+
+    def status(self, h: StreamHandle) -> dict[str, Any]:
+        """Full status of one stream (touches the disk: call it in a worker thread)."""
+        d: dict[str, Any] = {"id": h.id, "source": h.source, "state": self.state_of(h), "error": h.error,
+                             "options": h.options, "created": h.created, "alerts": list(h.alerts)}
+        e = h.engine
+        if e is None:
+            return d
+        if e.error is not None and d["error"] is None:
+            d["error"] = one_line(e.error)
+        st = e.status()
+        for k in ("t", "fps", "speed", "skipped_area", "store_bytes", "frames_decoded", "frames_kept", "events",
+                  "dropped", "gaps", "duration"):
+            d[k] = st.get(k)
+        d["alerts_fired"] = st.get("alerts", 0)
+        d["alerts"] = e.alert_queries
+        if not d["t"] and h.store is not None:
+            with contextlib.suppress(OnlookError):
+                d["t"] = round(h.store.last_time() or 0.0, 3)
+        return d
+
+    # --- message fan-out (event loop) -----------------------------------------------------------
+
+    def subscribe(self, stream_id: str | None = None, types: frozenset[str] | None = None) -> Subscription:
+        """A new feed of messages for one stream (or all, with None), optionally only some types."""
+        if stream_id is not None:
+            self.get(stream_id)
+        sub = Subscription(stream_id, types, self.subscriber_queue)
+        if self.feeds_closed:
+            sub.put(None)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    def _on_message(self, h: StreamHandle, engine: StreamEngine, msg: dict[str, Any]) -> None:
+        if h.engine is not engine:
+            return  # a late message from an engine this stream has replaced
+        msg = {**msg, "stream": h.id}
+        kind = msg.get("type")
+        final = False
+        if kind == "status":
+            if isinstance(msg.get("alerts"), int):  # the engine's count; "alerts" is the list of queries here
+                msg["alerts_fired"] = msg.pop("alerts")
+            state = msg.get("state")
+            if state == "started":
+                if h.state == "starting":
+                    h.state = "running"
+            elif state in ("ended", "failed"):
+                final = True
+                if h.stop_requested or (self.closing and state == "ended"):
+                    h.state = "stopped" if h.stop_requested else h.state
+                else:
+                    h.state = state
+            msg["state"] = h.state
+        elif kind == "error":
+            h.error = one_line(msg.get("message", ""))
+        if msg.get("keyframe"):
+            msg["keyframe_url"] = keyframe_url(h.id, msg["keyframe"])
+        for sub in list(self._subs):
+            if sub.wants(msg):
+                sub.put(msg)
+        if kind == "alert":
+            for url in self.webhooks + list(h.options.get("webhooks") or []):
+                self.webhook_sender.submit(url, msg)
+        if final and not self.closing:
+            self._save()

@@ -1,0 +1,170 @@
+"""Request and response models of the HTTP API (the wire format, nothing else).
+
+Request bodies of onlook's own API forbid unknown fields (``extra="forbid"``):
+a typo such as ``"fsp": 2`` is answered with 422 instead of being ignored.
+Response models document what clients get; the serving layer fills them from
+the engine's plain dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "STREAM_ID_PATTERN",
+    "ErrorDetail",
+    "ErrorResponse",
+    "CreateStreamRequest",
+    "StreamStatus",
+    "StreamList",
+    "AskRequest",
+    "EvidenceModel",
+    "AnswerResponse",
+    "SearchHitModel",
+    "SearchResponse",
+    "AlertRequest",
+    "AlertList",
+    "Health",
+]
+
+STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+"""Stream ids: letters, digits, ``_`` and ``-``; they name a folder under the store root."""
+
+StreamState = Literal["starting", "running", "ended", "failed", "stopped"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="error class, e.g. UnsupportedQuery, StreamNotFound")
+    message: str = Field(description="one line saying what is wrong")
+
+
+class ErrorResponse(BaseModel):
+    """Body of every error response."""
+
+    error: ErrorDetail
+
+
+class CreateStreamRequest(_Request):
+    """``POST /streams``: what to watch and how."""
+
+    source: str = Field(min_length=1, max_length=4096,
+                        description="file path or file:// URL (only under --allow-files folders), rtsp://, "
+                                    "rtmp://, http(s):// (HLS too), tcp://, udp://")
+    id: str | None = Field(None, pattern=STREAM_ID_PATTERN,
+                           description="stream id (default: made from the source name)")
+    fps: float | None = Field(None, gt=0, le=60, description="frames per second to analyse")
+    realtime: bool | None = Field(None, description="pace a file at its native rate, like a live stream")
+    alerts: list[str] = Field(default_factory=list, max_length=64,
+                              description="standing alert queries, e.g. 'a person enters the view'")
+    detect_people: bool | None = None
+    detect_faces: bool | None = None
+    detect_text: bool | None = None
+    budget: str | int | None = Field(None, description="store size budget, e.g. '500MB'")
+    start: float = Field(0.0, ge=0, description="skip stream time before this (seconds)")
+    until: float | None = Field(None, gt=0, description="stop after this stream time (seconds)")
+    webhooks: list[str] = Field(default_factory=list, max_length=8,
+                                description="http(s) URLs that receive each alert of this stream as a JSON POST")
+
+
+class StreamStatus(BaseModel):
+    """What ``GET /streams/{id}`` returns."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    source: str
+    state: StreamState
+    error: str | None = Field(None, description="why the stream failed, one line")
+    t: float = Field(0.0, description="stream time seen so far (seconds)")
+    fps: float = Field(0.0, description="frames analysed per wall-clock second")
+    speed: float = Field(0.0, description="stream seconds per wall-clock second")
+    skipped_area: float = Field(0.0, description="share of the picture area the gate let detectors skip")
+    store_bytes: int = 0
+    frames_decoded: int = 0
+    frames_kept: int = 0
+    events: int = 0
+    alerts_fired: int = 0
+    dropped: int = 0
+    gaps: int = 0
+    duration: float | None = None
+    alerts: list[str] = Field(default_factory=list, description="standing alert queries")
+    options: dict[str, Any] = Field(default_factory=dict)
+    created: float = 0.0
+
+
+class StreamList(BaseModel):
+    streams: list[StreamStatus]
+
+
+class AskRequest(_Request):
+    """``POST /streams/{id}/ask``."""
+
+    question: str = Field(min_length=1, max_length=2000)
+    at: float | None = Field(None, ge=0, description="answer as of this stream time (default: now)")
+    conversation_id: str | None = Field(None, max_length=128,
+                                        description="groups questions of one conversation (echoed back)")
+    stream: bool = Field(False, description="send the answer as Server-Sent Events, in chunks")
+
+
+class EvidenceModel(BaseModel):
+    t: float
+    time: str
+    description: str
+    keyframe: str | None = None
+    keyframe_url: str | None = None
+    end: float | None = None
+
+
+class AnswerResponse(BaseModel):
+    """An answer (``Answer.to_dict()``) plus the stream, keyframe URLs and the conversation id."""
+
+    type: Literal["answer"] = "answer"
+    stream: str
+    t: float
+    question: str
+    text: str
+    confidence: float
+    abstained: bool
+    value: Any = None
+    span: list[float] | None = None
+    evidence: list[EvidenceModel] = Field(default_factory=list)
+    conversation_id: str | None = None
+
+
+class SearchHitModel(BaseModel):
+    stream: str
+    start: float
+    end: float
+    span: str
+    score: float
+    description: str
+    keyframe: str | None = None
+    keyframe_url: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHitModel]
+
+
+class AlertRequest(_Request):
+    """``POST``/``DELETE /streams/{id}/alerts``."""
+
+    query: str = Field(min_length=1, max_length=500)
+
+
+class AlertList(BaseModel):
+    stream: str
+    alerts: list[str]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    streams: int
