@@ -337,7 +337,7 @@ def fill(store: Store, image: np.ndarray, n_frames: int = 1000) -> list[float]:
 
 def test_enforce_budget_keeps_size_and_newest_events(tmp_path: Path, keyframe_image: np.ndarray) -> None:
     budget = 250_000
-    s = Store(tmp_path / "s", budget_bytes=budget)
+    s = Store(tmp_path / "s", budget_bytes=budget, keep_recent_s=60.0)
     try:
         starts = fill(s, keyframe_image)
         s.enforce_budget()
@@ -372,5 +372,17 @@ def test_enforce_budget_below_floor_keeps_newest_event(tmp_path: Path, keyframe_
         s.enforce_budget()
         events = s.events()
         assert events and events[-1].start == starts[-1]
+    finally:
+        s.close()
+
+
+def test_budget_keeps_the_recent_timeline_at_full_resolution(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    s = Store(tmp_path / "s", budget_bytes=400_000, keep_recent_s=60.0)
+    try:
+        fill(s, keyframe_image)
+        s.enforce_budget()
+        recent = s.frames(since=499.5 - 60.0)
+        assert len(recent) == 121  # every 0.5 s row of the last minute survives
+        assert len(s.frames(until=400.0)) < 800  # older rows were decimated
     finally:
         s.close()

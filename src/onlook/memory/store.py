@@ -138,6 +138,8 @@ class Store:
         budget_bytes: Size the folder must stay under.
         readonly: Open an existing store for reading only (no lock taken),
             e.g. ``onlook ask --store DIR`` while a watcher is writing.
+        keep_recent_s: The newest stretch of per-frame timeline (stream
+            seconds) that budget eviction leaves at full resolution.
 
     Raises:
         StoreLocked: another process is writing to ``path``.
@@ -145,7 +147,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None, *, budget_bytes: int = 500 * 1000**2,
-                 readonly: bool = False) -> None:
+                 readonly: bool = False, keep_recent_s: float = 600.0) -> None:
         self._tmp = None
         if path is None:
             if readonly:
@@ -155,6 +157,7 @@ class Store:
         self.path = Path(path)
         self.readonly = readonly
         self.budget_bytes = budget_bytes
+        self.keep_recent_s = keep_recent_s
         self.db_path = self.path / "onlook.db"
         self.keyframe_dir = self.path / "keyframes"
         self._lock_fd: int | None = None
@@ -528,53 +531,69 @@ class Store:
         return steps
 
     def _evict_step(self) -> bool:
-        # 1. Thin the per-frame timeline of the oldest half (events summarise it).
-        n = self._read("SELECT COUNT(*) FROM frames")[0][0]
-        if n > 20:
-            cut = self._read("SELECT t FROM frames ORDER BY t LIMIT 1 OFFSET ?", (n // 4,))[0][0]
-            self._write("DELETE FROM frames WHERE t < ?", (cut,))
-            return True
+        """Free some space, cheapest loss first; False when nothing is left to give."""
+        last = self._read("SELECT MAX(t) FROM frames")[0][0]
+        recent_from = (last - self.keep_recent_s) if last is not None else None
+        # 1. Decimate the old per-frame timeline (events summarise it): drop every
+        #    other row older than the recent window, keeping a coarser history.
+        if recent_from is not None:
+            old = self._read("SELECT COUNT(*) FROM frames WHERE t < ?", (recent_from,))[0][0]
+            if old > 20:
+                self._write("DELETE FROM frames WHERE t < ? AND rowid % 2 = 0", (recent_from,))
+                if self._read("SELECT COUNT(*) FROM frames WHERE t < ?", (recent_from,))[0][0] < old:
+                    return True
+                # rowid parity can run out of rows to drop: fall back to the oldest half.
+                cut = self._read("SELECT t FROM frames WHERE t < ? ORDER BY t LIMIT 1 OFFSET ?",
+                                 (recent_from, old // 2))[0][0]
+                self._write("DELETE FROM frames WHERE t < ?", (cut,))
+                return True
         # 2. Drop keyframes of the oldest low-salience events.
         rows = self._read("SELECT id, keyframe FROM events WHERE keyframe IS NOT NULL "
                           "ORDER BY salience + (start / (SELECT MAX(end) + 1 FROM events)) LIMIT 50")
         if len(rows) >= 10:
-            for eid, rel in rows:
+            for _, rel in rows:
                 with contextlib.suppress(OSError):
                     (self.path / rel).unlink()
-                self._write("UPDATE events SET keyframe=NULL WHERE id=?", (eid,))
+            self._write_many("UPDATE events SET keyframe=NULL WHERE id=?", [(eid,) for eid, _ in rows])
             return True
-        # 3. Merge adjacent old low-salience events pairwise.
+        # 3. Merge adjacent old low-salience events pairwise, in one transaction.
         rows = self._read("SELECT id, start, end, summary, labels, people_max, salience FROM events "
                           "ORDER BY start LIMIT 400")
         if len(rows) >= 4:
-            merged = False
             half = rows[: len(rows) // 2]
-            for a, b in zip(half[::2], half[1::2]):
-                if a[6] < 0.5 and b[6] < 0.5:
+            pairs = [(a, b) for a, b in zip(half[::2], half[1::2]) if a[6] < 0.5 and b[6] < 0.5]
+            if pairs:
+                updates, relabels, gone = [], [], []
+                for a, b in pairs:
                     labels = sorted(set(json.loads(a[4])) | set(json.loads(b[4])))
-                    self._write("UPDATE events SET end=?, summary=?, labels=?, people_max=?, salience=?,"
-                                " obs='[]' WHERE id=?",
-                                (b[2], f"{a[3]} | {b[3]}"[:400], json.dumps(labels), max(a[5], b[5]),
-                                 max(a[6], b[6]), a[0]))
-                    self._write("UPDATE event_labels SET event_id=? WHERE event_id=?", (a[0], b[0]))
-                    self._delete_events([b[0]])
-                    merged = True
-            if merged:
+                    updates.append((b[2], f"{a[3]} | {b[3]}"[:400], json.dumps(labels), max(a[5], b[5]),
+                                    max(a[6], b[6]), a[0]))
+                    relabels.append((a[0], b[0]))
+                    gone.append(b[0])
+                self._write_many("UPDATE events SET end=?, summary=?, labels=?, people_max=?, salience=?,"
+                                 " obs='[]' WHERE id=?", updates)
+                self._write_many("UPDATE event_labels SET event_id=? WHERE event_id=?", relabels)
+                self._delete_events(gone)
                 return True
         # 4. Delete the oldest events (never the newest few) and the sightings before them.
         n_events = self._read("SELECT COUNT(*) FROM events")[0][0]
-        rows = self._read("SELECT id FROM events ORDER BY start LIMIT ?", (min(20, max(0, n_events - 3)),))
+        rows = self._read("SELECT id FROM events ORDER BY start LIMIT ?", (min(50, max(0, n_events - 3)),))
         if rows:
             self._delete_events([r[0] for r in rows])
             first = self._read("SELECT MIN(start) FROM events")[0][0]
             if first is not None:
                 self._delete_sightings("t < ?", (first,))
             return True
-        # 5. Last resort: the oldest half of the sightings.
+        # 5. Last resort: the oldest half of the sightings, then of the recent timeline.
         n = self._read("SELECT COUNT(*) FROM sightings")[0][0]
         if n > 3:
             cut = self._read("SELECT t FROM sightings ORDER BY t LIMIT 1 OFFSET ?", (n // 2,))[0][0]
             self._delete_sightings("t < ?", (cut,))
+            return True
+        n = self._read("SELECT COUNT(*) FROM frames")[0][0]
+        if n > 20:
+            cut = self._read("SELECT t FROM frames ORDER BY t LIMIT 1 OFFSET ?", (n // 2,))[0][0]
+            self._write("DELETE FROM frames WHERE t < ?", (cut,))
             return True
         return False
 
@@ -587,13 +606,15 @@ class Store:
         self._write(f"DELETE FROM sightings WHERE {where}", params)
 
     def _delete_events(self, ids: list[int]) -> None:
-        for eid in ids:
-            rows = self._read("SELECT keyframe FROM events WHERE id=?", (eid,))
-            if rows and rows[0][0]:
-                with contextlib.suppress(OSError):
-                    (self.path / rows[0][0]).unlink()
-            self._write("DELETE FROM events WHERE id=?", (eid,))
-            self._write("DELETE FROM event_labels WHERE event_id=?", (eid,))
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        for (rel,) in self._read(f"SELECT keyframe FROM events WHERE id IN ({marks}) AND keyframe IS NOT NULL",
+                                 tuple(ids)):
+            with contextlib.suppress(OSError):
+                (self.path / rel).unlink()
+        self._write_many("DELETE FROM events WHERE id=?", [(i,) for i in ids])
+        self._write_many("DELETE FROM event_labels WHERE event_id=?", [(i,) for i in ids])
         if self.index is not None:
             self.index.remove(ids)
 
