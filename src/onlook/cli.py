@@ -504,11 +504,15 @@ def prepare_encoder(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on (127.0.0.1: this machine only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
-    store_root: Annotated[Path, typer.Option(help="folder of the streams' memory (streams.json + one store each)")] = Path("onlook-store"),
-    api_key: Annotated[Optional[str], typer.Option(envvar="ONLOOK_API_KEY", help="require this key (Authorization: Bearer KEY) on every API route")] = None,
-    allow_files: Annotated[Optional[list[Path]], typer.Option("--allow-files", help="folder that file sources may come from (repeatable); none by default")] = None,
-    webhook: Annotated[Optional[list[str]], typer.Option("--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
-    fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse per stream (default 2)")] = None,
+    store_root: Annotated[Path, typer.Option(
+        help="folder of the streams' memory (streams.json + one store each)")] = Path("onlook-store"),
+    api_key: Annotated[Optional[str], typer.Option(
+        envvar="ONLOOK_API_KEY", help="require this key (Authorization: Bearer KEY) on every API route")] = None,
+    allow_files: Annotated[Optional[list[Path]], typer.Option(
+        "--allow-files", help="folder that file sources may come from (repeatable); none by default")] = None,
+    webhook: Annotated[Optional[list[str]], typer.Option(
+        "--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse (default 2)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
@@ -531,7 +535,13 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
                           "this port can use the API", highlight=False)
-    make_server(web, host=host, port=port, log_level=log_level).run()
+    server = make_server(web, host=host, port=port, log_level=log_level)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        err_console.print(f"stopped; the streams' memory is kept in {store_root}", highlight=False)
+    if not server.started:  # could not bind the port, or the app failed to start (uvicorn said why)
+        raise typer.Exit(1)
 
 
 def main() -> None:

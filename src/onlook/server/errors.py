@@ -5,6 +5,7 @@
     OnlookError
     ├── StreamNotFound(LookupError)         404  no stream with that id
     ├── StreamExists                        409  a stream with that id already exists
+    ├── StreamRunning                       409  the stream is already running
     ├── SourceNotAllowed(PermissionError)   403  a file outside the --allow-files folders
     ├── KeyframeNotFound(LookupError)       404  no such keyframe (or it was evicted)
     ├── AlertNotFound(LookupError)          404  no such standing alert on the stream
@@ -22,6 +23,7 @@ from onlook.errors import (
 __all__ = [
     "StreamNotFound",
     "StreamExists",
+    "StreamRunning",
     "SourceNotAllowed",
     "KeyframeNotFound",
     "AlertNotFound",
@@ -37,6 +39,10 @@ class StreamNotFound(OnlookError, LookupError):
 
 class StreamExists(OnlookError):
     """A stream with this id already exists."""
+
+
+class StreamRunning(OnlookError):
+    """The stream is already running (it cannot be started again)."""
 
 
 class SourceNotAllowed(OnlookError, PermissionError):
@@ -61,6 +67,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (KeyframeNotFound, 404),
     (AlertNotFound, 404),
     (StreamExists, 409),
+    (StreamRunning, 409),
     (SourceNotAllowed, 403),
     (StreamUnavailable, 503),
     (StoreLocked, 409),

@@ -33,7 +33,7 @@ def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: boo
             color = _COLORS.get(o.kind)
             if color is None or o.box is None:
                 continue
-            x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh)))
+            x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh), strict=True))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, 2)
             label = o.kind if o.track_id is None else f"{o.kind} {o.track_id}"
             if o.kind == "text":

@@ -43,13 +43,16 @@ from onlook.engine import StreamEngine
 from onlook.errors import ConfigError, OnlookError, StoreLocked, UnsupportedSource
 from onlook.memory import Store
 from onlook.query.alerts import compile_alert
-from onlook.server.errors import SourceNotAllowed, StreamExists, StreamNotFound, StreamUnavailable, one_line
+from onlook.server.errors import (
+    SourceNotAllowed, StreamExists, StreamNotFound, StreamRunning, StreamUnavailable, one_line,
+)
 from onlook.server.protocol import STREAM_ID_PATTERN, CreateStreamRequest
 from onlook.server.webhooks import WebhookSender, check_webhook_url
 from onlook.sources import LIVE_SCHEMES, PacedSource, ThreadedSource, open_source
 from onlook.types import Frame
 
-__all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "keyframe_url"]
+__all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "read_streams_file",
+           "keyframe_url"]
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +86,32 @@ def _lock_root(root: Path) -> int:
     return fd
 
 
-def check_store_root(root: str | os.PathLike[str]) -> None:
-    """Check that a store root can be created and that no other server uses it.
+def read_streams_file(root: Path) -> list[dict[str, Any]]:
+    """The stream entries of ``root/streams.json`` ([] when there is none).
 
     Raises:
-        ConfigError: the folder cannot be created.
+        ConfigError: the file cannot be read or parsed.
+    """
+    path = root / _STREAMS_FILE
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        entries = data["streams"] if isinstance(data, dict) else data
+        return [e for e in entries if isinstance(e, dict) and _ID_RE.match(str(e.get("id", "")))]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+
+
+def check_store_root(root: str | os.PathLike[str]) -> None:
+    """Check that a store root can be created, that no other server uses it, and that its list of streams reads.
+
+    Raises:
+        ConfigError: the folder cannot be created, or ``streams.json`` is damaged.
         StoreLocked: another onlook server holds it.
     """
     os.close(_lock_root(Path(root)))
+    read_streams_file(Path(root))
 
 
 # --- sources -----------------------------------------------------------------------------------
@@ -295,15 +316,7 @@ class StreamManager:
         self._root_lock = _lock_root(self.store_root)
 
     def _load(self) -> list[dict[str, Any]]:
-        path = self.store_root / _STREAMS_FILE
-        if not path.is_file():
-            return []
-        try:
-            data = json.loads(path.read_text())
-            entries = data["streams"] if isinstance(data, dict) else data
-            return [e for e in entries if isinstance(e, dict) and _ID_RE.match(str(e.get("id", "")))]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"cannot read {path}: {e}") from None
+        return read_streams_file(self.store_root)
 
     def _save(self) -> None:
         """Write ``streams.json`` atomically (small; called on the loop after each change)."""
@@ -493,7 +506,7 @@ class StreamManager:
         async with self._lock:
             h = self.get(stream_id)
             if h.engine is not None and h.engine.running:
-                raise StreamExists(f"stream '{stream_id}' is already running")
+                raise StreamRunning(f"stream '{stream_id}' is already running")
             old = h.engine
             if h.unsubscribe:
                 h.unsubscribe()
@@ -501,8 +514,13 @@ class StreamManager:
                 h.alerts = old.alert_queries
                 await to_thread.run_sync(old.stop)
             h.engine = None
-            await to_thread.run_sync(lambda: self._open_engine(h, start=True))
-            self._save()
+            try:
+                await to_thread.run_sync(lambda: self._open_engine(h, start=True))
+            except OnlookError as e:
+                h.state, h.error = "failed", one_line(e)
+                raise
+            finally:
+                self._save()
         return h
 
     async def stop(self, stream_id: str) -> StreamHandle:

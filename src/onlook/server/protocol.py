@@ -8,12 +8,14 @@ the engine's plain dicts.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "STREAM_ID_PATTERN",
+    "dumps",
     "ErrorDetail",
     "ErrorResponse",
     "CreateStreamRequest",
@@ -33,6 +35,24 @@ STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 """Stream ids: letters, digits, ``_`` and ``-``; they name a folder under the store root."""
 
 StreamState = Literal["starting", "running", "ended", "failed", "stopped"]
+
+AlertQuery = Annotated[str, Field(min_length=1, max_length=500)]
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+def _default(o: Any) -> Any:
+    item = getattr(o, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    tolist = getattr(o, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return tolist()
+    return str(o)
+
+
+def dumps(obj: Any) -> str:
+    """One-line JSON of an engine message as sent on the wire (numpy values become numbers)."""
+    return json.dumps(obj, default=_default, separators=(",", ":"))
 
 
 class _Request(BaseModel):
@@ -60,15 +80,15 @@ class CreateStreamRequest(_Request):
                            description="stream id (default: made from the source name)")
     fps: float | None = Field(None, gt=0, le=60, description="frames per second to analyse")
     realtime: bool | None = Field(None, description="pace a file at its native rate, like a live stream")
-    alerts: list[str] = Field(default_factory=list, max_length=64,
-                              description="standing alert queries, e.g. 'a person enters the view'")
+    alerts: list[AlertQuery] = Field(default_factory=list, max_length=64,
+                                     description="standing alert queries, e.g. 'a person enters the view'")
     detect_people: bool | None = None
     detect_faces: bool | None = None
     detect_text: bool | None = None
     budget: str | int | None = Field(None, description="store size budget, e.g. '500MB'")
     start: float = Field(0.0, ge=0, description="skip stream time before this (seconds)")
     until: float | None = Field(None, gt=0, description="stop after this stream time (seconds)")
-    webhooks: list[str] = Field(default_factory=list, max_length=8,
+    webhooks: list[Url] = Field(default_factory=list, max_length=8,
                                 description="http(s) URLs that receive each alert of this stream as a JSON POST")
 
 

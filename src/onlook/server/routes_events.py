@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import StreamingResponse
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketState
 
-from onlook.errors import QueryError
-from onlook.server.errors import status_for
+from onlook.errors import OnlookError, QueryError
+from onlook.server.errors import one_line, status_for
 from onlook.server.live import BOUNDARY
 from onlook.server.manager import MESSAGE_TYPES
 from onlook.server.routes_streams import ERRORS, SSE_HEADERS, Service, StreamId
-from onlook.server.serving import dumps
+from onlook.server.protocol import dumps
 
 __all__ = ["router", "parse_types"]
 
@@ -66,32 +66,29 @@ async def stream_ws(websocket: WebSocket, stream_id: str, types: str | None = No
     await websocket.accept()
     try:
         sub = service.manager.subscribe(stream_id, parse_types(types))
-    except Exception as e:  # unknown stream or types: say why, then close
-        await websocket.send_text(dumps({"type": "error", "error": {"type": type(e).__name__, "message": str(e)}}))
+    except OnlookError as e:  # unknown stream or types: say why, then close
+        await websocket.send_text(dumps({"type": "error", "error": {"type": type(e).__name__, "message": one_line(e)}}))
         await websocket.close(code=4000 + status_for(e))
         return
+
+    async def forward() -> None:
+        if sub.types is None or "status" in sub.types:
+            await websocket.send_text(dumps({"type": "status", **await service.status(stream_id)}))
+        while (msg := await sub.get()) is not None:
+            await websocket.send_text(dumps(msg))
+
+    async def watch() -> None:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass  # client messages are ignored for now
+
+    tasks = [asyncio.create_task(forward()), asyncio.create_task(watch())]
     try:
-        async with anyio.create_task_group() as tg:
-            async def forward() -> None:
-                if sub.types is None or "status" in sub.types:
-                    await websocket.send_text(dumps({"type": "status", **await service.status(stream_id)}))
-                while (msg := await sub.get()) is not None:
-                    await websocket.send_text(dumps(msg))
-                tg.cancel_scope.cancel()
-
-            async def watch() -> None:
-                while (await websocket.receive())["type"] != "websocket.disconnect":
-                    pass  # client messages are ignored for now
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(forward)
-            tg.start_soon(watch)
-    except (WebSocketDisconnect, OSError, RuntimeError):
-        pass
-    except BaseExceptionGroup as eg:  # the client went away while we were sending
-        if not eg.subgroup((WebSocketDisconnect, OSError, RuntimeError)):
-            raise
+        # Whichever ends first (feed over, or client gone) ends the other.
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # a disconnect while sending is expected
         service.manager.unsubscribe(sub)
         if websocket.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):

@@ -11,7 +11,6 @@ Other front ends (an OpenAI-compatible chat endpoint, a web page) reuse it:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -27,27 +26,13 @@ from onlook.errors import OnlookError, QueryError
 from onlook.server.errors import KeyframeNotFound
 from onlook.server.live import mjpeg_part, placeholder_jpeg, render_jpeg
 from onlook.server.manager import StreamHandle, StreamManager, Subscription, keyframe_url
+from onlook.server.protocol import dumps
 
-__all__ = ["StreamService", "dumps", "sse", "chunk_text"]
+__all__ = ["StreamService", "sse", "chunk_text"]
 
 log = logging.getLogger(__name__)
 
 _KEYFRAME_NAME = re.compile(r"^[0-9]{1,20}\.jpg$")
-
-
-def _default(o: Any) -> Any:
-    item = getattr(o, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(o, "tolist", None)  # numpy arrays
-    if callable(tolist):
-        return tolist()
-    return str(o)
-
-
-def dumps(obj: Any) -> str:
-    """One-line JSON of an engine message (numpy values turned into numbers)."""
-    return json.dumps(obj, default=_default, separators=(",", ":"))
 
 
 def sse(data: dict[str, Any], event_id: int | None = None) -> str:
@@ -248,12 +233,15 @@ class StreamService:
         period = 1.0 / fps
         last: object = None
         last_sent = 0.0
-        while not self.manager.feeds_closed and self.manager.streams.get(stream_id) is h:
-            now = time.monotonic()
-            latest = h.engine.latest_frame() if h.engine is not None else None
-            if latest is not last or now - last_sent >= 2.0:
-                jpeg, t = await self._jpeg(h, boxes)
-                last, last_sent = latest, now
-                yield mjpeg_part(jpeg, t)
-            await asyncio.sleep(period)
-        self._jpeg_cache.pop((stream_id, boxes), None)
+        try:
+            while not self.manager.feeds_closed and self.manager.streams.get(stream_id) is h:
+                now = time.monotonic()
+                latest = h.engine.latest_frame() if h.engine is not None else None
+                if latest is not last or now - last_sent >= 2.0:
+                    jpeg, t = await self._jpeg(h, boxes)
+                    last, last_sent = latest, now
+                    yield mjpeg_part(jpeg, t)
+                await asyncio.sleep(period)
+        finally:
+            if self.manager.streams.get(stream_id) is not h:  # deleted: drop its cached picture
+                self._jpeg_cache.pop((stream_id, boxes), None)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from onlook.errors import ConfigError
+from onlook.server.protocol import dumps
 
 __all__ = ["WebhookSender", "check_webhook_url"]
 
@@ -81,7 +81,7 @@ class WebhookSender:
         """Queue one delivery; never blocks. Call on the event loop's thread."""
         if self._queue is None:
             return
-        body = json.dumps(payload, default=str).encode()
+        body = dumps(payload).encode()
         if self._queue.full():
             with contextlib.suppress(asyncio.QueueEmpty):
                 self._queue.get_nowait()

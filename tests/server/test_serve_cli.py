@@ -1,0 +1,51 @@
+"""``onlook serve`` as a user runs it: a subprocess on 127.0.0.1, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from media import free_port
+
+pytestmark = [pytest.mark.timeout(60)]
+
+
+def _serve(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "onlook.cli", "serve", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, media_dir):
+    port = free_port()
+    proc = _serve("--port", str(port), "--store-root", str(tmp_path / "root"), "--allow-files", str(media_dir),
+                  "--api-key", "k", "--log-level", "warning")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "onlook serve did not come up"
+            time.sleep(0.2)
+        assert httpx.get(f"{url}/streams", timeout=5).status_code == 401
+        r = httpx.get(f"{url}/streams", headers={"Authorization": "Bearer k"}, timeout=5)
+        assert r.status_code == 200 and r.json() == {"streams": []}
+        # A second server on the same store root is refused with one line.
+        port2 = free_port()
+        other = _serve("--port", str(port2), "--store-root", str(tmp_path / "root"))
+        out, err = other.communicate(timeout=30)
+        assert other.returncode == 1 and "another onlook server" in err and "Traceback" not in err
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
