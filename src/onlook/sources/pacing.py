@@ -74,7 +74,10 @@ def paced(
     finally:
         close = getattr(it, "close", None)
         if close is not None:
-            close()
+            # ValueError: the inner generator is mid-step in another thread (a close()
+            # from outside); that thread sees the stop flag and releases it itself.
+            with contextlib.suppress(ValueError):
+                close()
 
 
 class PacedSource:
