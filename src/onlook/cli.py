@@ -55,6 +55,34 @@ def _settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid option {msg}: {detail}".rstrip(": ")) from None
 
 
+def _make_answerer(settings: Settings) -> Any:
+    """The VLM answerer ``settings`` ask for, or None for the extractive default."""
+    if settings.answerer == "extractive":
+        return None
+    from onlook.answer.context import ContextBudget
+
+    if not settings.answerer_model:
+        raise ConfigError(f"--answerer {settings.answerer} needs --model")
+    budget = ContextBudget(images=settings.context_images, recent=settings.context_recent,
+                           log_chars=settings.context_log_chars, image_side=settings.context_image_side)
+    if settings.answerer == "openai":
+        from onlook.answer.openai_vlm import OpenAIAnswerer
+
+        return OpenAIAnswerer(settings.answerer_model, base_url=settings.answerer_base_url,
+                              api_key=settings.answerer_api_key, budget=budget, timeout_s=settings.answerer_timeout_s,
+                              retries=settings.answerer_retries, max_tokens=settings.answerer_max_tokens,
+                              video=settings.answerer_video)
+    from onlook.answer.transformers_vlm import TransformersAnswerer
+
+    vlm = TransformersAnswerer(settings.answerer_model, device=settings.answerer_device, budget=budget,
+                               max_new_tokens=settings.answerer_max_tokens)
+    vlm.load()  # fail now, with one line, rather than at the first question
+    return vlm
+
+
+_ANSWERER_HELP = "who answers: extractive (offline default), openai (any OpenAI-compatible server), transformers"
+
+
 def _print_json(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
@@ -127,7 +155,7 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
     from onlook.engine import StreamEngine
 
     engine = StreamEngine(source, settings=settings, stream_id=stream_id, alerts=alerts,
-                          start_s=start_s, until_s=until_s)
+                          start_s=start_s, until_s=until_s, answerer=_make_answerer(settings))
     console = Console()
     display = _Display(console, source)
     next_ask = [ask_every or 0.0]
@@ -211,11 +239,18 @@ def watch(
     faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
     ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
+    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="key for the model server (or ONLOOK_ANSWERER_API_KEY)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
-                             detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder)
+                             detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
+                             answerer=answerer, answerer_base_url=base_url, answerer_model=model,
+                             answerer_api_key=api_key, answerer_device=device)
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
     except OnlookError as e:
@@ -244,14 +279,22 @@ def ask_cmd(
     at: Annotated[Optional[float], typer.Option(help="answer as of this stream time (default: latest)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
+    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="key for the model server (or ONLOOK_ANSWERER_API_KEY)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
 ) -> None:
     """Answer a question about what a store remembers."""
     from onlook.answer.extractive import ExtractiveAnswerer
 
     try:
+        settings = _settings(answerer=answerer, answerer_base_url=base_url, answerer_model=model,
+                             answerer_api_key=api_key, answerer_device=device)
+        vlm = _make_answerer(settings)
         st, view = _open_view(store, encoder)
         try:
-            a = ExtractiveAnswerer().answer(question, view, at=at)
+            a = (vlm or ExtractiveAnswerer()).answer(question, view, at=at)
         finally:
             st.close()
     except OnlookError as e:
@@ -291,6 +334,10 @@ def search_cmd(
         why = f" (perception has no word for: {', '.join(rest)})" if rest and not labels else ""
         console.print(f"nothing found for {text!r}{why}")
         return
+    labels, rest = query_labels(text)
+    if rest and view.encoder is None:
+        console.print(f"[dim]matched on what perception sees ({', '.join(labels)}); it has no word for: "
+                      f"{', '.join(rest)} (an --encoder adds open-vocabulary search)[/]")
     table = Table("span", "score", "what", "keyframe")
     for h in hits:
         table.add_row(f"{format_ts(h.start)}-{format_ts(h.end)}", f"{h.score:.2f}", h.description,

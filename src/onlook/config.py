@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,23 @@ class Settings(BaseSettings):
     store: Path | None = Field(None, description="store folder; None keeps memory in RAM only")
     budget: int = Field(500 * 1000**2, description="store byte budget")
     recent_window: int = Field(16, ge=1, description="recent kept frames kept in RAM (small copies)")
+
+    # --- answering (onlook.answer: extractive default, or a VLM)
+    answerer: Literal["extractive", "openai", "transformers"] = Field(
+        "extractive", description="who answers questions: extractive (offline, default), openai, transformers")
+    answerer_model: str | None = Field(None, description="VLM name: as the server knows it (openai), or a "
+                                       "Hugging Face name/folder (transformers)")
+    answerer_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server's /v1 URL")
+    answerer_api_key: str | None = Field(None, description="key for the model server (local servers ignore it)")
+    answerer_device: str = Field("cpu", description="device for the transformers answerer: cpu, cuda, cuda:1...")
+    answerer_timeout_s: float = Field(60.0, gt=0, description="longest wait for the model server's next bytes")
+    answerer_retries: int = Field(2, ge=0, description="retries (with backoff) when the model server fails")
+    answerer_max_tokens: int = Field(256, ge=1, description="longest answer, in tokens")
+    answerer_video: bool = Field(False, description="send frames as one vLLM video_url (openai answerer)")
+    context_images: int = Field(8, ge=0, description="most frames a VLM sees per question")
+    context_recent: int = Field(4, ge=0, description="of those, slots kept for the latest frames")
+    context_log_chars: int = Field(1500, ge=0, description="characters of event log a VLM is sent")
+    context_image_side: int = Field(448, ge=28, description="longest side of each frame sent to a VLM, in pixels")
 
     @field_validator("budget", mode="before")
     @classmethod

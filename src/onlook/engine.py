@@ -92,6 +92,9 @@ class StreamEngine:
         self.perceiver = perceiver
         self.memory = Memory(self.store, stream_id, recent_window=self.settings.recent_window)
         self.answerer = answerer or ExtractiveAnswerer()
+        # Optional VLM check of candidate alerts (onlook.answer.confirm.AlertConfirmer): when set,
+        # an alert fires only once confirmed, from the confirmer's worker thread.
+        self.confirmer: Any = None
         self._subs: list[Callable[[Message], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -240,6 +243,8 @@ class StreamEngine:
             except OnlookError as e:
                 log.warning("could not store the last event: %s", e)
             self._close_source()
+            if self.confirmer is not None:  # let pending alert checks fire before the store closes
+                self.confirmer.drain()
             if not self.store.readonly:
                 self.store.set_meta("last_t", self.stats["t"])
             self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
@@ -307,15 +312,22 @@ class StreamEngine:
                 self._emit({"type": "event", "t": o.t, "kind": o.kind, "label": o.label,
                             "track_id": o.track_id, "attrs": o.attrs})
         for alert in self.book.check(a):
-            kf = self.store.save_keyframe(frame.image, frame.pts)
-            alert = Alert(query=alert.query, t=alert.t, wall=time.time(), stream_id=alert.stream_id,
-                          evidence=alert.evidence, keyframe=kf)
-            self.store.add_alert(alert)
-            self.stats["alerts"] += 1
-            delays = self.stats["alert_delays_s"]
-            delays.append(alert.wall - frame.wall)
-            del delays[:-1000]
-            self._emit(alert.to_dict())
+            if self.confirmer is not None:  # cheap trigger -> expensive check, off the ingest thread
+                self.confirmer.submit(alert, self.view,
+                                      lambda al, verdict, fr=frame: self._fire(al, fr) if verdict.fire else None)
+                continue
+            self._fire(alert, frame)
+
+    def _fire(self, alert: Alert, frame: Frame) -> None:
+        kf = self.store.save_keyframe(frame.image, frame.pts)
+        alert = Alert(query=alert.query, t=alert.t, wall=time.time(), stream_id=alert.stream_id,
+                      evidence=alert.evidence, keyframe=kf)
+        self.store.add_alert(alert)
+        self.stats["alerts"] += 1
+        delays = self.stats["alert_delays_s"]
+        delays.append(alert.wall - frame.wall)
+        del delays[:-1000]
+        self._emit(alert.to_dict())
 
     @staticmethod
     def _event_msg(ev) -> Message:

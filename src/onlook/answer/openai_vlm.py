@@ -1,0 +1,494 @@
+"""Answer with any OpenAI-compatible chat server: vLLM, SGLang, Ollama, llama.cpp, OpenAI.
+
+Each question is sent as one chat request: a system prompt, the earlier turns
+of the conversation (so follow-ups resolve), and one user message holding the
+stream time, the state the detectors see now, a compact event log, the
+selected frames as JPEG ``image_url`` data URLs each preceded by its stream
+time (``Frame at 01:23``), and the question. With ``video=True`` the frames go
+instead as one vLLM ``video_url`` of base64 JPEG frames with their true
+sampling rate. Tokens stream back (:meth:`OpenAIAnswerer.stream_answer`).
+
+Failures are one line each, raised as :class:`~onlook.errors.ModelError`:
+server down (after retries with exponential backoff), no answer within the
+timeout, unknown model, rejected key. A server whose model has no vision
+rejects image parts with a 4xx (or 5xx) naming images; the answerer then
+retries once with the event log as text and stays in text mode.
+
+The request building (:func:`build_messages`) and the option parsing
+(:func:`parse_choice`) are pure functions.
+
+Example:
+    >>> vlm = OpenAIAnswerer("Qwen/Qwen2.5-VL-7B-Instruct", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
+    >>> for piece in vlm.stream_answer("what is the person in red carrying?", engine.view):        # doctest: +SKIP
+    ...     print(piece, end="", flush=True)
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from onlook.answer.context import Context, ContextBudget, build_context, frames_fps, strip_span
+from onlook.errors import ConfigError, ModelError
+from onlook.types import Answer, Evidence, format_ts
+
+__all__ = [
+    "OpenAIAnswerer",
+    "SYSTEM_PROMPT",
+    "build_messages",
+    "data_url",
+    "parse_choice",
+    "parse_yes_no",
+    "option_block",
+    "history_messages",
+    "looks_like_no_vision",
+]
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You watch a live video stream and answer questions about it. You are shown frames of the stream, "
+    "each labelled with its stream time (mm:ss), and a log of what onlook's detectors recorded. Answer "
+    "briefly from what the frames and the log show, giving times as mm:ss. If they do not show the "
+    "answer, say that you cannot tell."
+)
+
+_NO_VISION = re.compile(r"image|vision|multimodal|multi-modal|mmproj|image_url|content.?type|"
+                        r"content part|not a multimodal", re.IGNORECASE)
+
+
+# --- pure request building --------------------------------------------------------------------
+
+
+def data_url(image: np.ndarray, quality: int = 80) -> str:
+    """A BGR image as a ``data:image/jpeg;base64,...`` URL.
+
+    Raises:
+        ModelError: the image cannot be encoded.
+    """
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ModelError(f"cannot encode a frame of shape {image.shape} as JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+def option_block(options: Sequence[str]) -> tuple[str, list[str]]:
+    """Options as prompt text, and their letters.
+
+    Options written as ``"B. a red cap"`` keep their letter; bare ones get
+    ``A``, ``B``... in order.
+
+    Example:
+        >>> option_block(["a cup", "a bag"])
+        ('Options:\\nA. a cup\\nB. a bag', ['A', 'B'])
+    """
+    from onlook.answer.extractive import split_option
+
+    lines, letters = [], []
+    for i, opt in enumerate(options):
+        letter, text = split_option(opt)
+        letter = letter or chr(ord("A") + i)
+        letters.append(letter)
+        lines.append(f"{letter}. {text}")
+    return "Options:\n" + "\n".join(lines), letters
+
+
+def history_messages(history: Sequence[Any]) -> list[dict[str, Any]]:
+    """Earlier turns (objects or dicts with ``question``, ``answer`` and ``at``) as chat messages."""
+    out: list[dict[str, Any]] = []
+    for turn in history:
+        get = turn.get if isinstance(turn, dict) else lambda k, _t=turn: getattr(_t, k, None)
+        q, a, at = get("question"), get("answer"), get("at")
+        if not q or a is None:
+            continue
+        when = f" (asked at stream time {format_ts(float(at))})" if at is not None else ""
+        out.append({"role": "user", "content": f"{q}{when}"})
+        out.append({"role": "assistant", "content": str(a)})
+    return out
+
+
+def build_messages(question: str, ctx: Context, *, history: Sequence[Any] = (), options: Sequence[str] | None = None,
+                   vision: bool = True, video: bool = False, system_prompt: str = SYSTEM_PROMPT,
+                   jpeg_quality: int = 80) -> list[dict[str, Any]]:
+    """The chat messages for one question (pure: same inputs, same request).
+
+    Args:
+        question: The user's words.
+        ctx: Frames and log from :func:`~onlook.answer.context.build_context`.
+        history: Earlier turns of the conversation, oldest first.
+        options: Multiple-choice options; the model is told to answer with a letter.
+        vision: Send the frames as images; False sends only text (the log and
+            the frames' notes), for models without vision.
+        video: Send the frames as one vLLM ``video_url`` (base64 JPEG frames
+            joined by commas) instead of separate images.
+        system_prompt: The system message.
+        jpeg_quality: JPEG quality of the frames.
+
+    Returns:
+        OpenAI chat ``messages``: system, history, then one user message
+        whose content is a list of ``text`` / ``image_url`` / ``video_url`` parts.
+    """
+    parts: list[dict[str, Any]] = [{"type": "text", "text": ctx.text()}]
+    if vision and ctx.frames:
+        if video and len(ctx.frames) > 1:
+            fps = frames_fps(ctx.times)
+            times = ", ".join(f.label for f in ctx.frames)
+            rate = f" (about {fps:.2g} frames per second)" if fps else ""
+            parts.append({"type": "text", "text": f"Video of {len(ctx.frames)} frames at stream times {times}{rate}:"})
+            frames = ",".join(data_url(f.image, jpeg_quality).split(",", 1)[1] for f in ctx.frames)
+            parts.append({"type": "video_url", "video_url": {"url": "data:video/jpeg;base64," + frames}})
+        else:
+            for f in ctx.frames:
+                note = f" ({strip_span(f.note)})" if f.note else ""
+                parts.append({"type": "text", "text": f"Frame at {f.label}{note}:"})
+                parts.append({"type": "image_url", "image_url": {"url": data_url(f.image, jpeg_quality)}})
+    ask = f"Question (asked at stream time {format_ts(ctx.at)}): {question}"
+    if options:
+        block, letters = option_block(options)
+        ask += (f"\n{block}\nAnswer with the letter of the correct option ({', '.join(letters)}) first, "
+                "then a short reason.")
+    parts.append({"type": "text", "text": ask})
+    if not vision:  # text-only servers may reject content lists: send one string
+        content: Any = "\n\n".join(p["text"] for p in parts)
+    else:
+        content = parts
+    return [{"role": "system", "content": system_prompt}, *history_messages(history),
+            {"role": "user", "content": content}]
+
+
+_LETTER_PATTERNS = (
+    r"^\W*\(?([A-Z])\)?(?:[.):,\s]|$)",                                   # "B", "B.", "(B) ..."
+    r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?:[.):,\s]|$)",  # "the answer is B"
+)
+
+
+def parse_choice(text: str, letters: Sequence[str], options: Sequence[str] | None = None) -> str | None:
+    """The option letter a model's reply picks, or None.
+
+    Looks for a leading letter (``"B"``, ``"(B) because..."``), then
+    ``"answer is B"``, then the one option whose text the reply quotes.
+
+    Example:
+        >>> parse_choice("(C) a red umbrella", ["A", "B", "C"])
+        'C'
+        >>> parse_choice("The answer is B.", ["A", "B"])
+        'B'
+    """
+    valid = {ln.upper() for ln in letters}
+    head = text.strip()
+    for pat in _LETTER_PATTERNS:
+        for m in re.finditer(pat, head, flags=re.IGNORECASE | re.MULTILINE):
+            letter = m.group(1).upper()
+            if letter in valid and (m.group(1).isupper() or pat != _LETTER_PATTERNS[0]):
+                return letter
+    if options:
+        from onlook.answer.extractive import split_option
+
+        low = head.lower()
+        texts = [split_option(opt)[1].lower() for opt in options]
+        found = [ltr for ltr, txt in zip(letters, texts, strict=False) if txt and txt in low]
+        if len(found) == 1:
+            return found[0].upper()
+    return None
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """True for a reply that starts with yes, False for no, None when it says neither.
+
+    Example:
+        >>> parse_yes_no("Yes - a person walks in at 00:12"), parse_yes_no("No."), parse_yes_no("maybe")
+        (True, False, None)
+    """
+    m = re.match(r"\W*(yes|no|true|false|a|b)\b", text.strip(), flags=re.IGNORECASE)
+    if not m:
+        return None
+    return m.group(1).lower() in ("yes", "true", "a")
+
+
+def looks_like_no_vision(status: int | None, message: str) -> bool:
+    """Whether a server's error says that it cannot take images (the model has no vision)."""
+    return (status is None or 400 <= status < 600) and bool(_NO_VISION.search(message or ""))
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# --- the answerer -------------------------------------------------------------------------------
+
+
+class OpenAIAnswerer:
+    """Answer questions with a vision-language model behind an OpenAI-compatible API.
+
+    Args:
+        model: Model name as the server knows it (``Qwen/Qwen2.5-VL-7B-Instruct``,
+            ``qwen2.5vl:7b`` for Ollama...).
+        base_url: The server's ``/v1`` URL.
+        api_key: Key sent as a bearer token (servers on your machine ignore it).
+        budget: What each question may show the model.
+        timeout_s: Longest wait for the server's next bytes (per chunk when streaming).
+        connect_timeout_s: Longest wait to connect.
+        retries: Further attempts after a connection failure, timeout, 429 or 5xx
+            before the first token; delays double from ``backoff_s``.
+        backoff_s: First retry delay.
+        max_tokens: Longest answer.
+        temperature: Sampling temperature (0: deterministic where the server allows).
+        video: Send frames as one vLLM ``video_url`` instead of separate images.
+        vision: True/False to force images on/off; None tries images and falls
+            back to text for good when the server rejects them.
+        system_prompt: The system message.
+        client: An ``openai.OpenAI`` client to use instead of building one.
+
+    Raises:
+        ConfigError: the ``openai`` package is missing or a value is invalid.
+    """
+
+    name = "openai"
+
+    def __init__(self, model: str, *, base_url: str = "http://127.0.0.1:8000/v1", api_key: str | None = None,
+                 budget: ContextBudget | None = None, timeout_s: float = 60.0, connect_timeout_s: float = 5.0,
+                 retries: int = 2, backoff_s: float = 0.5, max_tokens: int = 256, temperature: float = 0.0,
+                 video: bool = False, vision: bool | None = None, system_prompt: str = SYSTEM_PROMPT,
+                 client: Any = None) -> None:
+        if not model:
+            raise ConfigError("the openai answerer needs a model name (--model)")
+        if timeout_s <= 0 or connect_timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_tokens < 1:
+            raise ConfigError("timeouts must be > 0, retries and backoff >= 0, max_tokens >= 1")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget or ContextBudget()
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.video = video
+        self.vision = vision
+        self.system_prompt = system_prompt
+        self.last_context: Context | None = None
+        self._lock = threading.Lock()
+        if client is None:
+            try:
+                import httpx
+                import openai
+            except ImportError as e:  # pragma: no cover - openai is a core dependency
+                raise ConfigError(f"the openai answerer needs the openai package: pip install openai ({e})") from None
+            client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "EMPTY", max_retries=0,
+                                   timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"OpenAIAnswerer(model={self.model!r}, base_url={self.base_url!r})"
+
+    # --- public API --------------------------------------------------------------------------------
+
+    def context(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Context:
+        """The frames and log this answerer would send for ``question``."""
+        from onlook.answer.dialogue import followup_query
+
+        query, after = followup_query(question, history)
+        return build_context(question, view, at, budget=self.budget, query=query, after=after)
+
+    def stream_answer(self, question: str, view: Any, at: float | None = None, *,
+                      options: Sequence[str] | None = None, history: Sequence[Any] = ()) -> Iterator[str]:
+        """Stream the model's answer to ``question`` as text pieces.
+
+        Args:
+            question: The user's words.
+            view: The stream's memory (``engine.view``).
+            at: Stream time to answer at (default: now); nothing later is sent.
+            options: Multiple-choice options, if any.
+            history: Earlier turns of the conversation (see :mod:`onlook.answer.dialogue`).
+
+        Yields:
+            Pieces of text as the server sends them.
+
+        Raises:
+            ModelError: the server is down, timed out, or rejected the request.
+        """
+        ctx = self.context(question, view, at, history=history)
+        self.last_context = ctx
+        yield from self._stream_context(question, ctx, options, history)
+
+    def _stream_context(self, question: str, ctx: Context, options: Sequence[str] | None,
+                        history: Sequence[Any]) -> Iterator[str]:
+        fps = frames_fps(ctx.times) if self.video and len(ctx.frames) > 1 else None
+        yield from self.stream_messages(lambda vision: build_messages(
+            question, ctx, history=history, options=options, vision=vision, video=self.video,
+            system_prompt=self.system_prompt), video_fps=fps)
+
+    def answer(self, question: str, view: Any, at: float | None = None, *,
+               history: Sequence[Any] = ()) -> Answer:
+        """Answer ``question`` from memory up to ``at`` (default: now).
+
+        Returns:
+            An :class:`~onlook.types.Answer` whose evidence is the frames shown.
+
+        Raises:
+            ModelError: the server is down, timed out, or rejected the request.
+        """
+        ctx = self.context(question, view, at, history=history)
+        self.last_context = ctx
+        text = "".join(self._stream_context(question, ctx, None, history)).strip()
+        return self._to_answer(question, text, ctx)
+
+    def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
+               history: Sequence[Any] = ()) -> Answer:
+        """Pick one of ``options``; the answer's ``value`` is its letter (None when the reply names none)."""
+        ctx = self.context(question, view, at, history=history)
+        self.last_context = ctx
+        text = "".join(self._stream_context(question, ctx, options, history)).strip()
+        _, letters = option_block(options)
+        letter = parse_choice(text, letters, options)
+        ans = self._to_answer(question, text, ctx)
+        if letter is None:
+            return Answer(question, text or "the model named no option", ans.at, 0.0, abstained=True,
+                          evidence=ans.evidence)
+        return Answer(question, text, ans.at, 0.6, value=letter, evidence=ans.evidence)
+
+    def stream_messages(self, build: Callable[[bool], list[dict[str, Any]]], *,
+                        video_fps: float | None = None) -> Iterator[str]:
+        """Send a request built by ``build(vision)`` and stream the reply.
+
+        Retries before the first token; when the server rejects image parts,
+        rebuilds the request without them (``build(False)``) and remembers
+        that the model has no vision. ``video_fps`` is the true sampling rate
+        of a ``video_url`` request's frames (sent to vLLM so it does not resample).
+        """
+        vision = self.vision is not False
+        while True:
+            try:
+                yield from self._stream_with_retries(build(vision), has_images=vision,
+                                                     video_fps=video_fps if vision else None)
+                if vision and self.vision is None:
+                    self.vision = True
+                return
+            except _RejectedImages as e:
+                log.warning("model %s rejected images (%s); answering from the event log as text", self.model, e)
+                self.vision = False
+                vision = False
+
+    def complete(self, messages: list[dict[str, Any]]) -> str:
+        """Send ready-made messages and return the whole reply."""
+        return "".join(self._stream_with_retries(messages, has_images=False))
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _to_answer(self, question: str, text: str, ctx: Context | None) -> Answer:
+        at = ctx.at if ctx else 0.0
+        evidence = tuple(Evidence(f.t, f.note or f"frame shown to the model ({f.why})", f.keyframe)
+                         for f in (ctx.frames if ctx else ()))
+        if not text:
+            return Answer(question, "the model returned no answer", at, 0.0, abstained=True, evidence=evidence)
+        return Answer(question, text, at, 0.5, evidence=evidence)
+
+    def _stream_with_retries(self, messages: list[dict[str, Any]], *, has_images: bool,
+                             video_fps: float | None = None) -> Iterator[str]:
+        import openai
+
+        extra: dict[str, Any] = {}
+        if video_fps:  # vLLM: the frames are the video, at their true rate; do not resample them
+            extra["extra_body"] = {"mm_processor_kwargs": {"fps": round(video_fps, 4), "do_sample_frames": False}}
+        attempt = 0
+        while True:
+            started = False
+            try:
+                stream = self.client.chat.completions.create(
+                    model=self.model, messages=messages, stream=True, max_tokens=self.max_tokens,
+                    temperature=self.temperature, **extra)
+                chunks = 0
+                try:
+                    for chunk in stream:
+                        chunks += 1
+                        choices = getattr(chunk, "choices", None) or []
+                        piece = getattr(choices[0].delta, "content", None) if choices else None
+                        if piece:
+                            started = True
+                            yield piece
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close:
+                        close()
+                if chunks == 0:
+                    # Some servers (llama-cpp-python) answer 200 and drop an error raised inside the
+                    # stream: ask once without streaming to get the answer, or the error, in the open.
+                    text = self._complete_once(messages, extra)
+                    if text:
+                        started = True
+                        yield text
+                return
+            except openai.APIStatusError as e:
+                msg = _error_text(e)
+                if has_images and e.status_code != 429 and looks_like_no_vision(e.status_code, msg) and not started:
+                    raise _RejectedImages(msg) from None
+                if e.status_code == 404:
+                    raise ModelError(f"model server at {self.base_url} has no model {self.model!r} "
+                                     f"(HTTP 404: {_one_line(msg, 160)})") from None
+                if e.status_code in (401, 403):
+                    raise ModelError(f"model server at {self.base_url} rejected the API key "
+                                     f"(HTTP {e.status_code})") from None
+                if e.status_code in (408, 409, 429) or e.status_code >= 500:
+                    if started or attempt >= self.retries:
+                        raise ModelError(f"model server at {self.base_url} failed: HTTP {e.status_code} "
+                                         f"{_one_line(msg, 160)}") from None
+                else:
+                    raise ModelError(f"model server at {self.base_url} rejected the request: HTTP {e.status_code} "
+                                     f"{_one_line(msg, 160)}") from None
+            except openai.APITimeoutError:
+                if started or attempt >= self.retries:
+                    raise ModelError(f"model server at {self.base_url} did not answer within {self.timeout_s:g} s "
+                                     f"({attempt + 1} attempt{'s' if attempt else ''})") from None
+            except openai.APIConnectionError as e:
+                if started or attempt >= self.retries:
+                    cause = _one_line(str(e.__cause__ or e), 120)
+                    raise ModelError(f"cannot reach the model server at {self.base_url} ({cause}); "
+                                     f"is it running? ({attempt + 1} attempt{'s' if attempt else ''})") from None
+            except openai.OpenAIError as e:  # anything else the client raises: one line
+                raise ModelError(f"model server at {self.base_url}: {_one_line(str(e), 200)}") from None
+            delay = self.backoff_s * (2 ** attempt)
+            attempt += 1
+            log.info("model server %s: retrying in %.2f s (attempt %d)", self.base_url, delay, attempt + 1)
+            time.sleep(delay)
+
+
+    def _complete_once(self, messages: list[dict[str, Any]], extra: dict[str, Any]) -> str | None:
+        import openai
+
+        for attempt in range(3):
+            try:
+                resp = self.client.chat.completions.create(
+                    model=self.model, messages=messages, stream=False, max_tokens=self.max_tokens,
+                    temperature=self.temperature, extra_headers={"Connection": "close"}, **extra)
+                return resp.choices[0].message.content if getattr(resp, "choices", None) else None
+            except openai.APITimeoutError:
+                raise
+            except openai.APIConnectionError:
+                # The broken stream's kept-alive connection is dead; a retry opens a fresh one.
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None
+
+
+class _RejectedImages(Exception):
+    """The server refused image parts (internal: triggers the text fallback)."""
+
+
+def _error_text(e: Any) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("message") or err)
+        return str(err)
+    return str(getattr(e, "message", None) or e)
+
