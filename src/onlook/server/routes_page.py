@@ -1,22 +1,30 @@
-"""Routes open without an API key: the page at ``/`` and ``/healthz``.
+"""The web page: ``/`` (its ``index.html``), ``/healthz``, and the page's history route.
 
-``/`` is a placeholder until the web page lands: the page's files go in
-``onlook/server/static/`` (served at ``/static/``, no key needed) and this
-route then returns its ``index.html``.
+The page's files live in ``onlook/server/static/`` (served at ``/static/``,
+open without an API key, no build step). ``/`` returns ``static/index.html``
+(a placeholder when the files are missing). ``/streams/{id}/history`` gives
+the page what a stream recorded before it was opened (alerts, events,
+sightings, gaps), so its timeline and alerts panel are not empty after a
+reload; like every ``/streams`` route it needs the API key when one is set.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from onlook import __version__
+from onlook.errors import OnlookError
+from onlook.server.manager import keyframe_url
 from onlook.server.protocol import Health
+from onlook.server.routes_streams import ERRORS, Service, StreamId
 
-__all__ = ["router", "STATIC_DIR"]
+__all__ = ["router", "STATIC_DIR", "history"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -26,12 +34,14 @@ _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>onlook
 <body><h1>onlook</h1><p>onlook is running. The HTTP API is described at <a href="docs">/docs</a>.</p></body></html>
 """
 
+_SIGHTING_KINDS = ("enter", "exit", "scene_cut", "text")
+
 
 @router.get("/", include_in_schema=False, response_model=None)
 async def index() -> FileResponse | HTMLResponse:
     page = STATIC_DIR / "index.html"
     if page.is_file():
-        return FileResponse(page, media_type="text/html")
+        return FileResponse(page, media_type="text/html", headers={"Cache-Control": "no-cache"})
     return HTMLResponse(_PLACEHOLDER)
 
 
@@ -40,3 +50,37 @@ async def healthz(request: Request) -> dict[str, Any]:
     """Liveness: the server answers. Needs no API key."""
     mgr = request.app.state.manager
     return {"status": "ok", "version": __version__, "streams": len(mgr.streams)}
+
+
+def history(store: Any, stream_id: str, limit: int) -> dict[str, Any]:
+    """The latest ``limit`` alerts, events and sightings of a store, as the live feed sends them (oldest first)."""
+    alerts = [{**a.to_dict(), "stream": stream_id, "keyframe_url": keyframe_url(stream_id, a.keyframe)}
+              for a in store.alerts()[-limit:]]
+    events = [{"type": "event", "t": e.end, "kind": "segment", "start": e.start, "end": e.end,
+               "summary": e.summary, "salience": e.salience, "keyframe": e.keyframe,
+               "keyframe_url": keyframe_url(stream_id, e.keyframe), "stream": stream_id}
+              for e in reversed(store.events(order="-start", limit=limit))]
+    sightings = [{"type": "event", "t": o.t, "kind": o.kind, "label": o.label, "track_id": o.track_id,
+                  "attrs": o.attrs, "keyframe_url": keyframe_url(stream_id, kf), "stream": stream_id}
+                 for o, kf in reversed(store.sightings(_SIGHTING_KINDS, newest_first=True, limit=limit))]
+    gaps = [{"type": "event", "t": g.start, "kind": "gap", "end": g.end, "reason": g.reason, "stream": stream_id}
+            for g in store.gaps()[-limit:]]
+    return {"stream": stream_id, "alerts": alerts, "events": events + sightings + gaps}
+
+
+@router.get("/streams/{stream_id}/history", tags=["events"], responses=ERRORS)
+async def stream_history(stream_id: StreamId, service: Service,
+                         limit: Annotated[int, Query(ge=1, le=2000, description="most items of each kind")] = 500,
+                         ) -> dict[str, Any]:
+    """What a stream recorded so far, for the page's timeline: its latest alerts, events, sightings and gaps.
+
+    Each item has the shape of the matching live message (``/streams/{id}/events``).
+    """
+    h = service.manager.get(stream_id)
+    store = h.store
+    empty: dict[str, Any] = {"stream": stream_id, "alerts": [], "events": []}
+    if store is None:
+        return empty
+    with contextlib.suppress(OnlookError):  # e.g. the stream was deleted (its store closed) meanwhile
+        return await to_thread.run_sync(history, store, stream_id, limit)
+    return empty
