@@ -94,6 +94,7 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
     cap = cv2.VideoCapture(str(clip))
     sampler = FpsSampler(fps)
     n = 0
+    naive_enters: list[float] = []
     t0 = time.perf_counter()
     while True:
         ok, img = cap.read()
@@ -104,7 +105,8 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
             continue
         im = resize_for_analysis(img, settings.analysis_width)
         if naive.people is not None:
-            naive.people.update(im, t, changed=None)
+            res = naive.people.update(im, t, changed=None)
+            naive_enters += [e.t for e in res.events if e.kind == "enter"]
         if naive.faces is not None:
             naive.faces.detect(im, t, None)
         if naive.text is not None:
@@ -118,6 +120,15 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
     rt = duration / engine_s
     ratio = naive_s / engine_s
     alerts = _score_enters(clip, enters)
+    ungated = _score_enters(clip, naive_enters)
+    gate_note, gate_ok = "", True
+    if alerts and ungated:
+        # The gate must not lose an entry that looking at everything would have caught.
+        lost = sorted(set(alerts["missed"]) - set(ungated["missed"]))
+        gate_ok = not lost
+        gate_note = (f"; person entries caught: {alerts['hits']}/{alerts['gt']} with the gate, "
+                     f"{ungated['hits']}/{ungated['gt']} with every detector on every whole frame; "
+                     f"lost to the gate: {lost or 'none'}")
     return [
         BenchResult("ingest speed", f"{rt:.1f}x real time ({duration:.1f} s of video in {engine_s:.2f} s, "
                     f"{fps:g} fps sampling, faces+OCR+people+colours on)", ">= 20x", rt >= 20,
@@ -125,10 +136,9 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
         BenchResult("ingest vs naive loop", f"{ratio:.1f}x faster (naive: OpenCV decode of every frame, all "
                     f"detectors on every whole sampled frame: {naive_s:.2f} s for {n} frames)", ">= 10x",
                     ratio >= 10, {"cmd": cmd, "naive_s": naive_s}),
-        BenchResult("gate: sampled image area skipped", f"{100 * skipped:.1f}% "
-                    + (f"(person-enters alerts: recall {alerts['recall']:.2f}, F1 {alerts['f1']:.2f})"
-                       if alerts else ""), ">= 80%, no missed person entry",
-                    skipped >= 0.8 and (alerts is None or alerts["recall"] >= 0.999), {"cmd": cmd, **(alerts or {})}),
+        BenchResult("gate: sampled image area skipped", f"{100 * skipped:.1f}%{gate_note}",
+                    ">= 80%, no person entry lost to the gate", skipped >= 0.8 and gate_ok,
+                    {"cmd": cmd}),
     ]
 
 
@@ -399,12 +409,301 @@ def bench_vlm(clip: Path, fps: float = 2.0, n_questions: int = 40, model_s: floa
     ]
 
 
+def _serve_clip(clip: Path, out: Path, seconds: float, size: tuple[int, int] = (640, 480)) -> Path:
+    """``clip`` resized to ``size`` and looped to at least ``seconds``, at its own frame rate (PyAV)."""
+    import av
+    import cv2
+
+    with av.open(str(clip)) as c:
+        s = c.streams.video[0]
+        rate = s.average_rate or 10
+        frames = [cv2.resize(f.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA) for f in c.decode(s)]
+    with av.open(str(out), "w") as c:
+        s = c.add_stream("mpeg4", rate=rate)
+        s.width, s.height, s.pix_fmt, s.bit_rate = size[0], size[1], "yuv420p", 2_000_000
+        for i in range(int(seconds * float(rate)) + 1):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(frames[i % len(frames)], format="bgr24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return out
+
+
+_SERVE_QUESTIONS = ("how many people are visible now?", "when did someone first enter?",
+                    "how many people entered in the last minute?", "what happened in the last 30 seconds?",
+                    "is there anyone in red right now?", "when was the last time someone left?")
+
+
+async def _load_client(port: int, requests: list[tuple[str, bytes]], lat: list[float], failures: list[str],
+                       kind: str = "raw", timeout_s: float = 30.0) -> None:
+    """Send ``(path, JSON body)`` POSTs one after another on one keep-alive connection; record latencies (ms).
+
+    ``raw`` writes HTTP/1.1 on an asyncio stream: about 0.1 ms of client CPU a
+    request, so the load generator takes little from the server it measures.
+    ``httpx`` uses an ``httpx.AsyncClient`` (one per client): more realistic,
+    but at 2-4 ms of CPU a request it competes with a server on few cores.
+    """
+    import asyncio
+
+    import httpx
+
+    if kind == "httpx":
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s) as c:
+            for path, body in requests:
+                t0 = time.perf_counter()
+                try:
+                    r = await c.post(path, content=body, headers={"Content-Type": "application/json"})
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code} {r.text[:200]}")
+                except httpx.HTTPError as e:
+                    failures.append(f"{type(e).__name__}: {e}")
+                lat.append((time.perf_counter() - t0) * 1000)
+        return
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    try:
+        for path, body in requests:
+            t0 = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout_s)
+                rd, wr = conn
+                wr.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                head = await asyncio.wait_for(rd.readuntil(b"\r\n\r\n"), timeout_s)
+                lines = head.decode("latin-1").split("\r\n")
+                fields = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                payload = await asyncio.wait_for(rd.readexactly(int(fields.get("content-length", "0"))), timeout_s)
+                if lines[0].split()[1] != "200":
+                    failures.append(f"{lines[0]} {payload[:200]!r}")
+                if fields.get("connection", "").lower() == "close":
+                    wr.close()
+                    conn = None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
+                    ValueError) as e:
+                failures.append(f"{type(e).__name__}: {e}")
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+            lat.append((time.perf_counter() - t0) * 1000)
+    finally:
+        if conn is not None:
+            conn[1].close()
+
+
+def bench_serve(clip: Path, *, streams: int = 8, clients: int = 50, requests: int = 100, fps: float = 1.0,
+                window_s: float = 20.0, server_cores: int = 2, load_client: str = "raw") -> list[BenchResult]:
+    """``onlook serve`` under load: ``streams`` live-like streams ingesting while ``clients`` ask at once.
+
+    Loopback only and bounded (counts, and a time limit on every wait): the
+    server is an ``onlook serve`` subprocess on 127.0.0.1, pinned to
+    ``server_cores`` CPUs when the machine has more (the load generator then
+    runs on the others). Each stream is ``clip`` resized to 640x480, looped,
+    and paced in real time (``realtime``) like a camera, analysed at ``fps``.
+    In one run: ingest is measured for ``window_s`` with no clients, then
+    while ``clients`` clients each send ``requests`` questions back to back to
+    ``POST /streams/{id}/ask`` (extractive answerer), then as many to
+    ``POST /v1/chat/completions``. A stream keeps up when it analyses
+    ``fps`` frames a second and its lag (how far its analysed stream time is
+    behind real time, beyond its best) does not grow.
+    """
+    import asyncio
+    import contextlib
+    import json as _json
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+    import psutil
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    pin = len(cpus) > server_cores
+    srv_cpus, cli_cpus = (cpus[:server_cores], cpus[server_cores:]) if pin else (cpus, cpus)
+    tmp = Path(tempfile.mkdtemp(prefix="onlook-bench-serve-"))
+    media = tmp / "media"
+    media.mkdir()
+    # Long enough for warm-up, the quiet window and both loads (the clip is looped).
+    video = _serve_clip(clip, media / "cam.mp4", seconds=150 + window_s)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    log_path = tmp / "server.log"
+    cmd = [sys.executable, "-c", "from onlook.cli import main; main()", "serve", "--host", "127.0.0.1",
+           "--port", str(port), "--store-root", str(tmp / "root"), "--allow-files", str(media),
+           "--log-level", "warning"]
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+    if pin:  # before it has loaded anything, let alone started a stream
+        os.sched_setaffinity(proc.pid, srv_cpus)
+        os.sched_setaffinity(0, cli_cpus)
+    ids = [f"cam{i}" for i in range(streams)]
+    samples: dict[str, list[tuple[float, dict[str, Any]]]] = {sid: [] for sid in ids}
+    server_cpu = psutil.Process(proc.pid)
+
+    def cpu_s() -> float:
+        t = server_cpu.cpu_times()
+        return t.user + t.system
+
+    def failed(why: str) -> RuntimeError:
+        return RuntimeError(f"{why}; server log:\n{log_path.read_text(errors='replace')[-2000:]}")
+
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=httpx.Timeout(30.0)) as c:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await c.get("/healthz")).status_code == 200:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise failed("onlook serve did not start within 60 s")
+                await asyncio.sleep(0.2)
+            # Cameras are not in step: start the streams spread over one analysis period, so that their
+            # analyses are spread over each second instead of all falling at once.
+            t_create = time.monotonic()
+            for i, sid in enumerate(ids):
+                await asyncio.sleep(max(0.0, t_create + i / (fps * streams) - time.monotonic()))
+                r = await c.post("/streams", json={"source": str(video), "id": sid, "fps": fps, "realtime": True})
+                if r.status_code != 201:
+                    raise failed(f"could not create stream {sid}: {r.text}")
+
+            async def sample() -> None:
+                now = time.time()
+                for st in (await c.get("/streams")).json()["streams"]:
+                    samples[st["id"]].append((now, st))
+
+            async def sampler(stop: asyncio.Event) -> None:
+                while not stop.is_set():
+                    await sample()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1.0)
+
+            def settled() -> bool:  # running, past the start, and done catching up after the models loaded
+                for s in samples.values():
+                    if len(s) < 6 or s[-1][1]["state"] != "running" or s[-1][1]["t"] < 5:
+                        return False
+                    (w0, a), (w1, b) = s[-6], s[-1]
+                    if (b["t"] - a["t"]) / (w1 - w0) > 1.15:
+                        return False
+                return True
+
+            deadline = time.monotonic() + 120
+            while not settled():
+                if time.monotonic() > deadline:
+                    if any(s and s[-1][1]["state"] != "running" for s in samples.values()):
+                        raise failed("the streams did not start within 120 s")
+                    break  # still catching up after 2 minutes: measure anyway (the figures will show it)
+                await sample()
+                await asyncio.sleep(1.0)
+
+            async def phase(load: Any) -> tuple[float, float, float, float]:
+                stop = asyncio.Event()
+                task = asyncio.create_task(sampler(stop))
+                w0, c0 = time.time(), cpu_s()
+                await asyncio.wait_for(load, 300)
+                w1, c1 = time.time(), cpu_s()
+                stop.set()
+                await task
+                return w0, w1, (c1 - c0) / (w1 - w0), w1 - w0
+
+            def load(path: str, body: Any, lat: list[float], failures: list[str]) -> Any:
+                def reqs(k: int) -> list[tuple[str, bytes]]:
+                    return [(path.format(sid=ids[(k + j) % len(ids)]),
+                             _json.dumps(body(ids[(k + j) % len(ids)], _SERVE_QUESTIONS[(k * 7 + j) % 6])).encode())
+                            for j in range(requests)]
+
+                return asyncio.gather(*(_load_client(port, reqs(k), lat, failures, load_client)
+                                        for k in range(clients)))
+
+            out: dict[str, Any] = {"quiet": await phase(asyncio.sleep(window_s))}
+            ask_lat: list[float] = []
+            ask_fail: list[str] = []
+            out["ask"] = await phase(load("/streams/{sid}/ask", lambda sid, q: {"question": q}, ask_lat, ask_fail))
+            chat_lat: list[float] = []
+            chat_fail: list[str] = []
+            out["chat"] = await phase(load("/v1/chat/completions", lambda sid, q: {
+                "model": sid, "messages": [{"role": "user", "content": q}]}, chat_lat, chat_fail))
+            solo: list[float] = []
+            await _load_client(port, [(f"/streams/{ids[j % len(ids)]}/ask",
+                                       _json.dumps({"question": _SERVE_QUESTIONS[j % 6]}).encode())
+                                      for j in range(20)], solo, [], load_client)
+            out.update(ask_lat=ask_lat, ask_fail=ask_fail, chat_lat=chat_lat, chat_fail=chat_fail, solo=solo)
+            return out
+
+    try:
+        res = asyncio.run(asyncio.wait_for(run(), 900))
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)  # a clean shutdown, as Ctrl-C
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        if pin:
+            os.sched_setaffinity(0, cpus)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def window(sid: str, w0: float, w1: float) -> dict[str, float]:
+        pts = [(w, st) for w, st in samples[sid] if w0 - 0.5 <= w <= w1 + 0.5]
+        (a_w, a), (b_w, b) = pts[0], pts[-1]
+        dt = max(1e-6, b_w - a_w)
+        behind = [w - st["t"] for w, st in pts]  # wall clock minus stream time: constant while keeping up
+        return {"fps": (b["frames_kept"] - a["frames_kept"]) / dt, "behind_max": max(behind),
+                "behind_min": min(behind), "dropped": b["dropped"] - a["dropped"]}
+
+    quiet_w = res["quiet"][:2]
+    load_w = (res["ask"][0], res["chat"][1])
+    quiet = {sid: window(sid, *quiet_w) for sid in ids}
+    loaded = {sid: window(sid, *load_w) for sid in ids}
+    per_stream: dict[str, dict[str, float]] = {}
+    for sid in ids:
+        best = min(quiet[sid]["behind_min"], loaded[sid]["behind_min"])
+        per_stream[sid] = {"fps_quiet": round(quiet[sid]["fps"], 3), "fps_load": round(loaded[sid]["fps"], 3),
+                           "lag_quiet_s": round(quiet[sid]["behind_max"] - best, 2),
+                           "lag_load_s": round(loaded[sid]["behind_max"] - best, 2),
+                           "dropped_quiet": quiet[sid]["dropped"], "dropped_load": loaded[sid]["dropped"]}
+    fq = [p["fps_quiet"] for p in per_stream.values()]
+    fl = [p["fps_load"] for p in per_stream.values()]
+    lag_q = max(p["lag_quiet_s"] for p in per_stream.values())
+    lag_l = max(p["lag_load_s"] for p in per_stream.values())
+    dropped = sum(p["dropped_quiet"] + p["dropped_load"] for p in per_stream.values())
+    cores = (f"server pinned to {len(srv_cpus)} cores, load generator on {len(cli_cpus)} others" if pin else
+             f"server and load generator share this machine's {len(cpus)} cores")
+    client_desc = "raw HTTP/1.1 keep-alive clients" if load_client == "raw" else "httpx.AsyncClient clients"
+    cmd = "onlook bench --only serve"
+    keeps_up = min(fl) >= 0.9 * fps and min(fq) >= 0.9 * fps and lag_l <= 2.0 + 1.0 / fps and not dropped
+    rows = [BenchResult(
+        f"serve: ingest of {streams} streams, no clients vs {clients} asking",
+        f"analysed fps per stream min {min(fl):.2f} / mean {np.mean(fl):.2f} while clients ask vs min {min(fq):.2f} "
+        f"/ mean {np.mean(fq):.2f} with none; worst lag {lag_l:.1f} s vs {lag_q:.1f} s; {dropped} frames dropped; "
+        f"server CPU {res['ask'][2]:.2f} / {res['chat'][2]:.2f} cores under load vs {res['quiet'][2]:.2f} quiet "
+        f"({streams} x 640x480 {clip.name} looped and paced in real time at {fps:g} fps, default perception; "
+        f"{res['quiet'][3]:.0f} s quiet, {load_w[1] - load_w[0]:.0f} s loaded; {cores})",
+        f"{streams} streams at {fps:g} fps on {server_cores} cores keep up (fps ~{fps:g}, lag ~0)", keeps_up,
+        {"cmd": cmd, "per_stream": per_stream})]
+    for key, what, target in (("ask", "ask latency (POST /streams/{id}/ask)", "p95 < 200 ms"),
+                              ("chat", "chat completion latency (POST /v1/chat/completions)", "p95 < 200 ms (as ask)")):
+        lat, fails, secs = res[f"{key}_lat"], res[f"{key}_fail"], res[key][3]
+        p95 = _pct(lat, 95)
+        solo = f"; one client alone: p50 {_pct(res['solo'], 50):.0f} ms" if key == "ask" else ""
+        rows.append(BenchResult(
+            f"serve: {what}, {clients} concurrent clients",
+            f"p50 {_pct(lat, 50):.0f} ms, p95 {p95:.0f} ms over {len(lat)} requests ({requests} per client, back to "
+            f"back, {len(lat) / max(1e-6, secs):.0f}/s; {len(fails)} failed{solo}); extractive answerer, {streams} "
+            f"streams ingesting; {client_desc}; {cores}",
+            target, p95 < 200 and not fails,
+            {"cmd": cmd, "failures": fails[:5]}))
+    return rows
+
+
 def run_bench(clip: Path, *, only: list[str] | None = None, hours: float = 10.0, query_hours: float = 24.0,
               delay_s: float = 60.0, log: Callable[[str], None] = print) -> list[BenchResult]:
     """Run the selected benchmarks; returns their results."""
     parts = {"ingest": lambda: bench_ingest(clip), "rss": lambda: bench_rss(clip, hours),
              "query": lambda: bench_query(clip, query_hours), "delay": lambda: bench_alert_delay(clip, delay_s),
-             "vlm": lambda: bench_vlm(clip)}
+             "vlm": lambda: bench_vlm(clip), "serve": lambda: bench_serve(clip)}
     out: list[BenchResult] = []
     for name, fn in parts.items():
         if only and name not in only:

@@ -25,11 +25,12 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from onlook import __version__
 from onlook.config import Settings
 from onlook.errors import OnlookError
-from onlook.server import routes_events, routes_page, routes_streams
+from onlook.server import routes_events, routes_openai, routes_page, routes_streams
 from onlook.server.errors import one_line, status_for
 from onlook.server.manager import StreamManager
 from onlook.server.middleware import ApiKeyMiddleware, BodyLimitMiddleware
@@ -101,9 +102,28 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, "InternalError", "internal server error (the server log has the details)")
 
 
+class _BodyLimits:
+    """:class:`BodyLimitMiddleware` with other limits under some path prefixes.
+
+    Chat clients (``/v1/``) resend the whole conversation with each question,
+    so their bodies get a larger limit (1 MiB by default: a long text history;
+    pasted images, which onlook does not read, may not fit and get 413).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, prefix_limits: dict[str, int]) -> None:
+        self.default = BodyLimitMiddleware(app, max_bytes=max_bytes)
+        self.by_prefix = [(p, BodyLimitMiddleware(app, max_bytes=n)) for p, n in prefix_limits.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        limited = next((mw for p, mw in self.by_prefix if path.startswith(p)), self.default)
+        await limited(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, store_root: str | os.PathLike[str] = "onlook-store", *,
                api_key: str | None = None, allow_files: Sequence[str | os.PathLike[str]] = (),
                webhooks: Sequence[str] = (), max_body_bytes: int = 64 * 1024,
+               max_chat_body_bytes: int = 1024 * 1024,
                webhook_sender: WebhookSender | None = None) -> FastAPI:
     """Build the onlook HTTP app.
 
@@ -116,6 +136,8 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
         allow_files: Folders file sources may come from; none by default.
         webhooks: URLs that receive every alert as a JSON POST.
         max_body_bytes: Larger request bodies are refused with 413.
+        max_chat_body_bytes: The same for ``/v1/*`` (OpenAI-compatible): chat clients send the whole
+            conversation with every question, so these bodies may be larger.
         webhook_sender: Webhook delivery settings (retries, backoff).
 
     Returns:
@@ -152,11 +174,11 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     app.include_router(routes_page.router)
     app.include_router(routes_streams.router, **api)
     app.include_router(routes_events.router, **api)
-    # The OpenAI-compatible routes (/v1/*) are included here the same way.
+    app.include_router(routes_openai.router, **api)
     if routes_page.STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=routes_page.STATIC_DIR), name="static")
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.add_middleware(_BodyLimits, max_bytes=max_body_bytes, prefix_limits={"/v1/": max_chat_body_bytes})
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key, open_paths=OPEN_PATHS, open_prefixes=OPEN_PREFIXES)
     return app
