@@ -11,8 +11,10 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -163,24 +165,51 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
     display.answers = deque(maxlen=max(2, len(asks)))
     final: list[Answer] = []
 
+    out_lock = threading.Lock()  # JSON lines come from the ingest thread and the asking worker
+
+    def emit_json(obj: dict[str, Any]) -> None:
+        with out_lock:
+            _print_json(obj)
+
     def ask_all(at: float | None = None) -> None:
         for q in asks:
-            a = engine.ask(q, at=at)
+            try:
+                a = engine.ask(q, at=at)
+            except OnlookError as e:  # a VLM that is down must not end the watch
+                a = Answer(q, f"could not answer: {e}", at or engine.seen_until, 0.0, abstained=True)
             if as_json:
-                _print_json(a.to_dict())
+                emit_json(a.to_dict())
             else:
                 display.answers.append(a)
                 if at is None:
                     final.append(a)
 
+    # Periodic questions run on their own worker so a slow answerer never stalls ingest;
+    # while one round is still being answered, the next is skipped rather than queued.
+    asker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onlook-ask")
+    busy = threading.Event()
+
+    def ask_later(at: float) -> None:
+        if busy.is_set():
+            return
+        busy.set()
+
+        def job() -> None:
+            try:
+                ask_all(at)
+            finally:
+                busy.clear()
+
+        asker.submit(job)
+
     failed: OnlookError | None = None
     try:
         if as_json:
             def on_msg(m: dict[str, Any]) -> None:
-                _print_json(m)
+                emit_json(m)
                 if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
                     next_ask[0] = m["t"] + ask_every
-                    ask_all(m["t"])
+                    ask_later(m["t"])
             engine.subscribe(on_msg)
             try:
                 engine.run()
@@ -192,7 +221,7 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
                     display.on_message(m)
                     if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
                         next_ask[0] = m["t"] + ask_every
-                        ask_all(m["t"])
+                        ask_later(m["t"])
                     live.update(display.render())
                 engine.subscribe(on_msg)
                 try:
@@ -200,6 +229,7 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
                 except OnlookError as e:
                     failed = e
                 live.update(display.render())
+        asker.shutdown(wait=True)  # let a round in flight finish before the final answers
         if asks:
             ask_all()
             if not as_json:
@@ -213,6 +243,7 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
         engine.stop()
         err_console.print("stopped; everything seen so far is stored")
     finally:
+        asker.shutdown(wait=False, cancel_futures=True)
         engine.close()
     if failed is not None:
         if as_json:
@@ -393,7 +424,7 @@ def demo(
 @app.command()
 def bench(
     clip: Annotated[Optional[Path], typer.Option(help="footage to use (default: vtest.avi found like the demo)")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay (repeatable)")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
@@ -409,6 +440,9 @@ def bench(
         clip = clips[0]
     if not clip.is_file():
         _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
+    unknown = sorted(set(only or []) - {"ingest", "rss", "query", "delay", "vlm", "serve"})
+    if unknown:
+        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from ingest, rss, query, delay, vlm, serve"))
     try:
         results = run_bench(clip, only=only, hours=hours, query_hours=query_hours, delay_s=delay_s,
                             log=lambda m: err_console.print(m, highlight=False))

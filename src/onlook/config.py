@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     detect_text: bool = True
     detect_colors: bool = True
     ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
-    face_interval_s: float = Field(1.0, ge=0, description="run face detection at most this often")
+    face_interval_s: float = Field(2.0, ge=0, description="run face detection at most this often")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
 
     # --- memory

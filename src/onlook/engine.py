@@ -161,7 +161,8 @@ class StreamEngine:
                                read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
                                reconnect_backoff_s=s.reconnect_backoff_s,
                                reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
-                               queue_size=s.queue_size, keep=self._source_sampler.keep)
+                               queue_size=s.queue_size, keep=self._source_sampler.keep,
+                               max_width=s.analysis_width)
         return self._source_arg
 
     def _frames(self) -> Iterator[Frame]:

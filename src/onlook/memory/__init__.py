@@ -6,15 +6,25 @@ import threading
 from collections import deque
 from typing import Any
 
+import cv2
+import numpy as np
+
 from onlook.memory.segments import Segmenter
 from onlook.memory.store import Store, VectorIndex
-from onlook.sampling import resize_for_analysis as _shrink
 from onlook.types import Analysis, Event, Frame
 
 __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 
 # Sightings worth finding again by time ("when did...", "how many entered...").
 _SIGHTING_KINDS = {"enter", "exit", "scene_cut", "text", "face"}
+
+
+def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
+    """A small copy for the recent window (bilinear: a preview, not detector input, so speed wins)."""
+    h, w = image.shape[:2]
+    if w <= max_width:
+        return image
+    return cv2.resize(image, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_LINEAR)
 
 
 class Memory:
@@ -32,7 +42,7 @@ class Memory:
         face_repeat_s: Faces are recorded as sightings at most this often.
     """
 
-    def __init__(self, store: Store, stream_id: str, *, recent_window: int = 16, recent_width: int = 448,
+    def __init__(self, store: Store, stream_id: str, *, recent_window: int = 16, recent_width: int = 640,
                  text_repeat_s: float = 60.0, face_repeat_s: float = 10.0) -> None:
         self.store = store
         self.stream_id = stream_id

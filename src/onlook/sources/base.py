@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
+import cv2
+import numpy as np
+
 from onlook.types import Frame, Gap
 
 __all__ = ["Source", "SourceInfo", "SourceKind"]
@@ -97,6 +100,20 @@ class Source(Protocol):
     def __enter__(self) -> Source: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+def downscale(image: np.ndarray, max_width: int | None) -> np.ndarray:
+    """Shrink (never enlarge) to at most ``max_width`` wide, with area averaging.
+
+    Sources apply it in their decoder thread when the consumer only analyses
+    smaller images, so the work runs beside analysis instead of before it.
+    """
+    if not max_width:
+        return image
+    h, w = image.shape[:2]
+    if w <= max_width:
+        return image
+    return cv2.resize(image, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
 
 
 _S = TypeVar("_S", bound="BaseSource")

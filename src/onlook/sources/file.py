@@ -20,7 +20,7 @@ from onlook.sources._pyav import (
     stream_fps,
     video_stream,
 )
-from onlook.sources.base import BaseSource, SourceInfo
+from onlook.sources.base import BaseSource, SourceInfo, downscale
 from onlook.types import Frame
 
 __all__ = ["FileSource"]
@@ -85,10 +85,12 @@ class FileSource(BaseSource):
         options: dict[str, str] | None = None,
         format: str | None = None,
         keep: Callable[[float], bool] | None = None,
+        max_width: int | None = None,
     ) -> None:
         # ``keep(pts)`` lets the consumer's sampler reject frames before pixel
         # conversion, which is most of the per-frame cost at a few frames a second.
         self._keep = keep
+        self._max_width = max_width
         timeout = (open_timeout_s, read_timeout_s) if network else None
         container = open_container(uri, network=network, format=format, options=options,
                                    timeout=timeout)
@@ -139,7 +141,7 @@ class FileSource(BaseSource):
             pts = clock(best_effort(vf))
             if self._keep is not None and not self._keep(pts):
                 continue
-            image = vf.to_ndarray(format="bgr24")
+            image = downscale(vf.to_ndarray(format="bgr24"), self._max_width)
             yield Frame(self.stream_id, seq, pts, time.time(), image)
             if self._closed.is_set():
                 return

@@ -31,7 +31,7 @@ from onlook.sources._pyav import (
     stream_fps,
     video_stream,
 )
-from onlook.sources.base import BaseSource, SourceInfo, SourceKind
+from onlook.sources.base import BaseSource, SourceInfo, SourceKind, downscale
 from onlook.types import Frame, Gap
 
 __all__ = ["Backoff", "LiveSource", "live_options"]
@@ -165,6 +165,7 @@ class LiveSource(BaseSource):
         reconnect_backoff_max_s: float = 30.0,
         on_gap: Callable[[Gap], None] | None = None,
         keep: Callable[[float], bool] | None = None,
+        max_width: int | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ConfigError(f"reconnect_attempts must be >= 0, got {reconnect_attempts}")
@@ -178,6 +179,7 @@ class LiveSource(BaseSource):
         self._backoff = Backoff(reconnect_backoff_s, reconnect_backoff_max_s)
         self._on_gap = on_gap
         self._keep = keep  # consumer's sampler: skip pixel conversion of frames it won't use
+        self._max_width = max_width
         self.damage = Damage()
 
         # Built before the first connection so close() works during its retries.
@@ -260,7 +262,7 @@ class LiveSource(BaseSource):
                         seq += 1  # seq counts decoded frames, so skipped ones leave a visible hole
                         last_wall = wall
                         continue
-                    image = vf.to_ndarray(format="bgr24")
+                    image = downscale(vf.to_ndarray(format="bgr24"), self._max_width)
                     if outage is not None:
                         self._record(Gap(outage[0], pts, outage[1], wall, outage[2]))
                         outage = None

@@ -36,6 +36,7 @@ def open_source(
     image_fps: float = 1.0,
     queue_size: int = 8,
     keep: Callable[[float], bool] | None = None,
+    max_width: int | None = None,
     on_gap: Callable[[Gap], None] | None = None,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
@@ -75,6 +76,8 @@ def open_source(
         keep: Optional predicate on a frame's pts; frames it rejects are
             skipped before pixel conversion (pass a sampler's ``keep`` so
             frames that would be dropped anyway cost only their decode).
+        max_width: Shrink frames wider than this in the decoder thread (area
+            averaging), for consumers that only analyse smaller images.
 
     Returns:
         An open :class:`Source`; use it as a context manager or ``close()`` it.
@@ -109,7 +112,8 @@ def open_source(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
-            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep)
+            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
+            max_width=max_width)
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:
@@ -121,13 +125,14 @@ def open_source(
                 path, stream_id=stream_id, kind="webcam", format="v4l2",
                 open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
                 reconnect_attempts=reconnect_attempts, reconnect_backoff_s=reconnect_backoff_s,
-                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep)
+                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
+            max_width=max_width)
         elif Path(path).is_dir():
             source = ImageFolderSource(path, fps=image_fps, stream_id=stream_id)
         elif not Path(path).exists():
             raise source_error(SourceNotFound, "open", uri, "no such file or folder")
         else:
-            source = FileSource(path, stream_id=stream_id, keep=keep)
+            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width)
 
     finite = source.info.kind in ("file", "images")
     if realtime and finite:
