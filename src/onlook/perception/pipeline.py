@@ -158,7 +158,7 @@ class Perceiver:
             # Faces are on people: look at the heads of tracked people when there are any
             # (a far cheaper crop than every changed region); otherwise where it changed.
             face_rois = rois if whole or not people_boxes else _head_rois(people_boxes, img.shape)
-            if face_rois is None or face_rois:
+            if face_rois is None or face_rois:  # [] = only people too small to show a face
                 self._last_run["face"] = t
                 obs.extend(self.faces.detect(img, t, face_rois))
         if self.text is not None and self._due("text", t, s.ocr_interval_s):
@@ -208,12 +208,19 @@ class Perceiver:
         return self.gate.skipped_area_fraction
 
 
+# A face is about an eighth of a standing person's height; below ~12 px the face
+# detector finds nothing, so people shorter than this are not worth a look.
+_MIN_PERSON_PX_FOR_FACE = 96
+
+
 def _head_rois(boxes: list, shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
-    """Pixel rectangles around the upper part of each person box, where a face would be."""
+    """Pixel rectangles around the upper part of each person box big enough to show a face."""
     h, w = shape[:2]
     out = []
     for x0, y0, x1, y1 in boxes:
         bw, bh = (x1 - x0) * w, (y1 - y0) * h
+        if bh < _MIN_PERSON_PX_FOR_FACE:
+            continue
         out.append((max(0, int(x0 * w - 0.25 * bw)), max(0, int(y0 * h - 0.15 * bh)),
                     min(w, int(x1 * w + 0.25 * bw)), min(h, int(y0 * h + 0.45 * bh))))
     return out
