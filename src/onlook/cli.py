@@ -595,6 +595,11 @@ def serve(
         "--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
     fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse (default 2)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model name for --answerer openai|transformers")] = None,
+    model_api_key: Annotated[Optional[str], typer.Option(help="API key of the model server (--answerer openai)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
 ) -> None:
     """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
     try:
@@ -604,13 +609,14 @@ def serve(
     except ImportError as e:  # pragma: no cover - fastapi and uvicorn are core dependencies
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
     try:
-        settings = _settings(fps=fps)
+        settings = _settings(fps=fps, answerer=answerer, answerer_base_url=base_url, answerer_model=model,
+                             answerer_api_key=model_api_key, answerer_device=device)
         check_store_root(store_root)
         for d in allow_files or []:
             if not d.is_dir():
                 raise ConfigError(f"--allow-files '{d}' is not a folder")
         web = create_app(settings, store_root, api_key=api_key, allow_files=list(allow_files or []),
-                         webhooks=list(webhook or []))
+                         webhooks=list(webhook or []), answerer=_make_answerer(settings))
     except OnlookError as e:
         _fail(e)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:

@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
                api_key: str | None = None, allow_files: Sequence[str | os.PathLike[str]] = (),
                webhooks: Sequence[str] = (), max_body_bytes: int = 64 * 1024,
                max_chat_body_bytes: int = 1024 * 1024,
-               webhook_sender: WebhookSender | None = None) -> FastAPI:
+               webhook_sender: WebhookSender | None = None, answerer: Any = None) -> FastAPI:
     """Build the onlook HTTP app.
 
     Args:
@@ -139,6 +139,8 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
         max_chat_body_bytes: The same for ``/v1/*`` (OpenAI-compatible): chat clients send the whole
             conversation with every question, so these bodies may be larger.
         webhook_sender: Webhook delivery settings (retries, backoff).
+        answerer: Answerer shared by every stream (a VLM backend); None keeps each
+            stream's extractive default.
 
     Returns:
         The app; its lifespan reopens the streams of ``store_root`` and stops them on shutdown.
@@ -150,7 +152,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     """
     settings = settings or Settings()
     manager = StreamManager(settings, store_root, allow_files=list(allow_files), webhooks=list(webhooks),
-                            webhook_sender=webhook_sender)
+                            webhook_sender=webhook_sender, answerer=answerer)
     service = StreamService(manager)
 
     @asynccontextmanager

@@ -281,8 +281,12 @@ class StreamManager:
 
     def __init__(self, settings: Settings, store_root: str | os.PathLike[str], *,
                  allow_files: list[str | os.PathLike[str]] | None = None, webhooks: list[str] | None = None,
-                 webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256) -> None:
+                 webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256,
+                 answerer: Any = None) -> None:
         self.settings = settings
+        # One answerer for every stream (None: each engine's extractive default). A VLM is
+        # loaded once and shared; its calls happen on request threads, never on ingest.
+        self.answerer = answerer
         self.store_root = Path(store_root)
         self.allow_roots = [os.path.realpath(p) for p in allow_files or []]
         self.webhooks = [check_webhook_url(u) for u in webhooks or []]
@@ -420,7 +424,8 @@ class StreamManager:
             if start and h.kind == "local" and last is not None and not probe:
                 source = self._resumed(h.path or "", max(last, start_s), settings, h.id)
             engine = StreamEngine(source, settings=settings, stream_id=h.id, store=store,
-                                  alerts=list(dict.fromkeys(h.alerts)), start_s=start_s, until_s=o.get("until"))
+                                  alerts=list(dict.fromkeys(h.alerts)), start_s=start_s, until_s=o.get("until"),
+                                  answerer=self.answerer)
         except BaseException:
             if h.store is None:
                 store.close()
