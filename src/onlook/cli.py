@@ -567,7 +567,7 @@ def prepare_encoder(
     checkpoint: Annotated[str, typer.Argument(help="Hugging Face CLIP checkpoint, e.g. openai/clip-vit-base-patch32")],
     out: Annotated[Path, typer.Argument(help="folder to write the ONNX encoder into")],
 ) -> None:
-    """Export a CLIP checkpoint to the ONNX folder layout onlook loads (needs internet + onlook[export])."""
+    """Export a CLIP checkpoint to the ONNX folder layout onlook loads (needs internet and the export extra)."""
     try:
         from onlook.export_encoder import export_clip
     except ImportError as e:  # pragma: no cover
