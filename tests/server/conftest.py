@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from media import scene_frames, write_clip
+from onlook.footage import find_clip
+
+from .helpers import LiveServer, start_server
 
 
 @pytest.fixture(scope="module")
@@ -18,3 +23,21 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 30 s of a static scene with a cut at 2 s: long enough to be running when a server stops.
     write_clip(d / "long.mp4", scene_frames(30, fps=5, w=160, h=120, cut_at=2.0, seed=3), fps=5)
     return d
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Iterator[LiveServer]:
+    """A server (one per test module) allowing files from the generated clips and the real footage."""
+    allow = [media_dir]
+    vt = find_clip("vtest.avi")
+    if vt is not None:
+        allow.append(vt.parent)
+    srv = start_server(tmp_path_factory.mktemp("root"), allow_files=allow)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c

@@ -10,7 +10,6 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,6 @@ import openai
 import pytest
 
 from onlook.errors import ModelError, QueryError
-from onlook.footage import find_clip
 from onlook.server.protocol_openai import ChatMessage
 from onlook.server.serving_openai import split_messages, truncate_tokens
 from onlook.types import Answer
@@ -29,23 +27,6 @@ pytestmark = [pytest.mark.timeout(90)]
 
 KEY = "test-key-openai"
 ENTERED = "how many people entered so far?"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Iterator[LiveServer]:
-    allow = [media_dir]
-    vt = find_clip("vtest.avi")
-    if vt is not None:
-        allow.append(vt.parent)
-    srv = start_server(tmp_path_factory.mktemp("root"), allow_files=allow)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

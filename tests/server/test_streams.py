@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 
 from onlook.footage import find_clip
 
-from .helpers import LiveServer, mjpeg_frames, sse_messages, start_server, wait_for, wait_state
+from .helpers import LiveServer, mjpeg_frames, sse_messages, wait_for, wait_state
 
 pytestmark = [pytest.mark.timeout(60)]
 
@@ -54,23 +54,6 @@ class SSECollector:
         # The thread ends at its next message, or when the server ends every feed on shutdown.
         self._stop.set()
         self.thread.join(0.5)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, media_dir: Path) -> Iterator[LiveServer]:
-    allow = [media_dir]
-    vt = find_clip("vtest.avi")
-    if vt is not None:
-        allow.append(vt.parent)
-    srv = start_server(tmp_path_factory.mktemp("root"), allow_files=allow)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
