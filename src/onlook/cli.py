@@ -12,7 +12,6 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,6 +82,19 @@ def _make_answerer(settings: Settings) -> Any:
 
 
 _ANSWERER_HELP = "who answers: extractive (offline default), openai (any OpenAI-compatible server), transformers"
+
+# The answerer options, shared by watch, ask and serve.
+AnswererOpt = Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")]
+_MODEL_KEY_HELP = "key for the model server (or ONLOOK_ANSWERER_API_KEY)"
+
+
+def _answerer_settings(answerer: str | None, base_url: str | None, model: str | None, key: str | None,
+                       device: str | None) -> dict[str, Any]:
+    return dict(answerer=answerer, answerer_base_url=base_url, answerer_model=model, answerer_api_key=key,
+                answerer_device=device)
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -270,18 +282,17 @@ def watch(
     faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
     ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
-    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="key for the model server (or ONLOOK_ANSWERER_API_KEY)")] = None,
-    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
+    answerer: AnswererOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
-                             answerer=answerer, answerer_base_url=base_url, answerer_model=model,
-                             answerer_api_key=api_key, answerer_device=device)
+                             **_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
     except OnlookError as e:
@@ -310,18 +321,17 @@ def ask_cmd(
     at: Annotated[Optional[float], typer.Option(help="answer as of this stream time (default: latest)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
-    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="key for the model server (or ONLOOK_ANSWERER_API_KEY)")] = None,
-    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
+    answerer: AnswererOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Answer a question about what a store remembers."""
     from onlook.answer.extractive import ExtractiveAnswerer
 
     try:
-        settings = _settings(answerer=answerer, answerer_base_url=base_url, answerer_model=model,
-                             answerer_api_key=api_key, answerer_device=device)
+        settings = _settings(**_answerer_settings(answerer, base_url, model, api_key, device))
         vlm = _make_answerer(settings)
         st, view = _open_view(store, encoder)
         try:
@@ -450,7 +460,10 @@ def bench(
         _fail(e)
     cmd = "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
         f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
-    write_markdown(results, out, cmd)
+    try:
+        write_markdown(results, out, cmd)
+    except OSError as e:
+        _fail(ConfigError(f"cannot write '{out}': {e.strerror or e}"))
     Console().print(f"wrote {out}")
 
 
@@ -479,7 +492,10 @@ def eval_cmd(
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")
         scored = []
-        fh = out.open("w") if out else None
+        try:
+            fh = out.open("w") if out else None
+        except OSError as e:
+            raise ConfigError(f"cannot write --out '{out}': {e.strerror or e}") from None
         progress = err_console if not as_json else None
 
         def on_response(r) -> None:
@@ -595,11 +611,11 @@ def serve(
         "--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
     fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse (default 2)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
-    answerer: Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="model name for --answerer openai|transformers")] = None,
-    model_api_key: Annotated[Optional[str], typer.Option(help="API key of the model server (--answerer openai)")] = None,
-    device: Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")] = None,
+    answerer: AnswererOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    model_api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
     try:
@@ -609,8 +625,7 @@ def serve(
     except ImportError as e:  # pragma: no cover - fastapi and uvicorn are core dependencies
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
     try:
-        settings = _settings(fps=fps, answerer=answerer, answerer_base_url=base_url, answerer_model=model,
-                             answerer_api_key=model_api_key, answerer_device=device)
+        settings = _settings(fps=fps, **_answerer_settings(answerer, base_url, model, model_api_key, device))
         check_store_root(store_root)
         for d in allow_files or []:
             if not d.is_dir():

@@ -143,3 +143,5 @@ def test_eval_cli_bad_inputs(tmp_path):
     (tmp_path / "ok.json").write_text("[]")
     r = _onlook("eval", str(tmp_path / "ok.json"), "--footage", str(tmp_path / "nofolder"))
     assert r.returncode == 2 and "does not exist" in r.stderr
+    r = _onlook("eval", str(tmp_path / "ok.json"), "--footage", str(tmp_path), "--out", str(tmp_path / "no" / "x.jsonl"))
+    assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr

@@ -61,8 +61,10 @@ def test_match_alerts_rules():
     assert (r["hits"], r["fired"], r["gt"]) == (2, 4, 3)
     assert r["missed"] == [5.0] and r["false"] == [1.2, 7.1]
     assert r["delay_p95_s"] == pytest.approx(0.475)
-    empty = match_alerts([], [])
-    assert empty["f1"] == 0.0 or empty["recall"] == 1.0
+    empty = match_alerts([], [])  # nothing to find and nothing fired: perfect, not undefined
+    assert (empty["precision"], empty["recall"], empty["f1"]) == (1.0, 1.0, 1.0)
+    silent = match_alerts([1.0], [])
+    assert (silent["precision"], silent["recall"], silent["f1"]) == (0.0, 0.0, 0.0)
     assert math.isnan(match_alerts([1.0], [])["delay_p50_s"])
 
 
