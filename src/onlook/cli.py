@@ -58,27 +58,9 @@ def _settings(**overrides: Any) -> Settings:
 
 def _make_answerer(settings: Settings) -> Any:
     """The VLM answerer ``settings`` ask for, or None for the extractive default."""
-    if settings.answerer == "extractive":
-        return None
-    from onlook.answer.context import ContextBudget
+    from onlook.answer.factory import build_answerer
 
-    if not settings.answerer_model:
-        raise ConfigError(f"--answerer {settings.answerer} needs --model")
-    budget = ContextBudget(images=settings.context_images, recent=settings.context_recent,
-                           log_chars=settings.context_log_chars, image_side=settings.context_image_side)
-    if settings.answerer == "openai":
-        from onlook.answer.openai_vlm import OpenAIAnswerer
-
-        return OpenAIAnswerer(settings.answerer_model, base_url=settings.answerer_base_url,
-                              api_key=settings.answerer_api_key, budget=budget, timeout_s=settings.answerer_timeout_s,
-                              retries=settings.answerer_retries, max_tokens=settings.answerer_max_tokens,
-                              video=settings.answerer_video)
-    from onlook.answer.transformers_vlm import TransformersAnswerer
-
-    vlm = TransformersAnswerer(settings.answerer_model, device=settings.answerer_device, budget=budget,
-                               max_new_tokens=settings.answerer_max_tokens)
-    vlm.load()  # fail now, with one line, rather than at the first question
-    return vlm
+    return build_answerer(settings)
 
 
 _ANSWERER_HELP = "who answers: extractive (offline default), openai (any OpenAI-compatible server), transformers"
@@ -616,6 +598,11 @@ def serve(
     model: ModelOpt = None,
     model_api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
     device: DeviceOpt = None,
+    cluster: Annotated[Optional[str], typer.Option(
+        help="run each stream as a Ray actor: 'auto' (join the Ray cluster on this machine), "
+             "'ray://HEAD:10001', or 'local' (start Ray here); needs onlook[cluster]")] = None,
+    cluster_cpus: Annotated[float, typer.Option(help="CPUs each stream's actor asks Ray for")] = 1.0,
+    cluster_gpus: Annotated[float, typer.Option(help="GPUs each stream's actor asks Ray for")] = 0.0,
 ) -> None:
     """Serve many streams behind an HTTP API (docs at /docs); streams survive restarts."""
     try:
@@ -630,10 +617,20 @@ def serve(
         for d in allow_files or []:
             if not d.is_dir():
                 raise ConfigError(f"--allow-files '{d}' is not a folder")
+        executor = None
+        if cluster:
+            from onlook.cluster import RayExecutor
+
+            # Each stream's worker builds its own answerer next to its memory; none is loaded here.
+            executor = RayExecutor(None if cluster == "local" else cluster, num_cpus=cluster_cpus,
+                                   num_gpus=cluster_gpus, init_kwargs={"include_dashboard": False})
         web = create_app(settings, store_root, api_key=api_key, allow_files=list(allow_files or []),
-                         webhooks=list(webhook or []), answerer=_make_answerer(settings))
+                         webhooks=list(webhook or []), answerer=None if cluster else _make_answerer(settings),
+                         executor=executor)
     except OnlookError as e:
         _fail(e)
+    except ConnectionError as e:  # Ray: no cluster at that address
+        _fail(ConfigError(f"cannot join the Ray cluster '{cluster}': {e}"))
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
                           "this port can use the API", highlight=False)
@@ -642,8 +639,65 @@ def serve(
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         err_console.print(f"stopped; the streams' memory is kept in {store_root}", highlight=False)
+    finally:
+        if executor is not None:
+            executor.shutdown()
     if not server.started:  # could not bind the port, or the app failed to start (uvicorn said why)
         raise typer.Exit(1)
+
+
+cluster_app = typer.Typer(no_args_is_help=True, help="Streams on a Ray cluster (onlook serve --cluster).")
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("status")
+def cluster_status(
+    url: Annotated[str, typer.Option(help="the onlook server")] = "http://127.0.0.1:8080",
+    api_key: Annotated[Optional[str], typer.Option(envvar="ONLOOK_API_KEY", help="the server's --api-key")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the server's JSON")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the server")] = 10.0,
+) -> None:
+    """Streams per node: state, fps, lag, dropped frames, store size, restarts (GET /cluster)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        r = httpx.get(url.rstrip("/") + "/cluster", headers=headers, timeout=timeout)
+    except httpx.HTTPError as e:
+        _fail(ConfigError(f"cannot reach the onlook server at {url}: {e}"))
+    if r.status_code != 200:
+        try:
+            msg = r.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            msg = r.text[:200]
+        _fail(ConfigError(f"{url}/cluster answered {r.status_code}: {msg}"))
+    data = r.json()
+    if as_json:
+        print(json.dumps(data))
+        return
+    console = Console()
+    nodes = Table(title=f"nodes ({data.get('executor')})")
+    for col in ("node", "host", "alive", "CPU", "GPU", "streams"):
+        nodes.add_column(col)
+    for n in data.get("nodes", []):
+        res = n.get("resources") or {}
+        nodes.add_row(str(n.get("node_id") or "")[:12], str(n.get("host") or ""), "yes" if n.get("alive") else "no",
+                      f"{res.get('CPU', 0):g}", f"{res.get('GPU', 0):g}", ", ".join(n.get("streams") or []) or "-")
+    streams = Table(title="streams")
+    for col in ("stream", "node", "state", "fps", "lag s", "dropped", "store", "restarts", "t"):
+        streams.add_column(col, justify="left" if col in ("stream", "node", "state") else "right")
+
+    def num(v: Any, fmt: str = "{:g}") -> str:
+        return "-" if v is None else fmt.format(v)
+
+    for st in data.get("streams", []):
+        size = st.get("store_bytes")
+        streams.add_row(st["id"], str(st.get("node_id") or "")[:12], str(st.get("state")), num(st.get("fps")),
+                        num(st.get("lag_s"), "{:.2f}"), num(st.get("dropped")),
+                        "-" if size is None else f"{size / 1e6:.1f} MB", num(st.get("restarts")),
+                        "-" if st.get("t") is None else format_ts(st["t"]))
+    console.print(nodes)
+    console.print(streams)
 
 
 def main() -> None:

@@ -303,6 +303,8 @@ class StreamEngine:
         a = self.perceiver.analyze(frame)
         # One reference swap: readers on other threads see either the old or the new pair.
         self._latest = (frame, a.observations)
+        # How far analysis runs behind the source: a live stream that keeps up stays near 0.
+        self.stats["lag_s"] = max(0.0, time.time() - frame.wall)
         if a.analysed_fraction > 0:
             self.stats["frames_analysed"] += 1
         for ev in self.memory.add(a):
@@ -383,7 +385,7 @@ class StreamEngine:
                 "skipped_area": round(p.skipped_area_fraction, 4) if p else 0.0,
                 "events": st["events"], "alerts": st["alerts"],
                 "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
-                "store_bytes": self.store.size_bytes(),
+                "store_bytes": self.store.size_bytes(), "lag_s": round(st.get("lag_s", 0.0), 3),
                 "duration": getattr(info, "duration_s", None)}
 
     @property

@@ -14,6 +14,8 @@ forwards them without the worker ever waiting on a slow reader.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
@@ -24,7 +26,7 @@ from typing import Protocol, runtime_checkable
 from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
-from onlook.types import Answer, Gap, SearchHit
+from onlook.types import Answer, Frame, Gap, SearchHit
 
 __all__ = ["Batch", "Executor", "InProcessExecutor", "MessageRing", "StreamSpec", "StreamWorker"]
 
@@ -41,6 +43,11 @@ class StreamSpec:
         alerts: Standing alert queries (those already in the store are kept too).
         start_s: Skip stream time before this.
         until_s: Stop after this stream time.
+        resume: A file whose store already holds frames carries on after the last
+            stored stream time instead of starting again (a server reopening its streams).
+        start: Start ingest at once; False opens the stream for queries only.
+        node: Ray node id to place the stream on when it is alive (the stream moves
+            to another node if that one is lost); None lets Ray choose.
     """
 
     stream_id: str
@@ -49,6 +56,9 @@ class StreamSpec:
     alerts: tuple[str, ...] = ()
     start_s: float = 0.0
     until_s: float | None = None
+    resume: bool = False
+    start: bool = True
+    node: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,28 +127,37 @@ class StreamWorker:
         self.ring = MessageRing(ring_size)
         self.restarts = 0
         self.stop_requested = False
+        self._answerer = None
+        if spec.settings.answerer != "extractive":
+            from onlook.answer.factory import build_answerer
+
+            self._answerer = build_answerer(spec.settings)
         start_s = spec.start_s
-        engine = StreamEngine(spec.source, settings=spec.settings, stream_id=spec.stream_id,
-                              alerts=list(spec.alerts), start_s=start_s, until_s=spec.until_s)
+        engine = self._engine(start_s)
         store = engine.store
         if not store.readonly:
             self.restarts = int(store.get_meta("restarts", 0) or 0) + (1 if restarted else 0)
             store.set_meta("restarts", self.restarts)
         last = store.last_time()
-        if restarted and last is not None and _is_file(spec.source):
-            # A file is not replayed: carry on just after the last stored frame, and say
-            # (in the store) that the worker was down in between.
+        if (restarted or spec.resume) and spec.start and last is not None and _is_file(spec.source):
+            # A file is not replayed: carry on just after the last stored frame and, after a
+            # crash, say (in the store) that the worker was down in between.
             now = time.time()
             newest = store.frames(limit=1, newest_first=True)
             wall_before = float(newest[0]["wall"]) if newest else now
             engine.close()
-            engine = StreamEngine(spec.source, settings=spec.settings, stream_id=spec.stream_id,
-                                  alerts=list(spec.alerts), start_s=max(start_s, last + 1.0 / spec.settings.fps),
-                                  until_s=spec.until_s)
-            engine.store.add_gap(Gap(start=last, end=last, wall_start=wall_before, wall_end=now, reason="restart"))
+            engine = self._engine(max(start_s, last + 1.0 / spec.settings.fps))
+            if restarted:
+                engine.store.add_gap(Gap(start=last, end=last, wall_start=wall_before, wall_end=now, reason="restart"))
         self.engine = engine
         engine.subscribe(self._on_message)
-        engine.start()
+        if spec.start:
+            engine.start()
+
+    def _engine(self, start_s: float) -> StreamEngine:
+        s = self.spec
+        return StreamEngine(s.source, settings=s.settings, stream_id=s.stream_id, alerts=list(s.alerts),
+                            start_s=start_s, until_s=s.until_s, answerer=self._answerer)
 
     def _on_message(self, msg: Message) -> None:
         self.ring.put({**msg, "stream": self.spec.stream_id})
@@ -150,10 +169,44 @@ class StreamWorker:
         state = "running" if e.running else ("stopped" if self.stop_requested else
                                              ("failed" if e.error is not None else "ended"))
         return {**e.status(), "state": state, "error": str(e.error) if e.error else None,
-                "restarts": self.restarts, "alert_queries": e.alert_queries}
+                "restarts": self.restarts, "alert_queries": e.alert_queries, "worker": self.info()}
+
+    def info(self) -> dict[str, object]:
+        """Where this worker runs: process id and host (and, on Ray, the node id)."""
+        return {"pid": os.getpid(), "host": socket.gethostname(), "node_id": None}
 
     def ask(self, question: str, at: float | None = None) -> Answer:
         return self.engine.ask(question, at=at)
+
+    def answer(self, question: str, at: float | None = None, history: list[dict] | None = None) -> Answer:
+        """Answer with the stream's answerer, passing earlier turns to one that takes them."""
+        answerer = self.engine.answerer
+        if history and _takes_history(answerer):
+            return answerer.answer(question, self.engine.view, at=at, history=history)
+        return self.engine.ask(question, at=at)
+
+    def keyframe(self, name: str) -> bytes | None:
+        """A stored keyframe's JPEG bytes by file name (``0000012345.jpg``), or None."""
+        if "/" in name or "\\" in name or not name.endswith(".jpg"):
+            return None
+        path = self.engine.store.path / "keyframes" / name
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def history(self, limit: int = 500) -> dict[str, object]:
+        """What the stream recorded so far, shaped like the server's ``/streams/{id}/history``."""
+        from onlook.server.routes_page import history
+
+        return history(self.engine.store, self.spec.stream_id, limit)
+
+    def latest(self, after_seq: int = -1) -> tuple[Frame, list] | None:
+        """The last analysed frame and its observations, if newer than ``after_seq``."""
+        latest = self.engine.latest_frame()
+        if latest is None or latest[0].seq <= after_seq:
+            return None
+        return latest
 
     def search(self, text: str, until: float | None = None, k: int = 10) -> list[SearchHit]:
         return self.engine.search(text, until=until, k=k)
@@ -180,6 +233,18 @@ class StreamWorker:
         self.engine.close()
 
 
+def _takes_history(answerer: object) -> bool:
+    import inspect
+
+    fn = getattr(answerer, "answer", None)
+    if not callable(fn):
+        return False
+    try:
+        return "history" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @runtime_checkable
 class Executor(Protocol):
     """Where streams run. Every method names the stream by id.
@@ -196,7 +261,23 @@ class Executor(Protocol):
 
     def ask(self, stream_id: str, question: str, at: float | None = None) -> Answer: ...
 
+    def answer(self, stream_id: str, question: str, at: float | None = None,
+               history: list[dict] | None = None) -> Answer:
+        """Answer with the stream's own answerer (a VLM gets ``history``)."""
+
     def search(self, stream_id: str, text: str, until: float | None = None, k: int = 10) -> list[SearchHit]: ...
+
+    def keyframe(self, stream_id: str, name: str) -> bytes | None:
+        """A stored keyframe's JPEG bytes, or None."""
+
+    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
+        """The stream's recorded alerts, events, sightings and gaps (for timelines)."""
+
+    def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
+        """The last analysed frame and its observations, if newer than ``after_seq``."""
+
+    def nodes(self) -> list[dict[str, object]]:
+        """The machines streams can run on: ``node_id``, ``host``, ``alive``, ``resources``."""
 
     def add_alert(self, stream_id: str, query: str) -> list[str]:
         """Register a standing query; returns all queries now registered."""
@@ -227,6 +308,8 @@ class InProcessExecutor:
         >>> ex.ask("cam", "how many people entered so far?").text                 # doctest: +SKIP
     """
 
+    kind = "local"
+
     def __init__(self, *, ring_size: int = 1024) -> None:
         self.ring_size = ring_size
         self.workers: dict[str, StreamWorker] = {}
@@ -245,8 +328,25 @@ class InProcessExecutor:
     def ask(self, stream_id: str, question: str, at: float | None = None) -> Answer:
         return self._w(stream_id).ask(question, at)
 
+    def answer(self, stream_id: str, question: str, at: float | None = None,
+               history: list[dict] | None = None) -> Answer:
+        return self._w(stream_id).answer(question, at, history)
+
     def search(self, stream_id: str, text: str, until: float | None = None, k: int = 10) -> list[SearchHit]:
         return self._w(stream_id).search(text, until, k)
+
+    def keyframe(self, stream_id: str, name: str) -> bytes | None:
+        return self._w(stream_id).keyframe(name)
+
+    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
+        return self._w(stream_id).history(limit)
+
+    def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
+        return self._w(stream_id).latest(after_seq)
+
+    def nodes(self) -> list[dict[str, object]]:
+        return [{"node_id": "local", "host": socket.gethostname(), "alive": True,
+                 "resources": {"CPU": float(os.cpu_count() or 1)}}]
 
     def add_alert(self, stream_id: str, query: str) -> list[str]:
         return self._w(stream_id).add_alert(query)

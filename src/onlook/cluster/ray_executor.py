@@ -10,6 +10,7 @@ Calls in flight while it restarts are retried (``max_task_retries``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from onlook.cluster.executor import Batch, StreamSpec, StreamWorker
 from onlook.engine import Message
 from onlook.errors import ConfigError, OnlookError
-from onlook.types import Answer, Gap, SearchHit
+from onlook.types import Answer, Frame, Gap, SearchHit
 
 try:
     import ray
@@ -45,6 +46,10 @@ class _RayStreamWorker(StreamWorker):
 
     def pid(self) -> int:
         return os.getpid()
+
+    def info(self) -> dict[str, object]:
+        ctx = ray.get_runtime_context()
+        return {**super().info(), "node_id": ctx.get_node_id()}
 
 
 _actor_class: Any = None
@@ -78,6 +83,8 @@ class RayExecutor:
         >>> ex.open(StreamSpec("cam", "rtsp://cam/1", Settings(store="/shared/cam")))   # doctest: +SKIP
         >>> ex.ask("cam", "how many people entered so far?").text                        # doctest: +SKIP
     """
+
+    kind = "ray"
 
     def __init__(self, address: str | None = None, *, num_cpus: float = 1.0, num_gpus: float = 0.0,
                  max_task_retries: int = 3, ring_size: int = 1024, call_timeout_s: float = 60.0,
@@ -124,13 +131,19 @@ class RayExecutor:
         if spec.stream_id in self.actors:
             raise ConfigError(f"stream '{spec.stream_id}' is already open")
         store = Path(spec.settings.store).expanduser().absolute()
-        spec = StreamSpec(spec.stream_id, spec.source, spec.settings.model_copy(update={"store": store}),
-                          tuple(spec.alerts), spec.start_s, spec.until_s)
+        spec = dataclasses.replace(spec, settings=spec.settings.model_copy(update={"store": store}),
+                                   alerts=tuple(spec.alerts))
         opts: dict[str, Any] = {"num_cpus": self.num_cpus, "max_restarts": -1,
                                 "max_task_retries": self.max_task_retries,
                                 "max_concurrency": 4}  # a slow ask must not hold up poll/status
         if self.num_gpus:
             opts["num_gpus"] = self.num_gpus
+        if spec.node:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            # Soft: when that node is lost, Ray restarts the actor on another one (the store
+            # must then be on a shared path for the stream to carry on with its memory).
+            opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(spec.node, soft=True)
         handle = _actor_cls().options(**opts).remote(spec, self.ring_size)
         try:
             self._get(handle.pid.remote())
@@ -145,8 +158,28 @@ class RayExecutor:
     def ask(self, stream_id: str, question: str, at: float | None = None) -> Answer:
         return self._get(self.actor(stream_id).ask.remote(question, at))
 
+    def answer(self, stream_id: str, question: str, at: float | None = None,
+               history: list[dict] | None = None) -> Answer:
+        return self._get(self.actor(stream_id).answer.remote(question, at, history))
+
     def search(self, stream_id: str, text: str, until: float | None = None, k: int = 10) -> list[SearchHit]:
         return self._get(self.actor(stream_id).search.remote(text, until, k))
+
+    def keyframe(self, stream_id: str, name: str) -> bytes | None:
+        return self._get(self.actor(stream_id).keyframe.remote(name))
+
+    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
+        return self._get(self.actor(stream_id).history.remote(limit))
+
+    def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
+        return self._get(self.actor(stream_id).latest.remote(after_seq))
+
+    def nodes(self) -> list[dict[str, object]]:
+        """Ray's nodes: id, host address, alive, total resources."""
+        return [{"node_id": n.get("NodeID"), "host": n.get("NodeManagerAddress"), "alive": bool(n.get("Alive")),
+                 "resources": {k: v for k, v in (n.get("Resources") or {}).items()
+                               if not k.startswith("node:") and k not in ("object_store_memory", "memory")}}
+                for n in ray.nodes()]
 
     def add_alert(self, stream_id: str, query: str) -> list[str]:
         return self._get(self.actor(stream_id).add_alert.remote(query))

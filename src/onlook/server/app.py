@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
                api_key: str | None = None, allow_files: Sequence[str | os.PathLike[str]] = (),
                webhooks: Sequence[str] = (), max_body_bytes: int = 64 * 1024,
                max_chat_body_bytes: int = 1024 * 1024,
-               webhook_sender: WebhookSender | None = None, answerer: Any = None) -> FastAPI:
+               webhook_sender: WebhookSender | None = None, answerer: Any = None, executor: Any = None) -> FastAPI:
     """Build the onlook HTTP app.
 
     Args:
@@ -141,6 +141,10 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
         webhook_sender: Webhook delivery settings (retries, backoff).
         answerer: Answerer shared by every stream (a VLM backend); None keeps each
             stream's extractive default.
+        executor: Where streams run: None keeps them in this process; an
+            :class:`~onlook.cluster.Executor` such as :class:`~onlook.cluster.RayExecutor`
+            runs each one's worker there (each worker builds the answerer ``settings``
+            name). The caller owns it (shuts it down after the app).
 
     Returns:
         The app; its lifespan reopens the streams of ``store_root`` and stops them on shutdown.
@@ -152,7 +156,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     """
     settings = settings or Settings()
     manager = StreamManager(settings, store_root, allow_files=list(allow_files), webhooks=list(webhooks),
-                            webhook_sender=webhook_sender, answerer=answerer)
+                            webhook_sender=webhook_sender, answerer=answerer, executor=executor)
     service = StreamService(manager)
 
     @asynccontextmanager

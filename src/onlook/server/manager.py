@@ -282,8 +282,11 @@ class StreamManager:
     def __init__(self, settings: Settings, store_root: str | os.PathLike[str], *,
                  allow_files: list[str | os.PathLike[str]] | None = None, webhooks: list[str] | None = None,
                  webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256,
-                 answerer: Any = None) -> None:
+                 answerer: Any = None, executor: Any = None) -> None:
         self.settings = settings
+        # Where streams run: None keeps each engine in this process; an Executor (e.g. a
+        # RayExecutor) runs each stream's worker elsewhere and the manager holds a RemoteStream.
+        self.executor = executor
         # One answerer for every stream (None: each engine's extractive default). A VLM is
         # loaded once and shared; its calls happen on request threads, never on ingest.
         self.answerer = answerer
@@ -415,6 +418,9 @@ class StreamManager:
             h.path = self.check_local(h.path or "")
             if probe:  # a bad file is refused now, with its reason, not later as a failed stream
                 open_source(h.path, stream_id=h.id, queue_size=0).close()
+        if self.executor is not None:
+            self._open_remote(h, settings, start=start)
+            return
         store = h.store or Store(settings.store, budget_bytes=settings.budget)
         try:
             source: Any = h.path if h.kind == "local" else h.source
@@ -446,6 +452,34 @@ class StreamManager:
         if start:
             h.state = "starting"
             engine.start()
+
+    def _open_remote(self, h: StreamHandle, settings: Settings, *, start: bool) -> None:
+        """Open the stream's worker on the executor (worker thread) and follow its messages."""
+        from onlook.cluster.executor import StreamSpec
+        from onlook.cluster.remote import RemoteStream
+
+        o = h.options
+        spec = StreamSpec(h.id, h.path if h.kind == "local" else h.source, settings,
+                          alerts=tuple(dict.fromkeys(h.alerts)), start_s=float(o.get("start") or 0.0),
+                          until_s=o.get("until"), resume=True, start=start)
+        with contextlib.suppress(KeyError):  # a restart: the old worker goes first (it holds the store)
+            self.executor.close(h.id)
+        self.executor.open(spec)
+        engine = RemoteStream(self.executor, h.id, vlm=settings.answerer != "extractive", alerts=list(spec.alerts))
+        h.store = None
+        h.engine = engine  # type: ignore[assignment]
+        h.error = None
+        h.stop_requested = False
+        loop = self._loop
+        assert loop is not None
+
+        def on_message(msg: dict[str, Any], _engine: Any = engine) -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._on_message, h, _engine, msg)
+
+        h.unsubscribe = engine.subscribe(on_message)
+        h.state = "starting" if start else h.state
+        engine.start()
 
     @staticmethod
     def _resumed(path: str, after: float, s: Settings, stream_id: str) -> Any:
@@ -518,6 +552,8 @@ class StreamManager:
             if old is not None:
                 h.alerts = old.alert_queries
                 await to_thread.run_sync(old.stop)
+                if self.executor is not None:  # its worker is replaced below
+                    await to_thread.run_sync(old.close)
             h.engine = None
             try:
                 await to_thread.run_sync(lambda: self._open_engine(h, start=True))
@@ -591,10 +627,21 @@ class StreamManager:
             return d
         if e.error is not None and d["error"] is None:
             d["error"] = one_line(e.error)
-        st = e.status()
+        try:
+            st = e.status()
+        except OnlookError:
+            raise
+        except Exception as ex:  # noqa: BLE001 - a remote worker restarting, or its node lost
+            if self.executor is None:
+                raise
+            d["error"] = d["error"] or f"worker unreachable: {one_line(ex)}"
+            return d
         for k in ("t", "fps", "speed", "skipped_area", "store_bytes", "frames_decoded", "frames_kept", "events",
-                  "dropped", "gaps", "duration"):
+                  "dropped", "gaps", "duration", "lag_s"):
             d[k] = st.get(k)
+        if "worker" in st:  # a worker run by an executor: where it runs and how often it restarted
+            d["worker"] = st["worker"]
+            d["restarts"] = st.get("restarts", 0)
         d["alerts_fired"] = st.get("alerts", 0)
         d["alerts"] = e.alert_queries
         if not d["t"] and h.store is not None:

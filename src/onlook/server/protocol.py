@@ -113,9 +113,47 @@ class StreamStatus(BaseModel):
     dropped: int = 0
     gaps: int = 0
     duration: float | None = None
+    lag_s: float | None = Field(None, description="seconds between the last analysed frame's arrival and its "
+                                                   "analysis (near 0 when the stream keeps up)")
     alerts: list[str] = Field(default_factory=list, description="standing alert queries")
     options: dict[str, Any] = Field(default_factory=dict)
     created: float = 0.0
+    restarts: int | None = Field(None, description="times the stream's worker was restarted (cluster only)")
+    worker: dict[str, Any] | None = Field(None, description="where the stream runs: pid, host, node_id "
+                                                            "(cluster only)")
+
+
+class ClusterNode(BaseModel):
+    """One machine streams can run on."""
+
+    node_id: str | None = None
+    host: str | None = None
+    alive: bool = True
+    resources: dict[str, float] = Field(default_factory=dict)
+    streams: list[str] = Field(default_factory=list, description="ids of the streams running there")
+
+
+class ClusterStream(BaseModel):
+    """One stream's place and health, for ``GET /cluster``."""
+
+    id: str
+    node_id: str | None = None
+    host: str | None = None
+    state: str
+    fps: float | None = None
+    lag_s: float | None = None
+    dropped: int | None = None
+    store_bytes: int | None = None
+    restarts: int | None = None
+    t: float | None = None
+
+
+class ClusterStatus(BaseModel):
+    """What ``GET /cluster`` returns."""
+
+    executor: Literal["local", "ray"] = Field(description="where streams run: in the server process, or Ray actors")
+    nodes: list[ClusterNode]
+    streams: list[ClusterStream]
 
 
 class StreamList(BaseModel):

@@ -79,6 +79,11 @@ async def stream_history(stream_id: StreamId, service: Service,
     h = service.manager.get(stream_id)
     store = h.store
     empty: dict[str, Any] = {"stream": stream_id, "alerts": [], "events": []}
+    remote = getattr(h.engine, "history", None)
+    if store is None and callable(remote):  # the stream's worker runs elsewhere: it reads its own store
+        with contextlib.suppress(Exception):
+            return await to_thread.run_sync(remote, limit)
+        return empty
     if store is None:
         return empty
     with contextlib.suppress(OnlookError):  # e.g. the stream was deleted (its store closed) meanwhile

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from onlook.errors import QueryError
 from onlook.server.errors import AlertNotFound
 from onlook.server.protocol import (
     STREAM_ID_PATTERN, AlertList, AlertRequest, AnswerResponse, AskRequest, CreateStreamRequest, ErrorResponse,
-    SearchResponse, StreamList, StreamStatus,
+    ClusterStatus, SearchResponse, StreamList, StreamStatus,
 )
 from onlook.server.serving import StreamService
 
@@ -104,10 +104,13 @@ async def search_all(service: Service,
 
 @router.get("/streams/{stream_id}/keyframes/{name}", response_class=FileResponse, tags=["search"],
             responses={200: {"content": {"image/jpeg": {}}}})
-async def keyframe(stream_id: StreamId, name: str, service: Service) -> FileResponse:
+async def keyframe(stream_id: StreamId, name: str, service: Service) -> Response:
     """A keyframe JPEG named in answers, hits, events and alerts (``keyframe_url``)."""
-    return FileResponse(service.keyframe_file(stream_id, name), media_type="image/jpeg",
-                        headers={"Cache-Control": "max-age=3600"})
+    found = await service.keyframe(stream_id, name)
+    headers = {"Cache-Control": "max-age=3600"}
+    if isinstance(found, bytes):  # from a worker on another machine
+        return Response(found, media_type="image/jpeg", headers=headers)
+    return FileResponse(found, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/streams/{stream_id}/alerts", response_model=AlertList, tags=["alerts"])
@@ -136,3 +139,10 @@ async def remove_alert(stream_id: StreamId, service: Service,
         raise AlertNotFound(f"stream '{stream_id}' has no alert {words!r}")
     h = service.manager.get(stream_id)
     return {"stream": stream_id, "alerts": h.require_engine().alert_queries}
+
+
+@router.get("/cluster", response_model=ClusterStatus, tags=["cluster"])
+async def cluster_status(service: Service) -> dict[str, Any]:
+    """Where streams run (this process, or Ray actors): nodes, and per stream its node, fps, lag, drops,
+    store size and restarts."""
+    return await service.cluster()

@@ -170,7 +170,8 @@ class StreamService:
 
         Raises:
             StreamNotFound: no such stream.
-            KeyframeNotFound: not a keyframe name, or not (or no longer) stored.
+            KeyframeNotFound: not a keyframe name, or not (or no longer) stored, or the
+                stream's store is not on this machine (see :meth:`keyframe`).
         """
         h = self.manager.get(stream_id)
         name = name.removeprefix("keyframes/")
@@ -181,6 +182,62 @@ class StreamService:
         if path.parent != folder or not path.is_file():
             raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}' (evicted, or never stored)")
         return path
+
+    async def keyframe(self, stream_id: str, name: str) -> Path | bytes:
+        """A keyframe: its file here, or its bytes from the stream's worker when that runs elsewhere.
+
+        Raises:
+            StreamNotFound: no such stream.
+            KeyframeNotFound: not a keyframe name, or not (or no longer) stored.
+        """
+        h = self.manager.get(stream_id)
+        fetch = getattr(h.engine, "keyframe", None)
+        if h.store is not None or fetch is None:
+            return self.keyframe_file(stream_id, name)
+        name = name.removeprefix("keyframes/")
+        data = await to_thread.run_sync(fetch, name) if _KEYFRAME_NAME.match(name) else None
+        if data is None:
+            raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}' (evicted, or never stored)")
+        return data
+
+    # --- cluster ---------------------------------------------------------------------------------
+
+    async def cluster(self) -> dict[str, Any]:
+        """Where streams run: the executor's nodes, and each stream's node, rate, lag, drops, size, restarts."""
+        executor = self.manager.executor
+        handles = list(self.manager.streams.values())
+        statuses = await asyncio.gather(*(self._status_or_none(h.id) for h in handles))
+
+        def nodes() -> list[dict[str, Any]]:
+            if executor is None:
+                import os
+                import socket
+
+                return [{"node_id": "local", "host": socket.gethostname(), "alive": True,
+                         "resources": {"CPU": float(os.cpu_count() or 1)}}]
+            return executor.nodes()
+
+        node_list = [dict(n, streams=[]) for n in await to_thread.run_sync(nodes)]
+        by_id = {n["node_id"]: n for n in node_list}
+        streams = []
+        for h, st in zip(handles, statuses, strict=True):
+            st = st or {"state": self.manager.state_of(h)}
+            worker = st.get("worker") or {}
+            node_id = worker.get("node_id") or ("local" if executor is None else None)
+            if node_id in by_id and st.get("state") in ("starting", "running"):
+                by_id[node_id]["streams"].append(h.id)
+            streams.append({"id": h.id, "node_id": node_id, "host": worker.get("host") or by_id.get(node_id, {}).get(
+                "host"), "state": st.get("state"), "fps": st.get("fps"), "lag_s": st.get("lag_s"),
+                "dropped": st.get("dropped"), "store_bytes": st.get("store_bytes"),
+                "restarts": st.get("restarts", 0), "t": st.get("t")})
+        kind = "local" if executor is None else getattr(executor, "kind", "local")
+        return {"executor": kind, "nodes": node_list, "streams": streams}
+
+    async def _status_or_none(self, stream_id: str) -> dict[str, Any] | None:
+        try:
+            return await self.status(stream_id)
+        except OnlookError:
+            return None
 
     # --- feeds -----------------------------------------------------------------------------------
 
