@@ -173,7 +173,7 @@ class StreamWorker:
 
     def info(self) -> dict[str, object]:
         """Where this worker runs: process id and host (and, on Ray, the node id)."""
-        return {"pid": os.getpid(), "host": socket.gethostname(), "node_id": None}
+        return {"pid": os.getpid(), "host": socket.gethostname(), "node_id": "local"}
 
     def ask(self, question: str, at: float | None = None) -> Answer:
         return self.engine.ask(question, at=at)

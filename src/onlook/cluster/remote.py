@@ -184,8 +184,9 @@ class RemoteStream:
         return self.executor.history(self.stream_id, limit)
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop ingest; the worker stays open for questions."""
+        """Stop ingest (the worker waits for its engine to stop); the worker stays open for questions."""
         self.executor.stop(self.stream_id)
+        self.done.set()
 
     def close(self) -> None:
         """Stop pulling messages and release the worker (its store stays on disk)."""

@@ -511,13 +511,16 @@ class PeopleTracker:
 
         # 2. Tracks left over that sit inside a claimed blob: people walking together.
         for i, (tr, p) in enumerate(zip(tracks, preds)):
-            if i in claimed or tr.misses > 1:
+            if i in claimed:
                 continue
-            best, best_ov = -1, 0.3
-            for j, b in enumerate(blobs):
-                ov = _overlap(p, b.box)
-                if ov >= best_ov:
-                    best, best_ov = j, ov
+            if tr.misses > 1:
+                best = self._merged_into(tr, p, blobs, claims, t)
+            else:
+                best, best_ov = -1, 0.3
+                for j, b in enumerate(blobs):
+                    ov = _overlap(p, b.box)
+                    if ov >= best_ov:
+                        best, best_ov = j, ov
             if best >= 0:
                 claims.setdefault(best, []).append(i)
                 claimed.add(i)
@@ -578,6 +581,28 @@ class PeopleTracker:
 
         # 7. Verify, confirm, coast, expire.
         return self._bookkeep(t)
+
+    def _merged_into(self, tr: _Track, p: np.ndarray, blobs: list[_Blob],
+                     claims: dict[int, list[int]], t: float) -> int:
+        """Index of a blob someone lost a while ago has merged into, or -1.
+
+        Two people who stand or walk side by side often show as one blob for
+        seconds, and the one who lost the assignment would be dropped after
+        ``hold_s``, undercounting the group. A confirmed person lost inside
+        the view rejoins a blob another track claims when it still sits in
+        that blob and the blob is clearly wider than one person, so that
+        there is room for them both.
+        """
+        if not tr.confirmed or t - tr.last_seen > self.lost_s or self._touch(p) is not None:
+            return -1
+        for j, b in enumerate(blobs):
+            if j not in claims or _overlap(p, b.box) < 0.5:
+                continue
+            ref = self._ref_size(tr, b.box[3])
+            one_w = max(ref[1] if ref else 0.0, _WIDTH * b.h)
+            if b.w >= 1.25 * one_w:
+                return j
+        return -1
 
     def _join_pieces(self, blobs: list[_Blob]) -> list[_Blob]:
         """Join new blobs stacked one over the other that fit one person (legs and trunk)."""
