@@ -27,7 +27,8 @@ class LiveServer:
     store_root: Path
 
     def client(self, **kw: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=httpx.Timeout(20.0), **kw)
+        kw.setdefault("timeout", httpx.Timeout(20.0))
+        return httpx.Client(base_url=self.url, **kw)
 
     def stop(self, timeout: float = 30.0) -> None:
         self.server.should_exit = True
