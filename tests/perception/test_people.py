@@ -285,3 +285,75 @@ def test_vtest_enter_alerts(eval_dir):
     precision, recall = hits / max(len(enters), 1), hits / len(gts)
     f1 = 2 * precision * recall / max(precision + recall, 1e-9)
     assert f1 >= 0.85, f"P {precision:.2f} R {recall:.2f} F1 {f1:.2f}"
+
+
+# ---------------------------------------------------------------- groups and close-ups
+
+
+def _state(shape: tuple[int, int] = (H, W)) -> PeopleTracker:
+    """A tracker past its warm-up on an empty view of ``shape`` (work pixels)."""
+    tracker = PeopleTracker(fps=FPS)
+    for t in (0.0, 0.5):
+        tracker.update(np.full((*shape, 3), 120, np.uint8), t)
+    return tracker
+
+
+def _track(tracker: PeopleTracker, box, *, t: float = 10.0, misses: int = 0, size=(36.0, 13.0)):
+    from onlook.perception.people import _Track
+
+    b = np.asarray(box, np.float64)
+    tr = _Track(tracker._next_id, b.copy(), 0.0, "initial", "inside", b.copy(), last_seen=t - 0.5 * misses,
+                hits=10, misses=misses, confirmed=True, size=size, seen_whole=True, disp=40.0)
+    tracker._next_id += 1
+    tracker._tracks.append(tr)
+    return tr
+
+
+def _blob(box):
+    from onlook.perception.people import _Blob
+
+    b = np.asarray(box, np.float64)
+    return _Blob(b, np.ones((int(b[3] - b[1]), int(b[2] - b[0])), bool))
+
+
+def test_someone_lost_in_a_wide_group_blob_rejoins_it():
+    # Two people standing together show as one blob; the one who lost the assignment
+    # (its speed pointed elsewhere) is still there and still counted.
+    tracker = _state()
+    a = _track(tracker, (150, 100, 163, 136))
+    b = _track(tracker, (155, 100, 167, 136), misses=1)
+    b.vel = np.array([-80.0, 0.0])  # a stale speed that predicts it off the blob
+    a.vel = np.zeros(2)
+    # Wider than one person, but what a's box leaves over is too thin to be someone.
+    tracker._track([_blob((150, 100, 168, 136))], 10.0, 0.5)
+    assert a.seen_now and b.seen_now and b.misses == 0
+    assert tracker._result(10.0, []).count == 2
+
+
+def test_a_blob_of_one_person_takes_no_lost_companion():
+    tracker = _state()
+    a = _track(tracker, (150, 100, 163, 136))
+    b = _track(tracker, (152, 100, 164, 136), misses=1)
+    b.vel = np.array([-80.0, 0.0])
+    tracker._track([_blob((150, 100, 164, 136))], 10.0, 0.5)  # one person wide: no room
+    assert a.seen_now and not b.seen_now
+
+
+def test_a_piece_inside_a_much_bigger_person_is_not_counted():
+    tracker = _state()
+    _track(tracker, (100, 40, 160, 200), size=None)  # someone close to the camera
+    _track(tracker, (120, 90, 135, 130), size=None)  # a hand / a patch inside their box
+    _track(tracker, (250, 150, 262, 186))  # someone else, away from them
+    assert tracker._result(10.0, []).count == 2
+
+
+def test_small_things_beside_a_close_up_are_not_people():
+    # A head-and-shoulders close-up (cut off by the bottom edge) is wider than its
+    # tracked box; a moving patch next to it (a car window) is not a second person.
+    tracker = _state()
+    _track(tracker, (110, 20, 200, H), size=None)
+    _track(tracker, (215, 110, 245, 170), size=None)
+    assert tracker._result(10.0, []).count == 1
+    # A person of similar size beside them is counted.
+    _track(tracker, (220, 30, 300, H), size=None)
+    assert tracker._result(10.0, []).count == 2
