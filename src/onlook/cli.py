@@ -421,6 +421,9 @@ def bench(
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
     out: Annotated[Path, typer.Option(help="markdown file to write")] = Path("BENCHMARKS.md"),
+    cluster: Annotated[bool, typer.Option(
+        "--cluster", help="only the cluster benchmark: 8 streams as Ray actors vs in-process (needs onlook[cluster])",
+    )] = False,
 ) -> None:
     """Measure speed, skip ratio, memory and latency; write BENCHMARKS.md."""
     from onlook.bench import run_bench, write_markdown
@@ -436,11 +439,16 @@ def bench(
     if unknown:
         _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from ingest, rss, query, delay, vlm, serve"))
     try:
-        results = run_bench(clip, only=only, hours=hours, query_hours=query_hours, delay_s=delay_s,
-                            log=lambda m: err_console.print(m, highlight=False))
+        if cluster:
+            from onlook.cluster.bench import bench_cluster
+
+            results = bench_cluster(clip, log=lambda m: err_console.print(m, highlight=False))
+        else:
+            results = run_bench(clip, only=only, hours=hours, query_hours=query_hours, delay_s=delay_s,
+                                log=lambda m: err_console.print(m, highlight=False))
     except OnlookError as e:
         _fail(e)
-    cmd = "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
+    cmd = "onlook bench --cluster" if cluster else "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
         f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
     try:
         write_markdown(results, out, cmd)
@@ -622,7 +630,7 @@ def serve(
             from onlook.cluster import RayExecutor
 
             # Each stream's worker builds its own answerer next to its memory; none is loaded here.
-            executor = RayExecutor(None if cluster == "local" else cluster, num_cpus=cluster_cpus,
+            executor = RayExecutor(cluster, num_cpus=cluster_cpus,
                                    num_gpus=cluster_gpus, init_kwargs={"include_dashboard": False})
         web = create_app(settings, store_root, api_key=api_key, allow_files=list(allow_files or []),
                          webhooks=list(webhook or []), answerer=None if cluster else _make_answerer(settings),

@@ -36,7 +36,7 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def executor() -> Iterator[RayExecutor]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-test")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-test")
     ex = RayExecutor(num_cpus=0.5, call_timeout_s=30)  # three streams on two CPUs
     try:
         yield ex

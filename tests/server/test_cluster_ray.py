@@ -38,7 +38,7 @@ def clips() -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory: pytest.TempPathFactory, clips: dict[str, Path]) -> Iterator[LiveServer]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-serve-test")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-serve-test")
     ex = RayExecutor(num_cpus=0.5, call_timeout_s=30)  # three streams on two CPUs
     srv = start_server(tmp_path_factory.mktemp("root"), allow_files=sorted({p.parent for p in clips.values()}),
                        executor=ex)

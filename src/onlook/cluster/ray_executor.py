@@ -66,8 +66,10 @@ class RayExecutor:
     """Each stream in its own Ray actor, with CPU (and optionally GPU) requests.
 
     Args:
-        address: Ray cluster to join (``"auto"``, ``"ray://HEAD:10001"``); None starts
-            a local Ray unless one is already initialised in this process.
+        address: Ray cluster to join (``"auto"``, ``"ray://HEAD:10001"``), or ``"local"`` to
+            start a Ray of its own; None does what ``ray.init()`` does (joins the cluster
+            ``ray start`` left on this machine, else starts one). Ignored when Ray is
+            already initialised in this process.
         num_cpus: CPUs each stream's actor requests (fractions allowed).
         num_gpus: GPUs each stream's actor requests (0: none).
         max_task_retries: How often a call is retried while its actor restarts.
