@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,7 @@ from onlook.types import format_ts
 __all__ = [
     "ContextBudget",
     "Candidate",
+    "ImageMemo",
     "ContextFrame",
     "Context",
     "LogLine",
@@ -221,6 +225,52 @@ def dhash(image: np.ndarray, size: int = 8) -> int:
     return int(sum(1 << i for i, b in enumerate(bits) if b))
 
 
+class ImageMemo:
+    """Values derived from images, remembered by the image's identity while it lives.
+
+    Question after question, a context is built from the same arrays: the
+    live window's frames and the decoded keyframes (see :func:`_decode_keyframe`).
+    Their hash, their resized copy and their JPEG need computing only once,
+    which keeps answering light beside ingest (it shares the cores and the GIL).
+    onlook never writes into a frame once captured, so an array's identity
+    stands for its pixels; a weak reference checks that the array remembered
+    is still the one asked about (ids are reused once an array is freed).
+
+    Args:
+        maxsize: Most values kept (least recently used go first).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[tuple[int, Hashable], tuple[weakref.ref[np.ndarray], Any]] = OrderedDict()
+        self._lock = threading.Lock()  # answers for several streams may be built at once
+
+    def get(self, image: np.ndarray, key: Hashable, make: Callable[[np.ndarray], Any]) -> Any:
+        """``make(image)``, computed once per live ``image`` and ``key``."""
+        k = (id(image), key)
+        with self._lock:
+            hit = self._items.get(k)
+            if hit is not None and hit[0]() is image:
+                self._items.move_to_end(k)
+                return hit[1]
+        value = make(image)  # outside the lock: encoders release the GIL, other threads go on
+        with self._lock:
+            self._items[k] = (weakref.ref(image), value)
+            self._items.move_to_end(k)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Hashes are ints (a few per frame of every stream's live window); fitted copies are up to
+# 448x448x3 bytes each, so fewer are kept: the frames of a question or two.
+_HASHES = ImageMemo(1024)
+_FITTED = ImageMemo(32)
+
+
 def hamming(a: int, b: int) -> int:
     """Number of bits in which two hashes differ."""
     return (a ^ b).bit_count()
@@ -256,7 +306,7 @@ def select_frames(candidates: Iterable[Candidate], budget: ContextBudget) -> tup
         if key in times:
             dropped += 1
             continue
-        h = dhash(c.image) if budget.dedup_distance >= 0 else 0
+        h = _HASHES.get(c.image, "dhash", dhash) if budget.dedup_distance >= 0 else 0
         if budget.dedup_distance >= 0 and any(hamming(h, o) <= budget.dedup_distance for o in hashes):
             dropped += 1
             continue
@@ -274,6 +324,18 @@ def fit_image(image: np.ndarray, side: int) -> np.ndarray:
     if scale >= 1.0:
         return image
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def _fit_memo(image: np.ndarray, side: int) -> np.ndarray:
+    """:func:`fit_image`, remembered per frame; the same array back when it already fits."""
+    if max(image.shape[:2]) <= side:
+        return image  # nothing to compute, and remembering it would keep the frame alive
+    def fit(im: np.ndarray) -> np.ndarray:
+        out = fit_image(im, side)
+        out.setflags(write=False)  # shared by every context that shows this frame
+        return out
+
+    return _FITTED.get(image, side, fit)
 
 
 def format_log(lines: Iterable[LogLine], max_chars: int) -> str:
@@ -425,7 +487,7 @@ def build_context(question: str, view: Any, at: float | None = None, *,
     for e in events[:budget.log_events]:
         log.append(LogLine(e.start, min(e.end, at), e.summary))
     chosen, dropped = select_frames(cands, budget)
-    frames = tuple(ContextFrame(c.t, fit_image(c.image, budget.image_side), c.why, c.note, c.keyframe)
+    frames = tuple(ContextFrame(c.t, _fit_memo(c.image, budget.image_side), c.why, c.note, c.keyframe)
                    for c in chosen)
     return Context(question=question, at=at, frames=frames, log=format_log(log, budget.log_chars),
                    now=_now_line(view.state_at(at)), duplicates=dropped)

@@ -36,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.answer.context import Context, ContextBudget, build_context, frames_fps, strip_span
+from onlook.answer.context import Context, ContextBudget, ImageMemo, build_context, frames_fps, strip_span
 from onlook.errors import ConfigError, ModelError
 from onlook.types import Answer, Evidence, format_ts
 
@@ -78,6 +78,18 @@ def data_url(image: np.ndarray, quality: int = 80) -> str:
     if not ok:
         raise ModelError(f"cannot encode a frame of shape {image.shape} as JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
+
+
+# The frames a context shows are mostly the ones the last question showed (the same live
+# window, the same keyframes, the same arrays: see context.ImageMemo): encode each once.
+# About 30 KB of base64 each; enough for a few questions' frames of a few streams.
+_DATA_URLS = ImageMemo(64)
+
+
+def _frame_url(image: np.ndarray, quality: int) -> str:
+    if image.flags.writeable:  # its owner could still change it: encode what it shows now
+        return data_url(image, quality)
+    return _DATA_URLS.get(image, ("jpeg", int(quality)), lambda im: data_url(im, quality))
 
 
 def option_block(options: Sequence[str]) -> tuple[str, list[str]]:
@@ -143,13 +155,13 @@ def build_messages(question: str, ctx: Context, *, history: Sequence[Any] = (), 
             times = ", ".join(f.label for f in ctx.frames)
             rate = f" (about {fps:.2g} frames per second)" if fps else ""
             parts.append({"type": "text", "text": f"Video of {len(ctx.frames)} frames at stream times {times}{rate}:"})
-            frames = ",".join(data_url(f.image, jpeg_quality).split(",", 1)[1] for f in ctx.frames)
+            frames = ",".join(_frame_url(f.image, jpeg_quality).split(",", 1)[1] for f in ctx.frames)
             parts.append({"type": "video_url", "video_url": {"url": "data:video/jpeg;base64," + frames}})
         else:
             for f in ctx.frames:
                 note = f" ({strip_span(f.note)})" if f.note else ""
                 parts.append({"type": "text", "text": f"Frame at {f.label}{note}:"})
-                parts.append({"type": "image_url", "image_url": {"url": data_url(f.image, jpeg_quality)}})
+                parts.append({"type": "image_url", "image_url": {"url": _frame_url(f.image, jpeg_quality)}})
     ask = f"Question (asked at stream time {format_ts(ctx.at)}): {question}"
     if options:
         block, letters = option_block(options)
@@ -395,22 +407,25 @@ class OpenAIAnswerer:
                              video_fps: float | None = None) -> Iterator[str]:
         import openai
 
-        extra: dict[str, Any] = {}
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
+                                "max_tokens": self.max_tokens, "temperature": self.temperature}
         if video_fps:  # vLLM: the frames are the video, at their true rate; do not resample them
-            extra["extra_body"] = {"mm_processor_kwargs": {"fps": round(video_fps, 4), "do_sample_frames": False}}
+            body["mm_processor_kwargs"] = {"fps": round(video_fps, 4), "do_sample_frames": False}
         attempt = 0
         while True:
             started = False
             try:
-                stream = self.client.chat.completions.create(
-                    model=self.model, messages=messages, stream=True, max_tokens=self.max_tokens,
-                    temperature=self.temperature, **extra)
+                # The client's plain POST, not chat.completions.create: the typed path walks the whole
+                # request (images included) to transform it and builds a pydantic model per streamed
+                # token, about 7 ms of Python per answer that holds the GIL and so stalls ingest. Same
+                # HTTP, same retries-free client, same errors; the chunks come back as dicts.
+                stream = self.client.post("/chat/completions", cast_to=object, body=body, stream=True,
+                                          stream_cls=openai.Stream[object])
                 chunks = 0
                 try:
                     for chunk in stream:
                         chunks += 1
-                        choices = getattr(chunk, "choices", None) or []
-                        piece = getattr(choices[0].delta, "content", None) if choices else None
+                        piece = _delta_text(chunk)
                         if piece:
                             started = True
                             yield piece
@@ -421,7 +436,7 @@ class OpenAIAnswerer:
                 if chunks == 0:
                     # Some servers (llama-cpp-python) answer 200 and drop an error raised inside the
                     # stream: ask once without streaming to get the answer, or the error, in the open.
-                    text = self._complete_once(messages, extra)
+                    text = self._complete_once({**body, "stream": False})
                     if text:
                         started = True
                         yield text
@@ -460,15 +475,14 @@ class OpenAIAnswerer:
             time.sleep(delay)
 
 
-    def _complete_once(self, messages: list[dict[str, Any]], extra: dict[str, Any]) -> str | None:
+    def _complete_once(self, body: dict[str, Any]) -> str | None:
         import openai
 
         for attempt in range(3):
             try:
-                resp = self.client.chat.completions.create(
-                    model=self.model, messages=messages, stream=False, max_tokens=self.max_tokens,
-                    temperature=self.temperature, extra_headers={"Connection": "close"}, **extra)
-                return resp.choices[0].message.content if getattr(resp, "choices", None) else None
+                resp = self.client.post("/chat/completions", cast_to=object, body=body,
+                                        options={"headers": {"Connection": "close"}})
+                return _message_text(resp)
             except openai.APITimeoutError:
                 raise
             except openai.APIConnectionError:
@@ -477,6 +491,24 @@ class OpenAIAnswerer:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         return None
+
+
+def _delta_text(chunk: Any) -> str | None:
+    """The text of one streamed ``chat.completion.chunk`` (a decoded JSON object), if any."""
+    try:
+        piece = chunk["choices"][0]["delta"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError):  # no choices, no delta: a role or usage chunk
+        return None
+    return piece if isinstance(piece, str) else None
+
+
+def _message_text(resp: Any) -> str | None:
+    """The text of a whole ``chat.completion`` (a decoded JSON object), if any."""
+    try:
+        text = resp["choices"][0]["message"].get("content")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return text if isinstance(text, str) else None
 
 
 class _RejectedImages(Exception):
