@@ -8,7 +8,11 @@ assignment on constant-velocity predictions. A blob claimed by several
 tracks (people walking together) has its pixels shared among them; a blob
 bigger than its one track is fitted with a person-sized box and what is left
 over, if person-sized, becomes a candidate of its own; pieces that fit inside
-a tracked person's box are absorbed.
+a tracked person's box are absorbed. Someone lost for a moment whose last
+place lies in a blob another track claims, wider than one person, rejoins it
+(people standing together merge for seconds), and a hidden group member
+moves as its mates do. A track inside a much taller person's box, or beside
+a close-up cut off by the bottom edge, is a part of them and not counted.
 
 What one person looks like at each image row is learned online: a robust
 line ``height = a * foot_y + b`` fitted to isolated confirmed tracks (people
@@ -493,6 +497,7 @@ class PeopleTracker:
         for tr in tracks:
             tr.seen_now = False
         preds = [self._predict(tr, dt) for tr in tracks]
+        before = [tr.box.copy() for tr in tracks]
         claims: dict[int, list[int]] = {}  # blob index -> track indices
 
         # 1. One-to-one gated assignment.
@@ -513,14 +518,16 @@ class PeopleTracker:
         for i, (tr, p) in enumerate(zip(tracks, preds)):
             if i in claimed:
                 continue
-            if tr.misses > 1:
-                best = self._merged_into(tr, p, blobs, claims, t)
-            else:
-                best, best_ov = -1, 0.3
+            best, best_ov = -1, 0.3
+            if tr.misses <= 1:
                 for j, b in enumerate(blobs):
                     ov = _overlap(p, b.box)
                     if ov >= best_ov:
                         best, best_ov = j, ov
+            if best < 0 and tr.misses:
+                best = self._merged_into(tr, p, blobs, claims, t)
+                if best >= 0:
+                    preds[i] = tr.box.copy()  # its speed misled it: look where it was last seen
             if best >= 0:
                 claims.setdefault(best, []).append(i)
                 claimed.add(i)
@@ -564,9 +571,11 @@ class PeopleTracker:
                 continue  # mostly out of the picture: gone, not hidden
             mates = [k for k in claims[group[i]] if meas.get(k) is not None]
             if mates:
-                shift = np.mean([tracks[k].box - preds[k] for k in mates], axis=0)
+                # It moves as its mates did, not by its own speed: that speed is stale
+                # or wrong after people in a group swapped places.
+                shift = np.mean([tracks[k].box - before[k] for k in mates], axis=0)
                 dx, dy = (shift[0] + shift[2]) / 2, shift[3]
-                tr.box = preds[i] + np.array([dx, dy, dx, dy])
+                tr.box = before[i] + np.array([dx, dy, dx, dy])
                 tr.vel = np.mean([tracks[k].vel for k in mates], axis=0)
             else:
                 tr.box = preds[i]
@@ -593,14 +602,17 @@ class PeopleTracker:
         that blob and the blob is clearly wider than one person, so that
         there is room for them both.
         """
-        if not tr.confirmed or t - tr.last_seen > self.lost_s or self._touch(p) is not None:
+        if not tr.confirmed or t - tr.last_seen > self.lost_s or self._touch(tr.box) is not None:
             return -1
         for j, b in enumerate(blobs):
-            if j not in claims or _overlap(p, b.box) < 0.5:
+            # Where it was last seen counts as much as where it was heading: a
+            # person swapped around in a group has an unreliable speed.
+            if j not in claims or max(_overlap(p, b.box), _overlap(tr.box, b.box)) < 0.5:
                 continue
             ref = self._ref_size(tr, b.box[3])
-            one_w = max(ref[1] if ref else 0.0, _WIDTH * b.h)
-            if b.w >= 1.25 * one_w:
+            if ref is None:
+                continue
+            if b.w >= 1.25 * ref[1]:
                 return j
         return -1
 
@@ -946,6 +958,8 @@ class PeopleTracker:
             return
         if not (tr.plausible or person_hog):
             return  # only ever seen as a small part of a bigger moving mass
+        if self._part_of_bigger(tr):
+            return
         tr.confirmed = True
         # An arrival is evident within seconds; what lingered before looking like
         # someone (a door, a car boot, a flag at the border) is counted, not announced.
@@ -956,6 +970,28 @@ class PeopleTracker:
         if fire:
             tr.entered_event = True
             events.append(self._event("enter", tr, t, tr.edge))
+
+    def _part_of_bigger(self, tr: _Track) -> bool:
+        """Whether a track is a piece of a much bigger person, not someone of its own.
+
+        A box that lies inside the box of a confirmed person more than twice
+        its height is a hand, a shoulder or what moves behind them, not
+        another person (who would be hidden there). A close-up (someone cut
+        off by the bottom edge, filling most of the frame height) shows
+        shoulders about as wide as the visible height, wider than their
+        tracked box: small things beside it are parts of them too (or the view
+        through a window behind them).
+        """
+        wh, _ = self._shape  # type: ignore[misc]
+        for o in self._tracks:
+            if o is tr or not o.confirmed or o.h < 2.0 * tr.h:
+                continue
+            box = o.box
+            if o.h >= 0.6 * wh and o.box[3] >= wh - self.edge_margin * wh - 1:
+                box = _grow(o.box, 0.5 * o.h / max(o.w, 1.0), 0.0)
+            if _overlap(tr.box, box) >= 0.7:
+                return True
+        return False
 
     @staticmethod
     def _moved_in(tr: _Track) -> bool:
@@ -1042,6 +1078,8 @@ class PeopleTracker:
                 continue
             if not (tr.seen_now or tr.static) and t - tr.last_seen > self.hold_s:
                 continue
+            if self._part_of_bigger(tr):
+                continue  # a second track on one person (a close-up) is not a second person
             state = "static" if tr.static else ("moving" if tr.seen_now else "hidden")
             attrs = {"state": state}
             if tr.entered_event:
