@@ -327,8 +327,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-srv.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # the client drops its connection after [DONE] (openai's Stream does): not an error
+
+
+srv = Server(("127.0.0.1", 0), Handler)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 '''

@@ -63,7 +63,8 @@ def _make_answerer(settings: Settings) -> Any:
     return build_answerer(settings)
 
 
-_ANSWERER_HELP = "who answers: extractive (offline default), openai (any OpenAI-compatible server), transformers"
+_ANSWERER_HELP = ("who answers: extractive (offline default), openai (any OpenAI-compatible server), transformers, "
+                  "serve (a VLM shared on Ray Serve: onlook cluster deploy --vlm)")
 
 # The answerer options, shared by watch, ask and serve.
 AnswererOpt = Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)]
@@ -706,6 +707,46 @@ def cluster_status(
                         "-" if st.get("t") is None else format_ts(st["t"]))
     console.print(nodes)
     console.print(streams)
+
+
+@cluster_app.command("deploy")
+def cluster_deploy(
+    address: Annotated[str, typer.Option(help="Ray cluster: 'auto' (the one on this machine) or ray://HEAD:10001")
+                       ] = "auto",
+    encoder: Annotated[Optional[Path], typer.Option(
+        help="ONNX CLIP encoder folder (onlook prepare-encoder), on a path every node can read")] = None,
+    vlm: Annotated[Optional[str], typer.Option(help="transformers VLM to share (Hugging Face name or folder)")] = None,
+    replicas: Annotated[int, typer.Option(min=1, help="copies of each model")] = 1,
+    cpus: Annotated[float, typer.Option(help="CPUs per replica")] = 1.0,
+    gpus: Annotated[float, typer.Option(help="GPUs per replica")] = 0.0,
+    device: Annotated[str, typer.Option(help="device of the VLM replicas: cpu, cuda")] = "cpu",
+) -> None:
+    """Start shared models as Ray Serve deployments (streams then call them by handle).
+
+    Streams use them with ONLOOK_ENCODER_DEPLOYMENT=onlook-encoder and --answerer serve.
+    """
+    if encoder is None and vlm is None:
+        _fail(ConfigError("nothing to deploy: pass --encoder DIR and/or --vlm MODEL"))
+    try:
+        import ray
+
+        from onlook.cluster import models
+    except ImportError as e:
+        _fail(ConfigError(f"onlook cluster deploy needs Ray Serve: pip install 'onlook[cluster]' ({e.name or e})"))
+    try:
+        ray.init(address=address, namespace="onlook", log_to_driver=False)
+        if encoder is not None:
+            if not encoder.is_dir():
+                raise ConfigError(f"--encoder '{encoder}' is not a folder")
+            models.deploy_encoder(str(encoder.absolute()), replicas=replicas, num_cpus=cpus, num_gpus=gpus)
+            Console().print(f"encoder deployed as '{models.ENCODER_APP}' ({replicas} replica(s))")
+        if vlm is not None:
+            models.deploy_vlm(vlm, replicas=replicas, num_cpus=cpus, num_gpus=gpus, device=device)
+            Console().print(f"VLM {vlm} deployed as '{models.VLM_APP}' ({replicas} replica(s))")
+    except OnlookError as e:
+        _fail(e)
+    except ConnectionError as e:
+        _fail(ConfigError(f"cannot join the Ray cluster '{address}': {e}"))
 
 
 def main() -> None:

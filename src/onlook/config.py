@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
     face_interval_s: float = Field(2.0, ge=0, description="run face detection at most this often")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
+    encoder_deployment: str | None = Field(None, description="Ray Serve application of a shared encoder "
+                                           "(onlook.cluster.models.deploy_encoder); used instead of encoder_dir")
 
     # --- memory
     store: Path | None = Field(None, description="store folder; None keeps memory in RAM only")
@@ -84,8 +86,11 @@ class Settings(BaseSettings):
     recent_window: int = Field(16, ge=1, description="recent kept frames kept in RAM (small copies)")
 
     # --- answering (onlook.answer: extractive default, or a VLM)
-    answerer: Literal["extractive", "openai", "transformers"] = Field(
-        "extractive", description="who answers questions: extractive (offline, default), openai, transformers")
+    answerer: Literal["extractive", "openai", "transformers", "serve"] = Field(
+        "extractive", description="who answers questions: extractive (offline, default), openai, transformers, "
+                                  "serve (a shared VLM deployment on Ray Serve)")
+    answerer_deployment: str = Field("onlook-vlm", description="Ray Serve application of the shared VLM "
+                                     "(answerer=serve; onlook.cluster.models.deploy_vlm)")
     answerer_model: str | None = Field(None, description="VLM name: as the server knows it (openai), or a "
                                        "Hugging Face name/folder (transformers)")
     answerer_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server's /v1 URL")

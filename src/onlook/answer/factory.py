@@ -31,10 +31,14 @@ def build_answerer(settings: Settings, *, load: bool = True) -> Any:
         return None
     from onlook.answer.context import ContextBudget
 
-    if not settings.answerer_model:
-        raise ConfigError(f"--answerer {settings.answerer} needs --model")
     budget = ContextBudget(images=settings.context_images, recent=settings.context_recent,
                            log_chars=settings.context_log_chars, image_side=settings.context_image_side)
+    if settings.answerer == "serve":  # a VLM shared by the cluster's streams (Ray Serve)
+        from onlook.cluster.models import ServeAnswerer
+
+        return ServeAnswerer(settings.answerer_deployment, budget=budget, timeout_s=settings.answerer_timeout_s)
+    if not settings.answerer_model:
+        raise ConfigError(f"--answerer {settings.answerer} needs --model")
     if settings.answerer == "openai":
         from onlook.answer.openai_vlm import OpenAIAnswerer
 

@@ -132,6 +132,11 @@ class StreamWorker:
             from onlook.answer.factory import build_answerer
 
             self._answerer = build_answerer(spec.settings)
+        self._encoder = None
+        if spec.settings.encoder_deployment:  # the cluster's shared encoder, called by handle
+            from onlook.cluster.models import ServeEncoder
+
+            self._encoder = ServeEncoder(spec.settings.encoder_deployment)
         start_s = spec.start_s
         engine = self._engine(start_s)
         store = engine.store
@@ -156,8 +161,13 @@ class StreamWorker:
 
     def _engine(self, start_s: float) -> StreamEngine:
         s = self.spec
+        perceiver = None
+        if self._encoder is not None:
+            from onlook.perception.pipeline import build_perceiver
+
+            perceiver = build_perceiver(s.settings, encoder=self._encoder)
         return StreamEngine(s.source, settings=s.settings, stream_id=s.stream_id, alerts=list(s.alerts),
-                            start_s=start_s, until_s=s.until_s, answerer=self._answerer)
+                            start_s=start_s, until_s=s.until_s, answerer=self._answerer, perceiver=perceiver)
 
     def _on_message(self, msg: Message) -> None:
         self.ring.put({**msg, "stream": self.spec.stream_id})

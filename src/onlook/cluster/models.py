@@ -1,0 +1,245 @@
+"""Shared models as Ray Serve deployments: one encoder, one VLM, for every stream of the cluster.
+
+Loading a CLIP encoder or a VLM in each stream's actor would hold one copy per
+camera (and one GPU each). Instead the model runs as a Serve deployment --
+``replicas`` copies placed by Ray, with CPU/GPU requests -- and each stream's
+worker calls it by handle:
+
+* :class:`EncoderService` batches the images and texts that many streams send
+  at the same moment into one ONNX call (``serve.batch``);
+* :class:`VLMService` answers from a context the stream's worker built from its
+  own memory (frames within the budget, event log); the model only generates.
+
+A stream uses them when its settings name the deployments
+(``Settings(encoder_deployment="onlook-encoder")``, ``Settings(answerer="serve",
+answerer_deployment="onlook-vlm")``); :func:`deploy_encoder` and
+:func:`deploy_vlm` start them (``onlook cluster deploy`` from the command line).
+Needs ``pip install 'onlook[cluster]'`` (``ray[serve]``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from onlook.errors import ConfigError, ModelError
+from onlook.types import Answer
+
+try:
+    from ray import serve
+except ImportError:  # pragma: no cover - exercised only without the extra
+    serve = None
+
+__all__ = ["EncoderService", "ServeAnswerer", "ServeEncoder", "VLMService", "deploy_encoder", "deploy_vlm"]
+
+ENCODER_APP = "onlook-encoder"
+VLM_APP = "onlook-vlm"
+
+
+def _require_serve() -> Any:
+    if serve is None:
+        raise ConfigError("shared model deployments need Ray Serve: pip install 'onlook[cluster]'")
+    return serve
+
+
+def _batch(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``serve.batch`` when Ray Serve is installed (the classes stay importable without it)."""
+    if serve is None:  # pragma: no cover
+        return fn
+    return serve.batch(max_batch_size=32, batch_wait_timeout_s=0.02)(fn)
+
+
+class EncoderService:
+    """Deployment body: an image/text encoder, with requests from many streams batched.
+
+    Args:
+        encoder_dir: Folder of an ONNX CLIP encoder (``onlook prepare-encoder``), readable
+            on the replica's node (a shared path, or the same path on every node).
+        factory: Builds the encoder instead (anything with ``encode_images``/``encode_texts``,
+            ``name`` and ``dim``), e.g. for tests.
+        threads: ONNX Runtime threads per replica.
+    """
+
+    def __init__(self, encoder_dir: str | None = None, factory: Callable[[], Any] | None = None,
+                 threads: int = 2) -> None:
+        if factory is not None:
+            self.encoder = factory()
+        elif encoder_dir:
+            from onlook.perception.encoder import OnnxClipEncoder
+
+            self.encoder = OnnxClipEncoder.load(encoder_dir, threads=threads)
+        else:
+            raise ConfigError("EncoderService needs encoder_dir or factory")
+        self.counts = {"calls": 0, "items": 0, "max_batch": 0}
+        self._lock = threading.Lock()
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self.counts["calls"] += 1
+            self.counts["items"] += n
+            self.counts["max_batch"] = max(self.counts["max_batch"], n)
+
+    def info(self) -> dict[str, Any]:
+        """The encoder's ``name`` and ``dim``, and how requests were batched so far."""
+        return {"name": self.encoder.name, "dim": int(self.encoder.dim), **self.counts}
+
+    @_batch
+    async def encode_image(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        self._count(len(images))
+        return list(self.encoder.encode_images(images))
+
+    @_batch
+    async def encode_text(self, texts: list[str]) -> list[np.ndarray]:
+        self._count(len(texts))
+        return list(self.encoder.encode_texts(texts))
+
+
+class ServeEncoder:
+    """An :class:`~onlook.perception.encoder.Encoder` that calls an :class:`EncoderService` deployment.
+
+    Each image is one request, so images sent by many streams at once share one batch.
+
+    Args:
+        app: Name of the Serve application (:func:`deploy_encoder`'s ``name``).
+        timeout_s: Longest wait for one embedding.
+
+    Raises:
+        ConfigError: Ray Serve is missing, or no such application is running.
+    """
+
+    def __init__(self, app: str = ENCODER_APP, *, timeout_s: float = 30.0) -> None:
+        s = _require_serve()
+        try:
+            self.handle = s.get_app_handle(app)
+            info = self.handle.info.remote().result(timeout_s=timeout_s)
+        except Exception as e:  # noqa: BLE001 - Serve raises several kinds for "not there"
+            raise ConfigError(f"no encoder deployment '{app}' is running ({e})") from None
+        self.app = app
+        self.name = str(info["name"])
+        self.dim = int(info["dim"])
+        self.timeout_s = timeout_s
+
+    def _gather(self, method: Any, items: Sequence[Any]) -> np.ndarray:
+        if not items:
+            return np.zeros((0, self.dim), np.float32)
+        try:
+            responses = [method.remote(x) for x in items]
+            return np.stack([r.result(timeout_s=self.timeout_s) for r in responses]).astype(np.float32)
+        except Exception as e:  # noqa: BLE001
+            raise ModelError(f"encoder deployment '{self.app}' failed: {str(e).splitlines()[0] if str(e) else e!r}"
+                             ) from None
+
+    def encode_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._gather(self.handle.encode_image, list(images))
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._gather(self.handle.encode_text, list(texts))
+
+
+class VLMService:
+    """Deployment body: a transformers VLM that answers from contexts the streams send.
+
+    Args:
+        model: Hugging Face name or folder.
+        device: ``"cpu"``, ``"cuda"``...
+        max_new_tokens: Longest answer.
+        factory: Returns ``(model, processor)`` instead of loading ``model`` (tests).
+    """
+
+    def __init__(self, model: str | None = None, *, device: str = "cpu", max_new_tokens: int = 256,
+                 factory: Callable[[], tuple[Any, Any]] | None = None) -> None:
+        from onlook.answer.transformers_vlm import TransformersAnswerer
+
+        if factory is not None:
+            obj, processor = factory()
+            self.vlm = TransformersAnswerer(model_obj=obj, processor=processor, max_new_tokens=max_new_tokens,
+                                            streaming=False)
+        else:
+            # One replica serves many streams: no per-stream streaming cache, each question is encoded fresh.
+            self.vlm = TransformersAnswerer(model, device=device, max_new_tokens=max_new_tokens, streaming=False)
+        self.vlm.load()
+        self.answered = 0
+
+    def info(self) -> dict[str, Any]:
+        return {"model": self.vlm.model_name, "answered": self.answered}
+
+    def generate(self, question: str, context: Any, history: list[dict[str, Any]] | None = None) -> str:
+        """The model's reply to ``question`` given a built :class:`~onlook.answer.context.Context`."""
+        text = "".join(self.vlm._stream_context(question, context, None, None, history or [])).strip()
+        self.answered += 1
+        return text
+
+
+class ServeAnswerer:
+    """Answers with a :class:`VLMService` deployment; the context is built here, next to the memory.
+
+    Args:
+        app: Name of the Serve application (:func:`deploy_vlm`'s ``name``).
+        budget: What each question may show the model.
+        timeout_s: Longest wait for one answer.
+
+    Raises:
+        ConfigError: Ray Serve is missing, or no such application is running.
+    """
+
+    name = "serve"
+
+    def __init__(self, app: str = VLM_APP, *, budget: Any = None, timeout_s: float = 120.0) -> None:
+        from onlook.answer.context import ContextBudget
+
+        s = _require_serve()
+        try:
+            self.handle = s.get_app_handle(app)
+            self.model_name = str(self.handle.info.remote().result(timeout_s=30)["model"])
+        except Exception as e:  # noqa: BLE001
+            raise ConfigError(f"no VLM deployment '{app}' is running ({e})") from None
+        self.app = app
+        self.budget = budget or ContextBudget()
+        self.timeout_s = timeout_s
+
+    def answer(self, question: str, view: Any, at: float | None = None, *,
+               history: Sequence[Any] = ()) -> Answer:
+        """Answer ``question`` from memory up to ``at``: context here, generation in the deployment."""
+        from onlook.answer.context import build_context
+        from onlook.answer.dialogue import followup_query
+        from onlook.answer.transformers_vlm import TransformersAnswerer
+
+        query, after = followup_query(question, history)
+        ctx = build_context(question, view, at, budget=self.budget, query=query, after=after)
+        try:
+            text = self.handle.generate.remote(question, ctx, list(history)).result(timeout_s=self.timeout_s)
+        except Exception as e:  # noqa: BLE001
+            raise ModelError(f"VLM deployment '{self.app}' failed: {str(e).splitlines()[0] if str(e) else e!r}"
+                             ) from None
+        return TransformersAnswerer._to_answer(question, text, ctx)
+
+
+def deploy_encoder(encoder_dir: str | None = None, *, name: str = ENCODER_APP, replicas: int = 1,
+                   num_cpus: float = 1.0, num_gpus: float = 0.0, factory: Callable[[], Any] | None = None) -> Any:
+    """Start (or update) the shared encoder as a Serve application; returns its handle.
+
+    Raises:
+        ConfigError: Ray Serve is missing.
+    """
+    s = _require_serve()
+    dep = s.deployment(EncoderService, name="encoder", num_replicas=replicas,
+                       ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus})
+    return s.run(dep.bind(encoder_dir, factory), name=name, route_prefix=None)
+
+
+def deploy_vlm(model: str | None = None, *, name: str = VLM_APP, replicas: int = 1, num_cpus: float = 1.0,
+               num_gpus: float = 0.0, device: str = "cpu", max_new_tokens: int = 256,
+               factory: Callable[[], tuple[Any, Any]] | None = None) -> Any:
+    """Start (or update) the shared VLM as a Serve application; returns its handle.
+
+    Raises:
+        ConfigError: Ray Serve is missing.
+    """
+    s = _require_serve()
+    dep = s.deployment(VLMService, name="vlm", num_replicas=replicas,
+                       ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus})
+    return s.run(dep.bind(model, device=device, max_new_tokens=max_new_tokens, factory=factory), name=name,
+                 route_prefix=None)
