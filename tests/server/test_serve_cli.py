@@ -49,3 +49,37 @@ def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, media_dir):
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_serve_cluster_local_runs_streams_as_actors(tmp_path, media_dir):
+    """``onlook serve --cluster local``: its own Ray; a stream runs in an actor; Ctrl-C stops both cleanly."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
+    port = free_port()
+    proc = _serve("--port", str(port), "--store-root", str(tmp_path / "root"), "--allow-files", str(media_dir),
+                  "--cluster", "local", "--cluster-cpus", "0.5", "--log-level", "warning")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "onlook serve --cluster did not come up"
+            time.sleep(0.5)
+        r = httpx.post(f"{url}/streams", json={"id": "cut", "source": str(media_dir / "cut.mp4")}, timeout=90)
+        assert r.status_code == 201, r.text
+        st = r.json()
+        assert st["worker"]["pid"] != proc.pid and st["worker"]["node_id"] not in (None, "local")
+        cluster = httpx.get(f"{url}/cluster", timeout=30).json()
+        assert cluster["executor"] == "ray" and [s["id"] for s in cluster["streams"]] == ["cut"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
