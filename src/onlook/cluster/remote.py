@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,10 @@ class RemoteStream:
         self._alerts = list(alerts or [])
         self._callbacks: list[Callable[[Message], None]] = []
         self._latest: tuple[Frame, list[Any]] | None = None
+        self._latest_lock = threading.Lock()
+        self._latest_busy = False
+        self._latest_at = float("-inf")
+        self.latest_every_s = 0.1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.epoch: str | None = None
@@ -166,16 +171,32 @@ class RemoteStream:
         return self._thread is not None and not self.done.is_set()
 
     def latest_frame(self) -> tuple[Frame, list[Any]] | None:
-        """The last analysed frame, fetched only when the worker has a newer one."""
+        """The last analysed frame fetched so far; never blocks (live views call it on the event loop).
+
+        A fetch of a newer one starts in the background at most every ``latest_every_s``
+        (one at a time), so a slow or restarting worker only makes the picture stale.
+        """
+        now = time.monotonic()
+        with self._latest_lock:
+            start = not self._latest_busy and now - self._latest_at >= self.latest_every_s
+            if start:
+                self._latest_busy = True
+                self._latest_at = now
+        if start:
+            threading.Thread(target=self._fetch_latest, name=f"onlook-latest-{self.stream_id}", daemon=True).start()
+        return self._latest
+
+    def _fetch_latest(self) -> None:
         seq = self._latest[0].seq if self._latest is not None else -1
         try:
             newer = self.executor.latest(self.stream_id, seq)
-        except Exception as e:  # a restarting worker: show what we have
+            if newer is not None:
+                self._latest = (newer[0], list(newer[1]))  # one reference swap
+        except Exception as e:  # noqa: BLE001 - a restarting worker: keep showing what we have
             log.debug("stream %s: no latest frame (%s)", self.stream_id, e)
-            newer = None
-        if newer is not None:
-            self._latest = (newer[0], list(newer[1]))
-        return self._latest
+        finally:
+            with self._latest_lock:
+                self._latest_busy = False
 
     def keyframe(self, name: str) -> bytes | None:
         return self.executor.keyframe(self.stream_id, name)
