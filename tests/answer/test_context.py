@@ -12,6 +12,7 @@ from onlook.answer.context import (
     Candidate,
     Context,
     ContextBudget,
+    ImageMemo,
     LogLine,
     build_context,
     dhash,
@@ -147,6 +148,60 @@ def test_format_log_cuts_a_single_long_line_and_handles_empty():
     assert len(text) == 50 and text.endswith("…")
     assert format_log([], 100) == ""
     assert format_log([LogLine(1.0, 1.2, "a cut")], 100) == "00:01 a cut"
+
+
+# --- per-frame memo -------------------------------------------------------------------------------
+
+
+def test_image_memo_computes_once_per_live_array_and_key():
+    memo = ImageMemo(8)
+    calls: list[int] = []
+
+    def make(im: np.ndarray) -> int:
+        calls.append(id(im))
+        return int(im.sum())
+
+    a, twin = np.ones((4, 4, 3), np.uint8), np.ones((4, 4, 3), np.uint8)
+    assert memo.get(a, "sum", make) == 48 and memo.get(a, "sum", make) == 48
+    assert len(calls) == 1
+    assert memo.get(twin, "sum", make) == 48 and len(calls) == 2  # same pixels, another array: its own entry
+    assert memo.get(a, "other", make) == 48 and len(calls) == 3  # another key: computed again
+
+
+def test_image_memo_is_bounded_and_forgets_the_least_recently_used():
+    memo = ImageMemo(3)
+    arrays = [np.full((2, 2), i, np.uint8) for i in range(4)]
+    for im in arrays[:3]:
+        memo.get(im, "k", lambda im: int(im[0, 0]))
+    memo.get(arrays[0], "k", lambda im: pytest.fail("arrays[0] is remembered"))  # now the most recent
+    memo.get(arrays[3], "k", lambda im: int(im[0, 0]))
+    assert len(memo) == 3
+    assert memo.get(arrays[1], "k", lambda im: -1) == -1  # the least recently used went first
+    assert memo.get(arrays[0], "k", lambda im: -1) == 0
+
+
+def test_image_memo_never_answers_for_a_freed_array():
+    # Freed arrays' ids are reused by new ones (CPython reuses the memory): a memo keyed by id
+    # alone would hand a new frame the old frame's value. Every answer must match its own pixels.
+    memo = ImageMemo(64)
+    for i in range(200):
+        im = np.full((8, 8), i % 251, np.uint8)
+        assert memo.get(im, "v", lambda x: int(x[0, 0])) == i % 251
+        del im
+
+
+def test_build_context_fits_each_frame_once_and_shares_the_copy_read_only(make_view):
+    view = make_view()
+    budget = ContextBudget(images=4, recent=2, image_side=64)  # the scenario's frames are 128 px wide
+    first = build_context("when did the person in red enter?", view, budget=budget)
+    again = build_context("when did the person in red enter?", view, budget=budget)
+    assert [f.t for f in first.frames] == [f.t for f in again.frames] and first.frames
+    for f, g in zip(first.frames, again.frames, strict=True):
+        assert g.image is f.image  # not resized again
+        assert max(f.image.shape[:2]) == 64 and not f.image.flags.writeable
+    recent = {a.frame.pts: a.frame.image for a in view.live.recent_frames()}
+    latest = first.frames[-1]
+    assert np.array_equal(latest.image, fit_image(recent[latest.t], 64))
 
 
 # --- gathering from memory -----------------------------------------------------------------------

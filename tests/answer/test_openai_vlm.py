@@ -127,6 +127,68 @@ def test_option_block_and_data_url():
     assert data_url(np.zeros((8, 8, 3), np.uint8)).startswith("data:image/jpeg;base64,")
 
 
+def test_frames_are_encoded_once_each_unless_their_owner_can_still_change_them(monkeypatch):
+    import onlook.answer.openai_vlm as mod
+
+    encoded: list[tuple[int, ...]] = []
+    real = mod.data_url
+
+    def counting(image: np.ndarray, quality: int = 80) -> str:
+        encoded.append(image.shape)
+        return real(image, quality)
+
+    monkeypatch.setattr(mod, "data_url", counting)
+    ctx = _ctx(3)
+    for f in ctx.frames:
+        f.image.setflags(write=False)  # as build_context's fitted copies and decoded keyframes are
+    first, again = build_messages("q", ctx), build_messages("q", ctx, video=False)
+    assert len(encoded) == 3 and first[-1]["content"] == again[-1]["content"]
+    video = build_messages("q", ctx, video=True)[-1]["content"]
+    assert len(encoded) == 3 and video[-2]["type"] == "video_url"  # the video form reuses them too
+    mutable = _ctx(1)
+    before = build_messages("q", mutable)[-1]["content"][2]["image_url"]["url"]
+    mutable.frames[0].image[:] = 255  # a writeable frame is encoded as it is now
+    after = build_messages("q", mutable)[-1]["content"][2]["image_url"]["url"]
+    assert len(encoded) == 5 and after != before
+
+
+@pytest.mark.parametrize(("chunk", "text"), [
+    ({"choices": [{"index": 0, "delta": {"content": "a bag"}}]}, "a bag"),
+    ({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}, None),
+    ({"choices": [{"index": 0, "delta": {"content": None}, "finish_reason": "stop"}]}, None),
+    ({"choices": [], "usage": {"total_tokens": 3}}, None),
+    ({"object": "chat.completion.chunk"}, None),
+    ("not json object", None),
+    ({"choices": [{"index": 0, "delta": {"content": 7}}]}, None),
+])
+def test_streamed_chunk_text(chunk, text):
+    from onlook.answer.openai_vlm import _delta_text
+
+    assert _delta_text(chunk) == text
+
+
+def test_whole_completion_text():
+    from onlook.answer.openai_vlm import _message_text
+
+    assert _message_text({"choices": [{"message": {"role": "assistant", "content": "B. a bag"}}]}) == "B. a bag"
+    assert _message_text({"choices": []}) is None and _message_text(None) is None
+
+
+def test_against_the_benchmarks_stand_in_server_in_another_process(make_view):
+    # The stand-in that `onlook bench --only vlm` measures against must speak the protocol the
+    # client reads (chunked SSE over keep-alive HTTP/1.1), or the benchmark measures errors.
+    from onlook.bench import _VLM_REPLY, _standin_vlm
+
+    with _standin_vlm(0.0) as url:
+        assert url.startswith("http://127.0.0.1:")
+        vlm = OpenAIAnswerer("bench", base_url=url, timeout_s=10, retries=0)
+        view = make_view()
+        pieces = list(vlm.stream_answer("what happened?", view))
+        assert len(pieces) == len(_VLM_REPLY.split()) and "".join(pieces).strip() == _VLM_REPLY
+        assert vlm.answer("and then?", view).text == _VLM_REPLY
+        vlm.client.close()
+
+
 def test_constructor_validates():
     with pytest.raises(ConfigError):
         OpenAIAnswerer("")
@@ -428,41 +490,59 @@ def write_tiny_gguf(path: Path, n_embd: int = 32, n_layer: int = 2, n_ff: int = 
     return path
 
 
+def _start_llama_server(model: Path, log_path: Path, *, tries: int = 3,
+                        ready_s: float = 40.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start llama.cpp's server on a free loopback port; wait (bounded) until it lists its model.
+
+    A port found free can be taken before the server binds it: then it exits with "address already
+    in use" and is started again on another port. Every wait is bounded, within the tests' timeout.
+    """
+    import httpx
+
+    for _ in range(tries):
+        port = free_port()
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                 "--port", str(port), "--n_ctx", "2048", "--model_alias", "tiny", "--n_threads", "1"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + ready_s
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:  # trust_env=False: a proxy set in the environment must not see loopback requests
+                if httpx.get(url + "/models", timeout=1.0, trust_env=False).status_code == 200:
+                    return proc, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        _stop(proc)
+        out = log_path.read_text(errors="replace")
+        if "address already in use" not in out.lower():
+            pytest.fail(f"llama.cpp server did not start within {ready_s:g} s: {out[-2000:]}")
+    pytest.fail(f"llama.cpp server found no free port in {tries} tries")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
     pytest.importorskip("gguf", reason="the gguf package is not installed")
     pytest.importorskip("sse_starlette", reason="llama-cpp-python's [server] extra is not installed")
-    import httpx
-
     model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-    port = free_port()
-    log = (tmp_path_factory.getbasetemp() / "llama_server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "2048", "--model_alias", "tiny", "--n_threads", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
+    proc, url = _start_llama_server(model, tmp_path_factory.getbasetemp() / "llama_server.log")
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited: {Path(log.name).read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/models", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama.cpp server did not start within 30 s")
-            time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc)
 
 
 @pytest.mark.slow
