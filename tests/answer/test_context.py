@@ -117,6 +117,15 @@ def test_fit_image_shrinks_longest_side_only():
     assert fit_image(small, 320) is small
 
 
+def test_fit_image_averages_when_shrinking_a_lot():
+    # One bright column in four, shrunk 4x, must come out as its average grey (bilinear
+    # sampling would land between the bright columns and return black: aliasing).
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::4] = 255
+    small = fit_image(stripes, 16)
+    assert small.shape == (16, 16, 3) and np.abs(small.astype(int) - 64).max() <= 1
+
+
 def test_frames_fps():
     assert frames_fps([0.0, 0.5, 1.0, 1.5]) == pytest.approx(2.0)
     assert frames_fps([3.0]) is None

@@ -323,7 +323,10 @@ def fit_image(image: np.ndarray, side: int) -> np.ndarray:
     scale = side / max(h, w)
     if scale >= 1.0:
         return image
-    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    # Area averaging only where bilinear would alias (shrinking more than 2x): at the usual
+    # 640 -> 448 px it costs ~1.8 ms a frame against ~0.3 ms, CPU taken from ingest on every answer.
+    interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interpolation)
 
 
 def _fit_memo(image: np.ndarray, side: int) -> np.ndarray:
