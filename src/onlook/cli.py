@@ -716,7 +716,9 @@ def cluster_deploy(
     encoder: Annotated[Optional[Path], typer.Option(
         help="ONNX CLIP encoder folder (onlook prepare-encoder), on a path every node can read")] = None,
     vlm: Annotated[Optional[str], typer.Option(help="transformers VLM to share (Hugging Face name or folder)")] = None,
-    replicas: Annotated[int, typer.Option(min=1, help="copies of each model")] = 1,
+    replicas: Annotated[int, typer.Option(min=1, help="copies of each model (the minimum with --max-replicas)")] = 1,
+    max_replicas: Annotated[Optional[int], typer.Option(
+        help="let Ray Serve add copies up to this many as requests queue up")] = None,
     cpus: Annotated[float, typer.Option(help="CPUs per replica")] = 1.0,
     gpus: Annotated[float, typer.Option(help="GPUs per replica")] = 0.0,
     device: Annotated[str, typer.Option(help="device of the VLM replicas: cpu, cuda")] = "cpu",
@@ -738,10 +740,12 @@ def cluster_deploy(
         if encoder is not None:
             if not encoder.is_dir():
                 raise ConfigError(f"--encoder '{encoder}' is not a folder")
-            models.deploy_encoder(str(encoder.absolute()), replicas=replicas, num_cpus=cpus, num_gpus=gpus)
+            models.deploy_encoder(str(encoder.absolute()), replicas=replicas, max_replicas=max_replicas,
+                                  num_cpus=cpus, num_gpus=gpus)
             Console().print(f"encoder deployed as '{models.ENCODER_APP}' ({replicas} replica(s))")
         if vlm is not None:
-            models.deploy_vlm(vlm, replicas=replicas, num_cpus=cpus, num_gpus=gpus, device=device)
+            models.deploy_vlm(vlm, replicas=replicas, max_replicas=max_replicas, num_cpus=cpus, num_gpus=gpus,
+                              device=device)
             Console().print(f"VLM {vlm} deployed as '{models.VLM_APP}' ({replicas} replica(s))")
     except OnlookError as e:
         _fail(e)

@@ -48,7 +48,7 @@ def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def shared_encoder(local_ray, encoder_dir: Path) -> ServeEncoder:
-    deploy_encoder(str(encoder_dir), num_cpus=0.5)
+    deploy_encoder(str(encoder_dir), num_cpus=0.5, replicas=1, max_replicas=2)  # autoscaling between 1 and 2
     return ServeEncoder()
 
 
@@ -96,6 +96,16 @@ def test_streams_use_the_shared_encoder(shared_encoder, tmp_path):
     finally:
         ex.shutdown()
     assert shared_encoder.handle.info.remote().result()["items"] > before  # both streams' frames went to it
+
+
+def test_replica_options():
+    from onlook.cluster.models import _replicas
+
+    assert _replicas(2, None) == {"num_replicas": 2}
+    auto = _replicas(1, 4)["autoscaling_config"]
+    assert (auto["min_replicas"], auto["max_replicas"]) == (1, 4)
+    with pytest.raises(ConfigError, match="max_replicas"):
+        _replicas(3, 2)
 
 
 def test_missing_deployment_is_one_line(local_ray):

@@ -217,29 +217,60 @@ class ServeAnswerer:
         return TransformersAnswerer._to_answer(question, text, ctx)
 
 
+def _replicas(replicas: int, max_replicas: int | None) -> dict[str, Any]:
+    """Serve's replica options: a fixed count, or autoscaling between ``replicas`` and ``max_replicas``."""
+    if replicas < 1 or (max_replicas is not None and max_replicas < replicas):
+        raise ConfigError("replicas must be >= 1 and max_replicas >= replicas")
+    if max_replicas is None or max_replicas == replicas:
+        return {"num_replicas": replicas}
+    return {"autoscaling_config": {"min_replicas": replicas, "max_replicas": max_replicas,
+                                   "target_ongoing_requests": 4}}
+
+
 def deploy_encoder(encoder_dir: str | None = None, *, name: str = ENCODER_APP, replicas: int = 1,
-                   num_cpus: float = 1.0, num_gpus: float = 0.0, factory: Callable[[], Any] | None = None) -> Any:
+                   max_replicas: int | None = None, num_cpus: float = 1.0, num_gpus: float = 0.0,
+                   factory: Callable[[], Any] | None = None) -> Any:
     """Start (or update) the shared encoder as a Serve application; returns its handle.
 
+    Args:
+        encoder_dir: ONNX CLIP folder, readable on every node a replica may run on.
+        name: The Serve application's name (streams use it: ``encoder_deployment``).
+        replicas: Replicas to run (the minimum when ``max_replicas`` is given).
+        max_replicas: Let Serve add replicas up to this many as requests queue up.
+        num_cpus: CPUs per replica.
+        num_gpus: GPUs per replica.
+        factory: Builds the encoder in each replica instead of ``encoder_dir`` (tests).
+
     Raises:
-        ConfigError: Ray Serve is missing.
+        ConfigError: Ray Serve is missing, or bad replica counts.
     """
     s = _require_serve()
-    dep = s.deployment(EncoderService, name="encoder", num_replicas=replicas,
+    dep = s.deployment(EncoderService, name="encoder", **_replicas(replicas, max_replicas),
                        ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus})
     return s.run(dep.bind(encoder_dir, factory), name=name, route_prefix=None)
 
 
-def deploy_vlm(model: str | None = None, *, name: str = VLM_APP, replicas: int = 1, num_cpus: float = 1.0,
-               num_gpus: float = 0.0, device: str = "cpu", max_new_tokens: int = 256,
-               factory: Callable[[], tuple[Any, Any]] | None = None) -> Any:
+def deploy_vlm(model: str | None = None, *, name: str = VLM_APP, replicas: int = 1,
+               max_replicas: int | None = None, num_cpus: float = 1.0, num_gpus: float = 0.0, device: str = "cpu",
+               max_new_tokens: int = 256, factory: Callable[[], tuple[Any, Any]] | None = None) -> Any:
     """Start (or update) the shared VLM as a Serve application; returns its handle.
 
+    Args:
+        model: Hugging Face name or folder, loaded in each replica.
+        name: The Serve application's name (streams use it: ``answerer_deployment``).
+        replicas: Replicas to run (the minimum when ``max_replicas`` is given).
+        max_replicas: Let Serve add replicas up to this many as questions queue up.
+        num_cpus: CPUs per replica.
+        num_gpus: GPUs per replica (1 for a GPU model server).
+        device: Where each replica runs the model (``"cuda"`` with ``num_gpus``).
+        max_new_tokens: Longest answer.
+        factory: Returns ``(model, processor)`` in each replica instead of loading ``model`` (tests).
+
     Raises:
-        ConfigError: Ray Serve is missing.
+        ConfigError: Ray Serve is missing, or bad replica counts.
     """
     s = _require_serve()
-    dep = s.deployment(VLMService, name="vlm", num_replicas=replicas,
+    dep = s.deployment(VLMService, name="vlm", **_replicas(replicas, max_replicas),
                        ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus})
     return s.run(dep.bind(model, device=device, max_new_tokens=max_new_tokens, factory=factory), name=name,
                  route_prefix=None)
