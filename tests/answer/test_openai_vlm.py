@@ -179,7 +179,7 @@ def test_against_the_benchmarks_stand_in_server_in_another_process(make_view):
     # client reads (chunked SSE over keep-alive HTTP/1.1), or the benchmark measures errors.
     from onlook.bench import _VLM_REPLY, _standin_vlm
 
-    with _standin_vlm(0.0) as url:
+    with _standin_vlm(0.0) as (url, _):
         assert url.startswith("http://127.0.0.1:")
         vlm = OpenAIAnswerer("bench", base_url=url, timeout_s=10, retries=0)
         view = make_view()
