@@ -226,6 +226,25 @@ def test_vector_search(store: Store) -> None:
     assert [e.start for e, _ in store.vector_search(unit([1, 0, 0]), k=3, until=5.0)] == [0.0]
 
 
+def test_readonly_store_catches_up_with_the_writer(store: Store) -> None:
+    store.add_event(make_event(0.0, 5.0, embedding=unit([1, 0, 0])))
+    reader = Store(store.path, readonly=True)
+    try:
+        assert len(reader.index) == 1
+        store.add_event(make_event(10.0, 15.0, embedding=unit([0, 1, 0])))
+        store.add_event(make_event(20.0, 25.0))  # no embedding
+        assert [e.start for e, _ in reader.vector_search(unit([0, 1, 0]), k=1)] == [0.0]  # not seen yet
+        reader.catch_up()
+        assert len(reader.index) == 2
+        assert [e.start for e, _ in reader.vector_search(unit([0, 1, 0]), k=1)] == [10.0]
+        reader.catch_up()  # nothing new: nothing added twice
+        assert len(reader.index) == 2
+        store.catch_up()  # the writer's own index is always current: a no-op
+        assert len(store.index) == 2
+    finally:
+        reader.close()
+
+
 def test_vector_search_empty(store: Store) -> None:
     assert store.index is None
     assert store.vector_search(unit([1, 0]), k=3) == []

@@ -15,13 +15,15 @@ from onlook.errors import ConfigError
 __all__ = ["build_answerer"]
 
 
-def build_answerer(settings: Settings, *, load: bool = True) -> Any:
+def build_answerer(settings: Settings, *, load: bool = True, in_process: bool = False) -> Any:
     """The VLM answerer ``settings.answerer`` names, or None for the extractive default.
 
     Args:
         settings: Answerer fields (``answerer``, ``answerer_model``, ...) and the context budget.
         load: Load a transformers model now, so a bad name fails here with one line
             rather than at the first question.
+        in_process: Build it here even when ``settings.answerer_process`` asks for a
+            child process (what that child itself does).
 
     Raises:
         ConfigError: a VLM answerer without a model name.
@@ -39,6 +41,11 @@ def build_answerer(settings: Settings, *, load: bool = True) -> Any:
         return ServeAnswerer(settings.answerer_deployment, budget=budget, timeout_s=settings.answerer_timeout_s)
     if not settings.answerer_model:
         raise ConfigError(f"--answerer {settings.answerer} needs --model")
+    if settings.answerer == "openai" and settings.answerer_process and not in_process:
+        # Context building and the HTTP client in a child: ingest keeps its rate while answering.
+        from onlook.answer.process import ProcessAnswerer
+
+        return ProcessAnswerer(settings)
     if settings.answerer == "openai":
         from onlook.answer.openai_vlm import OpenAIAnswerer
 

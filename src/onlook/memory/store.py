@@ -485,11 +485,30 @@ class Store:
 
     def _rebuild_index(self) -> None:
         rows = self._read("SELECT id, embedding FROM events WHERE embedding IS NOT NULL")
+        self._indexed_upto = max((int(r[0]) for r in rows), default=0)
         if not rows:
             return
         vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
         self.index = VectorIndex(vecs.shape[1])
         self.index.add([r[0] for r in rows], vecs)
+
+    def catch_up(self) -> None:
+        """Read-only stores: index the embeddings the writer added since this store was opened.
+
+        Rows the writer evicted meanwhile stay in the index but are skipped by
+        :meth:`vector_search` (their events are gone).
+        """
+        if not self.readonly:
+            return
+        rows = self._read("SELECT id, embedding FROM events WHERE embedding IS NOT NULL AND id > ? ORDER BY id",
+                          (self._indexed_upto,))
+        if not rows:
+            return
+        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        if self.index is None:
+            self.index = VectorIndex(vecs.shape[1])
+        self.index.add([r[0] for r in rows], vecs)
+        self._indexed_upto = int(rows[-1][0])
 
     # --- budget ------------------------------------------------------------------------------
 
