@@ -134,7 +134,7 @@ class ProcessAnswerer:
         self.name = settings.answerer
         self.model_name = settings.answerer_model
         self.timeout_s = settings.answerer_timeout_s * (settings.answerer_retries + 1) + 30.0
-        # The whole recent window: the context builder may fill free image slots from any of it.
+        # The whole recent window: the context builder spreads the frames it picks over all of it.
         self.keep_recent = settings.recent_window
         # A fresh interpreter (not fork: the parent has threads; not multiprocessing's spawn,
         # which re-runs the user's main script), talking over a socket pair.
