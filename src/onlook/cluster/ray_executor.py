@@ -52,16 +52,6 @@ class _RayStreamWorker(StreamWorker):
         return {**super().info(), "node_id": ctx.get_node_id()}
 
 
-_actor_class: Any = None
-
-
-def _actor_cls() -> Any:
-    global _actor_class
-    if _actor_class is None:
-        _actor_class = _require_ray().remote(_RayStreamWorker)
-    return _actor_class
-
-
 class RayExecutor:
     """Each stream in its own Ray actor, with CPU (and optionally GPU) requests.
 
@@ -102,6 +92,8 @@ class RayExecutor:
             r.init(address=address, namespace=namespace, **(init_kwargs or {}))
             self._own_ray = True
         self.actors: dict[str, Any] = {}
+        # Made per executor (per Ray session), not once per process.
+        self._actor_cls = r.remote(_RayStreamWorker)
 
     def _get(self, ref: Any, timeout: float | None = None) -> Any:
         try:
@@ -146,7 +138,7 @@ class RayExecutor:
             # Soft: when that node is lost, Ray restarts the actor on another one (the store
             # must then be on a shared path for the stream to carry on with its memory).
             opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(spec.node, soft=True)
-        handle = _actor_cls().options(**opts).remote(spec, self.ring_size)
+        handle = self._actor_cls.options(**opts).remote(spec, self.ring_size)
         try:
             self._get(handle.pid.remote())
         except BaseException:
