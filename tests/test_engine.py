@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from media import scene_frames

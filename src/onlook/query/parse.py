@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 
 from onlook.perception.color import COLOR_NAMES
-from onlook.perception.motion import REGIONS
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
            "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
