@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     answerer_max_tokens: int = Field(256, ge=1, description="longest answer, in tokens")
     answerer_video: bool = Field(False, description="send frames as one vLLM video_url (openai answerer)")
     answerer_process: bool = Field(True, description="run the openai answerer in a child process, so answering "
-                                   "never holds ingest's interpreter lock (needs a store on disk)")
+                                   "never holds ingest's interpreter lock")
+    answerer_nice: int = Field(10, ge=0, le=19, description="how much lower the answerer process's CPU priority "
+                               "is than ingest's (0: the same): on busy cores the answer waits, not watching")
     context_images: int = Field(8, ge=0, description="most frames a VLM sees per question")
     context_recent: int = Field(4, ge=0, description="of those, slots kept for the latest frames")
     context_log_chars: int = Field(1500, ge=0, description="characters of event log a VLM is sent")

@@ -34,6 +34,8 @@ def vlm(standin):
 def test_answers_come_from_a_child_process(vlm, make_view):
     view = make_view()
     assert vlm.child_pid != os.getpid()
+    # At a lower CPU priority than the watching process (answerer_nice, 10 by default).
+    assert os.getpriority(os.PRIO_PROCESS, vlm.child_pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     ans = vlm.answer("what is the person in red carrying?", view)
     assert ans.text == _VLM_REPLY and not ans.abstained
     assert ans.evidence and all(e.t <= ans.at for e in ans.evidence)

@@ -17,8 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -139,7 +141,8 @@ class ProcessAnswerer:
         # A fresh interpreter (not fork: the parent has threads; not multiprocessing's spawn,
         # which re-runs the user's main script), talking over a socket pair.
         parent_sock, child_sock = socket.socketpair()
-        self._proc = subprocess.Popen([sys.executable, "-m", "onlook.answer.process", str(child_sock.fileno())],
+        self._proc = subprocess.Popen([sys.executable, "-m", "onlook.answer.process", str(child_sock.fileno()),
+                                       str(settings.answerer_nice)],
                                       pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL)
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
@@ -293,6 +296,10 @@ def _child_main(conn: Any) -> None:
             s.close()
 
 
-if __name__ == "__main__":  # the child: python -m onlook.answer.process FD
+if __name__ == "__main__":  # the child: python -m onlook.answer.process FD [NICE]
     logging.basicConfig(level=logging.WARNING, format="onlook answerer: %(message)s")
+    if len(sys.argv) > 2 and int(sys.argv[2]) > 0:
+        # Watching comes first: when the cores are busy, the answer waits, not ingest.
+        with contextlib.suppress(OSError):
+            os.nice(int(sys.argv[2]))
     _child_main(Connection(int(sys.argv[1])))
