@@ -6,8 +6,7 @@ Needs ``pip install 'onlook[cluster]'``; skipped without Ray. Every wait is boun
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
 
+from media import wait_for
 from onlook.cluster import Executor, RayExecutor, StreamSpec
 from onlook.config import Settings
 from onlook.errors import UnsupportedQuery
@@ -22,16 +22,6 @@ from onlook.errors import UnsupportedQuery
 pytestmark = [pytest.mark.ray, pytest.mark.footage, pytest.mark.slow, pytest.mark.timeout(150)]
 
 ENTERS = "a person enters the view"
-
-
-def wait_for(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

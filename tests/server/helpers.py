@@ -6,14 +6,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from media import free_port
+from media import free_port, wait_for
 from onlook.config import Settings
 from onlook.server import create_app
 from onlook.server.run import Server, make_server
@@ -61,18 +61,6 @@ def start_server(store_root: Path, *, settings: Settings | None = None, **app_kw
             raise TimeoutError("uvicorn did not start within 30 s")
         time.sleep(0.05)
     return LiveServer(f"http://127.0.0.1:{port}", server, thread, store_root)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def wait_state(client: httpx.Client, stream_id: str, states: set[str], timeout: float) -> dict[str, Any]:

@@ -20,22 +20,27 @@ def _serve(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Until ``url``/healthz answers 200; fails if the server exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "onlook serve did not come up"
+        time.sleep(0.2)
+
+
 def test_serve_starts_answers_and_stops_on_ctrl_c(tmp_path, media_dir):
     port = free_port()
     proc = _serve("--port", str(port), "--store-root", str(tmp_path / "root"), "--allow-files", str(media_dir),
                   "--api-key", "k", "--log-level", "warning")
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "onlook serve did not come up"
-            time.sleep(0.2)
+        _wait_healthy(url, proc, 40)
         assert httpx.get(f"{url}/streams", timeout=5).status_code == 401
         r = httpx.get(f"{url}/streams", headers={"Authorization": "Bearer k"}, timeout=5)
         assert r.status_code == 200 and r.json() == {"streams": []}
@@ -62,16 +67,7 @@ def test_serve_cluster_local_runs_streams_as_actors(tmp_path, media_dir):
                   "--cluster", "local", "--cluster-cpus", "0.5", "--log-level", "warning")
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "onlook serve --cluster did not come up"
-            time.sleep(0.5)
+        _wait_healthy(url, proc, 120)
         r = httpx.post(f"{url}/streams", json={"id": "cut", "source": str(media_dir / "cut.mp4")}, timeout=90)
         assert r.status_code == 201, r.text
         st = r.json()
