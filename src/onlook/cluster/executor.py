@@ -205,11 +205,9 @@ class StreamWorker:
         except OSError:
             return None
 
-    def history(self, limit: int = 500) -> dict[str, object]:
-        """What the stream recorded so far, shaped like the server's ``/streams/{id}/history``."""
-        from onlook.server.routes_page import history
-
-        return history(self.engine.store, self.spec.stream_id, limit)
+    def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+        """The latest alerts, events, sightings and gaps of the stream's store (:meth:`Store.record`)."""
+        return self.engine.store.record(limit, sighting_kinds)
 
     def latest(self, after_seq: int = -1) -> tuple[Frame, list] | None:
         """The last analysed frame and its observations, if newer than ``after_seq``."""
@@ -280,8 +278,9 @@ class Executor(Protocol):
     def keyframe(self, stream_id: str, name: str) -> bytes | None:
         """A stored keyframe's JPEG bytes, or None."""
 
-    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
-        """The stream's recorded alerts, events, sightings and gaps (for timelines)."""
+    def record(self, stream_id: str, limit: int = 500,
+               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+        """The stream's latest alerts, events, sightings and gaps (for timelines; see ``Store.record``)."""
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
         """The last analysed frame and its observations, if newer than ``after_seq``."""
@@ -348,8 +347,9 @@ class InProcessExecutor:
     def keyframe(self, stream_id: str, name: str) -> bytes | None:
         return self._w(stream_id).keyframe(name)
 
-    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
-        return self._w(stream_id).history(limit)
+    def record(self, stream_id: str, limit: int = 500,
+               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+        return self._w(stream_id).record(limit, sighting_kinds)
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
         return self._w(stream_id).latest(after_seq)

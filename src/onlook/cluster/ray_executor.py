@@ -162,8 +162,9 @@ class RayExecutor:
     def keyframe(self, stream_id: str, name: str) -> bytes | None:
         return self._get(self.actor(stream_id).keyframe.remote(name))
 
-    def history(self, stream_id: str, limit: int = 500) -> dict[str, object]:
-        return self._get(self.actor(stream_id).history.remote(limit))
+    def record(self, stream_id: str, limit: int = 500,
+               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+        return self._get(self.actor(stream_id).record.remote(limit, sighting_kinds))
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
         return self._get(self.actor(stream_id).latest.remote(after_seq))

@@ -201,8 +201,8 @@ class RemoteStream:
     def keyframe(self, name: str) -> bytes | None:
         return self.executor.keyframe(self.stream_id, name)
 
-    def history(self, limit: int = 500) -> dict[str, Any]:
-        return self.executor.history(self.stream_id, limit)
+    def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+        return self.executor.record(self.stream_id, limit, tuple(sighting_kinds))
 
     def stop(self, timeout: float | None = 10.0) -> None:
         """Stop ingest (the worker waits for its engine to stop); the worker stays open for questions."""

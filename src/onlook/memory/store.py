@@ -463,6 +463,17 @@ class Store:
         rows = self._read("SELECT start, end, wall_start, wall_end, reason FROM gaps ORDER BY start")
         return [Gap(*r) for r in rows]
 
+    def record(self, limit: int, sighting_kinds: Iterable[str]) -> dict[str, list[Any]]:
+        """The latest ``limit`` alerts, events, sightings (with their keyframes) and gaps, each oldest first.
+
+        What a timeline of the stream shows; plain picklable values, so a store
+        on another machine can hand them over as they are.
+        """
+        return {"alerts": self.alerts()[-limit:],
+                "events": list(reversed(self.events(order="-start", limit=limit))),
+                "sightings": list(reversed(self.sightings(sighting_kinds, newest_first=True, limit=limit))),
+                "gaps": self.gaps()[-limit:]}
+
     def last_time(self) -> float | None:
         """Latest stream time stored (frames or events), None for an empty store."""
         rows = self._read("SELECT MAX(t) FROM frames")

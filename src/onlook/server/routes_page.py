@@ -11,6 +11,7 @@ reload; like every ``/streams`` route it needs the API key when one is set.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +30,8 @@ __all__ = ["router", "STATIC_DIR", "history"]
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter()
+
+log = logging.getLogger(__name__)
 
 _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>onlook</title></head>
 <body><h1>onlook</h1><p>onlook is running. The HTTP API is described at <a href="docs">/docs</a>.</p></body></html>
@@ -52,19 +55,19 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "version": __version__, "streams": len(mgr.streams)}
 
 
-def history(store: Any, stream_id: str, limit: int) -> dict[str, Any]:
-    """The latest ``limit`` alerts, events and sightings of a store, as the live feed sends them (oldest first)."""
+def history(record: dict[str, list[Any]], stream_id: str) -> dict[str, Any]:
+    """A store's :meth:`~onlook.memory.Store.record` as the live feed sends its items (oldest first)."""
     alerts = [{**a.to_dict(), "stream": stream_id, "keyframe_url": keyframe_url(stream_id, a.keyframe)}
-              for a in store.alerts()[-limit:]]
+              for a in record["alerts"]]
     events = [{"type": "event", "t": e.end, "kind": "segment", "start": e.start, "end": e.end,
                "summary": e.summary, "salience": e.salience, "keyframe": e.keyframe,
                "keyframe_url": keyframe_url(stream_id, e.keyframe), "stream": stream_id}
-              for e in reversed(store.events(order="-start", limit=limit))]
+              for e in record["events"]]
     sightings = [{"type": "event", "t": o.t, "kind": o.kind, "label": o.label, "track_id": o.track_id,
                   "attrs": o.attrs, "keyframe_url": keyframe_url(stream_id, kf), "stream": stream_id}
-                 for o, kf in reversed(store.sightings(_SIGHTING_KINDS, newest_first=True, limit=limit))]
+                 for o, kf in record["sightings"]]
     gaps = [{"type": "event", "t": g.start, "kind": "gap", "end": g.end, "reason": g.reason, "stream": stream_id}
-            for g in store.gaps()[-limit:]]
+            for g in record["gaps"]]
     return {"stream": stream_id, "alerts": alerts, "events": events + sightings + gaps}
 
 
@@ -79,13 +82,15 @@ async def stream_history(stream_id: StreamId, service: Service,
     h = service.manager.get(stream_id)
     store = h.store
     empty: dict[str, Any] = {"stream": stream_id, "alerts": [], "events": []}
-    remote = getattr(h.engine, "history", None)
+    remote = getattr(h.engine, "record", None)
     if store is None and callable(remote):  # the stream's worker runs elsewhere: it reads its own store
-        with contextlib.suppress(Exception):
-            return await to_thread.run_sync(remote, limit)
-        return empty
+        try:
+            return history(await to_thread.run_sync(remote, limit, _SIGHTING_KINDS), stream_id)
+        except Exception as e:  # noqa: BLE001 - a worker restarting: the page shows an empty timeline
+            log.warning("stream %s: no history from its worker (%s)", stream_id, e)
+            return empty
     if store is None:
         return empty
     with contextlib.suppress(OnlookError):  # e.g. the stream was deleted (its store closed) meanwhile
-        return await to_thread.run_sync(history, store, stream_id, limit)
+        return history(await to_thread.run_sync(store.record, limit, _SIGHTING_KINDS), stream_id)
     return empty
