@@ -167,6 +167,17 @@ def test_restart_resumes_streams_on_the_executor(tmp_path: Path, media_dir: Path
         with srv.client() as c:
             st = wait_state(c, "l", {"running"}, 20)
             assert st["t"] >= 3  # carried on after what it had stored
+            assert c.post("/streams/l/stop").json()["state"] == "stopped"
+        srv.stop()
+        # A stopped stream is reopened for questions only, and can be started again.
+        srv = start_server(tmp_path, allow_files=[media_dir], executor=ex)
+        with srv.client() as c:
+            # Not running before anything asked the worker for its status.
+            assert srv.server.config.app.state.manager.get("l").engine.running is False
+            assert c.get("/streams/l").json()["state"] == "stopped"
+            assert c.post("/streams/l/ask", json={"question": "what happened?"}).status_code == 200
+            assert c.post("/streams/l/start").status_code == 200, "a reopened stopped stream must start"
+            wait_state(c, "l", {"running"}, 20)
         srv.stop()
     finally:
         ex.shutdown()

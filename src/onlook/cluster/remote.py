@@ -49,6 +49,7 @@ class RemoteStream:
         vlm: The stream's worker answers with a VLM (follow-ups get the conversation).
         alerts: Standing queries registered when it was opened.
         poll_s: How often messages are pulled from the worker.
+        ingesting: The worker was opened with ingest started (False: for questions only).
 
     Attributes:
         done: Set once the worker reports that ingest ended or failed.
@@ -58,12 +59,14 @@ class RemoteStream:
     view = None  # memory lives with the worker; answers are asked of it
 
     def __init__(self, executor: Executor, stream_id: str, *, vlm: bool = False,
-                 alerts: list[str] | None = None, poll_s: float = 0.1) -> None:
+                 alerts: list[str] | None = None, poll_s: float = 0.1, ingesting: bool = True) -> None:
         self.executor = executor
         self.stream_id = stream_id
         self.poll_s = poll_s
         self.answerer = _RemoteAnswerer(self) if vlm else None
         self.done = threading.Event()
+        if not ingesting:  # opened for questions only: nothing will run until it is started again
+            self.done.set()
         self.error: str | None = None
         self._alerts = list(alerts or [])
         self._callbacks: list[Callable[[Message], None]] = []

@@ -465,7 +465,8 @@ class StreamManager:
         with contextlib.suppress(KeyError):  # a restart: the old worker goes first (it holds the store)
             self.executor.close(h.id)
         self.executor.open(spec)
-        engine = RemoteStream(self.executor, h.id, vlm=settings.answerer != "extractive", alerts=list(spec.alerts))
+        engine = RemoteStream(self.executor, h.id, vlm=settings.answerer != "extractive", alerts=list(spec.alerts),
+                              ingesting=start)
         h.store = None
         h.engine = engine  # type: ignore[assignment]
         h.error = None
