@@ -405,3 +405,13 @@ def test_budget_keeps_the_recent_timeline_at_full_resolution(tmp_path: Path, key
         assert len(s.frames(until=400.0)) < 800  # older rows were decimated
     finally:
         s.close()
+
+
+def test_keyframe_file_takes_only_keyframe_names(store: Store) -> None:
+    rel = store.save_keyframe(np.zeros((8, 8, 3), np.uint8), 1.5)
+    name = Path(rel).name
+    assert store.keyframe_file(name) == store.path / rel
+    assert store.keyframe_file(rel) == store.path / rel  # the stored relative path works too
+    for bad in ("../onlook.db", "keyframes/../onlook.db", "onlook.db", "/etc/passwd", "12.png", ""):
+        assert store.keyframe_file(bad) is None
+    assert store.keyframe_file("0000000000999.jpg") is None  # a keyframe name, but not stored

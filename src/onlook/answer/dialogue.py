@@ -37,7 +37,7 @@ from typing import Any
 from onlook.errors import StoreError
 from onlook.types import Answer
 
-__all__ = ["Turn", "Conversations", "Conversation", "followup_query", "is_followup"]
+__all__ = ["Turn", "Conversations", "Conversation", "followup_query", "is_followup", "takes_history"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -274,7 +274,7 @@ class Conversation:
         history = self.history()
         fn = answerer.choose if options else answerer.answer
         args = (question, options, view) if options else (question, view)
-        if _takes_history(fn):
+        if takes_history(fn):
             ans = fn(*args, at=at, history=history)
         else:
             ans = fn(*args, at=at)
@@ -293,7 +293,10 @@ class Conversation:
         self.store.add(self.id, question, "".join(pieces).strip(), at=when)
 
 
-def _takes_history(fn: Any) -> bool:
+def takes_history(fn: Any) -> bool:
+    """Whether an answerer method accepts ``history=`` (earlier turns of a conversation)."""
+    if not callable(fn):
+        return False
     try:
         return "history" in inspect.signature(fn).parameters
     except (TypeError, ValueError):

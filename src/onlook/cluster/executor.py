@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from onlook.answer.dialogue import takes_history
 from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
@@ -191,18 +192,16 @@ class StreamWorker:
     def answer(self, question: str, at: float | None = None, history: list[dict] | None = None) -> Answer:
         """Answer with the stream's answerer, passing earlier turns to one that takes them."""
         answerer = self.engine.answerer
-        if history and _takes_history(answerer):
+        if history and takes_history(getattr(answerer, "answer", None)):
             return answerer.answer(question, self.engine.view, at=at, history=history)
         return self.engine.ask(question, at=at)
 
     def keyframe(self, name: str) -> bytes | None:
         """A stored keyframe's JPEG bytes by file name (``0000012345.jpg``), or None."""
-        if "/" in name or "\\" in name or not name.endswith(".jpg"):
-            return None
-        path = self.engine.store.path / "keyframes" / name
+        path = self.engine.store.keyframe_file(name)
         try:
-            return path.read_bytes()
-        except OSError:
+            return path.read_bytes() if path is not None else None
+        except OSError:  # evicted meanwhile
             return None
 
     def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
@@ -241,16 +240,10 @@ class StreamWorker:
         self.engine.close()
 
 
-def _takes_history(answerer: object) -> bool:
-    import inspect
-
-    fn = getattr(answerer, "answer", None)
-    if not callable(fn):
-        return False
-    try:
-        return "history" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def local_nodes() -> list[dict[str, object]]:
+    """This machine as the one node streams run on (what ``GET /cluster`` shows without Ray)."""
+    return [{"node_id": "local", "host": socket.gethostname(), "alive": True,
+             "resources": {"CPU": float(os.cpu_count() or 1)}}]
 
 
 @runtime_checkable
@@ -355,8 +348,7 @@ class InProcessExecutor:
         return self._w(stream_id).latest(after_seq)
 
     def nodes(self) -> list[dict[str, object]]:
-        return [{"node_id": "local", "host": socket.gethostname(), "alive": True,
-                 "resources": {"CPU": float(os.cpu_count() or 1)}}]
+        return local_nodes()
 
     def add_alert(self, stream_id: str, query: str) -> list[str]:
         return self._w(stream_id).add_alert(query)

@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -64,6 +65,9 @@ CREATE TABLE IF NOT EXISTS alert_queries(query TEXT PRIMARY KEY, created_t REAL)
 CREATE TABLE IF NOT EXISTS gaps(
   id INTEGER PRIMARY KEY, start REAL, end REAL, wall_start REAL, wall_end REAL, reason TEXT);
 """
+
+
+_KEYFRAME_NAME = re.compile(r"[0-9]{1,20}\.jpg")
 
 
 class VectorIndex:
@@ -285,6 +289,18 @@ class Store:
         if ok:
             (self.path / rel).write_bytes(buf.tobytes())
         return rel
+
+    def keyframe_file(self, name: str) -> Path | None:
+        """A stored keyframe by its file name (``0000012345.jpg``, ``keyframes/`` prefix allowed), or None.
+
+        Only names this store gives keyframes are accepted, so a name from a
+        request cannot reach outside the keyframe folder.
+        """
+        name = name.removeprefix("keyframes/")
+        if not _KEYFRAME_NAME.fullmatch(name):
+            return None
+        p = self.keyframe_dir / name
+        return p if p.is_file() else None
 
     def keyframe_path(self, rel: str | None) -> Path | None:
         """Absolute path of a stored keyframe, or None if it was evicted."""

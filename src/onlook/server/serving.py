@@ -32,7 +32,6 @@ __all__ = ["StreamService", "sse", "chunk_text"]
 
 log = logging.getLogger(__name__)
 
-_KEYFRAME_NAME = re.compile(r"^[0-9]{1,20}\.jpg$")
 
 
 def sse(data: dict[str, Any], event_id: int | None = None) -> str:
@@ -174,13 +173,10 @@ class StreamService:
                 stream's store is not on this machine (see :meth:`keyframe`).
         """
         h = self.manager.get(stream_id)
-        name = name.removeprefix("keyframes/")
-        if not _KEYFRAME_NAME.match(name) or h.store is None:
-            raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}'")
-        folder = (h.store.path / "keyframes").resolve()
-        path = (folder / name).resolve()
-        if path.parent != folder or not path.is_file():
-            raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}' (evicted, or never stored)")
+        path = h.store.keyframe_file(name) if h.store is not None else None
+        if path is None:
+            raise KeyframeNotFound(f"no keyframe {name.removeprefix('keyframes/')!r} in stream '{stream_id}' "
+                                   "(evicted, or never stored)")
         return path
 
     async def keyframe(self, stream_id: str, name: str) -> Path | bytes:
@@ -195,7 +191,7 @@ class StreamService:
         if h.store is not None or fetch is None:
             return self.keyframe_file(stream_id, name)
         name = name.removeprefix("keyframes/")
-        data = await to_thread.run_sync(fetch, name) if _KEYFRAME_NAME.match(name) else None
+        data = await to_thread.run_sync(fetch, name)
         if data is None:
             raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}' (evicted, or never stored)")
         return data
@@ -208,15 +204,9 @@ class StreamService:
         handles = list(self.manager.streams.values())
         statuses = await asyncio.gather(*(self._status_or_none(h.id) for h in handles))
 
-        def nodes() -> list[dict[str, Any]]:
-            if executor is None:
-                import os
-                import socket
+        from onlook.cluster.executor import local_nodes
 
-                return [{"node_id": "local", "host": socket.gethostname(), "alive": True,
-                         "resources": {"CPU": float(os.cpu_count() or 1)}}]
-            return executor.nodes()
-
+        nodes = local_nodes if executor is None else executor.nodes
         node_list = [dict(n, streams=[]) for n in await to_thread.run_sync(nodes)]
         by_id = {n["node_id"]: n for n in node_list}
         streams = []

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import random
 import re
@@ -37,7 +36,7 @@ from typing import Any
 
 from anyio import to_thread
 
-from onlook.answer.dialogue import followup_query
+from onlook.answer.dialogue import followup_query, takes_history
 from onlook.errors import OnlookError, QueryError
 from onlook.server.errors import StreamNotFound, one_line, status_for
 from onlook.server.manager import StreamHandle, keyframe_url
@@ -173,13 +172,6 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"message": message or type(exc).__name__, "type": kind, "param": None, "code": code}}
 
 
-def _takes_history(fn: Any) -> bool:
-    try:
-        return "history" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _sse(obj: Any) -> str:
     data = obj.model_dump_json() if hasattr(obj, "model_dump_json") else dumps(obj)
     return f"data: {data}\n\n"
@@ -257,7 +249,7 @@ class OpenAIServing:
         include_usage = bool(req.stream and req.stream_options and req.stream_options.include_usage)
         answerer = engine.answerer
         stream_answer = getattr(answerer, "stream_answer", None)
-        if req.stream and callable(stream_answer) and _takes_history(stream_answer):
+        if req.stream and callable(stream_answer) and takes_history(stream_answer):
             pieces = _PieceStream(lambda: stream_answer(question, engine.view, req.at, history=history))
             await pieces.start()  # an answerer that fails at once is answered as an HTTP error
             return self._streamed(pieces, cid, created, req.model, prompt_tokens, req.token_limit, include_usage)
@@ -277,7 +269,7 @@ class OpenAIServing:
     async def _answer(self, stream_id: str, engine: Any, question: str, history: list[dict[str, Any]],
                       at: float | None, cid: str) -> dict[str, Any]:
         answerer = engine.answerer
-        if history and _takes_history(getattr(answerer, "answer", None)):
+        if history and takes_history(getattr(answerer, "answer", None)):
             ans = await to_thread.run_sync(lambda: answerer.answer(question, engine.view, at=at, history=history))
             d = ans.to_dict()
             d["stream"] = stream_id
