@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from onlook._subprocess import stop_process
 from onlook.config import Settings
 from onlook.types import Frame
 
@@ -374,12 +375,7 @@ def _standin_vlm(model_s: float) -> Iterator[tuple[str, int]]:
             raise RuntimeError("the stand-in VLM server did not start within 30 s")
         yield f"http://127.0.0.1:{int(line)}/v1", proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)
         if proc.stdout:
             proc.stdout.close()
 
@@ -791,13 +787,7 @@ def bench_serve(clip: Path, *, streams: int = 8, clients: int = 50, requests: in
     try:
         res = asyncio.run(asyncio.wait_for(run(), 900))
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # a clean shutdown, as Ctrl-C
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc, grace_s=30, sig=signal.SIGINT)  # a clean shutdown, as Ctrl-C
         if pin:
             os.sched_setaffinity(0, cpus)
         shutil.rmtree(tmp, ignore_errors=True)

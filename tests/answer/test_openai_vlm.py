@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from media import free_port
 
+from onlook._subprocess import stop_process
 from onlook.answer.context import Context, ContextBudget, ContextFrame
 from onlook.answer.dialogue import Turn
 from onlook.answer.openai_vlm import (
@@ -524,12 +525,7 @@ def _start_llama_server(model: Path, log_path: Path, *, tries: int = 3,
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    stop_process(proc)
 
 
 @pytest.fixture(scope="module")

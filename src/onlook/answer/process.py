@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from onlook import errors
+from onlook._subprocess import stop_process
 from onlook.config import Settings
 from onlook.errors import ModelError
 from onlook.types import Answer
@@ -234,11 +235,11 @@ class ProcessAnswerer:
                 self._conn.send({"op": "close"})
         except (OSError, BrokenPipeError):
             pass
+        # Told to close, it exits at once; SIGTERM only if it is stuck in a question.
         try:
             self._proc.wait(5)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(5)
+            stop_process(self._proc, grace_s=5)
         self._conn.close()
 
 
