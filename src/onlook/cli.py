@@ -638,8 +638,6 @@ def serve(
                          executor=executor)
     except OnlookError as e:
         _fail(e)
-    except ConnectionError as e:  # Ray: no cluster at that address
-        _fail(ConfigError(f"cannot join the Ray cluster '{cluster}': {e}"))
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
                           "this port can use the API", highlight=False)
@@ -730,13 +728,12 @@ def cluster_deploy(
     if encoder is None and vlm is None:
         _fail(ConfigError("nothing to deploy: pass --encoder DIR and/or --vlm MODEL"))
     try:
-        import ray
-
         from onlook.cluster import models
+        from onlook.cluster.ray_executor import join_ray
     except ImportError as e:
         _fail(ConfigError(f"onlook cluster deploy needs Ray Serve: pip install 'onlook[cluster]' ({e.name or e})"))
     try:
-        ray.init(address=address, namespace="onlook", log_to_driver=False)
+        join_ray(address, namespace="onlook", log_to_driver=False)
         if encoder is not None:
             if not encoder.is_dir():
                 raise ConfigError(f"--encoder '{encoder}' is not a folder")
@@ -749,8 +746,6 @@ def cluster_deploy(
             Console().print(f"VLM {vlm} deployed as '{models.VLM_APP}' ({replicas} replica(s))")
     except OnlookError as e:
         _fail(e)
-    except ConnectionError as e:
-        _fail(ConfigError(f"cannot join the Ray cluster '{address}': {e}"))
 
 
 def main() -> None:

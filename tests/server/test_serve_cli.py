@@ -79,3 +79,15 @@ def test_serve_cluster_local_runs_streams_as_actors(tmp_path, media_dir):
         out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("args", [["serve", "--cluster", "bogus"], ["cluster", "deploy", "--address", "bogus",
+                                                                    "--vlm", "m"]])
+def test_bad_ray_address_is_one_line(args, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
+    if args[0] == "serve":
+        args = [*args, "--store-root", str(tmp_path / "root"), "--port", str(free_port())]
+    proc = subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True, timeout=100)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "cannot join the Ray cluster 'bogus'" in proc.stderr and "Traceback" not in proc.stderr

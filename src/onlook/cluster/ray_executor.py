@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     ray = None
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayExecutor", "join_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,20 @@ def _require_ray() -> Any:
     if ray is None:
         raise ConfigError("the Ray executor needs Ray: pip install 'onlook[cluster]'")
     return ray
+
+
+def join_ray(address: str | None, **init_kwargs: Any) -> None:
+    """``ray.init`` with a one-line error for a bad or unreachable address.
+
+    Raises:
+        ConfigError: Ray is missing, the address is malformed, or no cluster answers there.
+    """
+    r = _require_ray()
+    try:
+        r.init(address=address, **init_kwargs)
+    except (ConnectionError, ValueError, RuntimeError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"cannot join the Ray cluster '{address}': {first}") from None
 
 
 class _RayStreamWorker(StreamWorker):
@@ -89,7 +103,7 @@ class RayExecutor:
         self.call_timeout_s = call_timeout_s
         self._own_ray = False
         if not r.is_initialized():
-            r.init(address=address, namespace=namespace, **(init_kwargs or {}))
+            join_ray(address, namespace=namespace, **(init_kwargs or {}))
             self._own_ray = True
         self.actors: dict[str, Any] = {}
         # Made per executor (per Ray session), not once per process.
