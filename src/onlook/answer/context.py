@@ -38,9 +38,10 @@ import cv2
 import numpy as np
 
 from onlook.errors import ConfigError
-from onlook.types import format_ts
+from onlook.types import Answer, Evidence, format_ts
 
 __all__ = [
+    "answer_from_context",
     "ContextBudget",
     "Candidate",
     "ImageMemo",
@@ -501,3 +502,14 @@ def frames_fps(times: Sequence[float]) -> float | None:
     if len(times) < 2 or times[-1] <= times[0]:
         return None
     return (len(times) - 1) / (times[-1] - times[0])
+
+
+def answer_from_context(question: str, text: str, ctx: Context | None) -> Answer:
+    """A model's reply as an :class:`~onlook.types.Answer`: the frames it was shown are the evidence;
+    an empty reply is an abstention."""
+    at = ctx.at if ctx else 0.0
+    evidence = tuple(Evidence(f.t, f.note or f"frame shown to the model ({f.why})", f.keyframe)
+                     for f in (ctx.frames if ctx else ()))
+    if not text:
+        return Answer(question, "the model returned no answer", at, 0.0, abstained=True, evidence=evidence)
+    return Answer(question, text, at, 0.5, evidence=evidence)

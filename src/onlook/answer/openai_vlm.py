@@ -36,9 +36,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.answer.context import Context, ContextBudget, ImageMemo, build_context, frames_fps, strip_span
+from onlook.answer.context import (
+    Context, ContextBudget, ImageMemo, answer_from_context, build_context, frames_fps, strip_span,
+)
 from onlook.errors import ConfigError, ModelError
-from onlook.types import Answer, Evidence, format_ts
+from onlook.types import Answer, format_ts
 
 __all__ = [
     "OpenAIAnswerer",
@@ -351,7 +353,7 @@ class OpenAIAnswerer:
         ctx = self.context(question, view, at, history=history)
         self.last_context = ctx
         text = "".join(self._stream_context(question, ctx, None, history)).strip()
-        return self._to_answer(question, text, ctx)
+        return answer_from_context(question, text, ctx)
 
     def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
                history: Sequence[Any] = ()) -> Answer:
@@ -361,7 +363,7 @@ class OpenAIAnswerer:
         text = "".join(self._stream_context(question, ctx, options, history)).strip()
         _, letters = option_block(options)
         letter = parse_choice(text, letters, options)
-        ans = self._to_answer(question, text, ctx)
+        ans = answer_from_context(question, text, ctx)
         if letter is None:
             return Answer(question, text or "the model named no option", ans.at, 0.0, abstained=True,
                           evidence=ans.evidence)
@@ -395,13 +397,6 @@ class OpenAIAnswerer:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _to_answer(self, question: str, text: str, ctx: Context | None) -> Answer:
-        at = ctx.at if ctx else 0.0
-        evidence = tuple(Evidence(f.t, f.note or f"frame shown to the model ({f.why})", f.keyframe)
-                         for f in (ctx.frames if ctx else ()))
-        if not text:
-            return Answer(question, "the model returned no answer", at, 0.0, abstained=True, evidence=evidence)
-        return Answer(question, text, at, 0.5, evidence=evidence)
 
     def _stream_with_retries(self, messages: list[dict[str, Any]], *, has_images: bool,
                              video_fps: float | None = None) -> Iterator[str]:

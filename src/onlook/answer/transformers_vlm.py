@@ -42,10 +42,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.answer.context import Context, ContextBudget, build_context, frames_fps, time_label
+from onlook.answer.context import (
+    Context, ContextBudget, answer_from_context, build_context, frames_fps, time_label,
+)
 from onlook.answer.openai_vlm import SYSTEM_PROMPT, option_block, parse_choice
 from onlook.errors import ConfigError, ModelError
-from onlook.types import Answer, Evidence, format_ts
+from onlook.types import Answer, format_ts
 
 __all__ = ["TransformersAnswerer", "StreamingCache", "load_vlm"]
 
@@ -452,12 +454,17 @@ class TransformersAnswerer:
                 first = str(e).splitlines()[0] if str(e) else repr(e)
                 raise ModelError(f"VLM {self.model_name!r} failed: {first}") from None
 
+    def reply(self, question: str, ctx: Context, *, history: Sequence[Any] = ()) -> str:
+        """The model's reply to ``question`` shown a context built elsewhere (e.g. next to another
+        process's memory), encoded fresh: no streaming cache is used."""
+        return "".join(self._stream_context(question, ctx, None, None, history)).strip()
+
     def answer(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Answer:
         """Answer ``question`` from memory up to ``at`` (default: now)."""
         ctx = self.context(question, view, at, history=history)
         self.last_context = ctx
         text = "".join(self._stream_context(question, ctx, view, None, history)).strip()
-        return self._to_answer(question, text, ctx)
+        return answer_from_context(question, text, ctx)
 
     def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
                history: Sequence[Any] = ()) -> Answer:
@@ -467,20 +474,12 @@ class TransformersAnswerer:
         text = "".join(self._stream_context(question, ctx, view, options, history)).strip()
         _, letters = option_block(options)
         letter = parse_choice(text, letters, options)
-        ans = self._to_answer(question, text, ctx)
+        ans = answer_from_context(question, text, ctx)
         if letter is None:
             return Answer(question, text or "the model named no option", ans.at, 0.0, abstained=True,
                           evidence=ans.evidence)
         return Answer(question, text, ans.at, 0.6, value=letter, evidence=ans.evidence)
 
-    @staticmethod
-    def _to_answer(question: str, text: str, ctx: Context | None) -> Answer:
-        at = ctx.at if ctx else 0.0
-        ev = tuple(Evidence(f.t, f.note or f"frame shown to the model ({f.why})", f.keyframe)
-                   for f in (ctx.frames if ctx else ()))
-        if not text:
-            return Answer(question, "the model returned no answer", at, 0.0, abstained=True, evidence=ev)
-        return Answer(question, text, at, 0.5, evidence=ev)
 
     # per question: every frame re-encoded ------------------------------------------------------------------
 

@@ -168,7 +168,7 @@ class VLMService:
 
     def generate(self, question: str, context: Any, history: list[dict[str, Any]] | None = None) -> str:
         """The model's reply to ``question`` given a built :class:`~onlook.answer.context.Context`."""
-        text = "".join(self.vlm._stream_context(question, context, None, None, history or [])).strip()
+        text = self.vlm.reply(question, context, history=history or [])
         self.answered += 1
         return text
 
@@ -203,9 +203,8 @@ class ServeAnswerer:
     def answer(self, question: str, view: Any, at: float | None = None, *,
                history: Sequence[Any] = ()) -> Answer:
         """Answer ``question`` from memory up to ``at``: context here, generation in the deployment."""
-        from onlook.answer.context import build_context
+        from onlook.answer.context import answer_from_context, build_context
         from onlook.answer.dialogue import followup_query
-        from onlook.answer.transformers_vlm import TransformersAnswerer
 
         query, after = followup_query(question, history)
         ctx = build_context(question, view, at, budget=self.budget, query=query, after=after)
@@ -214,7 +213,7 @@ class ServeAnswerer:
         except Exception as e:  # noqa: BLE001
             raise ModelError(f"VLM deployment '{self.app}' failed: {str(e).splitlines()[0] if str(e) else e!r}"
                              ) from None
-        return TransformersAnswerer._to_answer(question, text, ctx)
+        return answer_from_context(question, text, ctx)
 
 
 def _replicas(replicas: int, max_replicas: int | None) -> dict[str, Any]:
