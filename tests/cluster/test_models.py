@@ -29,6 +29,15 @@ from onlook.perception.encoder import OnnxClipEncoder
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
+def test_outside_a_ray_cluster_is_one_line():
+    if ray.is_initialized():
+        pytest.skip("Ray is initialised in this process")
+    with pytest.raises(ConfigError, match="runs on a Ray cluster"):
+        ServeAnswerer()
+    with pytest.raises(ConfigError, match="runs on a Ray cluster"):
+        ServeEncoder()
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="onlook-models")

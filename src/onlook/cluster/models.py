@@ -45,6 +45,21 @@ def _require_serve() -> Any:
     return serve
 
 
+def _connected_serve(what: str) -> Any:
+    """Ray Serve, from a process already connected to a Ray cluster (a stream's actor, or a driver).
+
+    Raises:
+        ConfigError: Serve is missing, or this process is not on a Ray cluster (Serve would
+            otherwise start a Ray of its own, where no deployment runs).
+    """
+    s = _require_serve()
+    import ray
+
+    if not ray.is_initialized():
+        raise ConfigError(f"{what} runs on a Ray cluster: use it from streams of 'onlook serve --cluster ...'")
+    return s
+
+
 def _batch(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``serve.batch`` when Ray Serve is installed (the classes stay importable without it)."""
     if serve is None:  # pragma: no cover
@@ -111,7 +126,7 @@ class ServeEncoder:
     """
 
     def __init__(self, app: str = ENCODER_APP, *, timeout_s: float = 30.0) -> None:
-        s = _require_serve()
+        s = _connected_serve("a shared encoder deployment")
         try:
             self.handle = s.get_app_handle(app)
             info = self.handle.info.remote().result(timeout_s=timeout_s)
@@ -190,7 +205,7 @@ class ServeAnswerer:
     def __init__(self, app: str = VLM_APP, *, budget: Any = None, timeout_s: float = 120.0) -> None:
         from onlook.answer.context import ContextBudget
 
-        s = _require_serve()
+        s = _connected_serve("--answerer serve (a shared VLM deployment)")
         try:
             self.handle = s.get_app_handle(app)
             self.model_name = str(self.handle.info.remote().result(timeout_s=30)["model"])
