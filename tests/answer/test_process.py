@@ -8,7 +8,7 @@ import pytest
 
 from onlook.answer.factory import build_answerer
 from onlook.answer.openai_vlm import OpenAIAnswerer
-from onlook.answer.process import LiveSnapshot, ProcessAnswerer
+from onlook.answer.process import ChildLive, LiveSnapshot, ProcessAnswerer
 from onlook.bench import _VLM_REPLY, _standin_vlm
 from onlook.config import Settings
 from onlook.errors import ConfigError, ModelError
@@ -99,33 +99,73 @@ def test_factory_puts_the_openai_answerer_in_its_own_process(standin):
     assert isinstance(build_answerer(s.model_copy(update={"answerer_process": False})), OpenAIAnswerer)
 
 
-def test_snapshot_keeps_the_newest_frames(make_view):
+def test_snapshot_carries_no_pixels(make_view):
+    """The snapshot names the newest frames (number, time, hash) and holds the window for the sender."""
+    import pickle
+
+    from onlook.answer.context import dhash
+
     view = make_view()
-    snap = LiveSnapshot.of(view.live, keep=3)
+    snap, window = LiveSnapshot.of(view.live, keep=3)
     recent = view.live.recent_frames()
-    assert [a.frame.pts for a in snap.recent_frames()] == [a.frame.pts for a in recent[-3:]]
-    assert snap.latest() == view.live.latest() and snap.open_event() == view.live.open_event()
+    assert [(r.seq, r.t) for r in snap.refs] == [(a.frame.seq, a.frame.pts) for a in recent[-3:]]
+    assert [r.digest for r in snap.refs] == [dhash(a.frame.image) for a in recent[-3:]]
+    assert sorted(window) == [a.frame.seq for a in recent[-3:]]
+    assert snap.state == view.live.latest() and snap.event == view.live.open_event()
+    assert len(pickle.dumps(snap)) < 20_000  # a 16-frame window of pixels would be megabytes
     assert LiveSnapshot.of(None, 3) is None
 
 
-def test_snapshot_sends_each_frame_once(make_view):
-    """A second question ships only the frames analysed since the first; the child fills in the rest."""
+def test_child_live_fetches_each_frame_once(make_view):
+    """The child asks only for frames it does not hold; frames that left the window are forgotten."""
     import pickle
 
     view = make_view()
     window = view.live.recent_frames()
-    first = LiveSnapshot.of(view.live, keep=8)
+    asked: list[list[int]] = []
+    by_seq = {a.frame.seq: a for a in window}
+
+    def fetch(seqs):
+        asked.append(list(seqs))
+        return [pickle.loads(pickle.dumps(by_seq[s])) for s in seqs]
+
     kept: dict[int, object] = {}
-    pickle.loads(pickle.dumps(first)).resolve(kept)
-    assert sorted(kept) == sorted(a.frame.seq for a in window[-8:])
-    known = {a.frame.seq for a in window[-8:-2]}  # pretend two frames came after the child's last question
-    second = LiveSnapshot.of(view.live, keep=8, known=known)
-    assert sum(not isinstance(a, int) for a in second.recent) == 2
-    assert len(pickle.dumps(second)) < len(pickle.dumps(first)) / 2
-    child = pickle.loads(pickle.dumps(second))
-    child.resolve(kept)
-    assert [a.frame.pts for a in child.recent_frames()] == [a.frame.pts for a in window[-8:]]
-    assert all(not a.frame.image.flags.writeable for a in child.recent_frames())
+    first = ChildLive(LiveSnapshot(refs=LiveSnapshot.of(view.live, keep=8)[0].refs[:6]), kept, fetch)
+    newest = [r.seq for r in first.recent_refs()[-2:]]
+    assert sorted(first.recent_images(newest)) == sorted(newest) and asked == [newest]
+    first.recent_images(newest)
+    assert len(asked) == 1  # held now
+    second = ChildLive(LiveSnapshot.of(view.live, keep=8)[0], kept, fetch)
+    frames = second.recent_frames()
+    assert [a.frame.pts for a in frames] == [a.frame.pts for a in window[-8:]]
+    assert sorted(asked[1]) == sorted(set(a.frame.seq for a in window[-8:]) - set(newest))
+    assert all(not a.frame.image.flags.writeable for a in frames)
+    ChildLive(LiveSnapshot(refs=second.recent_refs()[-3:]), kept, fetch)
+    assert sorted(kept) == [r.seq for r in second.recent_refs()[-3:]]  # pruned to the window
+
+
+def test_build_context_fetches_only_the_frames_it_shows(make_view):
+    """Through the refs, build_context picks the same frames as from the whole window, and
+    fetches only the pixels of the recent frames it shows."""
+    from onlook.answer.context import ContextBudget, build_context
+    from onlook.query.search import MemoryView
+
+    view = make_view()
+    snap, window = LiveSnapshot.of(view.live, keep=16)
+    asked: list[int] = []
+
+    def fetch(seqs):
+        asked.extend(seqs)
+        return [window[s] for s in seqs]
+
+    child = MemoryView(view.store, live=ChildLive(snap, {}, fetch), stream_id="cam")
+    budget = ContextBudget(images=6, recent=3)
+    a = build_context("what is the person in red carrying?", child, budget=budget)
+    b = build_context("what is the person in red carrying?", view, budget=budget)
+    assert [(f.t, f.why) for f in a.frames] == [(f.t, f.why) for f in b.frames]
+    shown = {round(f.t, 3) for f in a.frames if f.why == "recent"}
+    assert shown and sorted(round(window[s].frame.pts, 3) for s in asked) == sorted(shown)
+    assert len(asked) < len(window)
 
 
 def test_budget_reaches_the_child(standin, make_view):

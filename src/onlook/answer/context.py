@@ -31,7 +31,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -44,11 +44,13 @@ __all__ = [
     "answer_from_context",
     "ContextBudget",
     "Candidate",
+    "RecentRef",
     "ImageMemo",
     "ContextFrame",
     "Context",
     "LogLine",
     "dhash",
+    "frame_digest",
     "hamming",
     "select_frames",
     "format_log",
@@ -97,19 +99,39 @@ class Candidate:
 
     Attributes:
         t: Stream time of the frame.
-        image: ``HxWx3`` ``uint8`` BGR pixels.
+        image: ``HxWx3`` ``uint8`` BGR pixels, or None for a frame of a live
+            window known only by its ``seq`` and ``digest`` until it is chosen.
         why: ``"retrieved"`` (matches the question) or ``"recent"``.
         rank: Order within its kind: 0 is the best hit / the newest frame.
         note: What memory says about the moment (an event summary).
         keyframe: Store-relative JPEG path, when the frame is stored.
+        digest: The frame's :func:`dhash`, when already known (else computed from ``image``).
+        seq: The frame's sequence number (live frames).
     """
 
     t: float
-    image: np.ndarray = field(repr=False, compare=False)
+    image: np.ndarray | None = field(repr=False, compare=False)
     why: str = "recent"
     rank: int = 0
     note: str = ""
     keyframe: str | None = None
+    digest: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentRef:
+    """A frame of a live window by its number, time and :func:`dhash`, without its pixels.
+
+    A live state that offers ``recent_refs()`` and ``recent_images(seqs)``
+    (the answerer process's view of the watcher's window) lets
+    :func:`build_context` choose frames by these alone and fetch only the
+    pixels of the ones it shows.
+    """
+
+    seq: int
+    t: float
+    digest: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +294,11 @@ _HASHES = ImageMemo(1024)
 _FITTED = ImageMemo(32)
 
 
+def frame_digest(image: np.ndarray) -> int:
+    """:func:`dhash` of a frame, computed once per live array (remembered by its identity)."""
+    return _HASHES.get(image, "dhash", dhash)
+
+
 def hamming(a: int, b: int) -> int:
     """Number of bits in which two hashes differ."""
     return (a ^ b).bit_count()
@@ -307,7 +334,14 @@ def select_frames(candidates: Iterable[Candidate], budget: ContextBudget) -> tup
         if key in times:
             dropped += 1
             continue
-        h = _HASHES.get(c.image, "dhash", dhash) if budget.dedup_distance >= 0 else 0
+        if budget.dedup_distance < 0:
+            h = 0
+        elif c.digest is not None:
+            h = c.digest
+        elif c.image is not None:
+            h = frame_digest(c.image)
+        else:
+            raise ValueError("a candidate needs an image or a digest")
         if budget.dedup_distance >= 0 and any(hamming(h, o) <= budget.dedup_distance for o in hashes):
             dropped += 1
             continue
@@ -470,18 +504,27 @@ def build_context(question: str, view: Any, at: float | None = None, *,
         if img is not None:
             cands.append(Candidate(t, img, "retrieved", rank, h.description, h.keyframe))
     # 2. Recent: the live window's small copies; for a closed store, the latest keyframes.
-    recent_fn = getattr(view.live, "recent_frames", None) if view.live is not None else None
-    recent = [a for a in (recent_fn() if recent_fn else []) if a.frame.pts <= at]
-    for rank, a in enumerate(reversed(recent)):
-        cands.append(Candidate(a.frame.pts, a.frame.image, "recent", rank))
+    live = view.live
+    refs_fn = getattr(live, "recent_refs", None) if live is not None else None
+    if refs_fn is not None:  # pixels fetched below, for the chosen frames only
+        refs = [r for r in refs_fn() if r.t <= at]
+        for rank, r in enumerate(reversed(refs)):
+            cands.append(Candidate(r.t, None, "recent", rank, digest=r.digest, seq=r.seq))
+        recent_times = [r.t for r in refs]
+    else:
+        recent_fn = getattr(live, "recent_frames", None) if live is not None else None
+        recent = [a for a in (recent_fn() if recent_fn else []) if a.frame.pts <= at]
+        for rank, a in enumerate(reversed(recent)):
+            cands.append(Candidate(a.frame.pts, a.frame.image, "recent", rank, seq=a.frame.seq))
+        recent_times = [a.frame.pts for a in recent]
     events = view.events(None, at, order="-start", limit=max(budget.log_events, budget.recent, 1))
-    if len(recent) < budget.recent:
-        rank = len(recent)
+    if len(recent_times) < budget.recent:
+        rank = len(recent_times)
         for e in events:
             if rank >= budget.recent:
                 break
             t = e.keyframe_t if e.keyframe_t is not None else keyframe_time(e.keyframe)
-            if t is None or t > at or (recent and t >= recent[0].frame.pts):
+            if t is None or t > at or (recent_times and t >= recent_times[0]):
                 continue
             img = _read_keyframe(view, e.keyframe)
             if img is not None:
@@ -491,6 +534,12 @@ def build_context(question: str, view: Any, at: float | None = None, *,
     for e in events[:budget.log_events]:
         log.append(LogLine(e.start, min(e.end, at), e.summary))
     chosen, dropped = select_frames(cands, budget)
+    missing = [c.seq for c in chosen if c.image is None]
+    if missing:
+        images = live.recent_images(missing)
+        # A frame the window no longer has (cannot happen while it is held for the question): shown without it.
+        chosen = [c if c.image is not None else replace(c, image=images[c.seq]) for c in chosen
+                  if c.image is not None or c.seq in images]
     frames = tuple(ContextFrame(c.t, _fit_memo(c.image, budget.image_side), c.why, c.note, c.keyframe)
                    for c in chosen)
     return Context(question=question, at=at, frames=frames, log=format_log(log, budget.log_chars),

@@ -7,8 +7,10 @@ slows down while a question is answered. :class:`ProcessAnswerer` runs the
 answerer in a child process instead. The child opens each stream's store
 read-only (SQLite WAL lets it read while ingest writes) and gets, with each
 question, a snapshot of what is only in the watcher's RAM: the open event,
-the latest state and the recent window's small frames. The watching process
-only pickles that snapshot and waits on a pipe.
+the latest state, and the recent window's frames by number, time and hash.
+The child chooses the frames it shows from those and asks for the pixels of
+the chosen ones it does not hold yet; the watching process sends only those,
+shrunk to the model's image size, and otherwise waits on a socket.
 
 Example:
     >>> vlm = ProcessAnswerer(Settings(answerer="openai", answerer_model="Qwen/Qwen2.5-VL-7B-Instruct"))  # doctest: +SKIP
@@ -21,6 +23,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -37,65 +40,93 @@ from onlook.config import Settings
 from onlook.errors import ModelError
 from onlook.types import Answer
 
-__all__ = ["ProcessAnswerer", "LiveSnapshot"]
+__all__ = ["ProcessAnswerer", "LiveSnapshot", "ChildLive"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LiveSnapshot:
-    """What a running stream holds only in RAM, copied for one question (a :class:`LiveState`).
+    """What a running stream holds only in RAM, copied for one question: no pixels.
 
-    ``recent`` holds the recent window oldest first: an :class:`~onlook.types.Analysis`
-    for a frame the child has not been sent yet, else just its sequence number
-    (:meth:`resolve` fills those in from what the child kept), so each question
-    ships only the frames analysed since the one before.
+    The recent window travels as :class:`~onlook.answer.context.RecentRef`
+    values (number, time, difference hash), so the child chooses the frames
+    it shows by these and asks for the pixels of only those it does not hold
+    yet (see :class:`ChildLive`): at ingest's full speed 4 or so of a
+    16-frame window, on a live camera the one or two analysed since the last
+    question.
     """
 
     event: Any = None
     state: dict[str, Any] | None = None
-    recent: list[Any] = field(default_factory=list)
-
-    def open_event(self) -> Any:
-        return self.event
-
-    def latest(self) -> dict[str, Any] | None:
-        return self.state
-
-    def recent_frames(self) -> list[Any]:
-        return [a for a in self.recent if not isinstance(a, int)]
+    refs: list[Any] = field(default_factory=list)
 
     @classmethod
-    def of(cls, live: Any, keep: int, known: set[int] | None = None, side: int | None = None) -> LiveSnapshot | None:
-        """A copy of ``live`` (a :class:`~onlook.memory.Memory` or None) with its ``keep`` newest frames.
+    def of(cls, live: Any, keep: int) -> tuple[LiveSnapshot, dict[int, Any]] | None:
+        """A copy of ``live`` (a :class:`~onlook.memory.Memory` or None) with refs to its ``keep`` newest frames.
 
-        Frames whose sequence number is in ``known`` go as that number only; the
-        others, when ``side`` is given, are shrunk to it first (the most a model is
-        shown), which halves what is pickled at the usual 640 -> 448 px.
+        Returns:
+            The snapshot, and the window's frames by sequence number (kept by the
+            sender to answer the child's requests for pixels), or None without ``live``.
         """
+        from onlook.answer.context import RecentRef, frame_digest
+
         if live is None:
             return None
         recent_fn = getattr(live, "recent_frames", None)
         window = list(recent_fn())[-keep:] if recent_fn and keep > 0 else []
-        known = known or set()
-        recent = [a.frame.seq if a.frame.seq in known else (_shrunk(a, side) if side else a) for a in window]
-        return cls(live.open_event(), live.latest(), recent)
+        # Each frame's hash is computed once (remembered by the array's identity) on the full frame,
+        # as an answerer in this process would: the same frames are chosen in both.
+        refs = [RecentRef(a.frame.seq, a.frame.pts, frame_digest(a.frame.image)) for a in window]
+        return cls(live.open_event(), live.latest(), refs), {a.frame.seq: a for a in window}
 
-    def resolve(self, kept: dict[int, Any]) -> None:
-        """Replace sequence numbers by the frames in ``kept``; update ``kept`` to this window."""
-        out = []
-        for a in self.recent:
-            if isinstance(a, int):
-                a = kept.get(a)
-                if a is None:
-                    continue  # not kept (cannot happen while parent and child agree): shown without it
-            else:
-                # Read-only, so answerers may cache what they derive from it (hashes, JPEGs).
-                a.frame.image.flags.writeable = False
-            out.append(a)
-        self.recent = out
-        kept.clear()
-        kept.update((a.frame.seq, a) for a in out)
+
+class ChildLive:
+    """The child's live state for one question: a :class:`LiveSnapshot` plus the frames it holds.
+
+    Implements :class:`~onlook.query.search.LiveState`, ``recent_refs()`` and
+    ``recent_images(seqs)`` (what :func:`~onlook.answer.context.build_context`
+    uses to fetch only the frames it chooses) and ``recent_frames()`` (the
+    whole window, for answerers that encode every recent frame).
+
+    Args:
+        snap: The snapshot sent with the question.
+        kept: Frames received for this stream so far, by sequence number; pruned
+            here to the snapshot's window and grown by every fetch.
+        fetch: Asks the watcher for the frames of some sequence numbers.
+    """
+
+    def __init__(self, snap: LiveSnapshot, kept: dict[int, Any], fetch: Any) -> None:
+        self._snap = snap
+        self._fetch = fetch
+        window = {r.seq for r in snap.refs}
+        for seq in [s for s in kept if s not in window]:
+            del kept[seq]
+        self._kept = kept
+
+    def open_event(self) -> Any:
+        return self._snap.event
+
+    def latest(self) -> dict[str, Any] | None:
+        return self._snap.state
+
+    def recent_refs(self) -> list[Any]:
+        return list(self._snap.refs)
+
+    def _frames(self, seqs: Sequence[int]) -> dict[int, Any]:
+        need = [s for s in seqs if s not in self._kept]
+        if need:
+            for a in self._fetch(need):
+                a.frame.image.flags.writeable = False  # answerers cache what they derive from it
+                self._kept[a.frame.seq] = a
+        return {s: self._kept[s] for s in seqs if s in self._kept}
+
+    def recent_images(self, seqs: Sequence[int]) -> dict[int, Any]:
+        return {s: a.frame.image for s, a in self._frames(seqs).items()}
+
+    def recent_frames(self) -> list[Any]:
+        got = self._frames([r.seq for r in self._snap.refs])
+        return [got[r.seq] for r in self._snap.refs if r.seq in got]
 
 
 def _shrunk(a: Any, side: int) -> Any:
@@ -105,6 +136,27 @@ def _shrunk(a: Any, side: int) -> Any:
     if small is a.frame.image:
         return a
     return dataclasses.replace(a, frame=dataclasses.replace(a.frame, image=small))
+
+
+def send_frames(conn: Connection, frames: list[Any]) -> None:
+    """Send analyses with their pixels out of band: no copy of the images into a pickle."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(frames, protocol=5, buffer_callback=buffers.append)
+    conn.send(("frames", head, len(buffers)))
+    for b in buffers:
+        conn.send_bytes(b.raw())
+
+
+def recv_frames(conn: Connection, timeout_s: float) -> list[Any]:
+    """Receive what :func:`send_frames` sent (the child's side of a fetch)."""
+    if not conn.poll(timeout_s):
+        raise ModelError(f"the watching process sent no frames within {timeout_s:g} s")
+    msg = conn.recv()
+    if msg[0] != "frames":
+        raise ModelError(f"the watching process answered a request for frames with {msg[0]!r}")
+    # bytes: the arrays rebuilt on them are read-only, as the frames of a window should be
+    buffers = [conn.recv_bytes() for _ in range(msg[2])]
+    return pickle.loads(msg[1], buffers=buffers)
 
 
 def _error(kind: str, message: str) -> BaseException:
@@ -149,7 +201,6 @@ class ProcessAnswerer:
         self._conn = Connection(parent_sock.detach())
         self._conn.send(settings.model_dump(mode="json"))
         self._lock = threading.Lock()
-        self._sent: dict[str, set[int]] = {}  # per store: recent frames the child holds
         if not self._conn.poll(start_timeout_s):
             self.close()
             raise ModelError(f"the answerer process did not start within {start_timeout_s:g} s")
@@ -163,45 +214,40 @@ class ProcessAnswerer:
         return f"ProcessAnswerer({self.name}, {self.model_name!r}, pid={self._proc.pid})"
 
     def _request(self, op: str, question: str, view: Any, at: float | None, history: Sequence[Any],
-                 options: Sequence[str] | None = None) -> dict[str, Any]:
+                 options: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
         # A store without --store lives in a temporary folder: the child reads that one.
-        path = str(view.store.path)
-        snap = LiveSnapshot.of(view.live, self.keep_recent, self._sent.get(path), self.settings.context_image_side)
-        return {"op": op, "question": question, "at": at, "history": list(history),
-                "options": list(options) if options is not None else None, "store": path,
-                "stream": view.stream_id, "live": snap}
+        got = LiveSnapshot.of(view.live, self.keep_recent)
+        snap, window = got if got is not None else (None, {})
+        req = {"op": op, "question": question, "at": at, "history": list(history),
+               "options": list(options) if options is not None else None, "store": str(view.store.path),
+               "stream": view.stream_id, "live": snap}
+        return req, window
 
-    def _sent_now(self, req: dict[str, Any], ok: bool) -> None:
-        """Remember which recent frames the child holds after ``req`` (nothing is assumed after a failure)."""
-        snap = req["live"]
-        if ok and snap is not None:
-            self._sent[req["store"]] = {a if isinstance(a, int) else a.frame.seq for a in snap.recent}
-        else:
-            self._sent.pop(req["store"], None)
-
-    def _exchange(self, req: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
-        """Send one request and yield the child's messages until its final one."""
+    def _exchange(self, req: tuple[dict[str, Any], dict[int, Any]]) -> Iterator[tuple[Any, ...]]:
+        """Send one request, serve the child's requests for frames, and yield its other messages
+        until its final one."""
         if self._proc.poll() is not None:
             raise ModelError(f"the answerer process has exited (code {self._proc.returncode})")
+        body, window = req
+        side = self.settings.context_image_side
         with self._lock:
-            ok = False
             try:
-                self._conn.send(req)
+                self._conn.send(body)
                 while True:
                     if not self._conn.poll(self.timeout_s):
                         raise ModelError(f"the answerer process gave no reply within {self.timeout_s:g} s")
                     msg = self._conn.recv()
-                    if msg[0] in ("done", "error"):
-                        ok = True  # the child read the request whole and kept its frames
+                    if msg[0] == "need":
+                        # Shrunk to the most a model is shown: half the bytes at the usual 640 -> 448 px.
+                        send_frames(self._conn, [_shrunk(window[s], side) for s in msg[1] if s in window])
+                        continue
                     yield msg
-                    if ok:
+                    if msg[0] in ("done", "error"):
                         return
             except (EOFError, OSError, BrokenPipeError) as e:
                 raise ModelError(f"the answerer process is gone ({e or type(e).__name__})") from None
-            finally:
-                self._sent_now(req, ok)
 
-    def _final(self, req: dict[str, Any]) -> Answer:
+    def _final(self, req: tuple[dict[str, Any], dict[int, Any]]) -> Answer:
         for msg in self._exchange(req):
             if msg[0] == "error":
                 raise _error(msg[1], msg[2])
@@ -263,6 +309,10 @@ def _child_main(conn: Any) -> None:
     conn.send(("ready",))
     stores: dict[str, Any] = {}
     kept: dict[str, dict[int, Any]] = {}  # per store: the recent frames received so far
+
+    def fetch(seqs: list[int]) -> list[Any]:
+        conn.send(("need", seqs))
+        return recv_frames(conn, 60.0)
     try:
         while True:
             try:
@@ -272,13 +322,14 @@ def _child_main(conn: Any) -> None:
             if req.get("op") == "close":
                 return
             try:
-                if req["live"] is not None:  # first, so the frames are kept whatever fails next
-                    req["live"].resolve(kept.setdefault(req["store"], {}))
+                live = None
+                if req["live"] is not None:
+                    live = ChildLive(req["live"], kept.setdefault(req["store"], {}), fetch)
                 store = stores.get(req["store"])
                 if store is None:
                     store = stores[req["store"]] = Store(req["store"], readonly=True)
                 store.catch_up()  # embeddings the watcher added since the last question
-                view = MemoryView(store, live=req["live"], encoder=encoder, stream_id=req["stream"])
+                view = MemoryView(store, live=live, encoder=encoder, stream_id=req["stream"])
                 q, at, hist = req["question"], req["at"], req["history"]
                 if req["op"] == "stream":
                     for piece in answerer.stream_answer(q, view, at, options=req["options"], history=hist):
