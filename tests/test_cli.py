@@ -161,3 +161,16 @@ def test_stalling_stream_gives_one_line_and_settings_come_from_env(tmp_path):
     assert r.returncode == 1, r.stderr
     assert "timed out" in r.stderr or "stalled" in r.stderr or "timeout" in r.stderr.lower()
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bench_finds_a_bare_clip_name_in_the_footage_folders(tmp_path):
+    """BENCHMARKS.md's commands name clips bare (--clip vtest.avi): found as the demo finds footage."""
+    out = tmp_path / "B.md"
+    # An unknown benchmark name fails after the clip is resolved: the clip was found, nothing ran.
+    r = onlook("bench", "--clip", "tiny.avi", "--only", "nope", "--out", str(out),
+               env={"ONLOOK_FOOTAGE": str(tmp_path)})
+    assert r.returncode != 0 and "no such file" in r.stderr and "\n" not in r.stderr.strip()
+    (tmp_path / "tiny.avi").write_bytes(b"x")
+    r = onlook("bench", "--clip", "tiny.avi", "--only", "nope", "--out", str(out),
+               env={"ONLOOK_FOOTAGE": str(tmp_path)})
+    assert r.returncode != 0 and "unknown benchmark nope" in r.stderr and not out.exists()

@@ -434,6 +434,11 @@ def bench(
         if not clips:
             _fail(ConfigError("vtest.avi not found: pass --clip or set ONLOOK_FOOTAGE"))
         clip = clips[0]
+    elif not clip.is_file() and clip.name == str(clip):
+        # A bare name (as BENCHMARKS.md's commands give it): the footage folders, as the demo looks.
+        from onlook.footage import find_clip
+
+        clip = find_clip(clip.name) or clip
     if not clip.is_file():
         _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
     unknown = sorted(set(only or []) - {"ingest", "rss", "query", "delay", "vlm", "serve"})
