@@ -176,3 +176,26 @@ def test_budget_reaches_the_child(standin, make_view):
         assert 1 <= len(ans.evidence) <= 2
     finally:
         a.close()
+
+
+def test_a_question_given_up_on_does_not_answer_the_next(make_view):
+    """A reply that comes after its question timed out is dropped: the next question gets its own."""
+    with _standin_vlm(1.0) as (url, _):
+        a = ProcessAnswerer(Settings(answerer="openai", answerer_model="bench", answerer_base_url=url,
+                                     answerer_retries=0, answerer_timeout_s=10))
+        try:
+            view = make_view()
+            a.timeout_s = 0.3  # the stand-in takes 1 s per answer
+            with pytest.raises(ModelError, match="no reply within"):
+                a.answer("first question?", view)
+            a.timeout_s = 10.0
+            second = a.answer("second question?", view)
+            assert second.question == "second question?" and second.text == _VLM_REPLY
+            # Also after a streamed answer left after its first piece.
+            pieces = a.stream_answer("third question?", view)
+            next(pieces)
+            pieces.close()
+            fourth = a.answer("fourth question?", view)
+            assert fourth.question == "fourth question?"
+        finally:
+            a.close()

@@ -138,7 +138,7 @@ def _shrunk(a: Any, side: int) -> Any:
     return dataclasses.replace(a, frame=dataclasses.replace(a.frame, image=small))
 
 
-def send_frames(conn: Connection, frames: list[Any]) -> None:
+def _send_frames(conn: Connection, frames: list[Any]) -> None:
     """Send analyses with their pixels out of band: no copy of the images into a pickle."""
     buffers: list[pickle.PickleBuffer] = []
     head = pickle.dumps(frames, protocol=5, buffer_callback=buffers.append)
@@ -147,8 +147,8 @@ def send_frames(conn: Connection, frames: list[Any]) -> None:
         conn.send_bytes(b.raw())
 
 
-def recv_frames(conn: Connection, timeout_s: float) -> list[Any]:
-    """Receive what :func:`send_frames` sent (the child's side of a fetch)."""
+def _recv_frames(conn: Connection, timeout_s: float) -> list[Any]:
+    """Receive what :func:`_send_frames` sent (the child's side of a fetch)."""
     if not conn.poll(timeout_s):
         raise ModelError(f"the watching process sent no frames within {timeout_s:g} s")
     msg = conn.recv()
@@ -201,6 +201,7 @@ class ProcessAnswerer:
         self._conn = Connection(parent_sock.detach())
         self._conn.send(settings.model_dump(mode="json"))
         self._lock = threading.Lock()
+        self._rid = 0  # request number: the child tags every message of a request with it
         if not self._conn.poll(start_timeout_s):
             self.close()
             raise ModelError(f"the answerer process did not start within {start_timeout_s:g} s")
@@ -231,15 +232,22 @@ class ProcessAnswerer:
         body, window = req
         side = self.settings.context_image_side
         with self._lock:
+            self._rid += 1
+            rid = body["id"] = self._rid
             try:
                 self._conn.send(body)
                 while True:
                     if not self._conn.poll(self.timeout_s):
                         raise ModelError(f"the answerer process gave no reply within {self.timeout_s:g} s")
                     msg = self._conn.recv()
+                    stale = msg[-1] != rid  # from a request given up on (timed out, or a stream left early)
                     if msg[0] == "need":
                         # Shrunk to the most a model is shown: half the bytes at the usual 640 -> 448 px.
-                        send_frames(self._conn, [_shrunk(window[s], side) for s in msg[1] if s in window])
+                        # An old request gets none, so that the child moves on to this one.
+                        _send_frames(self._conn, [] if stale else
+                                     [_shrunk(window[s], side) for s in msg[1] if s in window])
+                        continue
+                    if stale:
                         continue
                     yield msg
                     if msg[0] in ("done", "error"):
@@ -310,17 +318,27 @@ def _child_main(conn: Any) -> None:
     stores: dict[str, Any] = {}
     kept: dict[str, dict[int, Any]] = {}  # per store: the recent frames received so far
 
+    rid = 0
+
+    def reply(*msg: Any) -> None:
+        conn.send((*msg, rid))
+
     def fetch(seqs: list[int]) -> list[Any]:
-        conn.send(("need", seqs))
-        return recv_frames(conn, 60.0)
+        reply("need", seqs)
+        return _recv_frames(conn, 60.0)
     try:
         while True:
             try:
                 req = conn.recv()
             except (EOFError, OSError):
                 return  # the parent is gone
+            except Exception:  # noqa: BLE001 - frames sent after a fetch here gave up: not a request
+                continue
+            if not isinstance(req, dict):
+                continue
             if req.get("op") == "close":
                 return
+            rid = req.get("id", 0)
             try:
                 live = None
                 if req["live"] is not None:
@@ -333,16 +351,16 @@ def _child_main(conn: Any) -> None:
                 q, at, hist = req["question"], req["at"], req["history"]
                 if req["op"] == "stream":
                     for piece in answerer.stream_answer(q, view, at, options=req["options"], history=hist):
-                        conn.send(("piece", piece))
-                    conn.send(("done", None))
+                        reply("piece", piece)
+                    reply("done", None)
                 elif req["op"] == "choose":
-                    conn.send(("done", answerer.choose(q, req["options"], view, at, history=hist)))
+                    reply("done", answerer.choose(q, req["options"], view, at, history=hist))
                 else:
-                    conn.send(("done", answerer.answer(q, view, at, history=hist)))
+                    reply("done", answerer.answer(q, view, at, history=hist))
             except Exception as e:  # noqa: BLE001 - every failure goes back as one line
                 if not isinstance(e, errors.OnlookError):
                     log.error("answerer process: %s", traceback.format_exc())
-                conn.send(("error", type(e).__name__, str(e).splitlines()[0] if str(e) else repr(e)))
+                reply("error", type(e).__name__, str(e).splitlines()[0] if str(e) else repr(e))
     finally:
         for s in stores.values():
             s.close()
