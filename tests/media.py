@@ -72,3 +72,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def start_local_ray(**kwargs: Any) -> None:
+    """``ray.init(address="local", ...)``, tried twice: on a busy 2-core machine a fresh local Ray
+    sometimes misses its own 30 s start-up deadline ('Failed to get node info'), once."""
+    import ray
+
+    try:
+        ray.init(address="local", include_dashboard=False, log_to_driver=False, **kwargs)
+    except Exception:  # noqa: BLE001 - Ray raises a bare Exception for a node that did not come up
+        ray.shutdown()
+        ray.init(address="local", include_dashboard=False, log_to_driver=False, **kwargs)

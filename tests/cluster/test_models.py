@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlo
 serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed (pip install 'onlook[cluster]')",
                             exc_type=ImportError)
 
-from media import scene_frames, write_clip
+from media import scene_frames, start_local_ray, write_clip
 from onlook.cluster import RayExecutor, StreamSpec
 from onlook.cluster.models import ServeAnswerer, ServeEncoder, deploy_encoder, deploy_vlm
 from onlook.config import Settings
@@ -40,7 +40,7 @@ def test_outside_a_ray_cluster_is_one_line():
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False, namespace="onlook-models")
+    start_local_ray(num_cpus=4, namespace="onlook-models")
     try:
         yield
     finally:

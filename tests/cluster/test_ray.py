@@ -14,7 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
 
-from media import wait_for
+from media import start_local_ray, wait_for
 from onlook.cluster import Executor, RayExecutor, StreamSpec
 from onlook.config import Settings
 from onlook.errors import UnsupportedQuery
@@ -26,7 +26,7 @@ ENTERS = "a person enters the view"
 
 @pytest.fixture(scope="module")
 def executor() -> Iterator[RayExecutor]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-test")
+    start_local_ray(num_cpus=2, namespace="onlook-test")
     ex = RayExecutor(num_cpus=0.5, call_timeout_s=30)  # three streams on two CPUs
     try:
         yield ex

@@ -21,6 +21,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlo
 from onlook.cluster import RayExecutor
 from onlook.footage import find_clip
 
+from media import start_local_ray
+
 from .helpers import LiveServer, sse_messages, start_server, wait_for, wait_state
 
 pytestmark = [pytest.mark.ray, pytest.mark.footage, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -38,7 +40,7 @@ def clips() -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def ray_server(tmp_path_factory: pytest.TempPathFactory, clips: dict[str, Path]) -> Iterator[LiveServer]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="onlook-serve-test")
+    start_local_ray(num_cpus=2, namespace="onlook-serve-test")
     ex = RayExecutor(num_cpus=0.5, call_timeout_s=30)  # three streams on two CPUs
     srv = start_server(tmp_path_factory.mktemp("root"), allow_files=sorted({p.parent for p in clips.values()}),
                        executor=ex)
