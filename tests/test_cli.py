@@ -104,7 +104,7 @@ def test_unsupported_alert_and_bad_options(make_clip, tmp_path):
     r = onlook("watch", str(clip), "--fps", "0", *FAST)
     assert r.returncode == 2 and "fps" in r.stderr and "Traceback" not in r.stderr
     r = onlook("ask", "--store", str(tmp_path / "none"), "hello?")
-    assert r.returncode != 0 and "no store" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no store" in r.stderr and "Traceback" not in r.stderr  # bad input
 
 
 def test_abstains_on_what_perception_cannot_see(make_clip, tmp_path):

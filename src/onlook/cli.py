@@ -7,8 +7,11 @@ Errors are turned into one line and an exit code here, in one place:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -27,7 +30,8 @@ from rich.text import Text
 
 from onlook.config import Settings, parse_bytes
 from onlook.errors import (
-    ConfigError, OnlookError, QueryError, SourceNotFound, StoreError, UnsupportedQuery, UnsupportedSource,
+    ConfigError, OnlookError, QueryError, SourceNotFound, StoreFull, StoreNotFound, UnsupportedQuery,
+    UnsupportedSource,
 )
 from onlook.types import Answer, format_ts
 
@@ -35,7 +39,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Watch live video, remember it within a budget, answer questions and raise alerts.")
 err_console = Console(stderr=True)
 
-_BAD_INPUT = (ConfigError, UnsupportedQuery, SourceNotFound, UnsupportedSource, QueryError)
+_BAD_INPUT = (ConfigError, UnsupportedQuery, SourceNotFound, UnsupportedSource, QueryError, StoreNotFound)
 
 
 def _fail(e: BaseException) -> None:
@@ -54,6 +58,13 @@ def _settings(**overrides: Any) -> Settings:
         msg = next((ln.strip() for ln in first[1:] if ln.strip() and not ln.startswith(" ")), first[0])
         detail = first[2].strip() if len(first) > 2 else ""
         raise ConfigError(f"invalid option {msg}: {detail}".rstrip(": ")) from None
+
+
+def _finite(**times: float | None) -> None:
+    """Refuse ``inf``/``nan`` for time options (typer's float takes them), as bad input."""
+    for name, v in times.items():
+        if v is not None and not math.isfinite(v):
+            raise ConfigError(f"invalid option --{name.replace('_', '-')}: {v} is not a finite number of seconds")
 
 
 def _make_answerer(settings: Settings) -> Any:
@@ -146,13 +157,60 @@ class _Display:
         return Group(*parts)
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm(stop: Any) -> Any:
+    """While inside, SIGTERM (systemd, docker stop) ends a watch as Ctrl-C does: ``stop()`` runs.
+
+    ``stop`` runs on a thread of its own, as the server stops engines: the
+    signal may land anywhere in ingest, which then ends at its next frame and
+    stores the open event.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the flush short
+        threading.Thread(target=stop, name="onlook-sigterm", daemon=True).start()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list[str], ask_every: float | None,
                as_json: bool, start_s: float, until_s: float | None, stream_id: str,
                announce_store: bool = True) -> int:
     from onlook.engine import StreamEngine
 
     engine = StreamEngine(source, settings=settings, stream_id=stream_id, alerts=alerts,
-                          start_s=start_s, until_s=until_s, answerer=_make_answerer(settings))
+                          start_s=start_s, until_s=until_s)
+    terminated = threading.Event()
+
+    def terminate() -> None:
+        terminated.set()
+        engine.stop()
+
+    with _stop_on_sigterm(terminate):
+        return _watch_engine(engine, settings, source=source, asks=asks, ask_every=ask_every, as_json=as_json,
+                             announce_store=announce_store, terminated=terminated)
+
+
+def _watch_engine(engine: Any, settings: Settings, *, source: str, asks: list[str], ask_every: float | None,
+                  as_json: bool, announce_store: bool, terminated: threading.Event) -> int:
+    try:
+        # The source first: a missing file or bad URL is refused before any model loads.
+        engine.open()
+        vlm = _make_answerer(settings)
+    except OnlookError as e:
+        if as_json:
+            _print_json({"type": "error", "t": 0.0, "message": str(e), "error": type(e).__name__})
+        engine.close()
+        raise
+    if vlm is not None:
+        engine.answerer = vlm
     console = Console()
     display = _Display(console, source)
     next_ask = [ask_every or 0.0]
@@ -225,13 +283,15 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
                     failed = e
                 live.update(display.render())
         asker.shutdown(wait=True)  # let a round in flight finish before the final answers
-        if asks:
+        if terminated.is_set():  # SIGTERM: as Ctrl-C, no final answers (a VLM could outlast the stop timeout)
+            err_console.print("stopped; everything seen so far is stored")
+        elif asks:
             ask_all()
             if not as_json:
                 console.print(Text("answers at the end of the stream:", style="bold"))
                 for a in final:
                     console.print(_answer_panel(a))
-        if not as_json and settings.store and announce_store:
+        if not as_json and settings.store and announce_store and failed is None and not terminated.is_set():
             console.print(f"[dim]memory stored in {settings.store}; ask with: onlook ask --store {settings.store} "
                           f"\"...\"[/]")
     except KeyboardInterrupt:
@@ -241,8 +301,9 @@ def _run_watch(source: str, settings: Settings, *, alerts: list[str], asks: list
         asker.shutdown(wait=False, cancel_futures=True)
         engine.close()
     if failed is not None:
-        if as_json:
-            pass  # the engine already emitted {"type": "error"}
+        left = engine.memory.pending  # the engine already emitted {"type": "error"}
+        if isinstance(failed, StoreFull) and left:
+            failed = StoreFull(f"{failed}; the last {left} event(s) seen could not be stored")
         _fail(failed)
     return 0
 
@@ -273,6 +334,7 @@ def watch(
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
+        _finite(start=start, until=until, ask_every=ask_every)
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
                              **_answerer_settings(answerer, base_url, model, api_key, device))
@@ -286,8 +348,8 @@ def _open_view(store: Path, encoder: Path | None = None):
     from onlook.memory import Store
     from onlook.query.search import MemoryView
 
-    if not store.exists():
-        raise StoreError(f"no store at '{store}'")
+    if not (store / "onlook.db").is_file():  # bad input, like a missing video file
+        raise StoreNotFound(f"no store at '{store}' " + ("(no onlook.db in it)" if store.exists() else "(no such folder)"))
     st = Store(store, readonly=True)
     enc = None
     if encoder is not None:
@@ -314,10 +376,11 @@ def ask_cmd(
     from onlook.answer.extractive import ExtractiveAnswerer
 
     try:
+        _finite(at=at)
         settings = _settings(**_answerer_settings(answerer, base_url, model, api_key, device))
-        vlm = _make_answerer(settings)
-        st, view = _open_view(store, encoder)
+        st, view = _open_view(store, encoder)  # a missing store is refused before a model loads
         try:
+            vlm = _make_answerer(settings)
             a = (vlm or ExtractiveAnswerer()).answer(question, view, at=at)
         finally:
             st.close()
@@ -622,15 +685,18 @@ def serve(
     try:
         from onlook.server import create_app
         from onlook.server.manager import check_store_root
-        from onlook.server.run import make_server
+        from onlook.server.run import bind_socket, make_server
     except ImportError as e:  # pragma: no cover - fastapi and uvicorn are core dependencies
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
+    sock = None
     try:
         settings = _settings(fps=fps, **_answerer_settings(answerer, base_url, model, model_api_key, device))
         check_store_root(store_root)
         for d in allow_files or []:
             if not d.is_dir():
                 raise ConfigError(f"--allow-files '{d}' is not a folder")
+        # The port before anything starts: one in use is bad input, refused with one line.
+        sock = bind_socket(host, port)
         executor = None
         if cluster:
             from onlook.cluster import RayExecutor
@@ -642,20 +708,31 @@ def serve(
                          webhooks=list(webhook or []), answerer=None if cluster else _make_answerer(settings),
                          executor=executor)
     except OnlookError as e:
+        if sock is not None:
+            sock.close()
         _fail(e)
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         err_console.print(f"[yellow]warning:[/] listening on {host} without --api-key: anyone who can reach "
                           "this port can use the API", highlight=False)
     server = make_server(web, host=host, port=port, log_level=log_level)
+    # uvicorn shuts down gracefully on SIGTERM too, then raises the signal again with the handler it found:
+    # this one makes that a KeyboardInterrupt, so SIGTERM (systemd, docker stop) ends as Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         err_console.print(f"stopped; the streams' memory is kept in {store_root}", highlight=False)
     finally:
+        signal.signal(signal.SIGTERM, previous)
+        sock.close()
         if executor is not None:
             executor.shutdown()
     if not server.started:  # could not bind the port, or the app failed to start (uvicorn said why)
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 cluster_app = typer.Typer(no_args_is_help=True, help="Streams on a Ray cluster (onlook serve --cluster).")

@@ -14,15 +14,18 @@ time ``"t"``: the CLI prints them, a server forwards them over SSE.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from onlook.answer.extractive import Answerer, ExtractiveAnswerer
 from onlook.config import Settings
-from onlook.errors import OnlookError
+from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver
 from onlook.query.alerts import AlertBook, Rule
@@ -75,6 +78,11 @@ class StreamEngine:
         self.source: Any = None
         self.start_s = start_s
         self.until_s = until_s
+        # A store folder this engine creates is removed again if its source never opens,
+        # so a typo in a path leaves nothing behind.
+        self._made_store_dir = (store is None and self.settings.store is not None
+                                and not Path(self.settings.store).exists())
+        self._source_opened = False
         self.store = store or Store(self.settings.store, budget_bytes=self.settings.budget)
         self._own_store = store is None
         self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
@@ -88,6 +96,7 @@ class StreamEngine:
         except OnlookError:
             if self._own_store:  # don't leave the store locked behind a refused alert
                 self.store.close()
+                self._discard_unused_store()
             raise
         self.perceiver = perceiver
         self.memory = Memory(self.store, stream_id, recent_window=self.settings.recent_window)
@@ -98,7 +107,9 @@ class StreamEngine:
         self._subs: list[Callable[[Message], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.error: OnlookError | None = None
+        self._pending_lock = threading.Lock()
+        # Why ingest failed: an OnlookError, or an unexpected exception (a bug), never left unsaid.
+        self.error: Exception | None = None
         self.done = threading.Event()
         # Time continues across restarts: a source whose clock restarts below
         # what is stored is shifted to follow on.
@@ -175,6 +186,10 @@ class StreamEngine:
             pts = frame.pts
             if pts < self.start_s:
                 continue
+            # --start and --until are times of the source (a file's own clock), not the
+            # carried-on stream time a reopened store continues with.
+            if self.until_s is not None and pts > self.until_s:
+                return
             if first:
                 first = False
                 if self._resume_after is not None and pts <= self._resume_after:
@@ -185,10 +200,22 @@ class StreamEngine:
             if self._offset:
                 pts += self._offset
                 frame = Frame(frame.stream_id, frame.seq, pts, frame.wall, frame.image)
-            if self.until_s is not None and pts > self.until_s:
-                return
             if sampler.keep(pts):
                 yield frame
+
+    def open(self) -> None:
+        """Open the source now rather than in :meth:`run` (a no-op once open).
+
+        A caller that opens first refuses a bad source before it loads
+        anything slow; a store folder the engine created for a source that
+        does not open is removed again by :meth:`close`.
+
+        Raises:
+            SourceError: the source cannot be opened.
+        """
+        if self.source is None:
+            self.source = self._open()
+            self._source_opened = True
 
     def start(self) -> None:
         """Start ingest in a daemon worker thread and return at once."""
@@ -200,8 +227,8 @@ class StreamEngine:
     def _run_safely(self) -> None:
         try:
             self.run()
-        except OnlookError:
-            pass  # recorded in self.error and emitted
+        except Exception:  # noqa: BLE001 - recorded in self.error and emitted (and logged if unexpected)
+            pass
 
     def run(self) -> None:
         """Ingest until the source ends, :meth:`stop` is called, or it fails.
@@ -214,9 +241,10 @@ class StreamEngine:
         last_status = 0.0
         gaps_seen = 0
         try:
+            # The source first: a missing file or a bad URL is refused before models load.
+            self.open()
             if self.perceiver is None:
                 self.perceiver = build_perceiver(self.settings)
-            self.source = self._open()
             info = getattr(self.source, "info", None)
             self._emit({"type": "status", "t": 0.0, "state": "started", "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
@@ -232,24 +260,41 @@ class StreamEngine:
                 if now - last_status >= 1.0:
                     last_status = now
                     self._emit(self.status())
-        except OnlookError as e:
+        except Exception as e:
+            if not isinstance(e, OnlookError):
+                log.exception("stream %s failed", self.stream_id)
             self.error = e
             self._emit({"type": "error", "t": self.stats["t"], "message": str(e), "error": type(e).__name__})
             raise
         finally:
+            # Each step on its own: a full disk or a broken source must not keep the
+            # final status (and ``done``) from being given.
             try:
-                for ev in self.memory.flush():
-                    self.stats["events"] += 1
-                    self._emit(self._event_msg(ev))
-            except OnlookError as e:
-                log.warning("could not store the last event: %s", e)
-            self._close_source()
-            if self.confirmer is not None:  # let pending alert checks fire before the store closes
-                self.confirmer.drain()
-            if not self.store.readonly:
-                self.store.set_meta("last_t", self.stats["t"])
-            self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
-            self.done.set()
+                self._flush_open_event()
+                self._close_source()
+                if self.confirmer is not None:  # let pending alert checks fire before the store closes
+                    self.confirmer.drain()
+                if not self.store.readonly:
+                    with contextlib.suppress(StoreError):  # a full disk: last_time() still reads the rows
+                        self.store.set_meta("last_t", self.stats["t"])
+            finally:
+                try:
+                    self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
+                finally:
+                    self.done.set()
+
+    def _flush_open_event(self) -> None:
+        """Store the open event (and any a full disk kept back); what finds no room stays pending."""
+        with self._pending_lock:
+            try:
+                stored = self.memory.flush()
+            except StoreError as e:
+                stored = []
+                # Not a warning: the failure itself is the stream's error; this only counts what waits.
+                log.info("stream %s: %d event(s) not stored yet: %s", self.stream_id, self.memory.pending, e)
+        for ev in stored:
+            self.stats["events"] += 1
+            self._emit(self._event_msg(ev))
 
     # --- step-wise driving (evaluation harness, benchmarks) ----------------------------------
 
@@ -263,6 +308,7 @@ class StreamEngine:
         """
         if self.perceiver is None:
             self.perceiver = build_perceiver(self.settings)
+        self._source_opened = True  # the caller is the source
         if self.stats["started_wall"] is None:
             self.stats["started_wall"] = time.time()
         if not hasattr(self, "_feed_sampler"):
@@ -307,7 +353,12 @@ class StreamEngine:
         self.stats["lag_s"] = max(0.0, time.time() - frame.wall)
         if a.analysed_fraction > 0:
             self.stats["frames_analysed"] += 1
-        for ev in self.memory.add(a):
+        full: StoreFull | None = None
+        try:
+            closed = self.memory.add(a)
+        except StoreFull as e:  # the disk is full: alerts on this frame are still checked and heard
+            closed, full = [], e
+        for ev in closed:
             self.stats["events"] += 1
             self._emit(self._event_msg(ev))
         for o in a.observations:
@@ -320,17 +371,28 @@ class StreamEngine:
                                       lambda al, verdict, fr=frame: self._fire(al, fr) if verdict.fire else None)
                 continue
             self._fire(alert, frame)
+        if full is not None:
+            raise full
 
     def _fire(self, alert: Alert, frame: Frame) -> None:
-        kf = self.store.save_keyframe(frame.image, frame.pts)
+        failed: StoreError | None = None
+        try:
+            kf = self.store.save_keyframe(frame.image, frame.pts)
+        except StoreFull as e:  # the alert still goes out, without its picture
+            kf, failed = None, e
         alert = Alert(query=alert.query, t=alert.t, wall=time.time(), stream_id=alert.stream_id,
                       evidence=alert.evidence, keyframe=kf)
-        self.store.add_alert(alert)
+        try:
+            self.store.add_alert(alert)
+        except StoreError as e:  # ... and is heard even when it cannot be stored
+            failed = failed or e
         self.stats["alerts"] += 1
         delays = self.stats["alert_delays_s"]
         delays.append(alert.wall - frame.wall)
         del delays[:-1000]
         self._emit(alert.to_dict())
+        if failed is not None:
+            raise failed
 
     @staticmethod
     def _event_msg(ev) -> Message:
@@ -338,17 +400,30 @@ class StreamEngine:
                 "summary": ev.summary, "salience": ev.salience, "keyframe": ev.keyframe}
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        """Ask ingest to stop and wait (bounded) for the worker to finish."""
+        """Ask ingest to stop and wait (bounded) for the worker to finish.
+
+        Safe to call from any thread, also while :meth:`run` goes on in
+        another (it then ends at the next frame, storing the open event).
+        Once ingest is over, events a full disk kept back are tried again.
+        """
         self._stop.set()
         self._close_source()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.done.is_set() and self.memory.pending and not self.store.readonly:
+            self._flush_open_event()
 
     def close(self) -> None:
         """Stop ingest and close the store (if the engine opened it)."""
         self.stop()
         if self._own_store:
             self.store.close()
+            self._discard_unused_store()
+
+    def _discard_unused_store(self) -> None:
+        """Remove the store folder this engine created if its source never opened (nothing was seen)."""
+        if self._made_store_dir and not self._source_opened and self.store.path.is_dir():
+            shutil.rmtree(self.store.path, ignore_errors=True)
 
     def __enter__(self) -> StreamEngine:
         return self

@@ -17,7 +17,9 @@ PyAV's ``av.error`` does.
     │   ├── SourceUnreachable(ConnectionError)  host refused / unknown / down
     │   └── SourceExhausted                     reconnect attempts used up
     ├── StoreError(OSError)                 the on-disk memory store failed
-    │   └── StoreLocked                         another process writes this store
+    │   ├── StoreLocked                         another process writes this store
+    │   ├── StoreNotFound(FileNotFoundError)    no store in the folder named
+    │   └── StoreFull                           the disk (or the database) is full
     ├── QueryError(ValueError)              a question or search is malformed
     │   └── UnsupportedQuery                    an alert perception cannot see
     └── ModelError(RuntimeError)            an optional model could not be loaded
@@ -27,6 +29,8 @@ codes in one place; library code never prints.
 """
 
 from __future__ import annotations
+
+import errno
 
 __all__ = [
     "OnlookError",
@@ -40,6 +44,8 @@ __all__ = [
     "SourceExhausted",
     "StoreError",
     "StoreLocked",
+    "StoreNotFound",
+    "StoreFull",
     "QueryError",
     "UnsupportedQuery",
     "ModelError",
@@ -98,6 +104,22 @@ class StoreError(OnlookError, OSError):
 
 class StoreLocked(StoreError):
     """Another process is already writing to this store."""
+
+
+class StoreNotFound(StoreError, FileNotFoundError):
+    """The folder named holds no onlook store (bad input: nothing to read)."""
+
+
+class StoreFull(StoreError):
+    """A write found no room: the disk is full (ENOSPC, a quota) or SQLite said SQLITE_FULL.
+
+    What was stored before stays readable; ``errno`` is ``ENOSPC``, so code
+    that only knows the standard library can tell it apart.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno.ENOSPC
 
 
 class QueryError(OnlookError, ValueError):

@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from onlook.errors import StoreFull
 from onlook.memory.segments import Segmenter
 from onlook.memory.store import Store, VectorIndex
 from onlook.types import Analysis, Event, Frame
@@ -56,6 +57,9 @@ class Memory:
         self.text_repeat_s = text_repeat_s
         self.face_repeat_s = face_repeat_s
         self.events_stored = 0
+        # Closed events (with the analysis holding their keyframe) not yet in the store:
+        # a full disk keeps them here instead of losing them (bounded: ingest stops on a full disk).
+        self._pending: deque[tuple[Event, Analysis | None]] = deque(maxlen=16)
 
     def add(self, a: Analysis) -> list[Event]:
         """Record one analysis; return the events it closed (already stored)."""
@@ -65,17 +69,22 @@ class Memory:
         state = [o for o in a.observations if o.kind in ("person", "face", "motion", "color")]
         self.store.add_frame(t, a.frame.seq, a.frame.wall, a.people, motion, a.analysed_fraction, state)
         keyframe = None
+        full: StoreFull | None = None
         for o in a.observations:
             if o.kind not in _SIGHTING_KINDS or not self._worth_sighting(o, t):
                 continue
-            if keyframe is None:
-                keyframe = self.store.save_keyframe(a.frame.image, t)
+            if keyframe is None and full is None:
+                try:
+                    keyframe = self.store.save_keyframe(a.frame.image, t)
+                except StoreFull as e:  # the sighting matters more than its picture: store it without
+                    full = e
             self.store.add_sighting(o, keyframe)
         with self._lock:
             closed = self.segmenter.push(a)
         out = []
         if closed is not None:
-            out.append(self._store_event(closed))
+            self._pending.append((closed, self.segmenter.closed_key))
+            out = self.store_pending()
         # The recent window keeps small copies: enough for a live view or a VLM's
         # latest frames, and bounded in bytes whatever the camera resolution.
         thumb = Analysis(frame=Frame(a.frame.stream_id, a.frame.seq, t, a.frame.wall,
@@ -86,6 +95,8 @@ class Memory:
             self.recent.append(thumb)
             self._latest = {"t": t, "seq": a.frame.seq, "wall": a.frame.wall, "people": a.people,
                             "motion": motion, "analysed": a.analysed_fraction, "obs": state}
+        if full is not None:
+            raise full
         return out
 
     def _worth_sighting(self, o, t: float) -> bool:
@@ -102,19 +113,51 @@ class Memory:
             self._last_face = t
         return True
 
-    def _store_event(self, ev: Event) -> Event:
-        key = self.segmenter.closed_key
-        if key is not None:
-            ev.keyframe = self.store.save_keyframe(key.frame.image, key.frame.pts)
-        ev.stream_id = self.stream_id
-        self.store.add_event(ev)
-        self.events_stored += 1
-        return ev
+    def store_pending(self) -> list[Event]:
+        """Store the closed events not stored yet, oldest first; returns those stored now.
+
+        An event whose row cannot be written (a full disk) stays pending, to be
+        stored by a later call once there is room. An event whose keyframe
+        alone finds no room is stored without it.
+
+        Raises:
+            StoreFull: no room for an event or its keyframe (what could be stored was).
+            StoreError: any other write failure (the event stays pending).
+        """
+        out: list[Event] = []
+        full: StoreFull | None = None
+        while self._pending:
+            ev, key = self._pending[0]
+            ev.stream_id = self.stream_id
+            if key is not None and ev.keyframe is None and full is None:
+                try:
+                    ev.keyframe = self.store.save_keyframe(key.frame.image, key.frame.pts)
+                except StoreFull as e:
+                    full = e
+            if ev.id is None:  # set once the row is in: a retry never stores it twice
+                self.store.add_event(ev)
+            self._pending.popleft()
+            self.events_stored += 1
+            out.append(ev)
+        if full is not None:
+            raise full
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Closed events waiting for room in the store."""
+        return len(self._pending)
 
     def flush(self) -> list[Event]:
-        """Close and store the open event (at the end of a stream)."""
+        """Close and store the open event (at the end of a stream), with any still pending.
+
+        Raises:
+            StoreError: as :meth:`store_pending`; what could not be stored stays pending.
+        """
         ev = self.segmenter.flush()
-        return [self._store_event(ev)] if ev is not None else []
+        if ev is not None:
+            self._pending.append((ev, self.segmenter.closed_key))
+        return self.store_pending()
 
     # LiveState protocol ------------------------------------------------------------------------
 

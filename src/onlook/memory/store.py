@@ -22,6 +22,7 @@ the oldest events themselves are deleted.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -37,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.errors import StoreError, StoreLocked
+from onlook.errors import StoreError, StoreFull, StoreLocked
 from onlook.types import Alert, Event, Gap, Observation
 
 __all__ = ["Store", "VectorIndex"]
@@ -247,7 +248,7 @@ class Store:
                 cur = conn.execute(sql, params)
                 conn.commit()
             except sqlite3.Error as e:
-                raise StoreError(f"store '{self.path}': {e}") from None
+                raise self._write_error(conn, e) from None
             return cur
 
     def _write_many(self, sql: str, rows: list[tuple]) -> None:
@@ -259,7 +260,19 @@ class Store:
                 conn.executemany(sql, rows)
                 conn.commit()
             except sqlite3.Error as e:
-                raise StoreError(f"store '{self.path}': {e}") from None
+                raise self._write_error(conn, e) from None
+
+    def _write_error(self, conn: sqlite3.Connection, e: sqlite3.Error) -> StoreError:
+        """The onlook error for a failed write; the half-done transaction is rolled back.
+
+        SQLite asks for an explicit ROLLBACK after SQLITE_FULL or an I/O error,
+        and the connection stays usable for reads and later writes.
+        """
+        with contextlib.suppress(sqlite3.Error):
+            conn.rollback()
+        if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in str(e):
+            return StoreFull(f"store '{self.path}' is full: no room left on its disk ({e})")
+        return StoreError(f"store '{self.path}': {e}")
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         try:
@@ -287,7 +300,16 @@ class Store:
         rel = f"keyframes/{int(round(t * 1000)):010d}.jpg"
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
         if ok:
-            (self.path / rel).write_bytes(buf.tobytes())
+            path = self.path / rel
+            try:
+                path.write_bytes(buf.tobytes())
+            except OSError as e:
+                with contextlib.suppress(OSError):  # no half-written JPEG left behind
+                    path.unlink()
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise StoreFull(f"store '{self.path}' is full: no room left on its disk for a keyframe "
+                                    f"({e.strerror})") from None
+                raise StoreError(f"store '{self.path}': cannot write keyframe {rel}: {e.strerror or e}") from None
         return rel
 
     def keyframe_file(self, name: str) -> Path | None:

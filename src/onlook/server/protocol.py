@@ -78,7 +78,7 @@ class CreateStreamRequest(_Request):
                                     "rtmp://, http(s):// (HLS too), tcp://, udp://")
     id: str | None = Field(None, pattern=STREAM_ID_PATTERN,
                            description="stream id (default: made from the source name)")
-    fps: float | None = Field(None, gt=0, le=60, description="frames per second to analyse")
+    fps: float | None = Field(None, gt=0, le=60, allow_inf_nan=False, description="frames per second to analyse")
     realtime: bool | None = Field(None, description="pace a file at its native rate, like a live stream")
     alerts: list[AlertQuery] = Field(default_factory=list, max_length=64,
                                      description="standing alert queries, e.g. 'a person enters the view'")
@@ -86,8 +86,9 @@ class CreateStreamRequest(_Request):
     detect_faces: bool | None = None
     detect_text: bool | None = None
     budget: str | int | None = Field(None, description="store size budget, e.g. '500MB'")
-    start: float = Field(0.0, ge=0, description="skip stream time before this (seconds)")
-    until: float | None = Field(None, gt=0, description="stop after this stream time (seconds)")
+    # Times are finite: JSON's Infinity, NaN or 1e400 (which parses as infinity) get 422.
+    start: float = Field(0.0, ge=0, allow_inf_nan=False, description="skip stream time before this (seconds)")
+    until: float | None = Field(None, gt=0, allow_inf_nan=False, description="stop after this stream time (seconds)")
     webhooks: list[Url] = Field(default_factory=list, max_length=8,
                                 description="http(s) URLs that receive each alert of this stream as a JSON POST")
 
@@ -164,7 +165,8 @@ class AskRequest(_Request):
     """``POST /streams/{id}/ask``."""
 
     question: str = Field(min_length=1, max_length=2000)
-    at: float | None = Field(None, ge=0, description="answer as of this stream time (default: now)")
+    at: float | None = Field(None, ge=0, allow_inf_nan=False,
+                             description="answer as of this stream time (default: now); finite")
     conversation_id: str | None = Field(None, max_length=128,
                                         description="groups questions of one conversation (echoed back)")
     stream: bool = Field(False, description="send the answer as Server-Sent Events, in chunks")

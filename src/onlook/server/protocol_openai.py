@@ -86,7 +86,8 @@ class ChatCompletionRequest(_Lenient):
     max_tokens: int | None = Field(None, ge=1, description="cut the answer after this many (approximate) tokens")
     max_completion_tokens: int | None = Field(None, ge=1, description="same as max_tokens (newer name)")
     n: int | None = Field(1, description="must be 1: onlook gives one answer")
-    at: float | None = Field(None, ge=0, description="onlook extension: answer as of this stream time (seconds)")
+    at: float | None = Field(None, ge=0, allow_inf_nan=False,
+                             description="onlook extension: answer as of this stream time (seconds)")
     # Accepted and ignored: sampling and tool parameters mean nothing for answers read out of memory.
     temperature: float | None = None
     top_p: float | None = None

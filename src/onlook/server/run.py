@@ -3,17 +3,24 @@
 uvicorn waits for open responses before it runs the app's shutdown, and
 SSE, WebSocket and MJPEG responses never end on their own. :class:`Server`
 therefore ends every feed first, then lets uvicorn shut down as usual.
+
+:func:`bind_socket` takes the port before anything starts, so a port in use
+is one line of bad input, not a server that reopened every stream and then
+found it could not listen.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["Server", "make_server"]
+from onlook.errors import ConfigError
+
+__all__ = ["Server", "make_server", "bind_socket"]
 
 
 class Server(uvicorn.Server):
@@ -25,6 +32,35 @@ class Server(uvicorn.Server):
         if manager is not None:
             manager.end_feeds()
         await super().shutdown(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if sockets is not None and self.started:  # uvicorn only says where it listens when it bound the port
+            self._log_started_message(sockets)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, for ``server.run(sockets=[sock])`` (uvicorn listens on it).
+
+    Raises:
+        ConfigError: the host does not resolve, or the port is in use or not allowed.
+    """
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port}: unknown host ({e})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn does: a port left in TIME_WAIT by a server that just stopped can be taken again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+    except OSError as e:
+        sock.close()
+        why = "the port is in use (another server listens there)" if e.errno == errno.EADDRINUSE else (
+            e.strerror or str(e))
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock
 
 
 def make_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8080, **config: Any) -> Server:
