@@ -270,7 +270,11 @@ class StreamEngine:
             # Each step on its own: a full disk or a broken source must not keep the
             # final status (and ``done``) from being given.
             try:
-                self._flush_open_event()
+                no_room = self._flush_open_event()
+                if no_room is not None and self.error is None:  # the last keyframe found the disk full
+                    self.error = no_room
+                    self._emit({"type": "error", "t": self.stats["t"], "message": str(no_room),
+                                "error": type(no_room).__name__})
                 self._close_source()
                 if self.confirmer is not None:  # let pending alert checks fire before the store closes
                     self.confirmer.drain()
@@ -283,11 +287,17 @@ class StreamEngine:
                 finally:
                     self.done.set()
 
-    def _flush_open_event(self) -> None:
-        """Store the open event (and any a full disk kept back); what finds no room stays pending."""
+    def _flush_open_event(self) -> StoreFull | None:
+        """Store the open event (and any a full disk kept back); what finds no room stays pending.
+
+        Returns:
+            Why a keyframe could not be written (its event was stored without it), or None.
+        """
+        error: StoreFull | None = None
         with self._pending_lock:
             try:
                 stored = self.memory.flush()
+                error = self.memory.keyframe_error
             except StoreError as e:
                 stored = []
                 # Not a warning: the failure itself is the stream's error; this only counts what waits.
@@ -295,6 +305,7 @@ class StreamEngine:
         for ev in stored:
             self.stats["events"] += 1
             self._emit(self._event_msg(ev))
+        return error
 
     # --- step-wise driving (evaluation harness, benchmarks) ----------------------------------
 

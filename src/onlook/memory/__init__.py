@@ -60,6 +60,7 @@ class Memory:
         # Closed events (with the analysis holding their keyframe) not yet in the store:
         # a full disk keeps them here instead of losing them (bounded: ingest stops on a full disk).
         self._pending: deque[tuple[Event, Analysis | None]] = deque(maxlen=16)
+        self.keyframe_error: StoreFull | None = None
 
     def add(self, a: Analysis) -> list[Event]:
         """Record one analysis; return the events it closed (already stored)."""
@@ -84,7 +85,8 @@ class Memory:
         out = []
         if closed is not None:
             self._pending.append((closed, self.segmenter.closed_key))
-            out = self.store_pending()
+            out, no_room = self._store_pending()
+            full = full or no_room
         # The recent window keeps small copies: enough for a live view or a VLM's
         # latest frames, and bounded in bytes whatever the camera resolution.
         thumb = Analysis(frame=Frame(a.frame.stream_id, a.frame.seq, t, a.frame.wall,
@@ -118,12 +120,17 @@ class Memory:
 
         An event whose row cannot be written (a full disk) stays pending, to be
         stored by a later call once there is room. An event whose keyframe
-        alone finds no room is stored without it.
+        alone finds no room is stored without it, and :attr:`keyframe_error`
+        says why (None when every keyframe was written).
 
         Raises:
-            StoreFull: no room for an event or its keyframe (what could be stored was).
+            StoreFull: no room for an event's row (it stays pending).
             StoreError: any other write failure (the event stays pending).
         """
+        out, self.keyframe_error = self._store_pending()
+        return out
+
+    def _store_pending(self) -> tuple[list[Event], StoreFull | None]:
         out: list[Event] = []
         full: StoreFull | None = None
         while self._pending:
@@ -139,9 +146,7 @@ class Memory:
             self._pending.popleft()
             self.events_stored += 1
             out.append(ev)
-        if full is not None:
-            raise full
-        return out
+        return out, full
 
     @property
     def pending(self) -> int:
