@@ -211,7 +211,8 @@ def test_bad_source_is_refused_before_models_load_and_leaves_no_store(tmp_path, 
     assert not store.exists()
     assert "memory stored" not in r.stdout
     # A refused alert leaves no folder behind either; a folder that was there before stays.
-    r = CliRunner().invoke(app, ["watch", str(make_clip()), "--store", str(store), "--alert", "someone opens a car boot"])
+    r = CliRunner().invoke(app, ["watch", str(make_clip()), "--store", str(store),
+                                 "--alert", "someone opens a car boot"])
     assert r.exit_code == 2 and not store.exists()
     store.mkdir()
     r = CliRunner().invoke(app, ["watch", str(tmp_path / "missing.mp4"), "--store", str(store)])

@@ -349,7 +349,8 @@ def _open_view(store: Path, encoder: Path | None = None):
     from onlook.query.search import MemoryView
 
     if not (store / "onlook.db").is_file():  # bad input, like a missing video file
-        raise StoreNotFound(f"no store at '{store}' " + ("(no onlook.db in it)" if store.exists() else "(no such folder)"))
+        why = "no onlook.db in it" if store.exists() else "no such folder"
+        raise StoreNotFound(f"no store at '{store}' ({why})")
     st = Store(store, readonly=True)
     enc = None
     if encoder is not None:
@@ -717,17 +718,19 @@ def serve(
     server = make_server(web, host=host, port=port, log_level=log_level)
     # uvicorn shuts down gracefully on SIGTERM too, then raises the signal again with the handler it found:
     # this one makes that a KeyboardInterrupt, so SIGTERM (systemd, docker stop) ends as Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         err_console.print(f"stopped; the streams' memory is kept in {store_root}", highlight=False)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         sock.close()
         if executor is not None:
             executor.shutdown()
-    if not server.started:  # could not bind the port, or the app failed to start (uvicorn said why)
+    if not server.started:  # the app failed to start (uvicorn said why)
         raise typer.Exit(1)
 
 

@@ -99,7 +99,8 @@ async def stream_ws(websocket: WebSocket, stream_id: str, types: str | None = No
             responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}})
 async def live_mjpeg(stream_id: StreamId, service: Service,
                      boxes: Annotated[bool, Query(description="draw person, face and text boxes")] = False,
-                     fps: Annotated[float, Query(gt=0, le=10, allow_inf_nan=False, description="most pictures a second")] = 5.0,
+                     fps: Annotated[float, Query(gt=0, le=10, allow_inf_nan=False,
+                                                 description="most pictures a second")] = 5.0,
                      ) -> StreamingResponse:
     """MJPEG of the latest analysed frames (for ``<img src>``); ends when the client goes away."""
     service.manager.get(stream_id)
