@@ -215,8 +215,9 @@ def test_bad_source_is_refused_before_models_load_and_leaves_no_store(tmp_path, 
                                  "--alert", "someone opens a car boot"])
     assert r.exit_code == 2 and not store.exists()
     store.mkdir()
+    (store / "notes.txt").write_text("mine")
     r = CliRunner().invoke(app, ["watch", str(tmp_path / "missing.mp4"), "--store", str(store)])
-    assert r.exit_code == 2 and store.is_dir()
+    assert r.exit_code == 2 and sorted(p.name for p in store.iterdir()) == ["notes.txt"]
 
 
 @pytest.mark.parametrize("args", [["ask", "hello?"], ["search", "person"]])

@@ -78,10 +78,11 @@ class StreamEngine:
         self.source: Any = None
         self.start_s = start_s
         self.until_s = until_s
-        # A store folder this engine creates is removed again if its source never opens,
-        # so a typo in a path leaves nothing behind.
-        self._made_store_dir = (store is None and self.settings.store is not None
-                                and not Path(self.settings.store).exists())
+        # A store this engine creates is removed again if its source never opens, so a typo
+        # in a path leaves nothing behind: the folder if it made it, else the files it made.
+        where = Path(self.settings.store) if store is None and self.settings.store is not None else None
+        self._made_store = None if where is None or (where / "onlook.db").exists() else (
+            "folder" if not where.exists() else "files")
         self._source_opened = False
         self.store = store or Store(self.settings.store, budget_bytes=self.settings.budget)
         self._own_store = store is None
@@ -432,9 +433,18 @@ class StreamEngine:
             self._discard_unused_store()
 
     def _discard_unused_store(self) -> None:
-        """Remove the store folder this engine created if its source never opened (nothing was seen)."""
-        if self._made_store_dir and not self._source_opened and self.store.path.is_dir():
-            shutil.rmtree(self.store.path, ignore_errors=True)
+        """Remove the store this engine created if its source never opened (nothing was seen)."""
+        if self._made_store is None or self._source_opened:
+            return
+        path = self.store.path
+        if self._made_store == "folder":
+            shutil.rmtree(path, ignore_errors=True)
+            return
+        for name in ("onlook.db", "onlook.db-wal", "onlook.db-shm", ".lock"):
+            with contextlib.suppress(OSError):
+                (path / name).unlink()
+        with contextlib.suppress(OSError):  # only if empty: never a file it did not write
+            (path / "keyframes").rmdir()
 
     def __enter__(self) -> StreamEngine:
         return self
