@@ -489,6 +489,13 @@ def _fmt(x: Any, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+# The detector switches of the eval commands: what is switched off leaves the declared capabilities,
+# and with them the perceivable subset.
+EvalPeopleOpt = Annotated[Optional[bool], typer.Option("--people/--no-people", help="detect and track people")]
+EvalFacesOpt = Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces")]
+EvalOcrOpt = Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text")]
+
+
 @app.command("eval")
 def eval_cmd(
     questions: Annotated[Path, typer.Argument(help="questions file (onlook, StreamingBench or OVO-Bench format: "
@@ -500,6 +507,9 @@ def eval_cmd(
     out: Annotated[Optional[Path], typer.Option(help="write one JSON line per question here")] = None,
     limit: Annotated[Optional[int], typer.Option(help="only the first N questions")] = None,
     fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+    people: EvalPeopleOpt = None,
+    faces: EvalFacesOpt = None,
+    ocr: EvalOcrOpt = None,
 ) -> None:
     """Ask questions causally while streaming their videos; score the answers, overall and by need."""
     from onlook.eval import load_questions
@@ -510,7 +520,7 @@ def eval_cmd(
         _fail(ConfigError(f"unknown answerer {answerer!r}: this version has 'extractive'"))
     declared: list = []
     try:
-        settings = _settings(fps=fps)
+        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -597,13 +607,16 @@ def eval_alerts_cmd(
     footage: Annotated[Path, typer.Option(help="folder holding the videos")],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
     fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+    people: EvalPeopleOpt = None,
+    faces: EvalFacesOpt = None,
+    ocr: EvalOcrOpt = None,
 ) -> None:
     """Run standing alert queries over their videos and score them, overall and by need."""
     from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
 
     declared: list = []
     try:
-        settings = _settings(fps=fps)
+        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")

@@ -143,8 +143,7 @@ def test_eval_cli_human_output_reports_by_need(clip_dir, tmp_path):
          "answer": 1, "needs": ["shots"]},
         {"id": "c2", "video": "cuts.mp4", "time_s": 5.0, "question": "Is the man smiling?", "type": "realtime",
          "options": ["A. yes", "B. no"], "answer": "A", "needs": ["face_state"]}]))
-    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false", "ONLOOK_DETECT_PEOPLE": "false"}
-    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), env=off)
+    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people")
     assert r.returncode == 0, r.stderr
     assert "engine capabilities: motion, scene_colour, shots" in r.stdout
     assert "by need" in r.stdout and "face_state" in r.stdout and "perceivable" in r.stdout
@@ -158,7 +157,7 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
         {"video": "cuts.mp4", "query": "the dog barks", "gt_times": [5.0], "needs": ["objects", "beyond"]},
         {"video": "cuts.mp4", "query": "a person enters the view", "gt_times": []},
     ]))
-    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false"}
+    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false"}  # the settings' env switches work too
     r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--json", env=off)
     assert r.returncode == 0, r.stderr
     s = _strict_json(r.stdout)
@@ -171,9 +170,10 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
     assert need["beyond"]["delay_p95_s"] is None  # no hit: null, where it used to be NaN
     refused = next(q for q in s["per_query"] if q["query"] == "the dog barks")
     assert refused["refused"] and refused["delay_p50_s"] is None and refused["needs"] == ["beyond", "objects"]
-    human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), env=off)
+    human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--no-faces", "--no-ocr")
     assert human.returncode == 0, human.stderr
     assert "by need" in human.stdout and "perceivable" in human.stdout and "nan" not in human.stdout.lower()
+    assert "engine capabilities: motion, people, person_colour, scene_colour, shots" in human.stdout
 
 
 def test_eval_alerts_cli_bad_needs(clip_dir, tmp_path):
