@@ -12,9 +12,11 @@ from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.errors import SourceTimeout, UnsupportedQuery
 from onlook.memory import Store
-from onlook.perception.pipeline import Perceiver
+from onlook.perception.faces import FakeFaceDetector
+from onlook.perception.pipeline import Perceiver, capabilities_for
 from onlook.perception.text import FakeTextDetector
 from onlook.sources import FakeSource
+from onlook.types import Capability as C
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -166,6 +168,10 @@ def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     eng.run()
     st = eng.status()
     assert st["frames_kept"] == 10 and 0.0 <= st["skipped_area"] <= 1.0
+    # the perceiver the settings built declares what the settings said it would
+    assert eng.capabilities == capabilities_for(s) == {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SHOTS,
+                                                       C.SCENE_COLOUR, C.MOTION}
+    assert st["capabilities"] == sorted(c.value for c in eng.capabilities)
     assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
     eng.close()
 
@@ -201,3 +207,42 @@ def test_source_gaps_are_recorded_in_memory(tmp_path):
     assert eng.store.gaps() == [gap]
     assert any(m["type"] == "event" and m.get("kind") == "gap" and m["reason"] == "read timeout" for m in msgs)
     eng.close()
+
+
+ALWAYS = {C.MOTION, C.SHOTS}  # the gate and the scene-cut detector run whatever is switched off
+
+
+@pytest.mark.parametrize(("switches", "expected"), [
+    ({}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
+    ({"detect_faces": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR}),
+    ({"detect_text": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR}),
+    ({"detect_people": False}, ALWAYS | {C.FACES, C.OCR, C.SCENE_COLOUR}),
+    ({"detect_colors": False}, ALWAYS | {C.PEOPLE, C.FACES, C.OCR}),
+    ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False}, ALWAYS),
+])
+def test_capabilities_follow_the_switches(switches, expected):
+    eng = StreamEngine(FakeSource([], fps=10), settings=Settings(**switches))
+    try:
+        assert eng.capabilities == expected  # before perception is built: what it will be
+        assert C.BEYOND not in eng.capabilities and isinstance(eng.capabilities, frozenset)
+        assert eng.status()["capabilities"] == sorted(c.value for c in expected)
+    finally:
+        eng.close()
+
+
+def test_capabilities_come_from_the_perceiver_it_holds():
+    s = Settings()  # everything on in the settings, but this perceiver holds only a face detector
+    eng = StreamEngine(FakeSource([], fps=10), settings=s, perceiver=Perceiver(s, faces=FakeFaceDetector()))
+    try:
+        assert eng.capabilities == ALWAYS | {C.FACES, C.SCENE_COLOUR}
+    finally:
+        eng.close()
+
+    class Bare:  # a custom perceiver that declares nothing is taken to see nothing
+        def analyze(self, frame): ...
+
+    eng = StreamEngine(FakeSource([], fps=10), settings=s, perceiver=Bare())  # type: ignore[arg-type]
+    try:
+        assert eng.capabilities == frozenset()
+    finally:
+        eng.close()

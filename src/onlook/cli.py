@@ -92,7 +92,10 @@ def _answerer_settings(answerer: str | None, base_url: str | None, model: str | 
 
 
 def _print_json(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    from onlook.eval.scoring import json_safe
+
+    # JSON has no NaN: a figure over nothing is null, so strict readers can parse every line.
+    sys.stdout.write(json.dumps(json_safe(obj), default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -527,9 +530,40 @@ def bench(
     Console().print(f"wrote {out}")
 
 
+def _recording_factory(declared: list, stream_id: str = "eval") -> Any:
+    """An engine factory for the eval harnesses that notes what each engine declares it can perceive."""
+    from onlook.engine import StreamEngine
+
+    def make(src: str, settings: Settings) -> StreamEngine:
+        eng = StreamEngine(src, settings=settings, stream_id=stream_id)
+        declared.append(eng.capabilities)
+        return eng
+
+    return make
+
+
+def _declared(declared: list, settings: Settings) -> frozenset:
+    """What the engines of one run declared (the same settings: the same set); if none ran, what they would."""
+    from onlook.perception.pipeline import capabilities_for
+
+    return frozenset.intersection(*declared) if declared else capabilities_for(settings)
+
+
+def _fmt(x: Any, spec: str = ".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+# The detector switches of the eval commands: what is switched off leaves the declared capabilities,
+# and with them the perceivable subset.
+EvalPeopleOpt = Annotated[Optional[bool], typer.Option("--people/--no-people", help="detect and track people")]
+EvalFacesOpt = Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces")]
+EvalOcrOpt = Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text")]
+
+
 @app.command("eval")
 def eval_cmd(
-    questions: Annotated[Path, typer.Argument(help="questions file (onlook, StreamingBench or OVO-Bench format)")],
+    questions: Annotated[Path, typer.Argument(help="questions file (onlook, StreamingBench or OVO-Bench format: "
+                                                   "docs/eval-format.md)")],
     footage: Annotated[Path, typer.Option(help="folder holding the videos the questions name")],
     fmt: Annotated[str, typer.Option("--format", help="onlook | streamingbench | ovobench | auto")] = "auto",
     answerer: Annotated[str, typer.Option(help="answerer to use (extractive)")] = "extractive",
@@ -537,15 +571,20 @@ def eval_cmd(
     out: Annotated[Optional[Path], typer.Option(help="write one JSON line per question here")] = None,
     limit: Annotated[Optional[int], typer.Option(help="only the first N questions")] = None,
     fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+    people: EvalPeopleOpt = None,
+    faces: EvalFacesOpt = None,
+    ocr: EvalOcrOpt = None,
 ) -> None:
-    """Ask questions causally while streaming their videos; score the answers."""
+    """Ask questions causally while streaming their videos; score the answers, overall and by need."""
     from onlook.eval import load_questions
     from onlook.eval.protocol import run_protocol
-    from onlook.eval.scoring import score_response, summarize
+    from onlook.eval.scoring import json_safe, score_response, summarize
 
     if answerer != "extractive":
         _fail(ConfigError(f"unknown answerer {answerer!r}: this version has 'extractive'"))
+    declared: list = []
     try:
+        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -562,22 +601,26 @@ def eval_cmd(
             sc = score_response(r)
             scored.append(sc)
             if fh:
-                fh.write(json.dumps(sc.to_dict(), default=str) + "\n")
+                fh.write(json.dumps(json_safe(sc.to_dict()), default=str, allow_nan=False) + "\n")
                 fh.flush()
             if progress:
                 mark = "[green]✓[/]" if sc.correct else ("[yellow]·[/]" if sc.abstained else "[red]✗[/]")
                 progress.print(f"{mark} {r.question.id} @ {r.question.time_s:g}s  {r.question.question[:60]}"
                                f" -> {(r.answer.text if r.answer else r.error or '')[:70]}", highlight=False)
 
-        run_protocol(qs, footage, settings=_settings(fps=fps), on_response=on_response)
+        run_protocol(qs, footage, settings=settings, on_response=on_response,
+                     engine_factory=_recording_factory(declared))
         if fh:
             fh.close()
     except OnlookError as e:
         _fail(e)
-    summary = summarize(scored)
+    summary = summarize(scored, _declared(declared, settings))
     result = {"overall": summary["overall"],
               "by_type": {t: b["accuracy"] for t, b in summary["by_type"].items()},
-              "perceivable": {k: v for k, v in summary["perceivable"].items() if k != "ids"},
+              "capabilities": summary["capabilities"],
+              "perceivable": summary["perceivable"],
+              "by_need": summary["by_need"],
+              "unlabelled": summary["unlabelled"],
               "abstained": summary["abstained"], "n": summary["n"],
               "accuracy_when_answering": summary["accuracy_when_answering"],
               "latency_p50_ms": summary["latency_p50_ms"], "latency_p95_ms": summary["latency_p95_ms"],
@@ -594,48 +637,83 @@ def eval_cmd(
         return
     table = Table("type", "n", "correct", "accuracy", "abstained", "latency p95 (ms)")
     for t, b in summary["by_type"].items():
-        table.add_row(t, str(b["n"]), str(b["correct"]), f"{b['accuracy']:.2f}", str(b["abstained"]),
+        table.add_row(t, str(b["n"]), str(b["correct"]), _fmt(b["accuracy"]), str(b["abstained"]),
                       str(b["latency_p95_ms"]))
-    pv = summary["perceivable"]
     table.add_row("[bold]all[/]", str(summary["n"]), str(sum(s.correct for s in scored)),
-                  f"{summary['overall']:.2f}", str(summary["abstained"]), str(summary["latency_p95_ms"]))
-    table.add_row("[dim]perceivable[/]", str(pv["n"]), str(pv["correct"]), f"{pv['accuracy']:.2f}",
-                  str(pv["abstained"]), str(pv["latency_p95_ms"]))
-    Console().print(table)
+                  _fmt(summary["overall"]), str(summary["abstained"]), str(summary["latency_p95_ms"]))
+    for name, key in (("perceivable", "perceivable"), ("unlabelled", "unlabelled")):
+        b = summary[key]
+        if key == "perceivable" or b["n"]:
+            table.add_row(f"[dim]{name}[/]", str(b["n"]), str(b["correct"]), _fmt(b["accuracy"]),
+                          str(b["abstained"]), str(b["latency_p95_ms"]))
+    console = Console()
+    console.print(table)
+    _print_by_need(console, summary["by_need"], summary["capabilities"],
+                   ("n", "correct", "accuracy", "abstained"),
+                   lambda b: (str(b["n"]), str(b["correct"]), _fmt(b["accuracy"]), str(b["abstained"])))
+
+
+def _print_by_need(console: Console, by_need: dict[str, dict[str, Any]], capabilities: list[str],
+                   columns: tuple[str, ...], cells: Any) -> None:
+    console.print(f"engine capabilities: {', '.join(capabilities) or 'none'}", highlight=False)
+    if not by_need:
+        console.print("no needs labels in the file: every item is unlabelled", highlight=False)
+        return
+    table = Table("need", "declared", *columns, title="by need (an item counts under each of its needs)")
+    for need, b in by_need.items():
+        table.add_row(need, "yes" if b["declared"] else "no", *cells(b))
+    console.print(table)
 
 
 @app.command("eval-alerts")
 def eval_alerts_cmd(
-    alerts: Annotated[Path, typer.Argument(help="alerts file (see ../shared/eval/README.md)")],
+    alerts: Annotated[Path, typer.Argument(help="alerts file (docs/eval-format.md)")],
     footage: Annotated[Path, typer.Option(help="folder holding the videos")],
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
     fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
+    people: EvalPeopleOpt = None,
+    faces: EvalFacesOpt = None,
+    ocr: EvalOcrOpt = None,
 ) -> None:
-    """Run standing alert queries over their videos and score them against ground truth."""
+    """Run standing alert queries over their videos and score them, overall and by need."""
     from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
 
+    declared: list = []
     try:
+        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")
-        results = run_alert_eval(cases, footage, settings=_settings(fps=fps))
+        results = run_alert_eval(cases, footage, settings=settings, engine_factory=_recording_factory(declared, "eval-alerts"))
     except OnlookError as e:
         _fail(e)
-    summary = summarize_alerts(results)
+    summary = summarize_alerts(results, _declared(declared, settings))
     if as_json:
         _print_json({**summary, "per_query": [r.to_dict() for r in results]})
         return
-    table = Table("video", "query", "gt", "fired", "hits", "precision", "recall", "F1", "delay p95 (s)", "note")
+    table = Table("video", "query", "needs", "gt", "fired", "hits", "precision", "recall", "F1", "delay p95 (s)",
+                  "note")
     for r in results:
         m = r.metrics
         note = "refused: cannot see it" if r.refused else (r.error or "")
-        table.add_row(r.case.video, r.case.query, str(m["gt"]), str(m["fired"]), str(m["hits"]),
+        needs = "?" if r.case.needs is None else ", ".join(sorted(c.value for c in r.case.needs))
+        table.add_row(r.case.video, r.case.query, needs, str(m["gt"]), str(m["fired"]), str(m["hits"]),
                       f"{m['precision']:.2f}", f"{m['recall']:.2f}", f"{m['f1']:.2f}",
-                      f"{m['delay_p95_s']:.2f}" if m["hits"] else "-", note[:40])
-    table.add_row("[bold]all[/]", "", "", "", "", f"{summary['precision']:.2f}", f"{summary['recall']:.2f}",
-                  f"{summary['f1']:.2f}", f"{summary['delay_p95_s']:.2f}" if summary["delay_p95_s"] is not None else "-",
-                  f"{summary['refused']} refused")
-    Console().print(table)
+                      _fmt(m["delay_p95_s"]), note[:40])
+    console = Console()
+    console.print(table)
+    totals = Table("subset", "cases", "gt", "fired", "hits", "precision", "recall", "F1", "delay p95 (s)", "refused")
+    for name, b in (("[bold]all[/]", summary), ("perceivable", summary["perceivable"]),
+                    ("unlabelled", summary["unlabelled"])):
+        if name == "unlabelled" and not b["cases"]:
+            continue
+        totals.add_row(name, str(b["cases"]), str(b["gt"]), str(b["fired"]), str(b["hits"]), _fmt(b["precision"]),
+                       _fmt(b["recall"]), _fmt(b["f1"]), _fmt(b["delay_p95_s"]), str(b["refused"]))
+    console.print(totals)
+    _print_by_need(console, summary["by_need"], summary["capabilities"],
+                   ("cases", "gt", "hits", "precision", "recall", "F1", "delay p95 (s)"),
+                   lambda b: (str(b["cases"]), str(b["gt"]), str(b["hits"]), _fmt(b["precision"]),
+                              _fmt(b["recall"]), _fmt(b["f1"]), _fmt(b["delay_p95_s"])))
 
 
 @app.command("prepare-encoder")

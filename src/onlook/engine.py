@@ -27,11 +27,11 @@ from onlook.answer.extractive import Answerer, ExtractiveAnswerer
 from onlook.config import Settings
 from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
-from onlook.perception.pipeline import Perceiver, build_perceiver
+from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
 from onlook.query.alerts import AlertBook, Rule
 from onlook.query.search import MemoryView, search
 from onlook.sampling import FpsSampler
-from onlook.types import Alert, Answer, Frame, Gap, SearchHit
+from onlook.types import Alert, Answer, Capability, Frame, Gap, SearchHit
 
 __all__ = ["StreamEngine", "Message"]
 
@@ -139,6 +139,21 @@ class StreamEngine:
     @property
     def alert_queries(self) -> list[str]:
         return self.book.queries
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this engine can perceive, as its configuration stands.
+
+        The perceiver's own declaration once it is built (a custom perceiver that declares none is
+        taken to see nothing), before that what :func:`~onlook.perception.pipeline.build_perceiver`
+        will build from the settings. A stage outside the perceiver adds its capability here.
+        """
+        p = self.perceiver
+        if p is None:
+            caps = capabilities_for(self.settings)
+        else:
+            caps = frozenset(getattr(p, "capabilities", frozenset()))
+        return caps
 
     # --- subscribers -------------------------------------------------------------------------
 
@@ -482,7 +497,8 @@ class StreamEngine:
                 "events": st["events"], "alerts": st["alerts"],
                 "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
                 "store_bytes": self.store.size_bytes(), "lag_s": round(st.get("lag_s", 0.0), 3),
-                "duration": getattr(info, "duration_s", None)}
+                "duration": getattr(info, "duration_s", None),
+                "capabilities": sorted(c.value for c in self.capabilities)}
 
     @property
     def running(self) -> bool:

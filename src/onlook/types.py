@@ -8,6 +8,7 @@ resizing between stages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "Answer",
     "SearchHit",
     "format_ts",
+    "Capability",
 ]
 
 Box = tuple[float, float, float, float]
@@ -304,3 +306,48 @@ def format_ts(seconds: float) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
+
+
+class Capability(StrEnum):
+    """What an engine can perceive: the closed vocabulary of declared capabilities and of ``needs``.
+
+    An engine declares the members its configuration actually has
+    (:attr:`onlook.engine.StreamEngine.capabilities`); evaluation data labels each question and alert
+    with the members answering it requires (its ``needs``), so that the subset an engine can answer
+    is decided by comparing the two, not by how well the engine understood the words. The values
+    are the labels of the evaluation files (``docs/eval-format.md``).
+
+    Example:
+        >>> Capability("person_colour") is Capability.PERSON_COLOUR
+        True
+        >>> sorted(c.value for c in {Capability.PEOPLE, Capability.OCR})
+        ['ocr', 'people']
+    """
+
+    PEOPLE = "people"
+    """People: count, movement, entries and exits through the picture's edges."""
+    PERSON_COLOUR = "person_colour"
+    """Colours of people's clothing."""
+    FACES = "faces"
+    """Faces present (not who they are)."""
+    FACE_STATE = "face_state"
+    """A face's state: mouth open, eyes closed, smiling."""
+    HANDS = "hands"
+    """Hands present or raised."""
+    POSE = "pose"
+    """Body pose: standing, sitting, lying, arm raised."""
+    OBJECTS = "objects"
+    """Common object classes (car, bicycle, bus, cup, bottle, chair, tie, dog...)."""
+    SHOTS = "shots"
+    """Shot cuts (scene changes)."""
+    OCR = "ocr"
+    """On-screen text."""
+    SPEECH = "speech"
+    """What is said on the sound track."""
+    SCENE_COLOUR = "scene_colour"
+    """Dominant colours of the whole picture."""
+    MOTION = "motion"
+    """Where in the picture something moves."""
+    BEYOND = "beyond"
+    """Anything else (actions, relations, fine attributes such as a hood or a pen): a label for data,
+    never declared by an engine."""

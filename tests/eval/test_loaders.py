@@ -14,7 +14,9 @@ import pytest
 import onlook.eval
 from onlook.errors import QueryError
 from onlook.eval import loaders
-from onlook.eval.loaders import EvalQuestion, load_questions, normalize_options, parse_hms
+from onlook.eval.alerts import load_alert_cases
+from onlook.eval.loaders import EvalQuestion, load_questions, normalize_options, parse_hms, parse_needs
+from onlook.types import Capability
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +95,36 @@ def test_eval_question_is_frozen_and_coerces() -> None:
     {"type": "future"}, {"time_s": -1.0}, {"time_s": math.nan}, {"time_s": math.inf}, {"time_s": "3"},
     {"time_s": True}, {"gt_span": (2.0, 1.0)}, {"gt_span": (1.0,)}, {"options": ["A. x"]},
     {"options": ("A. x", "B. y"), "answer": "C"}, {"options": ("A. x", "B. y"), "answer": "yes"},
+    {"needs": ["peeple"]}, {"needs": "people"}, {"needs": 3},
 ])
 def test_eval_question_validates(kw: dict) -> None:
     base = {"id": "q", "video": "a.mp4", "time_s": 1.0, "question": "?", "type": "realtime"}
     with pytest.raises(QueryError):
         EvalQuestion(**{**base, **kw})
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (None, None),
+    ([], frozenset()),
+    (["people"], frozenset({Capability.PEOPLE})),
+    (("people", "person_colour", "people"), frozenset({Capability.PEOPLE, Capability.PERSON_COLOUR})),
+    ([Capability.OCR, "beyond"], frozenset({Capability.OCR, Capability.BEYOND})),
+])
+def test_parse_needs(raw: Any, expected: Any) -> None:
+    assert parse_needs(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["people", ["People"], ["person colour"], [None], {"people": 1}, 1])
+def test_parse_needs_rejects(raw: Any) -> None:
+    with pytest.raises(QueryError):
+        parse_needs(raw)
+
+
+def test_needs_labels_are_the_capability_values() -> None:
+    # the labels ../shared/eval/README.md lists, one member each
+    assert {c.value for c in Capability} == {
+        "people", "person_colour", "faces", "face_state", "hands", "pose", "objects", "shots", "ocr", "speech",
+        "scene_colour", "motion", "beyond"}
 
 
 # ---------------------------------------------------------------- small files per format
@@ -149,6 +176,37 @@ def test_load_onlook(tmp_path: Path) -> None:
     assert qs[2].gt_span == (4.0, 4.5) and qs[2].type == "forward"
     assert load_questions(_write(tmp_path, ONLOOK), format="onlook") == qs
     assert load_questions(_write(tmp_path, []), format="auto") == []
+
+
+def test_load_onlook_needs(tmp_path: Path) -> None:
+    data = json.loads(json.dumps(ONLOOK))
+    for entry, needs in zip(data, (["people"], ["people", "person_colour"], [])):
+        entry["needs"] = needs
+    a, b, c = load_questions(_write(tmp_path, data))
+    assert a.needs == {Capability.PEOPLE} and b.needs == {Capability.PEOPLE, Capability.PERSON_COLOUR}
+    assert c.needs == frozenset() and "needs" not in a.extra
+    assert {q.needs for q in load_questions(_write(tmp_path, ONLOOK))} == {None}  # no field: unlabelled
+
+
+def test_benchmark_formats_have_no_needs_unless_given(tmp_path: Path) -> None:
+    for data in (SB_REAL, SB_SQA, SB_PRO, OVO):
+        assert {q.needs for q in load_questions(_write(tmp_path, data))} == {None}
+    sb = _mutate(SB_REAL, lambda d: d[0]["questions"][0].update(needs=["objects"]))
+    assert load_questions(_write(tmp_path, sb))[0].needs == {Capability.OBJECTS}
+    ovo = _mutate(OVO, lambda d: d[2].update(needs=["people", "pose"]))
+    probes = [q for q in load_questions(_write(tmp_path, ovo)) if q.id.startswith("ovo-2-")]
+    assert [q.needs for q in probes] == [{Capability.PEOPLE, Capability.POSE}] * 2
+
+
+def test_load_alert_cases_reads_needs(tmp_path: Path) -> None:
+    p = _write(tmp_path, [{"video": "a.mp4", "query": "a person enters", "gt_times": [1, 2], "needs": ["people"]},
+                          {"video": "a.mp4", "query": "a cut", "gt_times": []}], "alerts.json")
+    a, b = load_alert_cases(p)
+    assert a.needs == {Capability.PEOPLE} and a.gt_times == (1.0, 2.0) and b.needs is None
+    bad = _write(tmp_path, [{"video": "a.mp4", "query": "x", "gt_times": [], "needs": ["cars"]}], "bad.json")
+    with pytest.raises(QueryError) as info:
+        load_alert_cases(bad)
+    assert "entry 0" in str(info.value) and "'cars'" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_load_streamingbench_real(tmp_path: Path) -> None:
@@ -221,6 +279,8 @@ def _mutate(data: list, fn: Any) -> list:
     (_mutate(ONLOOK, lambda d: d.append("text")), "onlook", ["entry 3", "expected an object"]),
     (_mutate(ONLOOK, lambda d: d[1].update(options=["A. x", 2])), "auto", ["entry 1", "option 2"]),
     (_mutate(ONLOOK, lambda d: d[1].update(options="A. x")), "auto", ["entry 1", "'options' must be list"]),
+    (_mutate(ONLOOK, lambda d: d[0].update(needs=["people", "cars"])), "auto", ["entry 0", "needs label 'cars'"]),
+    (_mutate(ONLOOK, lambda d: d[0].update(needs="people")), "auto", ["entry 0", "needs must be a list"]),
     (_mutate(SB_REAL, lambda d: d[1]["questions"][0].update(time_stamp="noon")), "auto",
      ["entry 1, question 0", "bad time_stamp 'noon'"]),
     (_mutate(SB_REAL, lambda d: d[0]["questions"][1].pop("options")), "auto",
@@ -261,6 +321,9 @@ def test_onlook_questions_file(eval_dir: Path) -> None:
     qs = load_questions(eval_dir / "questions.json")
     assert len(qs) == 22 and {q.source for q in qs} == {"onlook"}
     assert Counter(q.type for q in qs) == {"realtime": 7, "count": 5, "backward": 5, "forward": 3, "grounding": 2}
+    assert all(q.needs for q in qs)  # every question is labelled (README: "Every question ... carries needs")
+    cases = load_alert_cases(eval_dir / "alerts.json")
+    assert cases and all(c.needs for c in cases)
     for q in qs:
         if q.options:
             assert q.answer_index is not None

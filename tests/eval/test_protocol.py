@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,29 +88,100 @@ def test_missing_video_is_reported_not_fatal(clip_dir):
     assert summarize([s])["overall"] == 0.0
 
 
-def _onlook(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True, timeout=170)
+def _onlook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True, timeout=170,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def _strict_json(text: str):
+    """Parse JSON refusing the NaN/Infinity that Python's json writes and reads by default."""
+    def refuse(name: str):
+        raise AssertionError(f"non-standard JSON constant {name} in output")
+
+    return json.loads(text, parse_constant=refuse)
 
 
 def test_eval_cli_json_and_jsonl(clip_dir, tmp_path):
     qfile = tmp_path / "q.json"
     qfile.write_text(json.dumps([
         {"id": "c1", "video": "cuts.mp4", "time_s": 5.0, "question": "How many scene cuts so far?", "type": "count",
-         "answer": 1},
+         "answer": 1, "needs": ["shots"]},
         {"id": "c2", "video": "cuts.mp4", "time_s": 6.0, "question": "When was the first scene change?",
-         "type": "grounding", "answer": 3.0, "gt_span": [3.0, 3.4]},
+         "type": "grounding", "answer": 3.0, "gt_span": [3.0, 3.4], "needs": ["shots"]},
         {"id": "c3", "video": "cuts.mp4", "time_s": 6.0, "question": "What is the man holding?", "type": "realtime",
-         "options": ["A. A pen", "B. A cup"], "answer": "A"},
+         "options": ["A. A pen", "B. A cup"], "answer": "A", "needs": ["people", "hands", "objects"]},
+        {"id": "c4", "video": "cuts.mp4", "time_s": 6.0, "question": "How many scene changes so far?",
+         "type": "count", "answer": 1},
     ]))
     out = tmp_path / "res.jsonl"
-    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--json", "--out", str(out))
+    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--json", "--out", str(out),
+                env={"ONLOOK_DETECT_FACES": "false"})
     assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout)
-    assert summary["overall"] == pytest.approx(2 / 3)
+    summary = _strict_json(r.stdout)
+    assert summary["overall"] == pytest.approx(3 / 4)
     assert summary["by_type"] == {"count": 1.0, "grounding": 1.0, "realtime": 0.0}
-    rows = [json.loads(ln) for ln in out.read_text().splitlines()]
-    assert {k for k in rows[0]} >= {"id", "answer", "correct", "abstained", "evidence_times", "latency_s"}
+    # the subset is decided by needs and the engine's capabilities (faces switched off), not by the words
+    assert summary["capabilities"] == ["motion", "ocr", "people", "person_colour", "scene_colour", "shots"]
+    pv = summary["perceivable"]
+    assert (pv["n"], pv["correct"], pv["accuracy"], pv["ids"]) == (2, 2, 1.0, ["c1", "c2"])
+    assert (summary["unlabelled"]["n"], summary["unlabelled"]["correct"]) == (1, 1)
+    need = summary["by_need"]
+    assert list(need) == ["people", "hands", "objects", "shots"]
+    assert (need["objects"]["n"], need["objects"]["correct"], need["objects"]["accuracy"],
+            need["objects"]["declared"]) == (1, 0, 0.0, False)
+    assert need["people"]["declared"] is True and need["shots"]["accuracy"] == 1.0
+    rows = [_strict_json(ln) for ln in out.read_text().splitlines()]
+    assert {k for k in rows[0]} >= {"id", "answer", "correct", "abstained", "evidence_times", "latency_s", "needs"}
     assert rows[2]["abstained"] is True and rows[2]["correct"] is False
+    assert rows[2]["needs"] == ["hands", "objects", "people"] and rows[3]["needs"] is None
+
+
+def test_eval_cli_human_output_reports_by_need(clip_dir, tmp_path):
+    qfile = tmp_path / "q.json"
+    qfile.write_text(json.dumps([
+        {"id": "c1", "video": "cuts.mp4", "time_s": 5.0, "question": "How many scene cuts so far?", "type": "count",
+         "answer": 1, "needs": ["shots"]},
+        {"id": "c2", "video": "cuts.mp4", "time_s": 5.0, "question": "Is the man smiling?", "type": "realtime",
+         "options": ["A. yes", "B. no"], "answer": "A", "needs": ["face_state"]}]))
+    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people")
+    assert r.returncode == 0, r.stderr
+    assert "engine capabilities: motion, scene_colour, shots" in r.stdout
+    assert "by need" in r.stdout and "face_state" in r.stdout and "perceivable" in r.stdout
+    assert "nan" not in r.stdout.lower()
+
+
+def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
+    afile = tmp_path / "alerts.json"
+    afile.write_text(json.dumps([
+        {"video": "cuts.mp4", "query": "a scene change", "gt_times": [3.0], "needs": ["shots"]},
+        {"video": "cuts.mp4", "query": "the dog barks", "gt_times": [5.0], "needs": ["objects", "beyond"]},
+        {"video": "cuts.mp4", "query": "a person enters the view", "gt_times": []},
+    ]))
+    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false"}  # the settings' env switches work too
+    r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--json", env=off)
+    assert r.returncode == 0, r.stderr
+    s = _strict_json(r.stdout)
+    assert s["capabilities"] == ["motion", "people", "person_colour", "scene_colour", "shots"]
+    assert (s["perceivable"]["cases"], s["perceivable"]["f1"]) == (1, 1.0)
+    assert s["perceivable"]["delay_p95_s"] is not None
+    assert s["unlabelled"]["cases"] == 1 and s["refused"] == 1
+    need = s["by_need"]
+    assert need["beyond"]["declared"] is False and need["beyond"]["recall"] == 0.0
+    assert need["beyond"]["delay_p95_s"] is None  # no hit: null, where it used to be NaN
+    refused = next(q for q in s["per_query"] if q["query"] == "the dog barks")
+    assert refused["refused"] and refused["delay_p50_s"] is None and refused["needs"] == ["beyond", "objects"]
+    human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--no-faces", "--no-ocr")
+    assert human.returncode == 0, human.stderr
+    assert "by need" in human.stdout and "perceivable" in human.stdout and "nan" not in human.stdout.lower()
+    assert "engine capabilities: motion, people, person_colour, scene_colour, shots" in human.stdout
+
+
+def test_eval_alerts_cli_bad_needs(clip_dir, tmp_path):
+    afile = tmp_path / "alerts.json"
+    afile.write_text(json.dumps([{"video": "cuts.mp4", "query": "a scene change", "gt_times": [3.0],
+                                  "needs": ["cuts"]}]))
+    r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir))
+    assert r.returncode == 2 and "needs label 'cuts'" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("fmt", ["streamingbench", "ovobench"])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
 from onlook.eval import EvalQuestion
+from onlook.eval.alerts import AlertCase, AlertResult, summarize_alerts
 from onlook.eval.protocol import Response
-from onlook.eval.scoring import match_alerts, perceivable, score_response, span_iou, summarize
-from onlook.types import Answer
+from onlook.eval.scoring import is_perceivable, json_safe, match_alerts, score_response, span_iou, summarize
+from onlook.types import Answer, Capability
+
+C = Capability
 
 
 def resp(q: EvalQuestion, value=None, *, abstained=False, span=None, fired=None) -> Response:
@@ -65,7 +69,9 @@ def test_match_alerts_rules():
     assert (empty["precision"], empty["recall"], empty["f1"]) == (1.0, 1.0, 1.0)
     silent = match_alerts([1.0], [])
     assert (silent["precision"], silent["recall"], silent["f1"]) == (0.0, 0.0, 0.0)
-    assert math.isnan(match_alerts([1.0], [])["delay_p50_s"])
+    # no hit, no delay: None (JSON null), not NaN
+    assert silent["delay_p50_s"] is None and silent["delay_p95_s"] is None
+    assert r["delays_s"] == pytest.approx([0.0, 0.5])  # the early hit counts as no delay
 
 
 def test_summary_reports_abstentions_and_types():
@@ -77,13 +83,116 @@ def test_summary_reports_abstentions_and_types():
     assert s["accuracy_when_answering"] == 1.0
 
 
-@pytest.mark.parametrize(("question", "qtype", "expected"), [
-    ("How many people are visible right now?", "count", True),
-    ("What is the man carrying?", "realtime", False),
-    ("Tell me when a person in red appears", "forward", True),
-    ("Let me know when someone opens the boot of the car", "forward", False),
-    ("How many scene cuts so far?", "count", True),
+@pytest.mark.parametrize(("needs", "caps", "expected"), [
+    ({C.PEOPLE}, {C.PEOPLE, C.FACES}, True),
+    ({C.PEOPLE, C.PERSON_COLOUR}, {C.PEOPLE}, False),
+    ({C.OBJECTS}, set(C) - {C.OBJECTS}, False),
+    ({C.BEYOND}, set(C) - {C.BEYOND}, False),
+    (set(), set(), True),          # needs nothing perceived: any engine has that
+    (None, set(C), False),         # unlabelled: reported apart, never in the subset
 ])
-def test_perceivable_is_decided_by_the_parser(question, qtype, expected):
-    q = EvalQuestion("p", "v.mp4", 1.0, question, qtype, answer=1, gt_span=(1.0, 2.0) if qtype == "forward" else None)
-    assert perceivable(q) is expected
+def test_is_perceivable_compares_needs_with_capabilities(needs, caps, expected):
+    assert is_perceivable(needs, caps) is expected
+
+
+def q(qid: str, needs, qtype: str = "count", answer=1) -> EvalQuestion:
+    return EvalQuestion(qid, "v.mp4", 1.0, "The words do not matter here", qtype, answer=answer, needs=needs)
+
+
+# A hand-made table: (id, needs, correct, abstained)
+TABLE = [
+    ("p1", {C.PEOPLE}, True, False),
+    ("p2", {C.PEOPLE}, False, True),
+    ("p3", {C.PEOPLE, C.PERSON_COLOUR}, True, False),
+    ("o1", {C.OBJECTS}, False, True),
+    ("o2", {C.OBJECTS, C.PEOPLE}, False, False),
+    ("s1", {C.SHOTS}, True, False),
+    ("u1", None, True, False),
+]
+
+
+def _scored_table():
+    out = []
+    for qid, needs, correct, abstained in TABLE:
+        question = q(qid, needs)
+        out.append(score_response(resp(question, None if abstained else (1 if correct else 2), abstained=abstained)))
+    assert [s.correct for s in out] == [t[2] for t in TABLE]
+    return out
+
+
+def test_summary_by_need_and_perceivable_subset():
+    s = summarize(_scored_table(), {C.PEOPLE, C.PERSON_COLOUR, C.SHOTS, C.MOTION})
+    assert s["capabilities"] == ["motion", "people", "person_colour", "shots"]
+    pv = s["perceivable"]
+    assert pv["ids"] == ["p1", "p2", "p3", "s1"]
+    assert (pv["n"], pv["correct"], pv["abstained"]) == (4, 3, 1) and pv["accuracy"] == pytest.approx(0.75)
+    assert (s["unlabelled"]["n"], s["unlabelled"]["correct"]) == (1, 1)
+    need = s["by_need"]
+    assert list(need) == ["people", "person_colour", "objects", "shots"]  # the Enum's order, only those used
+    assert (need["people"]["n"], need["people"]["correct"], need["people"]["declared"]) == (4, 2, True)
+    assert need["people"]["accuracy"] == pytest.approx(0.5)
+    assert (need["objects"]["n"], need["objects"]["correct"], need["objects"]["declared"]) == (2, 0, False)
+    assert need["objects"]["accuracy"] == 0.0
+    assert need["shots"]["accuracy"] == 1.0
+    assert s["n"] == 7 and s["overall"] == pytest.approx(4 / 7)
+
+
+def test_empty_subsets_are_null_not_nan():
+    s = summarize(_scored_table(), set())  # an engine that declares nothing: no question is perceivable
+    assert s["perceivable"]["n"] == 0 and s["perceivable"]["accuracy"] is None
+    assert s["perceivable"]["accuracy_when_answering"] is None and s["perceivable"]["latency_p95_ms"] is None
+    assert all(not b["declared"] for b in s["by_need"].values())
+    empty = summarize([])
+    assert empty["overall"] is None and empty["by_need"] == {} and empty["unlabelled"]["accuracy"] is None
+    json.dumps(s, allow_nan=False)  # raises on NaN
+    json.dumps(empty, allow_nan=False)
+
+
+def test_unlabelled_questions_are_counted_apart():
+    scored = [score_response(resp(q("a", None), 1)), score_response(resp(q("b", None), 2))]
+    s = summarize(scored, set(C))
+    assert s["perceivable"]["n"] == 0 and s["unlabelled"]["n"] == 2 and s["by_need"] == {}
+    assert score_response(resp(q("a", None), 1)).to_dict()["needs"] is None
+    assert score_response(resp(q("a", {C.SHOTS, C.PEOPLE}), 1)).to_dict()["needs"] == ["people", "shots"]
+
+
+def _alert(needs, gt, fired, refused=None) -> AlertResult:
+    r = AlertResult(AlertCase("v.mp4", "q", tuple(gt), needs=needs), fired=list(fired), refused=refused)
+    r.metrics = match_alerts(list(gt), r.fired)
+    return r
+
+
+def test_alert_summary_by_need_and_perceivable():
+    results = [
+        _alert(frozenset({C.PEOPLE}), [1.0, 5.0], [1.2, 9.0]),              # 1 hit, 1 false, 1 missed
+        _alert(frozenset({C.SHOTS}), [2.0], [2.5]),                          # perfect
+        _alert(frozenset({C.OBJECTS, C.BEYOND}), [3.0], [], refused="no"),   # refused: counts as missed
+        _alert(None, [4.0], [4.0]),
+    ]
+    s = summarize_alerts(results, {C.PEOPLE, C.SHOTS})
+    pv = s["perceivable"]
+    assert (pv["cases"], pv["gt"], pv["fired"], pv["hits"]) == (2, 3, 3, 2)
+    assert pv["precision"] == pytest.approx(2 / 3) and pv["recall"] == pytest.approx(2 / 3)
+    assert pv["delay_p95_s"] == pytest.approx(0.5, abs=0.05)
+    assert (s["cases"], s["gt"], s["hits"], s["refused"]) == (4, 5, 3, 1)
+    assert s["unlabelled"]["cases"] == 1 and s["unlabelled"]["f1"] == 1.0
+    need = s["by_need"]
+    assert list(need) == ["people", "objects", "shots", "beyond"]
+    assert need["objects"]["declared"] is False and need["beyond"]["declared"] is False
+    assert (need["objects"]["recall"], need["objects"]["f1"], need["objects"]["delay_p95_s"]) == (0.0, 0.0, None)
+    assert need["shots"]["f1"] == 1.0 and need["people"]["recall"] == 0.5
+
+
+def test_alert_summary_empty_subsets_are_null():
+    s = summarize_alerts([_alert(frozenset({C.FACE_STATE}), [1.0], [])], {C.PEOPLE})
+    pv = s["perceivable"]
+    assert pv["cases"] == 0 and (pv["precision"], pv["recall"], pv["f1"], pv["delay_p95_s"]) == (None,) * 4
+    assert s["delay_p50_s"] is None
+    json.dumps(s, allow_nan=False)
+    json.dumps(summarize_alerts([]), allow_nan=False)
+
+
+def test_json_safe_replaces_non_finite_floats():
+    assert json_safe({"a": [float("nan"), 1.5, (float("-inf"),)], "b": {"c": float("inf")}, "d": "nan"}) == \
+        {"a": [None, 1.5, [None]], "b": {"c": None}, "d": "nan"}
+    assert not math.isnan(json_safe(0.0))

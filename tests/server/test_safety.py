@@ -119,6 +119,8 @@ def test_keyframes_cannot_escape_the_store(client, server, media_dir):
                                       "alerts": ["a scene change"]})
     assert r.status_code == 201, r.text
     wait_state(client, "kf", {"ended"}, 30)
+    # the stream's detect_people=false and the server's faces/OCR off show in what it says it perceives
+    assert client.get("/streams/kf").json()["capabilities"] == ["motion", "scene_colour", "shots"]
     alerts = client.get("/streams/kf/alerts").json()
     assert alerts == {"stream": "kf", "alerts": ["a scene change"]}
     hits = client.get("/streams/kf/search", params={"q": "scene change"}).json()["hits"]

@@ -9,6 +9,7 @@ from onlook.eval.loaders import (
     load_questions,
     normalize_options,
     parse_hms,
+    parse_needs,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "load_questions",
     "normalize_options",
     "parse_hms",
+    "parse_needs",
 ]

@@ -7,7 +7,9 @@ Formats (``format=`` of :func:`load_questions`; ``"auto"`` tells them apart by t
 
 ``onlook``
     ``../shared/eval/questions.json``: a list of ``{"id", "video", "time_s", "question", "type", ...}``,
-    read field for field; ``evidence`` goes to ``extra``.
+    read field for field; ``needs`` (a list of :class:`~onlook.types.Capability` labels) becomes
+    :attr:`EvalQuestion.needs`, ``evidence`` goes to ``extra``. The whole format is in
+    ``docs/eval-format.md``.
 
 ``streamingbench``
     THUNLP-MT/StreamingBench ``src/data/questions_{real,sqa,proactive}.json``: a list of video entries
@@ -35,6 +37,9 @@ Formats (``format=`` of :func:`load_questions`; ``"auto"`` tells them apart by t
       the probe ``type`` (1 once ``realtime >= clue_time``); ``clue_time`` and the answer text are in
       ``extra``.
 
+The benchmarks carry no ``needs``: their questions come back with ``needs=None`` (unknown), unless a
+question object has a ``needs`` list added by hand, which is read as in onlook's format.
+
 Options are normalised by :func:`normalize_options` to ``"A. ..."`` form. Questions come back in file
 order (OVO-Bench's SSR probes are not sorted by time); a harness sorts them by ``(video, time_s)``.
 Malformed input raises :class:`~onlook.errors.QueryError` with a one-line message naming the file and
@@ -53,6 +58,7 @@ from types import MappingProxyType
 from typing import Any
 
 from onlook.errors import QueryError
+from onlook.types import Capability
 
 __all__ = [
     "EvalQuestion",
@@ -63,6 +69,7 @@ __all__ = [
     "load_questions",
     "normalize_options",
     "parse_hms",
+    "parse_needs",
 ]
 
 QUESTION_TYPES = frozenset({"realtime", "backward", "count", "grounding", "forward"})
@@ -123,11 +130,14 @@ class EvalQuestion:
         gt_span: ``(start_s, end_s)`` of the event the question is about, where known.
         task: The benchmark's task name (``"Clips Summarize"``, ``"EPM"``, ``"REC"``...).
         source: ``"onlook"``, ``"streamingbench"`` or ``"ovobench"``.
+        needs: The perception capabilities answering it requires, as labelled by whoever wrote the
+            ground truth; ``None`` when the file does not say (unlabelled). Given as any iterable of
+            :class:`~onlook.types.Capability` members or their values.
         extra: Anything else the file says (probe fields, clue times, evidence); not compared.
 
     Raises:
         QueryError: If ``type`` is unknown, ``time_s`` is not a finite number >= 0, ``gt_span`` is not
-            an ordered pair, or a letter ``answer`` names no option.
+            an ordered pair, a letter ``answer`` names no option, or a ``needs`` label is unknown.
 
     Example:
         >>> q = EvalQuestion("q1", "a.mp4", 3.0, "What colour?", "realtime", ("A. red", "B. blue"), "B")
@@ -145,6 +155,7 @@ class EvalQuestion:
     gt_span: tuple[float, float] | None = None
     task: str | None = None
     source: str = "onlook"
+    needs: frozenset[Capability] | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -163,6 +174,8 @@ class EvalQuestion:
             object.__setattr__(self, "gt_span", (float(span[0]), float(span[1])))
         if self.options and isinstance(self.answer, str) and self.answer_index is None:
             raise QueryError(f"answer {self.answer!r} is not the letter of one of {len(self.options)} options")
+        if self.needs is not None:
+            object.__setattr__(self, "needs", parse_needs(self.needs))
 
     @property
     def answer_index(self) -> int | None:
@@ -171,6 +184,41 @@ class EvalQuestion:
         if isinstance(a, str) and len(a) == 1 and "A" <= a <= "Z" and ord(a) - 65 < len(self.options):
             return ord(a) - 65
         return None
+
+
+def parse_needs(raw: Any) -> frozenset[Capability] | None:
+    """The capabilities a ``needs`` field names, or ``None`` when there is no field.
+
+    Args:
+        raw: ``None`` (unlabelled), or a list (any iterable but a string) of
+            :class:`~onlook.types.Capability` values such as ``["people", "person_colour"]``. An empty
+            list says that nothing perceived is needed.
+
+    Returns:
+        The capabilities, or ``None``.
+
+    Raises:
+        QueryError: If ``raw`` is not a list or names a label outside :class:`~onlook.types.Capability`
+            (a typo must not silently move a question out of the perceivable subset).
+
+    Example:
+        >>> sorted(c.value for c in parse_needs(["people", "person_colour"]))
+        ['people', 'person_colour']
+        >>> parse_needs(None) is None
+        True
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, (str, bytes, Mapping)) or not hasattr(raw, "__iter__"):
+        raise QueryError(f"needs must be a list of labels, not {type(raw).__name__}")
+    out = set()
+    for label in raw:
+        try:
+            out.add(label if isinstance(label, Capability) else Capability(label))
+        except ValueError:
+            raise QueryError(f"unknown needs label {label!r} (expected some of "
+                             f"{', '.join(c.value for c in Capability)})") from None
+    return frozenset(out)
 
 
 def parse_hms(text: str) -> float:
@@ -377,11 +425,11 @@ def _load_onlook(data: list, p: Path) -> list[EvalQuestion]:
             if not (isinstance(span, list) and len(span) == 2 and all(_is_number(v) for v in span)):
                 raise QueryError(f"{where}: gt_span must be [start_s, end_s], not {span!r}")
             span = (float(span[0]), float(span[1]))
-        known = {"id", "video", "time_s", "question", "type", "options", "answer", "gt_span", "task"}
+        known = {"id", "video", "time_s", "question", "type", "options", "answer", "gt_span", "task", "needs"}
         out.append(_make(
             where, id=_get(e, "id", where, str), video=_get(e, "video", where, str), time_s=time_s,
             question=_get(e, "question", where, str), type=_get(e, "type", where, str), options=options,
-            answer=answer, gt_span=span, task=e.get("task"), source="onlook",
+            answer=answer, gt_span=span, task=e.get("task"), source="onlook", needs=e.get("needs"),
             extra={k: v for k, v in e.items() if k not in known},
         ))
     return out
@@ -486,7 +534,7 @@ def _load_streamingbench(data: list, p: Path) -> list[EvalQuestion]:
                 ids.append(qid)
             out.append(_make(where, id=qid, video=name, time_s=time_s, question=text, type=qtype,
                              options=options, answer=answer, gt_span=span, task=task,
-                             source="streamingbench", extra=extra))
+                             source="streamingbench", needs=q.get("needs"), extra=extra))
     return out
 
 
@@ -541,7 +589,7 @@ def _load_ovobench(data: list, p: Path) -> list[EvalQuestion]:
             out.append(_make(
                 where, id=f"ovo-{raw_id}", video=video, time_s=_get(item, "realtime", where, float),
                 question=_get(item, "question", where, str), type=qtype, options=options,
-                answer=chr(65 + gt), task=task, source="ovobench",
+                answer=chr(65 + gt), task=task, source="ovobench", needs=item.get("needs"),
                 extra={"answer_text": item.get("answer"), "gt": gt},
             ))
             continue
@@ -551,7 +599,7 @@ def _load_ovobench(data: list, p: Path) -> list[EvalQuestion]:
             question, answer, span, extra = _ovo_probe(item, task, k, probe, pw)
             out.append(_make(pw, id=f"ovo-{raw_id}-p{k}", video=video, time_s=_get(probe, "realtime", pw, float),
                              question=question, type="forward", answer=answer, gt_span=span, task=task,
-                             source="ovobench", extra=extra))
+                             source="ovobench", needs=item.get("needs"), extra=extra))
     return out
 
 

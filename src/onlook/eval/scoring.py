@@ -8,42 +8,71 @@
 
 Abstentions count as wrong but are reported separately, so honest
 abstaining stays visible next to accuracy.
+
+The *perceivable* subset is decided by the data, not by the engine's reading
+of the words: a question belongs to it when every one of its hand-made
+``needs`` is among the capabilities the engine declares
+(:func:`is_perceivable`); questions without ``needs`` are reported apart, as
+unlabelled. A figure over no questions is ``None`` (JSON ``null``), never NaN.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from onlook.eval.loaders import EvalQuestion
 from onlook.eval.protocol import Response, is_poll
+from onlook.types import Capability
 
-__all__ = ["Scored", "score_response", "summarize", "match_alerts", "span_iou", "perceivable"]
+__all__ = ["Scored", "score_response", "summarize", "match_alerts", "span_iou", "is_perceivable", "json_safe"]
 
 
-def perceivable(q: EvalQuestion) -> bool:
-    """Whether the question is about what the offline perception sees at all.
+def is_perceivable(needs: Iterable[Capability] | None, capabilities: Iterable[Capability]) -> bool:
+    """Whether an engine with ``capabilities`` has everything a question or alert ``needs``.
 
-    Decided by the same parser the engine uses (no hand labels): the question
-    names a perceivable subject (people, faces, text, scene changes, colours,
-    motion) and nothing the detectors cannot see; a forward question must
-    compile into an alert rule.
+    Args:
+        needs: The hand-made labels of the question or alert; ``None`` when unlabelled.
+        capabilities: What the engine declares (``StreamEngine.capabilities``).
+
+    Returns:
+        False for unlabelled items (they are reported apart), else whether ``needs`` is a subset.
+        ``beyond`` is never declared, so an item that needs it is never perceivable.
+
+    Example:
+        >>> caps = {Capability.PEOPLE, Capability.PERSON_COLOUR}
+        >>> is_perceivable({Capability.PEOPLE}, caps), is_perceivable({Capability.OBJECTS}, caps)
+        (True, False)
+        >>> is_perceivable(None, caps)
+        False
     """
-    from onlook.errors import UnsupportedQuery
-    from onlook.query.alerts import compile_alert
-    from onlook.query.parse import parse_question
+    return needs is not None and frozenset(needs) <= frozenset(capabilities)
 
-    if q.type == "forward" and not is_poll(q):
-        try:
-            compile_alert(q.question)
-            return True
-        except UnsupportedQuery:
-            return False
-    intent = parse_question(q.question)
-    return intent.subject is not None and not intent.unknown
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, inf) replaced by ``None``, through dicts, lists and tuples.
+
+    JSON has no NaN: ``json.dumps`` would write the non-standard ``NaN`` that strict readers reject.
+
+    Example:
+        >>> json_safe({"p95": float("nan"), "xs": [1.0, float("inf")]})
+        {'p95': None, 'xs': [1.0, None]}
+    """
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
 
 
 def match_alerts(gt_times: list[float], fired: list[float], *, before_s: float = 0.5,
@@ -52,7 +81,8 @@ def match_alerts(gt_times: list[float], fired: list[float], *, before_s: float =
 
     An alert is a hit if it fires within ``after_s`` after a ground-truth time
     and not more than ``before_s`` before it; each ground-truth time and each
-    alert can be matched once (greedy in time order).
+    alert can be matched once (greedy in time order). Delays of early hits
+    count as 0; with no hits the delay percentiles are ``None``.
 
     Example:
         >>> r = match_alerts([1.0, 5.0], [1.4, 3.0, 5.2])
@@ -78,8 +108,8 @@ def match_alerts(gt_times: list[float], fired: list[float], *, before_s: float =
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     pos = [max(0.0, d) for d in delays]
     return {"precision": precision, "recall": recall, "f1": f1, "hits": hits, "fired": len(fired_sorted),
-            "gt": len(gt), "delay_p50_s": float(np.percentile(pos, 50)) if pos else float("nan"),
-            "delay_p95_s": float(np.percentile(pos, 95)) if pos else float("nan"),
+            "gt": len(gt), "delay_p50_s": float(np.percentile(pos, 50)) if pos else None,
+            "delay_p95_s": float(np.percentile(pos, 95)) if pos else None, "delays_s": pos,
             "missed": missed, "false": [f for f, u in zip(fired_sorted, used) if not u]}
 
 
@@ -107,8 +137,10 @@ class Scored:
     def to_dict(self) -> dict[str, Any]:
         r = self.response
         a = r.answer
+        needs = r.question.needs
         return {"id": r.question.id, "video": r.question.video, "type": r.question.type,
                 "time_s": r.question.time_s, "question": r.question.question,
+                "needs": None if needs is None else sorted(c.value for c in needs),
                 "answer": None if a is None else (a.value if a.value is not None else a.text),
                 "text": None if a is None else a.text, "expected": r.question.answer,
                 "correct": self.correct, "abstained": self.abstained, "within_one": self.within_one,
@@ -158,17 +190,34 @@ def score_response(r: Response, *, before_s: float = 0.5, after_s: float = 2.0) 
     return Scored(r, False, abstained)
 
 
-def summarize(scored: list[Scored]) -> dict[str, Any]:
-    """Overall and per-type figures: fraction correct, abstentions, latency, IoU recalls."""
+def summarize(scored: list[Scored], capabilities: Iterable[Capability] = ()) -> dict[str, Any]:
+    """Overall, per-type and per-need figures, and those of the perceivable subset.
+
+    Args:
+        scored: The scored responses.
+        capabilities: What the engine that answered declares; decides the perceivable subset with
+            each question's ``needs`` (:func:`is_perceivable`).
+
+    Returns:
+        ``overall`` (accuracy), ``n``, ``abstained``, latency percentiles, ``accuracy_when_answering``,
+        ``capabilities`` (sorted values), and blocks of ``n``, ``correct``, ``accuracy``,
+        ``abstained``... for ``by_type``, ``by_need`` (each need label that occurs, with
+        ``declared``: whether the engine has it), ``perceivable`` (with its ``ids``) and
+        ``unlabelled`` (questions without ``needs``). Accuracy over no questions is ``None``.
+    """
+    caps = frozenset(capabilities)
     by: dict[str, list[Scored]] = defaultdict(list)
+    by_need: dict[Capability, list[Scored]] = defaultdict(list)
     for s in scored:
         by[s.response.question.type].append(s)
+        for need in s.response.question.needs or ():
+            by_need[need].append(s)
 
     def block(items: list[Scored]) -> dict[str, Any]:
         n = len(items)
         lat = [s.response.latency_s for s in items if s.response.answer is not None and s.response.latency_s > 0]
         d: dict[str, Any] = {"n": n, "correct": sum(s.correct for s in items),
-                             "accuracy": (sum(s.correct for s in items) / n) if n else 0.0,
+                             "accuracy": _ratio(sum(s.correct for s in items), n),
                              "abstained": sum(s.abstained for s in items),
                              "latency_p50_ms": round(float(np.percentile(lat, 50)) * 1000, 2) if lat else None,
                              "latency_p95_ms": round(float(np.percentile(lat, 95)) * 1000, 2) if lat else None}
@@ -180,13 +229,17 @@ def summarize(scored: list[Scored]) -> dict[str, Any]:
             d["r_at_iou_0.3"] = sum(i >= 0.3 for i in ious) / len(ious)
             d["r_at_iou_0.5"] = sum(i >= 0.5 for i in ious) / len(ious)
         answered = [s for s in items if not s.abstained]
-        d["accuracy_when_answering"] = (sum(s.correct for s in answered) / len(answered)) if answered else None
+        d["accuracy_when_answering"] = _ratio(sum(s.correct for s in answered), len(answered))
         return d
 
     overall = block(scored)
-    answerable = [s for s in scored if perceivable(s.response.question)]
+    answerable = [s for s in scored if is_perceivable(s.response.question.needs, caps)]
+    unlabelled = [s for s in scored if s.response.question.needs is None]
     return {"overall": overall["accuracy"], "n": overall["n"], "abstained": overall["abstained"],
+            "capabilities": sorted(c.value for c in caps),
             "perceivable": block(answerable) | {"ids": [s.response.question.id for s in answerable]},
+            "unlabelled": block(unlabelled),
             "accuracy_when_answering": overall["accuracy_when_answering"],
             "latency_p50_ms": overall["latency_p50_ms"], "latency_p95_ms": overall["latency_p95_ms"],
-            "by_type": {t: block(items) for t, items in sorted(by.items())}}
+            "by_type": {t: block(items) for t, items in sorted(by.items())},
+            "by_need": {c.value: block(by_need[c]) | {"declared": c in caps} for c in Capability if c in by_need}}

@@ -25,9 +25,9 @@ from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.scene import SceneCutDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
-from onlook.types import Analysis, Frame, Observation
+from onlook.types import Analysis, Capability, Frame, Observation
 
-__all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver"]
+__all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for"]
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +203,12 @@ class Perceiver:
         return cols
 
     @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this perceiver sees, from the detectors it holds (see :func:`capabilities_for`)."""
+        return _capabilities(people=self.people is not None, faces=self.faces is not None,
+                             text=self.text is not None, colours=self.settings.detect_colors)
+
+    @property
     def skipped_area_fraction(self) -> float:
         """Share of the sampled image area the detectors did not need to analyse."""
         return self.gate.skipped_area_fraction
@@ -239,6 +245,33 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
     if grid.mean() < min_fraction:
         return []
     return replace(gate, changed=grid).rois(shape)
+
+
+def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool) -> frozenset[Capability]:
+    # The gate's motion and the scene-cut detector run on every kept frame, whatever is switched on.
+    caps = {Capability.MOTION, Capability.SHOTS}
+    if people:
+        caps.add(Capability.PEOPLE)
+        if colours:  # clothing colours are read from tracked people's torsos
+            caps.add(Capability.PERSON_COLOUR)
+    if faces:
+        caps.add(Capability.FACES)
+    if text:
+        caps.add(Capability.OCR)
+    if colours:
+        caps.add(Capability.SCENE_COLOUR)
+    return frozenset(caps)
+
+
+def capabilities_for(settings: Settings) -> frozenset[Capability]:
+    """What a perceiver built by :func:`build_perceiver` from ``settings`` sees, without building it.
+
+    Example:
+        >>> sorted(c.value for c in capabilities_for(Settings(detect_faces=False, detect_text=False)))
+        ['motion', 'people', 'person_colour', 'scene_colour', 'shots']
+    """
+    return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
+                         colours=settings.detect_colors)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:

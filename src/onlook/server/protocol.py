@@ -117,6 +117,9 @@ class StreamStatus(BaseModel):
     lag_s: float | None = Field(None, description="seconds between the last analysed frame's arrival and its "
                                                    "analysis (near 0 when the stream keeps up)")
     alerts: list[str] = Field(default_factory=list, description="standing alert queries")
+    capabilities: list[str] | None = Field(None, description="what the stream's engine can perceive "
+                                           "(onlook.types.Capability values: people, faces, ocr, shots...); "
+                                           "None while its engine is not open")
     options: dict[str, Any] = Field(default_factory=dict)
     created: float = 0.0
     restarts: int | None = Field(None, description="times the stream's worker was restarted (cluster only)")
