@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -42,6 +45,7 @@ class Origin:
 
     def __init__(self, clip: Path) -> None:
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Host)
+        self.clip = clip
         data = clip.read_bytes()
         outer = self
 
@@ -247,6 +251,39 @@ def test_webhook_deliveries_are_checked_and_pinned_each_time(origin):
 
     unchecked = asyncio.run(deliver(None, f"http://localhost:{origin.port}/operator"))  # type: ignore[arg-type]
     assert unchecked["delivered"] == 1  # without a policy (the operator's webhooks) nothing is checked
+
+
+def test_https_webhooks_keep_the_tls_name_when_pinned(tmp_path, origin):
+    """The POST goes to the checked address, its TLS handshake names the host and verifies the certificate for it."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to make a certificate with")
+    key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=hook.test", "-addext", "subjectAltName=DNS:hook.test"],
+                   check=True, capture_output=True, timeout=60)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    tls = Origin(origin.clip)
+    tls.httpd.socket = server_ctx.wrap_socket(tls.httpd.socket, server_side=True)
+
+    async def deliver() -> dict[str, int]:
+        sender = WebhookSender(attempts=1, timeout_s=5,
+                               transport=httpx.AsyncHTTPTransport(verify=ssl.create_default_context(cafile=cert)))
+        await sender.start()
+        sender.submit(f"https://hook.test:{tls.port}/in", {"type": "alert"},
+                      policy=NetPolicy.parse(["127.0.0.1"], resolver=Answers(["127.0.0.1"])))
+        await sender.close(drain_s=5.0)
+        return sender.stats
+
+    try:
+        stats = asyncio.run(deliver())
+    finally:
+        tls.close()
+    assert stats["delivered"] == 1, stats
+    assert names == ["hook.test"] and tls.requests == [("POST", "/in", f"hook.test:{tls.port}")]
 
 
 # --- 2. FFmpeg URL options and listening sources ----------------------------------------------------
