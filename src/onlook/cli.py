@@ -747,6 +747,15 @@ def serve(
         "--allow-files", help="folder that file sources may come from (repeatable); none by default")] = None,
     webhook: Annotated[Optional[list[str]], typer.Option(
         "--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
+    allow_hosts: Annotated[Optional[list[str]], typer.Option(
+        "--allow-hosts", help="loopback/private/link-local/multicast address, network (10.0.0.0/8) or host name "
+        "(cam.lan; .lan for a domain) that sources and webhooks added through the API may reach (repeatable, or "
+        "comma-separated); public addresses need none")] = None,
+    allow_listen: Annotated[bool, typer.Option(
+        "--allow-listen", help="accept API sources that listen for connections (tcp://...?listen=1, udp://)")] = False,
+    server_name: Annotated[Optional[list[str]], typer.Option(
+        "--server-name", help="host name clients reach this server by, besides localhost and its addresses "
+        "(repeatable; '*' for any): requests whose Host or Origin names another are refused")] = None,
     fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse (default 2)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     answerer: AnswererOpt = None,
@@ -769,7 +778,9 @@ def serve(
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
     sock = None
     try:
-        settings = _settings(fps=fps, **_answerer_settings(answerer, base_url, model, model_api_key, device))
+        settings = _settings(fps=fps, allow_hosts=allow_hosts or None, allow_listen=allow_listen or None,
+                             server_names=server_name or None,
+                             **_answerer_settings(answerer, base_url, model, model_api_key, device))
         check_store_root(store_root)
         for d in allow_files or []:
             if not d.is_dir():
@@ -785,7 +796,7 @@ def serve(
                                    num_gpus=cluster_gpus, init_kwargs={"include_dashboard": False})
         web = create_app(settings, store_root, api_key=api_key, allow_files=list(allow_files or []),
                          webhooks=list(webhook or []), answerer=None if cluster else _make_answerer(settings),
-                         executor=executor)
+                         executor=executor, server_names=[host])
     except OnlookError as e:
         if sock is not None:
             sock.close()

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from onlook.errors import ConfigError
 
@@ -108,6 +108,26 @@ class Settings(BaseSettings):
     context_recent: int = Field(4, ge=0, description="of those, slots kept for the latest frames")
     context_log_chars: int = Field(1500, ge=0, description="characters of event log a VLM is sent")
     context_image_side: int = Field(448, ge=28, description="longest side of each frame sent to a VLM, in pixels")
+
+    # --- serving (onlook serve): what API clients may make the server reach; `onlook watch` is not restricted
+    allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="loopback/private/link-local/multicast targets that streams added "
+        "through the API and their webhooks may reach anyway: addresses or networks (10.0.0.0/8) and host names "
+        "(cam.lan, .lan for a domain); comma-separated in ONLOOK_ALLOW_HOSTS")
+    allow_listen: bool = Field(False, description="accept API sources that listen for connections "
+                               "(tcp://...?listen=1, udp://)")
+    server_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="host names the server is reached by, besides localhost, IP addresses "
+        "and --host (Host and Origin headers naming others are refused); comma-separated in ONLOOK_SERVER_NAMES")
+
+    @field_validator("allow_hosts", "server_names", mode="before")
+    @classmethod
+    def _comma_list(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, (list, tuple)):
+            return [p.strip() for item in v for p in str(item).split(",") if p.strip()]
+        return v
 
     @field_validator("budget", mode="before")
     @classmethod

@@ -57,6 +57,8 @@ class StreamEngine:
         alerts: Standing alert queries to register at start.
         start_s: Skip stream time before this (resume a file part-way).
         until_s: Stop after this stream time.
+        net_policy: What a network source URL may reach
+            (:class:`~onlook.sources.netpolicy.NetPolicy`); None reaches anything.
 
     Raises:
         UnsupportedQuery: an alert in ``alerts`` cannot be seen by perception.
@@ -71,8 +73,11 @@ class StreamEngine:
     def __init__(self, source: Any, *, settings: Settings | None = None, stream_id: str = "default",
                  perceiver: Perceiver | None = None, store: Store | None = None,
                  answerer: Answerer | None = None, alerts: list[str] | None = None,
-                 start_s: float = 0.0, until_s: float | None = None) -> None:
+                 start_s: float = 0.0, until_s: float | None = None, net_policy: Any = None) -> None:
         self.settings = settings or Settings()
+        # What a network source may reach (onlook.sources.netpolicy.NetPolicy): set by a server for
+        # the URLs its clients name; None for the operator's own `onlook watch`.
+        self.net_policy = net_policy
         self.stream_id = stream_id
         self._source_arg = source
         self.source: Any = None
@@ -189,7 +194,7 @@ class StreamEngine:
                                reconnect_backoff_s=s.reconnect_backoff_s,
                                reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
                                queue_size=s.queue_size, keep=self._source_sampler.keep,
-                               max_width=s.analysis_width)
+                               max_width=s.analysis_width, net_policy=self.net_policy)
         return self._source_arg
 
     def _frames(self) -> Iterator[Frame]:

@@ -15,6 +15,7 @@ PyAV's ``av.error`` does.
     │   ├── SourceCorrupt                       the data cannot be decoded
     │   ├── SourceTimeout(TimeoutError)         open or read took too long
     │   ├── SourceUnreachable(ConnectionError)  host refused / unknown / down
+    │   │   └── TargetNotAllowed(PermissionError)   an address or URL option the server may not use
     │   └── SourceExhausted                     reconnect attempts used up
     ├── StoreError(OSError)                 the on-disk memory store failed
     │   ├── StoreLocked                         another process writes this store
@@ -42,6 +43,7 @@ __all__ = [
     "SourceTimeout",
     "SourceUnreachable",
     "SourceExhausted",
+    "TargetNotAllowed",
     "StoreError",
     "StoreLocked",
     "StoreNotFound",
@@ -89,6 +91,17 @@ class SourceTimeout(SourceError, TimeoutError):
 
 class SourceUnreachable(SourceError, ConnectionError):
     """The host refused the connection, is unknown, or went away."""
+
+
+class TargetNotAllowed(SourceUnreachable, PermissionError):
+    """A network target the server may not reach, or a URL option it does not accept.
+
+    Raised by :class:`onlook.sources.netpolicy.NetPolicy` for sources and webhooks
+    that API clients name: loopback, private, link-local, multicast and other
+    non-public addresses (unless the operator allows them), listening sources,
+    FFmpeg options in the URL. A subclass of :class:`SourceUnreachable` so that
+    a live source retries it, and fails, exactly like a refused connection.
+    """
 
 
 class SourceExhausted(SourceError):

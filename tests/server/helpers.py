@@ -27,7 +27,10 @@ class LiveServer:
     store_root: Path
 
     def client(self, **kw: Any) -> httpx.Client:
+        """A client that, like the web page, says JSON on every request (the server refuses a state-changing
+        request without it, unless it carries the API key)."""
         kw.setdefault("timeout", httpx.Timeout(20.0))
+        kw["headers"] = {"Content-Type": "application/json", **(kw.get("headers") or {})}
         return httpx.Client(base_url=self.url, **kw)
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -36,9 +39,14 @@ class LiveServer:
         assert not self.thread.is_alive(), "server did not stop"
 
 
+LOOPBACK = ["127.0.0.0/8", "::1"]
+"""What test servers allow sources and webhooks to reach: the tests' producers and receivers run on loopback,
+which a server refuses by default (pass ``allow_hosts=[]`` for a server that does)."""
+
+
 def test_settings(**kw: Any) -> Settings:
-    """Light perception for tests: no faces, no OCR (people on unless told otherwise)."""
-    base: dict[str, Any] = {"fps": 2.0, "detect_faces": False, "detect_text": False}
+    """Light perception for tests: no faces, no OCR (people on unless told otherwise); loopback targets allowed."""
+    base: dict[str, Any] = {"fps": 2.0, "detect_faces": False, "detect_text": False, "allow_hosts": LOOPBACK}
     base.update(kw)
     return Settings(**base)
 

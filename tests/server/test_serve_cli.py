@@ -91,3 +91,30 @@ def test_bad_ray_address_is_one_line(args, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True, timeout=100)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "cannot join the Ray cluster 'bogus'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serve_allows_the_hosts_it_is_told_and_answers_only_to_its_names(tmp_path, monkeypatch):
+    bad = subprocess.run([sys.executable, "-m", "onlook.cli", "serve", "--allow-hosts", "not a host!",
+                          "--store-root", str(tmp_path / "bad"), "--port", str(free_port())],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--allow-hosts 'not a host!'" in bad.stderr and "Traceback" not in bad.stderr
+    monkeypatch.setenv("ONLOOK_RECONNECT_ATTEMPTS", "0")  # the loopback source below fails at once
+    port = free_port()
+    proc = _serve("--port", str(port), "--store-root", str(tmp_path / "root"), "--allow-hosts", "127.0.0.1",
+                  "--server-name", "onlook.lan", "--log-level", "warning")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, 40)
+        r = httpx.post(f"{url}/streams", json={"id": "lo", "source": f"http://127.0.0.1:{free_port()}/x.ts"},
+                       timeout=10)
+        assert r.status_code == 201, r.text  # allowed: --allow-hosts 127.0.0.1
+        for source in ["http://127.0.0.2/x.ts", "rtsp://10.0.0.1/cam", f"tcp://127.0.0.1:{free_port()}?listen=1"]:
+            r = httpx.post(f"{url}/streams", json={"source": source}, timeout=10)
+            assert r.status_code == 403 and r.json()["error"]["type"] == "TargetNotAllowed", (source, r.text)
+        assert httpx.get(f"{url}/streams", headers={"Host": f"onlook.lan:{port}"}, timeout=5).status_code == 200
+        assert httpx.get(f"{url}/streams", headers={"Host": f"evil.example:{port}"}, timeout=5).status_code == 400
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

@@ -27,6 +27,7 @@ from onlook.answer.dialogue import takes_history
 from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
+from onlook.sources.netpolicy import NetPolicy
 from onlook.types import Answer, Frame, Gap, SearchHit
 
 __all__ = ["Batch", "Executor", "InProcessExecutor", "MessageRing", "StreamSpec", "StreamWorker"]
@@ -49,6 +50,8 @@ class StreamSpec:
         start: Start ingest at once; False opens the stream for queries only.
         node: Ray node id to place the stream on when it is alive (the stream moves
             to another node if that one is lost); None lets Ray choose.
+        net_policy: What a network source may reach (the server's
+            :class:`~onlook.sources.netpolicy.NetPolicy`, checked where the worker connects).
     """
 
     stream_id: str
@@ -60,6 +63,7 @@ class StreamSpec:
     resume: bool = False
     start: bool = True
     node: str | None = None
+    net_policy: NetPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ class StreamWorker:
 
             perceiver = build_perceiver(s.settings, encoder=self._encoder)
         return StreamEngine(s.source, settings=s.settings, stream_id=s.stream_id, alerts=list(s.alerts),
-                            start_s=start_s, until_s=s.until_s, answerer=self._answerer, perceiver=perceiver)
+                            start_s=start_s, until_s=s.until_s, answerer=self._answerer, perceiver=perceiver,
+                            net_policy=s.net_policy)
 
     def _on_message(self, msg: Message) -> None:
         self.ring.put({**msg, "stream": self.spec.stream_id})

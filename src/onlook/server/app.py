@@ -33,9 +33,10 @@ from onlook.errors import OnlookError
 from onlook.server import routes_events, routes_openai, routes_page, routes_streams
 from onlook.server.errors import one_line, status_for
 from onlook.server.manager import StreamManager
-from onlook.server.middleware import ApiKeyMiddleware, BodyLimitMiddleware
+from onlook.server.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestGuardMiddleware
 from onlook.server.serving import StreamService
 from onlook.server.webhooks import WebhookSender
+from onlook.sources.netpolicy import NetPolicy
 
 __all__ = ["create_app", "OPEN_PATHS", "OPEN_PREFIXES"]
 
@@ -124,7 +125,8 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
                api_key: str | None = None, allow_files: Sequence[str | os.PathLike[str]] = (),
                webhooks: Sequence[str] = (), max_body_bytes: int = 64 * 1024,
                max_chat_body_bytes: int = 1024 * 1024,
-               webhook_sender: WebhookSender | None = None, answerer: Any = None, executor: Any = None) -> FastAPI:
+               webhook_sender: WebhookSender | None = None, answerer: Any = None, executor: Any = None,
+               server_names: Sequence[str] = (), net_policy: NetPolicy | None = None) -> FastAPI:
     """Build the onlook HTTP app.
 
     Args:
@@ -145,6 +147,12 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
             :class:`~onlook.cluster.Executor` such as :class:`~onlook.cluster.RayExecutor`
             runs each one's worker there (each worker builds the answerer ``settings``
             name). The caller owns it (shuts it down after the app).
+        server_names: Host names the server is reached by, besides ``localhost``, its
+            addresses and ``settings.server_names`` (pass the ``--host`` it binds when that
+            is a name): requests whose ``Host`` or ``Origin`` names another are refused.
+        net_policy: What network sources and per-stream webhooks that clients name may
+            reach; default from ``settings`` (public addresses, plus ``allow_hosts``,
+            listening sources only with ``allow_listen``).
 
     Returns:
         The app; its lifespan reopens the streams of ``store_root`` and stops them on shutdown.
@@ -156,7 +164,8 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     """
     settings = settings or Settings()
     manager = StreamManager(settings, store_root, allow_files=list(allow_files), webhooks=list(webhooks),
-                            webhook_sender=webhook_sender, answerer=answerer, executor=executor)
+                            webhook_sender=webhook_sender, answerer=answerer, executor=executor,
+                            net_policy=net_policy)
     service = StreamService(manager)
 
     @asynccontextmanager
@@ -187,4 +196,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     app.add_middleware(_BodyLimits, max_bytes=max_body_bytes, prefix_limits={"/v1/": max_chat_body_bytes})
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key, open_paths=OPEN_PATHS, open_prefixes=OPEN_PREFIXES)
+    # Outermost: refused before anything else runs, and api_key= is out of the query before anything logs it.
+    app.add_middleware(RequestGuardMiddleware, server_names=[*settings.server_names, *server_names],
+                       api_key=api_key, openai_prefixes=("/v1/",))
     return app

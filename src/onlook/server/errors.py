@@ -11,13 +11,15 @@
     ├── AlertNotFound(LookupError)          404  no such standing alert on the stream
     └── StreamUnavailable                   503  the stream's engine could not be (re)opened
 
+    TargetNotAllowed (onlook.errors)        403  a network source or webhook the server may not reach
+
 Every response for an error is ``{"error": {"type": "<class name>", "message": "<one line>"}}``.
 """
 
 from __future__ import annotations
 
 from onlook.errors import (
-    ConfigError, ModelError, OnlookError, QueryError, SourceError, StoreError, StoreLocked,
+    ConfigError, ModelError, OnlookError, QueryError, SourceError, StoreError, StoreLocked, TargetNotAllowed,
 )
 
 __all__ = [
@@ -69,6 +71,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (StreamExists, 409),
     (StreamRunning, 409),
     (SourceNotAllowed, 403),
+    (TargetNotAllowed, 403),
     (StreamUnavailable, 503),
     (StoreLocked, 409),
     (StoreError, 500),

@@ -40,7 +40,7 @@ from anyio import to_thread
 
 from onlook.config import Settings, parse_bytes
 from onlook.engine import StreamEngine
-from onlook.errors import ConfigError, OnlookError, StoreLocked, UnsupportedSource
+from onlook.errors import ConfigError, OnlookError, SourceError, StoreLocked, TargetNotAllowed, UnsupportedSource
 from onlook.memory import Store
 from onlook.query.alerts import compile_alert
 from onlook.server.errors import (
@@ -49,6 +49,8 @@ from onlook.server.errors import (
 from onlook.server.protocol import STREAM_ID_PATTERN, CreateStreamRequest
 from onlook.server.webhooks import WebhookSender, check_webhook_url
 from onlook.sources import LIVE_SCHEMES, PacedSource, ThreadedSource, open_source
+from onlook.sources._pyav import display_name
+from onlook.sources.netpolicy import SOURCE_REFUSED, WEBHOOK_REFUSED, NetPolicy
 from onlook.types import Frame
 
 __all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "read_streams_file",
@@ -63,6 +65,19 @@ _ID_RE = re.compile(STREAM_ID_PATTERN)
 _STREAMS_FILE = "streams.json"
 _OPTION_KEYS = ("fps", "realtime", "detect_people", "detect_faces", "detect_text", "budget", "start", "until",
                 "webhooks")
+
+
+def _subclass_names(cls: type) -> frozenset[str]:
+    names, todo = set(), [cls]
+    while todo:
+        c = todo.pop()
+        names.add(c.__name__)
+        todo.extend(c.__subclasses__())
+    return frozenset(names)
+
+
+_SOURCE_ERRORS = _subclass_names(SourceError)
+"""Error types whose text a live stream's clients never see (SOURCE_REFUSED instead; the log has it)."""
 
 
 def keyframe_url(stream_id: str, rel: str | None) -> str | None:
@@ -272,6 +287,9 @@ class StreamManager:
         webhooks: URLs that receive every alert of every stream.
         webhook_sender: Delivery machinery (default: a :class:`WebhookSender`).
         subscriber_queue: Messages buffered per subscriber before the oldest is dropped.
+        net_policy: What network sources and per-stream webhooks that clients name may reach
+            (default: from ``settings``: public addresses, plus ``allow_hosts``). The
+            server-wide ``webhooks`` are the operator's and are not checked.
 
     Example:
         >>> mgr = StreamManager(Settings(), "/var/lib/onlook", allow_files=["/srv/video"])  # doctest: +SKIP
@@ -282,8 +300,9 @@ class StreamManager:
     def __init__(self, settings: Settings, store_root: str | os.PathLike[str], *,
                  allow_files: list[str | os.PathLike[str]] | None = None, webhooks: list[str] | None = None,
                  webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256,
-                 answerer: Any = None, executor: Any = None) -> None:
+                 answerer: Any = None, executor: Any = None, net_policy: NetPolicy | None = None) -> None:
         self.settings = settings
+        self.net_policy = net_policy or NetPolicy.from_settings(settings)
         # Where streams run: None keeps each engine in this process; an Executor (e.g. a
         # RayExecutor) runs each stream's worker elsewhere and the manager holds a RemoteStream.
         self.executor = executor
@@ -414,6 +433,8 @@ class StreamManager:
     def _open_engine(self, h: StreamHandle, *, start: bool, probe: bool = False) -> None:
         """Open the store and build the engine (worker thread); start it if asked."""
         settings = self._stream_settings(h)
+        if h.kind == "live":  # a listening URL saved in streams.json is refused on restart too
+            self.net_policy.source_mode(h.source)
         if h.kind == "local":
             h.path = self.check_local(h.path or "")
             if probe:  # a bad file is refused now, with its reason, not later as a failed stream
@@ -431,7 +452,7 @@ class StreamManager:
                 source = self._resumed(h.path or "", max(last, start_s), settings, h.id)
             engine = StreamEngine(source, settings=settings, stream_id=h.id, store=store,
                                   alerts=list(dict.fromkeys(h.alerts)), start_s=start_s, until_s=o.get("until"),
-                                  answerer=self.answerer)
+                                  answerer=self.answerer, net_policy=self.net_policy)
         except BaseException:
             if h.store is None:
                 store.close()
@@ -461,7 +482,7 @@ class StreamManager:
         o = h.options
         spec = StreamSpec(h.id, h.path if h.kind == "local" else h.source, settings,
                           alerts=tuple(dict.fromkeys(h.alerts)), start_s=float(o.get("start") or 0.0),
-                          until_s=o.get("until"), resume=True, start=start)
+                          until_s=o.get("until"), resume=True, start=start, net_policy=self.net_policy)
         with contextlib.suppress(KeyError):  # a restart: the old worker goes first (it holds the store)
             self.executor.close(h.id)
         self.executor.open(spec)
@@ -498,6 +519,7 @@ class StreamManager:
             UnsupportedSource, SourceNotFound, SourceCorrupt: the source cannot be used.
             UnsupportedQuery: an alert perception cannot see.
             ConfigError: a bad option (budget, webhook URL).
+            TargetNotAllowed: a network source or webhook this server may not reach.
         """
         kind, path = classify_source(req.source)
         for q in req.alerts:
@@ -507,6 +529,7 @@ class StreamManager:
         options["webhooks"] = webhooks
         if "budget" in options:
             parse_bytes(options["budget"])
+        await self._check_targets(req.source if kind == "live" else None, webhooks)
         async with self._lock:
             if self.closing:
                 raise StreamUnavailable("the server is shutting down")
@@ -525,6 +548,40 @@ class StreamManager:
             self.streams[sid] = h
             self._save()
         return h
+
+    async def _check_targets(self, source: str | None, webhooks: list[str]) -> None:
+        """Refuse a network source or webhook this server may not reach, before anything is stored.
+
+        A listening source or foreign URL options are refused with their reason. An
+        address that is not allowed, or a name that does not resolve, gets the one text
+        any unusable source gets (:data:`SOURCE_REFUSED`; the reason goes to the log),
+        so that the API tells nothing about what lies behind a refused address.
+        """
+        policy = self.net_policy
+        if source is not None:
+            policy.source_mode(source)
+
+        def resolve() -> None:
+            if source is not None:
+                try:
+                    policy.source_target(source, {})
+                except SourceError as e:
+                    log.warning("refused source %s: %s", display_name(source), e)
+                    raise TargetNotAllowed(SOURCE_REFUSED, source=source) from None
+            for url in webhooks:
+                try:
+                    policy.webhook_target(url)
+                except SourceError as e:
+                    log.warning("refused webhook %s: %s", url, e)
+                    raise TargetNotAllowed(WEBHOOK_REFUSED) from None
+
+        await to_thread.run_sync(resolve)
+
+    def _public_error(self, h: StreamHandle, err: object) -> str:
+        """An engine's error as clients see it: a live source's failure is :data:`SOURCE_REFUSED`."""
+        if h.kind == "live" and (isinstance(err, SourceError) or (isinstance(err, str) and self.executor is not None)):
+            return SOURCE_REFUSED  # a worker elsewhere gives its error as text only
+        return one_line(err)
 
     async def _reopen(self, entry: dict[str, Any]) -> None:
         source = str(entry.get("source", ""))
@@ -627,7 +684,7 @@ class StreamManager:
         if e is None:
             return d
         if e.error is not None and d["error"] is None:
-            d["error"] = one_line(e.error)
+            d["error"] = self._public_error(h, e.error)
         try:
             st = e.status()
         except OnlookError:
@@ -670,6 +727,12 @@ class StreamManager:
             return  # a late message from an engine this stream has replaced
         msg = {**msg, "stream": h.id}
         kind = msg.get("type")
+        if h.kind == "live" and kind == "error" and msg.get("error") in _SOURCE_ERRORS:
+            # "refused", "timed out" and "404" would make the API a port scanner: one text for all.
+            log.warning("stream %s: %s", h.id, msg.get("message"))
+            msg.update(message=SOURCE_REFUSED, error="SourceUnreachable")
+        elif h.kind == "live" and kind == "status" and "source" in msg:
+            msg["source"] = h.source  # not the address it was pinned to
         final = False
         if kind == "status":
             if isinstance(msg.get("alerts"), int):  # the engine's count; "alerts" is the list of queries here
@@ -693,7 +756,9 @@ class StreamManager:
             if sub.wants(msg):
                 sub.put(msg)
         if kind == "alert":
-            for url in self.webhooks + list(h.options.get("webhooks") or []):
+            for url in self.webhooks:  # the operator's
                 self.webhook_sender.submit(url, msg)
+            for url in h.options.get("webhooks") or []:  # a client's: checked and pinned at each delivery
+                self.webhook_sender.submit(url, msg, policy=self.net_policy)
         if final and not self.closing:
             self._save()

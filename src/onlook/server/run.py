@@ -7,11 +7,17 @@ therefore ends every feed first, then lets uvicorn shut down as usual.
 :func:`bind_socket` takes the port before anything starts, so a port in use
 is one line of bad input, not a server that reopened every stream and then
 found it could not listen.
+
+The app takes ``api_key=`` out of the query string before uvicorn's access log
+writes the request; :func:`make_server` also blanks any ``api_key=`` in
+uvicorn's log records, in case a request's path reaches a log another way.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
+import re
 import socket
 from typing import Any
 
@@ -20,7 +26,27 @@ from fastapi import FastAPI
 
 from onlook.errors import ConfigError
 
-__all__ = ["Server", "make_server", "bind_socket"]
+__all__ = ["Server", "make_server", "bind_socket", "RedactApiKey"]
+
+
+class RedactApiKey(logging.Filter):
+    """Replace the value of every ``api_key=`` in a log record with ``***``."""
+
+    _KEY = re.compile(r"(api_key=)[^&\s\"']+", re.IGNORECASE)
+
+    def _redact(self, value: Any) -> Any:
+        return self._KEY.sub(r"\1***", value) if isinstance(value, str) and "api_key=" in value.lower() else value
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._redact(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._redact(v) for k, v in record.args.items()}
+        return True
+
+
+_REDACT = RedactApiKey()
 
 
 class Server(uvicorn.Server):
@@ -66,4 +92,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def make_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8080, **config: Any) -> Server:
     """A :class:`Server` for ``app``; ``server.run()`` blocks, ``server.should_exit = True`` stops it."""
     config.setdefault("timeout_graceful_shutdown", 5)
-    return Server(uvicorn.Config(app, host=host, port=port, **config))
+    server = Server(uvicorn.Config(app, host=host, port=port, **config))  # (Config sets up uvicorn's loggers)
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+    return server

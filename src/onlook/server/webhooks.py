@@ -8,6 +8,13 @@ connection error, a timeout, 408, 429 or a 5xx is retried after
 ``backoff_s``, then twice that, up to ``backoff_max_s``, ``attempts`` times in
 all. Other 4xx answers are not retried (the receiver said the request itself
 is wrong).
+
+A delivery submitted with a :class:`~onlook.sources.netpolicy.NetPolicy` (a
+client's per-stream webhook) is checked before each attempt: its host is
+resolved, every address checked, and the POST goes to the checked address with
+``Host`` and the TLS server name kept (httpx's ``sni_hostname``), so a DNS answer
+that changes after the check cannot send it elsewhere. A refused target is not
+retried; why is logged, never told to the client.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from onlook.errors import ConfigError
+from onlook.errors import ConfigError, SourceError
 from onlook.server.protocol import dumps
+from onlook.sources.netpolicy import NetPolicy
 
 __all__ = ["WebhookSender", "check_webhook_url"]
 
@@ -65,7 +73,7 @@ class WebhookSender:
         self.timeout_s = timeout_s
         self.workers = workers
         self._transport = transport
-        self._queue: asyncio.Queue[tuple[str, bytes]] | None = None
+        self._queue: asyncio.Queue[tuple[str, bytes, NetPolicy | None]] | None = None
         self._client: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.stats = {"queued": 0, "delivered": 0, "failed": 0, "retried": 0, "dropped": 0}
@@ -77,8 +85,15 @@ class WebhookSender:
                                          headers={"User-Agent": "onlook-webhook"})
         self._tasks = [asyncio.create_task(self._worker(), name=f"onlook-webhook-{i}") for i in range(self.workers)]
 
-    def submit(self, url: str, payload: dict[str, Any]) -> None:
-        """Queue one delivery; never blocks. Call on the event loop's thread."""
+    def submit(self, url: str, payload: dict[str, Any], *, policy: NetPolicy | None = None) -> None:
+        """Queue one delivery; never blocks. Call on the event loop's thread.
+
+        Args:
+            url: Where to POST.
+            payload: The JSON body.
+            policy: Check (and pin) the target with it before each attempt; None
+                posts to the URL as it is (the operator's own webhooks).
+        """
         if self._queue is None:
             return
         body = dumps(payload).encode()
@@ -87,7 +102,7 @@ class WebhookSender:
                 self._queue.get_nowait()
                 self._queue.task_done()
                 self.stats["dropped"] += 1
-        self._queue.put_nowait((url, body))
+        self._queue.put_nowait((url, body, policy))
         self.stats["queued"] += 1
 
     async def close(self, drain_s: float = 2.0) -> None:
@@ -110,15 +125,15 @@ class WebhookSender:
         assert self._queue is not None
         queue = self._queue
         while True:
-            url, body = await queue.get()
+            url, body, policy = await queue.get()
             try:
-                await self._deliver(url, body)
+                await self._deliver(url, body, policy)
             except Exception:  # a bug here must not kill the worker
                 log.exception("webhook delivery to %s crashed", url)
             finally:
                 queue.task_done()
 
-    async def _deliver(self, url: str, body: bytes) -> None:
+    async def _deliver(self, url: str, body: bytes, policy: NetPolicy | None = None) -> None:
         assert self._client is not None
         delay = self.backoff_s
         why = ""
@@ -127,8 +142,16 @@ class WebhookSender:
                 self.stats["retried"] += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)
+            target, headers, extensions = url, {"Content-Type": "application/json"}, {}
+            if policy is not None:
+                try:
+                    target, pinned, extensions = await asyncio.to_thread(policy.webhook_target, url)
+                except SourceError as e:
+                    why = f"refused: {e}"
+                    break
+                headers.update(pinned)
             try:
-                r = await self._client.post(url, content=body, headers={"Content-Type": "application/json"})
+                r = await self._client.post(target, content=body, headers=headers, extensions=extensions)
             except httpx.HTTPError as e:
                 why = f"{type(e).__name__}: {e}"
                 continue

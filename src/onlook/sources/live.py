@@ -137,6 +137,10 @@ class LiveSource(BaseSource):
         reconnect_backoff_s: First reconnect delay.
         reconnect_backoff_max_s: Largest reconnect delay.
         on_gap: Called with each :class:`~onlook.types.Gap` as it is recorded.
+        target: Called before every connection attempt with no argument; returns the
+            URL and options to open this time (a server's
+            :meth:`~onlook.sources.netpolicy.NetPolicy.source_target`: resolved, checked
+            and pinned anew each time). An error it raises fails the attempt.
 
     Raises:
         SourceUnreachable: The first connection failed on every attempt
@@ -166,6 +170,7 @@ class LiveSource(BaseSource):
         on_gap: Callable[[Gap], None] | None = None,
         keep: Callable[[float], bool] | None = None,
         max_width: int | None = None,
+        target: Callable[[], tuple[str, dict[str, str]]] | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ConfigError(f"reconnect_attempts must be >= 0, got {reconnect_attempts}")
@@ -174,6 +179,7 @@ class LiveSource(BaseSource):
         self._uri = uri
         self._format = format
         self._options = live_options(uri) if options is None else dict(options)
+        self._target = target
         self._timeout = (float(open_timeout_s), float(read_timeout_s))
         self._attempts = int(reconnect_attempts)
         self._backoff = Backoff(reconnect_backoff_s, reconnect_backoff_max_s)
@@ -206,8 +212,9 @@ class LiveSource(BaseSource):
     # -- connecting
 
     def _open(self) -> _Connection:
-        container = open_container(self._uri, network=True, format=self._format,
-                                   options=self._options, timeout=self._timeout)
+        uri, options = self._target() if self._target is not None else (self._uri, self._options)
+        container = open_container(uri, network=True, format=self._format,
+                                   options=options, timeout=self._timeout)
         try:
             stream = video_stream(container, self._uri)
             # Latency over throughput: slice threads only (frame threads hold

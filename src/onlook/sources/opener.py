@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from onlook.errors import ConfigError, SourceNotFound, UnsupportedSource
@@ -11,10 +13,13 @@ from onlook.sources._pyav import source_error
 from onlook.sources.base import Source
 from onlook.sources.file import FileSource
 from onlook.sources.images import ImageFolderSource
-from onlook.sources.live import LiveSource
+from onlook.sources.live import LiveSource, live_options
 from onlook.sources.pacing import PacedSource
 from onlook.sources.threaded import ThreadedSource
 from onlook.types import Gap
+
+if TYPE_CHECKING:
+    from onlook.sources.netpolicy import NetPolicy
 
 __all__ = ["LIVE_SCHEMES", "open_source"]
 
@@ -38,6 +43,7 @@ def open_source(
     keep: Callable[[float], bool] | None = None,
     max_width: int | None = None,
     on_gap: Callable[[Gap], None] | None = None,
+    net_policy: NetPolicy | None = None,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
 
@@ -78,6 +84,9 @@ def open_source(
             frames that would be dropped anyway cost only their decode).
         max_width: Shrink frames wider than this in the decoder thread (area
             averaging), for consumers that only analyse smaller images.
+        net_policy: What a network URL may reach (a server's policy for URLs its
+            clients name): checked here, then resolved, checked and pinned again
+            on every connection attempt. None (the CLI, the operator) reaches anything.
 
     Returns:
         An open :class:`Source`; use it as a context manager or ``close()`` it.
@@ -89,6 +98,8 @@ def open_source(
         SourceUnreachable: A live stream refused or could not be reached on
             every attempt.
         SourceTimeout: A live stream did not answer in time on every attempt.
+        TargetNotAllowed: ``net_policy`` refuses the URL (a listening source), or refused
+            its address on every attempt.
         ConfigError: A setting is out of range.
 
     Example:
@@ -108,12 +119,16 @@ def open_source(
     source: Source
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme in LIVE_SCHEMES:
+        target = None
+        if net_policy is not None:
+            net_policy.source_mode(uri)  # a listening source or foreign URL options: refused before any attempt
+            target = partial(net_policy.source_target, uri, live_options(uri))
         source = LiveSource(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
             reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
-            max_width=max_width)
+            max_width=max_width, target=target)
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:

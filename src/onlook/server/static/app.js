@@ -71,7 +71,9 @@ class ApiError extends Error {
 async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = {};
   if (state.key) headers["Authorization"] = "Bearer " + state.key;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // Every request that changes something says JSON, body or not: the server refuses state-changing
+  // requests without it (a cross-site form cannot send it).
+  if (body !== undefined || method !== "GET") headers["Content-Type"] = "application/json";
   let resp;
   try {
     resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
