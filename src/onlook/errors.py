@@ -17,7 +17,9 @@ PyAV's ``av.error`` does.
     │   ├── SourceUnreachable(ConnectionError)  host refused / unknown / down
     │   └── SourceExhausted                     reconnect attempts used up
     ├── StoreError(OSError)                 the on-disk memory store failed
-    │   └── StoreLocked                         another process writes this store
+    │   ├── StoreLocked                         another process writes this store
+    │   ├── StoreCorrupt                        the database or a row in it is damaged
+    │   └── StoreTooNew                         written by a newer onlook (schema version)
     ├── QueryError(ValueError)              a question or search is malformed
     │   └── UnsupportedQuery                    an alert perception cannot see
     └── ModelError(RuntimeError)            an optional model could not be loaded
@@ -40,6 +42,8 @@ __all__ = [
     "SourceExhausted",
     "StoreError",
     "StoreLocked",
+    "StoreCorrupt",
+    "StoreTooNew",
     "QueryError",
     "UnsupportedQuery",
     "ModelError",
@@ -98,6 +102,18 @@ class StoreError(OnlookError, OSError):
 
 class StoreLocked(StoreError):
     """Another process is already writing to this store."""
+
+
+class StoreCorrupt(StoreError):
+    """The store's database is damaged, lost, or holds a row that cannot be read.
+
+    ``onlook store check DIR`` says what is wrong; ``onlook store repair DIR``
+    salvages what SQLite can still read into a fresh database.
+    """
+
+
+class StoreTooNew(StoreError):
+    """The store was written by a newer onlook whose schema this one does not know."""
 
 
 class QueryError(OnlookError, ValueError):
