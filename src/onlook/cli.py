@@ -828,8 +828,8 @@ def store_repair(
         _print_json({**report.to_dict(), "repaired": True})
         return
     console = Console(highlight=False)
-    console.print(f"repaired {directory}" + (f" (the old database is kept as {report.backup})" if report.backup else ""),
-                  soft_wrap=True)
+    kept = f" (the old database is kept as {report.backup})" if report.backup else ""
+    console.print(f"repaired {directory}{kept}", soft_wrap=True)
     if report.note:
         console.print(f"  {report.note}", soft_wrap=True)
     for t in report.tables:

@@ -610,7 +610,8 @@ def test_a_damaged_store_is_one_line_and_left_as_it_is(tmp_path: Path, keyframe_
     path = written_store(tmp_path / "s", keyframe_image)
     damage(path / "onlook.db")
     def files() -> dict[str, bytes]:  # the WAL index (-shm) is scratch space every reader writes
-        return {p.name: p.read_bytes() for p in path.rglob("*") if p.is_file() and p.name not in (".lock", "onlook.db-shm")}
+        return {p.name: p.read_bytes() for p in path.rglob("*")
+                if p.is_file() and p.name not in (".lock", "onlook.db-shm")}
 
     before = files()
     with pytest.raises(StoreCorrupt) as info:

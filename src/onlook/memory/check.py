@@ -371,8 +371,7 @@ def _check_db(conn: sqlite3.Connection, version: int, tables: set[str], files: d
 def _scan_table(conn: sqlite3.Connection, table: str) -> tuple[int, list[Any], str | None]:
     """Read every row of a known table: (rows read, keys of rows with undecodable values, read error)."""
     cols = list(_FIELDS.get(table, {}))
-    key = "rowid" if table not in ("frames", "sightings", "alerts") else "t"
-    sel = ", ".join([key, *cols]) if cols else key
+    sel = ", ".join(["rowid", *cols])
     n, bad, dims = 0, [], Counter()
     dim_of: list[tuple[Any, int]] = []
     try:

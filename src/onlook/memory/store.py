@@ -303,8 +303,11 @@ class Store:
 
     def _open_schema(self) -> None:
         """Check the database's layout and version; bring a writable one up to date."""
-        files, foreign = scan_keyframes(self.keyframe_dir)
+        # A writer counts its keyframes once here (the running size); a reader only where the database
+        # looks lost, so opening one to answer a question costs no folder scan.
+        files, foreign = scan_keyframes(self.keyframe_dir) if not self.readonly else ({}, 0)
         if not self.db_path.is_file() or self.db_path.stat().st_size == 0:
+            files = files or scan_keyframes(self.keyframe_dir)[0]
             if files:  # a lost database: starting a new one would pass the old keyframes off as orphans
                 raise self._lost_database(len(files), "missing" if not self.db_path.is_file() else "empty")
         version, tables = self._inspect()
@@ -313,8 +316,10 @@ class Store:
                               f"one knows up to {SCHEMA_VERSION}): upgrade onlook to open it")
         # Unversioned with tables: the layout of step 1. Unversioned without any: a new store.
         has = version or (1 if tables & schema_tables() else 0)
-        if has == 0 and files:
-            raise self._lost_database(len(files), "without tables")
+        if has == 0:
+            files = files or scan_keyframes(self.keyframe_dir)[0]
+            if files:
+                raise self._lost_database(len(files), "without tables")
         missing = schema_tables(has) - tables
         if missing:
             raise StoreCorrupt(f"store '{self.path}' is damaged: its database lacks the table(s) "
@@ -439,7 +444,8 @@ class Store:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as e:
             if _is_corrupt(e):
-                raise StoreCorrupt(f"store '{self.path}': its database is damaged ({e}); {_advice(self.path)}") from None
+                raise StoreCorrupt(f"store '{self.path}': its database is damaged ({e}); "
+                                   f"{_advice(self.path)}") from None
             raise StoreError(f"store '{self.path}': {e}") from None
 
     def _decoded(self, table: str, rows: Iterable[tuple], build: Any, key: Any = lambda r: f"id {r[0]}") -> list:
