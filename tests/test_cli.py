@@ -117,12 +117,13 @@ def test_abstains_on_what_perception_cannot_see(make_clip, tmp_path):
 
 def test_store_check_finds_damage_and_repair_salvages(make_clip, tmp_path):
     import sqlite3
+    from contextlib import closing
 
     st = tmp_path / "st"
     assert onlook("watch", str(make_clip(seconds=4, cut_at=2.0)), "--json", "--store", str(st), *FAST).returncode == 0
     r = onlook("store", "check", str(st))
     assert r.returncode == 0 and "ok" in r.stdout, (r.stdout, r.stderr)
-    with sqlite3.connect(st / "onlook.db") as conn:
+    with closing(sqlite3.connect(st / "onlook.db")) as conn, conn:
         conn.execute("UPDATE events SET obs='{' WHERE id=1")
     r = onlook("ask", "--store", str(st), "what happened so far?")
     assert r.returncode == 1 and "cannot be read" in r.stderr and "onlook store repair" in r.stderr

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,7 @@ def make_old(files: list[Path]) -> None:
 
 
 def sql(path: Path, *statements: str) -> None:
-    with sqlite3.connect(path / "onlook.db") as conn:
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
         for st in statements:
             conn.execute(st)
 
@@ -165,7 +166,7 @@ def test_repair_clears_what_cannot_be_read_and_keeps_the_rest(tmp_path: Path, im
         assert s.get_meta("source") == "cam.mp4" and s.get_meta("broken") is None
         assert [e.id for e in s.events(labels=["enter"])] == [e.id for e in events if e.id != 4]
         assert len(s.alerts()) == 1
-    with sqlite3.connect(path / "onlook.db") as conn:
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
         assert conn.execute("SELECT * FROM conversations").fetchall() == [("desk", "front desk")]
 
 
@@ -196,7 +197,7 @@ def test_repair_reads_committed_rows_still_in_the_wal(tmp_path: Path, image: np.
     restored.mkdir()
     (restored / "onlook.db").write_bytes(rep.backup.read_bytes())
     (restored / "onlook.db-wal").write_bytes(Path(f"{rep.backup}-wal").read_bytes())
-    with sqlite3.connect(restored / "onlook.db") as conn:
+    with closing(sqlite3.connect(restored / "onlook.db")) as conn, conn:
         assert conn.execute("SELECT COUNT(*), MAX(obs) FROM events WHERE id=2").fetchone() == (1, "{")
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 25
 

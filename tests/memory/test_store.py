@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -436,7 +437,7 @@ def age(files: list[Path], seconds: float = 3600.0) -> None:
 
 def lose_rows(path: Path, before: float) -> None:
     """What a truncated (or restored) database does to a store: rows gone, their keyframe files left behind."""
-    with sqlite3.connect(path / "onlook.db") as conn:
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
         for table, col in (("events", "start"), ("sightings", "t"), ("frames", "t")):
             conn.execute(f"DELETE FROM {table} WHERE {col} < ?", (before,))
         conn.execute("DELETE FROM event_labels WHERE start < ?", (before,))
@@ -588,12 +589,12 @@ def _truncated(db: Path) -> None:
 
 def _no_onlook_tables(db: Path) -> None:
     db.unlink()
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("CREATE TABLE conversations(id TEXT)")
 
 
 def _lacks_events(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("DROP TABLE events")
 
 
@@ -645,7 +646,7 @@ def test_a_row_that_cannot_be_read_is_one_line(tmp_path: Path, keyframe_image: n
         fill(s, keyframe_image, n_frames=20)
         for key in ("a", "b", "k"):  # "k" is the third row
             s.set_meta(key, 1)
-    with sqlite3.connect(path / "onlook.db") as conn:
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
         conn.execute(f"UPDATE {table} SET {column}=? WHERE rowid=3", (value,))
     for readonly in (True, False):
         with pytest.raises(StoreCorrupt) as info:
@@ -662,16 +663,16 @@ def test_every_store_carries_its_schema_version(tmp_path: Path) -> None:
     with Store(tmp_path / "s") as s:
         s.add_event(make_event(0.0, 1.0))
         assert s.schema_version == SCHEMA_VERSION >= 1
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         conn.execute("PRAGMA user_version=0")  # as written before versions existed
     with Store(tmp_path / "s", readonly=True) as ro:  # read as the first layout, not stamped
         assert len(ro.events()) == 1 and ro.schema_version == 1
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
     with Store(tmp_path / "s") as s:  # a writer stamps it, rows untouched
         assert len(s.events()) == 1
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
@@ -680,13 +681,13 @@ def test_a_store_from_a_newer_onlook_is_refused(tmp_path: Path) -> None:
     from onlook.memory.store import SCHEMA_VERSION
 
     Store(tmp_path / "s").close()
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     for readonly in (False, True):
         with pytest.raises(StoreTooNew) as info:
             Store(tmp_path / "s", readonly=readonly)
         assert "written by a newer onlook" in str(info.value) and "\n" not in str(info.value)
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
 
 
@@ -705,7 +706,7 @@ def test_a_migration_step_is_one_entry(tmp_path: Path, monkeypatch: pytest.Monke
         assert s.has_table("transcripts") and s.schema_version == new and len(s.events()) == 1
     with Store(tmp_path / "s", readonly=True) as ro:
         assert ro.has_table("transcripts") and ro.schema_version == new
-    with sqlite3.connect(tmp_path / "s" / "onlook.db") as conn:
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == new
         conn.execute("DROP TABLE transcripts")  # a table its version promises is missing: damaged
     with pytest.raises(StoreCorrupt, match="lacks the table"):
