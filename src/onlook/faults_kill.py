@@ -162,16 +162,21 @@ def kill_rounds(clip: str | os.PathLike[str], store: str | os.PathLike[str], rou
         lines = _Lines(proc)
         error = ""
         startup_s = None
-        wait_until = time.monotonic() + start_timeout_s
-        while not lines.first_status.wait(0.1) and proc.poll() is None and time.monotonic() < wait_until:
-            pass
-        if lines.first_status.is_set():
-            startup_s = next(t for t, o in lines.items if o.get("type") == "status") - started
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        else:
-            error = f"no status line within {start_timeout_s:g} s"
+        try:
+            wait_until = time.monotonic() + start_timeout_s
+            while not lines.first_status.wait(0.1) and proc.poll() is None and time.monotonic() < wait_until:
+                pass
+            if lines.first_status.is_set():
+                startup_s = next(t for t, o in lines.items if o.get("type") == "status") - started
+                deadline = time.monotonic() + delay
+                while time.monotonic() < deadline and proc.poll() is None:
+                    time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            else:
+                error = f"no status line within {start_timeout_s:g} s"
+        except BaseException:  # interrupted: leave no watcher behind
+            proc.kill()
+            proc.wait(30)
+            raise
         if proc.poll() is not None:
             error = error or f"the watcher ended by itself (exit {proc.returncode}) before the kill"
         before: dict[str, set[int]] = {}
