@@ -115,6 +115,54 @@ def test_abstains_on_what_perception_cannot_see(make_clip, tmp_path):
     assert a["abstained"] is True and "can't tell" in a["text"]
 
 
+def test_store_check_finds_damage_and_repair_salvages(make_clip, tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    st = tmp_path / "st"
+    assert onlook("watch", str(make_clip(seconds=4, cut_at=2.0)), "--json", "--store", str(st), *FAST).returncode == 0
+    r = onlook("store", "check", str(st))
+    assert r.returncode == 0 and "ok" in r.stdout, (r.stdout, r.stderr)
+    with closing(sqlite3.connect(st / "onlook.db")) as conn, conn:
+        conn.execute("UPDATE events SET obs='{' WHERE id=1")
+    r = onlook("ask", "--store", str(st), "what happened so far?")
+    assert r.returncode == 1 and "cannot be read" in r.stderr and "onlook store repair" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = onlook("store", "check", str(st), "--json")
+    report = lines(r.stdout)[0]
+    assert r.returncode == 1 and report["ok"] is False
+    assert [f["kind"] for f in report["findings"]] == ["unreadable_rows"]
+    r = onlook("store", "repair", str(st))
+    assert r.returncode == 0 and "repaired" in r.stdout and "1 unreadable value(s) cleared" in r.stdout, r.stdout
+    assert len([p for p in st.glob("onlook.db.bak-*") if not p.name.endswith("-wal")]) == 1
+    assert onlook("store", "check", str(st)).returncode == 0
+    r = onlook("store", "repair", str(st))
+    assert r.returncode == 0 and "nothing to repair" in r.stdout
+    r = onlook("ask", "--store", str(st), "what happened so far?", "--json")
+    assert r.returncode == 0 and not lines(r.stdout)[0]["abstained"]
+
+
+def test_a_store_whose_database_is_lost_is_refused_not_restarted(make_clip, tmp_path):
+    st = tmp_path / "st"
+    assert onlook("watch", str(make_clip(seconds=3, cut_at=1.5)), "--json", "--store", str(st), *FAST).returncode == 0
+    (st / "onlook.db").unlink()
+    kept = sorted(p.name for p in (st / "keyframes").iterdir())
+    assert kept
+    r = onlook("watch", str(make_clip(name="again.mp4", seconds=2)), "--json", "--store", str(st), *FAST)
+    assert r.returncode == 1 and "database (onlook.db) is missing" in r.stderr and "onlook store repair" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (st / "onlook.db").exists() and sorted(p.name for p in (st / "keyframes").iterdir()) == kept
+    r = onlook("store", "check", str(st))
+    assert r.returncode == 1 and "missing" in r.stdout
+    r = onlook("store", "check", str(tmp_path / "elsewhere"))
+    assert r.returncode == 2 and "no onlook store" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = onlook("store", "repair", str(st), "--reclaim-orphans", "--json")
+    out = lines(r.stdout)[0]
+    assert r.returncode == 0 and out["repaired"] and out["orphans"] == len(kept) and out["orphans_reclaimed"]
+    assert onlook("watch", str(make_clip(name="again.mp4", seconds=2)), "--json", "--store", str(st),
+                  *FAST).returncode == 0
+
+
 @pytest.mark.footage
 def test_demo_runs_offline(tmp_path):
     r = onlook("demo", "--seconds", "6", "--no-realtime", "--json", timeout=170)

@@ -1,4 +1,4 @@
-"""Command line: ``onlook watch | ask | search | demo | prepare-encoder``.
+"""Command line: ``onlook watch | ask | search | demo | prepare-encoder | serve | cluster | store``.
 
 Errors are turned into one line and an exit code here, in one place:
 0 success, 1 a failure while running (a stream died, a store broke),
@@ -920,6 +920,99 @@ def cluster_deploy(
             Console().print(f"VLM {vlm} deployed as '{models.VLM_APP}' ({replicas} replica(s))")
     except OnlookError as e:
         _fail(e)
+
+
+store_app = typer.Typer(no_args_is_help=True, help="Examine and repair a store folder (onlook watch --store DIR).")
+app.add_typer(store_app, name="store")
+
+
+def _store_folder(directory: Path) -> None:
+    from onlook.memory.check import is_store_folder
+
+    if not is_store_folder(directory):
+        _fail(ConfigError(f"no onlook store at '{directory}' (expected onlook.db or keyframes/ in it)"))
+
+
+@store_app.command("check")
+def store_check(
+    directory: Annotated[Path, typer.Argument(help="store folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Say what is wrong with a store: integrity, schema version, tables, unreadable rows, keyframes.
+
+    Exit 0 when it is sound, 1 when it has problems (``onlook store repair`` fixes them), 2 when DIR is no store.
+    """
+    from onlook.memory.check import check_store
+
+    _store_folder(directory)
+    try:
+        report = check_store(directory)
+    except OnlookError as e:
+        _fail(e)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        console = Console(highlight=False)
+        counts = ", ".join(f"{report.rows[t]} {t}" for t in ("events", "frames", "sightings", "alerts")
+                           if t in report.rows)
+        version = "none" if report.schema_version is None else report.schema_version
+        console.print(f"store {directory}: schema version {version}" + (f", {counts}" if counts else "")
+                      + f", {report.keyframes} keyframes ({report.keyframe_bytes / 1e6:.1f} MB)", soft_wrap=True)
+        for f in report.findings:
+            console.print(f"{'[red]problem[/]' if f.problem else '[dim]note[/]'}: {f.message}", soft_wrap=True)
+        if report.ok:
+            console.print("[green]ok[/]")
+        else:
+            console.print(f"{len(report.problems)} problem(s): `onlook store repair {directory}` salvages what can "
+                          "be read into a new database (the old one is kept as a backup)", soft_wrap=True)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@store_app.command("repair")
+def store_repair(
+    directory: Annotated[Path, typer.Argument(help="store folder (no watcher may be writing it)")],
+    reclaim_orphans: Annotated[bool, typer.Option(
+        "--reclaim-orphans", help="also delete keyframe files no row names (kept by default)")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Salvage what SQLite can read into a fresh database; the old file is kept as onlook.db.bak-TIME."""
+    from onlook.memory.check import FindingKind, check_store, repair_store
+
+    _store_folder(directory)
+    try:
+        before = check_store(directory, orphan_min_age_s=0.0)
+        only_orphans = all(f.kind is FindingKind.ORPHAN_KEYFRAMES for f in before.problems)
+        if before.ok or (only_orphans and not reclaim_orphans):
+            msg = "nothing to repair" if before.ok else (
+                "nothing to repair but orphan keyframes: the budget deletes them first, --reclaim-orphans now")
+            if as_json:
+                _print_json({"type": "store_repair", "path": str(directory), "repaired": False, "message": msg})
+            else:
+                Console(highlight=False).print(f"store {directory}: {msg}", soft_wrap=True)
+            return
+        report = repair_store(directory, reclaim_orphans=reclaim_orphans)
+    except OnlookError as e:
+        _fail(e)
+    if as_json:
+        _print_json({**report.to_dict(), "repaired": True})
+        return
+    console = Console(highlight=False)
+    kept = f" (the old database is kept as {report.backup})" if report.backup else ""
+    console.print(f"repaired {directory}{kept}", soft_wrap=True)
+    if report.note:
+        console.print(f"  {report.note}", soft_wrap=True)
+    for t in report.tables:
+        if t.kept or t.lost or t.cleared or t.note:
+            extra = [f"up to {t.lost} lost" if t.lost else "", f"{t.cleared} unreadable value(s) cleared"
+                     if t.cleared else "", t.note]
+            console.print(f"  {t.table}: {t.kept} kept" + "".join(f", {x}" for x in extra if x), soft_wrap=True)
+    if report.dangling_cleared:
+        console.print(f"  {report.dangling_cleared} reference(s) to keyframe files that were gone cleared")
+    if report.orphans:
+        fate = ("deleted" if report.orphans_reclaimed else
+                "kept (the budget deletes them first; --reclaim-orphans deletes them now)")
+        console.print(f"  {report.orphans} keyframe files no row names ({report.orphan_bytes / 1e6:.1f} MB): {fate}",
+                      soft_wrap=True)
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ PyAV's ``av.error`` does.
     ├── StoreError(OSError)                 the on-disk memory store failed
     │   ├── StoreLocked                         another process writes this store
     │   ├── StoreNotFound(FileNotFoundError)    no store in the folder named
-    │   └── StoreFull                           the disk (or the database) is full
+    │   ├── StoreFull                           the disk (or the database) is full
+    │   ├── StoreCorrupt                        the database or a row in it is damaged
+    │   └── StoreTooNew                         written by a newer onlook (schema version)
     ├── QueryError(ValueError)              a question or search is malformed
     │   └── UnsupportedQuery                    an alert perception cannot see
     └── ModelError(RuntimeError)            an optional model could not be loaded
@@ -48,6 +50,8 @@ __all__ = [
     "StoreLocked",
     "StoreNotFound",
     "StoreFull",
+    "StoreCorrupt",
+    "StoreTooNew",
     "QueryError",
     "UnsupportedQuery",
     "ModelError",
@@ -133,6 +137,18 @@ class StoreFull(StoreError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.errno = errno.ENOSPC
+
+
+class StoreCorrupt(StoreError):
+    """The store's database is damaged, lost, or holds a row that cannot be read.
+
+    ``onlook store check DIR`` says what is wrong; ``onlook store repair DIR``
+    salvages what SQLite can still read into a fresh database.
+    """
+
+
+class StoreTooNew(StoreError):
+    """The store was written by a newer onlook whose schema this one does not know."""
 
 
 class QueryError(OnlookError, ValueError):

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from onlook.errors import OnlookError, StoreError, StoreLocked
+from onlook.errors import OnlookError, StoreCorrupt, StoreError, StoreLocked
 from onlook.memory.store import Store, VectorIndex
 from onlook.types import Alert, Event, Gap, Observation
 
@@ -415,3 +418,296 @@ def test_keyframe_file_takes_only_keyframe_names(store: Store) -> None:
     for bad in ("../onlook.db", "keyframes/../onlook.db", "onlook.db", "/etc/passwd", "12.png", ""):
         assert store.keyframe_file(bad) is None
     assert store.keyframe_file("0000000000999.jpg") is None  # a keyframe name, but not stored
+
+
+# --- budget and keyframes the database does not name -----------------------------------------
+
+
+def folder_bytes(path: Path) -> int:
+    """What the store folder's database and keyframes weigh on disk, counted afresh."""
+    total = sum(p.stat().st_size for p in (path / "keyframes").iterdir() if p.is_file())
+    return total + sum(p.stat().st_size for p in path.glob("onlook.db*") if ".bak" not in p.name)
+
+
+def age(files: list[Path], seconds: float = 3600.0) -> None:
+    old = time.time() - seconds
+    for f in files:
+        os.utime(f, (old, old))
+
+
+def lose_rows(path: Path, before: float) -> None:
+    """What a truncated (or restored) database does to a store: rows gone, their keyframe files left behind."""
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
+        for table, col in (("events", "start"), ("sightings", "t"), ("frames", "t")):
+            conn.execute(f"DELETE FROM {table} WHERE {col} < ?", (before,))
+        conn.execute("DELETE FROM event_labels WHERE start < ?", (before,))
+
+
+def test_budget_reclaims_orphans_before_any_memory(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    path = tmp_path / "s"
+    with Store(path, budget_bytes=10**9) as s:
+        fill(s, keyframe_image, n_frames=600)
+    lose_rows(path, before=200.0)  # 80 of 120 events' rows lost; all 120 keyframes still on disk
+    age(list((path / "keyframes").iterdir()))
+    with Store(path, budget_bytes=10**9) as s:
+        kept = [e.id for e in s.events()]
+        orphans, _ = s.orphan_keyframes()
+        assert len(orphans) == 80 and len(kept) == 40
+        orphan_bytes = sum(size for size, _ in orphans.values())
+    memory_bytes = folder_bytes(path) - orphan_bytes
+    # The budget has room for the memory, not for the orphans too.
+    budget = int(memory_bytes * 1.2)
+    assert memory_bytes + orphan_bytes > budget
+    with Store(path, budget_bytes=budget) as s:
+        assert s.enforce_budget() == 0  # no eviction step: the orphans paid
+        assert [e.id for e in s.events()] == kept
+        assert s.orphans_reclaimed == 80 and not s.orphan_keyframes()[0]
+        assert s.size_bytes() <= budget
+        for e in s.events():
+            assert s.keyframe_path(e.keyframe) is not None
+    assert folder_bytes(path) <= budget
+
+
+def test_eviction_does_not_pay_for_bytes_it_cannot_free(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    path = tmp_path / "s"
+    with Store(path, budget_bytes=10**9) as s:
+        fill(s, keyframe_image, n_frames=200)
+    memory_bytes = folder_bytes(path)
+    # Not the store's to free: a file someone put in its folder, and a keyframe written a moment
+    # ago whose row is not committed yet (too young to call an orphan).
+    (path / "keyframes" / "notes.bin").write_bytes(os.urandom(400_000))
+    with Store(path, budget_bytes=memory_bytes + 200_000) as s:
+        s.save_keyframe(keyframe_image, 9999.0)
+        before = s.events()
+        assert s.size_bytes() > s.budget_bytes
+        assert s.enforce_budget() == 0
+        after = s.events()
+        assert [(e.id, e.keyframe) for e in after] == [(e.id, e.keyframe) for e in before]
+        assert all(s.keyframe_path(e.keyframe) is not None for e in after) and s.orphans_reclaimed == 0
+        assert s.keyframe_file("0009999000.jpg") is not None
+    assert (path / "keyframes" / "notes.bin").is_file()
+
+
+def test_eviction_never_leaves_a_row_naming_a_deleted_keyframe(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    s = Store(tmp_path / "s", budget_bytes=10**9, keep_recent_s=60.0)
+    try:
+        fill(s, keyframe_image, n_frames=600)  # each event's keyframe is its entering sighting's too
+        shown = [e for e in s.events() if e.keyframe][::12]  # alerts show some of those pictures
+        for e in shown:
+            s.add_alert(Alert("a person enters the view", e.start, 1000.0 + e.start, "cam", (), e.keyframe))
+        s.budget_bytes = 600_000
+        s.enforce_budget()
+        assert s.evictions > 0 and s.size_bytes() <= 600_000
+        named = [(table, rel) for table in ("events", "sightings", "alerts")
+                 for (rel,) in s._read(f"SELECT keyframe FROM {table} WHERE keyframe IS NOT NULL")]
+        assert {t for t, _ in named} == {"events", "sightings", "alerts"}
+        assert [(t, rel) for t, rel in named if s.keyframe_path(rel) is None] == []
+        assert [a.keyframe for a in s.alerts()] == [e.keyframe for e in shown]
+    finally:
+        s.close()
+
+
+# --- the running size ------------------------------------------------------------------------
+
+
+def test_status_does_not_scan_the_keyframe_folder(tmp_path: Path, keyframe_image: np.ndarray,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from onlook.engine import StreamEngine
+
+    s = Store(tmp_path / "s")
+    try:
+        fill(s, keyframe_image, n_frames=100)
+        engine = StreamEngine(str(tmp_path / "unopened.mp4"), store=s)
+        touched: list[str] = []
+        kf = str(s.keyframe_dir)
+        real_scandir, real_stat = os.scandir, os.stat
+
+        def scandir(p=".", *a, **kw):
+            touched.append(f"scandir {p}")
+            return real_scandir(p, *a, **kw)
+
+        def stat(p, *a, **kw):
+            if str(p).startswith(kf):
+                touched.append(f"stat {p}")
+            return real_stat(p, *a, **kw)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        monkeypatch.setattr(os, "stat", stat)
+        for _ in range(20):
+            status = engine.status()
+            s.size_bytes()
+        monkeypatch.undo()
+        assert touched == []
+        assert status["store_bytes"] == folder_bytes(s.path)
+    finally:
+        s.close()
+
+
+def test_running_size_matches_a_scan_after_writes_and_evictions(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    s = Store(tmp_path / "s", budget_bytes=200_000, keep_recent_s=30.0)
+    try:
+        fill(s, keyframe_image, n_frames=300)  # the budget evicts as it fills
+        assert s.evictions > 0
+        assert s.size_bytes() == folder_bytes(s.path)
+        s.save_keyframe(keyframe_image[:60], 149.5)  # the same name again, smaller
+        s.save_keyframe(np.zeros((40, 40, 3), np.uint8), 5000.0)
+        assert s.size_bytes() == folder_bytes(s.path)
+        age([s.keyframe_dir / "0005000000.jpg"])
+        s._keyframes["0005000000.jpg"] = (s._keyframes["0005000000.jpg"][0], time.time() - 3600)
+        assert s.reclaim_orphans()[0] == 1
+        s.enforce_budget()
+        assert s.size_bytes() == folder_bytes(s.path)
+        (s.keyframe_dir / "stray.txt").write_text("x" * 1000)  # written behind the store's back
+        assert s.size_bytes(rescan=True) == folder_bytes(s.path)
+    finally:
+        s.close()
+    with Store(tmp_path / "s") as s:  # counted afresh on open
+        assert s.size_bytes() == folder_bytes(s.path)
+
+
+# --- damaged stores and schema versions ------------------------------------------------------
+
+
+def written_store(path: Path, image: np.ndarray, n_frames: int = 100) -> Path:
+    with Store(path) as s:
+        fill(s, image, n_frames=n_frames)
+    return path
+
+
+def _empty(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+def _missing(db: Path) -> None:
+    db.unlink()
+
+
+def _truncated(db: Path) -> None:
+    data = db.read_bytes()
+    db.write_bytes(data[: len(data) // 2])
+
+
+def _no_onlook_tables(db: Path) -> None:
+    db.unlink()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("CREATE TABLE conversations(id TEXT)")
+
+
+def _lacks_events(db: Path) -> None:
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DROP TABLE events")
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (_empty, "holds 20 keyframes but its database (onlook.db) is empty"),
+    (_missing, "holds 20 keyframes but its database (onlook.db) is missing"),
+    (_no_onlook_tables, "holds 20 keyframes but its database (onlook.db) is without tables"),
+    (_truncated, "its database is damaged (database disk image is malformed)"),
+    (_lacks_events, "its database lacks the table(s) events"),
+])
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_damaged_store_is_one_line_and_left_as_it_is(tmp_path: Path, keyframe_image: np.ndarray, damage, message: str,
+                                                       readonly: bool) -> None:
+    path = written_store(tmp_path / "s", keyframe_image)
+    damage(path / "onlook.db")
+    def files() -> dict[str, bytes]:  # the WAL index (-shm) is scratch space every reader writes
+        return {p.name: p.read_bytes() for p in path.rglob("*")
+                if p.is_file() and p.name not in (".lock", "onlook.db-shm")}
+
+    before = files()
+    with pytest.raises(StoreCorrupt) as info:
+        Store(path, readonly=readonly)
+    msg = str(info.value)
+    assert message in msg and "\n" not in msg and f"onlook store repair {path}" in msg
+    assert isinstance(info.value, StoreError)
+    # Nothing was started over the old keyframes, nothing deleted (reading may add a WAL index, no more).
+    after = files()
+    assert {k: after.get(k) for k in before} == before
+    new = set(after) - set(before)
+    assert new <= {"onlook.db-wal"} and not any(after[k] for k in new)
+    if not readonly:
+        Store(tmp_path / "fresh").close()  # the lock of the refused store was let go: another opens fine
+        with pytest.raises(StoreCorrupt):
+            Store(path)
+
+
+@pytest.mark.parametrize(("table", "column", "value", "read"), [
+    ("events", "obs", "{bad", lambda s: s.events()),
+    ("events", "labels", "[1, 2", lambda s: s.event(3)),
+    ("frames", "obs", '[{"t": 1}]', lambda s: s.frames()),
+    ("sightings", "attrs", "nope", lambda s: s.sightings()),
+    ("meta", "value", "{", lambda s: s.get_meta("k")),
+    ("events", "embedding", b"\x00\x01\x02", lambda s: s),
+])
+def test_a_row_that_cannot_be_read_is_one_line(tmp_path: Path, keyframe_image: np.ndarray, table: str, column: str,
+                                               value: object, read) -> None:
+    path = tmp_path / "s"
+    with Store(path) as s:
+        fill(s, keyframe_image, n_frames=20)
+        for key in ("a", "b", "k"):  # "k" is the third row
+            s.set_meta(key, 1)
+    with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
+        conn.execute(f"UPDATE {table} SET {column}=? WHERE rowid=3", (value,))
+    for readonly in (True, False):
+        with pytest.raises(StoreCorrupt) as info:
+            with Store(path, readonly=readonly) as s:
+                read(s)
+        msg = str(info.value)
+        assert f"a row of {table}" in msg or f"event 3 has an embedding" in msg
+        assert "\n" not in msg and "onlook store check" in msg
+
+
+def test_every_store_carries_its_schema_version(tmp_path: Path) -> None:
+    from onlook.memory.store import SCHEMA_VERSION
+
+    with Store(tmp_path / "s") as s:
+        s.add_event(make_event(0.0, 1.0))
+        assert s.schema_version == SCHEMA_VERSION >= 1
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        conn.execute("PRAGMA user_version=0")  # as written before versions existed
+    with Store(tmp_path / "s", readonly=True) as ro:  # read as the first layout, not stamped
+        assert len(ro.events()) == 1 and ro.schema_version == 1
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    with Store(tmp_path / "s") as s:  # a writer stamps it, rows untouched
+        assert len(s.events()) == 1
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_store_from_a_newer_onlook_is_refused(tmp_path: Path) -> None:
+    from onlook.errors import StoreTooNew
+    from onlook.memory.store import SCHEMA_VERSION
+
+    Store(tmp_path / "s").close()
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    for readonly in (False, True):
+        with pytest.raises(StoreTooNew) as info:
+            Store(tmp_path / "s", readonly=readonly)
+        assert "written by a newer onlook" in str(info.value) and "\n" not in str(info.value)
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+def test_a_migration_step_is_one_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import onlook.memory.store as store_mod
+
+    with Store(tmp_path / "s") as s:
+        s.add_event(make_event(0.0, 1.0))
+    step = ("speech transcripts", "CREATE TABLE IF NOT EXISTS transcripts(t REAL, text TEXT);")
+    monkeypatch.setattr(store_mod, "MIGRATIONS", (*store_mod.MIGRATIONS, step))
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", len(store_mod.MIGRATIONS))
+    new = store_mod.SCHEMA_VERSION
+    with Store(tmp_path / "s", readonly=True) as ro:  # a reader does not migrate: it can tell the table is not there
+        assert ro.schema_version == new - 1 and not ro.has_table("transcripts") and len(ro.events()) == 1
+    with Store(tmp_path / "s") as s:
+        assert s.has_table("transcripts") and s.schema_version == new and len(s.events()) == 1
+    with Store(tmp_path / "s", readonly=True) as ro:
+        assert ro.has_table("transcripts") and ro.schema_version == new
+    with closing(sqlite3.connect(tmp_path / "s" / "onlook.db")) as conn, conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == new
+        conn.execute("DROP TABLE transcripts")  # a table its version promises is missing: damaged
+    with pytest.raises(StoreCorrupt, match="lacks the table"):
+        Store(tmp_path / "s")

@@ -13,10 +13,22 @@ through its own connection, which WAL allows without blocking the writer. The
 vector index over event embeddings lives in RAM and is rebuilt from SQLite on
 open, so the database is the single source of truth.
 
-The store keeps within a byte budget: when over it, the oldest per-frame
-timeline rows go first (events summarise them), then keyframes of the oldest
-low-salience events, then adjacent low-salience events are merged, and last
-the oldest events themselves are deleted.
+Every database carries its schema version (``PRAGMA user_version``); opening a
+store for writing applies the steps of :data:`MIGRATIONS` it lacks, and a store
+from a newer onlook is refused (:class:`~onlook.errors.StoreTooNew`). A damaged
+database, one that is missing or empty beside keyframes, or a row that cannot
+be decoded is :class:`~onlook.errors.StoreCorrupt`; :mod:`onlook.memory.check`
+examines and repairs such stores.
+
+The store keeps within a byte budget: when over it, keyframe files no row
+references (orphans, left by a database that lost rows) are deleted first, then
+the oldest per-frame timeline rows (events summarise them), then keyframes of
+the oldest low-salience events, then adjacent low-salience events are merged,
+and last the oldest events themselves are deleted. A keyframe file is deleted
+only when no row references it any more, and eviction stops when the bytes
+left over the budget are not the store's to free (foreign files, a WAL a reader
+holds), instead of deleting memory that frees nothing. The size is a running
+total: the keyframe folder is scanned once on open, not on every status.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -38,10 +51,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.errors import StoreError, StoreFull, StoreLocked
+from onlook.errors import StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreTooNew
 from onlook.types import Alert, Event, Gap, Observation
 
-__all__ = ["Store", "VectorIndex"]
+__all__ = ["KEYFRAME_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "Store", "VectorIndex", "schema_tables"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -68,7 +81,80 @@ CREATE TABLE IF NOT EXISTS gaps(
 """
 
 
+# Schema steps, oldest first: step i (1-based) brings a store to schema version i,
+# which PRAGMA user_version records in the same transaction. A store written before
+# versions existed (user_version 0) has step 1's layout, and step 1 is all
+# "IF NOT EXISTS", so such a store is stamped without change. Adding a table (or an
+# index, a column) is appending one step; a step that has shipped is never edited.
+# A read-only store is not migrated: a reader of a table added by a later step asks
+# Store.has_table first.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("meta, timeline, events and their labels, sightings, alerts, alert queries, gaps", _SCHEMA),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Every column that names a keyframe file: a file is memory while one of them names it.
+KEYFRAME_COLUMNS: tuple[tuple[str, str], ...] = (("events", "keyframe"), ("sightings", "keyframe"),
+                                                 ("alerts", "keyframe"))
+
 _KEYFRAME_NAME = re.compile(r"[0-9]{1,20}\.jpg")
+# Names save_keyframe gives (a negative stream time included); anything else in the folder is not ours.
+_OWN_KEYFRAME = re.compile(r"-?[0-9]{1,20}\.jpg")
+_CREATES_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS\s+(\w+)", re.IGNORECASE)
+# What a malformed stored value raises while it is decoded (JSON, observation dicts, vector blobs).
+_DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def schema_tables(version: int | None = None) -> set[str]:
+    """The tables a store of schema ``version`` (default: the current one) has: those its steps create."""
+    steps = MIGRATIONS if version is None else MIGRATIONS[:version]
+    return {name for _, sql in steps for name in _CREATES_TABLE.findall(sql)}
+
+
+def _is_corrupt(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return "malformed" in str(e) or "not a database" in str(e)
+
+
+def _advice(path: Path) -> str:
+    return f"`onlook store check {path}` says what is wrong, `onlook store repair {path}` salvages what can be read"
+
+
+def take_store_lock(path: Path) -> int:
+    """Take the writer's lock of the store folder ``path``; returns the file descriptor holding it.
+
+    Raises:
+        StoreLocked: another writer holds it.
+    """
+    fd = os.open(path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLocked(f"store '{path}' is being written by another process") from None
+    return fd
+
+
+def scan_keyframes(folder: Path) -> tuple[dict[str, tuple[int, float]], int]:
+    """The keyframe files in ``folder`` as ``{name: (bytes, mtime)}``, and the bytes of other files there."""
+    files: dict[str, tuple[int, float]] = {}
+    foreign = 0
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(folder) as it:
+        for entry in it:
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if _OWN_KEYFRAME.fullmatch(entry.name):
+                files[entry.name] = (st.st_size, st.st_mtime)
+            else:
+                foreign += st.st_size
+    return files, foreign
 
 
 class VectorIndex:
@@ -134,6 +220,15 @@ def _obs_from_json(text: str | None) -> list[Observation]:
     return [Observation.from_dict(d) for d in json.loads(text or "[]")]
 
 
+def _labels_or_none(text: str | None) -> list[str]:
+    """An event's labels, or none where the stored value cannot be read (eviction must not stop on it)."""
+    try:
+        labels = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [str(x) for x in labels] if isinstance(labels, list) else []
+
+
 class Store:
     """A stream's memory on disk.
 
@@ -148,6 +243,9 @@ class Store:
 
     Raises:
         StoreLocked: another process is writing to ``path``.
+        StoreCorrupt: the database is damaged, lacks tables, or is missing or
+            empty beside keyframes (a new one is not started over them).
+        StoreTooNew: a newer onlook wrote the store.
         StoreError: the folder or database cannot be opened.
     """
 
@@ -171,8 +269,18 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._since_budget_check = 0
         self.evictions = 0
+        self.orphans_reclaimed = 0
+        # Running size of the keyframe folder (writer only): name -> (bytes, mtime), kept by
+        # save_keyframe and every delete, so status never scans the folder.
+        self._kf_lock = threading.Lock()
+        self._keyframes: dict[str, tuple[int, float]] | None = None
+        self._keyframe_bytes = 0
+        self._foreign_bytes = 0
+        self._unfreeable_bytes = 0
+        self.schema_version = SCHEMA_VERSION
+        self.tables: set[str] = set()
         if readonly:
-            if not self.db_path.is_file():
+            if not self.db_path.is_file() and not scan_keyframes(self.keyframe_dir)[0]:
                 raise StoreError(f"no onlook store at '{self.path}' (expected {self.db_path.name})")
         else:
             try:
@@ -181,25 +289,95 @@ class Store:
                 raise StoreError(f"cannot create store folder '{self.path}': {e.strerror or e}") from None
             self._take_lock()
         try:
-            conn = self._conn()
-            if not readonly:
-                conn.executescript(_SCHEMA)
+            self._open_schema()
+            self.index: VectorIndex | None = None
+            self._rebuild_index()
         except sqlite3.DatabaseError as e:
             self.close()
+            if _is_corrupt(e):
+                raise StoreCorrupt(f"cannot open store '{self.path}': its database is damaged ({e}); "
+                                   f"{_advice(self.path)}") from None
             raise StoreError(f"cannot open store '{self.path}': {e}") from None
-        self.index: VectorIndex | None = None
-        self._rebuild_index()
+        except StoreError:
+            self.close()
+            raise
+
+    def _open_schema(self) -> None:
+        """Check the database's layout and version; bring a writable one up to date."""
+        # A writer counts its keyframes once here (the running size); a reader only where the database
+        # looks lost, so opening one to answer a question costs no folder scan.
+        files, foreign = scan_keyframes(self.keyframe_dir) if not self.readonly else ({}, 0)
+        if not self.db_path.is_file() or self.db_path.stat().st_size == 0:
+            files = files or scan_keyframes(self.keyframe_dir)[0]
+            if files:  # a lost database: starting a new one would pass the old keyframes off as orphans
+                raise self._lost_database(len(files), "missing" if not self.db_path.is_file() else "empty")
+        version, tables = self._inspect()
+        if version > SCHEMA_VERSION:
+            raise StoreTooNew(f"store '{self.path}' was written by a newer onlook (schema version {version}; this "
+                              f"one knows up to {SCHEMA_VERSION}): upgrade onlook to open it")
+        # Unversioned with tables: the layout of step 1. Unversioned without any: a new store.
+        has = version or (1 if tables & schema_tables() else 0)
+        if has == 0:
+            files = files or scan_keyframes(self.keyframe_dir)[0]
+            if files:
+                raise self._lost_database(len(files), "without tables")
+        missing = schema_tables(has) - tables
+        if missing:
+            raise StoreCorrupt(f"store '{self.path}' is damaged: its database lacks the table(s) "
+                               f"{', '.join(sorted(missing))}; {_advice(self.path)}")
+        if self.readonly:
+            if has == 0:
+                raise StoreCorrupt(f"store '{self.path}' has an empty database (no tables in {self.db_path.name})")
+            self.schema_version, self.tables = has, tables
+            return
+        conn = self._conn()
+        for i in range(version, SCHEMA_VERSION):
+            try:
+                conn.executescript(f"BEGIN;\n{MIGRATIONS[i][1]}\nPRAGMA user_version={i + 1};\nCOMMIT;")
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.rollback()
+                raise
+        self.schema_version = SCHEMA_VERSION
+        self.tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        with self._kf_lock:
+            self._keyframes, self._foreign_bytes = files, foreign
+            self._keyframe_bytes = sum(size for size, _ in files.values())
+
+    def _inspect(self) -> tuple[int, set[str]]:
+        """The database's schema version and tables, read before anything (journal mode included) is changed."""
+        if not self.db_path.is_file() or self.db_path.stat().st_size == 0:
+            return 0, set()
+        try:
+            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        except sqlite3.OperationalError:
+            conn = None
+        if conn is not None:
+            try:
+                conn.execute("PRAGMA busy_timeout=5000")
+                return (int(conn.execute("PRAGMA user_version").fetchone()[0]),
+                        {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")})
+            except sqlite3.OperationalError:
+                pass  # e.g. a WAL without its -shm, which a read-only connection cannot create
+            finally:
+                conn.close()
+        conn = self._conn()
+        return (int(conn.execute("PRAGMA user_version").fetchone()[0]),
+                {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")})
+
+    def _lost_database(self, keyframes: int, state: str) -> StoreCorrupt:
+        return StoreCorrupt(f"store '{self.path}' holds {keyframes} keyframes but its database ({self.db_path.name}) "
+                            f"is {state}, so its rows are lost: restore it from a backup, or "
+                            f"`onlook store repair {self.path}` starts a new database and keeps the keyframes")
+
+    def has_table(self, name: str) -> bool:
+        """Whether the database has table ``name`` (a read-only store may predate a later step)."""
+        return name in self.tables
 
     # --- connections -------------------------------------------------------------------------
 
     def _take_lock(self) -> None:
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreLocked(f"store '{self.path}' is being written by another process") from None
-        self._lock_fd = fd
+        self._lock_fd = take_store_lock(self.path)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -278,13 +456,27 @@ class Store:
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as e:
+            if _is_corrupt(e):
+                raise StoreCorrupt(f"store '{self.path}': its database is damaged ({e}); "
+                                   f"{_advice(self.path)}") from None
             raise StoreError(f"store '{self.path}': {e}") from None
+
+    def _decoded(self, table: str, rows: Iterable[tuple], build: Any, key: Any = lambda r: f"id {r[0]}") -> list:
+        """``build(row)`` for each row; a row whose stored values cannot be decoded is one StoreCorrupt line."""
+        out = []
+        for r in rows:
+            try:
+                out.append(build(r))
+            except _DECODE_ERRORS as e:
+                raise StoreCorrupt(f"store '{self.path}': a row of {table} ({key(r)}) cannot be read "
+                                   f"({type(e).__name__}: {e}); {_advice(self.path)}") from None
+        return out
 
     # --- meta --------------------------------------------------------------------------------
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         rows = self._read("SELECT value FROM meta WHERE key=?", (key,))
-        return json.loads(rows[0][0]) if rows else default
+        return self._decoded("meta", rows, lambda r: json.loads(r[0]), lambda r: f"key {key!r}")[0] if rows else default
 
     def set_meta(self, key: str, value: Any) -> None:
         self._write("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, json.dumps(value)))
@@ -300,17 +492,32 @@ class Store:
         rel = f"keyframes/{int(round(t * 1000)):010d}.jpg"
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
         if ok:
+            data = buf.tobytes()
             path = self.path / rel
-            try:
-                path.write_bytes(buf.tobytes())
-            except OSError as e:
-                with contextlib.suppress(OSError):  # no half-written JPEG left behind
-                    path.unlink()
-                if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise StoreFull(f"store '{self.path}' is full: no room left on its disk for a keyframe "
-                                    f"({e.strerror})") from None
-                raise StoreError(f"store '{self.path}': cannot write keyframe {rel}: {e.strerror or e}") from None
+            # Under the keyframe lock: a delete deciding on this name sees the write whole or not at all.
+            with self._kf_lock:
+                try:
+                    path.write_bytes(data)
+                except OSError as e:
+                    with contextlib.suppress(OSError):  # no half-written JPEG left behind
+                        path.unlink()
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise StoreFull(f"store '{self.path}' is full: no room left on its disk for a keyframe "
+                                        f"({e.strerror})") from None
+                    raise StoreError(f"store '{self.path}': cannot write keyframe {rel}: {e.strerror or e}") from None
+                self._track(rel[len("keyframes/"):], len(data))
         return rel
+
+    def _track(self, name: str, size: int | None) -> None:
+        """Keep the running keyframe size: ``name`` now holds ``size`` bytes (None: deleted). Hold _kf_lock."""
+        if self._keyframes is None:
+            return
+        old = self._keyframes.pop(name, None)
+        if old is not None:
+            self._keyframe_bytes -= old[0]
+        if size is not None:
+            self._keyframes[name] = (size, time.time())
+            self._keyframe_bytes += size
 
     def keyframe_file(self, name: str) -> Path | None:
         """A stored keyframe by its file name (``0000012345.jpg``, ``keyframes/`` prefix allowed), or None.
@@ -391,8 +598,9 @@ class Store:
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._read(sql, (-1e18 if since is None else since, 1e18 if until is None else until))
-        return [{"t": r[0], "seq": r[1], "wall": r[2], "people": r[3], "motion": r[4],
-                 "analysed": r[5], "obs": _obs_from_json(r[6])} for r in rows]
+        return self._decoded("frames", rows, lambda r: {"t": r[0], "seq": r[1], "wall": r[2], "people": r[3],
+                                                        "motion": r[4], "analysed": r[5], "obs": _obs_from_json(r[6])},
+                             lambda r: f"t={r[0]}")
 
     def frame_at(self, t: float) -> dict[str, Any] | None:
         """The last timeline row at or before ``t``."""
@@ -424,7 +632,7 @@ class Store:
                f" FROM events WHERE {where} ORDER BY {self._ORDERS[order]}")
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [self._event(r) for r in self._read(sql, tuple(params))]
+        return self._decoded("events", self._read(sql, tuple(params)), self._event)
 
     def match_labels(self, labels: Iterable[str], since: float | None = None, until: float | None = None,
                      limit: int = 30, per_label: int = 2000) -> list[tuple[int, int]]:
@@ -456,7 +664,7 @@ class Store:
         rows = self._read(
             "SELECT id, start, end, summary, people_max, labels, salience, keyframe, keyframe_t, obs,"
             " embedding FROM events WHERE id=?", (event_id,))
-        return self._event(rows[0]) if rows else None
+        return self._decoded("events", rows, self._event)[0] if rows else None
 
     @staticmethod
     def _event(r: tuple) -> Event:
@@ -479,9 +687,9 @@ class Store:
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._read(sql, tuple(params))
-        return [(Observation(t=r[0], kind=r[1], label=r[2], track_id=r[3],
-                             box=tuple(json.loads(r[4])) if r[4] else None,
-                             attrs=json.loads(r[5] or "{}")), r[6]) for r in rows]
+        return self._decoded("sightings", rows, lambda r: (Observation(
+            t=r[0], kind=r[1], label=r[2], track_id=r[3], box=tuple(json.loads(r[4])) if r[4] else None,
+            attrs=dict(json.loads(r[5] or "{}"))), r[6]), lambda r: f"t={r[0]}")
 
     def count_sightings(self, kinds: Iterable[str], since: float | None = None,
                         until: float | None = None) -> int:
@@ -494,8 +702,9 @@ class Store:
     def alerts(self, until: float | None = None) -> list[Alert]:
         rows = self._read("SELECT t, wall, query, evidence, keyframe FROM alerts WHERE t<=? ORDER BY t",
                           (1e18 if until is None else until,))
-        return [Alert(query=r[2], t=r[0], wall=r[1], stream_id="", evidence=tuple(_obs_from_json(r[3])),
-                      keyframe=r[4]) for r in rows]
+        return self._decoded("alerts", rows, lambda r: Alert(
+            query=r[2], t=r[0], wall=r[1], stream_id="", evidence=tuple(_obs_from_json(r[3])), keyframe=r[4]),
+            lambda r: f"t={r[0]}")
 
     def gaps(self) -> list[Gap]:
         rows = self._read("SELECT start, end, wall_start, wall_end, reason FROM gaps ORDER BY start")
@@ -532,12 +741,22 @@ class Store:
                 out.append((e, score))
         return out[:k]
 
+    def _embeddings(self, rows: list[tuple]) -> np.ndarray:
+        """The embedding blobs of ``(id, blob)`` rows as one matrix; a malformed one is StoreCorrupt."""
+        vecs = self._decoded("events", rows, lambda r: np.frombuffer(r[1], dtype=np.float32))
+        dim = self.index.dim if self.index is not None else len(vecs[0])
+        for r, v in zip(rows, vecs):
+            if len(v) != dim or dim == 0:
+                raise StoreCorrupt(f"store '{self.path}': event {r[0]} has an embedding of {len(v)} values where "
+                                   f"the others have {dim} (damaged, or another encoder); {_advice(self.path)}")
+        return np.stack(vecs)
+
     def _rebuild_index(self) -> None:
         rows = self._read("SELECT id, embedding FROM events WHERE embedding IS NOT NULL")
         self._indexed_upto = max((int(r[0]) for r in rows), default=0)
         if not rows:
             return
-        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        vecs = self._embeddings(rows)
         self.index = VectorIndex(vecs.shape[1])
         self.index.add([r[0] for r in rows], vecs)
 
@@ -553,7 +772,7 @@ class Store:
                           (self._indexed_upto,))
         if not rows:
             return
-        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        vecs = self._embeddings(rows)
         if self.index is None:
             self.index = VectorIndex(vecs.shape[1])
         self.index.add([r[0] for r in rows], vecs)
@@ -561,17 +780,132 @@ class Store:
 
     # --- budget ------------------------------------------------------------------------------
 
-    def size_bytes(self) -> int:
-        """Bytes the store folder uses now (database, WAL, keyframes)."""
+    def size_bytes(self, *, rescan: bool = False) -> int:
+        """Bytes the store folder uses now (database, WAL, keyframes and anything else in their folder).
+
+        A writer keeps the keyframe folder's size as a running total (counted
+        once on open, then on every write and delete), so this costs three
+        ``stat`` calls however many keyframes there are; a read-only store,
+        which does not see the writer's changes, scans the folder.
+
+        Args:
+            rescan: Count the keyframe folder again (and reset the running total to it).
+        """
         total = 0
         for p in (self.db_path, self.path / "onlook.db-wal", self.path / "onlook.db-shm"):
             with contextlib.suppress(OSError):
                 total += p.stat().st_size
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.keyframe_dir):
-                with contextlib.suppress(OSError):
-                    total += entry.stat().st_size
-        return total
+        if self._keyframes is None:
+            files, foreign = scan_keyframes(self.keyframe_dir)
+            return total + sum(size for size, _ in files.values()) + foreign
+        if rescan:
+            files, foreign = scan_keyframes(self.keyframe_dir)
+            with self._kf_lock:
+                self._keyframes, self._foreign_bytes = files, foreign
+                self._keyframe_bytes = sum(size for size, _ in files.values())
+        return total + self._keyframe_bytes + self._foreign_bytes
+
+    def referenced_keyframes(self, names: Iterable[str] | None = None) -> set[str]:
+        """File names of the keyframes some row references (of ``names`` only, when given)."""
+        found: set[str] = set()
+        if names is None:
+            for table, col in KEYFRAME_COLUMNS:
+                found.update(Path(r[0]).name for r in
+                             self._read(f"SELECT DISTINCT {col} FROM {table} WHERE {col} IS NOT NULL"))
+            return found
+        rels = [f"keyframes/{n}" for n in names]
+        for i in range(0, len(rels), 500):
+            chunk = tuple(rels[i:i + 500])
+            marks = ",".join("?" * len(chunk))
+            for table, col in KEYFRAME_COLUMNS:
+                found.update(Path(r[0]).name for r in
+                             self._read(f"SELECT DISTINCT {col} FROM {table} WHERE {col} IN ({marks})", chunk))
+        return found
+
+    def _unlink_keyframes(self, seen: dict[str, tuple[int, float] | None]) -> tuple[int, int]:
+        """Delete keyframe files; returns how many and the bytes freed.
+
+        ``seen`` maps each name to its entry in the running total when the caller
+        decided it was unreferenced: a file written again since then (a row may
+        be about to name it) is kept.
+        """
+        n = freed = 0
+        with self._kf_lock:
+            for name, entry in seen.items():
+                if not _OWN_KEYFRAME.fullmatch(name):  # a name from a row: never a path outside the folder
+                    continue
+                if self._keyframes is not None and self._keyframes.get(name) != entry:
+                    continue
+                try:
+                    (self.keyframe_dir / name).unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    continue
+                n += 1
+                freed += entry[0] if entry else 0
+                self._track(name, None)
+        return n, freed
+
+    def _release_keyframes(self, rels: Iterable[str | None]) -> None:
+        """Delete the files of these keyframes that no row references any more (after their rows changed)."""
+        names = {Path(rel).name for rel in rels if rel}
+        if not names:
+            return
+        with self._kf_lock:
+            seen = {n: (self._keyframes or {}).get(n) for n in names}
+        still = self.referenced_keyframes(names)
+        self._unlink_keyframes({n: e for n, e in seen.items() if n not in still})
+
+    def orphan_keyframes(self, *, min_age_s: float = 60.0) -> tuple[dict[str, tuple[int, float]], int]:
+        """Keyframe files no row references: ``({name: (bytes, mtime)}, bytes of younger ones)``.
+
+        A keyframe is written just before the row that names it, so a file younger
+        than ``min_age_s`` is not counted an orphan yet, only its bytes returned.
+        """
+        if self._keyframes is None:
+            files, _ = scan_keyframes(self.keyframe_dir)
+        else:
+            with self._kf_lock:
+                files = dict(self._keyframes)
+        referenced = self.referenced_keyframes()
+        now = time.time()
+        old, young = {}, 0
+        for name, entry in files.items():
+            if name in referenced:
+                continue
+            if now - entry[1] >= min_age_s:
+                old[name] = entry
+            else:
+                young += entry[0]
+        return old, young
+
+    def reclaim_orphans(self, *, min_age_s: float = 60.0) -> tuple[int, int]:
+        """Delete keyframe files no row references; returns ``(files, bytes)`` deleted.
+
+        Orphans are what a database that lost rows (restored from a backup,
+        truncated, repaired) leaves behind, or a crash between a keyframe's
+        write and its row's commit. They cost budget and hold no memory, so
+        budget enforcement deletes them before anything else.
+
+        Args:
+            min_age_s: Leave files younger than this (their rows may be on the way).
+        """
+        if self.readonly:
+            raise StoreError(f"store '{self.path}' is open read-only")
+        old, young = self.orphan_keyframes(min_age_s=min_age_s)
+        self._unfreeable_bytes = self._foreign_bytes + young
+        n, freed = self._unlink_keyframes(old)
+        self.orphans_reclaimed += n
+        return n, freed
+
+    def _owned_bytes(self) -> int:
+        """What eviction can bring down: the size less free pages inside the database (reused, not
+        returned, where auto_vacuum is off) and the bytes found not to be the store's to free."""
+        free = 0
+        with contextlib.suppress(StoreError):
+            free = self._read("PRAGMA freelist_count")[0][0] * self._read("PRAGMA page_size")[0][0]
+        return self.size_bytes() - free - self._unfreeable_bytes
 
     def _maybe_enforce_budget(self) -> None:
         self._since_budget_check += 1
@@ -580,21 +914,33 @@ class Store:
             self.enforce_budget()
 
     def enforce_budget(self) -> int:
-        """Shrink the store under its budget; returns how many eviction steps ran."""
+        """Shrink the store under its budget; returns how many eviction steps ran.
+
+        Orphan keyframes go first and cost no memory (they do not count as steps).
+        Then memory is evicted, cheapest loss first, down to 90% of the budget,
+        counting only bytes eviction can free: when steps stop freeing anything
+        (what is left over is a reader's WAL, foreign files), it stops there.
+        """
         if self.readonly:
             return 0
-        steps = 0
+        if self.size_bytes() <= self.budget_bytes:
+            return 0
+        self.reclaim_orphans()
+        steps = stalled = 0
         target = int(self.budget_bytes * 0.9)
+        size = self._owned_bytes()
         for _ in range(200):  # bounded: each step frees something or we stop
-            size = self.size_bytes()
-            if size <= self.budget_bytes and steps == 0:
-                return 0
             if size <= target:
                 break
             if not self._evict_step():
                 break
             steps += 1
             self._compact()
+            now = self._owned_bytes()
+            stalled = stalled + 1 if now >= size else 0
+            size = now
+            if stalled >= 3:
+                break
         self.evictions += steps
         return steps
 
@@ -615,14 +961,18 @@ class Store:
                                  (recent_from, old // 2))[0][0]
                 self._write("DELETE FROM frames WHERE t < ?", (cut,))
                 return True
-        # 2. Drop keyframes of the oldest low-salience events.
-        rows = self._read("SELECT id, keyframe FROM events WHERE keyframe IS NOT NULL "
+        # 2. Drop keyframes of the oldest low-salience events (the events stay). The picture
+        #    goes from the sightings that share it too, else dropping it would free nothing;
+        #    one an alert shows as evidence is kept.
+        rows = self._read("SELECT id, keyframe FROM events WHERE keyframe IS NOT NULL AND keyframe NOT IN "
+                          "(SELECT keyframe FROM alerts WHERE keyframe IS NOT NULL) "
                           "ORDER BY salience + (start / (SELECT MAX(end) + 1 FROM events)) LIMIT 50")
         if len(rows) >= 10:
-            for _, rel in rows:
-                with contextlib.suppress(OSError):
-                    (self.path / rel).unlink()
+            rels = sorted({rel for _, rel in rows})
             self._write_many("UPDATE events SET keyframe=NULL WHERE id=?", [(eid,) for eid, _ in rows])
+            self._write(f"UPDATE sightings SET keyframe=NULL WHERE keyframe IN ({','.join('?' * len(rels))})",
+                        tuple(rels))
+            self._release_keyframes(rels)
             return True
         # 3. Merge adjacent old low-salience events pairwise, in one transaction.
         rows = self._read("SELECT id, start, end, summary, labels, people_max, salience FROM events "
@@ -633,7 +983,7 @@ class Store:
             if pairs:
                 updates, relabels, gone = [], [], []
                 for a, b in pairs:
-                    labels = sorted(set(json.loads(a[4])) | set(json.loads(b[4])))
+                    labels = sorted(set(_labels_or_none(a[4])) | set(_labels_or_none(b[4])))
                     updates.append((b[2], f"{a[3]} | {b[3]}"[:400], json.dumps(labels), max(a[5], b[5]),
                                     max(a[6], b[6]), a[0]))
                     relabels.append((a[0], b[0]))
@@ -666,30 +1016,27 @@ class Store:
         return False
 
     def _delete_sightings(self, where: str, params: tuple) -> None:
-        keep = {r[0] for r in self._read("SELECT keyframe FROM events WHERE keyframe IS NOT NULL")}
-        for (rel,) in self._read(f"SELECT DISTINCT keyframe FROM sightings WHERE {where}", params):
-            if rel and rel not in keep:
-                with contextlib.suppress(OSError):
-                    (self.path / rel).unlink()
+        rels = [r[0] for r in self._read(f"SELECT DISTINCT keyframe FROM sightings WHERE {where}", params)]
         self._write(f"DELETE FROM sightings WHERE {where}", params)
+        self._release_keyframes(rels)
 
     def _delete_events(self, ids: list[int]) -> None:
         if not ids:
             return
         marks = ",".join("?" * len(ids))
-        for (rel,) in self._read(f"SELECT keyframe FROM events WHERE id IN ({marks}) AND keyframe IS NOT NULL",
-                                 tuple(ids)):
-            with contextlib.suppress(OSError):
-                (self.path / rel).unlink()
+        rels = [r[0] for r in self._read(f"SELECT keyframe FROM events WHERE id IN ({marks})", tuple(ids))]
         self._write_many("DELETE FROM events WHERE id=?", [(i,) for i in ids])
         self._write_many("DELETE FROM event_labels WHERE event_id=?", [(i,) for i in ids])
         if self.index is not None:
             self.index.remove(ids)
+        self._release_keyframes(rels)
 
     def _compact(self) -> None:
         with self._write_lock:
             conn = self._conn()
             with contextlib.suppress(sqlite3.Error):
+                # incremental_vacuum frees one page per step of its statement, and execute() steps
+                # a row-less statement once: executescript runs it to the end. Then checkpoint, so
+                # the pages it moved leave the WAL and the file shrinks.
+                conn.executescript("PRAGMA incremental_vacuum;")
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                conn.execute("PRAGMA incremental_vacuum")
-                conn.commit()
