@@ -138,8 +138,10 @@ class StreamEngine:
     def subscribe(self, callback: Callable[[Message], None]) -> Callable[[], None]:
         """Call ``callback`` with every message; returns a function that unsubscribes.
 
-        Callbacks run on the ingest thread: they must be quick (queue the
-        message, don't process it there).
+        Callbacks run on the ingest thread, except the gap messages of a
+        live source, which come from its decoder thread the moment an
+        outage begins (``"end": None``) and ends: they must be quick (queue
+        the message, don't process it there) and thread-safe.
         """
         self._subs.append(callback)
         return lambda: self._subs.remove(callback) if callback in self._subs else None

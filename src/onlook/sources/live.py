@@ -385,10 +385,14 @@ class LiveSource(BaseSource):
         if self._stopping():
             return None
         attempt = _Attempt(self._open, self._uri)
-        while not attempt.done.wait(_POLL_S):
-            if self._stopping():
-                attempt.abandon()
-                return None
+        try:
+            while not attempt.done.wait(_POLL_S):
+                if self._stopping():
+                    attempt.abandon()
+                    return None
+        except BaseException:  # Ctrl-C while connecting: nothing is left open or listening
+            attempt.abandon()
+            raise
         if self._stopping():
             attempt.abandon()
             return None
