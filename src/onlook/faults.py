@@ -243,6 +243,7 @@ def bench_flap(cycles: int = 5, **kw: Any) -> list[Any]:
     from onlook.bench import BenchResult
 
     r = flap(cycles, **kw)
+    s = kw.get("settings") or Settings()
     back = sorted(x for x in r.reconnect_s if x is not None)
     worst = f"{back[-1]:.2f}" if back else "-"
     median = f"{back[len(back) // 2]:.2f}" if back else "-"
@@ -251,10 +252,11 @@ def bench_flap(cycles: int = 5, **kw: Any) -> list[Any]:
     return [
         BenchResult("faults: flapping producer, gaps", f"{r.gaps_stored} gaps stored ({r.gaps_closed} closed, "
                     f"{r.open_while_down} open while down) for {r.cycles} outages of {downs} s; {r.frames_decoded} "
-                    f"frames received; watch {r.state}", "one gap per outage, open while down; the watch rides "
+                    f"frames received (sampled at {s.fps:g} fps); watch {r.state}", "one gap per outage, open while down; the watch rides "
                     "out every outage", r.ok, {"cmd": cmd, "report": asdict(r)}),
         BenchResult("faults: flapping producer, reconnect", f"first frame {median} s (median), {worst} s (worst) "
-                    "after the producer came back (default backoff: 0.5 s doubling to 30 s, jittered)",
+                    f"after the producer came back (backoff {s.reconnect_backoff_s:g} s doubling to "
+                    f"{s.reconnect_backoff_max_s:g} s, jittered; each reopen probes up to 1 s of stream)",
                     "within the backoff reached", None, {"cmd": cmd}),
     ]
 
