@@ -127,8 +127,9 @@ class _Display:
         elif kind == "event":
             if m.get("kind") == "segment":
                 self.events.append(m["summary"])
-            elif m.get("kind") == "gap":
-                self.events.append(f"{format_ts(m['t'])} gap in the stream: {m.get('reason')}")
+            elif m.get("kind") == "gap":  # told when the outage begins (end None) and again when it ends
+                back = "" if m.get("end") is None else f", back at {format_ts(m['end'])}"
+                self.events.append(f"{format_ts(m['t'])} gap in the stream: {m.get('reason')}{back}")
             elif m.get("kind") in ("enter", "exit", "scene_cut", "text"):
                 extra = ", ".join(m.get("attrs", {}).get("colors", [])[:2])
                 edge = m.get("attrs", {}).get("edge", "")

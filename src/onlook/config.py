@@ -59,9 +59,15 @@ class Settings(BaseSettings):
     realtime: bool = Field(False, description="pace files at their native rate, like a live stream")
     open_timeout_s: float = Field(10.0, gt=0, description="give up opening a source after this")
     read_timeout_s: float = Field(10.0, gt=0, description="a live source silent this long is stalled")
-    reconnect_attempts: int = Field(5, ge=0, description="reconnects before a live source is given up")
+    connect_attempts: int = Field(5, ge=0, description="retries of a live source's first connection before "
+                                  "it is refused (once it has run, outages are ridden out)")
+    reconnect_attempts: int | None = Field(None, ge=0, description="reconnects in a row after which an outage ends "
+                                           "a live source; None: keep reconnecting while the stream runs")
+    max_outage_s: float | None = Field(None, gt=0, description="longest outage of a live source before it is "
+                                       "given up; None: no limit")
     reconnect_backoff_s: float = Field(0.5, gt=0, description="first reconnect delay; doubles each time")
-    reconnect_backoff_max_s: float = Field(30.0, gt=0)
+    reconnect_backoff_max_s: float = Field(30.0, gt=0, description="longest reconnect delay (each one shortened "
+                                           "by up to 25% at random, so streams do not retry in step)")
     queue_size: int = Field(8, ge=1, description="decoded frames buffered; oldest dropped when full")
 
     # --- sampling / gate

@@ -121,6 +121,11 @@ class StreamEngine:
         # what is stored is shifted to follow on.
         self._resume_after = self.store.last_time()
         self._offset = 0.0
+        self._seen_first = False
+        # Gaps of the source as stored: (what the source said, stored row id, stored version). A live
+        # source reports an outage open, from its decoder thread, and again when it closes.
+        self._gap_rows: list[tuple[Gap, int, Gap]] = []
+        self._gap_lock = threading.Lock()
 
 
     # --- alerts ------------------------------------------------------------------------------
@@ -165,8 +170,10 @@ class StreamEngine:
     def subscribe(self, callback: Callable[[Message], None]) -> Callable[[], None]:
         """Call ``callback`` with every message; returns a function that unsubscribes.
 
-        Callbacks run on the ingest thread: they must be quick (queue the
-        message, don't process it there).
+        Callbacks run on the ingest thread, except the gap messages of a
+        live source, which come from its decoder thread the moment an
+        outage begins (``"end": None``) and ends: they must be quick (queue
+        the message, don't process it there) and thread-safe.
         """
         self._subs.append(callback)
         return lambda: self._subs.remove(callback) if callback in self._subs else None
@@ -189,12 +196,16 @@ class StreamEngine:
             # frames before the start are not pre-filtered (the grid starts there).
             self._source_sampler = _StartAwareSampler(self.settings.fps, self.start_s)
             s = self.settings
+            # stop: the engine cannot close a source still making its first connection (open_source
+            # has not returned it yet), so the source watches the engine's stop event itself.
             return open_source(self._source_arg, stream_id=self.stream_id, open_timeout_s=s.open_timeout_s,
                                read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
+                               max_outage_s=s.max_outage_s, connect_attempts=s.connect_attempts,
                                reconnect_backoff_s=s.reconnect_backoff_s,
                                reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
                                queue_size=s.queue_size, keep=self._source_sampler.keep,
-                               max_width=s.analysis_width, net_policy=self.net_policy)
+                               max_width=s.analysis_width, net_policy=self.net_policy,
+                               on_gap=self._on_source_gap, stop=self._stop)
         return self._source_arg
 
     def _frames(self) -> Iterator[Frame]:
@@ -218,6 +229,7 @@ class StreamEngine:
                     gap = Gap(start=self._resume_after, end=pts + self._offset, wall_start=time.time(),
                               wall_end=time.time(), reason="restart")
                     self.store.add_gap(gap)
+                self._seen_first = True
             if self._offset:
                 pts += self._offset
                 frame = Frame(frame.stream_id, frame.seq, pts, frame.wall, frame.image)
@@ -260,7 +272,6 @@ class StreamEngine:
         """
         self.stats["started_wall"] = time.time()
         last_status = 0.0
-        gaps_seen = 0
         try:
             # The source first: a missing file or a bad URL is refused before models load.
             self.open()
@@ -271,12 +282,7 @@ class StreamEngine:
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
             for frame in self._frames():
                 self._process(frame)
-                gaps = getattr(self.source, "gaps", [])
-                while gaps_seen < len(gaps):
-                    g = gaps[gaps_seen]
-                    gaps_seen += 1
-                    self.store.add_gap(g)
-                    self._emit({"type": "event", "t": g.start, "kind": "gap", "end": g.end, "reason": g.reason})
+                self._sync_gaps()  # sources that do not report gaps as they happen (not opened here)
                 now = time.monotonic()
                 if now - last_status >= 1.0:
                     last_status = now
@@ -296,6 +302,10 @@ class StreamEngine:
                     self.error = no_room
                     self._emit({"type": "error", "t": self.stats["t"], "message": str(no_room),
                                 "error": type(no_room).__name__})
+                try:
+                    self._sync_gaps()  # the outage a source gave up in, or one it reported last
+                except OnlookError as e:
+                    log.warning("could not store the last gap: %s", e)
                 self._close_source()
                 if self.confirmer is not None:  # let pending alert checks fire before the store closes
                     self.confirmer.drain()
@@ -327,6 +337,58 @@ class StreamEngine:
             self.stats["events"] += 1
             self._emit(self._event_msg(ev))
         return error
+
+    def _on_source_gap(self, _gap: Gap) -> None:
+        """The source's report of an outage (open, or closed): store it now (decoder thread)."""
+        if self.done.is_set():
+            return  # a source left behind by a stop: its engine and store are finished with
+        try:
+            self._sync_gaps()
+        except OnlookError as e:  # e.g. the store was closed under a stopping engine
+            log.warning("could not store a gap: %s", e)
+
+    def _sync_gaps(self) -> None:
+        """Store the source's new gaps, and the closing of one stored open (any thread).
+
+        Gaps are in the source's time; stored ones are shifted like frames
+        when the store carries on from an earlier run.
+        """
+        gaps = getattr(self.source, "gaps", None)
+        if not gaps:
+            return
+        with self._gap_lock:
+            rows = self._gap_rows
+            # Only the newest gap can still change (be closed): look from there on.
+            for i in range(max(0, len(rows) - 1), len(gaps)):
+                g = gaps[i]
+                if i < len(rows) and rows[i][0] is g:
+                    continue
+                shifted = self._shift_gap(g)
+                if i < len(rows):
+                    self.store.close_gap(rows[i][1], shifted)
+                    rows[i] = (g, rows[i][1], shifted)
+                else:
+                    rows.append((g, self.store.add_gap(shifted), shifted))
+                self._emit({"type": "event", "t": shifted.start, "kind": "gap", "end": shifted.end,
+                            "reason": shifted.reason})
+
+    def _shift_gap(self, g: Gap) -> Gap:
+        if self._seen_first:
+            offset = self._offset
+        else:  # reported before the first frame reached ingest: the offset that frame will get
+            offset = 0.0 if self._resume_after is None else self._resume_after + 1.0 / self.settings.fps
+        if not offset:
+            return g
+        return Gap(g.start + offset, None if g.end is None else g.end + offset, g.wall_start, g.wall_end, g.reason)
+
+    def _outage(self) -> dict[str, Any] | None:
+        """The outage going on now (its stored gap is open), for status."""
+        if self.done.is_set() or not self._gap_rows:
+            return None
+        g = self._gap_rows[-1][2]
+        if g.end is not None:
+            return None
+        return {"start": round(g.start, 3), "since": g.wall_start, "reason": g.reason}
 
     # --- step-wise driving (evaluation harness, benchmarks) ----------------------------------
 
@@ -502,7 +564,7 @@ class StreamEngine:
                 "events": st["events"], "alerts": st["alerts"],
                 "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
                 "store_bytes": self.store.size_bytes(), "lag_s": round(st.get("lag_s", 0.0), 3),
-                "duration": getattr(info, "duration_s", None),
+                "duration": getattr(info, "duration_s", None), "outage": self._outage(),
                 "capabilities": sorted(c.value for c in self.capabilities)}
 
     @property

@@ -111,6 +111,19 @@ def test_readonly_store_refuses_writes(tmp_path: Path) -> None:
         assert ro.enforce_budget() == 0
 
 
+def test_closed_store_refuses_writes_and_touches_nothing(tmp_path: Path, keyframe_image: np.ndarray) -> None:
+    # A worker that outlives its stream (deleted while connecting) must not write into its folder.
+    st = Store(tmp_path / "s")
+    st.set_meta("a", 1)
+    st.close()
+    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (tmp_path / "s").rglob("*"))
+    for write in (lambda: st.set_meta("last_t", 9.0), lambda: st.add_gap(Gap(1.0, None, 1.0, None, "x")),
+                  lambda: st.save_keyframe(keyframe_image, 1.0)):
+        with pytest.raises(StoreError, match="is closed"):
+            write()
+    assert sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (tmp_path / "s").rglob("*")) == before
+
+
 # --- round trips -----------------------------------------------------------------------------
 
 
@@ -186,6 +199,15 @@ def test_gaps_round_trip(store: Store) -> None:
     for g in reversed(gaps):
         store.add_gap(g)
     assert store.gaps() == gaps
+
+
+def test_an_open_gap_is_closed_in_place(store: Store) -> None:
+    before = store.add_gap(Gap(1.0, 2.0, 1001.0, 1002.0, "stream ended"))
+    open_id = store.add_gap(Gap(5.0, None, 1005.0, None, "connection refused"))
+    assert open_id != before and store.gaps()[-1].end is None
+    store.close_gap(open_id, Gap(5.0, 65.0, 1005.0, 1065.0, "connection refused"))
+    assert store.gaps() == [Gap(1.0, 2.0, 1001.0, 1002.0, "stream ended"),
+                            Gap(5.0, 65.0, 1005.0, 1065.0, "connection refused")]
 
 
 def test_keyframes(store: Store, keyframe_image: np.ndarray) -> None:

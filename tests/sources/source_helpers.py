@@ -6,6 +6,7 @@ import it without clashing with other test folders' ``conftest`` modules.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -109,14 +110,16 @@ class ReplayServer:
     the stream's clock restart and must keep its own pts monotonic.
     """
 
-    def __init__(self, data: bytes, *, stall: bool = False, max_conns: int = 100) -> None:
+    def __init__(self, data: bytes, *, stall: bool = False, max_conns: int = 100, port: int = 0,
+                 silent_after: int | None = None) -> None:
         self.data = data
         self.stall = stall
         self.max_conns = max_conns
+        self.silent_after = silent_after  # connections after this many get nothing at all (a hung sender)
         self.connections = 0
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(8)
         self.port = int(self.sock.getsockname()[1])
         self._open: list[socket.socket] = []
@@ -134,6 +137,9 @@ class ReplayServer:
                 conn.close()
                 self.sock.close()
                 return
+            if self.silent_after is not None and self.connections > self.silent_after:
+                self._open.append(conn)
+                continue
             try:
                 conn.sendall(self.data)
             except OSError:
@@ -145,6 +151,9 @@ class ReplayServer:
                 conn.close()
 
     def close(self) -> None:
+        # shutdown() first: on Linux a plain close() leaves a thread blocked in accept() listening.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         for c in self._open:
             c.close()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import socket
+import threading
 import time
 from collections.abc import Callable
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from source_helpers import FfmpegServer, ReplayServer, SilentServer, wait_for
 
 from onlook.errors import SourceExhausted, SourceTimeout, SourceUnreachable
-from onlook.sources import LiveSource, ThreadedSource, open_source
+from onlook.sources import Backoff, LiveSource, ThreadedSource, open_source
 from onlook.types import Frame, Gap
 
 FAST = dict(open_timeout_s=2.0, read_timeout_s=2.0, reconnect_backoff_s=0.05,
@@ -74,7 +78,12 @@ def test_reconnects_after_stream_ends_then_gives_up(
     assert_monotonic(frames)
     # Two outages healed, then one left open when the attempts ran out.
     gaps = src.gaps
-    assert seen == gaps and len(gaps) == 3
+    assert len(gaps) == 3
+    # Each outage was reported open as soon as it began, then closed (the closed one replacing it).
+    assert [(g.start, g.end) for g in seen] == [
+        (gaps[0].start, None), (gaps[0].start, gaps[0].end), (gaps[1].start, None), (gaps[1].start, gaps[1].end),
+        (gaps[2].start, None)]
+    assert [g for g in seen if g.end is not None] == gaps[:2] and seen[-1] == gaps[2]
     for gap, first_after in zip(gaps[:2], (frames[50], frames[100]), strict=True):
         assert gap.reason == "stream ended"
         assert gap.start == frames[frames.index(first_after) - 1].pts
@@ -112,6 +121,116 @@ def test_close_interrupts_reconnect_backoff(replay_server: Callable[..., ReplayS
     it = iter(src)
     next(it)
     time.sleep(0.3)  # the rest of the clip is read; the supervisor is now waiting 5 s
+    started = time.monotonic()
+    src.close()
+    assert time.monotonic() - started < 3
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    b = Backoff(0.5, 2.0, jitter=0.25, rng=random.Random(1))
+    delays = [b.next() for _ in range(6)]
+    for got, nominal in zip(delays, [0.5, 1.0, 2.0, 2.0, 2.0, 2.0], strict=True):
+        assert 0.75 * nominal <= got <= nominal
+    assert len(set(delays[2:])) > 1  # streams that fail together do not retry in step
+
+
+# -- long outages: reconnect for as long as the source is read
+
+
+@pytest.mark.timeout(60)
+def test_an_outage_longer_than_a_few_attempts_is_ridden_out_with_an_open_gap(clip_ts: Path) -> None:
+    # The sender vanishes (connections refused) for 3 s: some 15 reconnects at <= 0.2 s apart, three
+    # times what the old default (5 attempts) allowed. By default a live source never gives up.
+    server = ReplayServer(clip_ts.read_bytes(), stall=True)
+    port = server.port
+    seen: list[Gap] = []
+    src = open_source(f"tcp://127.0.0.1:{port}", queue_size=500, on_gap=seen.append, **FAST)
+    try:
+        it = iter(src)
+        # The demuxer and decoder hold the clip's last frames back until the stream goes on or ends: end it.
+        first = [next(it) for _ in range(40)]
+        server.close()  # the stalled connection ends, and nothing listens any more
+        first += [next(it) for _ in range(10)]
+        assert wait_for(lambda: bool(src.gaps), 5)
+        [opened] = src.gaps
+        assert opened.end is None and opened.wall_end is None and opened.start == first[-1].pts
+        time.sleep(3.0)
+        assert src.gaps == [opened] and seen == [opened]  # still open, still reconnecting
+        server = ReplayServer(clip_ts.read_bytes(), stall=True, port=port)
+        back = next(it)
+    finally:
+        src.close()
+        server.close()
+    [gap] = src.gaps
+    assert seen == [opened, gap]
+    assert (gap.start, gap.wall_start, gap.reason) == (opened.start, opened.wall_start, "stream ended")
+    assert gap.end == back.pts and gap.wall_end == back.wall
+    assert gap.wall_end - gap.wall_start >= 3.0
+    assert gap.end - gap.start == pytest.approx(gap.wall_end - gap.wall_start, abs=0.05)
+
+
+@pytest.mark.timeout(60)
+def test_max_outage_gives_up_and_leaves_the_gap_open(replay_server: Callable[..., ReplayServer]) -> None:
+    server = replay_server(max_conns=1)  # one replay of the clip, then refused
+    frames: list[Frame] = []
+    src = LiveSource(f"tcp://127.0.0.1:{server.port}", max_outage_s=0.8, **FAST)
+    with pytest.raises(SourceExhausted, match=r"gave up after \d+s down, \d+ reconnect attempt"), src:
+        for frame in src:
+            frames.append(frame)
+            assert len(frames) < 1000
+    [gap] = src.gaps
+    assert len(frames) == 50 and gap.start == frames[-1].pts and gap.end is None
+
+
+# -- stopping while connecting
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("target", ["refused", "silent", "listen"])
+def test_stop_event_ends_the_first_connection_at_once(
+    target: str, closed_port: int, silent_server: SilentServer,
+) -> None:
+    # Each would hold the caller for minutes: 3 retries 10 s apart, or attempts that wait 30 s each.
+    uri = {"refused": f"tcp://127.0.0.1:{closed_port}", "silent": f"tcp://127.0.0.1:{silent_server.port}",
+           "listen": f"tcp://127.0.0.1:{closed_port}?listen=1"}[target]
+    stop = threading.Event()
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        src = open_source(uri, open_timeout_s=30, read_timeout_s=30, connect_attempts=3,
+                          reconnect_backoff_s=10, stop=stop)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    with src:
+        assert list(src) == []
+    if target == "listen":  # and it stopped listening: the port is free again at once, not after 30 s
+        assert wait_for(lambda: _port_is_free(closed_port), 3)
+
+
+@pytest.mark.timeout(90)
+def test_close_does_not_wait_for_a_reconnect_attempt_in_flight(
+    replay_server: Callable[..., ReplayServer],
+) -> None:
+    server = replay_server(silent_after=1)  # the first connection gets the clip, later ones hang
+    src = ThreadedSource(LiveSource(f"tcp://127.0.0.1:{server.port}", open_timeout_s=30, read_timeout_s=30,
+                                    reconnect_backoff_s=0.05), join_timeout_s=60)
+    it = iter(src)
+    next(it)
+    # The clip ended; the reconnect is now stuck in an open that would wait 30 s.
+    assert wait_for(lambda: server.connections >= 2, 10)
+    time.sleep(0.2)
     started = time.monotonic()
     src.close()
     assert time.monotonic() - started < 3

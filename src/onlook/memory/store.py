@@ -279,6 +279,7 @@ class Store:
         self._unfreeable_bytes = 0
         self.schema_version = SCHEMA_VERSION
         self.tables: set[str] = set()
+        self.closed = False
         if readonly:
             if not self.db_path.is_file() and not scan_keyframes(self.keyframe_dir)[0]:
                 raise StoreError(f"no onlook store at '{self.path}' (expected {self.db_path.name})")
@@ -396,7 +397,9 @@ class Store:
         return conn
 
     def close(self) -> None:
-        """Flush and close every connection; release the write lock."""
+        """Flush and close every connection; release the write lock. Writes are refused from now on."""
+        with self._write_lock:  # a write in flight finishes first; none starts after
+            self.closed = True
         for conn in self._conns:
             with contextlib.suppress(sqlite3.Error):
                 if not self.readonly:
@@ -417,10 +420,16 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+    def _check_writable(self) -> None:
         if self.readonly:
             raise StoreError(f"store '{self.path}' is open read-only")
+        if self.closed:
+            # A worker outliving its stream (a deleted one) must not write into the folder.
+            raise StoreError(f"store '{self.path}' is closed")
+
+    def _write(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         with self._write_lock:
+            self._check_writable()
             conn = self._conn()
             try:
                 cur = conn.execute(sql, params)
@@ -433,6 +442,7 @@ class Store:
         if not rows:
             return
         with self._write_lock:
+            self._check_writable()
             conn = self._conn()
             try:
                 conn.executemany(sql, rows)
@@ -485,6 +495,7 @@ class Store:
 
     def save_keyframe(self, image: np.ndarray, t: float, *, max_width: int = 320) -> str:
         """Write a JPEG thumbnail and return its store-relative path."""
+        self._check_writable()
         h, w = image.shape[:2]
         if w > max_width:
             image = cv2.resize(image, (max_width, max(1, round(h * max_width / w))),
@@ -575,9 +586,16 @@ class Store:
         self._write("INSERT INTO alerts(t, wall, query, evidence, keyframe) VALUES(?,?,?,?,?)",
                     (a.t, a.wall, a.query, _obs_json(a.evidence), a.keyframe))
 
-    def add_gap(self, g: Gap) -> None:
-        self._write("INSERT INTO gaps(start, end, wall_start, wall_end, reason) VALUES(?,?,?,?,?)",
-                    (g.start, g.end, g.wall_start, g.wall_end, g.reason))
+    def add_gap(self, g: Gap) -> int:
+        """Store a gap (an open one has ``end=None``); returns its row id for :meth:`close_gap`."""
+        cur = self._write("INSERT INTO gaps(start, end, wall_start, wall_end, reason) VALUES(?,?,?,?,?)",
+                          (g.start, g.end, g.wall_start, g.wall_end, g.reason))
+        return int(cur.lastrowid)
+
+    def close_gap(self, gap_id: int, g: Gap) -> None:
+        """Replace the stored gap ``gap_id`` (open while its outage lasted) by ``g``, its closed version."""
+        self._write("UPDATE gaps SET start=?, end=?, wall_start=?, wall_end=?, reason=? WHERE id=?",
+                    (g.start, g.end, g.wall_start, g.wall_end, g.reason, gap_id))
 
     def save_alert_query(self, query: str, created_t: float) -> None:
         self._write("INSERT OR IGNORE INTO alert_queries VALUES(?, ?)", (query, created_t))

@@ -695,7 +695,7 @@ class StreamManager:
             d["error"] = d["error"] or f"worker unreachable: {one_line(ex)}"
             return d
         for k in ("t", "fps", "speed", "skipped_area", "store_bytes", "frames_decoded", "frames_kept", "events",
-                  "dropped", "gaps", "duration", "lag_s", "capabilities"):
+                  "dropped", "gaps", "duration", "lag_s", "capabilities", "outage"):
             d[k] = st.get(k)
         if "worker" in st:  # a worker run by an executor: where it runs and how often it restarted
             d["worker"] = st["worker"]

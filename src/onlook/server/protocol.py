@@ -113,6 +113,9 @@ class StreamStatus(BaseModel):
     alerts_fired: int = 0
     dropped: int = 0
     gaps: int = 0
+    outage: dict[str, Any] | None = Field(None, description="the outage of a live source going on now: start "
+                                          "(stream time of the last frame), since (wall time), reason; its gap "
+                                          "is stored open (end null) until frames return")
     duration: float | None = None
     lag_s: float | None = Field(None, description="seconds between the last analysed frame's arrival and its "
                                                    "analysis (near 0 when the stream keeps up)")

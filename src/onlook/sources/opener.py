@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -33,7 +34,9 @@ def open_source(
     stream_id: str = "default",
     open_timeout_s: float = 10.0,
     read_timeout_s: float = 10.0,
-    reconnect_attempts: int = 5,
+    reconnect_attempts: int | None = None,
+    max_outage_s: float | None = None,
+    connect_attempts: int | None = None,
     reconnect_backoff_s: float = 0.5,
     reconnect_backoff_max_s: float = 30.0,
     realtime: bool = False,
@@ -44,6 +47,7 @@ def open_source(
     max_width: int | None = None,
     on_gap: Callable[[Gap], None] | None = None,
     net_policy: NetPolicy | None = None,
+    stop: threading.Event | None = None,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
 
@@ -53,9 +57,10 @@ def open_source(
     * a folder of ``.jpg``/``.png``/``.bmp`` images, played in name order
       at ``image_fps``;
     * ``rtsp://``, ``rtmp://``, ``http(s)://`` (HLS ``.m3u8`` too),
-      ``tcp://`` or ``udp://`` (MPEG-TS) for a live stream, which reconnects
-      on failure and records :class:`~onlook.types.Gap` objects; an HTTP URL
-      with a known duration is read once, like a file;
+      ``tcp://`` or ``udp://`` (MPEG-TS) for a live stream, which keeps
+      reconnecting on failure (by default for as long as it is read) and
+      records each outage as a :class:`~onlook.types.Gap`, open while it
+      lasts; an HTTP URL with a known duration is read once, like a file;
     * ``/dev/videoN`` for a V4L2 capture device.
 
     The source decodes in its own thread behind a queue of ``queue_size``
@@ -68,8 +73,12 @@ def open_source(
         stream_id: Name stamped on every frame.
         open_timeout_s: Give up one network connection attempt after this.
         read_timeout_s: A live stream silent this long is stalled and reopened.
-        reconnect_attempts: Reopen attempts of a failed live stream (also
-            the retries of its first connection) before giving up.
+        reconnect_attempts: Reopen attempts in a row after which an outage
+            ends a live stream; ``None`` (default) for no limit.
+        max_outage_s: Seconds one outage of a live stream may last before
+            it is given up; ``None`` (default) for no limit.
+        connect_attempts: Retries of a live stream's first connection
+            (default ``reconnect_attempts``, or 5 when that is ``None``).
         reconnect_backoff_s: First reconnect delay; doubles on each failure.
         reconnect_backoff_max_s: Largest reconnect delay.
         realtime: Pace a file or image folder at its own rate, so it behaves
@@ -78,7 +87,12 @@ def open_source(
         image_fps: Rate at which a folder's images are stamped.
         queue_size: Frames buffered between the decoder thread and the
             consumer; ``0`` decodes in the consumer's thread instead.
-        on_gap: Called with each gap a live stream records.
+        on_gap: Called with each gap a live stream records: open when its
+            outage is detected, closed when frames return (from the decoder
+            thread when ``queue_size`` > 0).
+        stop: Set it to make a live stream give up connecting or
+            reconnecting at once, even while ``open_source`` is still making
+            its first connection (the source then comes back closed).
         keep: Optional predicate on a frame's pts; frames it rejects are
             skipped before pixel conversion (pass a sampler's ``keep`` so
             frames that would be dropped anyway cost only their decode).
@@ -126,9 +140,10 @@ def open_source(
         source = LiveSource(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
+            max_outage_s=max_outage_s, connect_attempts=connect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
             reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
-            max_width=max_width, target=target)
+            max_width=max_width, target=target, stop=stop)
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:
@@ -139,9 +154,10 @@ def open_source(
             source = LiveSource(
                 path, stream_id=stream_id, kind="webcam", format="v4l2",
                 open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
-                reconnect_attempts=reconnect_attempts, reconnect_backoff_s=reconnect_backoff_s,
+                reconnect_attempts=reconnect_attempts, max_outage_s=max_outage_s,
+                connect_attempts=connect_attempts, reconnect_backoff_s=reconnect_backoff_s,
                 reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
-            max_width=max_width)
+                max_width=max_width, stop=stop)
         elif Path(path).is_dir():
             source = ImageFolderSource(path, fps=image_fps, stream_id=stream_id)
         elif not Path(path).exists():

@@ -423,7 +423,12 @@ function itemKey(m) {
 
 function addItem(msg) {
   const k = itemKey(msg);
-  if (state.seen.has(k)) return;
+  if (state.seen.has(k)) {
+    // An outage is announced open (end: null) and again once frames return: close the one shown.
+    const open = msg.kind === "gap" && msg.end != null && state.items.find((m) => m.kind === "gap" && m.end == null && itemKey(m) === k);
+    if (open) { open.end = msg.end; scheduleTimeline(); }
+    return;
+  }
   state.seen.add(k);
   state.items.push(msg);
   if (state.items.length > MAX_ITEMS * 3) state.items.splice(0, state.items.length - MAX_ITEMS * 3);
