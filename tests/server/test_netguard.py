@@ -330,7 +330,7 @@ def test_a_listening_source_saved_in_streams_json_is_refused_on_restart(tmp_path
 
 def test_listening_sources_where_the_operator_allows_them(tmp_path):
     port = free_port()
-    settings = test_settings(allow_hosts=[], allow_listen=True, reconnect_attempts=0, open_timeout_s=1.0)
+    settings = test_settings(allow_hosts=[], allow_listen=True, reconnect_attempts=0, connect_attempts=0, open_timeout_s=1.0)
     srv = start_server(tmp_path / "root", settings=settings)
     try:
         with srv.client() as c:
