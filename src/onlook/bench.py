@@ -845,12 +845,18 @@ def bench_serve(clip: Path, *, streams: int = 8, clients: int = 50, requests: in
     return rows
 
 
+def _faults(clip: Path) -> list[BenchResult]:
+    from onlook.faults import bench_faults  # starts ffmpeg producers and child watchers: loaded only when asked
+
+    return bench_faults(clip)
+
+
 def run_bench(clip: Path, *, only: list[str] | None = None, hours: float = 10.0, query_hours: float = 24.0,
               delay_s: float = 60.0, log: Callable[[str], None] = print) -> list[BenchResult]:
     """Run the selected benchmarks; returns their results."""
     parts = {"ingest": lambda: bench_ingest(clip), "rss": lambda: bench_rss(clip, hours),
              "query": lambda: bench_query(clip, query_hours), "delay": lambda: bench_alert_delay(clip, delay_s),
-             "vlm": lambda: bench_vlm(clip), "serve": lambda: bench_serve(clip)}
+             "vlm": lambda: bench_vlm(clip), "serve": lambda: bench_serve(clip), "faults": lambda: _faults(clip)}
     out: list[BenchResult] = []
     for name, fn in parts.items():
         if only and name not in only:

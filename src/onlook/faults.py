@@ -31,7 +31,7 @@ from typing import Any
 from onlook.config import Settings
 from onlook.errors import ConfigError
 
-__all__ = ["FlapReport", "LiveProducer", "bench_flap", "flap"]
+__all__ = ["DiskFillRound", "FlapReport", "LiveProducer", "bench_faults", "bench_flap", "disk_fill", "flap"]
 
 
 def _free_port() -> int:
@@ -259,6 +259,141 @@ def bench_flap(cycles: int = 5, **kw: Any) -> list[Any]:
                     f"{s.reconnect_backoff_max_s:g} s, jittered; each reopen probes up to 1 s of stream)",
                     "within the backoff reached", None, {"cmd": cmd}),
     ]
+
+
+@dataclass(frozen=True)
+class DiskFillRound:
+    """One watch into a store on a disk that fills up, then a second watch once there is room.
+
+    Attributes:
+        disk: Size of the tmpfs the store lives on (``"3m"``).
+        exit_full: Exit code of the watch that hit the full disk (target 1).
+        stderr_lines: Lines it wrote to stderr (target 1: one clear line).
+        traceback: Whether stderr held a Python traceback (target False).
+        message: Its last stderr line.
+        events_after_full: Events readable from the store right after.
+        check_problems: What ``store check`` found besides orphan keyframes (target none).
+        exit_resumed: Exit code of the watch that carried on once the disk had room (target 0).
+        events_after_resume: Events readable after it (target >= ``events_after_full``).
+        resume_s: How long that second watch took, start to exit.
+    """
+
+    disk: str
+    exit_full: int
+    stderr_lines: int
+    traceback: bool
+    message: str
+    events_after_full: int
+    check_problems: tuple[str, ...]
+    exit_resumed: int | None
+    events_after_resume: int | None
+    resume_s: float | None
+
+    @property
+    def ok(self) -> bool:
+        return (self.exit_full == 1 and self.stderr_lines == 1 and not self.traceback and not self.check_problems
+                and self.exit_resumed == 0 and (self.events_after_resume or 0) >= self.events_after_full)
+
+
+def _mount(path: Path, size: str, remount: bool = False) -> str | None:
+    """Mount (or resize) a tmpfs at ``path``; the reason it could not, or None."""
+    opts = f"remount,size={size}" if remount else f"size={size}"
+    try:
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True,
+                           text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if r.returncode == 0 else (r.stderr.strip() or f"mount exited {r.returncode}")
+
+
+def _events(store: Path) -> int:
+    from onlook.memory.store import Store
+
+    st = Store(store, readonly=True)
+    try:
+        return len(st.events())
+    finally:
+        st.close()
+
+
+def disk_fill(clip: str | Path, sizes: Sequence[str] = ("2m", "4m", "8m"), *, timeout_s: float = 300.0,
+              watch_args: Sequence[str] = ("--no-ocr", "--fps", "4")) -> list[DiskFillRound]:
+    """Watch ``clip`` into a store on a tmpfs of each size until the disk is full, then again with room.
+
+    Needs root (it mounts tmpfs); every wait is bounded by ``timeout_s``.
+
+    Raises:
+        PermissionError: a tmpfs could not be mounted (not root, or no mount in this container).
+    """
+    from onlook.memory.check import check_store
+
+    out: list[DiskFillRound] = []
+    cmd = [sys.executable, "-m", "onlook.cli", "watch", str(clip), "--json", *watch_args]
+    with tempfile.TemporaryDirectory(prefix="onlook-diskfill-") as tmp:
+        for size in sizes:
+            mnt = Path(tmp) / f"disk-{size}"
+            mnt.mkdir()
+            why = _mount(mnt, size)
+            if why is not None:
+                raise PermissionError(f"cannot mount a {size} tmpfs: {why}")
+            try:
+                store = mnt / "store"
+                full = subprocess.run([*cmd, "--store", str(store)], capture_output=True, text=True,
+                                      timeout=timeout_s)
+                err = [ln for ln in full.stderr.splitlines() if ln.strip()]
+                events = _events(store)
+                report = check_store(store, orphan_min_age_s=0.0)
+                problems = tuple(f.message for f in report.problems if f.kind.value != "orphan_keyframes")
+                exit_resumed = events_resumed = resume_s = None
+                if _mount(mnt, "256m", remount=True) is None:
+                    t0 = time.monotonic()
+                    again = subprocess.run([*cmd, "--store", str(store), "--until", "20"], capture_output=True,
+                                           text=True, timeout=timeout_s)
+                    resume_s = round(time.monotonic() - t0, 2)
+                    exit_resumed = again.returncode
+                    events_resumed = _events(store)
+                out.append(DiskFillRound(size, full.returncode, len(err), "Traceback" in full.stderr,
+                                         err[-1] if err else "", events, problems, exit_resumed, events_resumed,
+                                         resume_s))
+            finally:
+                subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=20)
+    return out
+
+
+def bench_faults(clip: Path, *, kill_rounds_n: int = 5) -> list[Any]:
+    """The fault-injection rows of ``onlook bench --only faults``: kill -9, a flapping producer, a filling disk."""
+    from onlook.bench import BenchResult
+    from onlook.faults_kill import kill_rounds, summarize
+
+    cmd = "onlook bench --only faults"
+    rows: list[Any] = []
+    with tempfile.TemporaryDirectory(prefix="onlook-kill-") as tmp:
+        s = summarize(kill_rounds(clip, Path(tmp) / "store", kill_rounds_n, watch_args=("--no-ocr",)))
+    rows.append(BenchResult(
+        "faults: kill -9 of a watcher at random moments",
+        f"{s['rows_lost']} of {s['rows_committed']} committed rows lost over {s['rounds']} kills "
+        f"({s['printed_lost']} printed events/alerts missing; {s['rounds_failed']} rounds failed); reopen "
+        f"{s['reopen_s_median'] * 1000:.0f} ms median ({s['reopen_s_max'] * 1000:.0f} ms worst), next watcher to its "
+        f"first status {s['startup_s_median']} s median; store check after: "
+        f"{'; '.join(s['problems']) or 'no problem'} ({s['orphans_after_last']} orphan keyframes) - {clip.name}, "
+        "--realtime, killed 2-8 s in",
+        "0 rows lost", s["rows_lost"] == 0 and s["printed_lost"] == 0 and not s["rounds_failed"],
+        {"cmd": cmd, "summary": s}))
+    rows.extend(bench_flap())
+    try:
+        disk = disk_fill(clip)
+    except PermissionError as e:
+        rows.append(BenchResult("faults: disk filling up", f"not measured: {e}", "-", None, {"cmd": cmd}))
+        return rows
+    parts = [f"{r.disk}: exit {r.exit_full}, {r.stderr_lines} line ({'traceback!' if r.traceback else 'no traceback'}), "
+             f"{r.events_after_full} events readable, check {'; '.join(r.check_problems) or 'clean'}, with room "
+             f"again exit {r.exit_resumed} and {r.events_after_resume} events ({r.resume_s} s)" for r in disk]
+    rows.append(BenchResult(
+        "faults: disk filling up (store on a small tmpfs)",
+        "; ".join(parts) + f" - {clip.name} at 4 fps, OCR off; e.g. \"{disk[0].message}\"",
+        "one clear line and exit 1; what was stored readable; carries on once there is room",
+        all(r.ok for r in disk), {"cmd": cmd, "rounds": [asdict(r) for r in disk]}))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
