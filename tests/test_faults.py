@@ -242,3 +242,24 @@ def test_sigterm_handler_is_restored_after_watch(make_clip, tmp_path):
     assert r.exit_code == 0, r.stderr
     assert signal.getsignal(signal.SIGTERM) is before
 
+
+
+# --- the fault-injection bench's disk filling (onlook bench --only faults) ---------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_disk_fill_round_reports_one_line_readable_rows_and_recovery(make_clip):
+    from onlook.faults import disk_fill
+
+    clip = make_clip(seconds=30, cut_at=3.0)
+    try:
+        rounds = disk_fill(clip, sizes=("600k",), timeout_s=120, watch_args=("--fps", "5", *FAST))
+    except PermissionError as e:
+        pytest.skip(str(e))
+    (r,) = rounds
+    assert (r.exit_full, r.stderr_lines, r.traceback) == (1, 1, False), r
+    assert "full" in r.message
+    assert r.events_after_full >= 1 and not r.check_problems
+    assert r.exit_resumed == 0 and r.events_after_resume >= r.events_after_full
+    assert r.ok
