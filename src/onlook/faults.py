@@ -316,7 +316,7 @@ def _events(store: Path) -> int:
         st.close()
 
 
-def disk_fill(clip: str | Path, sizes: Sequence[str] = ("2m", "4m", "8m"), *, timeout_s: float = 300.0,
+def disk_fill(clip: str | Path, sizes: Sequence[str] = ("1m", "2m", "4m"), *, timeout_s: float = 300.0,
               watch_args: Sequence[str] = ("--no-ocr", "--fps", "4")) -> list[DiskFillRound]:
     """Watch ``clip`` into a store on a tmpfs of each size until the disk is full, then again with room.
 
