@@ -4,7 +4,8 @@ Layout of a store folder::
 
     DIR/
       onlook.db          SQLite in WAL mode: meta, frames (timeline), events,
-                         sightings, alerts, alert_queries, gaps
+                         sightings, alerts, alert_queries, gaps, speech (+ its
+                         full-text index, see onlook.memory.transcripts)
       keyframes/*.jpg    thumbnails of events and alerts
       .lock              held (flock) by the one process that writes
 
@@ -38,7 +39,8 @@ import cv2
 import numpy as np
 
 from onlook.errors import StoreError, StoreLocked
-from onlook.types import Alert, Event, Gap, Observation
+from onlook.memory import transcripts
+from onlook.types import Alert, Event, Gap, Observation, SpeechSegment
 
 __all__ = ["Store", "VectorIndex"]
 
@@ -183,11 +185,13 @@ class Store:
             conn = self._conn()
             if not readonly:
                 conn.executescript(_SCHEMA)
+                transcripts.create(conn)
         except sqlite3.DatabaseError as e:
             self.close()
             raise StoreError(f"cannot open store '{self.path}': {e}") from None
         self.index: VectorIndex | None = None
         self._rebuild_index()
+        self.transcripts = transcripts.Transcripts(self._read, self._write)
 
     # --- connections -------------------------------------------------------------------------
 
@@ -346,6 +350,32 @@ class Store:
         self._write("INSERT INTO alerts(t, wall, query, evidence, keyframe) VALUES(?,?,?,?,?)",
                     (a.t, a.wall, a.query, _obs_json(a.evidence), a.keyframe))
 
+    def add_speech(self, seg: SpeechSegment) -> int:
+        """Store a transcript segment (text, word times); returns its row id."""
+        sid = self.transcripts.add(seg)
+        self._maybe_enforce_budget()
+        return sid
+
+    def speech(self, since: float | None = None, until: float | None = None, *, newest_first: bool = False,
+               limit: int | None = None) -> list[SpeechSegment]:
+        """Transcript segments overlapping ``[since, until]`` (oldest first by default)."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.between(since, until, newest_first=newest_first, limit=limit)
+
+    def search_speech(self, words: list[str], *, since: float | None = None, until: float | None = None,
+                      phrase: bool = False, limit: int = 50) -> list[tuple[SpeechSegment, float]]:
+        """Segments where any of ``words`` (or the phrase) was said, best first (full-text index)."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.search(words, since=since, until=until, phrase=phrase, limit=limit)
+
+    def _has_speech(self) -> bool:
+        # A read-only store written by a version without speech has no such table.
+        if not getattr(self, "_speech_table", False):
+            self._speech_table = bool(self._read("SELECT 1 FROM sqlite_master WHERE name='speech'"))
+        return self._speech_table
+
     def add_gap(self, g: Gap) -> None:
         self._write("INSERT INTO gaps(start, end, wall_start, wall_end, reason) VALUES(?,?,?,?,?)",
                     (g.start, g.end, g.wall_start, g.wall_end, g.reason))
@@ -488,7 +518,8 @@ class Store:
         return {"alerts": self.alerts()[-limit:],
                 "events": list(reversed(self.events(order="-start", limit=limit))),
                 "sightings": list(reversed(self.sightings(sighting_kinds, newest_first=True, limit=limit))),
-                "gaps": self.gaps()[-limit:]}
+                "gaps": self.gaps()[-limit:],
+                "speech": list(reversed(self.speech(newest_first=True, limit=limit)))}
 
     def last_time(self) -> float | None:
         """Latest stream time stored (frames or events), None for an empty store."""
@@ -629,8 +660,13 @@ class Store:
             first = self._read("SELECT MIN(start) FROM events")[0][0]
             if first is not None:
                 self._delete_sightings("t < ?", (first,))
+                self.transcripts.delete_before(first)
             return True
-        # 5. Last resort: the oldest half of the sightings, then of the recent timeline.
+        # 5. Last resort: the oldest half of the sightings, of the speech, then of the recent timeline.
+        cut = self.transcripts.oldest_half_cut()
+        if cut is not None:
+            self.transcripts.delete_before(cut)
+            return True
         n = self._read("SELECT COUNT(*) FROM sightings")[0][0]
         if n > 3:
             cut = self._read("SELECT t FROM sightings ORDER BY t LIMIT 1 OFFSET ?", (n // 2,))[0][0]

@@ -31,6 +31,7 @@ from onlook.sources._pyav import (
     stream_fps,
     video_stream,
 )
+from onlook.sources.audio import AudioFeed, AudioTap, first_audio_stream
 from onlook.sources.base import BaseSource, SourceInfo, SourceKind, downscale
 from onlook.types import Frame, Gap
 
@@ -137,6 +138,8 @@ class LiveSource(BaseSource):
         reconnect_backoff_s: First reconnect delay.
         reconnect_backoff_max_s: Largest reconnect delay.
         on_gap: Called with each :class:`~onlook.types.Gap` as it is recorded.
+        audio: Where to put the stream's sound (16 kHz mono, on the frames'
+            clock; none is kept while the picture is down); ``None`` ignores it.
 
     Raises:
         SourceUnreachable: The first connection failed on every attempt
@@ -166,6 +169,7 @@ class LiveSource(BaseSource):
         on_gap: Callable[[Gap], None] | None = None,
         keep: Callable[[float], bool] | None = None,
         max_width: int | None = None,
+        audio: AudioFeed | None = None,
     ) -> None:
         if reconnect_attempts < 0:
             raise ConfigError(f"reconnect_attempts must be >= 0, got {reconnect_attempts}")
@@ -197,6 +201,19 @@ class LiveSource(BaseSource):
                                 width=stream.codec_context.width,
                                 height=stream.codec_context.height, frame_count=None)
         self._resource = conn
+        self._audio_feed = audio if audio is not None and first_audio_stream(conn.container) is not None else None
+        # Sound is stamped on the frames' clock, so none is kept on a connection until
+        # its first frame has set that clock (after a reconnect the old offset is stale).
+        self._clock: StreamClock | None = None
+        self._clock_set = False
+        self._tap = (AudioTap(self._audio_feed, stream_id,
+                              lambda raw: self._clock.map(raw) if self._clock and self._clock_set else None)
+                     if self._audio_feed is not None else None)
+
+    @property
+    def audio(self) -> AudioFeed | None:
+        """The stream's sound as it is decoded with the frames; None when it has no audio track."""
+        return self._audio_feed
 
     @property
     def corrupt_packets(self) -> int:
@@ -251,13 +268,17 @@ class LiveSource(BaseSource):
             reason = "stream ended"
             try:
                 if clock is None:
-                    clock = StreamClock(1.0 / (stream_fps(conn.stream) or FALLBACK_FPS))
+                    clock = self._clock = StreamClock(1.0 / (stream_fps(conn.stream) or FALLBACK_FPS))
+                if self._tap is not None:
+                    self._clock_set = False
+                    self._tap.attach(first_audio_stream(conn.container))
                 best_effort = BestEffortPts()
                 for vf in self._decode(conn):
                     wall = time.time()
                     if outage is not None:
                         clock.resume(wall - (last_wall if last_wall is not None else outage[1]))
                     pts = clock(best_effort(vf))
+                    self._clock_set = True
                     if self._keep is not None and not self._keep(pts):
                         seq += 1  # seq counts decoded frames, so skipped ones leave a visible hole
                         last_wall = wall
@@ -278,6 +299,8 @@ class LiveSource(BaseSource):
                     raise
                 reason = reason_of(exc)
             finally:
+                if self._tap is not None:
+                    self._tap.attach(None)  # hand over the sound of this connection
                 conn.close()
             if self._closed.is_set() or self._finite:
                 return
@@ -302,7 +325,7 @@ class LiveSource(BaseSource):
     def _decode(self, conn: _Connection) -> Iterator[av.VideoFrame]:
         return decode_video(conn.container, conn.stream, self.damage, uri=self._uri, network=True,
                             read_timeout_s=self._timeout[1],
-                            max_consecutive_damage=MAX_CONSECUTIVE_DAMAGE)
+                            max_consecutive_damage=MAX_CONSECUTIVE_DAMAGE, audio=self._tap)
 
     def _record(self, gap: Gap) -> None:
         self._gaps.append(gap)

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from onlook.errors import ConfigError, SourceNotFound, UnsupportedSource
 from onlook.sources._pyav import source_error
+from onlook.sources.audio import AudioFeed
 from onlook.sources.base import Source
 from onlook.sources.file import FileSource
 from onlook.sources.images import ImageFolderSource
@@ -38,6 +39,8 @@ def open_source(
     keep: Callable[[float], bool] | None = None,
     max_width: int | None = None,
     on_gap: Callable[[Gap], None] | None = None,
+    audio: bool = False,
+    audio_buffer_s: float = 30.0,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
 
@@ -78,6 +81,13 @@ def open_source(
             frames that would be dropped anyway cost only their decode).
         max_width: Shrink frames wider than this in the decoder thread (area
             averaging), for consumers that only analyse smaller images.
+        audio: Also decode the sound (files and network streams that have
+            it) onto ``source.audio``, an :class:`~onlook.sources.audio.AudioFeed`
+            of 16 kHz mono chunks on the frames' clock; ``source.audio`` is
+            ``None`` for a source without sound.
+        audio_buffer_s: Seconds of sound the feed holds. Live streams and
+            paced files drop the oldest when it is full; a file read at full
+            speed waits for the reader instead.
 
     Returns:
         An open :class:`Source`; use it as a context manager or ``close()`` it.
@@ -108,12 +118,15 @@ def open_source(
     source: Source
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     if scheme in LIVE_SCHEMES:
+        feed = AudioFeed(audio_buffer_s, drop_oldest=True) if audio else None
         source = LiveSource(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
             reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
-            max_width=max_width)
+            max_width=max_width, audio=feed)
+        if feed is not None and source.info.kind == "file" and not realtime:
+            feed.drop_oldest = False  # an HTTP file read at full speed: lose nothing
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:
@@ -132,7 +145,8 @@ def open_source(
         elif not Path(path).exists():
             raise source_error(SourceNotFound, "open", uri, "no such file or folder")
         else:
-            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width)
+            feed = AudioFeed(audio_buffer_s, drop_oldest=realtime) if audio else None
+            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width, audio=feed)
 
     finite = source.info.kind in ("file", "images")
     if realtime and finite:
