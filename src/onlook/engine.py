@@ -378,15 +378,16 @@ class StreamEngine:
         return float(self.stats["t"])
 
     def _end_speech(self) -> None:
-        """At the end of the stream: let the transcript catch up (a file), or stop it (stopped, failed)."""
+        """At the end of the stream let the transcript catch up with the sound already heard; stop it
+        at once only when asked to stop. A stream that failed is finished within a bound."""
         worker = self.speech
         if worker is None:
             return
-        if self._stop.is_set() or self.error is not None:
+        if self._stop.is_set():
             worker.close()
             return
         worker.feed.close()  # the source has ended: no more sound will come
-        worker.finish()
+        worker.finish(None if self.error is None else self.settings.speech_buffer_s + 60.0)
 
     def _close_source(self) -> None:
         src = self.source
