@@ -14,7 +14,7 @@ from onlook.query.search import MemoryView
 from onlook.query.speech import SpeechIntent, parse_speech_question, words_match
 from onlook.types import Answer, Evidence, SpeechSegment, format_ts
 
-__all__ = ["answer_speech", "speech_hits", "transcript_lines", "until_at"]
+__all__ = ["answer_speech", "choose_speech", "speech_hits", "transcript_lines", "until_at"]
 
 _RECENT_S = 30.0  # "just now": the latest utterance within this much stream time
 
@@ -139,3 +139,43 @@ def answer_speech(question: str, view: MemoryView, at: float | None = None,
                       evidence=evidence)
     return Answer(question, _end(f"At {format_ts(t0)}: “{first_seg.text}”{more}"), at, min(0.9, first_seg.confidence),
                   value=round(t0, 2), span=(round(t0, 2), round(t1, 2)), evidence=evidence)
+
+
+def choose_speech(base: Answer, options: list[tuple[str, str]]) -> Answer | None:
+    """Pick the multiple-choice option a speech answer supports, or None when it supports none.
+
+    A yes/no answer (``value`` True or False) picks the option that says yes
+    or no; an answer quoting what was said picks the option most of whose
+    words were said (at least half), when exactly one is best.
+
+    Args:
+        base: The answer to the question without options (:func:`answer_speech`).
+        options: ``(letter, text)`` pairs.
+    """
+    import re
+
+    def tokens(text: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) > 2}
+
+    if base.abstained:
+        return None
+    if isinstance(base.value, bool):
+        want = "yes" if base.value else "no"
+        picks = [(ltr, t) for ltr, t in options if re.match(rf"\W*{want}\b", t.lower())]
+        if len(picks) == 1:
+            return Answer(base.question, f"{picks[0][0]}. {picks[0][1]} ({base.text})", base.at, base.confidence,
+                          value=picks[0][0], evidence=base.evidence, span=base.span)
+        return None
+    said = tokens(base.value) if isinstance(base.value, str) else set()
+    if not said:
+        silent = [(ltr, t) for ltr, t in options if re.search(r"\b(nothing|no one|nobody|silence)\b", t.lower())]
+        if base.value is None and len(silent) == 1:
+            return Answer(base.question, f"{silent[0][0]}. {silent[0][1]} ({base.text})", base.at, 0.5,
+                          value=silent[0][0])
+        return None
+    scored = sorted(((len(tokens(t) & said) / max(1, len(tokens(t))), ltr, t) for ltr, t in options), reverse=True)
+    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        _, ltr, t = scored[0]
+        return Answer(base.question, f"{ltr}. {t} ({base.text})", base.at, base.confidence, value=ltr,
+                      evidence=base.evidence, span=base.span)
+    return None
