@@ -430,7 +430,7 @@ def demo(
 @app.command()
 def bench(
     clip: Annotated[Optional[Path], typer.Option(help="footage to use (default: vtest.avi found like the demo)")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve (repeatable)")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve, speech (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
@@ -454,9 +454,10 @@ def bench(
         clip = find_clip(clip.name) or clip
     if not clip.is_file():
         _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
-    unknown = sorted(set(only or []) - {"ingest", "rss", "query", "delay", "vlm", "serve"})
+    unknown = sorted(set(only or []) - {"ingest", "rss", "query", "delay", "vlm", "serve", "speech"})
     if unknown:
-        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from ingest, rss, query, delay, vlm, serve"))
+        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from ingest, rss, query, delay, vlm, serve, "
+                          "speech"))
     try:
         if cluster:
             from onlook.cluster.bench import bench_cluster

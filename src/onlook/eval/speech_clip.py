@@ -73,7 +73,8 @@ def _frames(seconds: float, fps: int, w: int, h: int) -> list[np.ndarray]:
 
 def make_speech_clip(path: str | Path, phrases: list[tuple[float, str]], *, seconds: float, fps: int = 10,
                      size: tuple[int, int] = (160, 120), audio: str = "speech", rate: int = 22050,
-                     container_format: str | None = None) -> list[tuple[float, float, str]]:
+                     container_format: str | None = None,
+                     frames: list[np.ndarray] | None = None) -> list[tuple[float, float, str]]:
     """Write a clip whose sound says ``phrases`` at their times.
 
     Args:
@@ -88,13 +89,14 @@ def make_speech_clip(path: str | Path, phrases: list[tuple[float, str]], *, seco
             AAC track whose packets are noise).
         rate: Sample rate of the track (not 16 kHz, so that resampling is exercised).
         container_format: Force a container (``"mpegts"``).
+        frames: The picture, as BGR frames at ``fps`` (default: a generated one of ``size``).
 
     Returns:
         ``(start, end, text)`` of each phrase as placed, in stream seconds.
     """
     import av
 
-    w, h = size
+    w, h = (frames[0].shape[1], frames[0].shape[0]) if frames else size
     n = int(round(seconds * rate))
     track = np.zeros(n, np.float32)
     spans: list[tuple[float, float, str]] = []
@@ -119,7 +121,9 @@ def make_speech_clip(path: str | Path, phrases: list[tuple[float, str]], *, seco
         v = c.add_stream("mpeg4", rate=fps)
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         a = c.add_stream("aac", rate=rate, layout="mono") if audio != "none" else None
-        frames = _frames(seconds, fps, w, h)
+        if frames is None:
+            frames = _frames(seconds, fps, w, h)
+        frames = frames[: int(round(seconds * fps))]
         step = 1024
         pos = 0
         for i, img in enumerate(frames):
