@@ -57,6 +57,20 @@ def test_engine_stores_emits_and_alerts_on_what_is_said(tone_clip: Path, tmp_pat
     eng.close()
 
 
+def test_with_an_encoder_the_engine_stores_what_was_said_by_meaning(tone_clip: Path) -> None:
+    from onlook.perception.encoder import FakeEncoder
+    from onlook.perception.pipeline import build_perceiver
+
+    settings = Settings(**FAST)
+    enc = FakeEncoder(dim=64)
+    eng = StreamEngine(str(tone_clip), settings=settings, speech=fake_speech(),
+                       perceiver=build_perceiver(settings, encoder=enc))
+    eng.run()
+    near = eng.store.similar_speech(enc.encode_texts(["please help me with the cover"])[0], k=1)
+    assert [s.text for s, _ in near] == ["please help me with the cover"] and near[0][1] > 0.99
+    eng.close()
+
+
 def test_a_clip_without_sound_starts_no_speech(tmp_path: Path) -> None:
     p = tmp_path / "mute.mp4"
     make_speech_clip(p, [], seconds=3, audio="none")

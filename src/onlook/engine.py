@@ -240,8 +240,15 @@ class StreamEngine:
                                       for w in seg.words), seg.language, seg.confidence, seg.wall)
         if self.until_s is not None and seg.start > self.until_s:
             return
+        embedding = None
+        encoder = getattr(self.perceiver, "encoder", None)
+        if encoder is not None and hasattr(encoder, "encode_texts"):
+            try:  # what was said, searchable by meaning too
+                embedding = encoder.encode_texts([seg.text])[0]
+            except OnlookError as e:
+                log.debug("could not embed speech: %s", e)
         try:
-            self.store.add_speech(seg)
+            self.store.add_speech(seg, embedding)
         except OnlookError as e:
             log.warning("could not store speech: %s", e)
             return

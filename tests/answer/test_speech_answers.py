@@ -72,3 +72,20 @@ def test_vlm_context_includes_the_transcript_of_its_window(view: MemoryView) -> 
     assert "Speech heard" in ctx.text() and "01:15 “please help me with the cover”" in ctx.text()
     early = build_context("what is going on?", view, at=20.0)
     assert "help" not in early.speech and "delivery" in early.speech
+
+
+def test_with_an_encoder_what_was_said_is_found_by_meaning_too(tmp_path: Path) -> None:
+    from onlook.perception.encoder import FakeEncoder
+
+    enc = FakeEncoder(dim=64)
+    with Store(tmp_path / "emb") as st:
+        st.add_speech(seg(5.0, "the parcel van is outside"), enc.encode_texts(["the parcel van is outside"])[0])
+        # Said in French; the (fake) encoder embeds it as its meaning: no word in common with the query.
+        st.add_speech(seg(40.0, "le déjeuner est prêt"), enc.encode_texts(["lunch is ready"])[0])
+        view = MemoryView(st, encoder=enc)
+        hits = search(view, "lunch ready")
+        assert [(h.start, h.description) for h in hits] == [(40.0, "said: “le déjeuner est prêt”")]
+        assert hits[0].score < 0.75  # below any match on the words themselves
+        assert search(view, "parcel van")[0].start == pytest.approx(5.3)  # the words matched first
+        assert search(view, "lunch ready", until=30.0) == []
+        assert search(MemoryView(st), "lunch ready") == []  # no encoder: words only

@@ -350,9 +350,9 @@ class Store:
         self._write("INSERT INTO alerts(t, wall, query, evidence, keyframe) VALUES(?,?,?,?,?)",
                     (a.t, a.wall, a.query, _obs_json(a.evidence), a.keyframe))
 
-    def add_speech(self, seg: SpeechSegment) -> int:
-        """Store a transcript segment (text, word times); returns its row id."""
-        sid = self.transcripts.add(seg)
+    def add_speech(self, seg: SpeechSegment, embedding: np.ndarray | None = None) -> int:
+        """Store a transcript segment (text, word times, optionally its text embedding); returns its row id."""
+        sid = self.transcripts.add(seg, embedding)
         self._maybe_enforce_budget()
         return sid
 
@@ -369,6 +369,13 @@ class Store:
         if not self._has_speech():
             return []
         return self.transcripts.search(words, since=since, until=until, phrase=phrase, limit=limit)
+
+    def similar_speech(self, q: np.ndarray, *, since: float | None = None, until: float | None = None,
+                       k: int = 10) -> list[tuple[SpeechSegment, float]]:
+        """Segments whose text embedding is nearest ``q`` (an encoder's text embedding), best first."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.similar(q, since=since, until=until, k=k)
 
     def _has_speech(self) -> bool:
         # A read-only store written by a version without speech has no such table.

@@ -1,9 +1,9 @@
 """What was said, in the store: transcript segments with word times, and a full-text index.
 
 One table, ``speech`` (start, end, text, words as JSON, language,
-confidence, wall), and an SQLite FTS5 index over its text kept in step by
-triggers, so ``onlook search "delivery"`` is one indexed query however long
-the store. Rows are a few hundred bytes: speech costs the budget little,
+confidence, wall, and the text's embedding where an encoder is configured),
+and an SQLite FTS5 index over its text kept in step by triggers, so
+``onlook search "delivery"`` is one indexed query however long the store. Rows are a few hundred bytes: speech costs the budget little,
 and it is evicted with the oldest events when the store must shrink.
 
 The :class:`~onlook.memory.store.Store` creates the tables and calls this
@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from onlook.types import SpeechSegment, Word
 
 __all__ = ["SCHEMA", "Transcripts", "create", "fts_query"]
@@ -25,7 +27,7 @@ __all__ = ["SCHEMA", "Transcripts", "create", "fts_query"]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS speech(
   id INTEGER PRIMARY KEY, start REAL, end REAL, text TEXT, words TEXT, language TEXT, confidence REAL,
-  wall REAL);
+  wall REAL, embedding BLOB);
 CREATE INDEX IF NOT EXISTS speech_start ON speech(start);
 CREATE INDEX IF NOT EXISTS speech_end ON speech(end);
 """
@@ -93,13 +95,28 @@ class Transcripts:
         self._write = write
         self._fts: bool | None = None
 
-    def add(self, seg: SpeechSegment) -> int:
-        """Store one segment; returns its row id."""
-        cur = self._write(f"INSERT INTO speech({_COLS[4:]}) VALUES(?,?,?,?,?,?,?)",
+    def add(self, seg: SpeechSegment, embedding: np.ndarray | None = None) -> int:
+        """Store one segment (and its text's L2-normalised embedding, if any); returns its row id."""
+        emb = None if embedding is None else np.asarray(embedding, np.float32).tobytes()
+        cur = self._write(f"INSERT INTO speech({_COLS[4:]}, embedding) VALUES(?,?,?,?,?,?,?,?)",
                           (seg.start, seg.end, seg.text, json.dumps([w.to_dict() for w in seg.words],
                                                                     separators=(",", ":")),
-                           seg.language, seg.confidence, seg.wall))
+                           seg.language, seg.confidence, seg.wall, emb))
         return int(cur.lastrowid)
+
+    def similar(self, q: np.ndarray, *, since: float | None = None, until: float | None = None,
+                k: int = 10, scan: int = 5000) -> list[tuple[SpeechSegment, float]]:
+        """Segments whose text embedding is nearest ``q`` (cosine), best first, among the newest ``scan``."""
+        lo, hi = -1e18 if since is None else since, 1e18 if until is None else until
+        rows = self._read(f"SELECT {_COLS}, embedding FROM speech WHERE embedding IS NOT NULL AND start<=? "
+                          f"AND end>=? ORDER BY start DESC LIMIT {int(scan)}", (hi, lo))
+        q = np.asarray(q, np.float32).reshape(-1)
+        rows = [r for r in rows if len(r[8]) == 4 * len(q)]
+        if not rows:
+            return []
+        sims = np.stack([np.frombuffer(r[8], np.float32) for r in rows]) @ q
+        order = np.argsort(-sims)[:k]
+        return [(_row(rows[i][:8]), float(sims[i])) for i in order]
 
     def between(self, since: float | None = None, until: float | None = None, *, newest_first: bool = False,
                 limit: int | None = None) -> list[SpeechSegment]:

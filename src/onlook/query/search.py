@@ -256,7 +256,9 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
     if not words:
         return []
     out: list[SearchHit] = []
+    seen: set[int | None] = set()
     for seg, fts in view.store.search_speech(list(words), since=since, until=until, limit=max(30, 3 * k)):
+        seen.add(seg.id)
         seg = until_at(seg, until) if until is not None else seg
         if seg is None:
             continue
@@ -268,5 +270,15 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
         times = [w for w in seg.words if any(words_match((x,), w.text) for x in said)]
         start, end = (times[0].start, times[-1].end) if times else (seg.start, seg.end)
         out.append(SearchHit(start, end, round(score, 4), f"said: “{seg.text}”", None, view.stream_id))
+    if view.encoder is not None and hasattr(view.encoder, "encode_texts"):
+        # Said in other words: nearest by the encoder's text embedding, below any word match.
+        q = view.encoder.encode_texts([text])[0]
+        for seg, sim in view.store.similar_speech(q, since=since, until=until, k=k):
+            if seg.id in seen:
+                continue
+            seg = until_at(seg, until) if until is not None else seg
+            if seg is not None and sim > 0.25:
+                out.append(SearchHit(seg.start, seg.end, round(0.5 * sim, 4), f"said: “{seg.text}”", None,
+                                     view.stream_id))
     out.sort(key=lambda h: (-h.score, h.start))
     return out[:k]
