@@ -213,3 +213,13 @@ def test_live_loopback_stream_is_transcribed(whisper_model: Path, spoken_clip) -
     assert "delivery" in text and "cover" in text, said
     # On the live clock the first phrase starts about where the file put it (the stream starts at 0).
     assert abs(said[0]["t"] - spans[0][0]) < 1.0
+
+
+def test_speech_alert_words_are_hints_to_the_transcriber(tone_clip: Path) -> None:
+    pipe = fake_speech()
+    eng = StreamEngine(str(tone_clip), settings=Settings(**FAST), speech=pipe,
+                       alerts=["someone says help", "when someone mentions the alarm", "a scene change"])
+    eng.run()
+    assert pipe.transcriber.hints_seen == ["help alarm", "help alarm"]  # one per stretch heard
+    eng.remove_alert("someone says help")
+    eng.close()

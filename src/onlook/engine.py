@@ -150,12 +150,17 @@ class StreamEngine:
         latest = self._latest
         rule = self.book.add(query, visible=latest[1] if latest else None)
         self.store.save_alert_query(query, self.stats["t"])
+        if rule.kind == "speech" and self.speech is not None:
+            self.speech.set_hints(self.book.speech_words())
         return rule
 
     def remove_alert(self, query: str) -> bool:
         """Stop alerting on ``query``; returns False if it was not registered."""
         self.store.delete_alert_query(query)
-        return self.book.remove(query)
+        removed = self.book.remove(query)
+        if self.speech is not None:
+            self.speech.set_hints(self.book.speech_words())
+        return removed
 
     @property
     def alert_queries(self) -> list[str]:
@@ -218,12 +223,14 @@ class StreamEngine:
         if self._speech_pipeline is not None:
             worker = SpeechWorker(feed, self.stream_id, self._on_speech, pipeline=self._speech_pipeline,
                                   process=False, on_error=self._on_speech_error)
+            worker.set_hints(self.book.speech_words())
         else:
             from onlook.perception.speech_model import resolve_model
 
             model = resolve_model(self.settings.speech_model, self.settings.models_dir)
+            # The words the speech alerts listen for are hints to Whisper.
             worker = SpeechWorker.from_settings(self.settings, self.stream_id, feed, self._on_speech, model,
-                                                on_error=self._on_speech_error)
+                                                on_error=self._on_speech_error, hints=self.book.speech_words())
         self.speech = worker
         worker.start()
         return True

@@ -162,6 +162,7 @@ class WhisperTranscriber:
         self.model = model
         self.language = language
         self.beam_size = beam_size
+        self.hotwords: str | None = None  # words listened for (speech alerts): a hint to the decoder
         self._last_language: str | None = language
         compute = "int8" if device == "cpu" else "default"
         try:
@@ -171,9 +172,10 @@ class WhisperTranscriber:
             raise ModelError(f"cannot load the speech model {model.name!r}: {first}") from None
 
     def transcribe(self, samples: np.ndarray, t0: float, stream_id: str) -> list[SpeechSegment]:
+        hints = {"hotwords": self.hotwords} if self.hotwords else {}
         segs, info = self._model.transcribe(
             samples, language=self.language, beam_size=self.beam_size, word_timestamps=True,
-            vad_filter=False, condition_on_previous_text=False)
+            vad_filter=False, condition_on_previous_text=False, **hints)
         segs = list(segs)
         lang = info.language
         if self.language is None:
@@ -205,10 +207,13 @@ class FakeTranscriber:
     def __init__(self, script: Iterable[tuple[float, float, str]]) -> None:
         self.script = [(float(a), float(b), str(t)) for a, b, t in script]
         self.calls: list[tuple[float, float]] = []
+        self.hotwords: str | None = None
+        self.hints_seen: list[str | None] = []  # the hints in force at each call
 
     def transcribe(self, samples: np.ndarray, t0: float, stream_id: str) -> list[SpeechSegment]:
         t1 = t0 + len(samples) / SAMPLE_RATE
         self.calls.append((t0, t1))
+        self.hints_seen.append(self.hotwords)
         out = []
         for a, b, text in self.script:
             if a < t1 and b > t0:
@@ -299,6 +304,16 @@ class SpeechPipeline:
         self._silence_since: int | None = None
         self._wall = 0.0
         self.vad.reset()
+
+    def set_hints(self, words: Iterable[str]) -> None:
+        """Words to listen for (the speech alerts' words), given to a transcriber that takes hints.
+
+        Whisper hears a short isolated word better when told it may come
+        ("Help!" alone is otherwise often "Hell.").
+        """
+        text = " ".join(dict.fromkeys(w for w in words if w)) or None
+        if hasattr(self.transcriber, "hotwords"):
+            self.transcriber.hotwords = text  # type: ignore[attr-defined]
 
     @property
     def processed_until(self) -> float | None:

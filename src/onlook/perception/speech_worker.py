@@ -76,6 +76,7 @@ class SpeechConfig:
     device: str = "cpu"
     vad: str = "silero"
     options: dict[str, float] = field(default_factory=dict)
+    hints: tuple[str, ...] = ()
 
     def build(self, stream_id: str) -> SpeechPipeline:
         """The pipeline this config describes (loads the model)."""
@@ -85,7 +86,9 @@ class SpeechConfig:
         transcriber = WhisperTranscriber(SpeechModel(self.model, self.model_name), language=self.language,
                                          threads=self.threads, beam_size=self.beam_size, device=self.device)
         vad = EnergyVad() if self.vad == "energy" else SileroVad()
-        return SpeechPipeline(transcriber, vad=vad, options=SpeechOptions(**self.options), stream_id=stream_id)
+        pipe = SpeechPipeline(transcriber, vad=vad, options=SpeechOptions(**self.options), stream_id=stream_id)
+        pipe.set_hints(self.hints)
+        return pipe
 
 
 class SpeechWorker:
@@ -135,13 +138,19 @@ class SpeechWorker:
         self.delays_s: list[float] = []  # wall: sound that closed a stretch decoded -> its text delivered
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
+        self._hints: tuple[str, ...] | None = None  # new hints, handed over before the next chunk
+
+    def set_hints(self, words: tuple[str, ...]) -> None:
+        """Words to listen for from now on (the speech alerts' words; see ``SpeechPipeline.set_hints``)."""
+        self._hints = tuple(words)
 
     @classmethod
     def from_settings(cls, settings: Any, stream_id: str, feed: Any,
                       on_segment: Callable[[SpeechSegment], None], model: Any,
-                      on_error: Callable[[BaseException], None] | None = None) -> SpeechWorker:
+                      on_error: Callable[[BaseException], None] | None = None,
+                      hints: tuple[str, ...] = ()) -> SpeechWorker:
         """A worker built from :class:`~onlook.config.Settings` and a resolved model."""
-        cfg = SpeechConfig(model=model.spec, model_name=model.name, language=settings.speech_language,
+        cfg = SpeechConfig(model=model.spec, model_name=model.name, language=settings.speech_language, hints=hints,
                            threads=settings.speech_threads, beam_size=settings.speech_beam_size,
                            device=settings.speech_device,
                            options={"min_silence_s": settings.speech_min_silence_s,
@@ -259,6 +268,13 @@ class SpeechWorker:
                 log.exception("speech segment handler failed")
 
     def _push(self, chunk: AudioChunk) -> list[SpeechSegment]:
+        hints, self._hints = self._hints, None
+        if hints is not None:
+            if self.process:
+                self._ask(("hints", hints))
+            else:
+                assert self._pipeline is not None
+                self._pipeline.set_hints(hints)
         t0 = time.perf_counter()
         try:
             if not self.process:
@@ -351,6 +367,9 @@ def _child_main(conn: Connection) -> None:
                 _, pts, wall, data = msg
                 segs = pipeline.push(AudioChunk(req["stream_id"], pts, np.frombuffer(data, np.float32).copy(),
                                                 wall=wall))
+            elif msg[0] == "hints":
+                pipeline.set_hints(msg[1])
+                segs = []
             else:
                 segs = pipeline.flush()
             conn.send(("ok", segs))

@@ -199,6 +199,11 @@ class AlertBook:
     def queries(self) -> list[str]:
         return list(self._rules)
 
+    def speech_words(self) -> tuple[str, ...]:
+        """Every word the speech rules listen for (hints for the transcriber), in order of registration."""
+        return tuple(dict.fromkeys(w for st in self._rules.values() if st.rule.kind == "speech"
+                                   for w in st.rule.words))
+
     def check(self, a: Analysis) -> list[Alert]:
         """Evaluate every rule on one new analysis; return the alerts that fire."""
         out: list[Alert] = []
