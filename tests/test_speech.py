@@ -223,3 +223,25 @@ def test_speech_alert_words_are_hints_to_the_transcriber(tone_clip: Path) -> Non
     assert pipe.transcriber.hints_seen == ["help alarm", "help alarm"]  # one per stretch heard
     eng.remove_alert("someone says help")
     eng.close()
+
+
+def test_bad_speech_options_are_one_line_and_exit_2(tone_clip: Path, tmp_path: Path) -> None:
+    r = onlook("watch", str(tone_clip), "--json", "--speech-model", str(tmp_path / "nope"), timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"error: --speech-model '{tmp_path / 'nope'}' is not a folder"]
+    r = onlook("watch", str(tone_clip), "--json", "--no-speech", "--alert", "someone says help", timeout=60)
+    assert r.returncode == 2
+    assert "listens for speech, which is off here" in r.stderr and "onlook[speech]" in r.stderr
+
+
+def test_speech_continues_on_the_stream_clock_when_a_store_is_reopened(tone_clip: Path, tmp_path: Path) -> None:
+    settings = Settings(store=tmp_path / "st", **FAST)
+    for _ in range(2):
+        eng = StreamEngine(str(tone_clip), settings=settings, speech=fake_speech())
+        eng.run()
+        eng.close()
+    eng = StreamEngine(str(tone_clip), settings=Settings(store=tmp_path / "st", speech=False, **FAST))
+    starts = [round(s.start, 1) for s in eng.store.speech()]
+    eng.close()
+    # The second watch follows on after the first (its clock shifted past 9 s), as its frames do.
+    assert starts[:2] == [1.5, 6.0] and len(starts) == 4 and starts[2] > 9.0 and starts[3] - starts[2] == 4.5

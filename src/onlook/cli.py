@@ -20,6 +20,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -40,7 +41,8 @@ _BAD_INPUT = (ConfigError, UnsupportedQuery, SourceNotFound, UnsupportedSource, 
 
 def _fail(e: BaseException) -> None:
     code = 2 if isinstance(e, _BAD_INPUT) else 1
-    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    # The message is text, not markup: "pip install 'onlook[speech]'" must print as written.
+    err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -285,6 +287,8 @@ def watch(
     try:
         if speech_model is not None and speech is None:
             speech = True  # a model asked for by name is speech asked for
+        if speech_model is not None and speech:
+            _check_speech_model(speech_model)
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
                              speech=speech, speech_model=speech_model, speech_language=language,
@@ -293,6 +297,17 @@ def watch(
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
     except OnlookError as e:
         _fail(e)
+
+
+def _check_speech_model(spec: str) -> None:
+    """A --speech-model folder that cannot be a model is bad input (exit 2), said before watching starts."""
+    from onlook.errors import ModelError
+    from onlook.perception.speech_model import resolve_model
+
+    try:
+        resolve_model(spec, prepare=False)
+    except ModelError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _open_view(store: Path, encoder: Path | None = None):
