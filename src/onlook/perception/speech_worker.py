@@ -15,8 +15,9 @@ transcript stays near the present; files at full speed: the decoder waits),
 and a stretch of speech is at most ``max_segment_s`` long.
 
 Example:
-    >>> worker = SpeechWorker.from_settings(settings, "cam", source.audio, on_segment=print)  # doctest: +SKIP
-    >>> worker.start(); ...; worker.finish()                                                 # doctest: +SKIP
+    >>> model = resolve_model(settings.speech_model)                                         # doctest: +SKIP
+    >>> worker = SpeechWorker.from_settings(settings, "cam", source.audio, print, model)      # doctest: +SKIP
+    >>> worker.start(); ...; source.audio.close(); worker.finish()                           # doctest: +SKIP
 """
 
 from __future__ import annotations
