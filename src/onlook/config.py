@@ -86,6 +86,27 @@ class Settings(BaseSettings):
     encoder_deployment: str | None = Field(None, description="Ray Serve application of a shared encoder "
                                            "(onlook.cluster.models.deploy_encoder); used instead of encoder_dir")
 
+    # --- speech (onlook.perception.speech; needs the speech extra: faster-whisper)
+    speech: bool | None = Field(None, description="transcribe the sound of sources that have it: None (default) "
+                                "when faster-whisper is installed, True requires it, False never")
+    speech_model: str | None = Field(None, description="CTranslate2 Whisper folder or name (faster-whisper "
+                                     "fetches a name such as 'small' once); None: the offline whisper-base")
+    speech_language: str | None = Field(None, description="language code to transcribe in (en, de...); "
+                                        "None detects it")
+    models_dir: Path | None = Field(None, description="where prepared models live (default "
+                                    "~/.cache/onlook/models)")
+    speech_process: bool = Field(True, description="transcribe in a child process (never holds ingest's "
+                                 "interpreter lock)")
+    speech_nice: int = Field(10, ge=0, le=19, description="how much lower the speech process's CPU priority is")
+    speech_threads: int = Field(2, ge=1, description="CPU threads Whisper uses")
+    speech_beam_size: int = Field(1, ge=1, le=10, description="Whisper beam size (1: greedy, fastest)")
+    speech_device: str = Field("cpu", description="device for Whisper: cpu, cuda, auto")
+    speech_buffer_s: float = Field(30.0, gt=1, description="sound buffered for transcription; a live stream "
+                                   "drops the oldest beyond it")
+    speech_min_silence_s: float = Field(0.5, ge=0.2, le=5, description="silence that ends a stretch of speech")
+    speech_max_segment_s: float = Field(10.0, ge=1, le=30, description="a stretch of speech is transcribed "
+                                        "at most this long (bounds the delay)")
+
     # --- memory
     store: Path | None = Field(None, description="store folder; None keeps memory in RAM only")
     budget: int = Field(500 * 1000**2, description="store byte budget")

@@ -7,9 +7,15 @@ the alert methods are safe to call from any other thread while it runs,
 because memory reads go through their own SQLite connections (WAL) and the
 live state is copied under a lock.
 
-Everything the engine has to say - closed events, sightings, alerts, status,
-errors - goes to subscribers as plain dicts with a ``"type"`` and the stream
-time ``"t"``: the CLI prints them, a server forwards them over SSE.
+Everything the engine has to say - closed events, sightings, alerts, what was
+said, status, errors - goes to subscribers as plain dicts with a ``"type"`` and
+the stream time ``"t"``: the CLI prints them, a server forwards them over SSE.
+
+A source with sound is also heard: its audio goes to a
+:class:`~onlook.perception.speech_worker.SpeechWorker` (voice activity, then
+Whisper, in a child process at a lower priority), whose transcript segments
+are stored, emitted as ``{"type": "speech", "t", "end", "text"}`` and checked
+against the speech alerts.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_
 from onlook.query.alerts import AlertBook, Rule
 from onlook.query.search import MemoryView, search
 from onlook.sampling import FpsSampler
-from onlook.types import Alert, Answer, Capability, Frame, Gap, SearchHit
+from onlook.types import Alert, Answer, Capability, Frame, Gap, SearchHit, SpeechSegment, Word
 
 __all__ = ["StreamEngine", "Message"]
 
@@ -59,6 +65,9 @@ class StreamEngine:
         until_s: Stop after this stream time.
         net_policy: What a network source URL may reach
             (:class:`~onlook.sources.netpolicy.NetPolicy`); None reaches anything.
+        speech: A ready :class:`~onlook.perception.speech.SpeechPipeline` to
+            transcribe with (run on a thread; tests and fakes). Default: built
+            from the settings when the source has sound and speech is on.
 
     Raises:
         UnsupportedQuery: an alert in ``alerts`` cannot be seen by perception.
@@ -73,7 +82,8 @@ class StreamEngine:
     def __init__(self, source: Any, *, settings: Settings | None = None, stream_id: str = "default",
                  perceiver: Perceiver | None = None, store: Store | None = None,
                  answerer: Answerer | None = None, alerts: list[str] | None = None,
-                 start_s: float = 0.0, until_s: float | None = None, net_policy: Any = None) -> None:
+                 start_s: float = 0.0, until_s: float | None = None, net_policy: Any = None,
+                 speech: Any = None) -> None:
         self.settings = settings or Settings()
         # What a network source may reach (onlook.sources.netpolicy.NetPolicy): set by a server for
         # the URLs its clients name; None for the operator's own `onlook watch`.
@@ -93,8 +103,10 @@ class StreamEngine:
         self._own_store = store is None
         self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
                                       "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
-                                      "alert_delays_s": []}
-        self.book = AlertBook(stream_id)
+                                      "alert_delays_s": [], "speech_segments": 0}
+        self._speech_pipeline = speech
+        self.speech: Any = None  # the SpeechWorker, once a source with sound is open
+        self.book = AlertBook(stream_id, hears=self.hears)
         self._latest: tuple[Frame, list[Any]] | None = None
         try:
             for q in list(alerts or []) + self.store.alert_queries():
@@ -128,6 +140,20 @@ class StreamEngine:
         self._gap_lock = threading.Lock()
 
 
+    # --- capabilities ------------------------------------------------------------------------
+
+    @property
+    def hears(self) -> bool:
+        """Whether this engine transcribes speech (on, and faster-whisper installed, or a pipeline given)."""
+        if self._speech_pipeline is not None:
+            return True
+        on = self.settings.speech
+        if on is False:
+            return False
+        from onlook.perception.speech_worker import speech_available
+
+        return True if on else speech_available()
+
     # --- alerts ------------------------------------------------------------------------------
 
     def add_alert(self, query: str) -> Rule:
@@ -139,12 +165,17 @@ class StreamEngine:
         latest = self._latest
         rule = self.book.add(query, visible=latest[1] if latest else None)
         self.store.save_alert_query(query, self.stats["t"])
+        if rule.kind == "speech" and self.speech is not None:
+            self.speech.set_hints(self.book.speech_words())
         return rule
 
     def remove_alert(self, query: str) -> bool:
         """Stop alerting on ``query``; returns False if it was not registered."""
         self.store.delete_alert_query(query)
-        return self.book.remove(query)
+        removed = self.book.remove(query)
+        if self.speech is not None:
+            self.speech.set_hints(self.book.speech_words())
+        return removed
 
     @property
     def alert_queries(self) -> list[str]:
@@ -163,6 +194,8 @@ class StreamEngine:
             caps = capabilities_for(self.settings)
         else:
             caps = frozenset(getattr(p, "capabilities", frozenset()))
+        if self.hears:  # a stage outside the perceiver: it listens to every source that has sound
+            caps |= {Capability.SPEECH}
         return caps
 
     # --- subscribers -------------------------------------------------------------------------
@@ -205,8 +238,74 @@ class StreamEngine:
                                reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
                                queue_size=s.queue_size, keep=self._source_sampler.keep,
                                max_width=s.analysis_width, net_policy=self.net_policy,
-                               on_gap=self._on_source_gap, stop=self._stop)
+                               on_gap=self._on_source_gap, stop=self._stop, audio=self.hears,
+                               audio_buffer_s=s.speech_buffer_s)
         return self._source_arg
+
+    # --- speech ------------------------------------------------------------------------------
+
+    def attach_audio(self, feed: Any) -> bool:
+        """Start transcribing a sound feed (``source.audio``); returns False when there is none.
+
+        :meth:`run` does this for the source it opens; a harness that feeds
+        frames itself (:meth:`feed`) calls it with its source's feed.
+
+        Raises:
+            ModelError: speech is required but the model is missing or corrupt,
+                or faster-whisper is not installed.
+        """
+        if feed is None or not self.hears or self.speech is not None:
+            return False
+        from onlook.perception.speech_worker import SpeechWorker
+
+        if self._speech_pipeline is not None:
+            worker = SpeechWorker(feed, self.stream_id, self._on_speech, pipeline=self._speech_pipeline,
+                                  process=False, on_error=self._on_speech_error)
+            worker.set_hints(self.book.speech_words())
+        else:
+            from onlook.perception.speech_model import resolve_model
+
+            model = resolve_model(self.settings.speech_model, self.settings.models_dir)
+            # The words the speech alerts listen for are hints to Whisper.
+            worker = SpeechWorker.from_settings(self.settings, self.stream_id, feed, self._on_speech, model,
+                                                on_error=self._on_speech_error, hints=self.book.speech_words())
+        self.speech = worker
+        worker.start()
+        return True
+
+    def speech_sync(self, until: float, timeout: float = 120.0) -> bool:
+        """Wait until the sound fed up to stream time ``until`` has been transcribed (eval harness)."""
+        return True if self.speech is None else self.speech.sync(until, timeout)
+
+    def _on_speech(self, seg: SpeechSegment) -> None:
+        # Runs on the speech worker's thread: store, tell, alert. The store serialises writes.
+        if self._offset:
+            seg = SpeechSegment(seg.stream_id, seg.start + self._offset, seg.end + self._offset, seg.text,
+                                tuple(Word(w.text, w.start + self._offset, w.end + self._offset, w.probability)
+                                      for w in seg.words), seg.language, seg.confidence, seg.wall)
+        if self.until_s is not None and seg.start > self.until_s:
+            return
+        embedding = None
+        encoder = getattr(self.perceiver, "encoder", None)
+        if encoder is not None and hasattr(encoder, "encode_texts"):
+            try:  # what was said, searchable by meaning too
+                embedding = encoder.encode_texts([seg.text])[0]
+            except OnlookError as e:
+                log.debug("could not embed speech: %s", e)
+        try:
+            self.store.add_speech(seg, embedding)
+        except OnlookError as e:
+            log.warning("could not store speech: %s", e)
+            return
+        self.stats["speech_segments"] += 1
+        self._emit(seg.to_dict())
+        for alert in self.book.check_speech(seg, wall=seg.wall or time.time()):
+            latest = self._latest
+            self._fire(alert, latest[0] if latest else None, heard_wall=seg.wall or None)
+
+    def _on_speech_error(self, e: BaseException) -> None:
+        self._emit({"type": "status", "t": self.stats["t"], "stream": self.stream_id, "state": "speech off",
+                    "message": str(e)})
 
     def _frames(self) -> Iterator[Frame]:
         sampler = FpsSampler(self.settings.fps)
@@ -277,6 +376,7 @@ class StreamEngine:
             self.open()
             if self.perceiver is None:
                 self.perceiver = build_perceiver(self.settings)
+            self.attach_audio(getattr(self.source, "audio", None))
             info = getattr(self.source, "info", None)
             self._emit({"type": "status", "t": 0.0, "state": "started", "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
@@ -306,6 +406,7 @@ class StreamEngine:
                     self._sync_gaps()  # the outage a source gave up in, or one it reported last
                 except OnlookError as e:
                     log.warning("could not store the last gap: %s", e)
+                self._end_speech()
                 self._close_source()
                 if self.confirmer is not None:  # let pending alert checks fire before the store closes
                     self.confirmer.drain()
@@ -414,7 +515,8 @@ class StreamEngine:
         return True
 
     def finish(self) -> None:
-        """Close the open event after :meth:`feed`-driven ingest (stores it)."""
+        """Close the open event after :meth:`feed`-driven ingest (stores it), and the transcript."""
+        self._end_speech()
         for ev in self.memory.flush():
             self.stats["events"] += 1
             self._emit(self._event_msg(ev))
@@ -423,6 +525,18 @@ class StreamEngine:
     def seen_until(self) -> float:
         """Stream time of the last frame analysed (nothing later has been seen)."""
         return float(self.stats["t"])
+
+    def _end_speech(self) -> None:
+        """At the end of the stream let the transcript catch up with the sound already heard; stop it
+        at once only when asked to stop. A stream that failed is finished within a bound."""
+        worker = self.speech
+        if worker is None:
+            return
+        if self._stop.is_set():
+            worker.close()
+            return
+        worker.feed.close()  # the source has ended: no more sound will come
+        worker.finish(None if self.error is None else self.settings.speech_buffer_s + 60.0)
 
     def _close_source(self) -> None:
         src = self.source
@@ -468,10 +582,11 @@ class StreamEngine:
         if full is not None:
             raise full
 
-    def _fire(self, alert: Alert, frame: Frame) -> None:
+    def _fire(self, alert: Alert, frame: Frame | None, *, heard_wall: float | None = None) -> None:
+        # A speech alert shows the latest frame; its latency runs from when the sound was decoded.
         failed: StoreError | None = None
         try:
-            kf = self.store.save_keyframe(frame.image, frame.pts)
+            kf = self.store.save_keyframe(frame.image, frame.pts) if frame is not None else None
         except StoreFull as e:  # the alert still goes out, without its picture
             kf, failed = None, e
         alert = Alert(query=alert.query, t=alert.t, wall=time.time(), stream_id=alert.stream_id,
@@ -482,7 +597,8 @@ class StreamEngine:
             failed = failed or e
         self.stats["alerts"] += 1
         delays = self.stats["alert_delays_s"]
-        delays.append(alert.wall - frame.wall)
+        origin = heard_wall if heard_wall is not None else (frame.wall if frame is not None else alert.wall)
+        delays.append(alert.wall - origin)
         del delays[:-1000]
         self._emit(alert.to_dict())
         if failed is not None:
@@ -501,6 +617,8 @@ class StreamEngine:
         Once ingest is over, events a full disk kept back are tried again.
         """
         self._stop.set()
+        if self.speech is not None:
+            self.speech.close()
         self._close_source()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -565,7 +683,16 @@ class StreamEngine:
                 "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
                 "store_bytes": self.store.size_bytes(), "lag_s": round(st.get("lag_s", 0.0), 3),
                 "duration": getattr(info, "duration_s", None), "outage": self._outage(),
-                "capabilities": sorted(c.value for c in self.capabilities)}
+                "capabilities": sorted(c.value for c in self.capabilities), **self._speech_status()}
+
+    def _speech_status(self) -> dict[str, Any]:
+        w = self.speech
+        if w is None:
+            return {}
+        feed = w.feed
+        return {"speech_segments": self.stats["speech_segments"], "speech_heard_s": round(w.heard_s, 2),
+                "speech_dropped_s": round(getattr(feed, "dropped_s", 0.0), 2),
+                "speech_error": str(w.error) if w.error else None}
 
     @property
     def running(self) -> bool:

@@ -24,6 +24,9 @@ __all__ = [
     "Evidence",
     "Answer",
     "SearchHit",
+    "AudioChunk",
+    "Word",
+    "SpeechSegment",
     "format_ts",
     "Capability",
 ]
@@ -291,6 +294,105 @@ class SearchHit:
                 "span": f"{format_ts(self.start)}-{format_ts(self.end)}",
                 "score": round(self.score, 4), "description": self.description,
                 "keyframe": self.keyframe, "stream": self.stream_id}
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A run of decoded sound, on the same clock as the frames of its stream.
+
+    Attributes:
+        stream_id: Name of the stream the sound came from.
+        pts: Stream time (seconds) of the first sample: the clock the frames'
+            ``pts`` use, so a word said at ``t`` sits beside the frame at ``t``.
+        samples: Mono ``float32`` samples in ``-1..1``.
+        sample_rate: Samples per second (16 kHz: what speech models take).
+        wall: Wall-clock time (``time.time()``) when it was decoded.
+
+    Example:
+        >>> import numpy as np
+        >>> AudioChunk("cam", 1.5, np.zeros(8000, np.float32), wall=0.0)
+        AudioChunk(stream_id='cam', pts=1.500, duration=0.500)
+    """
+
+    stream_id: str
+    pts: float
+    samples: np.ndarray = field(repr=False, compare=False)
+    sample_rate: int = 16000
+    wall: float = 0.0
+
+    def __post_init__(self) -> None:
+        s = self.samples
+        if not isinstance(s, np.ndarray) or s.ndim != 1 or s.dtype != np.float32:
+            raise ValueError(f"AudioChunk.samples must be 1-D float32, got "
+                             f"{getattr(s, 'dtype', type(s))} {getattr(s, 'shape', '')}")
+        if self.sample_rate <= 0:
+            raise ValueError(f"AudioChunk.sample_rate must be positive, got {self.sample_rate}")
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+    @property
+    def end(self) -> float:
+        """Stream time just after the last sample."""
+        return self.pts + self.duration
+
+    def __repr__(self) -> str:
+        return f"AudioChunk(stream_id={self.stream_id!r}, pts={self.pts:.3f}, duration={self.duration:.3f})"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word and when it was said (stream seconds)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3),
+                "p": round(float(self.probability), 3)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word:
+        return cls(str(d["text"]), float(d["start"]), float(d["end"]), float(d.get("p", 1.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSegment:
+    """A stretch of speech and its transcript.
+
+    Attributes:
+        stream_id: Stream it was heard on.
+        start: Stream time the speech began (seconds).
+        end: Stream time it ended.
+        text: What was said.
+        words: The words with their own times (empty when the model gave none).
+        language: Language code (``"en"``), detected or set.
+        confidence: ``0..1``, from the model's token probabilities.
+        wall: Wall-clock time the audio of its end was decoded; the delay
+            to searchable text is measured from here.
+        id: Store row id (``None`` until stored).
+    """
+
+    stream_id: str
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    language: str | None = None
+    confidence: float = 1.0
+    wall: float = 0.0
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` / SSE message: ``{"type": "speech", "t", "end", "text", ...}``."""
+        return {"type": "speech", "t": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                "time": format_ts(self.start), "language": self.language,
+                "confidence": round(float(self.confidence), 3), "stream": self.stream_id,
+                "words": [w.to_dict() for w in self.words]}
 
 
 def format_ts(seconds: float) -> str:

@@ -304,6 +304,6 @@ def test_public_api_is_exported() -> None:
     for name in sources.__all__:
         assert getattr(sources, name) is not None
     public = {n for n in dir(sources) if not n.startswith("_")}
-    modules = {"base", "fake", "file", "images", "live", "netpolicy", "opener", "pacing", "threaded"}
+    modules = {"audio", "base", "fake", "file", "images", "live", "netpolicy", "opener", "pacing", "threaded"}
     assert public - modules - {"annotations"} == set(sources.__all__)
     assert issubclass(SourceCorrupt, SourceError)

@@ -75,6 +75,8 @@ class ContextBudget:
         image_side: Longest side of every frame sent, in pixels.
         dedup_distance: Frames whose difference hashes differ in at most this
             many of 64 bits count as the same picture; ``-1`` keeps all.
+        speech_chars: Characters of transcript (what was said in the window
+            the frames cover, newest kept) at most.
     """
 
     images: int = 8
@@ -83,6 +85,7 @@ class ContextBudget:
     log_events: int = 40
     image_side: int = 448
     dedup_distance: int = 6
+    speech_chars: int = 800
 
     def __post_init__(self) -> None:
         if self.images < 0 or self.recent < 0 or self.log_chars < 0 or self.log_events < 0:
@@ -177,6 +180,7 @@ class Context:
         log: The event log, one line per event, oldest first.
         now: One line on the state at ``at`` (people visible...), or ``""``.
         duplicates: Candidate frames dropped as near-duplicates.
+        speech: What was said in the frames' window, one ``mm:ss “text”`` line each, or ``""``.
     """
 
     question: str
@@ -185,6 +189,7 @@ class Context:
     log: str = ""
     now: str = ""
     duplicates: int = 0
+    speech: str = ""
 
     @property
     def times(self) -> list[float]:
@@ -197,6 +202,8 @@ class Context:
             parts.append(self.now)
         if self.log:
             parts.append("Event log (stream time, oldest first):\n" + self.log)
+        if self.speech:
+            parts.append("Speech heard (stream time, oldest first):\n" + self.speech)
         noted = [f"{f.label} {strip_span(f.note)}" for f in self.frames if f.note]
         if noted:
             parts.append("Key moments:\n" + "\n".join(noted))
@@ -542,8 +549,14 @@ def build_context(question: str, view: Any, at: float | None = None, *,
                   if c.image is not None or c.seq in images]
     frames = tuple(ContextFrame(c.t, _fit_memo(c.image, budget.image_side), c.why, c.note, c.keyframe)
                    for c in chosen)
+    speech = ""
+    if budget.speech_chars > 0:
+        from onlook.answer.speech import transcript_lines
+
+        since = min([f.t for f in frames] + [max(0.0, at - 60.0)])
+        speech = "\n".join(transcript_lines(view, since, at, max_chars=budget.speech_chars))
     return Context(question=question, at=at, frames=frames, log=format_log(log, budget.log_chars),
-                   now=_now_line(view.state_at(at)), duplicates=dropped)
+                   now=_now_line(view.state_at(at)), duplicates=dropped, speech=speech)
 
 
 def frames_fps(times: Sequence[float]) -> float | None:

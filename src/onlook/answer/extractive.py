@@ -13,13 +13,15 @@ import re
 from typing import Protocol
 
 from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
+from onlook.answer.speech import answer_speech, choose_speech
 from onlook.query.search import MemoryView, search
+from onlook.query.speech import parse_speech_question
 from onlook.types import Answer, Evidence, Observation, format_ts
 
 __all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE"]
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
-              "clothing colours), faces, on-screen text, motion and scene changes")
+              "clothing colours), faces, on-screen text, motion and scene changes, and hear what is said")
 
 
 class Answerer(Protocol):
@@ -62,6 +64,9 @@ class ExtractiveAnswerer:
             perception cannot answer the question.
         """
         at = view.now() if at is None else float(at)
+        spoken = parse_speech_question(question)
+        if spoken is not None:  # about what was said: quotes from the transcript
+            return answer_speech(question, view, at, spoken)
         intent = parse_question(question)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
@@ -390,6 +395,9 @@ def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], vi
     at = view.now() if at is None else float(at)
     parsed = [split_option(o) for o in options]
     base = self.answer(question, view, at=at)
+    if parse_speech_question(question) is not None:
+        picked = choose_speech(base, parsed)
+        return picked or Answer(question, f"I can't tell which option fits: {base.text}", at, 0.0, abstained=True)
     # 1. Numeric questions: the option holding the counted number.
     if isinstance(base.value, (int, float)) and not isinstance(base.value, bool) and not base.abstained:
         for letter, text in parsed:

@@ -7,6 +7,12 @@ question is asked, and the harness asserts that the engine has seen nothing
 after ``time_s``. Forward questions are registered as standing alerts at
 ``time_s`` and answered by the first alert that fires after it, like
 StreamingBench's proactive output and OVO-Bench's forward active responding.
+
+A video with sound is heard as well: its audio goes to the engine's speech
+worker as it is decoded, and before a question at ``time_s`` is asked the
+harness waits until the sound up to ``time_s`` has been through it (a stretch
+of speech still open then is not forced closed: the answer sees what a live
+watcher would have by then).
 """
 
 from __future__ import annotations
@@ -125,6 +131,8 @@ def run_protocol(questions: Iterable[EvalQuestion], footage: Path, *, settings: 
                 q = pending.pop(0)
                 if engine.seen_until > q.time_s + 1e-6:
                     raise CausalityError(f"{q.id}: asked at {q.time_s} s but the engine saw {engine.seen_until} s")
+                if hasattr(engine, "speech_sync"):  # engines from a test's factory may not hear
+                    engine.speech_sync(q.time_s)
                 t0 = time.perf_counter()
                 if q.type == "forward" and not is_poll(q):
                     try:
@@ -139,7 +147,10 @@ def run_protocol(questions: Iterable[EvalQuestion], footage: Path, *, settings: 
 
         error = None
         try:
-            with open_source(str(path), stream_id="eval", realtime=False) as src:
+            with open_source(str(path), stream_id="eval", realtime=False,
+                             audio=getattr(engine, "hears", False)) as src:
+                if getattr(src, "audio", None) is not None and hasattr(engine, "attach_audio"):
+                    engine.attach_audio(src.audio)
                 for frame in src:
                     ask_due(frame.pts)
                     engine.feed(frame)

@@ -187,6 +187,8 @@ _FIELDS: dict[str, dict[str, tuple[Any, Callable[[Any], None]]]] = {
 }
 # Derived from events: rebuilt by repair rather than copied.
 _DERIVED = {"event_labels"}
+# The full-text index over what was said and FTS5's own tables behind it: rebuilt from `speech` on open.
+_DERIVED_PREFIX = "speech_fts"
 
 
 def _bad_fields(table: str, row: dict[str, Any]) -> list[str]:
@@ -582,7 +584,7 @@ def _repair(path: Path, scratch: Path, reclaim_orphans: bool) -> RepairReport:
         present = {name for name, _ in src_tables}
         salvaged += [TableSalvage(t, 0, note="missing in the old database") for t in sorted(known - present)]
         for name, sql in src_tables:
-            if name in _DERIVED:
+            if name in _DERIVED or name.startswith(_DERIVED_PREFIX):
                 continue
             if name not in known:
                 try:

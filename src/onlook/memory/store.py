@@ -4,7 +4,8 @@ Layout of a store folder::
 
     DIR/
       onlook.db          SQLite in WAL mode: meta, frames (timeline), events,
-                         sightings, alerts, alert_queries, gaps
+                         sightings, alerts, alert_queries, gaps, speech (+ its
+                         full-text index, see onlook.memory.transcripts)
       keyframes/*.jpg    thumbnails of events and alerts
       .lock              held (flock) by the one process that writes
 
@@ -52,7 +53,8 @@ import cv2
 import numpy as np
 
 from onlook.errors import StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreTooNew
-from onlook.types import Alert, Event, Gap, Observation
+from onlook.memory import transcripts
+from onlook.types import Alert, Event, Gap, Observation, SpeechSegment
 
 __all__ = ["KEYFRAME_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "Store", "VectorIndex", "schema_tables"]
 
@@ -90,6 +92,7 @@ CREATE TABLE IF NOT EXISTS gaps(
 # Store.has_table first.
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("meta, timeline, events and their labels, sightings, alerts, alert queries, gaps", _SCHEMA),
+    ("speech: transcript segments with word times", transcripts.SCHEMA),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -290,6 +293,7 @@ class Store:
                 raise StoreError(f"cannot create store folder '{self.path}': {e.strerror or e}") from None
             self._take_lock()
         try:
+            self.transcripts = transcripts.Transcripts(self._read, self._write)
             self._open_schema()
             self.index: VectorIndex | None = None
             self._rebuild_index()
@@ -339,6 +343,7 @@ class Store:
                 with contextlib.suppress(sqlite3.Error):
                     conn.rollback()
                 raise
+        transcripts.create(conn)  # the full-text index over what was said (where SQLite has FTS5)
         self.schema_version = SCHEMA_VERSION
         self.tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         with self._kf_lock:
@@ -597,6 +602,40 @@ class Store:
         self._write("UPDATE gaps SET start=?, end=?, wall_start=?, wall_end=?, reason=? WHERE id=?",
                     (g.start, g.end, g.wall_start, g.wall_end, g.reason, gap_id))
 
+    def add_speech(self, seg: SpeechSegment, embedding: np.ndarray | None = None) -> int:
+        """Store a transcript segment (text, word times, optionally its text embedding); returns its row id."""
+        sid = self.transcripts.add(seg, embedding)
+        self._maybe_enforce_budget()
+        return sid
+
+    def speech(self, since: float | None = None, until: float | None = None, *, newest_first: bool = False,
+               limit: int | None = None) -> list[SpeechSegment]:
+        """Transcript segments overlapping ``[since, until]`` (oldest first by default)."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.between(since, until, newest_first=newest_first, limit=limit)
+
+    def search_speech(self, words: list[str], *, since: float | None = None, until: float | None = None,
+                      phrase: bool = False, limit: int = 50) -> list[tuple[SpeechSegment, float]]:
+        """Segments where any of ``words`` (or the phrase) was said, best first (full-text index)."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.search(words, since=since, until=until, phrase=phrase, limit=limit)
+
+    def similar_speech(self, q: np.ndarray, *, since: float | None = None, until: float | None = None,
+                       k: int = 10) -> list[tuple[SpeechSegment, float]]:
+        """Segments whose text embedding is nearest ``q`` (an encoder's text embedding), best first."""
+        if not self._has_speech():
+            return []
+        return self.transcripts.similar(q, since=since, until=until, k=k)
+
+    def _has_speech(self) -> bool:
+        # A read-only store written by a version without speech has no such table.
+        if not getattr(self, "_speech_table", False):
+            self._speech_table = bool(self._read("SELECT 1 FROM sqlite_master WHERE name='speech'"))
+        return self._speech_table
+
+
     def save_alert_query(self, query: str, created_t: float) -> None:
         self._write("INSERT OR IGNORE INTO alert_queries VALUES(?, ?)", (query, created_t))
 
@@ -737,7 +776,8 @@ class Store:
         return {"alerts": self.alerts()[-limit:],
                 "events": list(reversed(self.events(order="-start", limit=limit))),
                 "sightings": list(reversed(self.sightings(sighting_kinds, newest_first=True, limit=limit))),
-                "gaps": self.gaps()[-limit:]}
+                "gaps": self.gaps()[-limit:],
+                "speech": list(reversed(self.speech(newest_first=True, limit=limit)))}
 
     def last_time(self) -> float | None:
         """Latest stream time stored (frames or events), None for an empty store."""
@@ -1019,8 +1059,13 @@ class Store:
             first = self._read("SELECT MIN(start) FROM events")[0][0]
             if first is not None:
                 self._delete_sightings("t < ?", (first,))
+                self.transcripts.delete_before(first)
             return True
-        # 5. Last resort: the oldest half of the sightings, then of the recent timeline.
+        # 5. Last resort: the oldest half of the sightings, of the speech, then of the recent timeline.
+        cut = self.transcripts.oldest_half_cut()
+        if cut is not None:
+            self.transcripts.delete_before(cut)
+            return True
         n = self._read("SELECT COUNT(*) FROM sightings")[0][0]
         if n > 3:
             cut = self._read("SELECT t FROM sightings ORDER BY t LIMIT 1 OFFSET ?", (n // 2,))[0][0]

@@ -13,6 +13,11 @@ Two kinds of rule:
 * *state* rules fire when a condition becomes true (motion in a region, a face
   visible, more than N people) and re-arm only after it has been false for
   ``release_s`` - hysteresis, so one continuing event fires once.
+
+*Speech* rules ("someone says help", "when someone mentions the alarm") are
+checked on transcript segments (:meth:`AlertBook.check_speech`), with the
+hysteresis of on-screen words: the same words fire again only after going
+unsaid for ``text_repeat_s``.
 """
 
 from __future__ import annotations
@@ -25,13 +30,14 @@ from onlook.query.parse import (
     CUT_PHRASES, ENTER_WORDS, EXIT_WORDS, FACE_WORDS, PERSON_WORDS, UNSEEN_WORDS, _has_any, _norm,
     parse_colors, parse_region, quoted_words,
 )
-from onlook.types import Alert, Analysis, Observation
+from onlook.query.speech import speech_alert_words, words_match
+from onlook.types import Alert, Analysis, Observation, SpeechSegment
 
 __all__ = ["Rule", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
-                  "a face appearing, or more/fewer than N people")
+                  "a face appearing, more/fewer than N people, or words being said")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +47,7 @@ class Rule:
     Attributes:
         query: The user's words.
         kind: ``enter``, ``exit``, ``person_color``, ``text``, ``scene_cut``,
-            ``motion``, ``face``, ``count_above``, ``count_below``.
+            ``motion``, ``face``, ``count_above``, ``count_below``, ``speech``.
         colors: Clothing colours required (any of them).
         words: Words that must all appear in one text observation.
         region: Picture region (for motion, or where a person is).
@@ -103,6 +109,9 @@ def compile_alert(query: str) -> Rule:
     tokens = set(re.findall(r"[a-z]+", q))
     colors = parse_colors(q)
     region = parse_region(q)
+    spoken = speech_alert_words(query)
+    if spoken:
+        return Rule(query, "speech", words=spoken)
     words = quoted_words(query)
     if words or re.search(r"\b(the word|the text|text|word|sign says|writing)\b", q):
         if not words:
@@ -154,8 +163,10 @@ class AlertBook:
         text_repeat_s: The same words re-fire only after being unseen this long.
     """
 
-    def __init__(self, stream_id: str, *, release_s: float = 3.0, text_repeat_s: float = 30.0) -> None:
+    def __init__(self, stream_id: str, *, release_s: float = 3.0, text_repeat_s: float = 30.0,
+                 hears: bool = True) -> None:
         self.stream_id = stream_id
+        self.hears = hears  # whether speech is transcribed: speech alerts are refused without it
         self.release_s = release_s
         self.text_repeat_s = text_repeat_s
         self._rules: dict[str, _RuleState] = {}
@@ -170,6 +181,9 @@ class AlertBook:
                 not news: they are marked as seen so only later ones fire.
         """
         rule = compile_alert(query)
+        if rule.kind == "speech" and not self.hears:
+            raise UnsupportedQuery(f"alert {query!r} listens for speech, which is off here (--no-speech, or "
+                                   "faster-whisper is not installed: pip install 'onlook[speech]')")
         if query not in self._rules:
             st = _RuleState(rule)
             if rule.kind == "person_color":
@@ -184,6 +198,11 @@ class AlertBook:
     @property
     def queries(self) -> list[str]:
         return list(self._rules)
+
+    def speech_words(self) -> tuple[str, ...]:
+        """Every word the speech rules listen for (hints for the transcriber), in order of registration."""
+        return tuple(dict.fromkeys(w for st in self._rules.values() if st.rule.kind == "speech"
+                                   for w in st.rule.words))
 
     def check(self, a: Analysis) -> list[Alert]:
         """Evaluate every rule on one new analysis; return the alerts that fire."""
@@ -202,10 +221,35 @@ class AlertBook:
                                  evidence=tuple(ev)))
         return out
 
+    def check_speech(self, seg: SpeechSegment, *, wall: float) -> list[Alert]:
+        """Evaluate the speech rules on one new transcript segment; return the alerts that fire.
+
+        An alert's time is when its first word was said (the segment's start
+        without word times); ``wall`` is when the sound was decoded, so the
+        alert's latency is measured from the speech, as a visual alert's is
+        from its frame.
+        """
+        out: list[Alert] = []
+        for st in self._rules.values():
+            r = st.rule
+            if r.kind != "speech" or not words_match(r.words, seg.text):
+                continue
+            t = next((w.start for w in seg.words if words_match(r.words[:1], w.text)), seg.start)
+            key = " ".join(r.words)
+            last = st.fired_words.get(key)
+            st.fired_words[key] = t
+            if last is None or t - last > self.text_repeat_s or t < last:
+                ev = Observation(t=t, kind="speech", label=seg.text, score=seg.confidence,
+                                 attrs={"end": round(seg.end, 3), "words": list(r.words)})
+                out.append(Alert(query=r.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(ev,)))
+        return out
+
     def _evidence(self, st: _RuleState, a: Analysis) -> list[Observation] | None:
         r = st.rule
         obs = a.observations
         t = a.frame.pts
+        if r.kind == "speech":
+            return None  # checked on transcript segments
         if r.kind == "scene_cut":
             hits = [o for o in obs if o.kind == "scene_cut"]
             return hits or None

@@ -230,4 +230,55 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
             hits.append(SearchHit(e.start, end, round(score, 4), e.summary, e.keyframe, view.stream_id))
         if len(hits) >= k:
             break
-    return hits
+    spoken = _speech_hits(view, text, since, until_, k)
+    if not spoken:
+        return hits
+    # Each list is in its own best-first order: interleave them by score without reordering either.
+    merged: list[SearchHit] = []
+    while (hits or spoken) and len(merged) < k:
+        if spoken and (not hits or spoken[0].score > hits[0].score):
+            merged.append(spoken.pop(0))
+        else:
+            merged.append(hits.pop(0))
+    return merged
+
+
+def _speech_hits(view: MemoryView, text: str, since: float | None, until: float | None, k: int) -> list[SearchHit]:
+    """Where the words of ``text`` were said: the span of the words themselves, the segment quoted.
+
+    All the content words said in one segment score highest (0.75..1), some of them lower (0.5..0.75),
+    so a spoken match ranks beside a visual one that matches every label.
+    """
+    from onlook.answer.speech import until_at
+    from onlook.query.speech import speech_words, words_match
+
+    words = speech_words(text)
+    if not words:
+        return []
+    out: list[SearchHit] = []
+    seen: set[int | None] = set()
+    for seg, fts in view.store.search_speech(list(words), since=since, until=until, limit=max(30, 3 * k)):
+        seen.add(seg.id)
+        seg = until_at(seg, until) if until is not None else seg
+        if seg is None:
+            continue
+        said = [w for w in words if words_match((w,), seg.text)]
+        if not said:
+            continue
+        share = len(said) / len(words)
+        score = (0.75 if share == 1.0 else 0.5) + 0.25 * share * min(1.0, 0.5 + fts)
+        times = [w for w in seg.words if any(words_match((x,), w.text) for x in said)]
+        start, end = (times[0].start, times[-1].end) if times else (seg.start, seg.end)
+        out.append(SearchHit(start, end, round(score, 4), f"said: “{seg.text}”", None, view.stream_id))
+    if view.encoder is not None and hasattr(view.encoder, "encode_texts"):
+        # Said in other words: nearest by the encoder's text embedding, below any word match.
+        q = view.encoder.encode_texts([text])[0]
+        for seg, sim in view.store.similar_speech(q, since=since, until=until, k=k):
+            if seg.id in seen:
+                continue
+            seg = until_at(seg, until) if until is not None else seg
+            if seg is not None and sim > 0.25:
+                out.append(SearchHit(seg.start, seg.end, round(0.5 * sim, 4), f"said: “{seg.text}”", None,
+                                     view.stream_id))
+    out.sort(key=lambda h: (-h.score, h.start))
+    return out[:k]

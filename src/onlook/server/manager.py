@@ -58,7 +58,7 @@ __all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "
 
 log = logging.getLogger(__name__)
 
-MESSAGE_TYPES = frozenset({"event", "alert", "status", "error"})
+MESSAGE_TYPES = frozenset({"event", "alert", "status", "error", "speech"})
 """Message types subscribers can ask for (``?types=``)."""
 
 _ID_RE = re.compile(STREAM_ID_PATTERN)

@@ -21,7 +21,7 @@ __all__ = ["router", "parse_types"]
 
 router = APIRouter(responses=ERRORS)
 
-Types = Annotated[str | None, Query(description="comma-separated message types: event, alert, status, error")]
+Types = Annotated[str | None, Query(description="comma-separated message types: event, alert, status, error, speech")]
 
 
 def parse_types(types: str | None) -> frozenset[str] | None:

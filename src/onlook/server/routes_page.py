@@ -68,14 +68,15 @@ def history(record: dict[str, list[Any]], stream_id: str) -> dict[str, Any]:
                  for o, kf in record["sightings"]]
     gaps = [{"type": "event", "t": g.start, "kind": "gap", "end": g.end, "reason": g.reason, "stream": stream_id}
             for g in record["gaps"]]
-    return {"stream": stream_id, "alerts": alerts, "events": events + sightings + gaps}
+    speech = [{**s.to_dict(), "stream": stream_id} for s in record.get("speech", [])]
+    return {"stream": stream_id, "alerts": alerts, "events": events + sightings + gaps + speech}
 
 
 @router.get("/streams/{stream_id}/history", tags=["events"], responses=ERRORS)
 async def stream_history(stream_id: StreamId, service: Service,
                          limit: Annotated[int, Query(ge=1, le=2000, description="most items of each kind")] = 500,
                          ) -> dict[str, Any]:
-    """What a stream recorded so far, for the page's timeline: its latest alerts, events, sightings and gaps.
+    """What a stream recorded so far, for the page's timeline: its latest alerts, events, sightings, gaps and speech.
 
     Each item has the shape of the matching live message (``/streams/{id}/events``).
     """

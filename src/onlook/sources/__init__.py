@@ -13,6 +13,7 @@ Example:
     ...         ...
 """
 
+from onlook.sources.audio import AudioFeed
 from onlook.sources.base import Source, SourceInfo, SourceKind
 from onlook.sources.fake import FakeSource
 from onlook.sources.file import FileSource
@@ -25,6 +26,7 @@ from onlook.sources.threaded import ThreadedSource
 __all__ = [
     "IMAGE_SUFFIXES",
     "LIVE_SCHEMES",
+    "AudioFeed",
     "Backoff",
     "FakeSource",
     "FileSource",

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import av
@@ -238,8 +239,13 @@ def decode_video(
     network: bool,
     read_timeout_s: float | None = None,
     max_consecutive_damage: int | None = None,
+    audio: Any = None,
 ) -> Iterator[av.VideoFrame]:
     """Demux and decode one video stream, surviving damaged packets.
+
+    With ``audio`` (an :class:`~onlook.sources.audio.AudioTap`), the packets
+    of its stream are demuxed too and handed to it; it never raises, so a
+    broken audio track cannot end the video.
 
     A packet the decoder rejects is skipped and counted in ``damage`` (the
     caller decides whether that is fatal), unless ``max_consecutive_damage``
@@ -248,7 +254,8 @@ def decode_video(
     mapped error, so every frame that can be decoded is delivered before it.
     """
     codec = stream.codec_context
-    packets = container.demux(stream)
+    sound = audio.stream if audio is not None else None
+    packets = container.demux(stream, sound) if sound is not None else container.demux(stream)
     while True:
         try:
             packet = next(packets)
@@ -258,6 +265,9 @@ def decode_video(
             err = map_error(exc, uri, action="read", network=network, timeout_s=read_timeout_s)
             yield from _drain(codec)
             raise err from exc
+        if sound is not None and packet.stream is sound:
+            audio.decode(packet)
+            continue
         try:
             frames = codec.decode(packet)
         except av.error.FFmpegError:
@@ -347,6 +357,11 @@ class StreamClock:
         """Start a new segment ``advance`` seconds after the last frame."""
         self._offset = None
         self._advance = max(advance, self.step)
+
+    def map(self, raw: float) -> float | None:
+        """Stream time of another stream's raw time (the audio's) on this clock, without moving it;
+        None while the clock has no offset (before its first frame, after :meth:`resume`)."""
+        return None if self._offset is None else raw + self._offset
 
     def __call__(self, raw: float | None) -> float:
         """Stream time in seconds for a frame whose own time is ``raw``."""

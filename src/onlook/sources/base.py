@@ -151,6 +151,11 @@ class BaseSource:
         return 0
 
     @property
+    def audio(self) -> object | None:
+        """The source's sound (an :class:`~onlook.sources.audio.AudioFeed`), or None without any."""
+        return None
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` has been called."""
         return self._closed.is_set()

@@ -20,6 +20,7 @@ from onlook.sources._pyav import (
     stream_fps,
     video_stream,
 )
+from onlook.sources.audio import AudioFeed, AudioTap, first_audio_stream
 from onlook.sources.base import BaseSource, SourceInfo, downscale
 from onlook.types import Frame
 
@@ -62,6 +63,9 @@ class FileSource(BaseSource):
         read_timeout_s: Give up a read that stalls this long (network only).
         options: Extra FFmpeg options for ``av.open``.
         format: Force an FFmpeg input format (``"mpegts"``...).
+        audio: Where to put the file's sound, 16 kHz mono on the video's clock
+            (see :mod:`onlook.sources.audio`); ``None`` ignores it. A file
+            without an audio track leaves :attr:`audio` ``None``.
 
     Raises:
         SourceNotFound: No such file.
@@ -86,6 +90,7 @@ class FileSource(BaseSource):
         format: str | None = None,
         keep: Callable[[float], bool] | None = None,
         max_width: int | None = None,
+        audio: AudioFeed | None = None,
     ) -> None:
         # ``keep(pts)`` lets the consumer's sampler reject frames before pixel
         # conversion, which is most of the per-frame cost at a few frames a second.
@@ -113,6 +118,13 @@ class FileSource(BaseSource):
         self._network = network
         self._read_timeout_s = read_timeout_s
         self.damage = Damage()
+        self._audio_feed = audio if audio is not None and first_audio_stream(container) is not None else None
+        self.audio_tap: AudioTap | None = None
+
+    @property
+    def audio(self) -> AudioFeed | None:
+        """The sound of the file, as it is decoded with the frames; None without an audio track."""
+        return self._audio_feed
 
     @property
     def corrupt_packets(self) -> int:
@@ -126,6 +138,10 @@ class FileSource(BaseSource):
         try:
             yield from self._decode(container)
         finally:
+            if self.audio_tap is not None:
+                self.audio_tap.finish()
+            elif self._audio_feed is not None:
+                self._audio_feed.close()
             container.close()
 
     def _decode(self, container: InputContainer) -> Iterator[Frame]:
@@ -135,8 +151,12 @@ class FileSource(BaseSource):
             origin = float(stream.start_time * stream.time_base)
         clock = StreamClock(1.0 / (self.info.fps or FALLBACK_FPS), origin)
         best_effort = BestEffortPts()
+        if self._audio_feed is not None:
+            self.audio_tap = AudioTap(self._audio_feed, self.stream_id, clock.map)
+            self.audio_tap.attach(first_audio_stream(container))
         frames = decode_video(container, stream, self.damage, uri=self.info.uri,
-                              network=self._network, read_timeout_s=self._read_timeout_s)
+                              network=self._network, read_timeout_s=self._read_timeout_s,
+                              audio=self.audio_tap)
         for seq, vf in enumerate(frames):
             pts = clock(best_effort(vf))
             if self._keep is not None and not self._keep(pts):

@@ -34,6 +34,7 @@ from onlook.sources._pyav import (
     stream_fps,
     video_stream,
 )
+from onlook.sources.audio import AudioFeed, AudioTap, first_audio_stream
 from onlook.sources.base import BaseSource, SourceInfo, SourceKind, downscale
 from onlook.types import Frame, Gap
 
@@ -269,6 +270,8 @@ class LiveSource(BaseSource):
             :meth:`~onlook.sources.netpolicy.NetPolicy.source_target`: resolved, checked
             and pinned anew each time). An error it raises fails the attempt.
         stop: An outside stop signal, checked between and during attempts.
+        audio: Where to put the stream's sound (16 kHz mono, on the frames'
+            clock; none is kept while the picture is down); ``None`` ignores it.
 
     Raises:
         SourceUnreachable: The first connection failed on every attempt
@@ -303,6 +306,7 @@ class LiveSource(BaseSource):
         max_width: int | None = None,
         target: Callable[[], tuple[str, dict[str, str]]] | None = None,
         stop: threading.Event | None = None,
+        audio: AudioFeed | None = None,
     ) -> None:
         if connect_attempts is None:
             connect_attempts = CONNECT_ATTEMPTS if reconnect_attempts is None else reconnect_attempts
@@ -328,6 +332,8 @@ class LiveSource(BaseSource):
         self._stop = stop
         self.damage = Damage()
 
+        self._audio_feed: AudioFeed | None = None
+        self._tap: AudioTap | None = None
         # Built before the first connection so close() works during its retries.
         super().__init__(SourceInfo(uri, kind, None, None, 0, 0, None), stream_id)
         conn = self._connect_first()
@@ -347,6 +353,19 @@ class LiveSource(BaseSource):
                                 width=stream.codec_context.width,
                                 height=stream.codec_context.height, frame_count=None)
         self._resource = conn
+        self._audio_feed = audio if audio is not None and first_audio_stream(conn.container) is not None else None
+        # Sound is stamped on the frames' clock, so none is kept on a connection until
+        # its first frame has set that clock (after a reconnect the old offset is stale).
+        self._clock: StreamClock | None = None
+        self._clock_set = False
+        self._tap = (AudioTap(self._audio_feed, stream_id,
+                              lambda raw: self._clock.map(raw) if self._clock and self._clock_set else None)
+                     if self._audio_feed is not None else None)
+
+    @property
+    def audio(self) -> AudioFeed | None:
+        """The stream's sound as it is decoded with the frames; None when it has no audio track."""
+        return self._audio_feed
 
     @property
     def corrupt_packets(self) -> int:
@@ -439,7 +458,10 @@ class LiveSource(BaseSource):
             reason = "stream ended"
             try:
                 if clock is None:
-                    clock = StreamClock(1.0 / (stream_fps(conn.stream) or FALLBACK_FPS))
+                    clock = self._clock = StreamClock(1.0 / (stream_fps(conn.stream) or FALLBACK_FPS))
+                if self._tap is not None:
+                    self._clock_set = False
+                    self._tap.attach(first_audio_stream(conn.container))
                 best_effort = BestEffortPts()
                 for vf in self._decode(conn):
                     wall = time.time()
@@ -455,6 +477,7 @@ class LiveSource(BaseSource):
                     else:
                         pts = clock(best_effort(vf))
                     last_wall = wall
+                    self._clock_set = True  # the sound of this connection can be stamped now
                     if self._keep is not None and not self._keep(pts):
                         seq += 1  # seq counts decoded frames, so skipped ones leave a visible hole
                         continue
@@ -468,6 +491,8 @@ class LiveSource(BaseSource):
                     raise
                 reason = reason_of(exc)
             finally:
+                if self._tap is not None:
+                    self._tap.attach(None)  # hand over the sound of this connection
                 conn.close()
             if self._stopping() or self._finite:
                 return
@@ -506,7 +531,7 @@ class LiveSource(BaseSource):
     def _decode(self, conn: _Connection) -> Iterator[av.VideoFrame]:
         return decode_video(conn.container, conn.stream, self.damage, uri=self._uri, network=True,
                             read_timeout_s=self._timeout[1],
-                            max_consecutive_damage=MAX_CONSECUTIVE_DAMAGE)
+                            max_consecutive_damage=MAX_CONSECUTIVE_DAMAGE, audio=self._tap)
 
     def _record(self, gap: Gap) -> None:
         self._gaps.append(gap)

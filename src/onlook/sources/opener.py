@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from onlook.errors import ConfigError, SourceNotFound, UnsupportedSource
 from onlook.sources._pyav import source_error
+from onlook.sources.audio import AudioFeed
 from onlook.sources.base import Source
 from onlook.sources.file import FileSource
 from onlook.sources.images import ImageFolderSource
@@ -48,6 +49,8 @@ def open_source(
     on_gap: Callable[[Gap], None] | None = None,
     net_policy: NetPolicy | None = None,
     stop: threading.Event | None = None,
+    audio: bool = False,
+    audio_buffer_s: float = 30.0,
 ) -> Source:
     """Open a video file, folder of images, network stream or webcam.
 
@@ -101,6 +104,13 @@ def open_source(
         net_policy: What a network URL may reach (a server's policy for URLs its
             clients name): checked here, then resolved, checked and pinned again
             on every connection attempt. None (the CLI, the operator) reaches anything.
+        audio: Also decode the sound (files and network streams that have
+            it) onto ``source.audio``, an :class:`~onlook.sources.audio.AudioFeed`
+            of 16 kHz mono chunks on the frames' clock; ``source.audio`` is
+            ``None`` for a source without sound.
+        audio_buffer_s: Seconds of sound the feed holds. Live streams and
+            paced files drop the oldest when it is full; a file read at full
+            speed waits for the reader instead.
 
     Returns:
         An open :class:`Source`; use it as a context manager or ``close()`` it.
@@ -137,13 +147,16 @@ def open_source(
         if net_policy is not None:
             net_policy.source_mode(uri)  # a listening source or foreign URL options: refused before any attempt
             target = partial(net_policy.source_target, uri, live_options(uri))
+        feed = AudioFeed(audio_buffer_s, drop_oldest=True) if audio else None
         source = LiveSource(
             uri, stream_id=stream_id, open_timeout_s=open_timeout_s,
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             max_outage_s=max_outage_s, connect_attempts=connect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
             reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
-            max_width=max_width, target=target, stop=stop)
+            max_width=max_width, target=target, stop=stop, audio=feed)
+        if feed is not None and source.info.kind == "file" and not realtime:
+            feed.drop_oldest = False  # an HTTP file read at full speed: lose nothing
     elif scheme and scheme != "file":
         raise source_error(UnsupportedSource, "open", uri, f"unsupported URL scheme {scheme + '://'!r}")
     else:
@@ -163,7 +176,8 @@ def open_source(
         elif not Path(path).exists():
             raise source_error(SourceNotFound, "open", uri, "no such file or folder")
         else:
-            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width)
+            feed = AudioFeed(audio_buffer_s, drop_oldest=realtime) if audio else None
+            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width, audio=feed)
 
     finite = source.info.kind in ("file", "images")
     if realtime and finite:

@@ -112,6 +112,11 @@ class PacedSource:
     def dropped(self) -> int:
         return self.source.dropped
 
+    @property
+    def audio(self) -> object | None:
+        """The wrapped source's sound feed; it fills as the paced frames are decoded."""
+        return getattr(self.source, "audio", None)
+
     def __iter__(self) -> Iterator[Frame]:
         if self._gen is None:
             self._gen = self._frames()

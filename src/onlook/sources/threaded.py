@@ -80,6 +80,11 @@ class ThreadedSource:
         return self.source.gaps
 
     @property
+    def audio(self) -> object | None:
+        """The wrapped source's sound feed (filled by the decoder thread), or None."""
+        return getattr(self.source, "audio", None)
+
+    @property
     def dropped(self) -> int:
         """Frames thrown away because the queue was full, plus the source's own."""
         return self._dropped + self.source.dropped

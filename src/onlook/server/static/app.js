@@ -388,6 +388,7 @@ function onMessage(msg) {
       break;
     }
     case "event":
+    case "speech":
       if (id === state.selected) addItem(msg);
       break;
     case "alert": {
@@ -453,7 +454,7 @@ function niceStep(span, target) {
 function drawTimeline() {
   const root = $("timeline");
   const W = Math.max(200, Math.round(root.getBoundingClientRect().width));
-  const H = 132;
+  const H = 160;
   root.setAttribute("viewBox", `0 0 ${W} ${H}`);
   root.replaceChildren();
   const s = state.streams.get(state.selected);
@@ -477,10 +478,11 @@ function drawTimeline() {
   end = Math.max(end, start + 1);
   const inView = (t0, t1 = t0) => t1 >= start && t0 <= end;
   const x = (t) => left + ((Math.min(Math.max(t, start), end) - start) / (end - start)) * (W - left - right);
-  const rows = { segment: 18, people: 48, alert: 78 };
+  const rows = { segment: 18, people: 48, alert: 78, speech: 108 };
   const rowH = 22;
 
-  for (const [name, y] of [["events", rows.segment], ["people", rows.people], ["alerts", rows.alert]]) {
+  for (const [name, y] of [["events", rows.segment], ["people", rows.people], ["alerts", rows.alert],
+                           ["speech", rows.speech]]) {
     root.append(svg("rect", { class: "lane", x: left, y, width: W - left - right, height: rowH, rx: 3 }));
     root.append(svg("text", { class: "row-label", x: 6, y: y + 15 }, name));
   }
@@ -490,7 +492,7 @@ function drawTimeline() {
   const step = niceStep(end - start, Math.max(2, Math.floor((W - left - right) / 80)));
   for (let t = Math.ceil(start / step) * step; t <= end + 1e-6; t += step) {
     const xx = x(t);
-    axis.append(svg("line", { x1: xx, x2: xx, y1: rows.alert + rowH + 2, y2: rows.alert + rowH + 7 }));
+    axis.append(svg("line", { x1: xx, x2: xx, y1: rows.speech + rowH + 2, y2: rows.speech + rowH + 7 }));
     const anchor = xx - left < 20 ? "start" : W - right - xx < 20 ? "end" : "middle";
     axis.append(svg("text", { x: xx, y: H - 8, "text-anchor": anchor }, fmtTime(t)));
   }
@@ -516,7 +518,7 @@ function drawTimeline() {
   }
   for (const m of state.items.filter((m) => m.kind === "gap" && inView(m.t, m.end ?? now))) {
     const x0 = x(m.t), x1 = Math.max(x(m.end ?? now), x0 + 2);
-    root.append(svg("rect", { class: "gap", x: x0, y: rows.segment, width: x1 - x0, height: rows.alert + rowH - rows.segment },
+    root.append(svg("rect", { class: "gap", x: x0, y: rows.segment, width: x1 - x0, height: rows.speech + rowH - rows.segment },
       svg("title", {}, `not seen ${fmtTime(m.t)}–${m.end != null ? fmtTime(m.end) : "now"}: ${m.reason || ""}`)));
   }
   const sightings = state.items.filter((m) => ["enter", "exit", "scene_cut"].includes(m.kind)).slice(-MAX_ITEMS);
@@ -530,6 +532,16 @@ function drawTimeline() {
     const y1 = m.kind === "enter" ? rows.people + rowH / 2 : rows.people + rowH - 3;
     root.append(svg("line", { class: cls, x1: xx, x2: xx, y1: y0, y2: y1 },
       svg("title", {}, `${fmtTime(m.t)} ${m.label || ""} ${m.kind}`)));
+  }
+
+  // speech: one bar per utterance, its words in the tooltip
+  let utterances = 0;
+  for (const m of state.items.filter((m) => m.type === "speech").slice(-MAX_ITEMS)) {
+    if (!inView(m.t, m.end ?? m.t)) continue;
+    utterances++;
+    const x0 = x(m.t), x1 = Math.max(x(m.end ?? m.t), x0 + 3);
+    root.append(svg("rect", { class: "speech", x: x0, y: rows.speech + 4, width: x1 - x0, height: rowH - 8, rx: 2 },
+      svg("title", {}, `${fmtTime(m.t)}–${fmtTime(m.end ?? m.t)} said: “${m.text || ""}”`)));
   }
 
   // alerts: focusable markers
@@ -547,15 +559,15 @@ function drawTimeline() {
   }
 
   if (state.focusT != null && inView(state.focusT)) {
-    root.append(svg("line", { class: "focus-t", x1: x(state.focusT), x2: x(state.focusT), y1: 10, y2: rows.alert + rowH + 4 }));
+    root.append(svg("line", { class: "focus-t", x1: x(state.focusT), x2: x(state.focusT), y1: 10, y2: rows.speech + rowH + 4 }));
   }
   const nx = x(s.t || 0);
-  root.append(svg("line", { class: "now", x1: nx, x2: nx, y1: 10, y2: rows.alert + rowH + 4 },
+  root.append(svg("line", { class: "now", x1: nx, x2: nx, y1: 10, y2: rows.speech + rowH + 4 },
     svg("title", {}, `now: ${fmtTime(s.t)}`)));
 
   $("timeline-summary").textContent =
     `Stream ${s.id} from ${fmtTime(start)} to ${fmtTime(end)}: ${segments} events, ${enters} entries, ` +
-    `${exits} exits, ${shownAlerts.length} alerts. Alert markers can be focused and opened.`;
+    `${exits} exits, ${shownAlerts.length} alerts, ${utterances} things said. Alert markers can be focused and opened.`;
 }
 
 window.addEventListener("resize", scheduleTimeline);
