@@ -161,7 +161,7 @@ def test_many_streams_in_one_process(tmp_path):
 
 def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     clip = make_clip(seconds=5, cut_at=3.0)
-    s = Settings(fps=2.0, store=tmp_path / "st")
+    s = Settings(fps=2.0, store=tmp_path / "st", speech=False)  # speech: tests/test_speech.py
     eng = StreamEngine(str(clip), settings=s, alerts=["a scene change"])
     msgs = []
     eng.subscribe(msgs.append)
@@ -221,7 +221,7 @@ ALWAYS = {C.MOTION, C.SHOTS}  # the gate and the scene-cut detector run whatever
     ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False}, ALWAYS),
 ])
 def test_capabilities_follow_the_switches(switches, expected):
-    eng = StreamEngine(FakeSource([], fps=10), settings=Settings(**switches))
+    eng = StreamEngine(FakeSource([], fps=10), settings=Settings(speech=False, **switches))
     try:
         assert eng.capabilities == expected  # before perception is built: what it will be
         assert C.BEYOND not in eng.capabilities and isinstance(eng.capabilities, frozenset)
@@ -231,7 +231,7 @@ def test_capabilities_follow_the_switches(switches, expected):
 
 
 def test_capabilities_come_from_the_perceiver_it_holds():
-    s = Settings()  # everything on in the settings, but this perceiver holds only a face detector
+    s = Settings(speech=False)  # all on (speech aside), but this perceiver holds only a face detector
     eng = StreamEngine(FakeSource([], fps=10), settings=s, perceiver=Perceiver(s, faces=FakeFaceDetector()))
     try:
         assert eng.capabilities == ALWAYS | {C.FACES, C.SCENE_COLOUR}

@@ -90,7 +90,9 @@ def test_missing_video_is_reported_not_fatal(clip_dir):
 
 def _onlook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "onlook.cli", *args], capture_output=True, text=True, timeout=170,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+                          # Speech off: these clips are silent and the figures are about what is seen
+                          # (the speech capability has its own tests, tests/test_speech.py).
+                          env={**os.environ, "COLUMNS": "200", "ONLOOK_SPEECH": "false", **(env or {})})
 
 
 def _strict_json(text: str):

@@ -45,8 +45,9 @@ which a server refuses by default (pass ``allow_hosts=[]`` for a server that doe
 
 
 def test_settings(**kw: Any) -> Settings:
-    """Light perception for tests: no faces, no OCR (people on unless told otherwise); loopback targets allowed."""
-    base: dict[str, Any] = {"fps": 2.0, "detect_faces": False, "detect_text": False, "allow_hosts": LOOPBACK}
+    """Light perception for tests: no faces, no OCR, no speech (people on unless told otherwise); loopback allowed."""
+    base: dict[str, Any] = {"fps": 2.0, "detect_faces": False, "detect_text": False, "allow_hosts": LOOPBACK,
+                            "speech": False}
     base.update(kw)
     return Settings(**base)
 
