@@ -6,6 +6,7 @@ These run the default offline perception (people, faces, OCR, colours) end to en
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -96,7 +97,8 @@ def test_live_tcp_stream_from_ffmpeg_fires_alerts(footage, eval_dir, tmp_path):
             [sys.executable, "-m", "onlook.cli", "watch", f"tcp://127.0.0.1:{port}", "--json",
              "--store", str(tmp_path / "st"), "--alert", "a person enters the view",
              "--ask", "how many people entered so far?"],
-            capture_output=True, text=True, timeout=100)
+            # A live source reconnects for as long as the watch runs: here the sender's end is the end.
+            capture_output=True, text=True, timeout=100, env={**os.environ, "ONLOOK_MAX_OUTAGE_S": "4"})
         wall = time.monotonic() - t0
     finally:
         ffmpeg.kill()
