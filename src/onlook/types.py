@@ -29,6 +29,9 @@ __all__ = [
     "SpeechSegment",
     "format_ts",
     "Capability",
+    "ObservationKind",
+    "StreamState",
+    "MessageType",
 ]
 
 Box = tuple[float, float, float, float]
@@ -119,7 +122,7 @@ class Observation:
     """
 
     t: float
-    kind: str
+    kind: ObservationKind | str
     label: str
     score: float = 1.0
     box: Box | None = None
@@ -453,3 +456,69 @@ class Capability(StrEnum):
     BEYOND = "beyond"
     """Anything else (actions, relations, fine attributes such as a hood or a pen): a label for data,
     never declared by an engine."""
+
+
+class ObservationKind(StrEnum):
+    """What kind of thing an :class:`Observation` records: the closed vocabulary of perception's output.
+
+    A ``StrEnum``, so a member equals its value (``ObservationKind.ENTER == "enter"``) and the stored
+    rows, JSON messages and old callers that use the plain strings keep working. The perception issue's
+    new detectors add members here; nothing else defines observation kinds.
+
+    Example:
+        >>> ObservationKind("enter") is ObservationKind.ENTER
+        True
+    """
+
+    MOTION = "motion"
+    """Where in the picture something moved (label: the region)."""
+    SCENE_CUT = "scene_cut"
+    """A shot cut: the picture changed as a whole."""
+    COLOR = "color"
+    """A dominant colour of the whole picture."""
+    PERSON = "person"
+    """A tracked person in this frame."""
+    FACE = "face"
+    """A face in this frame."""
+    TEXT = "text"
+    """On-screen text read by OCR (label: the text)."""
+    ENTER = "enter"
+    """A tracked person came into view (attrs: the edge, colours)."""
+    EXIT = "exit"
+    """A tracked person left the view (attrs: the edge, colours)."""
+    SPEECH = "speech"
+    """A transcribed stretch of speech (label: the words)."""
+    COUNT = "count"
+    """A head count that an alert rule compared (label: the count)."""
+
+
+class StreamState(StrEnum):
+    """Where a served stream is in its life (``GET /streams``' ``state``)."""
+
+    STARTING = "starting"
+    """Opening its source and loading models."""
+    RUNNING = "running"
+    """Watching."""
+    ENDED = "ended"
+    """Its source ended (a file played to its end)."""
+    FAILED = "failed"
+    """It stopped on an error (the stream's ``error`` says which)."""
+    STOPPED = "stopped"
+    """Stopped on request or by shutdown; restartable."""
+
+
+class MessageType(StrEnum):
+    """The ``"type"`` of a message on a stream's feed, ``onlook watch --json`` and websockets."""
+
+    EVENT = "event"
+    """Memory recorded an event (enter, exit, text, scene cut...)."""
+    ALERT = "alert"
+    """An alert rule fired."""
+    ANSWER = "answer"
+    """An answer to a question asked while watching."""
+    STATUS = "status"
+    """Periodic progress: stream time, fps, lag, state."""
+    ERROR = "error"
+    """Something went wrong (one line in ``"error"``)."""
+    SPEECH = "speech"
+    """A transcribed stretch of speech (``"t"``, ``"end"``, ``"text"``, ``"words"``)."""
