@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onlook.bench import BenchResult, write_markdown
+from benchmarks.report import write_markdown
+from benchmarks.results import BenchResult
 
 
 def res(name: str, figure: str, cmd: str, ok: bool | None = True) -> BenchResult:

@@ -250,7 +250,7 @@ def test_sigterm_handler_is_restored_after_watch(make_clip, tmp_path):
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_disk_fill_round_reports_one_line_readable_rows_and_recovery(make_clip):
-    from onlook.faults import disk_fill
+    from benchmarks.faults import disk_fill
 
     clip = make_clip(seconds=30, cut_at=3.0)
     try:

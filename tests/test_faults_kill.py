@@ -1,4 +1,4 @@
-"""The kill -9 fault injection (onlook.faults_kill): a watcher killed mid-stream loses no committed row."""
+"""The kill -9 fault injection (benchmarks.faults_kill): a watcher killed mid-stream loses no committed row."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from onlook.faults_kill import KillRound, kill_rounds, main, summarize
+from benchmarks.faults_kill import KillRound, kill_rounds, main, summarize
 
 FAST = ("--no-faces", "--no-ocr", "--no-people")
 

@@ -1,6 +1,6 @@
 """Long outages of a live producer (a camera rebooting): the watch rides them out and stores each as a gap.
 
-The producer is real ffmpeg over loopback TCP (:class:`onlook.faults.LiveProducer`),
+The producer is real ffmpeg over loopback TCP (:class:`benchmarks.faults.LiveProducer`),
 killed and started again. Before, a source down for more than its few reconnect
 attempts (about 16 s with the defaults) ended the watch, and that last outage was
 never stored.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.faults import LiveProducer, flap
 from media import wait_for
 from onlook.config import Settings
 from onlook.engine import StreamEngine
-from onlook.faults import LiveProducer, flap
 from onlook.memory import Store
 
 pytestmark = [pytest.mark.live,

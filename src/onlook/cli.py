@@ -159,7 +159,11 @@ class _Display:
                      Text(f"dropped {s.get('dropped', 0)}"))
         parts: list[Any] = [head]
         if dur:
-            parts.append(ProgressBar(total=dur, completed=min(t, dur), width=60))
+            # A ProgressBar ends without a line break: alone in a Group, the next panel would start on its
+            # line and overprint it. A grid row ends the line.
+            bar = Table.grid()
+            bar.add_row(ProgressBar(total=dur, completed=min(t, dur), width=60))
+            parts.append(bar)
         parts.append(Panel("\n".join(self.events) or "-", title="events", title_align="left"))
         parts.append(Panel("\n".join(self.alerts) or "-", title="alerts", title_align="left", border_style="red"))
         if self.speech:
@@ -267,31 +271,27 @@ def _watch_engine(engine: Any, settings: Settings, *, source: str, asks: list[st
         asker.submit(job)
 
     failed: OnlookError | None = None
+    live = None if as_json else Live(display.render(), console=console, refresh_per_second=4, transient=False)
+
+    def on_msg(m: dict[str, Any]) -> None:
+        if live is None:
+            emit_json(m)
+        else:
+            display.on_message(m)
+        if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
+            next_ask[0] = m["t"] + ask_every
+            ask_later(m["t"])
+        if live is not None:
+            live.update(display.render())
+
     try:
-        if as_json:
-            def on_msg(m: dict[str, Any]) -> None:
-                emit_json(m)
-                if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
-                    next_ask[0] = m["t"] + ask_every
-                    ask_later(m["t"])
+        with live if live is not None else contextlib.nullcontext():
             engine.subscribe(on_msg)
             try:
                 engine.run()
             except OnlookError as e:
                 failed = e
-        else:
-            with Live(display.render(), console=console, refresh_per_second=4, transient=False) as live:
-                def on_msg(m: dict[str, Any]) -> None:
-                    display.on_message(m)
-                    if ask_every and m["type"] == "status" and m["t"] >= next_ask[0]:
-                        next_ask[0] = m["t"] + ask_every
-                        ask_later(m["t"])
-                    live.update(display.render())
-                engine.subscribe(on_msg)
-                try:
-                    engine.run()
-                except OnlookError as e:
-                    failed = e
+            if live is not None:
                 live.update(display.render())
         asker.shutdown(wait=True)  # let a round in flight finish before the final answers
         if terminated.is_set():  # SIGTERM: as Ctrl-C, no final answers (a VLM could outlast the stop timeout)
@@ -473,6 +473,22 @@ def find_demo_footage(env: dict[str, str] | None = None) -> list[Path]:
     return [p for p in found if p is not None]
 
 
+def demo_header(clip: Path, seconds: float, *, realtime: bool, alerts: list[str]) -> str:
+    """The demo's first line: the clip, the pace, how much of it is watched (at most its length) and the alerts."""
+    from onlook.sources import open_source
+
+    length: float | None = None
+    try:
+        with open_source(str(clip)) as src:
+            length = src.info.duration_s
+    except OnlookError:
+        pass  # the watch itself reports a clip it cannot open, in its own words
+    watched = seconds if length is None else min(seconds, length)
+    of = "" if length is None or watched >= length else f" of {length:.0f} s"
+    return (f"[bold]onlook demo[/]: watching {escape(str(clip))} ({'real time' if realtime else 'fast'}, "
+            f"{watched:.0f} s{of}) with alerts {escape(str(alerts))}")
+
+
 @app.command()
 def demo(
     seconds: Annotated[float, typer.Option(help="how much footage to watch")] = 40.0,
@@ -495,8 +511,7 @@ def demo(
              "what is the man in the blue jacket carrying?"] if people_clip else
             ["how many scene changes so far?", "when was the last scene change?", "what happened so far?"])
     if not as_json:
-        Console().print(f"[bold]onlook demo[/]: watching {clip} ({'real time' if realtime else 'fast'}, "
-                        f"{seconds:.0f} s) with alerts {alerts}")
+        Console().print(demo_header(clip, seconds, realtime=realtime, alerts=alerts))
     try:
         settings = _settings(fps=2.0, realtime=realtime, store=store)
         code = _run_watch(str(clip), settings, alerts=alerts, asks=asks, ask_every=10.0 if people_clip else 4.0,
@@ -510,54 +525,106 @@ def demo(
     raise typer.Exit(code)
 
 
+def _benchmarks_package() -> Any:
+    """The source checkout's ``benchmarks`` package, imported (it is not installed with onlook).
+
+    It sits next to ``src/`` (found from this file's path, which an editable
+    install keeps), or wherever ``$ONLOOK_BENCHMARKS`` names.
+
+    Raises:
+        ConfigError: there is no such folder (an install from a wheel), or
+            another ``benchmarks`` package is already imported.
+    """
+    import importlib
+    import os
+
+    where = os.environ.get("ONLOOK_BENCHMARKS")
+    folder = (Path(where) if where else Path(__file__).resolve().parents[2] / "benchmarks").resolve()
+    if not (folder / "__init__.py").is_file():
+        raise ConfigError(f"onlook bench needs the benchmarks/ folder of an onlook source checkout, and there is "
+                          f"none at {folder}: run it from a checkout (pip install -e .) or set ONLOOK_BENCHMARKS")
+    if "benchmarks" not in sys.modules:
+        sys.path.insert(0, str(folder.parent))
+    package = importlib.import_module("benchmarks")
+    if folder not in [Path(p).resolve() for p in getattr(package, "__path__", [])]:
+        raise ConfigError(f"another 'benchmarks' package ({getattr(package, '__file__', '?')}) hides onlook's "
+                          f"at {folder}")
+    return package
+
+
 @app.command()
 def bench(
-    clip: Annotated[Optional[Path], typer.Option(help="footage to use (default: vtest.avi found like the demo)")] = None,
+    clip: Annotated[Optional[Path], typer.Option(
+        help="footage to use (default: vtest.avi or other real footage found like the demo's, else a generated "
+             "synthetic clip; the run says which)")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
-    out: Annotated[Path, typer.Option(help="markdown file to write")] = Path("BENCHMARKS.md"),
+    out: Annotated[Optional[Path], typer.Option(
+        help="markdown file to write, or to update: these benchmarks' rows are replaced, the rest is kept "
+             "(default: print the report, write no file)")] = None,
     cluster: Annotated[bool, typer.Option(
         "--cluster", help="only the cluster benchmark: 8 streams as Ray actors vs in-process (needs onlook[cluster])",
     )] = False,
 ) -> None:
-    """Measure speed, skip ratio, memory and latency; write BENCHMARKS.md."""
-    from onlook.bench import run_bench, write_markdown
+    """Measure speed, skip ratio, memory and latency; print the report, or update a file with --out.
 
-    if clip is None:
-        clips = [c for c in find_demo_footage() if c.name == "vtest.avi"]
-        if not clips:
-            _fail(ConfigError("vtest.avi not found: pass --clip or set ONLOOK_FOOTAGE"))
-        clip = clips[0]
-    elif not clip.is_file() and clip.name == str(clip):
-        # A bare name (as BENCHMARKS.md's commands give it): the footage folders, as the demo looks.
-        from onlook.footage import find_clip
-
-        clip = find_clip(clip.name) or clip
-    if not clip.is_file():
-        _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
-    names = ("ingest", "rss", "query", "delay", "vlm", "serve", "speech", "faults")
-    unknown = sorted(set(only or []) - set(names))
-    if unknown:
-        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(names)}"))
+    Runs the benchmarks/ package of the source checkout (or $ONLOOK_BENCHMARKS).
+    """
     try:
-        if cluster:
-            from onlook.cluster.bench import bench_cluster
-
-            results = bench_cluster(clip, log=lambda m: err_console.print(m, highlight=False))
-        else:
-            results = run_bench(clip, only=only, hours=hours, query_hours=query_hours, delay_s=delay_s,
-                                log=lambda m: err_console.print(m, highlight=False))
+        _benchmarks_package()
     except OnlookError as e:
         _fail(e)
-    cmd = "onlook bench --cluster" if cluster else "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
-        f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
+    from benchmarks.clips import ClipChoice, ClipOrigin, choose_clip
+    from benchmarks.report import render_markdown, write_markdown
+    from benchmarks.runner import PARTS, BenchOptions, run_bench
+
+    choice = None
+    if clip is not None:
+        if not clip.is_file() and clip.name == str(clip):
+            # A bare name (as BENCHMARKS.md's commands give it): the footage folders, as the demo looks.
+            from onlook.footage import find_clip
+
+            clip = find_clip(clip.name) or clip
+        if not clip.is_file():
+            _fail(SourceNotFound(f"cannot open '{clip}': no such file"))
+        choice = ClipChoice(clip, ClipOrigin.GIVEN)
+    unknown = sorted(set(only or []) - set(PARTS))
+    if unknown:
+        _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(PARTS)}"))
+    def log(m: str) -> None:
+        err_console.print(m, highlight=False)
+
+    tmp = tempfile.mkdtemp(prefix="onlook-bench-")
     try:
-        write_markdown(results, out, cmd)
-    except OSError as e:
-        _fail(ConfigError(f"cannot write '{out}': {e.strerror or e}"))
-    Console().print(f"wrote {out}")
+        if choice is None:
+            choice = choose_clip(Path(tmp))
+        log(f"bench: {choice.describe()}")
+        try:
+            if cluster:
+                from benchmarks.cluster import bench_cluster
+
+                results = bench_cluster(choice.path, log=log)
+            else:
+                results = run_bench(choice.path, only=only, log=log,
+                                    opts=BenchOptions(hours=hours, query_hours=query_hours, delay_s=delay_s))
+        except OnlookError as e:
+            _fail(e)
+        cmd = "onlook bench --cluster" if cluster else "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
+            f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
+        note = f"Footage: {choice.path.name}" + (
+            " (generated for this run: no real footage was found)." if choice.how is ClipOrigin.SYNTHETIC else ".")
+        if out is None:
+            sys.stdout.write(render_markdown(results, cmd, note=note))
+            return
+        try:
+            write_markdown(results, out, cmd, note=note)
+        except OSError as e:
+            _fail(ConfigError(f"cannot write '{out}': {e.strerror or e}"))
+        Console().print(f"wrote {out}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _recording_factory(declared: list, stream_id: str = "eval") -> Any:

@@ -178,15 +178,15 @@ def test_whole_completion_text():
 def test_against_the_benchmarks_stand_in_server_in_another_process(make_view):
     # The stand-in that `onlook bench --only vlm` measures against must speak the protocol the
     # client reads (chunked SSE over keep-alive HTTP/1.1), or the benchmark measures errors.
-    from onlook.bench import _VLM_REPLY, _standin_vlm
+    from onlook.answer.stub_server import STUB_REPLY, stub_openai_server
 
-    with _standin_vlm(0.0) as (url, _):
+    with stub_openai_server(0.0) as (url, _):
         assert url.startswith("http://127.0.0.1:")
         vlm = OpenAIAnswerer("bench", base_url=url, timeout_s=10, retries=0)
         view = make_view()
         pieces = list(vlm.stream_answer("what happened?", view))
-        assert len(pieces) == len(_VLM_REPLY.split()) and "".join(pieces).strip() == _VLM_REPLY
-        assert vlm.answer("and then?", view).text == _VLM_REPLY
+        assert len(pieces) == len(STUB_REPLY.split()) and "".join(pieces).strip() == STUB_REPLY
+        assert vlm.answer("and then?", view).text == STUB_REPLY
         vlm.client.close()
 
 

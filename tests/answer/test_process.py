@@ -9,7 +9,7 @@ import pytest
 from onlook.answer.factory import build_answerer
 from onlook.answer.openai_vlm import OpenAIAnswerer
 from onlook.answer.process import ChildLive, LiveSnapshot, ProcessAnswerer
-from onlook.bench import _VLM_REPLY, _standin_vlm
+from onlook.answer.stub_server import STUB_REPLY, stub_openai_server
 from onlook.config import Settings
 from onlook.errors import ConfigError, ModelError
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.timeout(120)]
 
 @pytest.fixture(scope="module")
 def standin():
-    with _standin_vlm(0.0) as (url, _):
+    with stub_openai_server(0.0) as (url, _):
         yield url
 
 
@@ -36,10 +36,10 @@ def test_answers_come_from_a_child_process(vlm, make_view):
     # At a lower CPU priority than the watching process (answerer_nice, 10 by default).
     assert os.getpriority(os.PRIO_PROCESS, vlm.child_pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     ans = vlm.answer("what is the person in red carrying?", view)
-    assert ans.text == _VLM_REPLY and not ans.abstained
+    assert ans.text == STUB_REPLY and not ans.abstained
     assert ans.evidence and all(e.t <= ans.at for e in ans.evidence)
     pieces = list(vlm.stream_answer("and then?", view, history=[{"question": "who came in?", "answer": "x"}]))
-    assert len(pieces) == len(_VLM_REPLY.split()) and "".join(pieces).strip() == _VLM_REPLY
+    assert len(pieces) == len(STUB_REPLY.split()) and "".join(pieces).strip() == STUB_REPLY
 
 
 def test_the_child_sees_what_the_watcher_sees(vlm, standin, make_view):
@@ -180,7 +180,7 @@ def test_budget_reaches_the_child(standin, make_view):
 
 def test_a_question_given_up_on_does_not_answer_the_next(make_view):
     """A reply that comes after its question timed out is dropped: the next question gets its own."""
-    with _standin_vlm(1.0) as (url, _):
+    with stub_openai_server(1.0) as (url, _):
         a = ProcessAnswerer(Settings(answerer="openai", answerer_model="bench", answerer_base_url=url,
                                      answerer_retries=0, answerer_timeout_s=10))
         try:
@@ -190,7 +190,7 @@ def test_a_question_given_up_on_does_not_answer_the_next(make_view):
                 a.answer("first question?", view)
             a.timeout_s = 10.0
             second = a.answer("second question?", view)
-            assert second.question == "second question?" and second.text == _VLM_REPLY
+            assert second.question == "second question?" and second.text == STUB_REPLY
             # Also after a streamed answer left after its first piece.
             pieces = a.stream_answer("third question?", view)
             next(pieces)

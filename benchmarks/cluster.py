@@ -22,9 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from onlook.bench import BenchResult, _serve_clip
+from benchmarks.clips import serve_clip
+from benchmarks.results import BenchResult
 from onlook.cluster.executor import InProcessExecutor, StreamSpec
 from onlook.config import Settings
+from onlook.errors import ConfigError
 
 __all__ = ["bench_cluster"]
 
@@ -66,12 +68,15 @@ def bench_cluster(clip: Path, *, streams: int = 8, fps: float = 2.0, rounds: int
     Raises:
         ConfigError: Ray is not installed.
     """
-    from onlook.cluster.ray_executor import RayExecutor, _require_ray
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the cluster benchmark needs Ray: pip install 'onlook[cluster]'") from None
+    from onlook.cluster.ray_executor import RayExecutor
 
-    ray = _require_ray()
     cpus = os.cpu_count() or 1
     tmp = Path(tempfile.mkdtemp(prefix="onlook-bench-cluster-"))
-    video = _serve_clip(clip, tmp / "cam.mp4", seconds=600)  # long enough that no stream ends in a window
+    video = serve_clip(clip, tmp / "cam.mp4", seconds=600)  # long enough that no stream ends in a window
     runs: dict[str, list[dict[str, float]]] = {"local": [], "ray": []}
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, namespace="onlook-bench")
     try:

@@ -14,7 +14,7 @@ the kill prevented, is expected; a missing one is not).
 
 Run it longer than CI allows::
 
-    python -m onlook.faults_kill ../shared/footage/vtest.avi --rounds 20 --json
+    python -m benchmarks.faults_kill ../shared/footage/vtest.avi --rounds 20 --json   # from the repository root
 
 The budget is set far above what a round writes, so no row leaves by eviction
 and every missing row is a lost one.
@@ -228,8 +228,8 @@ def summarize(rounds: Sequence[KillRound]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m onlook.faults_kill CLIP [--rounds N] [--store DIR] [--json]``; exit 1 if a committed row was lost."""
-    ap = argparse.ArgumentParser(prog="python -m onlook.faults_kill", description=__doc__.split("\n\n")[0])
+    """``python -m benchmarks.faults_kill CLIP [--rounds N] [--store DIR] [--json]``; exit 1 if a committed row was lost."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.faults_kill", description=__doc__.split("\n\n")[0])
     ap.add_argument("clip", help="video to watch (in real time)")
     ap.add_argument("--rounds", type=int, default=5, help="how many kills (default 5)")
     ap.add_argument("--store", type=Path, help="store folder (default: a temporary one)")

@@ -8,7 +8,7 @@ again like a camera that reboots. :func:`flap` watches it with a real
 outages made vs gaps stored (each open while it lasted, closed after), and how
 long after the producer came back the first frame got through.
 
-Run it as ``python -m onlook.faults flap --cycles 5`` (one line of JSON), or
+Run it as ``python -m benchmarks.faults flap --cycles 5`` (from the repository root) (one line of JSON), or
 through :func:`bench_flap` as rows for ``BENCHMARKS.md``. Loopback only; every
 wait is bounded.
 """
@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.faults_kill import kill_rounds, summarize
+from benchmarks.results import BenchResult
 from onlook.config import Settings
 from onlook.errors import ConfigError
 
@@ -238,9 +240,8 @@ def _closed_gap(engine: Any, i: int) -> Any:
     return gaps[i] if len(gaps) > i and gaps[i].end is not None else None
 
 
-def bench_flap(cycles: int = 5, **kw: Any) -> list[Any]:
-    """:func:`flap` as rows for ``onlook bench`` (``BenchResult``): gaps vs outages, reconnect times."""
-    from onlook.bench import BenchResult
+def bench_flap(cycles: int = 5, **kw: Any) -> list[BenchResult]:
+    """:func:`flap` as rows for ``onlook bench``: gaps vs outages, reconnect times."""
 
     r = flap(cycles, **kw)
     s = kw.get("settings") or Settings()
@@ -360,13 +361,11 @@ def disk_fill(clip: str | Path, sizes: Sequence[str] = ("1m", "2m", "4m"), *, ti
     return out
 
 
-def bench_faults(clip: Path, *, kill_rounds_n: int = 5) -> list[Any]:
+def bench_faults(clip: Path, *, kill_rounds_n: int = 5) -> list[BenchResult]:
     """The fault-injection rows of ``onlook bench --only faults``: kill -9, a flapping producer, a filling disk."""
-    from onlook.bench import BenchResult
-    from onlook.faults_kill import kill_rounds, summarize
 
     cmd = "onlook bench --only faults"
-    rows: list[Any] = []
+    rows: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="onlook-kill-") as tmp:
         s = summarize(kill_rounds(clip, Path(tmp) / "store", kill_rounds_n, watch_args=("--no-ocr",)))
     rows.append(BenchResult(
@@ -397,8 +396,8 @@ def bench_faults(clip: Path, *, kill_rounds_n: int = 5) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m onlook.faults flap [--cycles N] [--up S] [--down S,S,...]``: one line of JSON."""
-    p = argparse.ArgumentParser(prog="python -m onlook.faults", description=__doc__.splitlines()[0])
+    """``python -m benchmarks.faults flap [--cycles N] [--up S] [--down S,S,...]``: one line of JSON."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks.faults", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("flap", help="a live producer going down and up N times")
     f.add_argument("--cycles", type=int, default=5)
@@ -414,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         report = flap(a.cycles, up_s=a.up, down_s=downs, settings=s,
                       log=lambda line: print(line, flush=True, file=sys.stderr))
     except (ConfigError, ValueError) as e:
-        print(f"onlook faults: {e}", file=sys.stderr)
+        print(f"benchmarks.faults: {e}", file=sys.stderr)
         return 2
     print(json.dumps({**asdict(report), "ok": report.ok}))
     return 0 if report.ok else 1
