@@ -36,3 +36,37 @@ def test_update_replaces_only_that_commands_rows(tmp_path: Path):
     write_markdown([res("c", "4", "onlook bench --cluster")], p, "onlook bench --cluster")
     lines = p.read_text().splitlines()
     assert lines.index("| c | 4 | target | yes | `onlook bench --cluster` |") < lines.index("Notes:")
+
+
+def test_render_is_pure_text_and_merge_needs_a_table():
+    from benchmarks.report import merge_rows, render_markdown
+
+    text = render_markdown([res("a", "1", "onlook bench --only a")], "onlook bench", note="Footage: x.mp4.")
+    assert "Footage: x.mp4." in text and "| a | 1 | target | yes |" in text
+    assert merge_rows("# notes, no table\n", [res("a", "2", "c")], "c") is None
+    merged = merge_rows(text, [res("a", "2", "onlook bench --only a")], "onlook bench --only a")
+    assert merged is not None and "| a | 2 |" in merged and "| a | 1 |" not in merged
+
+
+def test_a_machine_without_footage_gets_a_synthetic_clip(tmp_path, monkeypatch):
+    import av
+
+    import benchmarks.clips as clips
+    from benchmarks.clips import ClipOrigin, choose_clip
+
+    monkeypatch.setattr(clips, "BENCH_CLIPS", ("no-such-clip-anywhere.avi",))
+    choice = choose_clip(tmp_path)
+    assert choice.how is ClipOrigin.SYNTHETIC and choice.path.is_file() and "synthetic" in choice.describe()
+    with av.open(str(choice.path)) as c:
+        assert c.streams.video[0].frames >= 290 or c.duration
+
+
+def test_bench_needs_the_benchmarks_folder_and_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "onlook.cli", "bench", "--only", "ingest"], capture_output=True,
+                       text=True, timeout=60, cwd=tmp_path,
+                       env={**os.environ, "ONLOOK_BENCHMARKS": str(tmp_path / "nowhere")})
+    assert r.returncode != 0 and "benchmarks/ folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1

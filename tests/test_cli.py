@@ -222,3 +222,45 @@ def test_bench_finds_a_bare_clip_name_in_the_footage_folders(tmp_path):
     r = onlook("bench", "--clip", "tiny.avi", "--only", "nope", "--out", str(out),
                env={"ONLOOK_FOOTAGE": str(tmp_path)})
     assert r.returncode != 0 and "unknown benchmark nope" in r.stderr and not out.exists()
+
+
+def test_bench_does_not_write_benchmarks_md_unless_asked(make_clip, tmp_path):
+    """Without --out the report is printed; a BENCHMARKS.md in the current folder is left alone."""
+    clip = make_clip(seconds=2)
+    (tmp_path / "BENCHMARKS.md").write_text("mine\n")
+    r = subprocess.run([sys.executable, "-m", "onlook.cli", "bench", "--clip", str(clip), "--only", "delay",
+                        "--delay-s", "1"], capture_output=True, text=True, timeout=150, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "BENCHMARKS.md").read_text() == "mine\n"
+    assert "| live event-to-alert delay |" in r.stdout and f"using {clip}" in r.stderr
+
+
+def test_demo_header_states_the_clips_real_length(make_clip):
+    from onlook.cli import demo_header
+
+    clip = make_clip(seconds=10)
+    head = demo_header(clip, 40.0, realtime=False, alerts=["a scene change"])
+    assert "10 s" in head and "40 s" not in head
+    assert "6 s of 10 s" in demo_header(clip, 6.0, realtime=True, alerts=[])
+
+
+def test_progress_bar_does_not_overprint_the_events_panel():
+    from rich.console import Console
+
+    from onlook.cli import _Display
+
+    console = Console(width=100, record=True, force_terminal=False)
+    d = _Display(console, "clip.mp4")
+    d.status = {"duration": 10.0, "t": 4.0}
+    console.print(d.render())
+    lines = console.export_text().splitlines()
+    bar = next(i for i, ln in enumerate(lines) if "━" in ln)
+    assert "events" not in lines[bar] and "events" in lines[bar + 1]
+
+
+def test_run_watch_has_one_message_handler():
+    import inspect
+
+    from onlook import cli
+
+    assert inspect.getsource(cli._watch_engine).count("def on_msg(") == 1

@@ -594,7 +594,7 @@ def bench(
     if unknown:
         _fail(ConfigError(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(PARTS)}"))
     def log(m: str) -> None:
-        err_console.print(m, highlight=False)
+        err_console.print(m, highlight=False, soft_wrap=True)
 
     tmp = tempfile.mkdtemp(prefix="onlook-bench-")
     try:
