@@ -70,7 +70,7 @@ def _finite(**times: float | None) -> None:
 
 
 def _make_answerer(settings: Settings) -> Any:
-    """The VLM answerer ``settings`` ask for, or None for the extractive default."""
+    """The answerer ``settings`` ask for (the extractive one by default)."""
     from onlook.answer.factory import build_answerer
 
     return build_answerer(settings)
@@ -218,14 +218,13 @@ def _watch_engine(engine: Any, settings: Settings, *, source: str, asks: list[st
     try:
         # The source first: a missing file or bad URL is refused before any model loads.
         engine.open()
-        vlm = _make_answerer(settings)
+        answerer = _make_answerer(settings)
     except OnlookError as e:
         if as_json:
             _print_json({"type": "error", "t": 0.0, "message": str(e), "error": type(e).__name__})
         engine.close()
         raise
-    if vlm is not None:
-        engine.answerer = vlm
+    engine.answerer = answerer
     console = Console()
     display = _Display(console, source)
     next_ask = [ask_every or 0.0]
@@ -406,15 +405,12 @@ def ask_cmd(
     device: DeviceOpt = None,
 ) -> None:
     """Answer a question about what a store remembers."""
-    from onlook.answer.extractive import ExtractiveAnswerer
-
     try:
         _finite(at=at)
         settings = _settings(**_answerer_settings(answerer, base_url, model, api_key, device))
         st, view = _open_view(store, encoder)  # a missing store is refused before a model loads
         try:
-            vlm = _make_answerer(settings)
-            a = (vlm or ExtractiveAnswerer()).answer(question, view, at=at)
+            a = _make_answerer(settings).answer(question, view, at=at)
         finally:
             st.close()
     except OnlookError as e:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from onlook.answer.base import AnswerStream, BaseAnswerer
 from onlook.answer.dialogue import Conversations, Turn, followup_query, is_followup
 from onlook.answer.extractive import ExtractiveAnswerer
 from onlook.memory import Store
@@ -100,8 +101,11 @@ def test_conversation_writes_while_the_store_writes(tmp_path, make_view):
     convs.close()
 
 
-class _HistoryEcho:
+class _HistoryEcho(BaseAnswerer):
     """An answerer that answers with how many earlier turns it was shown."""
+
+    takes_history = True
+    streams = True
 
     def __init__(self) -> None:
         self.seen: list[list[Turn]] = []
@@ -110,8 +114,12 @@ class _HistoryEcho:
         self.seen.append(list(history))
         return Answer(question, f"{len(history)} earlier turns", view.now() if at is None else at, 0.5)
 
-    def stream_answer(self, question, view, at=None, *, history=()):
-        yield from ["streamed ", f"after {len(history)}"]
+    def stream_answer(self, question, view, at=None, *, options=None, history=()):
+        def run(stream):
+            stream.started(33.0)
+            return iter(["streamed ", f"after {len(history)}"])
+
+        return AnswerStream(run)
 
 
 def test_conversation_feeds_history_to_answerers_that_take_it(tmp_path, make_view):
@@ -124,6 +132,7 @@ def test_conversation_feeds_history_to_answerers_that_take_it(tmp_path, make_vie
     assert echo.seen[1][0].question == "who came in?"
     assert "".join(chat.stream(echo, "what colour was it?", view)) == "streamed after 2"
     assert [t.question for t in chat.history()][-1] == "what colour was it?"
+    assert chat.history()[-1].at == 33.0  # the time the stream itself was answered at
     # The extractive answerer takes no history: it gets the question as it is.
     ans = chat.ask(ExtractiveAnswerer(), "how many people entered so far?", view)
     assert ans.value == 1 and len(chat.history()) == 4

@@ -101,9 +101,11 @@ def test_frames_in_tokens_out_within_budget(tiny, make_view):
     vlm = TransformersAnswerer(model_obj=model, processor=counting, streaming=False, max_new_tokens=6,
                                budget=ContextBudget(images=3, recent=2))
     view = make_view()
-    pieces = list(vlm.stream_answer("when did the person in red enter?", view, at=30.0))
+    stream = vlm.stream_answer("when did the person in red enter?", view, at=30.0)
+    pieces = list(stream)
     assert pieces and all(isinstance(p, str) for p in pieces)
-    ctx = vlm.last_context
+    ctx = stream.context  # what this call was shown: per call, not state on the shared answerer
+    assert stream.at == ctx.at == 30.0
     assert 1 <= len(ctx.frames) <= 3 and all(f.t <= 30.0 for f in ctx.frames)
     assert counting.images[-1] == len(ctx.frames)  # every selected frame went to the model, no more
     ans = vlm.answer("what is going on?", view)

@@ -143,8 +143,9 @@ def test_repair_clears_what_cannot_be_read_and_keeps_the_rest(tmp_path: Path, im
     path = write(tmp_path / "s", image)
     sql(path, "UPDATE events SET obs='{no', labels='[' WHERE id=4", "UPDATE events SET embedding=x'00' WHERE id=5",
         "UPDATE frames SET obs='7' WHERE rowid=9", "INSERT INTO meta VALUES('broken', '{')",
-        "CREATE TABLE conversations(id TEXT PRIMARY KEY, title TEXT)",  # a table onlook's store does not own
-        "INSERT INTO conversations VALUES('desk', 'front desk')")
+        "CREATE TABLE notes(id TEXT PRIMARY KEY, title TEXT)",  # a table onlook's store does not own
+        "INSERT INTO notes VALUES('desk', 'front desk')",
+        "INSERT INTO conversations(id, created_wall, updated_wall, title) VALUES('c1', 1.0, 2.0, 'lobby')")
     (path / "keyframes" / "0000010000.jpg").unlink()
     old_db = (path / "onlook.db").read_bytes()
     rep = repair_store(path)
@@ -154,7 +155,8 @@ def test_repair_clears_what_cannot_be_read_and_keeps_the_rest(tmp_path: Path, im
     assert (tables["events"].kept, tables["events"].cleared, tables["events"].lost) == (30, 2, 0)
     assert (tables["frames"].kept, tables["frames"].cleared) == (30, 1)
     assert (tables["meta"].kept, tables["meta"].cleared) == (1, 1)  # the unreadable row is left out
-    assert tables["conversations"].kept == 1 and tables["event_labels"].kept == 29 * 2
+    assert tables["notes"].kept == 1 and tables["event_labels"].kept == 29 * 2
+    assert tables["conversations"].kept == 1  # a table the store owns: salvaged like events
     assert rep.dangling_cleared == 2 and rep.orphans == 0 and rep.schema_version == SCHEMA_VERSION
     assert check_store(path).ok
     with Store(path) as s:
@@ -167,7 +169,8 @@ def test_repair_clears_what_cannot_be_read_and_keeps_the_rest(tmp_path: Path, im
         assert [e.id for e in s.events(labels=["enter"])] == [e.id for e in events if e.id != 4]
         assert len(s.alerts()) == 1
     with closing(sqlite3.connect(path / "onlook.db")) as conn, conn:
-        assert conn.execute("SELECT * FROM conversations").fetchall() == [("desk", "front desk")]
+        assert conn.execute("SELECT * FROM notes").fetchall() == [("desk", "front desk")]
+        assert conn.execute("SELECT id, title FROM conversations").fetchall() == [("c1", "lobby")]
 
 
 def test_repair_reads_committed_rows_still_in_the_wal(tmp_path: Path, image: np.ndarray) -> None:

@@ -16,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from onlook.answer.base import AnswerStream, BaseAnswerer
 from onlook.errors import ModelError, QueryError
 from onlook.server.protocol_openai import ChatMessage
 from onlook.server.serving_openai import split_messages, truncate_tokens
@@ -295,15 +296,21 @@ def test_api_key_as_bearer(keyed):
 # --- answerers that take history and stream (VLMs), through a fake ----------------------------------
 
 
-class FakeVLM:
+class FakeVLM(BaseAnswerer):
     """Answers with what it was given, in pieces; fails on demand."""
+
+    takes_history = True
+    streams = True
 
     def __init__(self, fail: str | None = None) -> None:
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
     def stream_answer(self, question: str, view: Any, at: float | None = None, *, options: Any = None,
-                      history: Any = ()) -> Iterator[str]:
+                      history: Any = ()) -> AnswerStream:
+        return AnswerStream(lambda stream: self._pieces(question, history))
+
+    def _pieces(self, question: str, history: Any) -> Iterator[str]:
         self.calls.append({"question": question, "history": list(history)})
         if self.fail == "start":
             raise ModelError("the model server is down")

@@ -8,10 +8,9 @@ Two things make it answerable:
   and, for "after that" / "before that", limits the moments retrieved to
   after (or before) what the last answer was about.
 
-Turns are stored in the stream's own database (``conversations`` and
-``conversation_turns`` tables in ``onlook.db``, written through this module's
-own SQLite connection in WAL mode, so the ingest writer is never blocked for
-long), so a conversation survives a restart and travels with the store.
+Turns are kept in the stream's own store (its ``conversations`` tables,
+owned by :mod:`onlook.memory.conversations` and written through the store's
+connections), so a conversation survives a restart and travels with the store.
 
 Example:
     >>> convs = Conversations(engine.store)                          # doctest: +SKIP
@@ -22,31 +21,22 @@ Example:
 
 from __future__ import annotations
 
-import inspect
-import json
 import re
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from onlook.errors import StoreError
+from onlook.memory.conversations import TurnRow
+from onlook.memory.store import Store
 from onlook.types import Answer
 
-__all__ = ["Turn", "Conversations", "Conversation", "followup_query", "is_followup", "takes_history"]
+if TYPE_CHECKING:  # pragma: no cover - for annotations only
+    from onlook.answer.base import BaseAnswerer
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations(
-  id TEXT PRIMARY KEY, created_wall REAL, updated_wall REAL, title TEXT);
-CREATE TABLE IF NOT EXISTS conversation_turns(
-  id INTEGER PRIMARY KEY, conversation TEXT, question TEXT, answer TEXT, at REAL, wall REAL,
-  span_start REAL, span_end REAL, evidence TEXT, value TEXT);
-CREATE INDEX IF NOT EXISTS conversation_turns_conv ON conversation_turns(conversation, id);
-"""
+__all__ = ["Turn", "Conversations", "Conversation", "followup_query", "is_followup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,36 +126,30 @@ def followup_query(question: str, history: Sequence[Turn] | Sequence[dict[str, A
 
 
 class Conversations:
-    """All conversations about one stream, stored in its store folder.
+    """All conversations about one stream, kept in its store.
 
     Args:
-        store: The stream's :class:`~onlook.memory.store.Store`, or its folder.
+        store: The stream's :class:`~onlook.memory.store.Store`, or its folder (a
+            store is then opened for writing, and closed by :meth:`close`).
         max_turns: Turns kept per conversation (older ones are deleted).
         max_conversations: Conversations kept (least recently used deleted).
 
     Raises:
-        StoreError: the database cannot be opened or written.
+        StoreError: the store cannot be opened or written.
     """
 
-    def __init__(self, store: Any, *, max_turns: int = 50, max_conversations: int = 1000) -> None:
-        folder = Path(getattr(store, "path", store))
-        self.db_path = Path(getattr(store, "db_path", folder / "onlook.db"))
+    def __init__(self, store: Store | str | Path, *, max_turns: int = 50, max_conversations: int = 1000) -> None:
+        self._owned = not isinstance(store, Store)
+        self.store: Store = store if isinstance(store, Store) else Store(store)
+        self.db_path = self.store.db_path
         self.max_turns = max_turns
         self.max_conversations = max_conversations
-        self._lock = threading.Lock()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.db_path, check_same_thread=False, timeout=5.0)
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
-        except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open conversations in '{folder}': {e}") from None
+        self._log = self.store.conversations
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Close the store if this object opened it (a store passed in stays open)."""
+        if self._owned:
+            self.store.close()
 
     def __enter__(self) -> Conversations:
         return self
@@ -173,42 +157,22 @@ class Conversations:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, sql: str, params: tuple = (), *, many: bool = False) -> list[tuple]:
-        with self._lock:
-            try:
-                cur = self._conn.executemany(sql, params) if many else self._conn.execute(sql, params)
-                rows = cur.fetchall()
-                self._conn.commit()
-                return rows
-            except sqlite3.Error as e:
-                raise StoreError(f"conversations in '{self.db_path.parent}': {e}") from None
-
     # --- conversations ----------------------------------------------------------------------------
 
     def conversation(self, conversation_id: str | None = None, *, title: str = "") -> Conversation:
         """Open a conversation by id (created if new; a fresh id when None)."""
         cid = conversation_id or uuid.uuid4().hex
-        now = time.time()
-        self._run("INSERT OR IGNORE INTO conversations(id, created_wall, updated_wall, title) VALUES(?,?,?,?)",
-                  (cid, now, now, title))
+        self._log.open(cid, title=title)
         return Conversation(self, cid)
 
     def ids(self) -> list[str]:
         """Conversation ids, most recently used first."""
-        return [r[0] for r in self._run("SELECT id FROM conversations ORDER BY updated_wall DESC, rowid DESC")]
+        return self._log.ids()
 
     def history(self, conversation_id: str, limit: int | None = None) -> list[Turn]:
         """The turns of a conversation, oldest first (the last ``limit`` when given)."""
-        sql = ("SELECT question, answer, at, wall, span_start, span_end, evidence, value FROM conversation_turns"
-               " WHERE conversation=? ORDER BY id DESC")
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        rows = self._run(sql, (conversation_id,))
-        out = []
-        for q, a, at, wall, s0, s1, ev, val in reversed(rows):
-            out.append(Turn(q, a, float(at), float(wall), (s0, s1) if s0 is not None and s1 is not None else None,
-                            tuple(json.loads(ev or "[]")), json.loads(val) if val else None))
-        return out
+        return [Turn(r.question, r.answer, r.at, r.wall, r.span, r.evidence, r.value)
+                for r in self._log.turns(conversation_id, limit)]
 
     def add(self, conversation_id: str, question: str, answer: Answer | str, *, at: float | None = None) -> Turn:
         """Record one turn; returns it."""
@@ -218,32 +182,15 @@ class Conversations:
             value = answer.value
         else:
             text, at_, span, evidence, value = str(answer), float(at or 0.0), None, (), None
-        try:
-            value_json = json.dumps(value) if value is not None else None
-        except (TypeError, ValueError):
-            value_json = json.dumps(str(value))
         turn = Turn(question, text, float(at_ if at is None else at), time.time(), span, evidence, value)
-        now = turn.wall
-        self._run("INSERT OR IGNORE INTO conversations(id, created_wall, updated_wall, title) VALUES(?,?,?,?)",
-                  (conversation_id, now, now, ""))
-        self._run("INSERT INTO conversation_turns(conversation, question, answer, at, wall, span_start, span_end,"
-                  " evidence, value) VALUES(?,?,?,?,?,?,?,?,?)",
-                  (conversation_id, question, text, turn.at, now, span[0] if span else None,
-                   span[1] if span else None, json.dumps(list(evidence)), value_json))
-        self._run("UPDATE conversations SET updated_wall=? WHERE id=?", (now, conversation_id))
-        self._run("DELETE FROM conversation_turns WHERE conversation=? AND id NOT IN (SELECT id FROM "
-                  "conversation_turns WHERE conversation=? ORDER BY id DESC LIMIT ?)",
-                  (conversation_id, conversation_id, self.max_turns))
-        old = self._run("SELECT id FROM conversations ORDER BY updated_wall DESC, rowid DESC LIMIT -1 OFFSET ?",
-                        (self.max_conversations,))
-        for (cid,) in old:
-            self.delete(cid)
+        self._log.add(conversation_id, TurnRow(turn.question, turn.answer, turn.at, turn.wall, turn.span,
+                                               turn.evidence, turn.value),
+                      max_turns=self.max_turns, max_conversations=self.max_conversations)
         return turn
 
     def delete(self, conversation_id: str) -> None:
         """Forget a conversation."""
-        self._run("DELETE FROM conversation_turns WHERE conversation=?", (conversation_id,))
-        self._run("DELETE FROM conversations WHERE id=?", (conversation_id,))
+        self._log.delete(conversation_id)
 
 
 class Conversation:
@@ -263,41 +210,32 @@ class Conversation:
     def history(self) -> list[Turn]:
         return self.store.history(self.id, limit=self.history_turns)
 
-    def ask(self, answerer: Any, question: str, view: Any, at: float | None = None, *,
+    def ask(self, answerer: BaseAnswerer, question: str, view: Any, at: float | None = None, *,
             options: list[str] | None = None) -> Answer:
         """Answer ``question`` with ``answerer`` in the light of the earlier turns, and record the turn.
 
-        Answerers whose ``answer``/``choose`` take ``history=`` (the VLM
-        answerers) see the earlier turns; others (the extractive default) get
-        the question as it is.
+        Every answerer is given the earlier turns; those that take them
+        (:attr:`~onlook.answer.base.BaseAnswerer.takes_history`: the VLMs) use them.
         """
         history = self.history()
-        fn = answerer.choose if options else answerer.answer
-        args = (question, options, view) if options else (question, view)
-        if takes_history(fn):
-            ans = fn(*args, at=at, history=history)
+        if options:
+            ans = answerer.choose(question, options, view, at=at, history=history)
         else:
-            ans = fn(*args, at=at)
+            ans = answerer.answer(question, view, at=at, history=history)
         self.store.add(self.id, question, ans)
         return ans
 
-    def stream(self, answerer: Any, question: str, view: Any, at: float | None = None):
-        """Stream an answer (``answerer.stream_answer``) and record the turn when it is complete."""
+    def stream(self, answerer: BaseAnswerer, question: str, view: Any, at: float | None = None) -> Iterator[str]:
+        """Stream an answer (``answerer.stream_answer``) and record the turn when it is complete.
+
+        The turn is recorded at the stream time this answer was given at (the
+        answer stream's own, so another stream's question never stands in for it).
+        """
         history = self.history()
         pieces: list[str] = []
-        for piece in answerer.stream_answer(question, view, at, history=history):
+        stream = answerer.stream_answer(question, view, at, history=history)
+        for piece in stream:
             pieces.append(piece)
             yield piece
-        ctx = getattr(answerer, "last_context", None)
-        when = ctx.at if ctx is not None else (view.now() if at is None else float(at))
+        when = stream.at if stream.at is not None else (view.now() if at is None else float(at))
         self.store.add(self.id, question, "".join(pieces).strip(), at=when)
-
-
-def takes_history(fn: Any) -> bool:
-    """Whether an answerer method accepts ``history=`` (earlier turns of a conversation)."""
-    if not callable(fn):
-        return False
-    try:
-        return "history" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False

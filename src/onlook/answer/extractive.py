@@ -10,24 +10,22 @@ carrying?"), it abstains and says so.
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import ClassVar
 
-from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
+from onlook.answer.base import Answerer, BaseAnswerer, History
+from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
+from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.types import Answer, Evidence, Observation, format_ts
 
-__all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE"]
+# Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
+# for the callers that import them from here.
+__all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE", "choose_from_memory", "split_option"]
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
               "clothing colours), faces, on-screen text, motion and scene changes, and hear what is said")
-
-
-class Answerer(Protocol):
-    """Anything that answers a question about a stream's memory."""
-
-    def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer: ...
 
 
 def _matches(o: Observation, colors: tuple[str, ...] | list[str], edge: str | None) -> bool:
@@ -49,14 +47,20 @@ def _where(scope_kind: str, since: float, until: float) -> str:
     return f" up to {format_ts(until)}" if scope_kind == "all" else ""
 
 
-class ExtractiveAnswerer:
-    """Answer from recorded observations only (offline, CPU, deterministic)."""
+class ExtractiveAnswerer(BaseAnswerer):
+    """Answer from recorded observations only (offline, CPU, deterministic).
 
-    def choose(self, question: str, options: list[str], view: MemoryView, at: float | None = None) -> Answer:
-        """Pick the multiple-choice option memory supports, or abstain (see :func:`_choose_impl`)."""
-        return _choose_impl(self, question, options, view, at)
+    Each question is answered alone (``history`` is not read: callers with a
+    follow-up ask it together with the question before); its answer comes in
+    one piece; :meth:`choose` is the inherited check of each option against
+    memory (:func:`choose_from_memory`), which is this answerer's own.
+    """
 
-    def answer(self, question: str, view: MemoryView, at: float | None = None) -> Answer:
+    name = "extractive"
+    chooses: ClassVar[bool] = True
+
+    def answer(self, question: str, view: MemoryView, at: float | None = None, *,
+               history: History = ()) -> Answer:
         """Answer ``question`` using only memory up to ``at`` (default: now).
 
         Returns:
@@ -83,32 +87,6 @@ class ExtractiveAnswerer:
     @staticmethod
     def _abstain(question: str, at: float, why: str) -> Answer:
         return Answer(question=question, text=why, at=at, confidence=0.0, abstained=True)
-
-    @staticmethod
-    def _sightings(view: MemoryView, kinds: list[str], since: float, until: float, *, last: bool = False,
-                   limit: int | None = None) -> list[tuple[Observation, str | None]]:
-        """Sightings in a range, oldest first; with ``limit``, only the first (or ``last``) few."""
-        out = view.store.sightings(kinds, since, until, newest_first=last, limit=limit)
-        cur = view.live.open_event() if view.live else None
-        seen = {(o.t, o.kind, o.track_id) for o, _ in out}
-        if cur is not None:
-            for o in cur.observations:
-                if o.kind in kinds and since <= o.t <= until and (o.t, o.kind, o.track_id) not in seen:
-                    out.append((o, None))
-        out.sort(key=lambda p: p[0].t)
-        if limit:
-            out = out[-limit:] if last else out[:limit]
-        return out
-
-    @staticmethod
-    def _count_sightings(view: MemoryView, kinds: list[str], since: float, until: float) -> int:
-        n = view.store.count_sightings(kinds, since, until)
-        cur = view.live.open_event() if view.live else None
-        if cur is not None:
-            stored = {(o.t, o.kind) for o, _ in view.store.sightings(kinds, cur.start, until)}
-            n += sum(1 for o in cur.observations
-                     if o.kind in kinds and since <= o.t <= until and (o.t, o.kind) not in stored)
-        return n
 
     @staticmethod
     def _people_obs(view: MemoryView, since: float, until: float, colors: tuple[str, ...] = (),
@@ -143,7 +121,7 @@ class ExtractiveAnswerer:
             return self._abstain(question, at, f"{CANNOT_SEE}, so I cannot count {', '.join(it.unknown)}.")
         since, until = it.scope.bounds(at)
         if it.subject == "scene_cut":
-            cuts = self._sightings(view, ["scene_cut"], since, until)
+            cuts = view.sightings(["scene_cut"], since, until)
             return Answer(question, f"{len(cuts)} scene change{'s' if len(cuts) != 1 else ''}"
                           f"{_where(it.scope.kind, since, until)}"
                           + (": at " + ", ".join(format_ts(o.t) for o, _ in cuts[:8]) if cuts else "."),
@@ -157,12 +135,12 @@ class ExtractiveAnswerer:
         if it.subject in (None, "person", "color") or it.subject == "person":
             if it.action in ("enter", "exit"):
                 if it.colors or it.edge:
-                    items = [(o, k) for o, k in self._sightings(view, [it.action], since, until)
+                    items = [(o, k) for o, k in view.sightings([it.action], since, until)
                              if _matches(o, it.colors, it.edge)]
                     n = len(items)
                 else:
-                    n = self._count_sightings(view, [it.action], since, until)
-                    items = self._sightings(view, [it.action], since, until, limit=10)
+                    n = view.count_sightings([it.action], since, until)
+                    items = view.sightings([it.action], since, until, limit=10)
                 verb = "entered" if it.action == "enter" else "left"
                 via = f" through the {it.edge} edge" if it.edge else ""
                 return Answer(question, f"{_people(n)} {verb} the view{via}{_where(it.scope.kind, since, until)}"
@@ -204,8 +182,8 @@ class ExtractiveAnswerer:
             first = view.state_at(since) if since > 0 else None
             first = first or next(iter(view.store.frames(since, until, limit=1)), None)
             at_start = int(first["people"]) if first else 0
-            n_entered = self._count_sightings(view, ["enter"], since, until)
-            entered = self._sightings(view, ["enter"], since, until, limit=10)
+            n_entered = view.count_sightings(["enter"], since, until)
+            entered = view.sightings(["enter"], since, until, limit=10)
             n = at_start + n_entered
             return Answer(question, f"{_people(n)} seen{_where(it.scope.kind, since, until)}: {at_start} in view "
                           f"at {format_ts(since)} and {n_entered} who entered later.", at, 0.5, value=n,
@@ -221,18 +199,18 @@ class ExtractiveAnswerer:
         last = it.order == "last"
         not_seen = ""
         # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
-        few = dict(last=last, limit=6)
+        few = dict(newest=last, limit=6)
         if it.subject == "scene_cut":
-            cands, what = self._sightings(view, ["scene_cut"], since, until, **few), "a scene change"
+            cands, what = view.sightings(["scene_cut"], since, until, **few), "a scene change"
             not_seen = "no scene change"
         elif it.subject == "text":
-            cands = [(o, k) for o, k in self._sightings(view, ["text"], since, until)
+            cands = [(o, k) for o, k in view.sightings(["text"], since, until)
                      if not it.words or set(it.words) <= set(o.attrs.get("words", []))]
             what = f"the text {' '.join(it.words)!r}" if it.words else "text on screen"
             not_seen = f"{what} was never read"
         elif it.subject in ("person", None, "color"):
             if it.action == "exit":
-                cands = self._sightings(view, ["exit"], since, until, **({} if it.colors or it.edge else few))
+                cands = view.sightings(["exit"], since, until, **({} if it.colors or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, it.colors, it.edge)]
                 what = "someone left the view"
                 not_seen = "nobody left the view"
@@ -243,14 +221,14 @@ class ExtractiveAnswerer:
                 what = f"a person in {'/'.join(it.colors)} was {'last' if it.order == 'last' else 'first'} seen"
                 not_seen = f"nobody in {'/'.join(it.colors)}"
             else:
-                cands = self._sightings(view, ["enter"], since, until, **({} if it.region or it.edge else few))
+                cands = view.sightings(["enter"], since, until, **({} if it.region or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, (), it.edge)]
                 what = "someone entered the view"
                 not_seen = "nobody entered the view"
                 if it.region:
                     cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
         elif it.subject == "face":
-            cands = [(o, k) for o, k in self._sightings(view, ["face"], since, until)]
+            cands = [(o, k) for o, k in view.sightings(["face"], since, until)]
             what = "a face was seen"
             not_seen = "no face"
         else:
@@ -262,7 +240,7 @@ class ExtractiveAnswerer:
         total = len(cands)
         if len(cands) == 6 and it.subject in ("scene_cut", "person", None) and not (it.colors or it.region):
             kind = "scene_cut" if it.subject == "scene_cut" else ("exit" if it.action == "exit" else "enter")
-            total = self._count_sightings(view, [kind], since, until)
+            total = view.count_sightings([kind], since, until)
         more = f" ({total} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + \
             (", ..." if total > 6 else "") + ")" if total > 1 else ""
         desc = what if what else o.kind
@@ -279,7 +257,7 @@ class ExtractiveAnswerer:
         since, until = it.scope.bounds(at)
         if it.subject in ("person", None):
             if it.action == "enter" or it.order == "last" or it.scope.kind != "now":
-                items = (self._sightings(view, ["enter"], since, until, last=it.order != "first", limit=20)
+                items = (view.sightings(["enter"], since, until, newest=it.order != "first", limit=20)
                          if it.action == "enter" else [])
                 ppl = [o for o, _ in items] or self._people_obs(
                     view, since, until, order="start" if it.order == "first" else "-start", limit=5)
@@ -306,7 +284,7 @@ class ExtractiveAnswerer:
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since = max(0.0, at - 15.0)
-        texts = self._sightings(view, ["text"], since, until)
+        texts = view.sightings(["text"], since, until)
         if not texts:
             return Answer(question, f"I have not read any text on screen{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=None)
@@ -321,7 +299,7 @@ class ExtractiveAnswerer:
         if it.subject == "text":
             return self._read(question, view, at, it)
         if it.subject == "scene_cut":
-            cuts = self._sightings(view, ["scene_cut"], since, until)
+            cuts = view.sightings(["scene_cut"], since, until)
             return Answer(question, ("Yes, at " + ", ".join(format_ts(o.t) for o, _ in cuts[:6]) + ".") if cuts
                           else f"No scene change{_where(it.scope.kind, since, until)}.", at, 0.7,
                           value=bool(cuts))
@@ -369,17 +347,11 @@ class ExtractiveAnswerer:
                       evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))
 
 
-_OPTION_RE = re.compile(r"^\s*\(?([A-Za-z])[.):]\s*(.*)$")
 _NEGATION = re.compile(r"\b(no|nobody|none|nothing|not|never|no one|neither)\b")
 
-def split_option(option: str) -> tuple[str, str]:
-    """``"B. A red cap"`` -> ``("B", "A red cap")``; options without a letter get ``""``."""
-    m = _OPTION_RE.match(option)
-    return (m.group(1).upper(), m.group(2).strip()) if m else ("", option.strip())
 
-
-def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], view: MemoryView,
-            at: float | None = None) -> Answer:
+def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str], view: MemoryView,
+                       at: float | None = None) -> Answer:
     """Pick the multiple-choice option that memory supports, or abstain.
 
     An option is checked only on what perception can verify: a number
@@ -389,12 +361,15 @@ def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], vi
     when no option is supported by memory alone the answer abstains rather
     than guessing.
 
+    The counted value comes from ``answerer.answer`` (what
+    :meth:`BaseAnswerer.choose` does by default for every answerer).
+
     Returns:
         An :class:`Answer` whose ``value`` is the chosen letter (or None).
     """
     at = view.now() if at is None else float(at)
     parsed = [split_option(o) for o in options]
-    base = self.answer(question, view, at=at)
+    base = answerer.answer(question, view, at=at)
     if parse_speech_question(question) is not None:
         picked = choose_speech(base, parsed)
         return picked or Answer(question, f"I can't tell which option fits: {base.text}", at, 0.0, abstained=True)
@@ -417,11 +392,11 @@ def _choose_impl(self: ExtractiveAnswerer, question: str, options: list[str], vi
     row = view.state_at(until) if intent.scope.kind in ("now", "point") else None
     people_now = int(row["people"]) if row else None
     colours_now = {c for o in (row or {}).get("obs", []) if o.kind == "person" for c in o.attrs.get("colors", [])}
-    texts = {w for o, _ in self._sightings(view, ["text"], since, until) for w in o.attrs.get("words", [])}
-    cuts = self._count_sightings(view, ["scene_cut"], since, until)
+    texts = {w for o, _ in view.sightings(["text"], since, until) for w in o.attrs.get("words", [])}
+    cuts = view.count_sightings(["scene_cut"], since, until)
     moves = []
     if intent.action in ("enter", "exit"):
-        moves = [o for o, _ in self._sightings(view, [intent.action], since, until)
+        moves = [o for o, _ in view.sightings([intent.action], since, until)
                  if _matches(o, intent.colors, None)]
     move_edges = {o.attrs.get("edge") for o in moves}
     supported: list[tuple[str, str, float]] = []

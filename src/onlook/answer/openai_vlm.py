@@ -15,7 +15,8 @@ rejects image parts with a 4xx (or 5xx) naming images; the answerer then
 retries once with the event log as text and stays in text mode.
 
 The request building (:func:`build_messages`) and the option parsing
-(:func:`parse_choice`) are pure functions.
+(:func:`~onlook.answer.prompts.parse_choice`) are pure functions; the flow
+from question to answer is :class:`~onlook.answer.vlm.VLMAnswerer`'s.
 
 Example:
     >>> vlm = OpenAIAnswerer("Qwen/Qwen2.5-VL-7B-Instruct", base_url="http://127.0.0.1:8000/v1")  # doctest: +SKIP
@@ -36,32 +37,29 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.answer.context import (
-    Context, ContextBudget, ImageMemo, answer_from_context, build_context, frames_fps, strip_span,
+from onlook.answer.base import History
+from onlook.answer.context import Context, ContextBudget, ImageMemo, frames_fps, strip_span
+from onlook.answer.prompts import (
+    SYSTEM_PROMPT, ask_text, history_messages, option_block, parse_choice, parse_yes_no,
 )
+from onlook.answer.vlm import VLMAnswerer
 from onlook.errors import ConfigError, ModelError
-from onlook.types import Answer, format_ts
 
 __all__ = [
     "OpenAIAnswerer",
-    "SYSTEM_PROMPT",
     "build_messages",
     "data_url",
+    "looks_like_no_vision",
+    # Prompt text and parsers live in onlook.answer.prompts (shared by every VLM backend); re-exported here.
+    "SYSTEM_PROMPT",
+    "history_messages",
+    "option_block",
     "parse_choice",
     "parse_yes_no",
-    "option_block",
-    "history_messages",
-    "looks_like_no_vision",
 ]
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You watch a live video stream and answer questions about it. You are shown frames of the stream, "
-    "each labelled with its stream time (mm:ss), and a log of what onlook's detectors recorded. Answer "
-    "briefly from what the frames and the log show, giving times as mm:ss. If they do not show the "
-    "answer, say that you cannot tell."
-)
 
 _NO_VISION = re.compile(r"image|vision|multimodal|multi-modal|mmproj|image_url|content.?type|"
                         r"content part|not a multimodal", re.IGNORECASE)
@@ -94,42 +92,7 @@ def _frame_url(image: np.ndarray, quality: int) -> str:
     return _DATA_URLS.get(image, ("jpeg", int(quality)), lambda im: data_url(im, quality))
 
 
-def option_block(options: Sequence[str]) -> tuple[str, list[str]]:
-    """Options as prompt text, and their letters.
-
-    Options written as ``"B. a red cap"`` keep their letter; bare ones get
-    ``A``, ``B``... in order.
-
-    Example:
-        >>> option_block(["a cup", "a bag"])
-        ('Options:\\nA. a cup\\nB. a bag', ['A', 'B'])
-    """
-    from onlook.answer.extractive import split_option
-
-    lines, letters = [], []
-    for i, opt in enumerate(options):
-        letter, text = split_option(opt)
-        letter = letter or chr(ord("A") + i)
-        letters.append(letter)
-        lines.append(f"{letter}. {text}")
-    return "Options:\n" + "\n".join(lines), letters
-
-
-def history_messages(history: Sequence[Any]) -> list[dict[str, Any]]:
-    """Earlier turns (objects or dicts with ``question``, ``answer`` and ``at``) as chat messages."""
-    out: list[dict[str, Any]] = []
-    for turn in history:
-        get = turn.get if isinstance(turn, dict) else lambda k, _t=turn: getattr(_t, k, None)
-        q, a, at = get("question"), get("answer"), get("at")
-        if not q or a is None:
-            continue
-        when = f" (asked at stream time {format_ts(float(at))})" if at is not None else ""
-        out.append({"role": "user", "content": f"{q}{when}"})
-        out.append({"role": "assistant", "content": str(a)})
-    return out
-
-
-def build_messages(question: str, ctx: Context, *, history: Sequence[Any] = (), options: Sequence[str] | None = None,
+def build_messages(question: str, ctx: Context, *, history: History = (), options: Sequence[str] | None = None,
                    vision: bool = True, video: bool = False, system_prompt: str = SYSTEM_PROMPT,
                    jpeg_quality: int = 80) -> list[dict[str, Any]]:
     """The chat messages for one question (pure: same inputs, same request).
@@ -164,67 +127,13 @@ def build_messages(question: str, ctx: Context, *, history: Sequence[Any] = (), 
                 note = f" ({strip_span(f.note)})" if f.note else ""
                 parts.append({"type": "text", "text": f"Frame at {f.label}{note}:"})
                 parts.append({"type": "image_url", "image_url": {"url": _frame_url(f.image, jpeg_quality)}})
-    ask = f"Question (asked at stream time {format_ts(ctx.at)}): {question}"
-    if options:
-        block, letters = option_block(options)
-        ask += (f"\n{block}\nAnswer with the letter of the correct option ({', '.join(letters)}) first, "
-                "then a short reason.")
-    parts.append({"type": "text", "text": ask})
+    parts.append({"type": "text", "text": ask_text(question, ctx.at, options)})
     if not vision:  # text-only servers may reject content lists: send one string
         content: Any = "\n\n".join(p["text"] for p in parts)
     else:
         content = parts
     return [{"role": "system", "content": system_prompt}, *history_messages(history),
             {"role": "user", "content": content}]
-
-
-_LETTER_PATTERNS = (
-    r"^\W*\(?([A-Z])\)?(?:[.):,\s]|$)",                                   # "B", "B.", "(B) ..."
-    r"\b(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Z])\)?(?:[.):,\s]|$)",  # "the answer is B"
-)
-
-
-def parse_choice(text: str, letters: Sequence[str], options: Sequence[str] | None = None) -> str | None:
-    """The option letter a model's reply picks, or None.
-
-    Looks for a leading letter (``"B"``, ``"(B) because..."``), then
-    ``"answer is B"``, then the one option whose text the reply quotes.
-
-    Example:
-        >>> parse_choice("(C) a red umbrella", ["A", "B", "C"])
-        'C'
-        >>> parse_choice("The answer is B.", ["A", "B"])
-        'B'
-    """
-    valid = {ln.upper() for ln in letters}
-    head = text.strip()
-    for pat in _LETTER_PATTERNS:
-        for m in re.finditer(pat, head, flags=re.IGNORECASE | re.MULTILINE):
-            letter = m.group(1).upper()
-            if letter in valid and (m.group(1).isupper() or pat != _LETTER_PATTERNS[0]):
-                return letter
-    if options:
-        from onlook.answer.extractive import split_option
-
-        low = head.lower()
-        texts = [split_option(opt)[1].lower() for opt in options]
-        found = [ltr for ltr, txt in zip(letters, texts, strict=False) if txt and txt in low]
-        if len(found) == 1:
-            return found[0].upper()
-    return None
-
-
-def parse_yes_no(text: str) -> bool | None:
-    """True for a reply that starts with yes, False for no, None when it says neither.
-
-    Example:
-        >>> parse_yes_no("Yes - a person walks in at 00:12"), parse_yes_no("No."), parse_yes_no("maybe")
-        (True, False, None)
-    """
-    m = re.match(r"\W*(yes|no|true|false|a|b)\b", text.strip(), flags=re.IGNORECASE)
-    if not m:
-        return None
-    return m.group(1).lower() in ("yes", "true", "a")
 
 
 def looks_like_no_vision(status: int | None, message: str) -> bool:
@@ -240,7 +149,7 @@ def _one_line(text: str, limit: int = 300) -> str:
 # --- the answerer -------------------------------------------------------------------------------
 
 
-class OpenAIAnswerer:
+class OpenAIAnswerer(VLMAnswerer):
     """Answer questions with a vision-language model behind an OpenAI-compatible API.
 
     Args:
@@ -277,9 +186,9 @@ class OpenAIAnswerer:
             raise ConfigError("the openai answerer needs a model name (--model)")
         if timeout_s <= 0 or connect_timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_tokens < 1:
             raise ConfigError("timeouts must be > 0, retries and backoff >= 0, max_tokens >= 1")
+        super().__init__(budget)
         self.model = model
         self.base_url = base_url.rstrip("/")
-        self.budget = budget or ContextBudget()
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -288,7 +197,6 @@ class OpenAIAnswerer:
         self.video = video
         self.vision = vision
         self.system_prompt = system_prompt
-        self.last_context: Context | None = None
         self._lock = threading.Lock()
         if client is None:
             try:
@@ -303,71 +211,19 @@ class OpenAIAnswerer:
     def __repr__(self) -> str:
         return f"OpenAIAnswerer(model={self.model!r}, base_url={self.base_url!r})"
 
-    # --- public API --------------------------------------------------------------------------------
+    # --- the model ---------------------------------------------------------------------------------
 
-    def context(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Context:
-        """The frames and log this answerer would send for ``question``."""
-        from onlook.answer.dialogue import followup_query
-
-        query, after = followup_query(question, history)
-        return build_context(question, view, at, budget=self.budget, query=query, after=after)
-
-    def stream_answer(self, question: str, view: Any, at: float | None = None, *,
-                      options: Sequence[str] | None = None, history: Sequence[Any] = ()) -> Iterator[str]:
-        """Stream the model's answer to ``question`` as text pieces.
-
-        Args:
-            question: The user's words.
-            view: The stream's memory (``engine.view``).
-            at: Stream time to answer at (default: now); nothing later is sent.
-            options: Multiple-choice options, if any.
-            history: Earlier turns of the conversation (see :mod:`onlook.answer.dialogue`).
-
-        Yields:
-            Pieces of text as the server sends them.
+    def reply_pieces(self, question: str, ctx: Context, view: Any, options: Sequence[str] | None,
+                     history: History) -> Iterator[str]:
+        """The server's reply to one question shown ``ctx``, streamed (see :func:`build_messages`).
 
         Raises:
             ModelError: the server is down, timed out, or rejected the request.
         """
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        yield from self._stream_context(question, ctx, options, history)
-
-    def _stream_context(self, question: str, ctx: Context, options: Sequence[str] | None,
-                        history: Sequence[Any]) -> Iterator[str]:
         fps = frames_fps(ctx.times) if self.video and len(ctx.frames) > 1 else None
         yield from self.stream_messages(lambda vision: build_messages(
             question, ctx, history=history, options=options, vision=vision, video=self.video,
             system_prompt=self.system_prompt), video_fps=fps)
-
-    def answer(self, question: str, view: Any, at: float | None = None, *,
-               history: Sequence[Any] = ()) -> Answer:
-        """Answer ``question`` from memory up to ``at`` (default: now).
-
-        Returns:
-            An :class:`~onlook.types.Answer` whose evidence is the frames shown.
-
-        Raises:
-            ModelError: the server is down, timed out, or rejected the request.
-        """
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        text = "".join(self._stream_context(question, ctx, None, history)).strip()
-        return answer_from_context(question, text, ctx)
-
-    def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
-               history: Sequence[Any] = ()) -> Answer:
-        """Pick one of ``options``; the answer's ``value`` is its letter (None when the reply names none)."""
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        text = "".join(self._stream_context(question, ctx, options, history)).strip()
-        _, letters = option_block(options)
-        letter = parse_choice(text, letters, options)
-        ans = answer_from_context(question, text, ctx)
-        if letter is None:
-            return Answer(question, text or "the model named no option", ans.at, 0.0, abstained=True,
-                          evidence=ans.evidence)
-        return Answer(question, text, ans.at, 0.6, value=letter, evidence=ans.evidence)
 
     def stream_messages(self, build: Callable[[bool], list[dict[str, Any]]], *,
                         video_fps: float | None = None) -> Iterator[str]:

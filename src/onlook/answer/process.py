@@ -32,10 +32,11 @@ import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, ClassVar
 
 from onlook import errors
 from onlook._subprocess import stop_process
+from onlook.answer.base import AnswerStream, BaseAnswerer, History
 from onlook.config import Settings
 from onlook.errors import ModelError
 from onlook.types import Answer
@@ -166,12 +167,13 @@ def _error(kind: str, message: str) -> BaseException:
     return ModelError(message)
 
 
-class ProcessAnswerer:
+class ProcessAnswerer(BaseAnswerer):
     """Any answerer :func:`~onlook.answer.factory.build_answerer` makes, run in a child process.
 
     Questions are answered one at a time (the model server, not this pipe, is
     the bottleneck); :meth:`answer`, :meth:`choose` and :meth:`stream_answer`
-    behave as the wrapped answerer's do, with the same errors.
+    behave as the wrapped answerer's do, with the same errors. A streamed
+    answer's ``at`` is the child's question time, sent with its last message.
 
     Args:
         settings: The answerer's settings (``answerer``, ``answerer_model``, ...,
@@ -183,6 +185,11 @@ class ProcessAnswerer:
         ConfigError, ModelError: the child could not build the answerer (the same
             one-line error the answerer gives in-process).
     """
+
+    # What the factory runs in a child is a VLM (the openai answerer): it takes all of these.
+    takes_history: ClassVar[bool] = True
+    streams: ClassVar[bool] = True
+    chooses: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, *, start_timeout_s: float = 120.0) -> None:
         self.settings = settings
@@ -214,7 +221,7 @@ class ProcessAnswerer:
     def __repr__(self) -> str:
         return f"ProcessAnswerer({self.name}, {self.model_name!r}, pid={self._proc.pid})"
 
-    def _request(self, op: str, question: str, view: Any, at: float | None, history: Sequence[Any],
+    def _request(self, op: str, question: str, view: Any, at: float | None, history: History,
                  options: Sequence[str] | None = None) -> tuple[dict[str, Any], dict[int, Any]]:
         # A store without --store lives in a temporary folder: the child reads that one.
         got = LiveSnapshot.of(view.live, self.keep_recent)
@@ -263,24 +270,30 @@ class ProcessAnswerer:
                 return msg[1]
         raise ModelError("the answerer process ended without an answer")  # pragma: no cover
 
-    def answer(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Answer:
+    def answer(self, question: str, view: Any, at: float | None = None, *, history: History = ()) -> Answer:
         """Answer ``question`` from memory up to ``at`` (default: now)."""
         return self._final(self._request("answer", question, view, at, history))
 
     def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
-               history: Sequence[Any] = ()) -> Answer:
+               history: History = ()) -> Answer:
         """Pick one of ``options`` (as the wrapped answerer does)."""
         return self._final(self._request("choose", question, view, at, history, options))
 
     def stream_answer(self, question: str, view: Any, at: float | None = None, *,
-                      options: Sequence[str] | None = None, history: Sequence[Any] = ()) -> Iterator[str]:
+                      options: Sequence[str] | None = None, history: History = ()) -> AnswerStream:
         """The answer's text in pieces, as the child receives them from the model."""
-        req = self._request("stream", question, view, at, history, options)
-        for msg in self._exchange(req):
-            if msg[0] == "piece":
-                yield msg[1]
-            elif msg[0] == "error":
-                raise _error(msg[1], msg[2])
+        def run(stream: AnswerStream) -> Iterator[str]:
+            req = self._request("stream", question, view, at, history, options)
+            for msg in self._exchange(req):
+                if msg[0] == "piece":
+                    yield msg[1]
+                elif msg[0] == "done":
+                    if msg[1] is not None:  # the child's question time
+                        stream.started(msg[1])
+                elif msg[0] == "error":
+                    raise _error(msg[1], msg[2])
+
+        return AnswerStream(run)
 
     def close(self) -> None:
         """Stop the child process."""
@@ -350,9 +363,10 @@ def _child_main(conn: Any) -> None:
                 view = MemoryView(store, live=live, encoder=encoder, stream_id=req["stream"])
                 q, at, hist = req["question"], req["at"], req["history"]
                 if req["op"] == "stream":
-                    for piece in answerer.stream_answer(q, view, at, options=req["options"], history=hist):
+                    stream = answerer.stream_answer(q, view, at, options=req["options"], history=hist)
+                    for piece in stream:
                         reply("piece", piece)
-                    reply("done", None)
+                    reply("done", stream.at)
                 elif req["op"] == "choose":
                     reply("done", answerer.choose(q, req["options"], view, at, history=hist))
                 else:

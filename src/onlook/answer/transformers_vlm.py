@@ -42,12 +42,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from onlook.answer.context import (
-    Context, ContextBudget, answer_from_context, build_context, frames_fps, time_label,
-)
-from onlook.answer.openai_vlm import SYSTEM_PROMPT, option_block, parse_choice
+from onlook.answer.base import History
+from onlook.answer.context import Context, ContextBudget, frames_fps, time_label
+from onlook.answer.prompts import SYSTEM_PROMPT, ask_text, history_text
+from onlook.answer.vlm import VLMAnswerer
 from onlook.errors import ConfigError, ModelError
-from onlook.types import Answer, format_ts
 
 __all__ = ["TransformersAnswerer", "StreamingCache", "load_vlm"]
 
@@ -310,7 +309,7 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
     return out
 
 
-class TransformersAnswerer:
+class TransformersAnswerer(VLMAnswerer):
     """Answer questions with an in-process VLM (``[vlm]`` extra).
 
     Args:
@@ -344,10 +343,10 @@ class TransformersAnswerer:
             raise ConfigError("pass the processor together with model_obj")
         if max_new_tokens < 1 or window_tokens < 1:
             raise ConfigError("max_new_tokens and window_tokens must be >= 1")
+        super().__init__(budget)
         self.model_name = model or type(model_obj).__name__
         self.device = device
         self.dtype = dtype
-        self.budget = budget or ContextBudget()
         self.max_new_tokens = max_new_tokens
         self.streaming = streaming
         self.window_tokens = window_tokens
@@ -358,7 +357,6 @@ class TransformersAnswerer:
         self._processor = processor
         self._stream: StreamingCache | None = None
         self._lock = threading.RLock()
-        self.last_context: Context | None = None
 
     def __repr__(self) -> str:
         return f"TransformersAnswerer(model={self.model_name!r}, device={self.device!r})"
@@ -398,55 +396,33 @@ class TransformersAnswerer:
         i, j = text.index(a), text.index(q)
         return text[:i], text[i + len(a):j], text[j + len(q):]
 
-    @staticmethod
-    def _history_text(history: Sequence[Any]) -> str:
-        lines = []
-        for turn in history:
-            get = turn.get if isinstance(turn, dict) else lambda k, _t=turn: getattr(_t, k, None)
-            if get("question") and get("answer") is not None:
-                lines.append(f"Earlier question: {get('question')}\nYour answer: {get('answer')}")
-        return "\n".join(lines)
-
     def _question_text(self, question: str, ctx: Context, options: Sequence[str] | None,
-                       history: Sequence[Any]) -> str:
+                       history: History) -> str:
         parts = [ctx.text()]
-        hist = self._history_text(history)
+        hist = history_text(history)
         if hist:
             parts.append(hist)
-        ask = f"Question (asked at stream time {format_ts(ctx.at)}): {question}"
-        if options:
-            block, letters = option_block(options)
-            ask += f"\n{block}\nAnswer with the letter of the correct option ({', '.join(letters)}) first."
-        parts.append(ask)
+        parts.append(ask_text(question, ctx.at, options, reason=False))
         return "\n\n".join(parts)
 
     # --- answering -------------------------------------------------------------------------------------
 
-    def stream_answer(self, question: str, view: Any, at: float | None = None, *,
-                      options: Sequence[str] | None = None, history: Sequence[Any] = ()) -> Iterator[str]:
-        """Stream the model's answer to ``question`` (memory up to ``at``) as text pieces.
+    def reply_pieces(self, question: str, ctx: Context, view: Any, options: Sequence[str] | None,
+                     history: History) -> Iterator[str]:
+        """The model's reply to ``question`` shown ``ctx``, token by token.
+
+        With ``view`` (the stream's memory) and a model that streams, the
+        bounded KV cache of recent frames is used; without one (a context built
+        elsewhere), every frame is encoded fresh.
 
         Raises:
             ConfigError: torch/transformers are missing.
             ModelError: the model cannot be loaded or run.
         """
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        yield from self._stream_context(question, ctx, view, options, history)
-
-    def context(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Context:
-        """The frames and log this answerer would show for ``question``."""
-        from onlook.answer.dialogue import followup_query
-
-        query, after = followup_query(question, history)
-        return build_context(question, view, at, budget=self.budget, query=query, after=after)
-
-    def _stream_context(self, question: str, ctx: Context, view: Any, options: Sequence[str] | None,
-                        history: Sequence[Any]) -> Iterator[str]:
         with self._lock:
             self.load()
             try:
-                if self.can_stream and self._stream_ready(ctx):
+                if view is not None and self.can_stream and self._stream_ready(ctx):
                     yield from self._answer_streaming(question, ctx, view, options, history)
                 else:
                     yield from self._answer_fresh(question, ctx, options, history)
@@ -454,37 +430,10 @@ class TransformersAnswerer:
                 first = str(e).splitlines()[0] if str(e) else repr(e)
                 raise ModelError(f"VLM {self.model_name!r} failed: {first}") from None
 
-    def reply(self, question: str, ctx: Context, *, history: Sequence[Any] = ()) -> str:
-        """The model's reply to ``question`` shown a context built elsewhere (e.g. next to another
-        process's memory), encoded fresh: no streaming cache is used."""
-        return "".join(self._stream_context(question, ctx, None, None, history)).strip()
-
-    def answer(self, question: str, view: Any, at: float | None = None, *, history: Sequence[Any] = ()) -> Answer:
-        """Answer ``question`` from memory up to ``at`` (default: now)."""
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        text = "".join(self._stream_context(question, ctx, view, None, history)).strip()
-        return answer_from_context(question, text, ctx)
-
-    def choose(self, question: str, options: list[str], view: Any, at: float | None = None, *,
-               history: Sequence[Any] = ()) -> Answer:
-        """Pick one of ``options``; ``value`` is its letter (None and abstained when the reply names none)."""
-        ctx = self.context(question, view, at, history=history)
-        self.last_context = ctx
-        text = "".join(self._stream_context(question, ctx, view, options, history)).strip()
-        _, letters = option_block(options)
-        letter = parse_choice(text, letters, options)
-        ans = answer_from_context(question, text, ctx)
-        if letter is None:
-            return Answer(question, text or "the model named no option", ans.at, 0.0, abstained=True,
-                          evidence=ans.evidence)
-        return Answer(question, text, ans.at, 0.6, value=letter, evidence=ans.evidence)
-
-
     # per question: every frame re-encoded ------------------------------------------------------------------
 
     def _answer_fresh(self, question: str, ctx: Context, options: Sequence[str] | None,
-                      history: Sequence[Any]) -> Iterator[str]:
+                      history: History) -> Iterator[str]:
         model, processor = self.load()
         from transformers import TextIteratorStreamer
 
@@ -565,7 +514,7 @@ class TransformersAnswerer:
             return n
 
     def _answer_streaming(self, question: str, ctx: Context, view: Any, options: Sequence[str] | None,
-                          history: Sequence[Any]) -> Iterator[str]:
+                          history: History) -> Iterator[str]:
         assert self._stream is not None
         recent_fn = getattr(view.live, "recent_frames", None) if view.live is not None else None
         live = [(a.frame.pts, a.frame.image) for a in (recent_fn() if recent_fn else []) if a.frame.pts <= ctx.at]

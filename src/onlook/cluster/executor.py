@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from onlook.answer.dialogue import takes_history
+from onlook.answer.factory import build_answerer
 from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
@@ -132,11 +132,7 @@ class StreamWorker:
         self.ring = MessageRing(ring_size)
         self.restarts = 0
         self.stop_requested = False
-        self._answerer = None
-        if spec.settings.answerer != "extractive":
-            from onlook.answer.factory import build_answerer
-
-            self._answerer = build_answerer(spec.settings)
+        self._answerer = build_answerer(spec.settings)
         self._encoder = None
         if spec.settings.encoder_deployment:  # the cluster's shared encoder, called by handle
             from onlook.cluster.models import ServeEncoder
@@ -197,7 +193,7 @@ class StreamWorker:
     def answer(self, question: str, at: float | None = None, history: list[dict] | None = None) -> Answer:
         """Answer with the stream's answerer, passing earlier turns to one that takes them."""
         answerer = self.engine.answerer
-        if history and takes_history(getattr(answerer, "answer", None)):
+        if history and answerer.takes_history:
             return answerer.answer(question, self.engine.view, at=at, history=history)
         return self.engine.ask(question, at=at)
 

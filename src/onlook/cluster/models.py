@@ -20,13 +20,13 @@ Needs ``pip install 'onlook[cluster]'`` (``ray[serve]``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
+from onlook.answer.vlm import VLMAnswerer
 from onlook.errors import ConfigError, ModelError
-from onlook.types import Answer
 
 try:
     from ray import serve
@@ -181,14 +181,16 @@ class VLMService:
     def info(self) -> dict[str, Any]:
         return {"model": self.vlm.model_name, "answered": self.answered}
 
-    def generate(self, question: str, context: Any, history: list[dict[str, Any]] | None = None) -> str:
-        """The model's reply to ``question`` given a built :class:`~onlook.answer.context.Context`."""
-        text = self.vlm.reply(question, context, history=history or [])
+    def generate(self, question: str, context: Any, history: list[dict[str, Any]] | None = None,
+                 options: list[str] | None = None) -> str:
+        """The model's reply to ``question`` given a built :class:`~onlook.answer.context.Context`
+        (and, for multiple choice, its options)."""
+        text = self.vlm.reply(question, context, history=history or [], options=options)
         self.answered += 1
         return text
 
 
-class ServeAnswerer:
+class ServeAnswerer(VLMAnswerer):
     """Answers with a :class:`VLMService` deployment; the context is built here, next to the memory.
 
     Args:
@@ -201,10 +203,12 @@ class ServeAnswerer:
     """
 
     name = "serve"
+    # The deployment returns whole replies; multiple-choice questions in evaluations are asked as questions.
+    streams: ClassVar[bool] = False
+    chooses: ClassVar[bool] = False
 
     def __init__(self, app: str = VLM_APP, *, budget: Any = None, timeout_s: float = 120.0) -> None:
-        from onlook.answer.context import ContextBudget
-
+        super().__init__(budget)
         s = _connected_serve("--answerer serve (a shared VLM deployment)")
         try:
             self.handle = s.get_app_handle(app)
@@ -212,23 +216,20 @@ class ServeAnswerer:
         except Exception as e:  # noqa: BLE001
             raise ConfigError(f"no VLM deployment '{app}' is running ({e})") from None
         self.app = app
-        self.budget = budget or ContextBudget()
         self.timeout_s = timeout_s
 
-    def answer(self, question: str, view: Any, at: float | None = None, *,
-               history: Sequence[Any] = ()) -> Answer:
-        """Answer ``question`` from memory up to ``at``: context here, generation in the deployment."""
-        from onlook.answer.context import answer_from_context, build_context
-        from onlook.answer.dialogue import followup_query
-
-        query, after = followup_query(question, history)
-        ctx = build_context(question, view, at, budget=self.budget, query=query, after=after)
+    def reply_pieces(self, question: str, ctx: Any, view: Any, options: Sequence[str] | None,
+                     history: Sequence[Any]) -> Iterator[str]:
+        """The deployment's whole reply to ``question`` shown ``ctx`` (context here, generation there)."""
+        args: list[Any] = [question, ctx, list(history)]
+        if options:  # only then: a replica of an older deployment takes three arguments
+            args.append(list(options))
         try:
-            text = self.handle.generate.remote(question, ctx, list(history)).result(timeout_s=self.timeout_s)
+            text = self.handle.generate.remote(*args).result(timeout_s=self.timeout_s)
         except Exception as e:  # noqa: BLE001
             raise ModelError(f"VLM deployment '{self.app}' failed: {str(e).splitlines()[0] if str(e) else e!r}"
                              ) from None
-        return answer_from_context(question, text, ctx)
+        yield text
 
 
 def _replicas(replicas: int, max_replicas: int | None) -> dict[str, Any]:

@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
+from onlook.answer.base import BaseAnswerer, History
 from onlook.cluster.executor import Executor
 from onlook.engine import Message
 from onlook.types import Answer, Frame, SearchHit
@@ -29,15 +30,17 @@ log = logging.getLogger(__name__)
 _FINAL = ("ended", "failed")
 
 
-class _RemoteAnswerer:
+class _RemoteAnswerer(BaseAnswerer):
     """The stream's own (VLM) answerer, which lives with the worker: the view is the worker's."""
+
+    takes_history: ClassVar[bool] = True  # forwarded to the worker's VLM
 
     def __init__(self, stream: RemoteStream) -> None:
         self.stream = stream
 
-    def answer(self, question: str, view: Any = None, at: float | None = None,
-               history: list[dict[str, Any]] | None = None) -> Answer:
-        return self.stream.executor.answer(self.stream.stream_id, question, at, history)
+    def answer(self, question: str, view: Any = None, at: float | None = None, *,
+               history: History = ()) -> Answer:
+        return self.stream.executor.answer(self.stream.stream_id, question, at, list(history) or None)
 
 
 class RemoteStream:

@@ -73,7 +73,7 @@ def find_video(footage: Path, name: str) -> Path | None:
 
 def _ask(engine: StreamEngine, q: EvalQuestion) -> Answer:
     answerer = engine.answerer
-    if q.options and hasattr(answerer, "choose"):
+    if q.options and answerer.chooses:
         return answerer.choose(q.question, list(q.options), engine.view, at=q.time_s)
     return answerer.answer(q.question, engine.view, at=q.time_s)
 

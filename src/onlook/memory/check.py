@@ -306,7 +306,7 @@ def _check_db(conn: sqlite3.Connection, version: int, tables: set[str], files: d
         findings.append(Finding(FindingKind.INTEGRITY, True, f"integrity_check: {'; '.join(bad[:3])}"
                                 + (f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""), len(bad)))
     known = schema_tables()
-    has = version or (1 if tables & known else 0)
+    has = version or (1 if tables & schema_tables(1) else 0)  # unversioned: step 1's layout, if any of it
     if version > _store.SCHEMA_VERSION:
         findings.append(Finding(FindingKind.SCHEMA_NEWER, True, f"schema version {version} is newer than this "
                                 f"onlook's {_store.SCHEMA_VERSION}: upgrade onlook"))

@@ -5,7 +5,8 @@ Layout of a store folder::
     DIR/
       onlook.db          SQLite in WAL mode: meta, frames (timeline), events,
                          sightings, alerts, alert_queries, gaps, speech (+ its
-                         full-text index, see onlook.memory.transcripts)
+                         full-text index, see onlook.memory.transcripts),
+                         conversations (see onlook.memory.conversations)
       keyframes/*.jpg    thumbnails of events and alerts
       .lock              held (flock) by the one process that writes
 
@@ -53,7 +54,7 @@ import cv2
 import numpy as np
 
 from onlook.errors import StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreTooNew
-from onlook.memory import transcripts
+from onlook.memory import conversations, transcripts
 from onlook.types import Alert, Event, Gap, Observation, SpeechSegment
 
 __all__ = ["KEYFRAME_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "Store", "VectorIndex", "schema_tables"]
@@ -93,6 +94,8 @@ CREATE TABLE IF NOT EXISTS gaps(
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("meta, timeline, events and their labels, sightings, alerts, alert queries, gaps", _SCHEMA),
     ("speech: transcript segments with word times", transcripts.SCHEMA),
+    # Until this step onlook.answer.dialogue created these itself, in the same layout: IF NOT EXISTS keeps them.
+    ("conversations and their turns", conversations.SCHEMA),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -294,6 +297,8 @@ class Store:
             self._take_lock()
         try:
             self.transcripts = transcripts.Transcripts(self._read, self._write)
+            self.conversations = conversations.ConversationLog(self._read, self._write,
+                                                               lambda: self.has_table("conversations"))
             self._open_schema()
             self.index: VectorIndex | None = None
             self._rebuild_index()
@@ -320,8 +325,9 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreTooNew(f"store '{self.path}' was written by a newer onlook (schema version {version}; this "
                               f"one knows up to {SCHEMA_VERSION}): upgrade onlook to open it")
-        # Unversioned with tables: the layout of step 1. Unversioned without any: a new store.
-        has = version or (1 if tables & schema_tables() else 0)
+        # Unversioned with tables: the layout of step 1. Unversioned without any of step 1's (at most
+        # tables a later step owns, such as conversations written before the store owned them): a new store.
+        has = version or (1 if tables & schema_tables(1) else 0)
         if has == 0:
             files = files or scan_keyframes(self.keyframe_dir)[0]
             if files:

@@ -24,7 +24,7 @@ import numpy as np
 from onlook.memory.segments import event_labels, summarize
 from onlook.memory.store import Store
 from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
-from onlook.types import Event, SearchHit
+from onlook.types import Event, Observation, SearchHit
 
 __all__ = ["MemoryView", "LiveState", "search", "query_labels"]
 
@@ -104,6 +104,35 @@ class MemoryView:
                 return latest
             return row
         return self.store.frame_at(t)
+
+    def sightings(self, kinds: list[str], since: float, until: float, *, newest: bool = False,
+                  limit: int | None = None) -> list[tuple[Observation, str | None]]:
+        """Stored sightings plus those of the open event, in ``[since, until]``, oldest first.
+
+        Each comes with its keyframe (None for one still in the open event).
+        With ``limit``, only the first few, or with ``newest`` the last few.
+        """
+        out = self.store.sightings(kinds, since, until, newest_first=newest, limit=limit)
+        cur = self.live.open_event() if self.live else None
+        seen = {(o.t, o.kind, o.track_id) for o, _ in out}
+        if cur is not None:
+            for o in cur.observations:
+                if o.kind in kinds and since <= o.t <= until and (o.t, o.kind, o.track_id) not in seen:
+                    out.append((o, None))
+        out.sort(key=lambda p: p[0].t)
+        if limit:
+            out = out[-limit:] if newest else out[:limit]
+        return out
+
+    def count_sightings(self, kinds: list[str], since: float, until: float) -> int:
+        """How many sightings of ``kinds`` lie in ``[since, until]``, the open event's included."""
+        n = self.store.count_sightings(kinds, since, until)
+        cur = self.live.open_event() if self.live else None
+        if cur is not None:
+            stored = {(o.t, o.kind) for o, _ in self.store.sightings(kinds, cur.start, until)}
+            n += sum(1 for o in cur.observations
+                     if o.kind in kinds and since <= o.t <= until and (o.t, o.kind) not in stored)
+        return n
 
 
 _STOP = {"the", "a", "an", "of", "in", "on", "at", "to", "and", "or", "with", "near", "by", "is", "are",

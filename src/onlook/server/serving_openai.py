@@ -4,7 +4,7 @@
 * The last ``user`` message is the question (a string, or the text parts of
   a list of content parts); the user/assistant turns before it are the
   conversation's history. System messages are ignored.
-* Answerers whose ``answer`` takes ``history=`` (the VLM answerers) get the
+* Answerers that declare ``takes_history`` (the VLM answerers) get the
   history as ``[{"question", "answer"}, ...]``. The extractive default
   does not: a follow-up ("and in the first 10 seconds?") is asked together
   with the question before it
@@ -14,7 +14,7 @@
 * Streamed requests get ``chat.completion.chunk`` Server-Sent Events: a
   first chunk with ``delta.role``, content deltas, a chunk with
   ``finish_reason``, a usage chunk when ``stream_options.include_usage``,
-  then ``data: [DONE]``. Answerers with ``stream_answer`` (VLMs) are
+  then ``data: [DONE]``. Answerers that declare ``streams`` (VLMs) are
   streamed as they write; the extractive answer is complete at once and is
   sent in pieces of a few words.
 * Token counts are approximate: words and punctuation marks
@@ -36,7 +36,7 @@ from typing import Any
 
 from anyio import to_thread
 
-from onlook.answer.dialogue import followup_query, takes_history
+from onlook.answer.dialogue import followup_query
 from onlook.errors import OnlookError, QueryError
 from onlook.server.errors import StreamNotFound, one_line, status_for
 from onlook.server.manager import StreamHandle, keyframe_url
@@ -247,10 +247,9 @@ class OpenAIServing:
         created = int(time.time())
         prompt_tokens = sum(count_tokens(message_text(m.content)) for m in req.messages)
         include_usage = bool(req.stream and req.stream_options and req.stream_options.include_usage)
-        answerer = engine.answerer
-        stream_answer = getattr(answerer, "stream_answer", None)
-        if req.stream and callable(stream_answer) and takes_history(stream_answer):
-            pieces = _PieceStream(lambda: stream_answer(question, engine.view, req.at, history=history))
+        answerer = engine.answerer  # None for a remote stream without a VLM (its worker answers)
+        if req.stream and answerer is not None and answerer.streams and answerer.takes_history:
+            pieces = _PieceStream(lambda: answerer.stream_answer(question, engine.view, req.at, history=history))
             await pieces.start()  # an answerer that fails at once is answered as an HTTP error
             return self._streamed(pieces, cid, created, req.model, prompt_tokens, req.token_limit, include_usage)
 
@@ -269,7 +268,7 @@ class OpenAIServing:
     async def _answer(self, stream_id: str, engine: Any, question: str, history: list[dict[str, Any]],
                       at: float | None, cid: str) -> dict[str, Any]:
         answerer = engine.answerer
-        if history and takes_history(getattr(answerer, "answer", None)):
+        if history and answerer is not None and answerer.takes_history:
             ans = await to_thread.run_sync(lambda: answerer.answer(question, engine.view, at=at, history=history))
             d = ans.to_dict()
             d["stream"] = stream_id
