@@ -50,9 +50,16 @@ def _fail(e: BaseException) -> None:
     raise typer.Exit(code)
 
 
-def _settings(**overrides: Any) -> Settings:
+def _settings(**groups: dict[str, Any]) -> Settings:
+    """Settings from the environment with the options given on the command line over them.
+
+    Args:
+        groups: Per group of :class:`~onlook.config.Settings`, the options' values; None is an
+            option not given (the environment's or the default value stands).
+    """
+    given = {g: {k: v for k, v in fields.items() if v is not None} for g, fields in groups.items()}
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return Settings(**{g: fields for g, fields in given.items() if fields})
     except OnlookError:
         raise
     except ValueError as e:  # pydantic ValidationError: keep the first message only
@@ -84,13 +91,13 @@ AnswererOpt = Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")]
 ModelOpt = Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")]
 DeviceOpt = Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")]
-_MODEL_KEY_HELP = "key for the model server (or ONLOOK_ANSWERER_API_KEY)"
+_MODEL_KEY_HELP = "key for the model server (or ONLOOK_ANSWERER__API_KEY)"
 
 
 def _answerer_settings(answerer: str | None, base_url: str | None, model: str | None, key: str | None,
                        device: str | None) -> dict[str, Any]:
-    return dict(answerer=answerer, answerer_base_url=base_url, answerer_model=model, answerer_api_key=key,
-                answerer_device=device)
+    """The answerer options as the ``answerer`` group of :func:`_settings`."""
+    return dict(kind=answerer, base_url=base_url, model=model, api_key=key, device=device)
 
 
 def _print_json(obj: dict[str, Any]) -> None:
@@ -301,8 +308,9 @@ def _watch_engine(engine: Any, settings: Settings, *, source: str, asks: list[st
                 console.print(Text("answers at the end of the stream:", style="bold"))
                 for a in final:
                     console.print(_answer_panel(a))
-        if not as_json and settings.store and announce_store and failed is None and not terminated.is_set():
-            console.print(f"[dim]memory stored in {settings.store}; ask with: onlook ask --store {settings.store} "
+        where = settings.memory.store
+        if not as_json and where and announce_store and failed is None and not terminated.is_set():
+            console.print(f"[dim]memory stored in {where}; ask with: onlook ask --store {where} "
                           f"\"...\"[/]")
     except KeyboardInterrupt:
         engine.stop()
@@ -354,10 +362,12 @@ def watch(
             speech = True  # a model asked for by name is speech asked for
         if speech_model is not None and speech:
             _check_speech_model(speech_model)
-        settings = _settings(fps=fps, realtime=realtime, store=store, budget=parse_bytes(budget) if budget else None,
-                             detect_people=people, detect_faces=faces, detect_text=ocr, encoder_dir=encoder,
-                             speech=speech, speech_model=speech_model, speech_language=language,
-                             **_answerer_settings(answerer, base_url, model, api_key, device))
+        settings = _settings(sources=dict(fps=fps, realtime=realtime),
+                             memory=dict(store=store, budget=parse_bytes(budget) if budget else None),
+                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
+                                             encoder_dir=encoder),
+                             speech=dict(enabled=speech, model=speech_model, language=language),
+                             answerer=_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
                                     as_json=as_json, start_s=start, until_s=until, stream_id=stream_id))
     except OnlookError as e:
@@ -407,7 +417,7 @@ def ask_cmd(
     """Answer a question about what a store remembers."""
     try:
         _finite(at=at)
-        settings = _settings(**_answerer_settings(answerer, base_url, model, api_key, device))
+        settings = _settings(answerer=_answerer_settings(answerer, base_url, model, api_key, device))
         st, view = _open_view(store, encoder)  # a missing store is refused before a model loads
         try:
             a = _make_answerer(settings).answer(question, view, at=at)
@@ -509,7 +519,7 @@ def demo(
     if not as_json:
         Console().print(demo_header(clip, seconds, realtime=realtime, alerts=alerts))
     try:
-        settings = _settings(fps=2.0, realtime=realtime, store=store)
+        settings = _settings(sources=dict(fps=2.0, realtime=realtime), memory=dict(store=store))
         code = _run_watch(str(clip), settings, alerts=alerts, asks=asks, ask_every=10.0 if people_clip else 4.0,
                           as_json=as_json, start_s=0.0, until_s=seconds, stream_id="demo",
                           announce_store=tmp is None)
@@ -677,7 +687,8 @@ def eval_cmd(
         _fail(ConfigError(f"unknown answerer {answerer!r}: this version has 'extractive'"))
     declared: list = []
     try:
-        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
+        settings = _settings(sources=dict(fps=fps),
+                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr))
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -773,7 +784,8 @@ def eval_alerts_cmd(
 
     declared: list = []
     try:
-        settings = _settings(fps=fps, detect_people=people, detect_faces=faces, detect_text=ocr)
+        settings = _settings(sources=dict(fps=fps),
+                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr))
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")
@@ -837,8 +849,8 @@ def prepare_speech(
     from onlook.perception.speech_model import prepare_default_model, verify_model
 
     try:
-        settings = _settings(models_dir=models_dir)
-        folder = prepare_default_model(settings.models_dir, force=force)
+        settings = _settings(speech=dict(models_dir=models_dir))
+        folder = prepare_default_model(settings.speech.models_dir, force=force)
         manifest = verify_model(folder)
     except OnlookError as e:
         _fail(e)
@@ -890,9 +902,10 @@ def serve(
         _fail(ConfigError(f"onlook serve needs fastapi and uvicorn: pip install -e . ({e.name or e})"))
     sock = None
     try:
-        settings = _settings(fps=fps, allow_hosts=allow_hosts or None, allow_listen=allow_listen or None,
-                             server_names=server_name or None,
-                             **_answerer_settings(answerer, base_url, model, model_api_key, device))
+        settings = _settings(sources=dict(fps=fps),
+                             server=dict(allow_hosts=allow_hosts or None, allow_listen=allow_listen or None,
+                                         names=server_name or None),
+                             answerer=_answerer_settings(answerer, base_url, model, model_api_key, device))
         check_store_root(store_root)
         for d in allow_files or []:
             if not d.is_dir():

@@ -57,7 +57,7 @@ class StreamEngine:
         stream_id: The stream's name (stored on every frame and alert).
         perceiver: Perception to use (default: the offline detectors the
             settings enable).
-        store: Memory store to use (default: ``settings.store``, or a
+        store: Memory store to use (default: ``settings.memory.store``, or a
             temporary one).
         answerer: How questions are answered (default: extractive).
         alerts: Standing alert queries to register at start.
@@ -74,7 +74,7 @@ class StreamEngine:
         StoreLocked: another process writes the store.
 
     Example:
-        >>> eng = StreamEngine("clip.mp4", settings=Settings(fps=2))  # doctest: +SKIP
+        >>> eng = StreamEngine("clip.mp4", settings=Settings(sources={"fps": 2}))  # doctest: +SKIP
         >>> eng.add_alert("a person enters the view")                  # doctest: +SKIP
         >>> eng.run(); print(eng.ask("how many people entered so far?").text)  # doctest: +SKIP
     """
@@ -95,11 +95,12 @@ class StreamEngine:
         self.until_s = until_s
         # A store this engine creates is removed again if its source never opens, so a typo
         # in a path leaves nothing behind: the folder if it made it, else the files it made.
-        where = Path(self.settings.store) if store is None and self.settings.store is not None else None
+        mem = self.settings.memory
+        where = Path(mem.store) if store is None and mem.store is not None else None
         self._made_store = None if where is None or (where / "onlook.db").exists() else (
             "folder" if not where.exists() else "files")
         self._source_opened = False
-        self.store = store or Store(self.settings.store, budget_bytes=self.settings.budget)
+        self.store = store or Store(mem.store, budget_bytes=mem.budget)
         self._own_store = store is None
         self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
                                       "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
@@ -117,7 +118,7 @@ class StreamEngine:
                 self._discard_unused_store()
             raise
         self.perceiver = perceiver
-        self.memory = Memory(self.store, stream_id, recent_window=self.settings.recent_window)
+        self.memory = Memory(self.store, stream_id, recent_window=mem.recent_window)
         self.answerer = answerer or ExtractiveAnswerer()
         # Optional VLM check of candidate alerts (onlook.answer.confirm.AlertConfirmer): when set,
         # an alert fires only once confirmed, from the confirmer's worker thread.
@@ -147,7 +148,7 @@ class StreamEngine:
         """Whether this engine transcribes speech (on, and faster-whisper installed, or a pipeline given)."""
         if self._speech_pipeline is not None:
             return True
-        on = self.settings.speech
+        on = self.settings.speech.enabled
         if on is False:
             return False
         from onlook.perception.speech_worker import speech_available
@@ -227,19 +228,14 @@ class StreamEngine:
             # The source applies the same sampling grid before converting pixels; the
             # engine's own sampler then keeps every frame it receives. With --start,
             # frames before the start are not pre-filtered (the grid starts there).
-            self._source_sampler = _StartAwareSampler(self.settings.fps, self.start_s)
             s = self.settings
+            self._source_sampler = _StartAwareSampler(s.sources.fps, self.start_s)
             # stop: the engine cannot close a source still making its first connection (open_source
             # has not returned it yet), so the source watches the engine's stop event itself.
-            return open_source(self._source_arg, stream_id=self.stream_id, open_timeout_s=s.open_timeout_s,
-                               read_timeout_s=s.read_timeout_s, reconnect_attempts=s.reconnect_attempts,
-                               max_outage_s=s.max_outage_s, connect_attempts=s.connect_attempts,
-                               reconnect_backoff_s=s.reconnect_backoff_s,
-                               reconnect_backoff_max_s=s.reconnect_backoff_max_s, realtime=s.realtime,
-                               queue_size=s.queue_size, keep=self._source_sampler.keep,
-                               max_width=s.analysis_width, net_policy=self.net_policy,
-                               on_gap=self._on_source_gap, stop=self._stop, audio=self.hears,
-                               audio_buffer_s=s.speech_buffer_s)
+            return open_source(self._source_arg, stream_id=self.stream_id, **s.sources.open_options(),
+                               keep=self._source_sampler.keep, max_width=s.perception.analysis_width,
+                               net_policy=self.net_policy, on_gap=self._on_source_gap, stop=self._stop,
+                               audio=self.hears, audio_buffer_s=s.speech.buffer_s)
         return self._source_arg
 
     # --- speech ------------------------------------------------------------------------------
@@ -265,7 +261,7 @@ class StreamEngine:
         else:
             from onlook.perception.speech_model import resolve_model
 
-            model = resolve_model(self.settings.speech_model, self.settings.models_dir)
+            model = resolve_model(self.settings.speech.model, self.settings.speech.models_dir)
             # The words the speech alerts listen for are hints to Whisper.
             worker = SpeechWorker.from_settings(self.settings, self.stream_id, feed, self._on_speech, model,
                                                 on_error=self._on_speech_error, hints=self.book.speech_words())
@@ -308,7 +304,7 @@ class StreamEngine:
                     "message": str(e)})
 
     def _frames(self) -> Iterator[Frame]:
-        sampler = FpsSampler(self.settings.fps)
+        sampler = FpsSampler(self.settings.sources.fps)
         first = True
         for frame in self.source:
             if self._stop.is_set():
@@ -324,7 +320,7 @@ class StreamEngine:
             if first:
                 first = False
                 if self._resume_after is not None and pts <= self._resume_after:
-                    self._offset = self._resume_after + 1.0 / self.settings.fps - pts
+                    self._offset = self._resume_after + 1.0 / self.settings.sources.fps - pts
                     gap = Gap(start=self._resume_after, end=pts + self._offset, wall_start=time.time(),
                               wall_end=time.time(), reason="restart")
                     self.store.add_gap(gap)
@@ -477,7 +473,7 @@ class StreamEngine:
         if self._seen_first:
             offset = self._offset
         else:  # reported before the first frame reached ingest: the offset that frame will get
-            offset = 0.0 if self._resume_after is None else self._resume_after + 1.0 / self.settings.fps
+            offset = 0.0 if self._resume_after is None else self._resume_after + 1.0 / self.settings.sources.fps
         if not offset:
             return g
         return Gap(g.start + offset, None if g.end is None else g.end + offset, g.wall_start, g.wall_end, g.reason)
@@ -507,7 +503,7 @@ class StreamEngine:
         if self.stats["started_wall"] is None:
             self.stats["started_wall"] = time.time()
         if not hasattr(self, "_feed_sampler"):
-            self._feed_sampler = FpsSampler(self.settings.fps)
+            self._feed_sampler = FpsSampler(self.settings.sources.fps)
         self.stats["frames_decoded"] += 1
         if not self._feed_sampler.keep(frame.pts):
             return False
@@ -536,7 +532,7 @@ class StreamEngine:
             worker.close()
             return
         worker.feed.close()  # the source has ended: no more sound will come
-        worker.finish(None if self.error is None else self.settings.speech_buffer_s + 60.0)
+        worker.finish(None if self.error is None else self.settings.speech.buffer_s + 60.0)
 
     def _close_source(self) -> None:
         src = self.source

@@ -3,7 +3,7 @@
 Used by the CLI, by ``onlook serve`` and by stream workers that run
 elsewhere (Ray actors), so every place builds the same answerer from the same
 settings. Each backend is a builder registered under the name
-``settings.answerer`` gives (:data:`BACKENDS`); the builders import their
+``settings.answerer.kind`` gives (:data:`BACKENDS`); the builders import their
 backend's module only when called, so naming one costs nothing until it is
 used.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from onlook.config import Settings
+from onlook.config import AnswererSettings, Settings
 from onlook.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - for annotations only
@@ -33,11 +33,11 @@ __all__ = ["BACKENDS", "Builder", "build_answerer", "register_backend"]
 Builder = Callable[..., "BaseAnswerer"]
 
 
-def _budget(settings: Settings) -> ContextBudget:
+def _budget(a: AnswererSettings) -> ContextBudget:
     from onlook.answer.context import ContextBudget
 
-    return ContextBudget(images=settings.context_images, recent=settings.context_recent,
-                         log_chars=settings.context_log_chars, image_side=settings.context_image_side)
+    return ContextBudget(images=a.context_images, recent=a.context_recent, log_chars=a.context_log_chars,
+                         image_side=a.context_image_side)
 
 
 def _extractive(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:
@@ -50,42 +50,42 @@ def _serve(settings: Settings, *, load: bool = True, in_process: bool = False) -
     # A VLM shared by the cluster's streams (Ray Serve).
     from onlook.cluster.models import ServeAnswerer
 
-    return ServeAnswerer(settings.answerer_deployment, budget=_budget(settings), timeout_s=settings.answerer_timeout_s)
+    a = settings.answerer
+    return ServeAnswerer(a.deployment, budget=_budget(a), timeout_s=a.timeout_s)
 
 
 def _needs_model(settings: Settings) -> None:
-    if not settings.answerer_model:
-        raise ConfigError(f"--answerer {settings.answerer} needs --model")
+    if not settings.answerer.model:
+        raise ConfigError(f"--answerer {settings.answerer.kind} needs --model")
 
 
 def _openai(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:
     _needs_model(settings)
-    if settings.answerer_process and not in_process:
+    a = settings.answerer
+    if a.process and not in_process:
         # Context building and the HTTP client in a child: ingest keeps its rate while answering.
         from onlook.answer.process import ProcessAnswerer
 
         return ProcessAnswerer(settings)
     from onlook.answer.openai_vlm import OpenAIAnswerer
 
-    assert settings.answerer_model is not None  # checked by _needs_model
-    return OpenAIAnswerer(settings.answerer_model, base_url=settings.answerer_base_url,
-                          api_key=settings.answerer_api_key, budget=_budget(settings),
-                          timeout_s=settings.answerer_timeout_s, retries=settings.answerer_retries,
-                          max_tokens=settings.answerer_max_tokens, video=settings.answerer_video)
+    assert a.model is not None  # checked by _needs_model
+    return OpenAIAnswerer(a.model, base_url=a.base_url, api_key=a.api_key, budget=_budget(a), timeout_s=a.timeout_s,
+                          retries=a.retries, max_tokens=a.max_tokens, video=a.video)
 
 
 def _transformers(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:
     _needs_model(settings)
     from onlook.answer.transformers_vlm import TransformersAnswerer
 
-    vlm = TransformersAnswerer(settings.answerer_model, device=settings.answerer_device, budget=_budget(settings),
-                               max_new_tokens=settings.answerer_max_tokens)
+    a = settings.answerer
+    vlm = TransformersAnswerer(a.model, device=a.device, budget=_budget(a), max_new_tokens=a.max_tokens)
     if load:
         vlm.load()
     return vlm
 
 
-#: Answerer backends by the name ``settings.answerer`` gives.
+#: Answerer backends by the name ``settings.answerer.kind`` gives.
 BACKENDS: dict[str, Builder] = {
     "extractive": _extractive,
     "openai": _openai,
@@ -106,20 +106,21 @@ def register_backend(name: str, builder: Builder) -> None:
 
 
 def build_answerer(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:
-    """The answerer ``settings.answerer`` names (the extractive one for ``"extractive"``).
+    """The answerer ``settings.answerer.kind`` names (the extractive one for ``"extractive"``).
 
     Args:
-        settings: Answerer fields (``answerer``, ``answerer_model``, ...) and the context budget.
+        settings: Its ``answerer`` group (kind, model, ..., the context budget) says what to build.
         load: Load a transformers model now, so a bad name fails here with one line
             rather than at the first question.
-        in_process: Build it here even when ``settings.answerer_process`` asks for a
+        in_process: Build it here even when ``settings.answerer.process`` asks for a
             child process (what that child itself does).
 
     Raises:
         ConfigError: an unknown backend, or a VLM answerer without a model name.
         ModelError: the transformers model cannot be loaded.
     """
-    builder = BACKENDS.get(settings.answerer)
+    kind = settings.answerer.kind
+    builder = BACKENDS.get(kind)
     if builder is None:
-        raise ConfigError(f"unknown answerer {settings.answerer!r}: one of {', '.join(sorted(BACKENDS))}")
+        raise ConfigError(f"unknown answerer {kind!r}: one of {', '.join(sorted(BACKENDS))}")
     return builder(settings, load=load, in_process=in_process)

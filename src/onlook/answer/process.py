@@ -13,7 +13,7 @@ the chosen ones it does not hold yet; the watching process sends only those,
 shrunk to the model's image size, and otherwise waits on a socket.
 
 Example:
-    >>> vlm = ProcessAnswerer(Settings(answerer="openai", answerer_model="Qwen/Qwen2.5-VL-7B-Instruct"))  # doctest: +SKIP
+    >>> vlm = ProcessAnswerer(Settings(answerer={"kind": "openai", "model": "Qwen/Qwen2.5-VL-7B-Instruct"}))  # doctest: +SKIP
     >>> engine = StreamEngine("rtsp://cam/1", settings=settings, answerer=vlm)                            # doctest: +SKIP
 """
 
@@ -176,8 +176,8 @@ class ProcessAnswerer(BaseAnswerer):
     answer's ``at`` is the child's question time, sent with its last message.
 
     Args:
-        settings: The answerer's settings (``answerer``, ``answerer_model``, ...,
-            the context budget, ``encoder_dir`` for embedding retrieval). One child
+        settings: The answerer's settings (its ``answerer`` group, the memory's recent
+            window, ``perception.encoder_dir`` for embedding retrieval). One child
             serves every stream: each question names its store.
         start_timeout_s: Longest wait for the child to build its answerer.
 
@@ -193,16 +193,17 @@ class ProcessAnswerer(BaseAnswerer):
 
     def __init__(self, settings: Settings, *, start_timeout_s: float = 120.0) -> None:
         self.settings = settings
-        self.name = settings.answerer
-        self.model_name = settings.answerer_model
-        self.timeout_s = settings.answerer_timeout_s * (settings.answerer_retries + 1) + 30.0
+        a = settings.answerer
+        self.name = a.kind
+        self.model_name = a.model
+        self.timeout_s = a.timeout_s * (a.retries + 1) + 30.0
         # The whole recent window: the context builder spreads the frames it picks over all of it.
-        self.keep_recent = settings.recent_window
+        self.keep_recent = settings.memory.recent_window
         # A fresh interpreter (not fork: the parent has threads; not multiprocessing's spawn,
         # which re-runs the user's main script), talking over a socket pair.
         parent_sock, child_sock = socket.socketpair()
         self._proc = subprocess.Popen([sys.executable, "-m", "onlook.answer.process", str(child_sock.fileno()),
-                                       str(settings.answerer_nice)],
+                                       str(a.nice)],
                                       pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL)
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
@@ -237,7 +238,7 @@ class ProcessAnswerer(BaseAnswerer):
         if self._proc.poll() is not None:
             raise ModelError(f"the answerer process has exited (code {self._proc.returncode})")
         body, window = req
-        side = self.settings.context_image_side
+        side = self.settings.answerer.context_image_side
         with self._lock:
             self._rid += 1
             rid = body["id"] = self._rid
@@ -320,10 +321,10 @@ def _child_main(conn: Any) -> None:
         settings = Settings(**conn.recv())
         answerer = build_answerer(settings, in_process=True)
         encoder = None
-        if settings.encoder_dir is not None:
+        if settings.perception.encoder_dir is not None:
             from onlook.perception.encoder import OnnxClipEncoder
 
-            encoder = OnnxClipEncoder.load(settings.encoder_dir)
+            encoder = OnnxClipEncoder.load(settings.perception.encoder_dir)
     except Exception as e:  # noqa: BLE001 - reported to the parent as one line
         conn.send(("error", type(e).__name__, str(e).splitlines()[0] if str(e) else repr(e)))
         return

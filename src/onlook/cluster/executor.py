@@ -40,7 +40,7 @@ class StreamSpec:
     Attributes:
         stream_id: The stream's name.
         source: A URI or a local path (as :func:`onlook.sources.open_source` takes it).
-        settings: The stream's settings; ``settings.store`` must be set for a worker
+        settings: The stream's settings; ``settings.memory.store`` must be set for a worker
             that may restart (the store is what survives).
         alerts: Standing alert queries (those already in the store are kept too).
         start_s: Skip stream time before this.
@@ -134,10 +134,10 @@ class StreamWorker:
         self.stop_requested = False
         self._answerer = build_answerer(spec.settings)
         self._encoder = None
-        if spec.settings.encoder_deployment:  # the cluster's shared encoder, called by handle
+        if spec.settings.perception.encoder_deployment:  # the cluster's shared encoder, called by handle
             from onlook.cluster.models import ServeEncoder
 
-            self._encoder = ServeEncoder(spec.settings.encoder_deployment)
+            self._encoder = ServeEncoder(spec.settings.perception.encoder_deployment)
         start_s = spec.start_s
         engine = self._engine(start_s)
         store = engine.store
@@ -152,7 +152,7 @@ class StreamWorker:
             newest = store.frames(limit=1, newest_first=True)
             wall_before = float(newest[0]["wall"]) if newest else now
             engine.close()
-            engine = self._engine(max(start_s, last + 1.0 / spec.settings.fps))
+            engine = self._engine(max(start_s, last + 1.0 / spec.settings.sources.fps))
             if restarted:
                 engine.store.add_gap(Gap(start=last, end=last, wall_start=wall_before, wall_end=now, reason="restart"))
         self.engine = engine
@@ -307,7 +307,7 @@ class InProcessExecutor:
 
     Example:
         >>> ex = InProcessExecutor()                                              # doctest: +SKIP
-        >>> ex.open(StreamSpec("cam", "clip.mp4", Settings(store="/tmp/cam")))   # doctest: +SKIP
+        >>> ex.open(StreamSpec("cam", "clip.mp4", Settings(memory={"store": "/tmp/cam"})))   # doctest: +SKIP
         >>> ex.ask("cam", "how many people entered so far?").text                 # doctest: +SKIP
     """
 

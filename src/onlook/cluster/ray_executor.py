@@ -86,7 +86,7 @@ class RayExecutor:
 
     Example:
         >>> ex = RayExecutor("auto", num_cpus=1)                                        # doctest: +SKIP
-        >>> ex.open(StreamSpec("cam", "rtsp://cam/1", Settings(store="/shared/cam")))   # doctest: +SKIP
+        >>> ex.open(StreamSpec("cam", "rtsp://cam/1", Settings(memory={"store": "/shared/cam"})))   # doctest: +SKIP
         >>> ex.ask("cam", "how many people entered so far?").text                        # doctest: +SKIP
     """
 
@@ -134,12 +134,12 @@ class RayExecutor:
                 or the stream is already open.
             StoreLocked, UnsupportedQuery: as the engine raises them.
         """
-        if spec.settings.store is None:
+        if spec.settings.memory.store is None:
             raise ConfigError(f"stream '{spec.stream_id}': the Ray executor needs a store path")
         if spec.stream_id in self.actors:
             raise ConfigError(f"stream '{spec.stream_id}' is already open")
-        store = Path(spec.settings.store).expanduser().absolute()
-        spec = dataclasses.replace(spec, settings=spec.settings.model_copy(update={"store": store}),
+        store = Path(spec.settings.memory.store).expanduser().absolute()
+        spec = dataclasses.replace(spec, settings=spec.settings.model_copy(update={"memory": {"store": store}}),
                                    alerts=tuple(spec.alerts))
         opts: dict[str, Any] = {"num_cpus": self.num_cpus, "max_restarts": -1,
                                 "max_task_retries": self.max_task_retries,

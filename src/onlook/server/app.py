@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
             runs each one's worker there (each worker builds the answerer ``settings``
             name). The caller owns it (shuts it down after the app).
         server_names: Host names the server is reached by, besides ``localhost``, its
-            addresses and ``settings.server_names`` (pass the ``--host`` it binds when that
+            addresses and ``settings.server.names`` (pass the ``--host`` it binds when that
             is a name): requests whose ``Host`` or ``Origin`` names another are refused.
         net_policy: What network sources and per-stream webhooks that clients name may
             reach; default from ``settings`` (public addresses, plus ``allow_hosts``,
@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
         The app; its lifespan reopens the streams of ``store_root`` and stops them on shutdown.
 
     Example:
-        >>> app = create_app(Settings(fps=2), "/var/lib/onlook", api_key="s3cret",
+        >>> app = create_app(Settings(sources={"fps": 2}), "/var/lib/onlook", api_key="s3cret",
         ...                  allow_files=["/srv/video"])                           # doctest: +SKIP
         >>> uvicorn.run(app, host="127.0.0.1", port=8080)                          # doctest: +SKIP
     """
@@ -197,6 +197,6 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key, open_paths=OPEN_PATHS, open_prefixes=OPEN_PREFIXES)
     # Outermost: refused before anything else runs, and api_key= is out of the query before anything logs it.
-    app.add_middleware(RequestGuardMiddleware, server_names=[*settings.server_names, *server_names],
+    app.add_middleware(RequestGuardMiddleware, server_names=[*settings.server.names, *server_names],
                        api_key=api_key, openai_prefixes=("/v1/",))
     return app

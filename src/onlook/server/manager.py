@@ -486,7 +486,7 @@ class StreamManager:
         with contextlib.suppress(KeyError):  # a restart: the old worker goes first (it holds the store)
             self.executor.close(h.id)
         self.executor.open(spec)
-        engine = RemoteStream(self.executor, h.id, vlm=settings.answerer != "extractive", alerts=list(spec.alerts),
+        engine = RemoteStream(self.executor, h.id, vlm=settings.answerer.kind != "extractive", alerts=list(spec.alerts),
                               ingesting=start)
         h.store = None
         h.engine = engine  # type: ignore[assignment]
