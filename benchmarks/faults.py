@@ -253,7 +253,8 @@ def bench_flap(cycles: int = 5, **kw: Any) -> list[BenchResult]:
     return [
         BenchResult("faults: flapping producer, gaps", f"{r.gaps_stored} gaps stored ({r.gaps_closed} closed, "
                     f"{r.open_while_down} open while down) for {r.cycles} outages of {downs} s; {r.frames_decoded} "
-                    f"frames received (sampled at {s.fps:g} fps); watch {r.state}", "one gap per outage, open while down; the watch rides "
+                    f"frames received (sampled at {s.fps:g} fps); watch {r.state}",
+                    "one gap per outage, open while down; the watch rides "
                     "out every outage", r.ok, {"cmd": cmd, "report": asdict(r)}),
         BenchResult("faults: flapping producer, reconnect", f"first frame {median} s (median), {worst} s (worst) "
                     f"after the producer came back (backoff {s.reconnect_backoff_s:g} s doubling to "
@@ -384,7 +385,8 @@ def bench_faults(clip: Path, *, kill_rounds_n: int = 5) -> list[BenchResult]:
     except PermissionError as e:
         rows.append(BenchResult("faults: disk filling up", f"not measured: {e}", "-", None, {"cmd": cmd}))
         return rows
-    parts = [f"{r.disk}: exit {r.exit_full}, {r.stderr_lines} line ({'traceback!' if r.traceback else 'no traceback'}), "
+    parts = [f"{r.disk}: exit {r.exit_full}, {r.stderr_lines} line "
+             f"({'traceback!' if r.traceback else 'no traceback'}), "
              f"{r.events_after_full} events readable, check {'; '.join(r.check_problems) or 'clean'}, with room "
              f"again exit {r.exit_resumed} and {r.events_after_resume} events ({r.resume_s} s)" for r in disk]
     rows.append(BenchResult(

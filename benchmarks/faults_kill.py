@@ -228,7 +228,10 @@ def summarize(rounds: Sequence[KillRound]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m benchmarks.faults_kill CLIP [--rounds N] [--store DIR] [--json]``; exit 1 if a committed row was lost."""
+    """``python -m benchmarks.faults_kill CLIP [--rounds N] [--store DIR] [--json]``.
+
+    Exits 1 if a committed row was lost.
+    """
     ap = argparse.ArgumentParser(prog="python -m benchmarks.faults_kill", description=__doc__.split("\n\n")[0])
     ap.add_argument("clip", help="video to watch (in real time)")
     ap.add_argument("--rounds", type=int, default=5, help="how many kills (default 5)")

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from media import scene_frames, write_clip
+
 from onlook.footage import find_clip
 
 

@@ -8,7 +8,13 @@ import pytest
 from pydantic import ValidationError
 
 from onlook.config import (
-    FLAT_NAMES, GROUPS, AnswererSettings, MemorySettings, Settings, SourceSettings, parse_bytes,
+    FLAT_NAMES,
+    GROUPS,
+    AnswererSettings,
+    MemorySettings,
+    Settings,
+    SourceSettings,
+    parse_bytes,
 )
 from onlook.errors import ConfigError
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from media import scene_frames
+
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.errors import SourceTimeout, UnsupportedQuery

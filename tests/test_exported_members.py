@@ -29,7 +29,15 @@ def test_every_export_resolves_and_names_itself() -> None:
 
 
 def test_the_main_seams_are_importable_from_the_root() -> None:
-    from onlook import BaseAnswerer, ExtractiveAnswerer, FakeAnswerer, OpenAIAnswerer, Settings, StreamEngine, open_source
+    from onlook import (
+        BaseAnswerer,
+        ExtractiveAnswerer,
+        FakeAnswerer,
+        OpenAIAnswerer,
+        Settings,
+        StreamEngine,
+        open_source,
+    )
 
     assert issubclass(ExtractiveAnswerer, BaseAnswerer) and issubclass(OpenAIAnswerer, BaseAnswerer)
     assert issubclass(FakeAnswerer, BaseAnswerer)

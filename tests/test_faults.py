@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from faults import database_fills_up, keyframes_fill_up, small_tmpfs
 from media import scene_frames
+from typer.testing import CliRunner
+
 from onlook.cli import app
 from onlook.config import Settings
 from onlook.engine import StreamEngine

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from media import free_port
+
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.eval.scoring import match_alerts

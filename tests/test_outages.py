@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from media import wait_for
 
 from benchmarks.faults import LiveProducer, flap
-from media import wait_for
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.memory import Store

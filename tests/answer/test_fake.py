@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from media import scene_frames, write_clip
+
 from onlook.answer.confirm import AlertConfirmer
 from onlook.answer.dialogue import Conversations
 from onlook.answer.fake import FakeAnswerer, FakeCall

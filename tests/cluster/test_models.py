@@ -20,6 +20,7 @@ serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed (pip
                             exc_type=ImportError)
 
 from media import scene_frames, start_local_ray, write_clip
+
 from onlook.cluster import RayExecutor, StreamSpec
 from onlook.cluster.models import ServeAnswerer, ServeEncoder, deploy_encoder, deploy_vlm
 from onlook.config import Settings

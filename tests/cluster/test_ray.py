@@ -15,6 +15,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
 
 from media import start_local_ray, wait_for
+
 from onlook.cluster import Executor, RayExecutor, StreamSpec
 from onlook.config import Settings
 from onlook.errors import UnsupportedQuery

@@ -24,6 +24,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
 
 from media import wait_for
+
 from onlook.cluster import RayExecutor, StreamSpec
 from onlook.config import Settings
 

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from media import scene_frames, write_clip
+
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.eval import EvalQuestion, load_questions
@@ -50,7 +50,7 @@ def test_questions_never_see_frames_after_their_time(clip_dir):
     seen: list = []
     responses = run_protocol(qs, clip_dir, settings=FAST, engine_factory=_factory(seen))
     assert [r.question.id for r in responses] == [q.id for q in qs]
-    for (question, at, seen_until), q in zip(seen, qs):
+    for (_question, at, seen_until), q in zip(seen, qs):
         assert at == q.time_s and seen_until <= q.time_s
     scored = [score_response(r) for r in responses]
     assert [s.correct for s in scored] == [True] * len(qs)  # 0 cuts before 3.0 s, 1 from 3.0 s on
@@ -217,5 +217,6 @@ def test_eval_cli_bad_inputs(tmp_path):
     (tmp_path / "ok.json").write_text("[]")
     r = _onlook("eval", str(tmp_path / "ok.json"), "--footage", str(tmp_path / "nofolder"))
     assert r.returncode == 2 and "does not exist" in r.stderr
-    r = _onlook("eval", str(tmp_path / "ok.json"), "--footage", str(tmp_path), "--out", str(tmp_path / "no" / "x.jsonl"))
+    r = _onlook("eval", str(tmp_path / "ok.json"), "--footage", str(tmp_path),
+                "--out", str(tmp_path / "no" / "x.jsonl"))
     assert r.returncode == 2 and "cannot write" in r.stderr and "Traceback" not in r.stderr

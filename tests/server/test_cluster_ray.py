@@ -18,10 +18,10 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'onlook[cluster]')", exc_type=ImportError)
 
+from media import start_local_ray
+
 from onlook.cluster import RayExecutor
 from onlook.footage import find_clip
-
-from media import start_local_ray
 
 from .helpers import LiveServer, sse_messages, start_server, wait_for, wait_state
 

@@ -8,9 +8,9 @@ import sys
 
 import httpx
 import pytest
-
 from faults import database_fills_up, keyframes_fill_up
 from media import free_port, wait_for
+
 from onlook.memory import Store
 from onlook.server.manager import check_store_root, read_streams_file
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
+from media import free_port, scene_frames, wait_for, write_clip
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from media import free_port, scene_frames, wait_for, write_clip
 from onlook.server import create_app
 from onlook.server.run import make_server
 from onlook.server.webhooks import WebhookSender
@@ -330,7 +330,8 @@ def test_a_listening_source_saved_in_streams_json_is_refused_on_restart(tmp_path
 
 def test_listening_sources_where_the_operator_allows_them(tmp_path):
     port = free_port()
-    settings = test_settings(allow_hosts=[], allow_listen=True, reconnect_attempts=0, connect_attempts=0, open_timeout_s=1.0)
+    settings = test_settings(allow_hosts=[], allow_listen=True, reconnect_attempts=0, connect_attempts=0,
+                             open_timeout_s=1.0)
     srv = start_server(tmp_path / "root", settings=settings)
     try:
         with srv.client() as c:

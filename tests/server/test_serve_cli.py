@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-
 from media import free_port
 
 pytestmark = [pytest.mark.timeout(60)]

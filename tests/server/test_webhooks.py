@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from media import free_port
+
 from onlook.server.webhooks import WebhookSender
 
 from .helpers import start_server, wait_for, wait_state

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from source_helpers import FFMPEG, free_port
 
 from onlook.eval.speech_clip import make_speech_clip
 from onlook.sources import open_source
 from onlook.sources.audio import AudioFeed
 from onlook.types import AudioChunk
-from source_helpers import FFMPEG, free_port
 
 PHRASES = [(1.0, "one"), (3.0, "two")]
 

@@ -184,7 +184,7 @@ class BaseAnswerer(abc.ABC):
 
         return AnswerStream(run)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract: most answerers hold nothing
         """Release what the answerer holds (a child process, a connection); nothing by default."""
 
 

@@ -431,7 +431,8 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     if len(supported) == 1 or (len(supported) > 1 and supported[0][2] > supported[1][2]):
         letter, text = supported[0][:2]
         return Answer(question, f"{letter}. {text}", at, 0.5, value=letter)
-    why = "more than one option fits what I perceive" if supported else "no option can be checked against what I perceive"
+    why = ("more than one option fits what I perceive" if supported
+           else "no option can be checked against what I perceive")
     return Answer(question, f"I can't tell: {why}.", at, 0.0, abstained=True)
 
 

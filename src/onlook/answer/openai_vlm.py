@@ -40,7 +40,12 @@ import numpy as np
 from onlook.answer.base import History
 from onlook.answer.context import Context, ContextBudget, ImageMemo, frames_fps, strip_span
 from onlook.answer.prompts import (
-    SYSTEM_PROMPT, ask_text, history_messages, option_block, parse_choice, parse_yes_no,
+    SYSTEM_PROMPT,
+    ask_text,
+    history_messages,
+    option_block,
+    parse_choice,
+    parse_yes_no,
 )
 from onlook.answer.vlm import VLMAnswerer
 from onlook.errors import ConfigError, ModelError

@@ -13,8 +13,9 @@ the chosen ones it does not hold yet; the watching process sends only those,
 shrunk to the model's image size, and otherwise waits on a socket.
 
 Example:
-    >>> vlm = ProcessAnswerer(Settings(answerer={"kind": "openai", "model": "Qwen/Qwen2.5-VL-7B-Instruct"}))  # doctest: +SKIP
-    >>> engine = StreamEngine("rtsp://cam/1", settings=settings, answerer=vlm)                            # doctest: +SKIP
+    >>> settings = Settings(answerer={"kind": "openai", "model": "Qwen/Qwen2.5-VL-7B-Instruct"})
+    >>> vlm = ProcessAnswerer(settings)                                         # doctest: +SKIP
+    >>> engine = StreamEngine("rtsp://cam/1", settings=settings, answerer=vlm)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -96,8 +96,6 @@ def run_protocol(questions: Iterable[EvalQuestion], footage: Path, *, settings: 
     Raises:
         CausalityError: an engine saw a frame after a question's time (a bug).
     """
-    from onlook.sources import open_source
-
     settings = settings or Settings()
     qs = list(questions)
     by_video: dict[str, list[EvalQuestion]] = {}
@@ -116,53 +114,64 @@ def run_protocol(questions: Iterable[EvalQuestion], footage: Path, *, settings: 
             for q in vqs:
                 emit(q, Response(q, None, 0.0, 0.0, error=f"video {video!r} not found under {footage}"))
             continue
-        pending = sorted(vqs, key=lambda q: q.time_s)
-        forward: dict[str, tuple[EvalQuestion, list[float]]] = {}
-        engine = (engine_factory or (lambda src, s: StreamEngine(src, settings=s, stream_id="eval")))(str(path), settings)
-
-        def on_msg(m: dict[str, Any]) -> None:
-            if m["type"] == "alert" and m["query"] in forward:
-                forward[m["query"]][1].append(m["t"])
-
-        engine.subscribe(on_msg)
-
-        def ask_due(before: float | None) -> None:
-            while pending and (before is None or pending[0].time_s < before):
-                q = pending.pop(0)
-                if engine.seen_until > q.time_s + 1e-6:
-                    raise CausalityError(f"{q.id}: asked at {q.time_s} s but the engine saw {engine.seen_until} s")
-                if hasattr(engine, "speech_sync"):  # engines from a test's factory may not hear
-                    engine.speech_sync(q.time_s)
-                t0 = time.perf_counter()
-                if q.type == "forward" and not is_poll(q):
-                    try:
-                        engine.add_alert(q.question)
-                        forward[q.question] = (q, [])
-                    except UnsupportedQuery as e:
-                        ans = Answer(q.question, str(e), q.time_s, 0.0, abstained=True)
-                        emit(q, Response(q, ans, engine.seen_until, time.perf_counter() - t0))
-                    continue
-                ans = _ask(engine, q)
-                emit(q, Response(q, ans, engine.seen_until, time.perf_counter() - t0))
-
-        error = None
+        make = engine_factory or (lambda src, s: StreamEngine(src, settings=s, stream_id="eval"))
+        engine = make(str(path), settings)
         try:
-            with open_source(str(path), stream_id="eval", realtime=False,
-                             audio=getattr(engine, "hears", False)) as src:
-                if getattr(src, "audio", None) is not None and hasattr(engine, "attach_audio"):
-                    engine.attach_audio(src.audio)
-                for frame in src:
-                    ask_due(frame.pts)
-                    engine.feed(frame)
-            engine.finish()
-        except OnlookError as e:
-            error = str(e)
-        ask_due(None)
-        for q, fired in forward.values():
-            after = [t for t in fired if t >= q.time_s]
-            text = f"fired at {after[0]:.2f} s" if after else "never fired"
-            ans = Answer(q.question, text, q.time_s, 0.5 if after else 0.0, abstained=not after,
-                         value=after[0] if after else None)
-            emit(q, Response(q, ans, engine.seen_until, 0.0, fired=after, error=error))
-        engine.close()
+            _run_video(path, vqs, engine, emit)
+        finally:
+            engine.close()
     return [out[id(q)] for q in qs if id(q) in out]
+
+
+def _run_video(path: Path, vqs: list[EvalQuestion], engine: Any,
+               emit: Callable[[EvalQuestion, Response], None]) -> None:
+    """Play one video into ``engine``, asking each of its questions at its time and scoring forward ones."""
+    from onlook.sources import open_source
+
+    pending = sorted(vqs, key=lambda q: q.time_s)
+    forward: dict[str, tuple[EvalQuestion, list[float]]] = {}
+
+    def on_msg(m: dict[str, Any]) -> None:
+        if m["type"] == "alert" and m["query"] in forward:
+            forward[m["query"]][1].append(m["t"])
+
+    engine.subscribe(on_msg)
+
+    def ask_due(before: float | None) -> None:
+        while pending and (before is None or pending[0].time_s < before):
+            q = pending.pop(0)
+            if engine.seen_until > q.time_s + 1e-6:
+                raise CausalityError(f"{q.id}: asked at {q.time_s} s but the engine saw {engine.seen_until} s")
+            if hasattr(engine, "speech_sync"):  # engines from a test's factory may not hear
+                engine.speech_sync(q.time_s)
+            t0 = time.perf_counter()
+            if q.type == "forward" and not is_poll(q):
+                try:
+                    engine.add_alert(q.question)
+                    forward[q.question] = (q, [])
+                except UnsupportedQuery as e:
+                    ans = Answer(q.question, str(e), q.time_s, 0.0, abstained=True)
+                    emit(q, Response(q, ans, engine.seen_until, time.perf_counter() - t0))
+                continue
+            ans = _ask(engine, q)
+            emit(q, Response(q, ans, engine.seen_until, time.perf_counter() - t0))
+
+    error = None
+    try:
+        with open_source(str(path), stream_id="eval", realtime=False,
+                         audio=getattr(engine, "hears", False)) as src:
+            if getattr(src, "audio", None) is not None and hasattr(engine, "attach_audio"):
+                engine.attach_audio(src.audio)
+            for frame in src:
+                ask_due(frame.pts)
+                engine.feed(frame)
+        engine.finish()
+    except OnlookError as e:
+        error = str(e)
+    ask_due(None)
+    for q, fired in forward.values():
+        after = [t for t in fired if t >= q.time_s]
+        text = f"fired at {after[0]:.2f} s" if after else "never fired"
+        ans = Answer(q.question, text, q.time_s, 0.5 if after else 0.0, abstained=not after,
+                     value=after[0] if after else None)
+        emit(q, Response(q, ans, engine.seen_until, 0.0, fired=after, error=error))

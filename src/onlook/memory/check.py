@@ -594,7 +594,7 @@ def _repair(path: Path, scratch: Path, reclaim_orphans: bool) -> RepairReport:
                     continue
             salvaged.append(_salvage_table(src, dst, name, name in known))
         for (sql,) in src.execute("SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger', 'view') AND "
-                                  "sql IS NOT NULL AND tbl_name NOT IN (%s)" % ",".join("?" * len(known)),
+                                  "sql IS NOT NULL AND tbl_name NOT IN ({})".format(",".join("?" * len(known))),
                                   tuple(known)).fetchall():
             try:
                 dst.execute(sql)

@@ -758,7 +758,8 @@ class Store:
                         until: float | None = None) -> int:
         """How many sightings of these kinds lie in a time range."""
         kinds = list(kinds)
-        rows = self._read(f"SELECT COUNT(*) FROM sightings WHERE t>=? AND t<=? AND kind IN ({','.join('?' * len(kinds))})",
+        marks = ",".join("?" * len(kinds))
+        rows = self._read(f"SELECT COUNT(*) FROM sightings WHERE t>=? AND t<=? AND kind IN ({marks})",
                           (-1e18 if since is None else since, 1e18 if until is None else until, *kinds))
         return int(rows[0][0])
 

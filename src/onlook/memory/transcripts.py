@@ -3,7 +3,8 @@
 One table, ``speech`` (start, end, text, words as JSON, language,
 confidence, wall, and the text's embedding where an encoder is configured),
 and an SQLite FTS5 index over its text kept in step by triggers, so
-``onlook search "delivery"`` is one indexed query however long the store. Rows are a few hundred bytes: speech costs the budget little,
+``onlook search "delivery"`` is one indexed query however long the store. Rows are a few hundred
+bytes: speech costs the budget little,
 and it is evicted with the oldest events when the store must shrink.
 
 The :class:`~onlook.memory.store.Store` creates the tables and calls this

@@ -120,7 +120,8 @@ def _part(dist: str, pkg: str, name: str) -> tuple[Path, str]:
         if str(f).replace(os.sep, "/") == rel:
             path = Path(str(d.locate_file(f)))
             return path, (f.hash.value if f.hash else "")
-    raise ModelError(f"{dist} {d.version} has no {rel}; reinstall it: pip install --force-reinstall '{dist}=={_VERSION}'")
+    raise ModelError(f"{dist} {d.version} has no {rel}; reinstall it: "
+                     f"pip install --force-reinstall '{dist}=={_VERSION}'")
 
 
 def _check_record(path: Path, recorded: str) -> None:

@@ -27,8 +27,17 @@ from dataclasses import dataclass, field
 
 from onlook.errors import UnsupportedQuery
 from onlook.query.parse import (
-    CUT_PHRASES, ENTER_WORDS, EXIT_WORDS, FACE_WORDS, PERSON_WORDS, UNSEEN_WORDS, _has_any, _norm,
-    parse_colors, parse_region, quoted_words,
+    CUT_PHRASES,
+    ENTER_WORDS,
+    EXIT_WORDS,
+    FACE_WORDS,
+    PERSON_WORDS,
+    UNSEEN_WORDS,
+    _has_any,
+    _norm,
+    parse_colors,
+    parse_region,
+    quoted_words,
 )
 from onlook.query.speech import speech_alert_words, words_match
 from onlook.types import Alert, Analysis, Observation, SpeechSegment
@@ -280,7 +289,8 @@ class AlertBook:
             return hits or None
         # State rules, with hysteresis.
         if r.kind == "motion":
-            hits = [o for o in obs if o.kind == "motion" and (r.region is None or r.region in o.attrs.get("regions", []))]
+            hits = [o for o in obs
+                    if o.kind == "motion" and (r.region is None or r.region in o.attrs.get("regions", []))]
         elif r.kind == "face":
             hits = [o for o in obs if o.kind == "face"]
         elif r.kind == "count_above":

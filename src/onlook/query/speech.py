@@ -36,7 +36,7 @@ SPEECH_STOP = {
     "loudly", "aloud", "when", "what", "who", "did", "does", "do", "has", "have", "had", "ever", "again",
     "for", "at", "on", "in", "by", "with", "any", "some", "person", "people", "man", "woman", "speaker",
     "just", "now", "last", "minute", "minutes", "seconds", "second", "so", "far", "yet", "time", "first",
-    "times", "please", "tell", "me", "us", "whether", "if", "ago", "recently", "earlier", "before", "where",
+    "times", "please", "tell", "us", "whether", "if", "ago", "recently", "earlier", "before", "where",
     "stream", "video", "clip", "over", "all", "here", "lately", "moment", "during", "since", "hour", "hours",
     "past", "previous", "up", "until", "can", "could", "would", "will",
 } | set(_VERB.split("|"))

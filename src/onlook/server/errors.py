@@ -19,7 +19,14 @@ Every response for an error is ``{"error": {"type": "<class name>", "message": "
 from __future__ import annotations
 
 from onlook.errors import (
-    ConfigError, ModelError, OnlookError, QueryError, SourceError, StoreError, StoreLocked, TargetNotAllowed,
+    ConfigError,
+    ModelError,
+    OnlookError,
+    QueryError,
+    SourceError,
+    StoreError,
+    StoreLocked,
+    TargetNotAllowed,
 )
 
 __all__ = [

@@ -44,7 +44,12 @@ from onlook.errors import ConfigError, OnlookError, SourceError, StoreLocked, Ta
 from onlook.memory import Store
 from onlook.query.alerts import compile_alert
 from onlook.server.errors import (
-    SourceNotAllowed, StreamExists, StreamNotFound, StreamRunning, StreamUnavailable, one_line,
+    SourceNotAllowed,
+    StreamExists,
+    StreamNotFound,
+    StreamRunning,
+    StreamUnavailable,
+    one_line,
 )
 from onlook.server.protocol import STREAM_ID_PATTERN, CreateStreamRequest
 from onlook.server.webhooks import WebhookSender, check_webhook_url

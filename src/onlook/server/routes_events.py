@@ -14,8 +14,8 @@ from onlook.errors import OnlookError, QueryError
 from onlook.server.errors import one_line, status_for
 from onlook.server.live import BOUNDARY
 from onlook.server.manager import MESSAGE_TYPES
-from onlook.server.routes_streams import ERRORS, SSE_HEADERS, Service, StreamId
 from onlook.server.protocol import dumps
+from onlook.server.routes_streams import ERRORS, SSE_HEADERS, Service, StreamId
 
 __all__ = ["router", "parse_types"]
 

@@ -10,8 +10,17 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from onlook.errors import QueryError
 from onlook.server.errors import AlertNotFound
 from onlook.server.protocol import (
-    STREAM_ID_PATTERN, AlertList, AlertRequest, AnswerResponse, AskRequest, CreateStreamRequest, ErrorResponse,
-    ClusterStatus, SearchResponse, StreamList, StreamStatus,
+    STREAM_ID_PATTERN,
+    AlertList,
+    AlertRequest,
+    AnswerResponse,
+    AskRequest,
+    ClusterStatus,
+    CreateStreamRequest,
+    ErrorResponse,
+    SearchResponse,
+    StreamList,
+    StreamStatus,
 )
 from onlook.server.serving import StreamService
 

@@ -168,7 +168,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
                                   "code": "model_not_found"}}
     kind = "invalid_request_error" if status < 500 else "server_error"
     code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower() if isinstance(exc, OnlookError) else None
-    message = one_line(exc) if isinstance(exc, OnlookError) else "internal server error (the server log has the details)"
+    message = (one_line(exc) if isinstance(exc, OnlookError)
+               else "internal server error (the server log has the details)")
     return status, {"error": {"message": message or type(exc).__name__, "type": kind, "param": None, "code": code}}
 
 

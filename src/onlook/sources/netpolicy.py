@@ -78,7 +78,8 @@ _LISTEN_KEYS = frozenset({"listen", "rtmp_listen", "listen_timeout"})
 SINGLE_STREAM_FORMATS = ("mpegts,flv,live_flv,matroska,webm,mov,mp4,avi,mpeg,mpegvideo,ogg,asf,ivf,nut,"
                          "h264,hevc,mjpeg,mpjpeg,jpeg_pipe,png_pipe,rtsp")
 
-_NAME_RE = re.compile(r"^(\*\.|\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$")
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_NAME_RE = re.compile(rf"^(\*\.|\.)?({_LABEL})(\.{_LABEL})*\.?$")
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
