@@ -241,7 +241,7 @@ def test_capabilities_come_from_the_perceiver_it_holds():
     class Bare:  # a custom perceiver that declares nothing is taken to see nothing
         def analyze(self, frame): ...
 
-    eng = StreamEngine(FakeSource([], fps=10), settings=s, perceiver=Bare())  # type: ignore[arg-type]
+    eng = StreamEngine(FakeSource([], fps=10), settings=s, perceiver=Bare())  # type: ignore[arg-type]  # a perceiver without the optional parts, on purpose
     try:
         assert eng.capabilities == frozenset()
     finally:

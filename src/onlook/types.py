@@ -146,7 +146,7 @@ class Observation:
         return cls(
             t=float(d["t"]), kind=str(d["kind"]), label=str(d["label"]),
             score=float(d.get("score", 1.0)),
-            box=tuple(box) if box is not None else None,  # type: ignore[arg-type]
+            box=tuple(box) if box is not None else None,
             track_id=d.get("track_id"), attrs=dict(d.get("attrs") or {}),
         )
 

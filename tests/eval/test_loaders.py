@@ -86,7 +86,7 @@ def test_eval_question_is_frozen_and_coerces() -> None:
     assert isinstance(q.time_s, float) and q.gt_span == (1.0, 2.0)
     assert q == EvalQuestion("q", "a.mp4", 3.0, "?", "forward", gt_span=(1.0, 2.0))  # extra not compared
     with pytest.raises(AttributeError):
-        q.time_s = 4.0  # type: ignore[misc]
+        q.time_s = 4.0  # type: ignore[misc]  # the point: the record is frozen
     mc = EvalQuestion("m", "a.mp4", 0.0, "?", "realtime", ("A. x", "B. y"), "B")
     assert mc.answer_index == 1 and q.answer_index is None
 

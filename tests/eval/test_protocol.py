@@ -38,7 +38,7 @@ def _factory(record: list):
             record.append((question, at, eng.seen_until))
             return orig(question, view, at=at)
 
-        eng.answerer.answer = spy  # type: ignore[method-assign]
+        eng.answerer.answer = spy  # type: ignore[method-assign]  # spying on the calls
         return eng
 
     return make

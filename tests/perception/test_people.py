@@ -134,7 +134,7 @@ def test_someone_coming_up_from_the_bottom_edge():
         walker.foot = 280 - 25 * (t - 2.0)
         draw(img, t)
 
-    walker.draw = rising  # type: ignore[method-assign]
+    walker.draw = rising  # type: ignore[method-assign]  # a walker that rises mid-clip
     enters = events(run(frames([walker], 8)), "enter")
     assert [e.attrs["edge"] for e in enters] == ["bottom"]
 
@@ -147,7 +147,7 @@ class Pillar:
 
 
 def test_someone_passing_behind_a_pillar_is_the_same_person():
-    results = run(frames([Walker(walk(2.0, W + 8, -28.0), foot=150), Pillar()], 16))  # type: ignore[list-item]
+    results = run(frames([Walker(walk(2.0, W + 8, -28.0), foot=150), Pillar()], 16))  # type: ignore[list-item]  # any drawable goes in a scene
     enters, exits = events(results, "enter"), events(results, "exit")
     assert len(enters) == 1 and len(exits) == 1
     assert exits[0].track_id == enters[0].track_id and exits[0].attrs["edge"] == "left"
@@ -205,7 +205,7 @@ class Flicker:
 
 
 def test_swaying_leaves_are_not_people():
-    results = run(frames([Flicker(), Walker(walk(2.0, W + 8, -28.0), foot=150)], 16))  # type: ignore[list-item]
+    results = run(frames([Flicker(), Walker(walk(2.0, W + 8, -28.0), foot=150)], 16))  # type: ignore[list-item]  # any drawable goes in a scene
     assert len(events(results, "enter")) == 1
     assert max(r.count for _, r in results) == 1
 

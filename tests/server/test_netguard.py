@@ -249,7 +249,7 @@ def test_webhook_deliveries_are_checked_and_pinned_each_time(origin):
     assert stats["failed"] == 1 and stats["delivered"] == 0
     assert len(origin.requests) == 1  # nothing more reached loopback
 
-    unchecked = asyncio.run(deliver(None, f"http://localhost:{origin.port}/operator"))  # type: ignore[arg-type]
+    unchecked = asyncio.run(deliver(None, f"http://localhost:{origin.port}/operator"))  # type: ignore[arg-type]  # no policy: the unchecked path
     assert unchecked["delivered"] == 1  # without a policy (the operator's webhooks) nothing is checked
 
 
@@ -265,7 +265,7 @@ def test_https_webhooks_keep_the_tls_name_when_pinned(tmp_path, origin):
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     names: list[str | None] = []
-    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    server_ctx.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc]  # records the SNI name; returns None as ssl expects
     tls = Origin(origin.clip)
     tls.httpd.socket = server_ctx.wrap_socket(tls.httpd.socket, server_side=True)
 
@@ -401,9 +401,9 @@ def test_cross_site_requests_cannot_stop_a_stream(open_server):
 def test_foreign_pages_cannot_open_websockets(open_server):
     url = open_server.url.replace("http://", "ws://") + "/streams/nope/ws"
     with pytest.raises(InvalidStatus) as e:
-        connect(url, open_timeout=10, origin="http://evil.example")  # type: ignore[arg-type]
+        connect(url, open_timeout=10, origin="http://evil.example")  # type: ignore[arg-type]  # websockets types Origin as a NewType
     assert e.value.response.status_code == 403
-    with connect(url, open_timeout=10, origin=open_server.url) as ws:  # type: ignore[arg-type]
+    with connect(url, open_timeout=10, origin=open_server.url) as ws:  # type: ignore[arg-type]  # as above
         assert "StreamNotFound" in ws.recv(timeout=10)
 
 
@@ -473,7 +473,7 @@ def test_the_guard_takes_the_key_out_of_the_scope_for_any_server():
     guard = RequestGuardMiddleware(app)
     scope = {"type": "http", "method": "GET", "path": "/events", "query_string": b"types=alert&api_key=abc%2Fd",
              "headers": [(b"host", b"127.0.0.1:8080")]}
-    asyncio.run(guard(scope, None, None))  # type: ignore[arg-type]
+    asyncio.run(guard(scope, None, None))  # type: ignore[arg-type]  # the guard refuses before using receive/send
     assert seen["query_string"] == b"types=alert" and seen[QUERY_KEY] == b"abc/d"
     assert scope["query_string"] == b"types=alert"  # in place: what the server logs from
 

@@ -57,7 +57,7 @@ def replay_server(clip_ts: Path) -> Iterator[Callable[..., ReplayServer]]:
     servers: list[ReplayServer] = []
 
     def start(**kw: object) -> ReplayServer:
-        server = ReplayServer(clip_ts.read_bytes(), **kw)  # type: ignore[arg-type]
+        server = ReplayServer(clip_ts.read_bytes(), **kw)  # type: ignore[arg-type]  # options as the test gives them
         servers.append(server)
         return server
 

@@ -20,7 +20,7 @@ from onlook.types import Frame
 
 
 def read_all(uri: str | Path, **kw: object) -> list[Frame]:
-    with open_source(str(uri), **kw) as src:  # type: ignore[arg-type]
+    with open_source(str(uri), **kw) as src:  # type: ignore[arg-type]  # each test passes valid options
         return list(src)
 
 
@@ -122,7 +122,7 @@ def empty_file(tmp_path: Path) -> Path:
     ids=["missing", "missing-dir", "text-as-mp4", "audio-only", "empty", "foo-scheme",
          "remote-file-url", "missing-webcam"],
 )
-def test_open_bad_inputs(make, error, words, tmp_path: Path, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
+def test_open_bad_inputs(make, error, words, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     uri = str(make(tmp_path, request))
     with pytest.raises(error) as info:
         open_source(uri)
@@ -249,7 +249,7 @@ def test_empty_image_folder_is_unsupported(tmp_path: Path) -> None:
 
 @pytest.mark.footage
 @pytest.mark.timeout(60)
-def test_real_clip_with_pts_in_decode_order_stays_monotonic(footage) -> None:  # type: ignore[no-untyped-def]
+def test_real_clip_with_pts_in_decode_order_stays_monotonic(footage) -> None:
     # OpenCV's box.mp4 stores B-frame pts in decode order; the best-effort guess repairs them.
     with open_source(str(footage("box.mp4"))) as src:
         frames = list(src)
@@ -262,7 +262,7 @@ def test_real_clip_with_pts_in_decode_order_stays_monotonic(footage) -> None:  #
 
 @pytest.mark.footage
 @pytest.mark.timeout(60)
-def test_real_avi_cut_in_half_ends_cleanly(footage, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_real_avi_cut_in_half_ends_cleanly(footage, tmp_path: Path) -> None:
     half = truncate(footage("vtest.avi"), tmp_path / "half.avi")
     frames = read_all(half)
     assert 350 <= len(frames) < 795

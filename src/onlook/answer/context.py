@@ -548,7 +548,7 @@ def build_context(question: str, view: Any, at: float | None = None, *,
         chosen = [c if c.image is not None else replace(c, image=images[c.seq]) for c in chosen
                   if c.image is not None or c.seq in images]
     frames = tuple(ContextFrame(c.t, _fit_memo(c.image, budget.image_side), c.why, c.note, c.keyframe)
-                   for c in chosen)
+                   for c in chosen if c.image is not None)
     speech = ""
     if budget.speech_chars > 0:
         from onlook.answer.speech import transcript_lines

@@ -10,7 +10,7 @@ carrying?"), it abstains and says so.
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from onlook.answer.base import Answerer, BaseAnswerer, History
 from onlook.answer.prompts import split_option
@@ -70,7 +70,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         at = view.now() if at is None else float(at)
         spoken = parse_speech_question(question)
         if spoken is not None:  # about what was said: quotes from the transcript
-            return answer_speech(question, view, at, spoken)
+            said = answer_speech(question, view, at, spoken)
+            if said is not None:  # always, given a parsed speech question
+                return said
         intent = parse_question(question)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
@@ -165,11 +167,11 @@ class ExtractiveAnswerer(BaseAnswerer):
                     n = int(row["people"])
                     # A close-up defeats the people tracker but not the face detector: count faces
                     # seen in the last second and a half too, and take the larger number.
-                    faces = max((sum(1 for o in r["obs"] if o.kind == "face")
-                                 for r in view.store.frames(row["t"] - 1.5, row["t"])), default=0)
+                    n_faces = max((sum(1 for o in r["obs"] if o.kind == "face")
+                                   for r in view.store.frames(row["t"] - 1.5, row["t"])), default=0)
                     if row.get("obs") is not None:
-                        faces = max(faces, sum(1 for o in row["obs"] if o.kind == "face"))
-                    n = max(n, faces)
+                        n_faces = max(n_faces, sum(1 for o in row["obs"] if o.kind == "face"))
+                    n = max(n, n_faces)
                     text = f"{_people(n)} visible at {format_ts(row['t'])}."
                 return Answer(question, text, at, 0.6, value=n,
                               evidence=(Evidence(row["t"], f"{_people(row['people'])} tracked", None),))
@@ -199,7 +201,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         last = it.order == "last"
         not_seen = ""
         # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
-        few = dict(newest=last, limit=6)
+        few: dict[str, Any] = dict(newest=last, limit=6)
         if it.subject == "scene_cut":
             cands, what = view.sightings(["scene_cut"], since, until, **few), "a scene change"
             not_seen = "no scene change"
@@ -377,10 +379,10 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     if isinstance(base.value, (int, float)) and not isinstance(base.value, bool) and not base.abstained:
         for letter, text in parsed:
             nums = re.findall(r"\d+(?:\.\d+)?", text)
-            words = {w: n for w, n in (("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4),
+            number_words = {w: n for w, n in (("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("four", 4),
                                        ("five", 5), ("six", 6), ("seven", 7), ("eight", 8), ("nine", 9),
                                        ("ten", 10))}
-            nums += [str(v) for w, v in words.items() if re.search(rf"\b{w}\b", text.lower())]
+            nums += [str(v) for w, v in number_words.items() if re.search(rf"\b{w}\b", text.lower())]
             if any(abs(float(n) - float(base.value)) < 1e-6 for n in nums):
                 return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
                               evidence=base.evidence)

@@ -205,12 +205,13 @@ class OpenAIAnswerer(VLMAnswerer):
         self._lock = threading.Lock()
         if client is None:
             try:
-                import httpx
                 import openai
             except ImportError as e:  # pragma: no cover - openai is a core dependency
                 raise ConfigError(f"the openai answerer needs the openai package: pip install openai ({e})") from None
             client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "EMPTY", max_retries=0,
-                                   timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s))
+                                   # openai's own Timeout: openai 3 runs on an httpx fork (httpx2) that
+                                   # refuses httpx's Timeout; openai.Timeout is the right one in 1.x and 3.x.
+                                   timeout=openai.Timeout(timeout_s, connect=connect_timeout_s))
         self.client = client
 
     def __repr__(self) -> str:

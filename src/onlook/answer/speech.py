@@ -55,11 +55,11 @@ def speech_hits(view: MemoryView, words: tuple[str, ...] | list[str], *, since: 
     """Segments where all ``words`` were said (up to ``until``), oldest first, with their FTS score."""
     if not words:
         return []
-    out = []
+    out: list[tuple[SpeechSegment, float]] = []
     for seg, score in view.store.search_speech(list(words), since=since, until=until, limit=limit * 3):
-        seg = until_at(seg, until) if until is not None else seg
-        if seg is not None and words_match(tuple(words), seg.text):
-            out.append((seg, score))
+        cut = until_at(seg, until) if until is not None else seg
+        if cut is not None and words_match(tuple(words), cut.text):
+            out.append((cut, score))
     out.sort(key=lambda p: p[0].start)
     return out[:limit]
 
@@ -68,8 +68,8 @@ def transcript_lines(view: MemoryView, since: float, until: float, *, max_chars:
     """What was said in ``[since, until]``, one ``mm:ss “text”`` line per segment, newest kept within ``max_chars``."""
     lines: list[str] = []
     used = 0
-    for seg in view.store.speech(since, until, newest_first=True, limit=200):
-        seg = until_at(seg, until)
+    for whole in view.store.speech(since, until, newest_first=True, limit=200):
+        seg = until_at(whole, until)
         if seg is None:
             continue
         line = _quote(seg)

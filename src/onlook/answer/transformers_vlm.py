@@ -85,7 +85,8 @@ def load_vlm(name: str, *, device: str = "cpu", dtype: str = "auto", local_files
     except (OSError, ValueError, KeyError) as e:
         raise ModelError(f"cannot load VLM {name!r}: {str(e).splitlines()[0]}") from None
     try:
-        model = model.to(device).eval()
+        # transformers types `to` on a wrapper that mypy reads as taking a model, not a device.
+        model = model.to(device).eval()  # type: ignore[arg-type]
     except (RuntimeError, AssertionError) as e:
         raise ModelError(f"cannot move {name!r} to device {device!r}: {str(e).splitlines()[0]}") from None
     return model, processor

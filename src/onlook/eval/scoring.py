@@ -167,8 +167,9 @@ def score_response(r: Response, *, before_s: float = 0.5, after_s: float = 2.0) 
         got = "" if a.value is None else str(a.value).strip().lower()
         if isinstance(a.value, bool):
             got = "yes" if a.value else "no"
-        if _num(q.answer) is not None and _num(a.value) is not None:
-            return Scored(r, not abstained and abs(_num(q.answer) - _num(a.value)) < 1e-6, abstained)  # type: ignore[operator]
+        want_n, got_n = _num(q.answer), _num(a.value)
+        if want_n is not None and got_n is not None:
+            return Scored(r, not abstained and abs(want_n - got_n) < 1e-6, abstained)
         return Scored(r, not abstained and got == want, abstained)
     if q.type == "forward":
         span = q.gt_span or ((_num(q.answer), _num(q.answer)) if _num(q.answer) is not None else None)
@@ -185,7 +186,7 @@ def score_response(r: Response, *, before_s: float = 0.5, after_s: float = 2.0) 
         span = a.span or ((a.value, a.value) if _num(a.value) is not None else None)
         if span is None or abstained:
             return Scored(r, False, abstained, iou=0.0)
-        iou = span_iou(tuple(span), q.gt_span)  # type: ignore[arg-type]
+        iou = span_iou(tuple(span), q.gt_span)  # type: ignore[arg-type]  # span is a (start, end) pair; gt_span is set for this kind
         return Scored(r, iou >= 0.3, abstained, iou=iou)
     return Scored(r, False, abstained)
 

@@ -82,7 +82,7 @@ class Memory:
             self.store.add_sighting(o, keyframe)
         with self._lock:
             closed = self.segmenter.push(a)
-        out = []
+        out: list[Event] = []
         if closed is not None:
             self._pending.append((closed, self.segmenter.closed_key))
             out, no_room = self._store_pending()

@@ -374,7 +374,8 @@ def _scan_table(conn: sqlite3.Connection, table: str) -> tuple[int, list[Any], s
     """Read every row of a known table: (rows read, keys of rows with undecodable values, read error)."""
     cols = list(_FIELDS.get(table, {}))
     sel = ", ".join(["rowid", *cols])
-    n, bad, dims = 0, [], Counter()
+    n, bad = 0, []
+    dims: Counter[int] = Counter()
     dim_of: list[tuple[Any, int]] = []
     try:
         for r in conn.execute(f"SELECT {sel} FROM {table}"):

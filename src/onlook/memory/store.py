@@ -46,7 +46,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +163,13 @@ def scan_keyframes(folder: Path) -> tuple[dict[str, tuple[int, float]], int]:
     return files, foreign
 
 
+
+def _rowid(cur: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just wrote (sqlite3 types ``lastrowid`` as optional)."""
+    if cur.lastrowid is None:  # pragma: no cover - only after a statement that inserted nothing
+        raise StoreError("insert wrote no row")
+    return int(cur.lastrowid)
+
 class VectorIndex:
     """Inner-product index over L2-normalised vectors, keyed by event id.
 
@@ -174,7 +181,8 @@ class VectorIndex:
         try:
             import faiss  # noqa: PLC0415 - optional speed-up
 
-            self._faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            # Any: faiss's stubs name remove_ids' argument an IDSelector, but it takes an id array too.
+            self._faiss: Any = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         except ImportError:  # pragma: no cover - faiss is a core dependency
             self._faiss = None
         self._ids: list[int] = []
@@ -584,7 +592,7 @@ class Store:
             " obs, embedding) VALUES(?,?,?,?,?,?,?,?,?,?)",
             (e.start, e.end, e.summary, e.people_max, json.dumps(e.labels), e.salience, e.keyframe,
              e.keyframe_t, _obs_json(e.observations), emb))
-        e.id = int(cur.lastrowid)
+        e.id = _rowid(cur)
         self._write_many("INSERT INTO event_labels(label, event_id, start) VALUES(?,?,?)",
                          [(lab, e.id, e.start) for lab in set(e.labels)])
         if e.embedding is not None:
@@ -601,7 +609,7 @@ class Store:
         """Store a gap (an open one has ``end=None``); returns its row id for :meth:`close_gap`."""
         cur = self._write("INSERT INTO gaps(start, end, wall_start, wall_end, reason) VALUES(?,?,?,?,?)",
                           (g.start, g.end, g.wall_start, g.wall_end, g.reason))
-        return int(cur.lastrowid)
+        return _rowid(cur)
 
     def close_gap(self, gap_id: int, g: Gap) -> None:
         """Replace the stored gap ``gap_id`` (open while its outage lasted) by ``g``, its closed version."""
@@ -887,7 +895,7 @@ class Store:
                              self._read(f"SELECT DISTINCT {col} FROM {table} WHERE {col} IN ({marks})", chunk))
         return found
 
-    def _unlink_keyframes(self, seen: dict[str, tuple[int, float] | None]) -> tuple[int, int]:
+    def _unlink_keyframes(self, seen: Mapping[str, tuple[int, float] | None]) -> tuple[int, int]:
         """Delete keyframe files; returns how many and the bytes freed.
 
         ``seen`` maps each name to its entry in the running total when the caller

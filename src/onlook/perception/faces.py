@@ -419,11 +419,11 @@ class FakeFaceDetector:
     def detect(self, image: np.ndarray, t: float,
                rois: Sequence[Roi] | None = None) -> list[Observation]:
         """Scripted faces at ``t`` that overlap ``rois`` (all when ``None``)."""
-        self.calls.append((t, None if rois is None else [tuple(r) for r in rois]))  # type: ignore[misc]
+        self.calls.append((t, None if rois is None else [tuple(r) for r in rois]))  # type: ignore[misc]  # tuple() of a Roi is a Roi; mypy sees tuple[Any, ...]
         if callable(self.script):
             boxes = list(self.script(t))
         else:
             boxes = [box for start, end, box in self.script if start <= t <= end]
         regions = roi_boxes(image.shape, rois)
-        return [Observation(t=t, kind="face", label="face", score=self.score, box=tuple(b))  # type: ignore[arg-type]
-                for b in boxes if overlaps_any(tuple(b), regions)]  # type: ignore[arg-type]
+        return [Observation(t=t, kind="face", label="face", score=self.score, box=tuple(b))  # type: ignore[arg-type]  # a scripted box: four numbers
+                for b in boxes if overlaps_any(tuple(b), regions)]  # type: ignore[arg-type]  # as above

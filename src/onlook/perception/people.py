@@ -456,7 +456,7 @@ class PeopleTracker:
 
     def _touch(self, box: np.ndarray) -> str | None:
         """The frame edge a box touches, if any (the nearest one)."""
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         mx, my = self.edge_margin * ww + 1, self.edge_margin * wh + 1
         gaps = {"left": box[0], "right": ww - box[2], "top": box[1], "bottom": wh - box[3]}
         limits = {"left": mx, "right": mx, "top": my, "bottom": my}
@@ -563,7 +563,7 @@ class PeopleTracker:
             else:
                 self._observe(tr, box, t, dt, single=single[i])
                 tr.plausible += int(plausible[i])
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         for i in hidden:
             # Hidden behind the others in its group: it is there, and moves with them.
             tr = tracks[i]
@@ -805,7 +805,7 @@ class PeopleTracker:
         return True
 
     def _spawn(self, b: _Blob, t: float) -> None:
-        wh, _ = self._shape  # type: ignore[misc]
+        wh, _ = self._work_shape()
         edge = self._touch(b.box)
         eh = self._expected_h(b.box[3])
         if edge is None and b.parent is None:
@@ -954,7 +954,7 @@ class PeopleTracker:
                 person_hog or (moving and (tr.alone >= 2 or tr.plausible >= 3)))
         else:  # emerging inside the view
             ok = tr.hits >= 3 and sized and upright and (person_hog or moving)
-        if not ok or tr.h < self.min_height * self._shape[0]:  # type: ignore[index]
+        if not ok or tr.h < self.min_height * self._work_shape()[0]:
             return
         if not (tr.plausible or person_hog):
             return  # only ever seen as a small part of a bigger moving mass
@@ -982,7 +982,7 @@ class PeopleTracker:
         tracked box: small things beside it are parts of them too (or the view
         through a window behind them).
         """
-        wh, _ = self._shape  # type: ignore[misc]
+        wh, _ = self._work_shape()
         for o in self._tracks:
             if o is tr or not o.confirmed or o.h < 2.0 * tr.h:
                 continue
@@ -1026,7 +1026,7 @@ class PeopleTracker:
         return diff < 10.0
 
     def _patch(self, box: np.ndarray) -> np.ndarray | None:
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
         x1, y1 = min(ww, int(math.ceil(box[2]))), min(wh, int(math.ceil(box[3])))
         if x1 - x0 < 2 or y1 - y0 < 2:
@@ -1038,7 +1038,7 @@ class PeopleTracker:
     def _may_hog(self, box: np.ndarray) -> bool:
         if self._changed is None:
             return True
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
         x1, y1 = min(ww, int(math.ceil(box[2]))), min(wh, int(math.ceil(box[3])))
         return bool(self._changed[y0:y1, x0:x1].any())
@@ -1055,7 +1055,7 @@ class PeopleTracker:
         crop = cv2.warpAffine(self._image, m, (_HOG_W, _HOG_H), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         feat = self._hog.compute(crop).ravel()
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         gx0, gx1 = int(max(0, (cx - cw / 2) / s)), int(min(ww, math.ceil((cx + cw / 2) / s)))
         gy0, gy1 = int(max(0, (cy - ch / 2) / s)), int(min(wh, math.ceil((cy + ch / 2) / s)))
         self._hog_area[gy0:gy1, gx0:gx1] = True
@@ -1067,8 +1067,14 @@ class PeopleTracker:
         return Observation(t, kind, "person", score=_squash(tr.hog) if tr.hog > -math.inf else 0.5,
                            box=self._norm(tr.box), track_id=tr.id, attrs={"edge": edge})
 
+    def _work_shape(self) -> tuple[int, int]:
+        """The work image's (h, w): set by the first frame, before any track or blob exists."""
+        if self._shape is None:  # pragma: no cover - only if called before the first frame
+            raise RuntimeError("the people tracker has not seen a frame yet")
+        return self._shape
+
     def _norm(self, box: np.ndarray) -> Box:
-        wh, ww = self._shape  # type: ignore[misc]
+        wh, ww = self._work_shape()
         return _clip_box((box[0] / ww, box[1] / wh, box[2] / ww, box[3] / wh))
 
     def _result(self, t: float, events: list[Observation]) -> PeopleResult:

@@ -313,7 +313,7 @@ class SpeechPipeline:
         """
         text = " ".join(dict.fromkeys(w for w in words if w)) or None
         if hasattr(self.transcriber, "hotwords"):
-            self.transcriber.hotwords = text  # type: ignore[attr-defined]
+            self.transcriber.hotwords = text  # type: ignore[attr-defined]  # only some transcribers have it (checked above)
 
     @property
     def processed_until(self) -> float | None:

@@ -186,13 +186,13 @@ class FakeTextDetector:
     def detect(self, image: np.ndarray, t: float,
                rois: Sequence[Roi] | None = None) -> list[Observation]:
         """Scripted lines at ``t`` that overlap ``rois`` (all when ``None``)."""
-        self.calls.append((t, None if rois is None else [tuple(r) for r in rois]))  # type: ignore[misc]
+        self.calls.append((t, None if rois is None else [tuple(r) for r in rois]))  # type: ignore[misc]  # tuple() of a Roi is a Roi; mypy sees tuple[Any, ...]
         if callable(self.script):
             lines = [(text, tuple(box)) for text, box in self.script(t)]
         else:
             lines = [(text, tuple(box)) for start, end, text, box in self.script
                      if start <= t <= end]
         regions = roi_boxes(image.shape, rois)
-        return [Observation(t=t, kind="text", label=text, score=self.score, box=box,  # type: ignore[arg-type]
+        return [Observation(t=t, kind="text", label=text, score=self.score, box=box,  # type: ignore[arg-type]  # a scripted box: four numbers
                             attrs={"words": text_words(text)})
-                for text, box in lines if overlaps_any(box, regions)]  # type: ignore[arg-type]
+                for text, box in lines if overlaps_any(box, regions)]  # type: ignore[arg-type]  # as above

@@ -219,7 +219,7 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
     if view.encoder is not None and (rest or not labels):
         q = view.encoder.encode_texts([text])[0]
         for ev, sim in view.store.vector_search(q, pool, until=until_):
-            if since is None or ev.end >= since:
+            if ev.id is not None and (since is None or ev.end >= since):
                 cands.setdefault(ev.id, ev)
                 emb_scores[ev.id] = sim
     cur = view.live.open_event() if view.live else None
@@ -247,14 +247,14 @@ def search(view: MemoryView, text: str, *, until: float | None = None, k: int = 
     # Discrete moments (a cut, an entry, a word) are separate answers; quiet states merge into spans.
     discrete = any(lab in ("enter", "exit", "scene_cut") or lab.startswith("word:") for lab in labels)
     for score, e in scored:
-        merged = False
+        joined = False
         for i, h in enumerate(hits if not discrete else []):
             if abs(h.score - score) < 1e-6 and (e.start <= h.end + 1.0 and e.end >= h.start - 1.0):
                 hits[i] = SearchHit(min(h.start, e.start), max(h.end, e.end), h.score, h.description,
                                     h.keyframe, h.stream_id)
-                merged = True
+                joined = True
                 break
-        if not merged:
+        if not joined:
             end = e.end if until_ is None else min(e.end, until_)
             hits.append(SearchHit(e.start, end, round(score, 4), e.summary, e.keyframe, view.stream_id))
         if len(hits) >= k:
@@ -288,9 +288,10 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
     seen: set[int | None] = set()
     for seg, fts in view.store.search_speech(list(words), since=since, until=until, limit=max(30, 3 * k)):
         seen.add(seg.id)
-        seg = until_at(seg, until) if until is not None else seg
-        if seg is None:
+        cut = until_at(seg, until) if until is not None else seg
+        if cut is None:
             continue
+        seg = cut
         said = [w for w in words if words_match((w,), seg.text)]
         if not said:
             continue
@@ -305,9 +306,9 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
         for seg, sim in view.store.similar_speech(q, since=since, until=until, k=k):
             if seg.id in seen:
                 continue
-            seg = until_at(seg, until) if until is not None else seg
-            if seg is not None and sim > 0.25:
-                out.append(SearchHit(seg.start, seg.end, round(0.5 * sim, 4), f"said: “{seg.text}”", None,
+            cut = until_at(seg, until) if until is not None else seg
+            if cut is not None and sim > 0.25:
+                out.append(SearchHit(cut.start, cut.end, round(0.5 * sim, 4), f"said: “{cut.text}”", None,
                                      view.stream_id))
     out.sort(key=lambda h: (-h.score, h.start))
     return out[:k]

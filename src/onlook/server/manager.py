@@ -485,7 +485,8 @@ class StreamManager:
         from onlook.cluster.remote import RemoteStream
 
         o = h.options
-        spec = StreamSpec(h.id, h.path if h.kind == "local" else h.source, settings,
+        target = h.path if h.kind == "local" and h.path is not None else h.source
+        spec = StreamSpec(h.id, target, settings,
                           alerts=tuple(dict.fromkeys(h.alerts)), start_s=float(o.get("start") or 0.0),
                           until_s=o.get("until"), resume=True, start=start, net_policy=self.net_policy)
         with contextlib.suppress(KeyError):  # a restart: the old worker goes first (it holds the store)

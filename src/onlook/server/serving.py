@@ -11,6 +11,7 @@ Other front ends (an OpenAI-compatible chat endpoint, a web page) reuse it:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import re
 import time
@@ -94,7 +95,8 @@ class StreamService:
         while len(self.conversations) > self.max_conversations:
             self.conversations.popitem(last=False)
 
-    def history(self, conversation_id: str) -> list[dict[str, Any]]:
+    # builtins.list: inside this class `list` names the method above.
+    def history(self, conversation_id: str) -> builtins.list[dict[str, Any]]:
         """Earlier turns of a conversation (for answerers that use context)."""
         return list(self.conversations.get(conversation_id, []))
 

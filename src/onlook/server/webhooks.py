@@ -142,7 +142,8 @@ class WebhookSender:
                 self.stats["retried"] += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max_s)
-            target, headers, extensions = url, {"Content-Type": "application/json"}, {}
+            target, headers = url, {"Content-Type": "application/json"}
+            extensions: dict[str, Any] = {}
             if policy is not None:
                 try:
                     target, pinned, extensions = await asyncio.to_thread(policy.webhook_target, url)

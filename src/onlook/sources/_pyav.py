@@ -60,7 +60,7 @@ def source_error(cls: type[SourceError], action: str, uri: str, reason: str) -> 
     the message.
     """
     err = cls(f"cannot {action} {display_name(uri)!r}: {reason}", source=uri)
-    err.reason = reason  # type: ignore[attr-defined]
+    err.reason = reason  # type: ignore[attr-defined]  # an attribute only these errors carry
     return err
 
 

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from onlook.errors import ConfigError
 from onlook.sources.base import Source, SourceInfo
@@ -98,7 +98,7 @@ class PacedSource:
         self.source = source
         self.speed = speed
         self._stop = threading.Event()
-        self._gen: Iterator[Frame] | None = None
+        self._gen: Generator[Frame, None, None] | None = None
 
     @property
     def info(self) -> SourceInfo:
@@ -122,7 +122,7 @@ class PacedSource:
             self._gen = self._frames()
         return self._gen
 
-    def _frames(self) -> Iterator[Frame]:
+    def _frames(self) -> Generator[Frame, None, None]:
         for frame in paced(self.source, self.speed, sleep=self._stop.wait):
             if self._stop.is_set():
                 return
@@ -133,7 +133,7 @@ class PacedSource:
         if self._gen is not None:
             # ValueError: running in a decoder thread, which sees _stop and ends.
             with contextlib.suppress(ValueError):
-                self._gen.close()  # type: ignore[attr-defined]
+                self._gen.close()
         self.source.close()
 
     def __enter__(self) -> PacedSource:
