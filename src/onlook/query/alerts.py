@@ -33,13 +33,12 @@ from onlook.query.parse import (
     FACE_WORDS,
     PERSON_WORDS,
     UNSEEN_WORDS,
-    _has_any,
-    _norm,
     parse_colors,
     parse_region,
     quoted_words,
 )
 from onlook.query.speech import speech_alert_words, words_match
+from onlook.query.text import has_any, normalize
 from onlook.types import Alert, Analysis, Observation, SpeechSegment
 
 __all__ = ["Rule", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
@@ -114,7 +113,7 @@ def compile_alert(query: str) -> Rule:
     """
     if not query or not query.strip():
         raise UnsupportedQuery("an alert query cannot be empty")
-    q = _norm(query)
+    q = normalize(query)
     tokens = set(re.findall(r"[a-z]+", q))
     colors = parse_colors(q)
     region = parse_region(q)
@@ -136,11 +135,11 @@ def compile_alert(query: str) -> Rule:
     if tokens & FACE_WORDS and not unseen:
         return Rule(query, "face")
     if is_person and not unseen:
-        if _has_any(q, EXIT_WORDS):
+        if has_any(q, EXIT_WORDS):
             return Rule(query, "exit", colors=colors, region=region)
         if colors:
             return Rule(query, "person_color", colors=colors, region=region)
-        if _has_any(q, ENTER_WORDS) or re.search(r"\b(in view|visible|into view)\b", q):
+        if has_any(q, ENTER_WORDS) or re.search(r"\b(in view|visible|into view)\b", q):
             return Rule(query, "enter", region=region)
     if re.search(r"\b(motion|movement|moving|moves|activity)\b", q) and not unseen:
         return Rule(query, "motion", region=region)

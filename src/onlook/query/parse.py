@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from onlook.perception.color import COLOR_NAMES
+from onlook.query.text import has_any, normalize
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
            "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
@@ -120,10 +121,6 @@ _UNIT_S = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min
            "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600}
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower().replace("’", "'")).strip()
-
-
 def parse_time_scope(text: str) -> TimeScope:
     """Find the temporal cue of a question.
 
@@ -133,7 +130,7 @@ def parse_time_scope(text: str) -> TimeScope:
         >>> parse_time_scope("what happened at the start?").kind
         'start'
     """
-    q = _norm(text)
+    q = normalize(text)
     # The unit must follow the cue directly or after a number ("last minute", "last 2 min",
     # "past two hours"), so "last words" or "past lots of shops" are not windows.
     m = re.search(r"\b(?:last|past|previous)\s+(?:(\d+(?:\.\d+)?)\s*|(" + "|".join(_NUM_WORDS) +
@@ -177,7 +174,7 @@ def parse_colors(text: str) -> tuple[str, ...]:
 
 def parse_region(text: str) -> str | None:
     """The picture region named in ``text`` (``"lower left"``...), if any."""
-    q = _norm(text)
+    q = normalize(text)
     q = (q.replace("bottom", "lower").replace("top", "upper").replace("center", "centre")
          .replace("middle", "centre"))
     v = re.search(r"\b(upper|lower)\b", q)
@@ -195,7 +192,7 @@ def parse_region(text: str) -> str | None:
 
 def parse_edge(text: str) -> str | None:
     """The frame edge a question names for an entry or exit ("through the right edge")."""
-    q = _norm(text)
+    q = normalize(text)
     m = re.search(r"\b(left|right|top|bottom)\s+(edge|side|border)\b", q) or re.search(
         r"\b(?:from|through|via|out|off|towards?|at) the (left|right|top|bottom)\b(?! (upper|lower|corner))", q)
     return m.group(1) if m else None
@@ -220,19 +217,15 @@ def quoted_words(text: str) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _has_any(q: str, words: set[str] | tuple[str, ...]) -> bool:
-    return any(re.search(rf"\b{re.escape(w)}\b", q) for w in words)
-
-
 _LEFT_AS_EXIT = re.compile(r"(?<!the )(?<!lower )(?<!upper )(?<!top )(?<!bottom )(?<!far )\bleft\b"
                            r"(?! (side|edge|corner|half|of|hand|part|bank))")
 
 
 def _action(q: str) -> str | None:
-    if _has_any(q, EXIT_WORDS) or (_LEFT_AS_EXIT.search(q) and re.search(r"\b(who|people|persons?|someone|"
+    if has_any(q, EXIT_WORDS) or (_LEFT_AS_EXIT.search(q) and re.search(r"\b(who|people|persons?|someone|"
                                                                           r"anyone|many|did|has|have)\b", q)):
         return "exit"
-    if _has_any(q, ENTER_WORDS):
+    if has_any(q, ENTER_WORDS):
         return "enter"
     return None
 
@@ -245,7 +238,7 @@ def parse_question(text: str) -> Intent:
         >>> (i.kind, i.subject, i.action, i.colors, i.order)
         ('when', 'person', 'enter', ('red',), 'first')
     """
-    q = _norm(text)
+    q = normalize(text)
     scope = parse_time_scope(q)
     colors = parse_colors(q)
     region = parse_region(q)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from onlook.query.parse import TimeScope, _norm, parse_time_scope, quoted_words
+from onlook.query.parse import TimeScope, parse_time_scope, quoted_words
+from onlook.query.text import normalize
 
 __all__ = ["SpeechIntent", "parse_speech_question", "speech_alert_words", "speech_words", "words_match",
            "SPEECH_STOP"]
@@ -71,7 +72,7 @@ def speech_words(text: str) -> tuple[str, ...]:
     if quoted:
         return quoted
     out: list[str] = []
-    for w in re.findall(r"[a-z0-9']+", _norm(text)):
+    for w in re.findall(r"[a-z0-9']+", normalize(text)):
         w = w.strip("'")
         if w and w not in SPEECH_STOP and not w.isdigit() and w not in out:
             out.append(w)
@@ -101,7 +102,7 @@ def parse_speech_question(text: str) -> SpeechIntent | None:
         >>> parse_speech_question("how many people are visible now?") is None
         True
     """
-    q = _norm(text)
+    q = normalize(text)
     if not _VERB_RE.search(q) and not re.search(r"\btranscri|\bconversation\b|\bdiscussion\b", q):
         return None
     # "what does the sign say" is on-screen text, not speech.
@@ -139,7 +140,7 @@ def speech_alert_words(query: str) -> tuple[str, ...] | None:
         >>> speech_alert_words("the word TAXI appears") is None
         True
     """
-    q = _norm(query)
+    q = normalize(query)
     m = _ALERT_VERB.search(q)
     passive = re.search(r"\b(is|are|gets?|was|being) (said|spoken|mentioned|heard|shouted|called out)\b", q)
     if m is None and passive is None:
