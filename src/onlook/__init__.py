@@ -25,6 +25,7 @@ from onlook.answer.openai_vlm import OpenAIAnswerer
 from onlook.answer.process import ProcessAnswerer
 from onlook.answer.transformers_vlm import TransformersAnswerer
 from onlook.answer.vlm import VLMAnswerer
+from onlook.client import FakeStreamClient, StreamClient
 from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.errors import (
@@ -87,6 +88,7 @@ __all__ = [
     "ExtractiveAnswerer",
     "FakeAnswerer",
     "FakeSource",
+    "FakeStreamClient",
     "Frame",
     "Gap",
     "Memory",
@@ -118,6 +120,7 @@ __all__ = [
     "StoreLocked",
     "StoreNotFound",
     "StoreTooNew",
+    "StreamClient",
     "StreamEngine",
     "StreamState",
     "TargetNotAllowed",

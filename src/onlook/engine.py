@@ -25,11 +25,12 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from onlook.answer.extractive import Answerer, ExtractiveAnswerer
+from onlook.client import Message
 from onlook.config import Settings
 from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
@@ -37,14 +38,12 @@ from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_
 from onlook.query.alerts import AlertBook, Rule
 from onlook.query.search import MemoryView, search
 from onlook.sampling import FpsSampler
-from onlook.types import Alert, Answer, Capability, Frame, Gap, SearchHit, SpeechSegment, Word
+from onlook.types import Alert, Answer, Capability, Frame, Gap, MessageType, SearchHit, SpeechSegment, Word
 
 __all__ = ["StreamEngine", "Message"]
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-"""What subscribers receive: ``{"type": "event"|"alert"|"status"|"error"|"end", "t": ..., ...}``."""
 
 
 class StreamEngine:
@@ -300,7 +299,7 @@ class StreamEngine:
             self._fire(alert, latest[0] if latest else None, heard_wall=seg.wall or None)
 
     def _on_speech_error(self, e: BaseException) -> None:
-        self._emit({"type": "status", "t": self.stats["t"], "stream": self.stream_id, "state": "speech off",
+        self._emit({"type": MessageType.STATUS, "t": self.stats["t"], "stream": self.stream_id, "state": "speech off",
                     "message": str(e)})
 
     def _frames(self) -> Iterator[Frame]:
@@ -374,7 +373,7 @@ class StreamEngine:
                 self.perceiver = build_perceiver(self.settings)
             self.attach_audio(getattr(self.source, "audio", None))
             info = getattr(self.source, "info", None)
-            self._emit({"type": "status", "t": 0.0, "state": "started", "stream": self.stream_id,
+            self._emit({"type": MessageType.STATUS, "t": 0.0, "state": "started", "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
             for frame in self._frames():
                 self._process(frame)
@@ -387,7 +386,7 @@ class StreamEngine:
             if not isinstance(e, OnlookError):
                 log.exception("stream %s failed", self.stream_id)
             self.error = e
-            self._emit({"type": "error", "t": self.stats["t"], "message": str(e), "error": type(e).__name__})
+            self._emit({"type": MessageType.ERROR, "t": self.stats["t"], "message": str(e), "error": type(e).__name__})
             raise
         finally:
             # Each step on its own: a full disk or a broken source must not keep the
@@ -396,7 +395,7 @@ class StreamEngine:
                 no_room = self._flush_open_event()
                 if no_room is not None and self.error is None:  # the last keyframe found the disk full
                     self.error = no_room
-                    self._emit({"type": "error", "t": self.stats["t"], "message": str(no_room),
+                    self._emit({"type": MessageType.ERROR, "t": self.stats["t"], "message": str(no_room),
                                 "error": type(no_room).__name__})
                 try:
                     self._sync_gaps()  # the outage a source gave up in, or one it reported last
@@ -466,7 +465,7 @@ class StreamEngine:
                     rows[i] = (g, rows[i][1], shifted)
                 else:
                     rows.append((g, self.store.add_gap(shifted), shifted))
-                self._emit({"type": "event", "t": shifted.start, "kind": "gap", "end": shifted.end,
+                self._emit({"type": MessageType.EVENT, "t": shifted.start, "kind": "gap", "end": shifted.end,
                             "reason": shifted.reason})
 
     def _shift_gap(self, g: Gap) -> Gap:
@@ -567,7 +566,7 @@ class StreamEngine:
             self._emit(self._event_msg(ev))
         for o in a.observations:
             if o.kind in ("enter", "exit", "scene_cut", "text"):
-                self._emit({"type": "event", "t": o.t, "kind": o.kind, "label": o.label,
+                self._emit({"type": MessageType.EVENT, "t": o.t, "kind": o.kind, "label": o.label,
                             "track_id": o.track_id, "attrs": o.attrs})
         for alert in self.book.check(a):
             if self.confirmer is not None:  # cheap trigger -> expensive check, off the ingest thread
@@ -602,7 +601,7 @@ class StreamEngine:
 
     @staticmethod
     def _event_msg(ev) -> Message:
-        return {"type": "event", "t": ev.end, "kind": "segment", "start": ev.start, "end": ev.end,
+        return {"type": MessageType.EVENT, "t": ev.end, "kind": "segment", "start": ev.start, "end": ev.end,
                 "summary": ev.summary, "salience": ev.salience, "keyframe": ev.keyframe}
 
     def stop(self, timeout: float | None = 10.0) -> None:
@@ -663,6 +662,14 @@ class StreamEngine:
         """Ranked time spans matching ``text`` (temporal grounding)."""
         return search(self.view, text, until=until, k=k)
 
+    def keyframe(self, name: str) -> Path | None:
+        """A stored keyframe's file by name (``0000012345.jpg``, ``keyframes/`` prefix allowed), or None."""
+        return self.store.keyframe_file(name)
+
+    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
+        """The latest alerts, events, sightings, gaps and speech of the store, oldest first (a timeline)."""
+        return self.store.record(limit, sighting_kinds)
+
     def status(self) -> Message:
         """Counters for display: stream time, rates, skip ratio, memory size."""
         st = self.stats
@@ -670,7 +677,7 @@ class StreamEngine:
         p = self.perceiver
         src = self.source
         info = getattr(src, "info", None)
-        return {"type": "status", "t": round(st["t"], 3), "stream": self.stream_id,
+        return {"type": MessageType.STATUS, "t": round(st["t"], 3), "stream": self.stream_id,
                 "frames_decoded": st["frames_decoded"], "frames_kept": st["frames_kept"],
                 "fps": round(st["frames_kept"] / elapsed, 2) if elapsed > 0 else 0.0,
                 "speed": round(st["t"] / elapsed, 2) if elapsed > 0 else 0.0,

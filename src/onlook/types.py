@@ -226,7 +226,7 @@ class Alert:
     keyframe: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "alert", "t": round(self.t, 3), "query": self.query,
+        return {"type": MessageType.ALERT, "t": round(self.t, 3), "query": self.query,
                 "stream": self.stream_id, "wall": self.wall, "keyframe": self.keyframe,
                 "evidence": [o.to_dict() for o in self.evidence]}
 

@@ -199,7 +199,7 @@ class StreamWorker:
 
     def keyframe(self, name: str) -> bytes | None:
         """A stored keyframe's JPEG bytes by file name (``0000012345.jpg``), or None."""
-        path = self.engine.store.keyframe_file(name)
+        path = self.engine.keyframe(name)
         try:
             return path.read_bytes() if path is not None else None
         except OSError:  # evicted meanwhile
@@ -207,7 +207,7 @@ class StreamWorker:
 
     def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
         """The latest alerts, events, sightings and gaps of the stream's store (:meth:`Store.record`)."""
-        return self.engine.store.record(limit, sighting_kinds)
+        return self.engine.record(limit, sighting_kinds)
 
     def latest(self, after_seq: int = -1) -> tuple[Frame, list] | None:
         """The last analysed frame and its observations, if newer than ``after_seq``."""

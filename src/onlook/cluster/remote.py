@@ -15,13 +15,17 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from onlook.answer.base import BaseAnswerer, History
+from onlook.client import Message
 from onlook.cluster.executor import Executor
-from onlook.engine import Message
-from onlook.types import Answer, Frame, SearchHit
+from onlook.types import Answer, Frame, MessageType, SearchHit
+
+if TYPE_CHECKING:
+    from onlook.query.search import MemoryView
 
 __all__ = ["RemoteStream"]
 
@@ -59,18 +63,18 @@ class RemoteStream:
         error: The worker's one-line error after a failure, else None.
     """
 
-    view = None  # memory lives with the worker; answers are asked of it
+    view: MemoryView | None = None  # memory lives with the worker; answers are asked of it
 
     def __init__(self, executor: Executor, stream_id: str, *, vlm: bool = False,
                  alerts: list[str] | None = None, poll_s: float = 0.1, ingesting: bool = True) -> None:
         self.executor = executor
         self.stream_id = stream_id
         self.poll_s = poll_s
-        self.answerer = _RemoteAnswerer(self) if vlm else None
+        self.answerer: BaseAnswerer | None = _RemoteAnswerer(self) if vlm else None
         self.done = threading.Event()
         if not ingesting:  # opened for questions only: nothing will run until it is started again
             self.done.set()
-        self.error: str | None = None
+        self.error: Exception | str | None = None
         self._alerts = list(alerts or [])
         self._callbacks: list[Callable[[Message], None]] = []
         self._latest: tuple[Frame, list[Any]] | None = None
@@ -133,14 +137,14 @@ class RemoteStream:
                 self._stop.wait(self.poll_s)
 
     def _track(self, msg: Message) -> None:
-        if msg.get("type") == "status":
+        if msg.get("type") == MessageType.STATUS:
             state = msg.get("state")
             if state in _FINAL:
                 self.done.set()
             elif state == "started":
                 self.done.clear()
                 self.error = None
-        elif msg.get("type") == "error":
+        elif msg.get("type") == MessageType.ERROR:
             self.error = str(msg.get("message") or "")
 
     # --- the engine calls the server makes --------------------------------------------------------
@@ -204,10 +208,11 @@ class RemoteStream:
             with self._latest_lock:
                 self._latest_busy = False
 
-    def keyframe(self, name: str) -> bytes | None:
-        return self.executor.keyframe(self.stream_id, name)
+    def keyframe(self, name: str) -> Path | bytes | None:
+        """The keyframe's JPEG bytes, read by the worker from its store (None when not stored)."""
+        return self.executor.keyframe(self.stream_id, name.removeprefix("keyframes/"))
 
-    def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
         return self.executor.record(self.stream_id, limit, tuple(sighting_kinds))
 
     def stop(self, timeout: float | None = 10.0) -> None:

@@ -32,7 +32,7 @@ from onlook.config import Settings
 from onlook.errors import OnlookError
 from onlook.server import routes_events, routes_openai, routes_page, routes_streams
 from onlook.server.errors import one_line, status_for
-from onlook.server.manager import StreamManager
+from onlook.server.manager import ClientFactory, StreamManager
 from onlook.server.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RequestGuardMiddleware
 from onlook.server.serving import StreamService
 from onlook.server.webhooks import WebhookSender
@@ -126,7 +126,8 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
                webhooks: Sequence[str] = (), max_body_bytes: int = 64 * 1024,
                max_chat_body_bytes: int = 1024 * 1024,
                webhook_sender: WebhookSender | None = None, answerer: Any = None, executor: Any = None,
-               server_names: Sequence[str] = (), net_policy: NetPolicy | None = None) -> FastAPI:
+               server_names: Sequence[str] = (), net_policy: NetPolicy | None = None,
+               clients: ClientFactory | None = None) -> FastAPI:
     """Build the onlook HTTP app.
 
     Args:
@@ -153,6 +154,9 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
         net_policy: What network sources and per-stream webhooks that clients name may
             reach; default from ``settings`` (public addresses, plus ``allow_hosts``,
             listening sources only with ``allow_listen``).
+        clients: Builds each stream's :class:`~onlook.client.StreamClient` from its handle and
+            settings, instead of an engine here or a worker on ``executor`` (e.g.
+            :class:`~onlook.client.FakeStreamClient` in tests of the API).
 
     Returns:
         The app; its lifespan reopens the streams of ``store_root`` and stops them on shutdown.
@@ -165,7 +169,7 @@ def create_app(settings: Settings | None = None, store_root: str | os.PathLike[s
     settings = settings or Settings()
     manager = StreamManager(settings, store_root, allow_files=list(allow_files), webhooks=list(webhooks),
                             webhook_sender=webhook_sender, answerer=answerer, executor=executor,
-                            net_policy=net_policy)
+                            net_policy=net_policy, clients=clients)
     service = StreamService(manager)
 
     @asynccontextmanager

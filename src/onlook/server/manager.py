@@ -30,7 +30,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 
 from anyio import to_thread
 
+from onlook.client import StreamClient
 from onlook.config import Settings, parse_bytes
 from onlook.engine import StreamEngine
 from onlook.errors import ConfigError, OnlookError, SourceError, StoreLocked, TargetNotAllowed, UnsupportedSource
@@ -53,17 +54,20 @@ from onlook.server.errors import (
 )
 from onlook.server.protocol import STREAM_ID_PATTERN, CreateStreamRequest
 from onlook.server.webhooks import WebhookSender, check_webhook_url
-from onlook.sources import LIVE_SCHEMES, PacedSource, ThreadedSource, open_source
+from onlook.sources import LIVE_SCHEMES, PacedSource, ResumedSource, ThreadedSource, open_source
 from onlook.sources._pyav import display_name
 from onlook.sources.netpolicy import SOURCE_REFUSED, WEBHOOK_REFUSED, NetPolicy
-from onlook.types import Frame
+from onlook.types import MessageType, StreamState
 
 __all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "read_streams_file",
            "keyframe_url"]
 
 log = logging.getLogger(__name__)
 
-MESSAGE_TYPES = frozenset({"event", "alert", "status", "error", "speech"})
+MESSAGE_TYPES = frozenset(MessageType)
+
+ClientFactory = Callable[["StreamHandle", Settings], StreamClient]
+"""Builds a stream's client from its handle and settings (see ``StreamManager(clients=...)``)."""
 """Message types subscribers can ask for (``?types=``)."""
 
 _ID_RE = re.compile(STREAM_ID_PATTERN)
@@ -165,38 +169,6 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-class _ResumedSource:
-    """A finite source fast-forwarded past the stream time its store already holds.
-
-    Frames up to ``after`` are decoded and dropped without pacing, so a file
-    interrupted by a server restart carries on where it was, at once.
-    """
-
-    def __init__(self, source: Any, after: float) -> None:
-        self.source = source
-        self.after = after
-
-    @property
-    def info(self) -> Any:
-        return self.source.info
-
-    @property
-    def gaps(self) -> list[Any]:
-        return self.source.gaps
-
-    @property
-    def dropped(self) -> int:
-        return self.source.dropped
-
-    def __iter__(self) -> Iterator[Frame]:
-        for frame in self.source:
-            if frame.pts > self.after + 1e-6:
-                yield frame
-
-    def close(self) -> None:
-        self.source.close()
-
-
 # --- subscribers -------------------------------------------------------------------------------
 
 
@@ -260,16 +232,16 @@ class StreamHandle:
     options: dict[str, Any]
     kind: str
     path: str | None = None
-    state: str = "starting"
+    state: StreamState = StreamState.STARTING
     error: str | None = None
     created: float = field(default_factory=time.time)
-    engine: StreamEngine | None = None
+    engine: StreamClient | None = None
     store: Store | None = None
     stop_requested: bool = False
     unsubscribe: Callable[[], None] | None = None
     alerts: list[str] = field(default_factory=list)
 
-    def require_engine(self) -> StreamEngine:
+    def require_engine(self) -> StreamClient:
         if self.engine is None:
             raise StreamUnavailable(f"stream '{self.id}' is not open: {self.error or 'unknown error'}")
         return self.engine
@@ -305,8 +277,11 @@ class StreamManager:
     def __init__(self, settings: Settings, store_root: str | os.PathLike[str], *,
                  allow_files: list[str | os.PathLike[str]] | None = None, webhooks: list[str] | None = None,
                  webhook_sender: WebhookSender | None = None, subscriber_queue: int = 256,
-                 answerer: Any = None, executor: Any = None, net_policy: NetPolicy | None = None) -> None:
+                 answerer: Any = None, executor: Any = None, net_policy: NetPolicy | None = None,
+                 clients: ClientFactory | None = None) -> None:
         self.settings = settings
+        # Builds each stream's client instead of an engine or a remote worker (a fake in tests).
+        self.clients = clients
         self.net_policy = net_policy or NetPolicy.from_settings(settings)
         # Where streams run: None keeps each engine in this process; an Executor (e.g. a
         # RayExecutor) runs each stream's worker elsewhere and the manager holds a RemoteStream.
@@ -444,6 +419,12 @@ class StreamManager:
             h.path = self.check_local(h.path or "")
             if probe:  # a bad file is refused now, with its reason, not later as a failed stream
                 open_source(h.path, stream_id=h.id, queue_size=0).close()
+        if self.clients is not None:
+            self._attach(h, self.clients(h, settings), store=None)
+            if start:
+                h.state = StreamState.STARTING
+                h.require_engine().start()
+            return
         if self.executor is not None:
             self._open_remote(h, settings, start=start)
             return
@@ -462,21 +443,9 @@ class StreamManager:
             if h.store is None:
                 store.close()
             raise
-        h.store = store
-        h.engine = engine
-        h.error = None
-        h.stop_requested = False
-        loop = self._loop
-        assert loop is not None
-
-        def on_message(msg: dict[str, Any], _engine: StreamEngine = engine) -> None:
-            # Ingest thread: hand over and return at once.
-            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
-                loop.call_soon_threadsafe(self._on_message, h, _engine, msg)
-
-        h.unsubscribe = engine.subscribe(on_message)
+        self._attach(h, engine, store=store)
         if start:
-            h.state = "starting"
+            h.state = StreamState.STARTING
             engine.start()
 
     def _open_remote(self, h: StreamHandle, settings: Settings, *, start: bool) -> None:
@@ -494,24 +463,29 @@ class StreamManager:
         self.executor.open(spec)
         engine = RemoteStream(self.executor, h.id, vlm=settings.answerer.kind != "extractive", alerts=list(spec.alerts),
                               ingesting=start)
-        h.store = None
-        h.engine = engine  # type: ignore[assignment]
+        self._attach(h, engine, store=None)
+        h.state = StreamState.STARTING if start else h.state
+        engine.start()
+
+    def _attach(self, h: StreamHandle, client: StreamClient, *, store: Store | None) -> None:
+        """Make ``client`` the stream's and follow its messages (on the event loop)."""
+        h.store = store
+        h.engine = client
         h.error = None
         h.stop_requested = False
         loop = self._loop
         assert loop is not None
 
-        def on_message(msg: dict[str, Any], _engine: Any = engine) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._on_message, h, _engine, msg)
+        def on_message(msg: dict[str, Any], _client: StreamClient = client) -> None:
+            # An ingest or polling thread: hand over and return at once.
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
+                loop.call_soon_threadsafe(self._on_message, h, _client, msg)
 
-        h.unsubscribe = engine.subscribe(on_message)
-        h.state = "starting" if start else h.state
-        engine.start()
+        h.unsubscribe = client.subscribe(on_message)
 
     @staticmethod
     def _resumed(path: str, after: float, s: Settings, stream_id: str) -> Any:
-        src: Any = _ResumedSource(open_source(path, stream_id=stream_id, queue_size=0), after)
+        src: Any = ResumedSource(open_source(path, stream_id=stream_id, queue_size=0), after)
         if s.realtime:
             src = PacedSource(src)
         return ThreadedSource(src, s.queue_size, drop_oldest=s.realtime)
@@ -591,7 +565,8 @@ class StreamManager:
 
     async def _reopen(self, entry: dict[str, Any]) -> None:
         source = str(entry.get("source", ""))
-        state = entry.get("state") if entry.get("state") in ("ended", "stopped") else None
+        saved = entry.get("state")
+        state = StreamState(saved) if saved in (StreamState.ENDED, StreamState.STOPPED) else None
         h = StreamHandle(id=entry["id"], source=source, options=dict(entry.get("options") or {}), kind="live",
                          alerts=[str(a) for a in entry.get("alerts") or []], created=float(entry.get("created") or 0))
         self.streams[h.id] = h
@@ -601,7 +576,7 @@ class StreamManager:
             if state is not None:
                 h.state = state
         except OnlookError as e:
-            h.state, h.error = "failed", one_line(e)
+            h.state, h.error = StreamState.FAILED, one_line(e)
             log.warning("stream %s could not be reopened: %s", h.id, h.error)
 
     async def restart(self, stream_id: str) -> StreamHandle:
@@ -616,13 +591,13 @@ class StreamManager:
             if old is not None:
                 h.alerts = old.alert_queries
                 await to_thread.run_sync(old.stop)
-                if self.executor is not None:  # its worker is replaced below
+                if self.executor is not None or self.clients is not None:  # it is replaced below
                     await to_thread.run_sync(old.close)
             h.engine = None
             try:
                 await to_thread.run_sync(lambda: self._open_engine(h, start=True))
             except OnlookError as e:
-                h.state, h.error = "failed", one_line(e)
+                h.state, h.error = StreamState.FAILED, one_line(e)
                 raise
             finally:
                 self._save()
@@ -632,12 +607,12 @@ class StreamManager:
         """Stop ingest; the stream stays listed (``stopped``) and queryable."""
         h = self.get(stream_id)
         engine = h.engine
-        if engine is not None and not engine.done.is_set() and h.state not in ("ended", "failed"):
+        if engine is not None and not engine.done.is_set() and h.state not in (StreamState.ENDED, StreamState.FAILED):
             h.stop_requested = True
-            h.state = "stopped"
+            h.state = StreamState.STOPPED
             await to_thread.run_sync(engine.stop)
-        elif h.state in ("starting", "running"):
-            h.state = "stopped"
+        elif h.state in (StreamState.STARTING, StreamState.RUNNING):
+            h.state = StreamState.STOPPED
         self._save()
         return h
 
@@ -675,11 +650,13 @@ class StreamManager:
 
     # --- status ----------------------------------------------------------------------------------
 
-    def state_of(self, h: StreamHandle) -> str:
+    def state_of(self, h: StreamHandle) -> StreamState:
         e = h.engine
-        if h.state in ("starting", "running") and e is not None and e.done.is_set():
+        if h.state in (StreamState.STARTING, StreamState.RUNNING) and e is not None and e.done.is_set():
             # The final message may still be on its way to the loop.
-            return "failed" if e.error is not None else ("stopped" if h.stop_requested else "ended")
+            if e.error is not None:
+                return StreamState.FAILED
+            return StreamState.STOPPED if h.stop_requested else StreamState.ENDED
         return h.state
 
     def status(self, h: StreamHandle) -> dict[str, Any]:
@@ -728,40 +705,40 @@ class StreamManager:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
 
-    def _on_message(self, h: StreamHandle, engine: StreamEngine, msg: dict[str, Any]) -> None:
+    def _on_message(self, h: StreamHandle, engine: StreamClient, msg: dict[str, Any]) -> None:
         if h.engine is not engine:
             return  # a late message from an engine this stream has replaced
         msg = {**msg, "stream": h.id}
         kind = msg.get("type")
-        if h.kind == "live" and kind == "error" and msg.get("error") in _SOURCE_ERRORS:
+        if h.kind == "live" and kind == MessageType.ERROR and msg.get("error") in _SOURCE_ERRORS:
             # "refused", "timed out" and "404" would make the API a port scanner: one text for all.
             log.warning("stream %s: %s", h.id, msg.get("message"))
             msg.update(message=SOURCE_REFUSED, error="SourceUnreachable")
-        elif h.kind == "live" and kind == "status" and "source" in msg:
+        elif h.kind == "live" and kind == MessageType.STATUS and "source" in msg:
             msg["source"] = h.source  # not the address it was pinned to
         final = False
-        if kind == "status":
+        if kind == MessageType.STATUS:
             if isinstance(msg.get("alerts"), int):  # the engine's count; "alerts" is the list of queries here
                 msg["alerts_fired"] = msg.pop("alerts")
             state = msg.get("state")
             if state == "started":
-                if h.state == "starting":
-                    h.state = "running"
+                if h.state == StreamState.STARTING:
+                    h.state = StreamState.RUNNING
             elif state in ("ended", "failed"):
                 final = True
                 if h.stop_requested or (self.closing and state == "ended"):
-                    h.state = "stopped" if h.stop_requested else h.state
+                    h.state = StreamState.STOPPED if h.stop_requested else h.state
                 else:
-                    h.state = state
+                    h.state = StreamState(state)
             msg["state"] = h.state
-        elif kind == "error":
+        elif kind == MessageType.ERROR:
             h.error = one_line(msg.get("message", ""))
         if msg.get("keyframe"):
             msg["keyframe_url"] = keyframe_url(h.id, msg["keyframe"])
         for sub in list(self._subs):
             if sub.wants(msg):
                 sub.put(msg)
-        if kind == "alert":
+        if kind == MessageType.ALERT:
             for url in self.webhooks:  # the operator's
                 self.webhook_sender.submit(url, msg)
             for url in h.options.get("webhooks") or []:  # a client's: checked and pinned at each delivery

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onlook.types import StreamState
+
 __all__ = [
     "STREAM_ID_PATTERN",
     "dumps",
@@ -34,7 +36,6 @@ __all__ = [
 STREAM_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 """Stream ids: letters, digits, ``_`` and ``-``; they name a folder under the store root."""
 
-StreamState = Literal["starting", "running", "ended", "failed", "stopped"]
 
 AlertQuery = Annotated[str, Field(min_length=1, max_length=500)]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]

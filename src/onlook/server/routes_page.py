@@ -10,7 +10,6 @@ reload; like every ``/streams`` route it needs the API key when one is set.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,17 +80,15 @@ async def stream_history(stream_id: StreamId, service: Service,
     Each item has the shape of the matching live message (``/streams/{id}/events``).
     """
     h = service.manager.get(stream_id)
-    store = h.store
     empty: dict[str, Any] = {"stream": stream_id, "alerts": [], "events": []}
-    remote = getattr(h.engine, "record", None)
-    if store is None and callable(remote):  # the stream's worker runs elsewhere: it reads its own store
-        try:
-            return history(await to_thread.run_sync(remote, limit, _SIGHTING_KINDS), stream_id)
-        except Exception as e:  # noqa: BLE001 - a worker restarting: the page shows an empty timeline
-            log.warning("stream %s: no history from its worker (%s)", stream_id, e)
-            return empty
-    if store is None:
+    client = h.engine
+    if client is None:
         return empty
-    with contextlib.suppress(OnlookError):  # e.g. the stream was deleted (its store closed) meanwhile
-        return history(await to_thread.run_sync(store.record, limit, _SIGHTING_KINDS), stream_id)
-    return empty
+    try:
+        return history(await to_thread.run_sync(client.record, limit, _SIGHTING_KINDS), stream_id)
+    except OnlookError:  # e.g. the stream was deleted (its store closed) meanwhile
+        return empty
+    except Exception as e:  # noqa: BLE001 - a worker elsewhere restarting: the page shows an empty timeline
+        log.warning("stream %s: no history from its worker (%s)", stream_id, e)
+        return empty
+

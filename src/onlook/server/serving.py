@@ -166,37 +166,19 @@ class StreamService:
 
     # --- keyframes -------------------------------------------------------------------------------
 
-    def keyframe_file(self, stream_id: str, name: str) -> Path:
-        """Absolute path of a stream's keyframe named ``0000012345.jpg`` (``keyframes/`` prefix allowed).
-
-        Raises:
-            StreamNotFound: no such stream.
-            KeyframeNotFound: not a keyframe name, or not (or no longer) stored, or the
-                stream's store is not on this machine (see :meth:`keyframe`).
-        """
-        h = self.manager.get(stream_id)
-        path = h.store.keyframe_file(name) if h.store is not None else None
-        if path is None:
-            raise KeyframeNotFound(f"no keyframe {name.removeprefix('keyframes/')!r} in stream '{stream_id}' "
-                                   "(evicted, or never stored)")
-        return path
-
     async def keyframe(self, stream_id: str, name: str) -> Path | bytes:
-        """A keyframe: its file here, or its bytes from the stream's worker when that runs elsewhere.
+        """A keyframe: its file when the stream's store is on this machine, else its bytes from the worker.
 
         Raises:
             StreamNotFound: no such stream.
-            KeyframeNotFound: not a keyframe name, or not (or no longer) stored.
+            KeyframeNotFound: not a keyframe name, or not (or no longer) stored, or the stream is not open.
         """
         h = self.manager.get(stream_id)
-        fetch = getattr(h.engine, "keyframe", None)
-        if h.store is not None or fetch is None:
-            return self.keyframe_file(stream_id, name)
-        name = name.removeprefix("keyframes/")
-        data = await to_thread.run_sync(fetch, name)
-        if data is None:
-            raise KeyframeNotFound(f"no keyframe {name!r} in stream '{stream_id}' (evicted, or never stored)")
-        return data
+        short = name.removeprefix("keyframes/")
+        found = await to_thread.run_sync(h.engine.keyframe, name) if h.engine is not None else None
+        if found is None:
+            raise KeyframeNotFound(f"no keyframe {short!r} in stream '{stream_id}' (evicted, or never stored)")
+        return found
 
     # --- cluster ---------------------------------------------------------------------------------
 

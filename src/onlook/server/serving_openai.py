@@ -37,6 +37,7 @@ from typing import Any
 from anyio import to_thread
 
 from onlook.answer.dialogue import followup_query
+from onlook.client import StreamClient
 from onlook.errors import OnlookError, QueryError
 from onlook.server.errors import StreamNotFound, one_line, status_for
 from onlook.server.manager import StreamHandle, keyframe_url
@@ -249,8 +250,9 @@ class OpenAIServing:
         prompt_tokens = sum(count_tokens(message_text(m.content)) for m in req.messages)
         include_usage = bool(req.stream and req.stream_options and req.stream_options.include_usage)
         answerer = engine.answerer  # None for a remote stream without a VLM (its worker answers)
-        if req.stream and answerer is not None and answerer.streams and answerer.takes_history:
-            pieces = _PieceStream(lambda: answerer.stream_answer(question, engine.view, req.at, history=history))
+        view = engine.view  # None for a remote stream, whose answerer does not stream
+        if req.stream and answerer is not None and view is not None and answerer.streams and answerer.takes_history:
+            pieces = _PieceStream(lambda: answerer.stream_answer(question, view, req.at, history=history))
             await pieces.start()  # an answerer that fails at once is answered as an HTTP error
             return self._streamed(pieces, cid, created, req.model, prompt_tokens, req.token_limit, include_usage)
 
@@ -266,11 +268,13 @@ class OpenAIServing:
         return ChatCompletion(id=cid, created=created, model=req.model, usage=usage, onlook=info,
                               choices=[Choice(message=AssistantMessage(content=text), finish_reason=finish)])
 
-    async def _answer(self, stream_id: str, engine: Any, question: str, history: list[dict[str, Any]],
+    async def _answer(self, stream_id: str, engine: StreamClient, question: str, history: list[dict[str, Any]],
                       at: float | None, cid: str) -> dict[str, Any]:
         answerer = engine.answerer
         if history and answerer is not None and answerer.takes_history:
-            ans = await to_thread.run_sync(lambda: answerer.answer(question, engine.view, at=at, history=history))
+            # A remote stream's view is None: its answerer forwards to the worker, which has the memory.
+            view: Any = engine.view
+            ans = await to_thread.run_sync(lambda: answerer.answer(question, view, at=at, history=history))
             d = ans.to_dict()
             d["stream"] = stream_id
             for ev in d.get("evidence") or []:

@@ -14,13 +14,13 @@ Example:
 """
 
 from onlook.sources.audio import AudioFeed
-from onlook.sources.base import Source, SourceInfo, SourceKind
+from onlook.sources.base import Source, SourceInfo, SourceKind, WrappedSource
 from onlook.sources.fake import FakeSource
 from onlook.sources.file import FileSource
 from onlook.sources.images import IMAGE_SUFFIXES, ImageFolderSource
 from onlook.sources.live import Backoff, LiveSource
 from onlook.sources.opener import LIVE_SCHEMES, open_source
-from onlook.sources.pacing import PacedSource, paced
+from onlook.sources.pacing import PacedSource, ResumedSource, paced
 from onlook.sources.threaded import ThreadedSource
 
 __all__ = [
@@ -33,10 +33,12 @@ __all__ = [
     "ImageFolderSource",
     "LiveSource",
     "PacedSource",
+    "ResumedSource",
     "Source",
     "SourceInfo",
     "SourceKind",
     "ThreadedSource",
+    "WrappedSource",
     "open_source",
     "paced",
 ]

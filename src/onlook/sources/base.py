@@ -19,7 +19,7 @@ import numpy as np
 
 from onlook.types import Frame, Gap
 
-__all__ = ["Source", "SourceInfo", "SourceKind"]
+__all__ = ["Source", "SourceInfo", "SourceKind", "WrappedSource"]
 
 SourceKind = Literal["file", "live", "images", "webcam"]
 """Where frames come from: a finite file, a network stream, a folder of
@@ -114,6 +114,55 @@ def downscale(image: np.ndarray, max_width: int | None) -> np.ndarray:
     if w <= max_width:
         return image
     return cv2.resize(image, (max_width, max(1, round(h * max_width / w))), interpolation=cv2.INTER_AREA)
+
+
+_W = TypeVar("_W", bound="WrappedSource")
+
+
+class WrappedSource:
+    """A source that wraps another and passes on what it does not change.
+
+    The wrappers (:class:`~onlook.sources.PacedSource`, :class:`~onlook.sources.ThreadedSource`,
+    :class:`~onlook.sources.ResumedSource`) change how frames arrive, not what the source
+    is: ``info``, ``gaps``, ``dropped`` and ``audio`` are the wrapped source's unless a
+    subclass says otherwise. Subclasses implement ``__iter__``; closing closes the wrapped
+    source (it is owned from the moment it is wrapped).
+
+    Args:
+        source: The source to wrap.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+
+    @property
+    def info(self) -> SourceInfo:
+        return self.source.info
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return self.source.gaps
+
+    @property
+    def dropped(self) -> int:
+        return self.source.dropped
+
+    @property
+    def audio(self) -> object | None:
+        """The wrapped source's sound feed, or None without one."""
+        return getattr(self.source, "audio", None)
+
+    def __iter__(self) -> Iterator[Frame]:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __enter__(self: _W) -> _W:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 _S = TypeVar("_S", bound="BaseSource")

@@ -9,10 +9,10 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 
 from onlook.errors import ConfigError
-from onlook.sources.base import Source, SourceInfo
-from onlook.types import Frame, Gap
+from onlook.sources.base import Source, WrappedSource
+from onlook.types import Frame
 
-__all__ = ["PacedSource", "paced"]
+__all__ = ["PacedSource", "ResumedSource", "paced"]
 
 
 def paced(
@@ -80,7 +80,7 @@ def paced(
                 close()
 
 
-class PacedSource:
+class PacedSource(WrappedSource):
     """A source whose frames arrive in real time (see :func:`paced`).
 
     Wraps a file or image source so that it behaves like a live stream:
@@ -95,27 +95,10 @@ class PacedSource:
     def __init__(self, source: Source, speed: float = 1.0) -> None:
         if not speed > 0:
             raise ConfigError(f"speed must be positive, got {speed!r}")
-        self.source = source
+        super().__init__(source)
         self.speed = speed
         self._stop = threading.Event()
         self._gen: Generator[Frame, None, None] | None = None
-
-    @property
-    def info(self) -> SourceInfo:
-        return self.source.info
-
-    @property
-    def gaps(self) -> list[Gap]:
-        return self.source.gaps
-
-    @property
-    def dropped(self) -> int:
-        return self.source.dropped
-
-    @property
-    def audio(self) -> object | None:
-        """The wrapped source's sound feed; it fills as the paced frames are decoded."""
-        return getattr(self.source, "audio", None)
 
     def __iter__(self) -> Iterator[Frame]:
         if self._gen is None:
@@ -136,11 +119,36 @@ class PacedSource:
                 self._gen.close()
         self.source.close()
 
-    def __enter__(self) -> PacedSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"PacedSource({self.source!r}, speed={self.speed:g})"
+
+
+class ResumedSource(WrappedSource):
+    """A finite source fast-forwarded past the stream time a store already holds.
+
+    Frames up to ``after`` are decoded and dropped without pacing (wrap this in a
+    :class:`PacedSource` to pace the rest), so a file interrupted by a restart
+    carries on where it was, at once.
+
+    Args:
+        source: The source to resume (a file or an image folder).
+        after: Stream time (seconds) already stored; frames at or before it are skipped.
+
+    Example:
+        >>> import numpy as np
+        >>> from onlook.sources import FakeSource
+        >>> with ResumedSource(FakeSource([np.zeros((2, 2, 3), np.uint8)] * 4, fps=2), after=0.5) as src:
+        ...     [f.pts for f in src]
+        [1.0, 1.5]
+    """
+
+    def __init__(self, source: Source, after: float) -> None:
+        super().__init__(source)
+        self.after = after
+
+    def __iter__(self) -> Iterator[Frame]:
+        # 1 µs of slack: a pts read back from the store was rounded.
+        return (frame for frame in self.source if frame.pts > self.after + 1e-6)
+
+    def __repr__(self) -> str:
+        return f"ResumedSource({self.source!r}, after={self.after:g})"

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 
 from onlook.errors import ConfigError
 from onlook.sources._pyav import display_name
-from onlook.sources.base import Source, SourceInfo
-from onlook.types import Frame, Gap
+from onlook.sources.base import Source, WrappedSource
+from onlook.types import Frame
 
 __all__ = ["ThreadedSource"]
 
 
-class ThreadedSource:
+class ThreadedSource(WrappedSource):
     """Decodes a source in a daemon thread and hands frames over a bounded queue.
 
     PyAV releases the GIL while it demuxes and decodes, so decoding in a
@@ -59,7 +59,7 @@ class ThreadedSource:
     ) -> None:
         if maxsize < 1:
             raise ConfigError(f"queue maxsize must be >= 1, got {maxsize}")
-        self.source = source
+        super().__init__(source)
         self.maxsize = maxsize
         self.drop_oldest = drop_oldest
         self.join_timeout_s = join_timeout_s
@@ -70,19 +70,6 @@ class ThreadedSource:
         self._error: BaseException | None = None
         self._dropped = 0
         self._thread: threading.Thread | None = None
-
-    @property
-    def info(self) -> SourceInfo:
-        return self.source.info
-
-    @property
-    def gaps(self) -> list[Gap]:
-        return self.source.gaps
-
-    @property
-    def audio(self) -> object | None:
-        """The wrapped source's sound feed (filled by the decoder thread), or None."""
-        return getattr(self.source, "audio", None)
 
     @property
     def dropped(self) -> int:
@@ -163,12 +150,6 @@ class ThreadedSource:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(self.join_timeout_s)
-
-    def __enter__(self) -> ThreadedSource:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         mode = "drop oldest" if self.drop_oldest else "block"
