@@ -68,6 +68,7 @@ from onlook.types import (
     SearchHit,
     SpeechSegment,
     StreamState,
+    TimelineRow,
     Word,
     format_ts,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "StreamEngine",
     "StreamState",
     "TargetNotAllowed",
+    "TimelineRow",
     "TransformersAnswerer",
     "UnsupportedQuery",
     "UnsupportedSource",
