@@ -69,6 +69,7 @@ from onlook.types import (
     SearchHit,
     SpeechSegment,
     StreamState,
+    TimelineRow,
     Word,
     format_ts,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "StreamEngine",
     "StreamState",
     "TargetNotAllowed",
+    "TimelineRow",
     "TransformersAnswerer",
     "UnsupportedQuery",
     "UnsupportedSource",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -18,6 +18,7 @@ __all__ = [
     "Frame",
     "Gap",
     "Observation",
+    "TimelineRow",
     "Analysis",
     "Event",
     "Alert",
@@ -112,8 +113,10 @@ class Observation:
 
     Attributes:
         t: Stream time (seconds) of the frame.
-        kind: What saw it: ``"motion"``, ``"scene_cut"``, ``"color"``,
-            ``"person"``, ``"face"``, ``"text"``, ``"enter"``, ``"exit"``.
+        kind: What it is: an :class:`ObservationKind` member. A known string
+            (``"enter"``) is turned into its member on construction; an unknown
+            one (a kind written by a newer version into a stored row) is kept
+            as the plain string, so such rows still load.
         label: Short human label (``"person"``, ``"red"``, the OCR text...).
         score: Confidence or magnitude in ``0..1``.
         box: Where, normalised; ``None`` for whole-frame observations.
@@ -128,6 +131,13 @@ class Observation:
     box: Box | None = None
     track_id: int | None = None
     attrs: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        kind = self.kind
+        if isinstance(kind, str) and type(kind) is not ObservationKind:
+            member = _OBSERVATION_KINDS.get(kind)
+            if member is not None:
+                object.__setattr__(self, "kind", member)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"t": round(self.t, 3), "kind": self.kind, "label": self.label,
@@ -149,6 +159,32 @@ class Observation:
             box=tuple(box) if box is not None else None,
             track_id=d.get("track_id"), attrs=dict(d.get("attrs") or {}),
         )
+
+
+class TimelineRow(TypedDict):
+    """One row of a stream's timeline: the state of one analysed frame.
+
+    What :meth:`onlook.memory.Store.frames` reads back, what
+    :meth:`onlook.memory.Memory.latest` holds for the newest frame and what
+    :meth:`onlook.query.search.MemoryView.state_at` returns.
+
+    Attributes:
+        t: Stream time (seconds) of the frame.
+        seq: The frame's index in the decoded stream (:attr:`Frame.seq`).
+        wall: Wall-clock time the frame was decoded.
+        people: Number of people believed visible (:attr:`Analysis.people`).
+        motion: Largest motion score in the frame (``0`` without motion).
+        analysed: Share of the picture the detectors ran on (:attr:`Analysis.analysed_fraction`).
+        obs: The state-like observations of the frame (person, face, motion, color).
+    """
+
+    t: float
+    seq: int
+    wall: float
+    people: int
+    motion: float
+    analysed: float
+    obs: list[Observation]
 
 
 @dataclass(slots=True)
@@ -490,6 +526,10 @@ class ObservationKind(StrEnum):
     """A transcribed stretch of speech (label: the words)."""
     COUNT = "count"
     """A head count that an alert rule compared (label: the count)."""
+
+
+_OBSERVATION_KINDS: dict[str, ObservationKind] = {k.value: k for k in ObservationKind}
+"""Value to member, for :meth:`Observation.__post_init__` (a dict lookup: observations are made per frame)."""
 
 
 class StreamState(StrEnum):

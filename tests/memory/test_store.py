@@ -17,7 +17,7 @@ import pytest
 
 from onlook.errors import OnlookError, StoreCorrupt, StoreError, StoreLocked
 from onlook.memory.store import Store, VectorIndex
-from onlook.types import Alert, Event, Gap, Observation
+from onlook.types import Alert, Event, Gap, Observation, ObservationKind, TimelineRow
 
 
 @pytest.fixture
@@ -141,6 +141,37 @@ def test_frames_round_trip(store: Store) -> None:
     assert store.frame_at(1.2)["t"] == 1.0
     assert store.frame_at(-1.0) is None
     assert store.last_time() == 2.0
+
+
+def test_a_stored_timeline_row_reads_back_with_the_timeline_row_keys(store: Store) -> None:
+    obs = [Observation(1.0, ObservationKind.PERSON, "person", 0.9, (0.1, 0.2, 0.3, 0.9), 4, {"colors": ["red"]}),
+           Observation(1.0, "face", "face", 0.8, (0.1, 0.2, 0.15, 0.3))]
+    store.add_frame(1.0, 3, 1001.0, 1, 0.25, 0.5, obs)
+    row = store.frame_at(1.0)
+    assert row is not None and set(row) == TimelineRow.__required_keys__
+    assert row == TimelineRow(t=1.0, seq=3, wall=1001.0, people=1, motion=0.25, analysed=0.5, obs=obs)
+    assert [type(row[k]) for k in ("t", "seq", "wall", "people", "motion", "analysed")] == [
+        float, int, float, int, float, float]
+    assert [o.kind for o in row["obs"]] == [ObservationKind.PERSON, ObservationKind.FACE]
+    assert all(type(o.kind) is ObservationKind for o in row["obs"])
+    assert [set(r) for r in store.frames()] == [TimelineRow.__required_keys__]
+
+
+def test_observation_kinds_are_stored_as_plain_text(store: Store) -> None:
+    """Members go into SQLite as their values; known ones come back as members, unknown ones as str."""
+    store.add_sighting(Observation(1.0, ObservationKind.ENTER, "person", track_id=1, attrs={"edge": "left"}))
+    store.add_sighting(Observation(2.0, "smoke", "grey smoke"))  # a kind a newer version might write
+    store.add_frame(1.0, 1, 1001.0, 1, 0.0, 1.0, [Observation(1.0, ObservationKind.PERSON, "person")])
+    with closing(sqlite3.connect(store.path / "onlook.db")) as conn:
+        assert conn.execute("SELECT kind, typeof(kind) FROM sightings ORDER BY t").fetchall() == [
+            ("enter", "text"), ("smoke", "text")]
+        [(obs_json,)] = conn.execute("SELECT obs FROM frames").fetchall()
+    assert json.loads(obs_json)[0]["kind"] == "person" and '"kind":"person"' in obs_json
+    [(enter, _)] = store.sightings([ObservationKind.ENTER])
+    assert enter.kind is ObservationKind.ENTER and store.sightings(["enter"])[0][0] == enter
+    [(smoke, _)] = store.sightings(["smoke"])
+    assert smoke.kind == "smoke" and type(smoke.kind) is str
+    assert store.count_sightings([ObservationKind.ENTER, "smoke"]) == 2
 
 
 def test_events_round_trip(store: Store) -> None:
@@ -733,3 +764,19 @@ def test_a_migration_step_is_one_entry(tmp_path: Path, monkeypatch: pytest.Monke
         conn.execute("DROP TABLE transcripts")  # a table its version promises is missing: damaged
     with pytest.raises(StoreCorrupt, match="lacks the table"):
         Store(tmp_path / "s")
+
+
+def test_memory_latest_is_the_same_timeline_row_as_the_stored_one(store: Store) -> None:
+    from onlook.memory import Memory
+    from onlook.types import Analysis, Frame
+
+    mem = Memory(store, "cam")
+    obs = [Observation(2.0, "person", "person", 0.9, (0.1, 0.2, 0.3, 0.9), 1),
+           Observation(2.0, ObservationKind.MOTION, "lower left", 0.3, attrs={"regions": ["lower left"]})]
+    mem.add(Analysis(Frame("cam", 4, 2.0, 1002.0, np.zeros((8, 8, 3), np.uint8)), obs, analysed_fraction=0.5,
+                     people=1))
+    latest = mem.latest()
+    assert latest is not None and set(latest) == TimelineRow.__required_keys__
+    assert latest == store.frame_at(2.0)
+    assert latest["motion"] == 0.3 and [o.kind for o in latest["obs"]] == [ObservationKind.PERSON,
+                                                                          ObservationKind.MOTION]

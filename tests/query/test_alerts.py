@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from onlook.errors import QueryError, UnsupportedQuery
-from onlook.query.alerts import SUPPORTED_HINT, AlertBook, Rule, compile_alert
-from onlook.types import Alert, Analysis, Frame, Observation
+from onlook.query.alerts import SUPPORTED_HINT, AlertBook, Rule, RuleKind, compile_alert
+from onlook.types import Alert, Analysis, Frame, Observation, ObservationKind
 
 # --- compile_alert ---------------------------------------------------------------------------
 
@@ -63,6 +63,7 @@ def test_compile_alert(query: str, kind: str | None, colors: tuple[str, ...], wo
         return
     rule = compile_alert(query)
     assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count)
+    assert type(rule.kind) is RuleKind and rule.kind == kind
 
 
 @pytest.mark.parametrize(("query", "named"), [("a dog barks", "dog"), ("someone opens the boot of a car", "boot, car"),
@@ -82,6 +83,43 @@ def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: s
 ])
 def test_rule_is_state(kind: str, is_state: bool) -> None:
     assert Rule("q", kind).is_state is is_state
+
+
+# Every rule kind the compiler makes, by its value: the strings callers compare rule.kind with.
+RULE_KINDS = [
+    ("enter", RuleKind.ENTER), ("exit", RuleKind.EXIT), ("person_color", RuleKind.PERSON_COLOR),
+    ("text", RuleKind.TEXT), ("scene_cut", RuleKind.SCENE_CUT), ("motion", RuleKind.MOTION),
+    ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
+    ("speech", RuleKind.SPEECH),
+]
+
+
+def test_rule_kinds_table_is_every_member_and_every_compiled_kind() -> None:
+    assert sorted(m for _, m in RULE_KINDS) == sorted(RuleKind)
+    compiled = {a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
+    assert compiled == set(RuleKind)
+
+
+@pytest.mark.parametrize(("value", "member"), RULE_KINDS, ids=[v for v, _ in RULE_KINDS])
+def test_rule_coerces_its_kind_to_the_member(value: str, member: RuleKind) -> None:
+    rule = Rule("q", value)  # type: ignore[arg-type]  # a plain string, as older callers pass
+    assert rule.kind is member and rule.kind == value
+    assert Rule("q", member).kind is member
+    assert rule == Rule("q", member) and hash(rule) == hash(Rule("q", member))
+
+
+@pytest.mark.parametrize("value", ["", "person", "count", "Enter", "colour"])
+def test_rule_refuses_an_unknown_kind(value: str) -> None:
+    with pytest.raises(ValueError):
+        Rule("q", value)  # type: ignore[arg-type]  # the point: not a rule kind
+
+
+def test_speech_and_count_evidence_carry_observation_kind_members() -> None:
+    book = AlertBook("cam", release_s=0.0)
+    book.add("nobody is there")
+    [alert] = book.check(Analysis(Frame("cam", 0, 1.0, 0.0, np.zeros((4, 4, 3), np.uint8)), [], people=0))
+    assert alert.evidence[0].kind is ObservationKind.COUNT
+    assert alert.to_dict()["evidence"][0]["kind"] == "count"
 
 
 # --- AlertBook -------------------------------------------------------------------------------

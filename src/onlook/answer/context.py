@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from onlook.errors import ConfigError
-from onlook.types import Answer, Evidence, format_ts
+from onlook.types import Answer, Evidence, ObservationKind, TimelineRow, format_ts
 
 __all__ = [
     "answer_from_context",
@@ -433,12 +433,13 @@ def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
 
 
-def _now_line(row: dict[str, Any] | None) -> str:
+def _now_line(row: TimelineRow | None) -> str:
     if not row:
         return ""
     obs = row.get("obs") or []
-    colours = sorted({c for o in obs if getattr(o, "kind", "") == "person" for c in o.attrs.get("colors", [])})
-    faces = sum(1 for o in obs if getattr(o, "kind", "") == "face")
+    colours = sorted({c for o in obs if getattr(o, "kind", "") == ObservationKind.PERSON
+                      for c in o.attrs.get("colors", [])})
+    faces = sum(1 for o in obs if getattr(o, "kind", "") == ObservationKind.FACE)
     bits = [f"{_people(int(row.get('people') or 0))} visible"]
     if colours:
         bits.append("clothing colours " + ", ".join(colours[:6]))

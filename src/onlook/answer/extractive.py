@@ -18,7 +18,7 @@ from onlook.answer.speech import answer_speech, choose_speech
 from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.types import Answer, Evidence, Observation, format_ts
+from onlook.types import Answer, Evidence, Observation, ObservationKind, format_ts
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
 # for the callers that import them from here.
@@ -26,6 +26,8 @@ __all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE", "choose_from_memory",
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
               "clothing colours), faces, on-screen text, motion and scene changes, and hear what is said")
+
+_MOVES = (ObservationKind.ENTER, ObservationKind.EXIT)  # a person coming into or leaving the view
 
 
 def _matches(o: Observation, colors: tuple[str, ...] | list[str], edge: str | None) -> bool:
@@ -106,7 +108,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                                   limit=limit)
         for e in events:
             for o in e.observations:
-                if o.kind not in ("person", "enter") or not since <= o.t <= until:
+                if o.kind not in (ObservationKind.PERSON, ObservationKind.ENTER) or not since <= o.t <= until:
                     continue
                 if wanted and not wanted & set(o.attrs.get("colors", [])):
                     continue
@@ -123,7 +125,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             return self._abstain(question, at, f"{CANNOT_SEE}, so I cannot count {', '.join(it.unknown)}.")
         since, until = it.scope.bounds(at)
         if it.subject == "scene_cut":
-            cuts = view.sightings(["scene_cut"], since, until)
+            cuts = view.sightings([ObservationKind.SCENE_CUT], since, until)
             return Answer(question, f"{len(cuts)} scene change{'s' if len(cuts) != 1 else ''}"
                           f"{_where(it.scope.kind, since, until)}"
                           + (": at " + ", ".join(format_ts(o.t) for o, _ in cuts[:8]) if cuts else "."),
@@ -131,18 +133,18 @@ class ExtractiveAnswerer(BaseAnswerer):
                           evidence=tuple(Evidence(o.t, "scene change", k) for o, k in cuts[:8]))
         if it.subject == "face":
             row = view.state_at(at)
-            faces = [o for o in (row or {}).get("obs", []) if o.kind == "face"]
+            faces = [o for o in (row["obs"] if row else []) if o.kind == ObservationKind.FACE]
             return Answer(question, f"{len(faces)} face{'s' if len(faces) != 1 else ''} detected at "
                           f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=len(faces))
         if it.subject in (None, "person", "color") or it.subject == "person":
             if it.action in ("enter", "exit"):
                 if it.colors or it.edge:
-                    items = [(o, k) for o, k in view.sightings([it.action], since, until)
+                    items = [(o, k) for o, k in view.sightings([ObservationKind(it.action)], since, until)
                              if _matches(o, it.colors, it.edge)]
                     n = len(items)
                 else:
-                    n = view.count_sightings([it.action], since, until)
-                    items = view.sightings([it.action], since, until, limit=10)
+                    n = view.count_sightings([ObservationKind(it.action)], since, until)
+                    items = view.sightings([ObservationKind(it.action)], since, until, limit=10)
                 verb = "entered" if it.action == "enter" else "left"
                 via = f" through the {it.edge} edge" if it.edge else ""
                 return Answer(question, f"{_people(n)} {verb} the view{via}{_where(it.scope.kind, since, until)}"
@@ -159,7 +161,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                 if row is None:
                     return self._abstain(question, at, "I have not seen anything yet.")
                 if it.colors:
-                    ppl = [o for o in row["obs"] if o.kind == "person"
+                    ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON
                            and set(it.colors) & set(o.attrs.get("colors", []))]
                     n = len(ppl)
                     text = f"{_people(n)} in {'/'.join(it.colors)} visible at {format_ts(row['t'])}."
@@ -167,10 +169,10 @@ class ExtractiveAnswerer(BaseAnswerer):
                     n = int(row["people"])
                     # A close-up defeats the people tracker but not the face detector: count faces
                     # seen in the last second and a half too, and take the larger number.
-                    n_faces = max((sum(1 for o in r["obs"] if o.kind == "face")
+                    n_faces = max((sum(1 for o in r["obs"] if o.kind == ObservationKind.FACE)
                                    for r in view.store.frames(row["t"] - 1.5, row["t"])), default=0)
                     if row.get("obs") is not None:
-                        n_faces = max(n_faces, sum(1 for o in row["obs"] if o.kind == "face"))
+                        n_faces = max(n_faces, sum(1 for o in row["obs"] if o.kind == ObservationKind.FACE))
                     n = max(n, n_faces)
                     text = f"{_people(n)} visible at {format_ts(row['t'])}."
                 return Answer(question, text, at, 0.6, value=n,
@@ -184,8 +186,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             first = view.state_at(since) if since > 0 else None
             first = first or next(iter(view.store.frames(since, until, limit=1)), None)
             at_start = int(first["people"]) if first else 0
-            n_entered = view.count_sightings(["enter"], since, until)
-            entered = view.sightings(["enter"], since, until, limit=10)
+            n_entered = view.count_sightings([ObservationKind.ENTER], since, until)
+            entered = view.sightings([ObservationKind.ENTER], since, until, limit=10)
             n = at_start + n_entered
             return Answer(question, f"{_people(n)} seen{_where(it.scope.kind, since, until)}: {at_start} in view "
                           f"at {format_ts(since)} and {n_entered} who entered later.", at, 0.5, value=n,
@@ -203,16 +205,16 @@ class ExtractiveAnswerer(BaseAnswerer):
         # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
         few: dict[str, Any] = dict(newest=last, limit=6)
         if it.subject == "scene_cut":
-            cands, what = view.sightings(["scene_cut"], since, until, **few), "a scene change"
+            cands, what = view.sightings([ObservationKind.SCENE_CUT], since, until, **few), "a scene change"
             not_seen = "no scene change"
         elif it.subject == "text":
-            cands = [(o, k) for o, k in view.sightings(["text"], since, until)
+            cands = [(o, k) for o, k in view.sightings([ObservationKind.TEXT], since, until)
                      if not it.words or set(it.words) <= set(o.attrs.get("words", []))]
             what = f"the text {' '.join(it.words)!r}" if it.words else "text on screen"
             not_seen = f"{what} was never read"
         elif it.subject in ("person", None, "color"):
             if it.action == "exit":
-                cands = view.sightings(["exit"], since, until, **({} if it.colors or it.edge else few))
+                cands = view.sightings([ObservationKind.EXIT], since, until, **({} if it.colors or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, it.colors, it.edge)]
                 what = "someone left the view"
                 not_seen = "nobody left the view"
@@ -223,14 +225,14 @@ class ExtractiveAnswerer(BaseAnswerer):
                 what = f"a person in {'/'.join(it.colors)} was {'last' if it.order == 'last' else 'first'} seen"
                 not_seen = f"nobody in {'/'.join(it.colors)}"
             else:
-                cands = view.sightings(["enter"], since, until, **({} if it.region or it.edge else few))
+                cands = view.sightings([ObservationKind.ENTER], since, until, **({} if it.region or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, (), it.edge)]
                 what = "someone entered the view"
                 not_seen = "nobody entered the view"
                 if it.region:
                     cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
         elif it.subject == "face":
-            cands = [(o, k) for o, k in view.sightings(["face"], since, until)]
+            cands = [(o, k) for o, k in view.sightings([ObservationKind.FACE], since, until)]
             what = "a face was seen"
             not_seen = "no face"
         else:
@@ -241,25 +243,27 @@ class ExtractiveAnswerer(BaseAnswerer):
         o, kf = cands[-1] if last else cands[0]
         total = len(cands)
         if len(cands) == 6 and it.subject in ("scene_cut", "person", None) and not (it.colors or it.region):
-            kind = "scene_cut" if it.subject == "scene_cut" else ("exit" if it.action == "exit" else "enter")
+            kind = (ObservationKind.SCENE_CUT if it.subject == "scene_cut"
+                    else ObservationKind.EXIT if it.action == "exit" else ObservationKind.ENTER)
             total = view.count_sightings([kind], since, until)
         more = f" ({total} times in all: " + ", ".join(format_ts(c.t) for c, _ in cands[:6]) + \
             (", ..." if total > 6 else "") + ")" if total > 1 else ""
-        desc = what if what else o.kind
-        if o.kind in ("enter", "exit") and o.attrs.get("edge") and o.attrs["edge"] != "inside":
+        desc = what if what else str(o.kind)
+        if o.kind in _MOVES and o.attrs.get("edge") and o.attrs["edge"] != "inside":
             desc += f" through the {o.attrs['edge']} edge"
-        if o.kind in ("enter", "exit") and o.attrs.get("colors"):
+        if o.kind in _MOVES and o.attrs.get("colors"):
             desc += f" (wearing {'/'.join(o.attrs['colors'][:2])})"
         return Answer(question, f"At {format_ts(o.t)}: {desc}{more}.", at, 0.7, value=round(o.t, 2),
                       span=(round(o.t, 2), round(o.t + 0.5, 2)),
-                      evidence=tuple(Evidence(c.t, c.kind + (f" {c.label}" if c.kind == 'text' else ''), k)
+                      evidence=tuple(Evidence(c.t, c.kind + (f" {c.label}" if c.kind == ObservationKind.TEXT
+                                                             else ''), k)
                                      for c, k in cands[:6]))
 
     def _color(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         since, until = it.scope.bounds(at)
         if it.subject in ("person", None):
             if it.action == "enter" or it.order == "last" or it.scope.kind != "now":
-                items = (view.sightings(["enter"], since, until, newest=it.order != "first", limit=20)
+                items = (view.sightings([ObservationKind.ENTER], since, until, newest=it.order != "first", limit=20)
                          if it.action == "enter" else [])
                 ppl = [o for o, _ in items] or self._people_obs(
                     view, since, until, order="start" if it.order == "first" else "-start", limit=5)
@@ -269,7 +273,8 @@ class ExtractiveAnswerer(BaseAnswerer):
                 o = ppl[0] if it.order == "first" else ppl[-1]
             else:
                 row = view.state_at(at)
-                ppl = [o for o in (row or {}).get("obs", []) if o.kind == "person" and o.attrs.get("colors")]
+                ppl = [o for o in (row["obs"] if row else [])
+                       if o.kind == ObservationKind.PERSON and o.attrs.get("colors")]
                 if not ppl:
                     return self._abstain(question, at, "I see nobody whose clothing colour I could measure now.")
                 o = max(ppl, key=lambda p: (p.box[3] - p.box[1]) if p.box else 0)
@@ -277,7 +282,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, f"{' and '.join(cols[:2])} (person seen at {format_ts(o.t)}).", at, 0.5,
                           value=cols[0], evidence=(Evidence(o.t, "person " + "/".join(cols), None),))
         evs = view.events(since, until, order="-start", limit=3)
-        cols = [c for e in evs for o in e.observations if o.kind == "color" for c in o.attrs.get("colors", {})]
+        cols = [c for e in evs for o in e.observations if o.kind == ObservationKind.COLOR
+                for c in o.attrs.get("colors", {})]
         if not cols:
             return self._abstain(question, at, "I have no colours recorded for that.")
         return Answer(question, f"Mostly {', '.join(dict.fromkeys(cols))} in the scene.", at, 0.4, value=cols[0])
@@ -286,7 +292,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since = max(0.0, at - 15.0)
-        texts = view.sightings(["text"], since, until)
+        texts = view.sightings([ObservationKind.TEXT], since, until)
         if not texts:
             return Answer(question, f"I have not read any text on screen{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=None)
@@ -301,7 +307,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         if it.subject == "text":
             return self._read(question, view, at, it)
         if it.subject == "scene_cut":
-            cuts = view.sightings(["scene_cut"], since, until)
+            cuts = view.sightings([ObservationKind.SCENE_CUT], since, until)
             return Answer(question, ("Yes, at " + ", ".join(format_ts(o.t) for o, _ in cuts[:6]) + ".") if cuts
                           else f"No scene change{_where(it.scope.kind, since, until)}.", at, 0.7,
                           value=bool(cuts))
@@ -309,7 +315,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             row = view.state_at(at)
             if row is None:
                 return self._abstain(question, at, "I have not seen anything yet.")
-            ppl = [o for o in row["obs"] if o.kind == "person"]
+            ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON]
             if it.colors:
                 ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
             yes = bool(ppl) if (it.colors or it.subject == "person") else bool(row["people"])
@@ -393,12 +399,13 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     since, until = intent.scope.bounds(at)
     row = view.state_at(until) if intent.scope.kind in ("now", "point") else None
     people_now = int(row["people"]) if row else None
-    colours_now = {c for o in (row or {}).get("obs", []) if o.kind == "person" for c in o.attrs.get("colors", [])}
-    texts = {w for o, _ in view.sightings(["text"], since, until) for w in o.attrs.get("words", [])}
-    cuts = view.count_sightings(["scene_cut"], since, until)
+    colours_now = {c for o in (row["obs"] if row else []) if o.kind == ObservationKind.PERSON
+                   for c in o.attrs.get("colors", [])}
+    texts = {w for o, _ in view.sightings([ObservationKind.TEXT], since, until) for w in o.attrs.get("words", [])}
+    cuts = view.count_sightings([ObservationKind.SCENE_CUT], since, until)
     moves = []
     if intent.action in ("enter", "exit"):
-        moves = [o for o, _ in view.sightings([intent.action], since, until)
+        moves = [o for o, _ in view.sightings([ObservationKind(intent.action)], since, until)
                  if _matches(o, intent.colors, None)]
     move_edges = {o.attrs.get("edge") for o in moves}
     supported: list[tuple[str, str, float]] = []

@@ -40,7 +40,7 @@ from onlook._subprocess import stop_process
 from onlook.answer.base import AnswerStream, BaseAnswerer, History
 from onlook.config import Settings
 from onlook.errors import ModelError
-from onlook.types import Answer
+from onlook.types import Answer, TimelineRow
 
 __all__ = ["ProcessAnswerer", "LiveSnapshot", "ChildLive"]
 
@@ -60,7 +60,7 @@ class LiveSnapshot:
     """
 
     event: Any = None
-    state: dict[str, Any] | None = None
+    state: TimelineRow | None = None
     refs: list[Any] = field(default_factory=list)
 
     @classmethod
@@ -109,7 +109,7 @@ class ChildLive:
     def open_event(self) -> Any:
         return self._snap.event
 
-    def latest(self) -> dict[str, Any] | None:
+    def latest(self) -> TimelineRow | None:
         return self._snap.state
 
     def recent_refs(self) -> list[Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
 
 import cv2
 import numpy as np
@@ -12,12 +11,15 @@ import numpy as np
 from onlook.errors import StoreFull
 from onlook.memory.segments import Segmenter
 from onlook.memory.store import Store, VectorIndex
-from onlook.types import Analysis, Event, Frame
+from onlook.types import Analysis, Event, Frame, Observation, ObservationKind, TimelineRow
 
 __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 
 # Sightings worth finding again by time ("when did...", "how many entered...").
-_SIGHTING_KINDS = {"enter", "exit", "scene_cut", "text", "face"}
+_SIGHTING_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
+                   ObservationKind.FACE}
+# The state-like kinds a timeline row keeps; discrete ones go to sightings.
+_STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR)
 
 
 def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
@@ -51,7 +53,7 @@ class Memory:
         self.recent: deque[Analysis] = deque(maxlen=recent_window)
         self.recent_width = recent_width
         self._lock = threading.Lock()
-        self._latest: dict[str, Any] | None = None
+        self._latest: TimelineRow | None = None
         self._texts: dict[str, float] = {}
         self._last_face = -1e9
         self.text_repeat_s = text_repeat_s
@@ -65,9 +67,9 @@ class Memory:
     def add(self, a: Analysis) -> list[Event]:
         """Record one analysis; return the events it closed (already stored)."""
         t = a.frame.pts
-        motion = max((o.score for o in a.observations if o.kind == "motion"), default=0.0)
+        motion = max((o.score for o in a.observations if o.kind == ObservationKind.MOTION), default=0.0)
         # Per-frame rows keep only the state-like observations; discrete ones go to sightings.
-        state = [o for o in a.observations if o.kind in ("person", "face", "motion", "color")]
+        state = [o for o in a.observations if o.kind in _STATE_KINDS]
         self.store.add_frame(t, a.frame.seq, a.frame.wall, a.people, motion, a.analysed_fraction, state)
         keyframe = None
         full: StoreFull | None = None
@@ -101,15 +103,15 @@ class Memory:
             raise full
         return out
 
-    def _worth_sighting(self, o, t: float) -> bool:
-        if o.kind == "text":
+    def _worth_sighting(self, o: Observation, t: float) -> bool:
+        if o.kind == ObservationKind.TEXT:
             last = self._texts.get(o.label)
             self._texts[o.label] = t
             if len(self._texts) > 512:  # bounded: forget the stalest texts
                 for k, _ in sorted(self._texts.items(), key=lambda kv: kv[1])[:256]:
                     del self._texts[k]
             return last is None or t - last > self.text_repeat_s or t < last
-        if o.kind == "face":
+        if o.kind == ObservationKind.FACE:
             if t - self._last_face < self.face_repeat_s and t >= self._last_face:
                 return False
             self._last_face = t
@@ -173,9 +175,9 @@ class Memory:
             ev.stream_id = self.stream_id
         return ev
 
-    def latest(self) -> dict[str, Any] | None:
+    def latest(self) -> TimelineRow | None:
         with self._lock:
-            return dict(self._latest) if self._latest else None
+            return self._latest.copy() if self._latest else None
 
     def recent_frames(self) -> list[Analysis]:
         """The recent window, oldest first (small copies of the kept frames)."""

@@ -19,22 +19,28 @@ import numpy as np
 
 from onlook.perception.color import COLOR_NAMES
 from onlook.perception.motion import REGIONS
-from onlook.types import Analysis, Event, Observation, format_ts
+from onlook.types import Analysis, Event, Observation, ObservationKind, format_ts
 
 __all__ = ["Segmenter", "summarize", "event_labels"]
 
-_KEEP_KINDS = {"enter", "exit", "scene_cut", "text", "face"}
+_KEEP_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
+               ObservationKind.FACE}
+# How notable an event is for holding one of these (eviction goes by it); other kinds 0.1.
+_SALIENCE: dict[str, float] = {ObservationKind.ENTER: 0.8, ObservationKind.EXIT: 0.6,
+                               ObservationKind.SCENE_CUT: 0.7, ObservationKind.TEXT: 0.6, ObservationKind.FACE: 0.4}
+# Observations that make a frame a better keyframe for its event (with the people in it).
+_KEY_KINDS = (ObservationKind.ENTER, ObservationKind.TEXT, ObservationKind.SCENE_CUT)
 
 
 def _state(a: Analysis) -> np.ndarray:
     motion = np.zeros(len(REGIONS), np.float32)
     colors = np.zeros(len(COLOR_NAMES), np.float32)
     for o in a.observations:
-        if o.kind == "motion":
+        if o.kind == ObservationKind.MOTION:
             for r in o.attrs.get("regions", []):
                 if r in REGIONS:
                     motion[REGIONS.index(r)] = 1.0
-        elif o.kind == "color":
+        elif o.kind == ObservationKind.COLOR:
             for c, v in o.attrs.get("colors", {}).items():
                 if c in COLOR_NAMES:
                     colors[COLOR_NAMES.index(c)] = v
@@ -51,28 +57,28 @@ def event_labels(observations: list[Observation], people_max: int) -> list[str]:
     if people_max:
         labels.add("person")
     for o in observations:
-        if o.kind in ("person", "enter", "exit"):
+        if o.kind in (ObservationKind.PERSON, ObservationKind.ENTER, ObservationKind.EXIT):
             labels.add("person")
-            if o.kind != "person":
-                labels.add(o.kind)
+            if o.kind != ObservationKind.PERSON:
+                labels.add(str(o.kind))
             for c in o.attrs.get("colors", []):
                 labels.add(f"person:{c}")
                 labels.add(c)
-                if o.kind != "person":
+                if o.kind != ObservationKind.PERSON:
                     labels.add(f"{o.kind}:{c}")
             if o.attrs.get("region"):
                 labels.add(f"region:{o.attrs['region']}")
-        elif o.kind == "scene_cut":
+        elif o.kind == ObservationKind.SCENE_CUT:
             labels.add("scene_cut")
-        elif o.kind == "face":
+        elif o.kind == ObservationKind.FACE:
             labels.add("face")
-        elif o.kind == "text":
+        elif o.kind == ObservationKind.TEXT:
             labels.add("text")
             labels.update(f"word:{w}" for w in o.attrs.get("words", []))
-        elif o.kind == "motion":
+        elif o.kind == ObservationKind.MOTION:
             labels.add("motion")
             labels.update(f"motion:{r}" for r in o.attrs.get("regions", []))
-        elif o.kind == "color":
+        elif o.kind == ObservationKind.COLOR:
             labels.update(f"scene:{c}" for c in o.attrs.get("colors", {}))
     return sorted(labels)
 
@@ -86,7 +92,7 @@ def summarize(start: float, end: float, observations: list[Observation], people_
                      f" ({people_last} at the end)")
     else:
         parts.append("no people seen")
-    for kind, verb in (("enter", "entered"), ("exit", "left")):
+    for kind, verb in ((ObservationKind.ENTER, "entered"), (ObservationKind.EXIT, "left")):
         items = [o for o in observations if o.kind == kind]
         if items:
             details = []
@@ -95,19 +101,19 @@ def summarize(start: float, end: float, observations: list[Observation], people_
                 d += o.attrs.get("colors", [])[:2]
                 details.append(" ".join(x for x in d if x) or "?")
             parts.append(f"{len(items)} {verb} ({'; '.join(details)})")
-    cuts = sum(1 for o in observations if o.kind == "scene_cut")
+    cuts = sum(1 for o in observations if o.kind == ObservationKind.SCENE_CUT)
     if cuts:
         parts.append("scene change" if cuts == 1 else f"{cuts} scene changes")
     texts = []
     for o in observations:
-        if o.kind == "text" and o.label not in texts:
+        if o.kind == ObservationKind.TEXT and o.label not in texts:
             texts.append(o.label)
     if texts:
         parts.append("text: " + ", ".join(repr(t) for t in texts[:5]))
-    faces = max((o.attrs.get("count", 1) for o in observations if o.kind == "face"), default=0)
+    faces = max((o.attrs.get("count", 1) for o in observations if o.kind == ObservationKind.FACE), default=0)
     if faces:
         parts.append("faces seen")
-    colors = Counter(c for o in observations if o.kind == "color" for c in o.attrs.get("colors", {}))
+    colors = Counter(c for o in observations if o.kind == ObservationKind.COLOR for c in o.attrs.get("colors", {}))
     if colors:
         parts.append("colours: " + ", ".join(c for c, _ in colors.most_common(3)))
     return "; ".join(parts)
@@ -178,7 +184,8 @@ class Segmenter:
         The analysis that triggers a boundary starts the next event.
         """
         t = a.frame.pts
-        hard = any(o.kind in ("scene_cut", "enter", "exit") for o in a.observations)
+        hard = any(o.kind in (ObservationKind.SCENE_CUT, ObservationKind.ENTER, ObservationKind.EXIT)
+                   for o in a.observations)
         score = self._score(_state(a))
         turn = self._boundary(score)
         closed = None
@@ -197,16 +204,15 @@ class Segmenter:
         self.people_max = max(self.people_max, a.people)
         self.people_last = a.people
         for o in a.observations:
-            if o.kind in _KEEP_KINDS or o.kind == "color":
+            if o.kind in _KEEP_KINDS or o.kind == ObservationKind.COLOR:
                 self.obs.append(o)
-                self._salience = max(self._salience, {"enter": 0.8, "exit": 0.6, "scene_cut": 0.7,
-                                                      "text": 0.6, "face": 0.4}.get(o.kind, 0.1))
-            elif o.kind == "person":
+                self._salience = max(self._salience, _SALIENCE.get(o.kind, 0.1))
+            elif o.kind == ObservationKind.PERSON:
                 # Keep at most one person record per track per event: its look, not every step.
-                if not any(p.kind == "person" and p.track_id == o.track_id for p in self.obs):
+                if not any(p.kind == ObservationKind.PERSON and p.track_id == o.track_id for p in self.obs):
                     self.obs.append(o)
         self._salience = max(self._salience, min(0.5, 0.1 * a.people))
-        key = a.people + 2.0 * sum(1 for o in a.observations if o.kind in ("enter", "text", "scene_cut"))
+        key = a.people + 2.0 * sum(1 for o in a.observations if o.kind in _KEY_KINDS)
         if key > self._key_score:
             self._key_score = key
             self.key_analysis = a

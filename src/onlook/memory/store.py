@@ -55,7 +55,7 @@ import numpy as np
 
 from onlook.errors import StoreCorrupt, StoreError, StoreFull, StoreLocked, StoreTooNew
 from onlook.memory import conversations, transcripts
-from onlook.types import Alert, Event, Gap, Observation, SpeechSegment
+from onlook.types import Alert, Event, Gap, Observation, SpeechSegment, TimelineRow
 
 __all__ = ["KEYFRAME_COLUMNS", "MIGRATIONS", "SCHEMA_VERSION", "Store", "VectorIndex", "schema_tables"]
 
@@ -662,18 +662,19 @@ class Store:
         return [r[0] for r in self._read("SELECT query FROM alert_queries ORDER BY created_t")]
 
     def frames(self, since: float | None = None, until: float | None = None,
-               limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
+               limit: int | None = None, newest_first: bool = False) -> list[TimelineRow]:
         """Timeline rows (``t, seq, wall, people, motion, analysed, obs``) in a time range."""
         sql = "SELECT t, seq, wall, people, motion, analysed, obs FROM frames WHERE t>=? AND t<=?"
         sql += " ORDER BY t DESC" if newest_first else " ORDER BY t"
         if limit:
             sql += f" LIMIT {int(limit)}"
         rows = self._read(sql, (-1e18 if since is None else since, 1e18 if until is None else until))
-        return self._decoded("frames", rows, lambda r: {"t": r[0], "seq": r[1], "wall": r[2], "people": r[3],
-                                                        "motion": r[4], "analysed": r[5], "obs": _obs_from_json(r[6])},
+        return self._decoded("frames", rows,
+                             lambda r: TimelineRow(t=r[0], seq=r[1], wall=r[2], people=r[3], motion=r[4],
+                                                   analysed=r[5], obs=_obs_from_json(r[6])),
                              lambda r: f"t={r[0]}")
 
-    def frame_at(self, t: float) -> dict[str, Any] | None:
+    def frame_at(self, t: float) -> TimelineRow | None:
         """The last timeline row at or before ``t``."""
         rows = self.frames(until=t, limit=1, newest_first=True)
         return rows[0] if rows else None

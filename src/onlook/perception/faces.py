@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from onlook.errors import ModelError
-from onlook.types import Box, Observation
+from onlook.types import Box, Observation, ObservationKind
 
 __all__ = [
     "Roi",
@@ -259,7 +259,7 @@ class CenterFaceDetector:
     Example:
         >>> det = CenterFaceDetector()                       # doctest: +SKIP
         >>> det.detect(frame.image, frame.pts)               # doctest: +SKIP
-        [Observation(t=1.2, kind='face', label='face', score=0.91, box=(...))]
+        [Observation(t=1.2, kind=<ObservationKind.FACE: 'face'>, label='face', score=0.91, box=(...))]
     """
 
     name = "face"
@@ -322,7 +322,7 @@ class CenterFaceDetector:
             if self.landmarks:
                 attrs["landmarks"] = [[round(float(d[5 + 2 * j]) / w, 4),
                                        round(float(d[6 + 2 * j]) / h, 4)] for j in range(5)]
-            out.append(Observation(t=t, kind="face", label="face", score=round(float(d[4]), 4),
+            out.append(Observation(t=t, kind=ObservationKind.FACE, label="face", score=round(float(d[4]), 4),
                                    box=normalise_box(d[0], d[1], d[2], d[3], w, h), attrs=attrs))
         return out
 
@@ -425,5 +425,5 @@ class FakeFaceDetector:
         else:
             boxes = [box for start, end, box in self.script if start <= t <= end]
         regions = roi_boxes(image.shape, rois)
-        return [Observation(t=t, kind="face", label="face", score=self.score, box=tuple(b))  # type: ignore[arg-type]  # a scripted box: four numbers
+        return [Observation(t=t, kind=ObservationKind.FACE, label="face", score=self.score, box=tuple(b))  # type: ignore[arg-type]  # a scripted box: four numbers
                 for b in boxes if overlaps_any(tuple(b), regions)]  # type: ignore[arg-type]  # as above

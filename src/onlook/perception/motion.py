@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onlook.types import Observation
+from onlook.types import Observation, ObservationKind
 
 __all__ = ["REGIONS", "motion_observation", "region_of_point", "regions_of_grid"]
 
@@ -58,5 +58,5 @@ def motion_observation(t: float, changed: np.ndarray, min_fraction: float = 0.00
     rows, cols = changed.shape
     box = (xs.min() / cols, ys.min() / rows, (xs.max() + 1) / cols, (ys.max() + 1) / rows)
     regions = regions_of_grid(changed)
-    return Observation(t=t, kind="motion", label=", ".join(regions) or "scattered", score=frac,
+    return Observation(t=t, kind=ObservationKind.MOTION, label=", ".join(regions) or "scattered", score=frac,
                        box=box, attrs={"regions": regions})

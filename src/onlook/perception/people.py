@@ -48,7 +48,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from onlook.errors import ConfigError
-from onlook.types import Box, Observation
+from onlook.types import Box, Observation, ObservationKind
 
 __all__ = ["PeopleResult", "PeopleTracker"]
 
@@ -423,7 +423,7 @@ class PeopleTracker:
             wh, ww = small.shape[:2]
             for (x, y, w, h), s in zip(rects, np.ravel(weights) if len(rects) else []):
                 box = (x / ww, y / wh, min(1.0, (x + w) / ww), min(1.0, (y + h) / wh))
-                people.append(Observation(t, "person", "person", score=_squash(float(s)),
+                people.append(Observation(t, ObservationKind.PERSON, "person", score=_squash(float(s)),
                                           box=_clip_box(box), attrs={"state": "detected"}))
         return PeopleResult(people=people, events=[], count=len(people))
 
@@ -905,10 +905,10 @@ class PeopleTracker:
                 else:
                     edge = self._leaving_edge(tr, t)
                     if edge is not None:
-                        events.append(self._event("exit", tr, t, edge))
+                        events.append(self._event(ObservationKind.EXIT, tr, t, edge))
                         continue
                     if t - tr.last_seen > self.lost_s:
-                        events.append(self._event("exit", tr, t, "inside"))
+                        events.append(self._event(ObservationKind.EXIT, tr, t, "inside"))
                         continue
             elif not tr.confirmed:
                 self._maybe_confirm(tr, t, events)
@@ -969,7 +969,7 @@ class PeopleTracker:
             fire = True  # one of a group that came in together
         if fire:
             tr.entered_event = True
-            events.append(self._event("enter", tr, t, tr.edge))
+            events.append(self._event(ObservationKind.ENTER, tr, t, tr.edge))
 
     def _part_of_bigger(self, tr: _Track) -> bool:
         """Whether a track is a piece of a much bigger person, not someone of its own.
@@ -1063,7 +1063,7 @@ class PeopleTracker:
 
     # ........................................................... output
 
-    def _event(self, kind: str, tr: _Track, t: float, edge: str) -> Observation:
+    def _event(self, kind: ObservationKind, tr: _Track, t: float, edge: str) -> Observation:
         return Observation(t, kind, "person", score=_squash(tr.hog) if tr.hog > -math.inf else 0.5,
                            box=self._norm(tr.box), track_id=tr.id, attrs={"edge": edge})
 
@@ -1090,7 +1090,7 @@ class PeopleTracker:
             attrs = {"state": state}
             if tr.entered_event:
                 attrs["edge"] = tr.edge
-            people.append(Observation(t, "person", "person",
+            people.append(Observation(t, ObservationKind.PERSON, "person",
                                       score=_squash(tr.hog) if tr.hog > -math.inf else 0.5,
                                       box=self._norm(tr.box), track_id=tr.id, attrs=attrs))
         return PeopleResult(people=people, events=events, count=len(people))

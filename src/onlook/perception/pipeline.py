@@ -25,7 +25,7 @@ from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.scene import SceneCutDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
-from onlook.types import Analysis, Capability, Frame, Observation
+from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind
 
 __all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for"]
 
@@ -119,7 +119,7 @@ class Perceiver:
                 attrs["colors"] = [c for c, _ in colors]
                 if p.box is not None:
                     attrs["region"] = region_of_point((p.box[0] + p.box[2]) / 2, (p.box[1] + p.box[3]) / 2)
-                obs.append(Observation(t=t, kind="person", label="person", score=p.score, box=p.box,
+                obs.append(Observation(t=t, kind=ObservationKind.PERSON, label="person", score=p.score, box=p.box,
                                        track_id=p.track_id, attrs=attrs))
             for e in res.events:
                 attrs = dict(e.attrs)
@@ -133,7 +133,7 @@ class Perceiver:
             for tid in live_ids:
                 self._track_seen[tid] = t
             for e in res.events:
-                if e.kind == "exit" and e.track_id is not None:
+                if e.kind == ObservationKind.EXIT and e.track_id is not None:
                     self._track_seen.pop(e.track_id, None)
                     self._track_colors.pop(e.track_id, None)
             for tid in list(self._track_colors):
@@ -150,9 +150,9 @@ class Perceiver:
             self._last_scene_colors_t = t
             cols = dominant_colors(img)
             if cols:
-                obs.append(Observation(t=t, kind="color", label=", ".join(c for c, _ in cols),
+                obs.append(Observation(t=t, kind=ObservationKind.COLOR, label=", ".join(c for c, _ in cols),
                                        score=cols[0][1], attrs={"colors": {c: round(v, 3) for c, v in cols}}))
-        people_boxes = [o.box for o in obs if o.kind == "person" and o.box is not None]
+        people_boxes = [o.box for o in obs if o.kind == ObservationKind.PERSON and o.box is not None]
         whole = rois is None
         if self.faces is not None and self._due("face", t, s.face_interval_s):
             # Faces are on people: look at the heads of tracked people when there are any

@@ -15,7 +15,7 @@ import math
 import cv2
 import numpy as np
 
-from onlook.types import Observation
+from onlook.types import Observation, ObservationKind
 
 __all__ = ["SceneCutDetector"]
 
@@ -76,7 +76,7 @@ class SceneCutDetector:
             self._mean += delta / self._n
             self._m2 += delta * (d - self._mean)
             return None
-        return Observation(t=t, kind="scene_cut", label="scene change", score=min(1.0, d))
+        return Observation(t=t, kind=ObservationKind.SCENE_CUT, label="scene change", score=min(1.0, d))
 
     def reset(self) -> None:
         self._prev = None

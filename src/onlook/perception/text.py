@@ -18,7 +18,7 @@ import numpy as np
 
 from onlook.errors import ModelError
 from onlook.perception.faces import Roi, normalise_box, overlaps_any, plan_crops, roi_boxes
-from onlook.types import Box, Observation
+from onlook.types import Box, Observation, ObservationKind
 
 __all__ = ["OcrDetector", "FakeTextDetector", "text_words"]
 
@@ -147,7 +147,7 @@ class OcrDetector:
                 pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
                 box = normalise_box(pts[:, 0].min() + x0, pts[:, 1].min() + y0,
                                     pts[:, 0].max() + x0, pts[:, 1].max() + y0, w, h)
-                out.append(Observation(t=t, kind="text", label=text, score=round(score, 4),
+                out.append(Observation(t=t, kind=ObservationKind.TEXT, label=text, score=round(score, 4),
                                        box=box, attrs={"words": words}))
         out.sort(key=lambda o: (o.box[1], o.box[0]) if o.box else (0.0, 0.0))
         return out
@@ -193,6 +193,6 @@ class FakeTextDetector:
             lines = [(text, tuple(box)) for start, end, text, box in self.script
                      if start <= t <= end]
         regions = roi_boxes(image.shape, rois)
-        return [Observation(t=t, kind="text", label=text, score=self.score, box=box,  # type: ignore[arg-type]  # a scripted box: four numbers
+        return [Observation(t=t, kind=ObservationKind.TEXT, label=text, score=self.score, box=box,  # type: ignore[arg-type]  # a scripted box: four numbers
                             attrs={"words": text_words(text)})
                 for text, box in lines if overlaps_any(box, regions)]  # type: ignore[arg-type]  # as above

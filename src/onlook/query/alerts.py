@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from onlook.errors import UnsupportedQuery
 from onlook.query.parse import (
@@ -39,13 +40,51 @@ from onlook.query.parse import (
 )
 from onlook.query.speech import speech_alert_words, words_match
 from onlook.query.text import has_any, normalize
-from onlook.types import Alert, Analysis, Observation, SpeechSegment
+from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
 
-__all__ = ["Rule", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
+__all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face appearing, more/fewer than N people, or words being said")
+
+
+class RuleKind(StrEnum):
+    """What a compiled alert :class:`Rule` watches for: the closed vocabulary of rule kinds.
+
+    A ``StrEnum``, so a member equals its value (``RuleKind.ENTER == "enter"``) and callers comparing
+    ``rule.kind`` with the plain strings keep working.
+
+    Example:
+        >>> RuleKind("count_above") is RuleKind.COUNT_ABOVE
+        True
+    """
+
+    ENTER = "enter"
+    """A person (optionally in given colours, in a region) comes into view: an event rule."""
+    EXIT = "exit"
+    """A person (optionally in given colours) leaves the view: an event rule."""
+    PERSON_COLOR = "person_color"
+    """A person in given clothing colours is seen: an event rule, once per tracked person."""
+    TEXT = "text"
+    """Given words appear on screen: an event rule, with the hysteresis of ``text_repeat_s``."""
+    SCENE_CUT = "scene_cut"
+    """A shot cut: an event rule."""
+    MOTION = "motion"
+    """Motion (optionally in a region): a state rule."""
+    FACE = "face"
+    """A face is visible: a state rule."""
+    COUNT_ABOVE = "count_above"
+    """At least ``count`` people are visible: a state rule."""
+    COUNT_BELOW = "count_below"
+    """Fewer than ``count`` people are visible: a state rule."""
+    SPEECH = "speech"
+    """Given words are said: checked on transcript segments."""
+
+
+_STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW)
+# The observation an entry or exit rule fires on.
+_MOVES = {RuleKind.ENTER: ObservationKind.ENTER, RuleKind.EXIT: ObservationKind.EXIT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +93,9 @@ class Rule:
 
     Attributes:
         query: The user's words.
-        kind: ``enter``, ``exit``, ``person_color``, ``text``, ``scene_cut``,
-            ``motion``, ``face``, ``count_above``, ``count_below``, ``speech``.
+        kind: A :class:`RuleKind` member; its plain string value (``"enter"``)
+            is turned into the member on construction, and an unknown one is a
+            ``ValueError``.
         colors: Clothing colours required (any of them).
         words: Words that must all appear in one text observation.
         region: Picture region (for motion, or where a person is).
@@ -63,22 +103,26 @@ class Rule:
     """
 
     query: str
-    kind: str
+    kind: RuleKind
     colors: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     region: str | None = None
     count: int = 0
 
+    def __post_init__(self) -> None:
+        if type(self.kind) is not RuleKind:
+            object.__setattr__(self, "kind", RuleKind(self.kind))
+
     @property
     def is_state(self) -> bool:
-        return self.kind in ("motion", "face", "count_above", "count_below")
+        return self.kind in _STATE_RULES
 
 
 _NUMS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
          "nine": 9, "ten": 10}
 
 
-def _count(q: str) -> tuple[str, int] | None:
+def _count(q: str) -> tuple[RuleKind, int] | None:
     m = re.search(r"\b(more than|over|at least|fewer than|less than|under|(\w+) or more)\s*"
                   r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)?\s*(people|persons|pedestrians)", q)
     if m:
@@ -88,14 +132,14 @@ def _count(q: str) -> tuple[str, int] | None:
             return None
         op = m.group(1)
         if op.startswith(("more", "over")):
-            return ("count_above", n + 1)
+            return (RuleKind.COUNT_ABOVE, n + 1)
         if op.startswith("at least") or op.endswith("or more"):
-            return ("count_above", n)
-        return ("count_below", n)
+            return (RuleKind.COUNT_ABOVE, n)
+        return (RuleKind.COUNT_BELOW, n)
     if re.search(r"\b(crowd|crowded|group of people)\b", q):
-        return ("count_above", 5)
+        return (RuleKind.COUNT_ABOVE, 5)
     if re.search(r"\b(nobody|no one|no people|empty)\b", q):
-        return ("count_below", 1)
+        return (RuleKind.COUNT_BELOW, 1)
     return None
 
 
@@ -107,7 +151,7 @@ def compile_alert(query: str) -> Rule:
 
     Example:
         >>> compile_alert("someone in a red jacket appears").kind
-        'person_color'
+        <RuleKind.PERSON_COLOR: 'person_color'>
         >>> compile_alert("the word TAXI appears").words
         ('taxi',)
     """
@@ -119,30 +163,30 @@ def compile_alert(query: str) -> Rule:
     region = parse_region(q)
     spoken = speech_alert_words(query)
     if spoken:
-        return Rule(query, "speech", words=spoken)
+        return Rule(query, RuleKind.SPEECH, words=spoken)
     words = quoted_words(query)
     if words or re.search(r"\b(the word|the text|text|word|sign says|writing)\b", q):
         if not words:
             raise UnsupportedQuery(f"alert {query!r}: put the words to look for in quotes or CAPITALS")
-        return Rule(query, "text", words=words)
+        return Rule(query, RuleKind.TEXT, words=words)
     if any(p in q for p in CUT_PHRASES):
-        return Rule(query, "scene_cut")
+        return Rule(query, RuleKind.SCENE_CUT)
     unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
     count = _count(q)
     if count and not unseen:
         return Rule(query, count[0], count=count[1])
     is_person = bool(tokens & PERSON_WORDS)
     if tokens & FACE_WORDS and not unseen:
-        return Rule(query, "face")
+        return Rule(query, RuleKind.FACE)
     if is_person and not unseen:
         if has_any(q, EXIT_WORDS):
-            return Rule(query, "exit", colors=colors, region=region)
+            return Rule(query, RuleKind.EXIT, colors=colors, region=region)
         if colors:
-            return Rule(query, "person_color", colors=colors, region=region)
+            return Rule(query, RuleKind.PERSON_COLOR, colors=colors, region=region)
         if has_any(q, ENTER_WORDS) or re.search(r"\b(in view|visible|into view)\b", q):
-            return Rule(query, "enter", region=region)
+            return Rule(query, RuleKind.ENTER, region=region)
     if re.search(r"\b(motion|movement|moving|moves|activity)\b", q) and not unseen:
-        return Rule(query, "motion", region=region)
+        return Rule(query, RuleKind.MOTION, region=region)
     what = f" ({', '.join(unseen)})" if unseen else ""
     raise UnsupportedQuery(f"alert {query!r} asks for something perception cannot see{what}; {SUPPORTED_HINT}")
 
@@ -189,14 +233,15 @@ class AlertBook:
                 not news: they are marked as seen so only later ones fire.
         """
         rule = compile_alert(query)
-        if rule.kind == "speech" and not self.hears:
+        if rule.kind == RuleKind.SPEECH and not self.hears:
             raise UnsupportedQuery(f"alert {query!r} listens for speech, which is off here (--no-speech, or "
                                    "faster-whisper is not installed: pip install 'onlook[speech]')")
         if query not in self._rules:
             st = _RuleState(rule)
-            if rule.kind == "person_color":
+            if rule.kind == RuleKind.PERSON_COLOR:
                 st.fired_tracks.update(o.track_id for o in visible or []
-                                       if o.kind == "person" and o.track_id is not None and _person_matches(o, rule))
+                                       if o.kind == ObservationKind.PERSON and o.track_id is not None
+                                       and _person_matches(o, rule))
             self._rules[query] = st
         return rule
 
@@ -209,7 +254,7 @@ class AlertBook:
 
     def speech_words(self) -> tuple[str, ...]:
         """Every word the speech rules listen for (hints for the transcriber), in order of registration."""
-        return tuple(dict.fromkeys(w for st in self._rules.values() if st.rule.kind == "speech"
+        return tuple(dict.fromkeys(w for st in self._rules.values() if st.rule.kind == RuleKind.SPEECH
                                    for w in st.rule.words))
 
     def check(self, a: Analysis) -> list[Alert]:
@@ -220,7 +265,7 @@ class AlertBook:
             ev = self._evidence(st, a)
             if ev is None:
                 continue
-            if st.rule.kind in ("enter", "exit", "person_color"):
+            if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR):
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
@@ -240,14 +285,14 @@ class AlertBook:
         out: list[Alert] = []
         for st in self._rules.values():
             r = st.rule
-            if r.kind != "speech" or not words_match(r.words, seg.text):
+            if r.kind != RuleKind.SPEECH or not words_match(r.words, seg.text):
                 continue
             t = next((w.start for w in seg.words if words_match(r.words[:1], w.text)), seg.start)
             key = " ".join(r.words)
             last = st.fired_words.get(key)
             st.fired_words[key] = t
             if last is None or t - last > self.text_repeat_s or t < last:
-                ev = Observation(t=t, kind="speech", label=seg.text, score=seg.confidence,
+                ev = Observation(t=t, kind=ObservationKind.SPEECH, label=seg.text, score=seg.confidence,
                                  attrs={"end": round(seg.end, 3), "words": list(r.words)})
                 out.append(Alert(query=r.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(ev,)))
         return out
@@ -256,27 +301,28 @@ class AlertBook:
         r = st.rule
         obs = a.observations
         t = a.frame.pts
-        if r.kind == "speech":
+        if r.kind == RuleKind.SPEECH:
             return None  # checked on transcript segments
-        if r.kind == "scene_cut":
-            hits = [o for o in obs if o.kind == "scene_cut"]
+        if r.kind == RuleKind.SCENE_CUT:
+            hits = [o for o in obs if o.kind == ObservationKind.SCENE_CUT]
             return hits or None
-        if r.kind in ("enter", "exit"):
-            hits = [o for o in obs if o.kind == r.kind and _person_matches(o, r)
+        move = _MOVES.get(r.kind)
+        if move is not None:
+            hits = [o for o in obs if o.kind == move and _person_matches(o, r)
                     and o.track_id not in st.fired_tracks]
-            if r.kind == "exit" and r.colors:
+            if r.kind == RuleKind.EXIT and r.colors:
                 hits = [o for o in hits if set(r.colors) & set(o.attrs.get("colors", []))]
             st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
             return hits or None
-        if r.kind == "person_color":
-            hits = [o for o in obs if o.kind == "person" and _person_matches(o, r)
+        if r.kind == RuleKind.PERSON_COLOR:
+            hits = [o for o in obs if o.kind == ObservationKind.PERSON and _person_matches(o, r)
                     and o.track_id not in st.fired_tracks]
             st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
             return hits or None
-        if r.kind == "text":
+        if r.kind == RuleKind.TEXT:
             hits = []
             for o in obs:
-                if o.kind != "text":
+                if o.kind != ObservationKind.TEXT:
                     continue
                 text_words = set(o.attrs.get("words") or re.findall(r"[a-z0-9]+", o.label.lower()))
                 if set(r.words) <= text_words:
@@ -287,15 +333,16 @@ class AlertBook:
                         hits.append(o)
             return hits or None
         # State rules, with hysteresis.
-        if r.kind == "motion":
-            hits = [o for o in obs
-                    if o.kind == "motion" and (r.region is None or r.region in o.attrs.get("regions", []))]
-        elif r.kind == "face":
-            hits = [o for o in obs if o.kind == "face"]
-        elif r.kind == "count_above":
-            hits = [o for o in obs if o.kind == "person"] if a.people >= r.count else []
+        if r.kind == RuleKind.MOTION:
+            hits = [o for o in obs if o.kind == ObservationKind.MOTION
+                    and (r.region is None or r.region in o.attrs.get("regions", []))]
+        elif r.kind == RuleKind.FACE:
+            hits = [o for o in obs if o.kind == ObservationKind.FACE]
+        elif r.kind == RuleKind.COUNT_ABOVE:
+            hits = [o for o in obs if o.kind == ObservationKind.PERSON] if a.people >= r.count else []
         else:  # count_below
-            hits = [Observation(t=t, kind="count", label=str(a.people), score=1.0)] if a.people < r.count else []
+            hits = ([Observation(t=t, kind=ObservationKind.COUNT, label=str(a.people), score=1.0)]
+                    if a.people < r.count else [])
         if hits:
             # Re-arm when the condition was seen false for release_s, even if only one
             # quiet analysis fell in between (sparse sampling, image folders, outages).

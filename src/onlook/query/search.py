@@ -24,7 +24,7 @@ import numpy as np
 from onlook.memory.segments import event_labels, summarize
 from onlook.memory.store import Store
 from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
-from onlook.types import Event, Observation, SearchHit
+from onlook.types import Event, Observation, SearchHit, TimelineRow
 
 __all__ = ["MemoryView", "LiveState", "search", "query_labels"]
 
@@ -34,7 +34,7 @@ class LiveState(Protocol):
 
     def open_event(self) -> Event | None: ...
 
-    def latest(self) -> dict[str, Any] | None: ...
+    def latest(self) -> TimelineRow | None: ...
 
 
 @dataclass
@@ -95,7 +95,7 @@ class MemoryView:
                      keyframe_t=e.keyframe_t if (e.keyframe_t or e.start) <= until else None,
                      observations=obs, embedding=e.embedding if e.end - until < 1.0 else None, id=e.id)
 
-    def state_at(self, t: float) -> dict[str, Any] | None:
+    def state_at(self, t: float) -> TimelineRow | None:
         """The last timeline row at or before ``t``."""
         latest = self.live.latest() if self.live else None
         if latest is not None and latest["t"] <= t:
