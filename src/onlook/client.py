@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from onlook.errors import UnsupportedQuery
-from onlook.types import Answer, Frame, MessageType, SearchHit
+from onlook.types import Answer, Frame, MessageType, ObservationKind, SearchHit
 
 if TYPE_CHECKING:
     from onlook.answer.base import BaseAnswerer
@@ -127,7 +127,8 @@ class StreamClient(Protocol):
         """
         ...
 
-    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
+    def record(self, limit: int = 500,
+               sighting_kinds: Sequence[str] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list[Any]]:
         """The latest alerts, events, sightings, gaps and speech, oldest first (a timeline)."""
         ...
 
@@ -270,6 +271,7 @@ class FakeStreamClient:
         self.calls.append(("keyframe", name))
         return self.keyframes.get(name.removeprefix("keyframes/"))
 
-    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
+    def record(self, limit: int = 500,
+               sighting_kinds: Sequence[str] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list[Any]]:
         self.calls.append(("record", limit, tuple(sighting_kinds)))
         return {"alerts": [], "events": [], "sightings": [], "gaps": [], "speech": []}

@@ -35,10 +35,21 @@ from onlook.config import Settings
 from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
-from onlook.query.alerts import AlertBook, Rule
+from onlook.query.alerts import AlertBook, Rule, RuleKind
 from onlook.query.search import MemoryView, search
 from onlook.sampling import FpsSampler
-from onlook.types import Alert, Answer, Capability, Frame, Gap, MessageType, SearchHit, SpeechSegment, Word
+from onlook.types import (
+    Alert,
+    Answer,
+    Capability,
+    Frame,
+    Gap,
+    MessageType,
+    ObservationKind,
+    SearchHit,
+    SpeechSegment,
+    Word,
+)
 
 __all__ = ["StreamEngine", "Message"]
 
@@ -165,7 +176,7 @@ class StreamEngine:
         latest = self._latest
         rule = self.book.add(query, visible=latest[1] if latest else None)
         self.store.save_alert_query(query, self.stats["t"])
-        if rule.kind == "speech" and self.speech is not None:
+        if rule.kind == RuleKind.SPEECH and self.speech is not None:
             self.speech.set_hints(self.book.speech_words())
         return rule
 
@@ -565,7 +576,7 @@ class StreamEngine:
             self.stats["events"] += 1
             self._emit(self._event_msg(ev))
         for o in a.observations:
-            if o.kind in ("enter", "exit", "scene_cut", "text"):
+            if o.kind in (ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT):
                 self._emit({"type": MessageType.EVENT, "t": o.t, "kind": o.kind, "label": o.label,
                             "track_id": o.track_id, "attrs": o.attrs})
         for alert in self.book.check(a):
@@ -666,7 +677,8 @@ class StreamEngine:
         """A stored keyframe's file by name (``0000012345.jpg``, ``keyframes/`` prefix allowed), or None."""
         return self.store.keyframe_file(name)
 
-    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
+    def record(self, limit: int = 500,
+               sighting_kinds: Sequence[str] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list[Any]]:
         """The latest alerts, events, sightings, gaps and speech of the store, oldest first (a timeline)."""
         return self.store.record(limit, sighting_kinds)
 

@@ -28,7 +28,7 @@ from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
 from onlook.sources.netpolicy import NetPolicy
-from onlook.types import Answer, Frame, Gap, SearchHit
+from onlook.types import Answer, Frame, Gap, ObservationKind, SearchHit
 
 __all__ = ["Batch", "Executor", "InProcessExecutor", "MessageRing", "StreamSpec", "StreamWorker"]
 
@@ -205,7 +205,8 @@ class StreamWorker:
         except OSError:  # evicted meanwhile
             return None
 
-    def record(self, limit: int = 500, sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+    def record(self, limit: int = 500,
+               sighting_kinds: tuple[str, ...] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list]:
         """The latest alerts, events, sightings and gaps of the stream's store (:meth:`Store.record`)."""
         return self.engine.record(limit, sighting_kinds)
 
@@ -273,7 +274,7 @@ class Executor(Protocol):
         """A stored keyframe's JPEG bytes, or None."""
 
     def record(self, stream_id: str, limit: int = 500,
-               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+               sighting_kinds: tuple[str, ...] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list]:
         """The stream's latest alerts, events, sightings and gaps (for timelines; see ``Store.record``)."""
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:
@@ -342,7 +343,7 @@ class InProcessExecutor:
         return self._w(stream_id).keyframe(name)
 
     def record(self, stream_id: str, limit: int = 500,
-               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+               sighting_kinds: tuple[str, ...] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list]:
         return self._w(stream_id).record(limit, sighting_kinds)
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:

@@ -19,7 +19,7 @@ from typing import Any
 from onlook.cluster.executor import Batch, StreamSpec, StreamWorker
 from onlook.engine import Message
 from onlook.errors import ConfigError, OnlookError
-from onlook.types import Answer, Frame, Gap, SearchHit
+from onlook.types import Answer, Frame, Gap, ObservationKind, SearchHit
 
 try:
     import ray
@@ -177,7 +177,7 @@ class RayExecutor:
         return self._get(self.actor(stream_id).keyframe.remote(name))
 
     def record(self, stream_id: str, limit: int = 500,
-               sighting_kinds: tuple[str, ...] = ("enter", "exit")) -> dict[str, list]:
+               sighting_kinds: tuple[str, ...] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list]:
         return self._get(self.actor(stream_id).record.remote(limit, sighting_kinds))
 
     def latest(self, stream_id: str, after_seq: int = -1) -> tuple[Frame, list] | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onlook.answer.base import BaseAnswerer, History
 from onlook.client import Message
 from onlook.cluster.executor import Executor
-from onlook.types import Answer, Frame, MessageType, SearchHit
+from onlook.types import Answer, Frame, MessageType, ObservationKind, SearchHit
 
 if TYPE_CHECKING:
     from onlook.query.search import MemoryView
@@ -212,7 +212,8 @@ class RemoteStream:
         """The keyframe's JPEG bytes, read by the worker from its store (None when not stored)."""
         return self.executor.keyframe(self.stream_id, name.removeprefix("keyframes/"))
 
-    def record(self, limit: int = 500, sighting_kinds: Sequence[str] = ("enter", "exit")) -> dict[str, list[Any]]:
+    def record(self, limit: int = 500,
+               sighting_kinds: Sequence[str] = (ObservationKind.ENTER, ObservationKind.EXIT)) -> dict[str, list[Any]]:
         return self.executor.record(self.stream_id, limit, tuple(sighting_kinds))
 
     def stop(self, timeout: float | None = 10.0) -> None:

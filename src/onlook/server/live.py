@@ -8,7 +8,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from onlook.types import Frame, Observation
+from onlook.types import Frame, Observation, ObservationKind
 
 __all__ = ["BOUNDARY", "render_jpeg", "placeholder_jpeg", "mjpeg_part"]
 
@@ -36,7 +36,7 @@ def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: boo
             x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh), strict=True))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, 2)
             label = o.kind if o.track_id is None else f"{o.kind} {o.track_id}"
-            if o.kind == "text":
+            if o.kind == ObservationKind.TEXT:
                 label = o.label[:24]
             cv2.putText(img, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -23,6 +23,7 @@ from onlook.errors import OnlookError
 from onlook.server.manager import keyframe_url
 from onlook.server.protocol import Health
 from onlook.server.routes_streams import ERRORS, Service, StreamId
+from onlook.types import ObservationKind
 
 __all__ = ["router", "STATIC_DIR", "history"]
 
@@ -36,7 +37,7 @@ _PLACEHOLDER = """<!doctype html><html><head><meta charset="utf-8"><title>onlook
 <body><h1>onlook</h1><p>onlook is running. The HTTP API is described at <a href="docs">/docs</a>.</p></body></html>
 """
 
-_SIGHTING_KINDS = ("enter", "exit", "scene_cut", "text")
+_SIGHTING_KINDS = (ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT)
 
 
 @router.get("/", include_in_schema=False, response_model=None)
