@@ -463,7 +463,7 @@ def _decode_keyframe(path: str, mtime_ns: int) -> np.ndarray | None:
 
 
 def _read_keyframe(view: Any, rel: str | None) -> np.ndarray | None:
-    path = view.store.keyframe_path(rel) if rel else None
+    path = view.keyframe_path(rel) if rel else None
     if path is None:
         return None
     try:

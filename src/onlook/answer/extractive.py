@@ -170,7 +170,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                     # A close-up defeats the people tracker but not the face detector: count faces
                     # seen in the last second and a half too, and take the larger number.
                     n_faces = max((sum(1 for o in r["obs"] if o.kind == ObservationKind.FACE)
-                                   for r in view.store.frames(row["t"] - 1.5, row["t"])), default=0)
+                                   for r in view.frames(row["t"] - 1.5, row["t"])), default=0)
                     if row.get("obs") is not None:
                         n_faces = max(n_faces, sum(1 for o in row["obs"] if o.kind == ObservationKind.FACE))
                     n = max(n, n_faces)
@@ -184,7 +184,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                               f"{_where(it.scope.kind, since, until)}.", at, 0.4, value=len(ppl),
                               evidence=tuple(Evidence(o.t, "person", None) for o in ppl[:10]))
             first = view.state_at(since) if since > 0 else None
-            first = first or next(iter(view.store.frames(since, until, limit=1)), None)
+            first = first or next(iter(view.frames(since, until, limit=1)), None)
             at_start = int(first["people"]) if first else 0
             n_entered = view.count_sightings([ObservationKind.ENTER], since, until)
             entered = view.sightings([ObservationKind.ENTER], since, until, limit=10)

@@ -229,7 +229,7 @@ class ProcessAnswerer(BaseAnswerer):
         got = LiveSnapshot.of(view.live, self.keep_recent)
         snap, window = got if got is not None else (None, {})
         req = {"op": op, "question": question, "at": at, "history": list(history),
-               "options": list(options) if options is not None else None, "store": str(view.store.path),
+               "options": list(options) if options is not None else None, "store": str(view.store_path),
                "stream": view.stream_id, "live": snap}
         return req, window
 

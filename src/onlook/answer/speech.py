@@ -56,7 +56,7 @@ def speech_hits(view: MemoryView, words: tuple[str, ...] | list[str], *, since: 
     if not words:
         return []
     out: list[tuple[SpeechSegment, float]] = []
-    for seg, score in view.store.search_speech(list(words), since=since, until=until, limit=limit * 3):
+    for seg, score in view.search_speech(list(words), since=since, until=until, limit=limit * 3):
         cut = until_at(seg, until) if until is not None else seg
         if cut is not None and words_match(tuple(words), cut.text):
             out.append((cut, score))
@@ -68,7 +68,7 @@ def transcript_lines(view: MemoryView, since: float, until: float, *, max_chars:
     """What was said in ``[since, until]``, one ``mm:ss “text”`` line per segment, newest kept within ``max_chars``."""
     lines: list[str] = []
     used = 0
-    for whole in view.store.speech(since, until, newest_first=True, limit=200):
+    for whole in view.speech(since, until, newest_first=True, limit=200):
         seg = until_at(whole, until)
         if seg is None:
             continue
@@ -97,10 +97,10 @@ def answer_speech(question: str, view: MemoryView, at: float | None = None,
     since, until = it.scope.bounds(at)
     if it.scope.kind in ("now", "all") and it.kind == "said" and it.recent:
         since = max(0.0, at - _RECENT_S)
-    heard_any = bool(view.store.speech(None, at, limit=1))
+    heard_any = bool(view.speech(None, at, limit=1))
     where = "" if it.scope.kind == "all" else f" between {format_ts(since)} and {format_ts(until)}"
     if it.kind == "said":
-        segs = [s for s in (until_at(x, until) for x in view.store.speech(since, until, newest_first=True,
+        segs = [s for s in (until_at(x, until) for x in view.speech(since, until, newest_first=True,
                                                                            limit=50)) if s is not None]
         segs.reverse()
         if it.recent and segs:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from onlook.memory.segments import event_labels, summarize
 from onlook.memory.store import Store
 from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
-from onlook.types import Event, Observation, SearchHit, TimelineRow
+from onlook.types import Event, Observation, SearchHit, SpeechSegment, TimelineRow
 
 __all__ = ["MemoryView", "LiveState", "search", "query_labels"]
 
@@ -123,6 +124,38 @@ class MemoryView:
         if limit:
             out = out[-limit:] if newest else out[:limit]
         return out
+
+    # The rest of the read model. Answerers read memory through the view, never the store's tables:
+    # the store owns its database, and the view is where the live state is added where it exists.
+
+    @property
+    def store_path(self) -> Path:
+        """The store's folder (a process of its own opens it read-only there)."""
+        return self.store.path
+
+    def frames(self, since: float | None = None, until: float | None = None, *, limit: int | None = None,
+               newest_first: bool = False) -> list[TimelineRow]:
+        """Stored timeline rows in ``[since, until]`` (the live latest row is :meth:`state_at`'s)."""
+        return self.store.frames(since, until, limit=limit, newest_first=newest_first)
+
+    def speech(self, since: float | None = None, until: float | None = None, *, newest_first: bool = False,
+               limit: int | None = None) -> list[SpeechSegment]:
+        """Transcript segments overlapping ``[since, until]`` (speech is stored as it is heard)."""
+        return self.store.speech(since, until, newest_first=newest_first, limit=limit)
+
+    def search_speech(self, words: list[str], *, since: float | None = None, until: float | None = None,
+                      limit: int = 50) -> list[tuple[SpeechSegment, float]]:
+        """Segments where ``words`` were said, with their full-text score."""
+        return self.store.search_speech(words, since=since, until=until, limit=limit)
+
+    def similar_speech(self, q: np.ndarray, *, since: float | None = None, until: float | None = None,
+                       k: int = 10) -> list[tuple[SpeechSegment, float]]:
+        """Segments nearest to the text embedding ``q``."""
+        return self.store.similar_speech(q, since=since, until=until, k=k)
+
+    def keyframe_path(self, rel: str | None) -> Path | None:
+        """The file of a stored keyframe (as events and sightings name it), or None."""
+        return self.store.keyframe_path(rel)
 
     def count_sightings(self, kinds: list[str], since: float, until: float) -> int:
         """How many sightings of ``kinds`` lie in ``[since, until]``, the open event's included."""
@@ -286,7 +319,7 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
         return []
     out: list[SearchHit] = []
     seen: set[int | None] = set()
-    for seg, fts in view.store.search_speech(list(words), since=since, until=until, limit=max(30, 3 * k)):
+    for seg, fts in view.search_speech(list(words), since=since, until=until, limit=max(30, 3 * k)):
         seen.add(seg.id)
         cut = until_at(seg, until) if until is not None else seg
         if cut is None:
@@ -303,7 +336,7 @@ def _speech_hits(view: MemoryView, text: str, since: float | None, until: float 
     if view.encoder is not None and hasattr(view.encoder, "encode_texts"):
         # Said in other words: nearest by the encoder's text embedding, below any word match.
         q = view.encoder.encode_texts([text])[0]
-        for seg, sim in view.store.similar_speech(q, since=since, until=until, k=k):
+        for seg, sim in view.similar_speech(q, since=since, until=until, k=k):
             if seg.id in seen:
                 continue
             cut = until_at(seg, until) if until is not None else seg
