@@ -111,3 +111,12 @@ def test_timeline_row_names_the_keys_answerers_index() -> None:
     assert TimelineRow.__required_keys__ == {"t", "seq", "wall", "people", "motion", "analysed", "obs"}
     row = TimelineRow(t=1.0, seq=2, wall=3.0, people=1, motion=0.0, analysed=1.0, obs=[])
     assert type(row) is dict and row["people"] == 1  # a TypedDict is a plain dict at run time
+
+
+def test_ingest_states_are_what_status_messages_carry() -> None:
+    from onlook.types import IngestState, StreamState
+
+    assert {s.value for s in IngestState} == {"started", "ended", "failed", "speech off"}
+    # the final ingest states are also served states, by the same names
+    assert StreamState(IngestState.ENDED) is StreamState.ENDED
+    assert StreamState(IngestState.FAILED) is StreamState.FAILED

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from onlook.errors import UnsupportedQuery
-from onlook.types import Answer, Frame, MessageType, ObservationKind, SearchHit
+from onlook.types import Answer, Frame, IngestState, MessageType, ObservationKind, SearchHit
 
 if TYPE_CHECKING:
     from onlook.answer.base import BaseAnswerer
@@ -183,13 +183,13 @@ class FakeStreamClient:
         self.calls.append(("start",))
         self._started = True
         self.done.clear()
-        self.emit({"type": MessageType.STATUS, "t": self.t, "state": "started"})
+        self.emit({"type": MessageType.STATUS, "t": self.t, "state": IngestState.STARTED})
 
     def finish(self, error: str | None = None) -> None:
         """End ingest as a source ending (or failing with ``error``) would."""
         self.error = error
         self.done.set()
-        self.emit({**self.status(), "state": "failed" if error else "ended"})
+        self.emit({**self.status(), "state": IngestState.FAILED if error else IngestState.ENDED})
         if error:
             self.emit({"type": MessageType.ERROR, "t": self.t, "message": error, "error": "SourceError"})
 
@@ -197,7 +197,7 @@ class FakeStreamClient:
         self.calls.append(("stop",))
         if self._started and not self.done.is_set():
             self.done.set()
-            self.emit({**self.status(), "state": "ended"})
+            self.emit({**self.status(), "state": IngestState.ENDED})
 
     def close(self) -> None:
         self.calls.append(("close",))

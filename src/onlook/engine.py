@@ -44,6 +44,7 @@ from onlook.types import (
     Capability,
     Frame,
     Gap,
+    IngestState,
     MessageType,
     ObservationKind,
     SearchHit,
@@ -310,8 +311,8 @@ class StreamEngine:
             self._fire(alert, latest[0] if latest else None, heard_wall=seg.wall or None)
 
     def _on_speech_error(self, e: BaseException) -> None:
-        self._emit({"type": MessageType.STATUS, "t": self.stats["t"], "stream": self.stream_id, "state": "speech off",
-                    "message": str(e)})
+        self._emit({"type": MessageType.STATUS, "t": self.stats["t"], "stream": self.stream_id,
+                    "state": IngestState.SPEECH_OFF, "message": str(e)})
 
     def _frames(self) -> Iterator[Frame]:
         sampler = FpsSampler(self.settings.sources.fps)
@@ -384,7 +385,7 @@ class StreamEngine:
                 self.perceiver = build_perceiver(self.settings)
             self.attach_audio(getattr(self.source, "audio", None))
             info = getattr(self.source, "info", None)
-            self._emit({"type": MessageType.STATUS, "t": 0.0, "state": "started", "stream": self.stream_id,
+            self._emit({"type": MessageType.STATUS, "t": 0.0, "state": IngestState.STARTED, "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
             for frame in self._frames():
                 self._process(frame)
@@ -421,7 +422,8 @@ class StreamEngine:
                         self.store.set_meta("last_t", self.stats["t"])
             finally:
                 try:
-                    self._emit({**self.status(), "state": "ended" if self.error is None else "failed"})
+                    final = IngestState.ENDED if self.error is None else IngestState.FAILED
+                    self._emit({**self.status(), "state": final})
                 finally:
                     self.done.set()
 

@@ -32,6 +32,7 @@ __all__ = [
     "Capability",
     "ObservationKind",
     "StreamState",
+    "IngestState",
     "MessageType",
 ]
 
@@ -545,6 +546,23 @@ class StreamState(StrEnum):
     """It stopped on an error (the stream's ``error`` says which)."""
     STOPPED = "stopped"
     """Stopped on request or by shutdown; restartable."""
+
+
+class IngestState(StrEnum):
+    """The ``"state"`` an engine's ``status`` messages report about its ingest.
+
+    The server turns these into a served stream's :class:`StreamState` (``started`` makes a
+    ``starting`` stream ``running``; ``ended`` and ``failed`` end it, unless it was stopped).
+    """
+
+    STARTED = "started"
+    """The source is open; frames are coming."""
+    ENDED = "ended"
+    """The source ended (a file played to its end, or ingest was stopped)."""
+    FAILED = "failed"
+    """Ingest stopped on an error (an ``error`` message says which)."""
+    SPEECH_OFF = "speech off"
+    """A notice: the sound track cannot be transcribed (video goes on)."""
 
 
 class MessageType(StrEnum):

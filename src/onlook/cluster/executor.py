@@ -28,7 +28,7 @@ from onlook.config import Settings
 from onlook.engine import Message, StreamEngine
 from onlook.errors import ConfigError
 from onlook.sources.netpolicy import NetPolicy
-from onlook.types import Answer, Frame, Gap, ObservationKind, SearchHit
+from onlook.types import Answer, Frame, Gap, ObservationKind, SearchHit, StreamState
 
 __all__ = ["Batch", "Executor", "InProcessExecutor", "MessageRing", "StreamSpec", "StreamWorker"]
 
@@ -178,8 +178,13 @@ class StreamWorker:
 
     def status(self) -> Message:
         e = self.engine
-        state = "running" if e.running else ("stopped" if self.stop_requested else
-                                             ("failed" if e.error is not None else "ended"))
+        # The served stream's state: a worker reports it as the server would.
+        if e.running:
+            state = StreamState.RUNNING
+        elif self.stop_requested:
+            state = StreamState.STOPPED
+        else:
+            state = StreamState.FAILED if e.error is not None else StreamState.ENDED
         return {**e.status(), "state": state, "error": str(e.error) if e.error else None,
                 "restarts": self.restarts, "alert_queries": e.alert_queries, "worker": self.info()}
 

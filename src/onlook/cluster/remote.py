@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from onlook.answer.base import BaseAnswerer, History
 from onlook.client import Message
 from onlook.cluster.executor import Executor
-from onlook.types import Answer, Frame, MessageType, ObservationKind, SearchHit
+from onlook.types import Answer, Frame, IngestState, MessageType, ObservationKind, SearchHit
 
 if TYPE_CHECKING:
     from onlook.query.search import MemoryView
@@ -31,7 +31,7 @@ __all__ = ["RemoteStream"]
 
 log = logging.getLogger(__name__)
 
-_FINAL = ("ended", "failed")
+_FINAL = (IngestState.ENDED, IngestState.FAILED)
 
 
 class _RemoteAnswerer(BaseAnswerer):
@@ -141,7 +141,7 @@ class RemoteStream:
             state = msg.get("state")
             if state in _FINAL:
                 self.done.set()
-            elif state == "started":
+            elif state == IngestState.STARTED:
                 self.done.clear()
                 self.error = None
         elif msg.get("type") == MessageType.ERROR:

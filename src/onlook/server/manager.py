@@ -57,7 +57,7 @@ from onlook.server.webhooks import WebhookSender, check_webhook_url
 from onlook.sources import LIVE_SCHEMES, PacedSource, ResumedSource, ThreadedSource, open_source
 from onlook.sources._pyav import display_name
 from onlook.sources.netpolicy import SOURCE_REFUSED, WEBHOOK_REFUSED, NetPolicy
-from onlook.types import MessageType, StreamState
+from onlook.types import IngestState, MessageType, StreamState
 
 __all__ = ["StreamManager", "StreamHandle", "Subscription", "classify_source", "check_store_root", "read_streams_file",
            "keyframe_url"]
@@ -721,12 +721,12 @@ class StreamManager:
             if isinstance(msg.get("alerts"), int):  # the engine's count; "alerts" is the list of queries here
                 msg["alerts_fired"] = msg.pop("alerts")
             state = msg.get("state")
-            if state == "started":
+            if state == IngestState.STARTED:
                 if h.state == StreamState.STARTING:
                     h.state = StreamState.RUNNING
-            elif state in ("ended", "failed"):
+            elif state in (IngestState.ENDED, IngestState.FAILED):
                 final = True
-                if h.stop_requested or (self.closing and state == "ended"):
+                if h.stop_requested or (self.closing and state == IngestState.ENDED):
                     h.state = StreamState.STOPPED if h.stop_requested else h.state
                 else:
                     h.state = StreamState(state)
