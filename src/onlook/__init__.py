@@ -30,7 +30,9 @@ from onlook.config import Settings
 from onlook.engine import StreamEngine
 from onlook.errors import (
     ConfigError,
+    ModelCorrupt,
     ModelError,
+    ModelMissing,
     OnlookError,
     QueryError,
     SourceCorrupt,
@@ -97,7 +99,9 @@ __all__ = [
     "Memory",
     "MemoryView",
     "MessageType",
+    "ModelCorrupt",
     "ModelError",
+    "ModelMissing",
     "Observation",
     "ObservationKind",
     "OnlookError",

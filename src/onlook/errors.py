@@ -25,7 +25,9 @@ PyAV's ``av.error`` does.
     │   └── StoreTooNew                         written by a newer onlook (schema version)
     ├── QueryError(ValueError)              a question or search is malformed
     │   └── UnsupportedQuery                    an alert perception cannot see
-    └── ModelError(RuntimeError)            an optional model could not be loaded
+    └── ModelError(RuntimeError)            a model could not be loaded or run
+        ├── ModelMissing(FileNotFoundError)     a shipped model file is not there
+        └── ModelCorrupt                        its size or sha256 differs from its manifest
 
 The CLI (and later the server) turn these into one-line messages and exit
 codes in one place; library code never prints.
@@ -55,6 +57,8 @@ __all__ = [
     "QueryError",
     "UnsupportedQuery",
     "ModelError",
+    "ModelMissing",
+    "ModelCorrupt",
 ]
 
 
@@ -165,3 +169,16 @@ class UnsupportedQuery(QueryError):
 
 class ModelError(OnlookError, RuntimeError):
     """An optional model (e.g. the CLIP encoder) could not be loaded or run."""
+
+
+class ModelMissing(ModelError, FileNotFoundError):
+    """A model file onlook ships (or was pointed at) is not where its manifest says.
+
+    Usually a partial install or a checkout without the model files; reinstalling
+    onlook, or rebuilding the file with the command in its manifest, fixes it.
+    """
+
+
+class ModelCorrupt(ModelError):
+    """A model file's size or sha256 differs from its manifest (a truncated or altered file)."""
+

