@@ -23,6 +23,12 @@ KINDS = [
     ("exit", ObservationKind.EXIT),
     ("speech", ObservationKind.SPEECH),
     ("count", ObservationKind.COUNT),
+    ("object", ObservationKind.OBJECT),
+    ("appear", ObservationKind.APPEAR),
+    ("disappear", ObservationKind.DISAPPEAR),
+    ("hand", ObservationKind.HAND),
+    ("face_state", ObservationKind.FACE_STATE),
+    ("pose", ObservationKind.POSE),
 ]
 
 
