@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from onlook.errors import ConfigError
+from onlook.types import ShotMethod
 
 __all__ = ["Settings", "SourceSettings", "PerceptionSettings", "SpeechSettings", "MemorySettings",
            "AnswererSettings", "ServerSettings", "GROUPS", "FLAT_NAMES", "parse_bytes"]
@@ -103,6 +104,10 @@ class PerceptionSettings(BaseModel):
     detect_faces: bool = True
     detect_text: bool = True
     detect_colors: bool = True
+    shots: ShotMethod = Field(ShotMethod.MODEL, description="how shot cuts are found: model (TransNetV2, "
+                              "shipped), histogram (no model) or off")
+    shot_fps: float = Field(25.0, gt=0, description="frames per second the shot model looks at (thumbnails "
+                            "only; it misses cuts below about 8)")
     ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
     face_interval_s: float = Field(2.0, ge=0, description="run face detection at most this often")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
@@ -243,6 +248,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "detect_colors": ("perception", "detect_colors"),
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
+    "shots": ("perception", "shots"),
+    "shot_fps": ("perception", "shot_fps"),
     "encoder_dir": ("perception", "encoder_dir"),
     "encoder_deployment": ("perception", "encoder_deployment"),
     # speech

@@ -37,7 +37,7 @@ from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
 from onlook.query.alerts import AlertBook, Rule, RuleKind
 from onlook.query.search import MemoryView, search
-from onlook.sampling import FpsSampler
+from onlook.sampling import FrameRole, GlanceSampler
 from onlook.types import (
     Alert,
     Answer,
@@ -48,6 +48,7 @@ from onlook.types import (
     MessageType,
     ObservationKind,
     SearchHit,
+    ShotMethod,
     SpeechSegment,
     Word,
 )
@@ -113,7 +114,7 @@ class StreamEngine:
         self._source_opened = False
         self.store = store or Store(mem.store, budget_bytes=mem.budget)
         self._own_store = store is None
-        self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_analysed": 0,
+        self.stats: dict[str, Any] = {"frames_decoded": 0, "frames_kept": 0, "frames_glanced": 0, "frames_analysed": 0,
                                       "alerts": 0, "events": 0, "t": 0.0, "started_wall": None,
                                       "alert_delays_s": [], "speech_segments": 0}
         self._speech_pipeline = speech
@@ -240,7 +241,7 @@ class StreamEngine:
             # engine's own sampler then keeps every frame it receives. With --start,
             # frames before the start are not pre-filtered (the grid starts there).
             s = self.settings
-            self._source_sampler = _StartAwareSampler(s.sources.fps, self.start_s)
+            self._source_sampler = _StartAwareSampler(s.sources.fps, self.start_s, self._glance_fps())
             # stop: the engine cannot close a source still making its first connection (open_source
             # has not returned it yet), so the source watches the engine's stop event itself.
             return open_source(self._source_arg, stream_id=self.stream_id, **s.sources.open_options(),
@@ -314,8 +315,15 @@ class StreamEngine:
         self._emit({"type": MessageType.STATUS, "t": self.stats["t"], "stream": self.stream_id,
                     "state": IngestState.SPEECH_OFF, "message": str(e)})
 
-    def _frames(self) -> Iterator[Frame]:
-        sampler = FpsSampler(self.settings.sources.fps)
+    def _glance_fps(self) -> float | None:
+        """The rate of frames shown to the perceiver between analysed ones (its shot detector's), or None."""
+        p = self.perceiver
+        wants = (getattr(p, "glances", False) if p is not None
+                 else self.settings.perception.shots == ShotMethod.MODEL)
+        return self.settings.perception.shot_fps if wants else None
+
+    def _frames(self) -> Iterator[tuple[Frame, FrameRole]]:
+        sampler = GlanceSampler(self.settings.sources.fps, self._glance_fps())
         first = True
         for frame in self.source:
             if self._stop.is_set():
@@ -339,8 +347,9 @@ class StreamEngine:
             if self._offset:
                 pts += self._offset
                 frame = Frame(frame.stream_id, frame.seq, pts, frame.wall, frame.image)
-            if sampler.keep(pts):
-                yield frame
+            role = sampler.classify(pts)
+            if role is not None:
+                yield frame, role
 
     def open(self) -> None:
         """Open the source now rather than in :meth:`run` (a no-op once open).
@@ -387,13 +396,17 @@ class StreamEngine:
             info = getattr(self.source, "info", None)
             self._emit({"type": MessageType.STATUS, "t": 0.0, "state": IngestState.STARTED, "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
-            for frame in self._frames():
-                self._process(frame)
+            for frame, role in self._frames():
+                if role is FrameRole.ANALYSE:
+                    self._process(frame)
+                else:
+                    self._glance(frame)
                 self._sync_gaps()  # sources that do not report gaps as they happen (not opened here)
                 now = time.monotonic()
                 if now - last_status >= 1.0:
                     last_status = now
                     self._emit(self.status())
+            self._finish_shots()
         except Exception as e:
             if not isinstance(e, OnlookError):
                 log.exception("stream %s failed", self.stream_id)
@@ -515,15 +528,19 @@ class StreamEngine:
         if self.stats["started_wall"] is None:
             self.stats["started_wall"] = time.time()
         if not hasattr(self, "_feed_sampler"):
-            self._feed_sampler = FpsSampler(self.settings.sources.fps)
+            self._feed_sampler = GlanceSampler(self.settings.sources.fps, self._glance_fps())
         self.stats["frames_decoded"] += 1
-        if not self._feed_sampler.keep(frame.pts):
+        role = self._feed_sampler.classify(frame.pts)
+        if role is FrameRole.GLANCE:
+            return self._glance(frame)
+        if role is None:
             return False
         self._process(frame)
         return True
 
     def finish(self) -> None:
         """Close the open event after :meth:`feed`-driven ingest (stores it), and the transcript."""
+        self._finish_shots()
         self._end_speech()
         for ev in self.memory.flush():
             self.stats["events"] += 1
@@ -557,6 +574,34 @@ class StreamEngine:
     def latest_frame(self) -> tuple[Frame, list[Any]] | None:
         """The last analysed frame and its observations (for live views), or None."""
         return self._latest
+
+    def _glance(self, frame: Frame) -> bool:
+        """Show a frame between analysed ones to the perceiver; analyse it when it confirmed a cut.
+
+        Returns:
+            True when the frame was analysed.
+        """
+        p = self.perceiver
+        glance = getattr(p, "glance", None)
+        if glance is None:
+            return False
+        self.stats["frames_glanced"] += 1
+        self._last_glance = frame
+        if glance(frame):  # the new shot's first look: perception, memory and alerts see the cut now
+            self._process(frame)
+            return True
+        return False
+
+    def _finish_shots(self) -> None:
+        """The source ended: let the shot detector judge what it held back, and report it."""
+        finish = getattr(self.perceiver, "finish", None)
+        if finish is None or not finish():
+            return
+        last = getattr(self, "_last_glance", None)
+        if last is not None and last.pts > self.stats["t"]:
+            self._process(last)
+        else:  # the last frame was analysed already; a cut in its final half second goes unreported
+            log.debug("stream %s: a shot cut at the very end was not reported", self.stream_id)
 
     def _process(self, frame: Frame) -> None:
         assert self.perceiver is not None
@@ -693,6 +738,7 @@ class StreamEngine:
         info = getattr(src, "info", None)
         return {"type": MessageType.STATUS, "t": round(st["t"], 3), "stream": self.stream_id,
                 "frames_decoded": st["frames_decoded"], "frames_kept": st["frames_kept"],
+                "frames_glanced": st["frames_glanced"],
                 "fps": round(st["frames_kept"] / elapsed, 2) if elapsed > 0 else 0.0,
                 "speed": round(st["t"] / elapsed, 2) if elapsed > 0 else 0.0,
                 "skipped_area": round(p.skipped_area_fraction, 4) if p else 0.0,
@@ -716,11 +762,11 @@ class StreamEngine:
         return self._thread is not None and self._thread.is_alive()
 
 
-class _StartAwareSampler(FpsSampler):
-    """The engine's sampling grid as a source-side filter: nothing before ``start_s`` is kept."""
+class _StartAwareSampler(GlanceSampler):
+    """The engine's sampling grids as a source-side filter: nothing before ``start_s`` is kept."""
 
-    def __init__(self, fps: float, start_s: float) -> None:
-        super().__init__(fps)
+    def __init__(self, fps: float, start_s: float, glance_fps: float | None = None) -> None:
+        super().__init__(fps, glance_fps)
         self.start_s = start_s
 
     def keep(self, pts: float) -> bool:

@@ -2,7 +2,9 @@
 
 Two cheap filters sit between a source and perception:
 
-* :class:`FpsSampler` keeps at most ``fps`` frames per second of stream time.
+* :class:`FpsSampler` keeps at most ``fps`` frames per second of stream time;
+  :class:`GlanceSampler` adds a second, faster grid of frames that are only
+  glanced at (the shot detector's thumbnails), never analysed.
 * :class:`RedundancyGate` compares each kept frame, tile by tile, with what
   was last *analysed* in that tile and marks only the tiles that changed.
   Detectors then run on changed regions only; a frame where nothing changed
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 import cv2
 import numpy as np
 
 from onlook.types import Frame
 
-__all__ = ["FpsSampler", "GateResult", "RedundancyGate", "resize_for_analysis"]
+__all__ = ["FpsSampler", "FrameRole", "GlanceSampler", "GateResult", "RedundancyGate", "resize_for_analysis"]
 
 
 class FpsSampler:
@@ -64,6 +67,50 @@ class FpsSampler:
         for frame in frames:
             if self.keep(frame.pts):
                 yield frame
+
+
+class FrameRole(StrEnum):
+    """What a kept frame is for (:meth:`GlanceSampler.classify`)."""
+
+    ANALYSE = "analyse"
+    """Analysed: perception, memory, alerts."""
+    GLANCE = "glance"
+    """Only glanced at: a thumbnail for the shot detector."""
+
+
+class GlanceSampler:
+    """Two grids of stream time: frames to analyse (``fps``) and, between them, frames to glance at.
+
+    A frame on the analysis grid is :attr:`FrameRole.ANALYSE` whether or not it is also on the
+    glance grid; the analysis grid decides exactly as a lone :class:`FpsSampler` of ``fps`` would,
+    so adding glances never moves which frames are analysed.
+
+    Args:
+        fps: Frames to analyse per second of stream time.
+        glance_fps: Frames to glance at per second (all kinds together); None or not above
+            ``fps``: no glances.
+
+    Example:
+        >>> s = GlanceSampler(2.0, 10.0)
+        >>> [str(s.classify(t / 10)) for t in range(0, 7)]
+        ['analyse', 'glance', 'glance', 'glance', 'glance', 'analyse', 'glance']
+    """
+
+    def __init__(self, fps: float, glance_fps: float | None = None) -> None:
+        self.analysis = FpsSampler(fps)
+        self.glances = FpsSampler(glance_fps) if glance_fps is not None and glance_fps > fps else None
+
+    def classify(self, pts: float) -> FrameRole | None:
+        """The role of the frame at ``pts`` (None: not kept); advances both grids."""
+        analyse = self.analysis.keep(pts)
+        glance = self.glances.keep(pts) if self.glances is not None else False
+        if analyse:
+            return FrameRole.ANALYSE
+        return FrameRole.GLANCE if glance else None
+
+    def keep(self, pts: float) -> bool:
+        """Whether the frame at ``pts`` is kept at all (a source-side filter)."""
+        return self.classify(pts) is not None
 
 
 def resize_for_analysis(image: np.ndarray, max_width: int) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 __all__ = [
+    "ShotMethod",
     "Box",
     "Frame",
     "Gap",
@@ -544,6 +545,17 @@ class ObservationKind(StrEnum):
 
 _OBSERVATION_KINDS: dict[str, ObservationKind] = {k.value: k for k in ObservationKind}
 """Value to member, for :meth:`Observation.__post_init__` (a dict lookup: observations are made per frame)."""
+
+
+class ShotMethod(StrEnum):
+    """How shot cuts are found (``perception.shots``)."""
+
+    MODEL = "model"
+    """TransNetV2 on thumbnails at the glance rate, run only where the picture jumps (the default)."""
+    HISTOGRAM = "histogram"
+    """A colour-histogram jump between analysed frames: no model, more misses and false cuts."""
+    OFF = "off"
+    """No cuts reported (the histogram test still resets tracking internally)."""
 
 
 class StreamState(StrEnum):

@@ -4,6 +4,13 @@
 model, tracks, schedules). It is called from the stream's ingest worker, one
 frame at a time, in stream order; it is not thread-safe and need not be.
 
+Shot cuts come from :class:`~onlook.perception.shots.ShotDetector` (TransNetV2) when
+``perception.shots`` is ``model``: it also sees the frames between analysed ones
+(:meth:`Perceiver.glance`, thumbnails only) and confirms a cut a fraction of a second
+after it happened; a glance that confirms one returns True so the engine analyses
+that frame (the new shot's first look). The histogram test still runs on every
+analysed frame to reset the gate and tracks at once.
+
 Cost model: the gate, scene-cut test, motion and people tracking are cheap and
 run on every kept frame that changed. Faces and OCR are expensive and run only
 on the changed regions, and at most once per ``face_interval_s`` /
@@ -24,8 +31,9 @@ from onlook.config import Settings
 from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.scene import SceneCutDetector
+from onlook.perception.shots import ShotDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
-from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind
+from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind, ShotMethod
 
 __all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for"]
 
@@ -62,10 +70,13 @@ class Perceiver:
         faces: Face detector or None.
         text: OCR detector or None.
         encoder: Optional image encoder; its embeddings go into memory.
+        shots: The model-based shot detector (``perception.shots == "model"``) or None: then the
+            histogram test reports cuts, unless ``perception.shots`` is ``off``.
     """
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
-                 text: RegionDetector | None = None, encoder: Encoder | None = None) -> None:
+                 text: RegionDetector | None = None, encoder: Encoder | None = None,
+                 shots: ShotDetector | None = None) -> None:
         self.settings = settings
         self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
         self.scene = SceneCutDetector()
@@ -73,6 +84,10 @@ class Perceiver:
         self.faces = faces
         self.text = text
         self.encoder = encoder
+        self.shots = shots
+        self._glanced_until: float | None = None  # pts of the last frame the shot detector saw
+        self.glanced = 0
+        self._last_quick_t = -1e9
         self._last_run: dict[str, float] = {}
         self._track_colors: dict[int, list[tuple[str, float]]] = {}
         self._track_seen: dict[int, float] = {}
@@ -85,6 +100,37 @@ class Perceiver:
         last = self._last_run.get(name)
         return last is None or t - last >= interval or t < last
 
+    @property
+    def glances(self) -> bool:
+        """Whether this perceiver wants the frames between analysed ones (:meth:`glance`)."""
+        return self.shots is not None
+
+    def _show_shots(self, frame: Frame) -> None:
+        if self.shots is None or (self._glanced_until is not None and frame.pts <= self._glanced_until):
+            return
+        self._glanced_until = frame.pts
+        self.shots.push(frame.image, frame.pts)
+
+    def glance(self, frame: Frame) -> bool:
+        """Show a frame that is not analysed to the shot detector (in stream order, between analysed ones).
+
+        Returns:
+            True when a cut was confirmed: analyse this frame (:meth:`analyze`) to report it.
+        """
+        if self.shots is None:
+            return False
+        self.glanced += 1
+        self._show_shots(frame)
+        return self.shots.has_ready
+
+    def finish(self) -> bool:
+        """The stream ended: judge pending shot candidates. True when a cut was confirmed (analyse the
+        last frame seen to report it)."""
+        if self.shots is None:
+            return False
+        self.shots.finish()
+        return self.shots.has_ready
+
     def analyze(self, frame: Frame) -> Analysis:
         """Analyse one kept frame (must be called in stream order)."""
         s = self.settings
@@ -94,9 +140,21 @@ class Perceiver:
         self.frames += 1
         obs: list[Observation] = []
 
-        cut = self.scene.update(img, t)
+        method = s.perception.shots
+        quick = self.scene.update(img, t)  # immediate, for resets; reported only as the histogram method
+        confirmed: list[Observation] = []
+        if self.shots is not None:
+            self._show_shots(frame)
+            confirmed = self.shots.poll()
+            obs.extend(confirmed)
+        elif quick is not None and method != ShotMethod.OFF:  # no model given: the histogram test reports
+            obs.append(quick)
+        if quick is not None:
+            self._last_quick_t = t
+        # A confirmed cut the histogram test missed resets now (its tracks span two shots).
+        late = bool(confirmed) and self._last_quick_t < confirmed[0].t - 0.5
+        cut = quick if quick is not None else (confirmed[0] if late else None)
         if cut is not None:
-            obs.append(cut)
             self.gate.reset()
             self._track_colors.clear()
             self._track_seen.clear()
@@ -206,7 +264,8 @@ class Perceiver:
     def capabilities(self) -> frozenset[Capability]:
         """What this perceiver sees, from the detectors it holds (see :func:`capabilities_for`)."""
         return _capabilities(people=self.people is not None, faces=self.faces is not None,
-                             text=self.text is not None, colours=self.settings.detect_colors)
+                             text=self.text is not None, colours=self.settings.detect_colors,
+                             shots=self.settings.perception.shots != ShotMethod.OFF)
 
     @property
     def skipped_area_fraction(self) -> float:
@@ -247,9 +306,11 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
     return replace(gate, changed=grid).rois(shape)
 
 
-def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool) -> frozenset[Capability]:
-    # The gate's motion and the scene-cut detector run on every kept frame, whatever is switched on.
-    caps = {Capability.MOTION, Capability.SHOTS}
+def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool) -> frozenset[Capability]:
+    # The gate's motion runs on every kept frame, whatever is switched on.
+    caps = {Capability.MOTION}
+    if shots:
+        caps.add(Capability.SHOTS)
     if people:
         caps.add(Capability.PEOPLE)
         if colours:  # clothing colours are read from tracked people's torsos
@@ -271,7 +332,7 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
         ['motion', 'people', 'person_colour', 'scene_colour', 'shots']
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
-                         colours=settings.detect_colors)
+                         colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
@@ -293,8 +354,13 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         from onlook.perception.text import OcrDetector
 
         text = OcrDetector()
+    shots = None
+    if settings.perception.shots == ShotMethod.MODEL:
+        from onlook.perception.shots import TransNetV2
+
+        shots = ShotDetector(TransNetV2())
     if encoder is None and settings.encoder_dir is not None:
         from onlook.perception.encoder import OnnxClipEncoder
 
         encoder = OnnxClipEncoder.load(settings.encoder_dir)
-    return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder)
+    return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots)

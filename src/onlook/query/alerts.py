@@ -269,6 +269,11 @@ class AlertBook:
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
+            elif st.rule.kind == RuleKind.SCENE_CUT:
+                # A cut is confirmed a little after it happened (the shot model needs frames after it):
+                # the alert is at the cut's own time; ``wall`` says when it was known.
+                out.append(Alert(query=st.rule.query, t=min(o.t for o in ev), wall=wall, stream_id=self.stream_id,
+                                 evidence=tuple(ev)))
             else:
                 out.append(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id,
                                  evidence=tuple(ev)))
