@@ -247,3 +247,50 @@ def test_capabilities_come_from_the_perceiver_it_holds():
         assert eng.capabilities == frozenset()
     finally:
         eng.close()
+
+
+class _JumpShots:
+    """A shot model that flags a frame when the next one differs a lot (no weights)."""
+
+    window, context, threshold = 16, 4, 0.5
+
+    def predict(self, frames):
+        import numpy as np
+
+        d = np.abs(np.diff(frames.astype(int), axis=0)).mean(axis=(1, 2, 3))
+        return np.append(d > 40, False).astype(np.float32)
+
+
+def test_glanced_frames_feed_the_shot_detector_and_stay_out_of_memory(tmp_path):
+    from onlook.perception.shots import ShotDetector
+
+    s = _settings(tmp_path, fps=2.0, shot_fps=10.0)
+    frames = scene_frames(6, cut_at=3.05, walker_from=100)  # 10 fps; the cut lands between analysed frames
+    eng = StreamEngine(FakeSource(frames, fps=10), settings=s,
+                       perceiver=Perceiver(s, shots=ShotDetector(_JumpShots())), alerts=["a scene change"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    st = eng.status()
+    # 12 frames on the 2 fps grid are analysed, 48 glanced at; the glance that confirmed the cut is analysed too
+    assert st["frames_glanced"] == 48 and st["frames_kept"] == 13
+    rows = eng.store.frames(0.0, 10.0)
+    assert len(rows) == 13
+    alerts = [m["t"] for m in msgs if m["type"] == "alert"]
+    assert alerts == [pytest.approx(3.1)]  # the new shot's first frame, not when it was confirmed
+    ans = eng.ask("when was the first scene change?")
+    assert ans.value == pytest.approx(3.1)
+    eng.close()
+
+
+def test_shots_off_sees_no_cuts_and_glances_at_nothing(tmp_path):
+    s = _settings(tmp_path, shots="off")
+    eng = StreamEngine(FakeSource(scene_frames(6, cut_at=3.0), fps=10), settings=s, perceiver=Perceiver(s),
+                       alerts=["a scene change"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    assert eng.status()["frames_glanced"] == 0 and not [m for m in msgs if m["type"] == "alert"]
+    assert C.SHOTS not in eng.capabilities and C.SHOTS not in capabilities_for(s)
+    assert C.SHOTS in capabilities_for(_settings(shots="histogram"))
+    eng.close()

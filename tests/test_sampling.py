@@ -238,3 +238,18 @@ def test_gate_result_skip_property() -> None:
 )
 def test_resize_for_analysis_never_upscales(shape: tuple, max_width: int, expected: tuple) -> None:
     assert resize_for_analysis(np.zeros(shape, np.uint8), max_width).shape == expected
+
+
+def test_glances_never_move_which_frames_are_analysed():
+    from onlook.sampling import FrameRole, GlanceSampler
+
+    rng = np.random.default_rng(1)
+    pts = np.cumsum(rng.uniform(0.01, 0.09, 400))  # irregular timing, about 20 fps
+    alone, both = FpsSampler(2.0), GlanceSampler(2.0, 12.5)
+    roles = [both.classify(float(t)) for t in pts]
+    assert [alone.keep(float(t)) for t in pts] == [r is FrameRole.ANALYSE for r in roles]
+    glances = sum(r is FrameRole.GLANCE for r in roles)
+    span = pts[-1] - pts[0]
+    assert 9.0 * span < glances <= 12.5 * span + 1  # the glance grid; analysed frames come on top
+    # not above the analysis rate: no glances at all
+    assert all(GlanceSampler(2.0, 2.0).classify(float(t)) is not FrameRole.GLANCE for t in pts)

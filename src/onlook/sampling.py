@@ -87,8 +87,8 @@ class GlanceSampler:
 
     Args:
         fps: Frames to analyse per second of stream time.
-        glance_fps: Frames to glance at per second (all kinds together); None or not above
-            ``fps``: no glances.
+        glance_fps: Frames per second on the glance grid (an analysed frame off it comes on
+            top); None or not above ``fps``: no glances.
 
     Example:
         >>> s = GlanceSampler(2.0, 10.0)

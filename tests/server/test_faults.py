@@ -35,9 +35,11 @@ def test_keyframe_enospc_is_a_failed_stream_with_its_reason(tmp_path, media_dir,
             assert "full" in st["error"] and "\n" not in st["error"]
             listed = c.get("/streams").json()["streams"]
             assert [(s["id"], s["state"], s["error"]) for s in listed] == [("cut", "failed", st["error"])]
-            # What was stored stays readable: the cut was seen and is answered.
-            a = c.post("/streams/cut/ask", json={"question": "when was the first scene change?"})
-            assert a.status_code == 200 and a.json()["value"] == pytest.approx(3.0)
+            # What was stored stays readable. (The event that closed at the cut, 3 s, needed the first
+            # keyframe; the shot model confirms a cut about a second after it, so the cut itself was not
+            # yet known when the stream failed.)
+            a = c.post("/streams/cut/ask", json={"question": "what happened so far?"})
+            assert a.status_code == 200 and not a.json()["abstained"] and "00:00-00:02" in a.json()["text"]
     finally:
         srv.stop()
 

@@ -184,7 +184,10 @@ class Segmenter:
         The analysis that triggers a boundary starts the next event.
         """
         t = a.frame.pts
-        hard = any(o.kind in (ObservationKind.SCENE_CUT, ObservationKind.ENTER, ObservationKind.EXIT)
+        # A cut is confirmed a little after it happened: when the open event already began at or after
+        # the cut (the picture's change split it there), the cut belongs to that event.
+        hard = any(o.kind in (ObservationKind.ENTER, ObservationKind.EXIT)
+                   or (o.kind == ObservationKind.SCENE_CUT and (self.start is None or self.start < o.t - 1e-6))
                    for o in a.observations)
         score = self._score(_state(a))
         turn = self._boundary(score)

@@ -19,6 +19,7 @@ the file that ships in :mod:`onlook.models`.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from pathlib import Path
 from typing import Protocol
@@ -161,12 +162,13 @@ class ShotDetector:
         # Enough history to place a run that ends ``context`` frames after a candidate's boundary.
         self._frames: deque[tuple[int, float, np.ndarray]] = deque(maxlen=self.window + 2)
         self._n = 0                       # frames pushed so far; the next one gets this index
-        self._candidates: deque[int] = deque()  # boundary frame indices (last frame of the old shot)
+        self._candidates: list[int] = []  # sorted boundary frame indices (last frame of the old shot)
         self._judged_until = -1           # frames up to this index have been judged
         self._flagged: set[int] = set()   # recent flagged indices, to merge multi-frame transitions
         self._ready: list[Observation] = []
         self._prev: np.ndarray | None = None
         self._gradual_after = 0
+        self._last_hard = -(10**9)
         self.runs = 0
         self.candidates = 0
 
@@ -177,17 +179,25 @@ class ShotDetector:
         i = self._n
         self._n += 1
         cur = thumb.astype(np.int16)
-        if self._prev is not None and i - 1 > self._judged_until and (not self._candidates or
-                                                                      self._candidates[-1] < i - 1):
-            hard = float(np.abs(cur - self._prev).mean()) > self.candidate_diff
+        if self._prev is not None and i - 1 > self._judged_until:
+            if float(np.abs(cur - self._prev).mean()) > self.candidate_diff:
+                self._last_hard = i - 1
+                if i - 1 not in self._candidates:
+                    bisect.insort(self._candidates, i - 1)
+                    self.candidates += 1
             back = self._frames[-self.context][2] if len(self._frames) >= self.context else None
-            gradual = (back is not None and i - 1 >= self._gradual_after
-                       and float(np.abs(cur - back).mean()) > self.gradual_diff)
-            if gradual:  # its run judges the stretch before it: the next one may start after that
-                self._gradual_after = i - 1 + self.window - 2 * self.context
-            if hard or gradual:
-                self._candidates.append(i - 1)
-                self.candidates += 1
+            # (a hard candidate among those frames already explains the change)
+            if (back is not None and i - 1 >= self._gradual_after and i - 1 - self._last_hard > self.context
+                    and float(np.abs(cur - back).mean()) > self.gradual_diff):
+                # The model flags a dissolve near its middle, which may still be to come: judge the
+                # stretch around this frame (half a run's judged frames later), and take no other
+                # gradual candidate until that stretch is judged.
+                judged = self.window - 2 * self.context
+                k = i - 1 + judged // 2
+                self._gradual_after = k + judged - judged // 2  # the next one's stretch starts after k
+                if k not in self._candidates:
+                    bisect.insort(self._candidates, k)
+                    self.candidates += 1
         self._prev = cur
         self._frames.append((i, t, thumb))
         self._run_due(final=False)
@@ -219,13 +229,14 @@ class ShotDetector:
         while self._candidates:
             k = self._candidates[0]
             if k <= self._judged_until:
-                self._candidates.popleft()
+                self._candidates.pop(0)
                 continue
             # The run's judged middle ends ``lead`` frames after k; its context runs to k + lead + context.
             end = k + self.lead + self.context
             if end > last and not final:
                 return
             self._run(k)
+            self._candidates.remove(k)  # judged (at the end of a stream its stretch may be padding)
 
     def _run(self, k: int) -> None:
         start = k + self.lead + self.context - self.window + 1
