@@ -229,7 +229,6 @@ def build(out: Path, video: Path) -> dict:
     import onnx
     import onnxruntime
     import torch
-
     from fp16_weights import store_weights_fp16
 
     out.mkdir(parents=True, exist_ok=True)
@@ -287,8 +286,8 @@ def build(out: Path, video: Path) -> dict:
         "inputs": inputs, "outputs": outputs,
         "windowing": {"window": WINDOW, "context": PAD_START, "judged": list(KEEP), "threshold": 0.5,
                       "notes": f"predictions are trusted for frames {KEEP[0]}..{KEEP[1] - 1} of a window (at least "
-                               f"{PAD_START} frames of context each side); pad a clip's ends by repeating its first/last"
-                               " frame; the package itself uses 100-frame windows keeping 25..74",
+                               f"{PAD_START} frames of context each side); pad a clip's ends by repeating its "
+                               "first/last frame; the package itself uses 100-frame windows keeping 25..74",
                       "frame_rate": "trained on full-rate video: at 8+ frames per second it finds the cuts it "
                                     "finds at full rate, at 2 fps it misses most"},
         "verification": {
