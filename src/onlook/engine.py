@@ -145,6 +145,8 @@ class StreamEngine:
         # Time continues across restarts: a source whose clock restarts below
         # what is stored is shifted to follow on.
         self._resume_after = self.store.last_time()
+        # A resumed stream is as far on as its memory before its first new frame.
+        self.stats["t"] = self._resume_after or 0.0
         self._offset = 0.0
         self._seen_first = False
         # Gaps of the source as stored: (what the source said, stored row id, stored version). A live
