@@ -104,6 +104,10 @@ class PerceptionSettings(BaseModel):
     detect_faces: bool = True
     detect_text: bool = True
     detect_colors: bool = True
+    detect_objects: bool = Field(True, description="detect and track objects of the 80 COCO classes (the "
+                                 "shipped SSDLite-MobileNetV2)")
+    object_interval_s: float = Field(0.5, ge=0, description="run the object detector at most this often "
+                                     "(when something changed); tracks are kept in between")
     shots: ShotMethod = Field(ShotMethod.MODEL, description="how shot cuts are found: model (TransNetV2, "
                               "shipped), histogram (no model) or off")
     shot_fps: float = Field(25.0, gt=0, description="frames per second the shot model looks at (thumbnails "
@@ -246,6 +250,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "detect_faces": ("perception", "detect_faces"),
     "detect_text": ("perception", "detect_text"),
     "detect_colors": ("perception", "detect_colors"),
+    "detect_objects": ("perception", "detect_objects"),
+    "object_interval_s": ("perception", "object_interval_s"),
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
     "shots": ("perception", "shots"),

@@ -19,11 +19,13 @@ Example:
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from onlook.types import Capability
 
-__all__ = ["Label", "LABEL_NEEDS", "OBJECT_LABELS", "LabelGroup", "GROUP_MEMBERS"]
+__all__ = ["Label", "LABEL_NEEDS", "OBJECT_LABELS", "LabelGroup", "GROUP_MEMBERS", "OBJECT_WORDS", "find_objects",
+           "plural"]
 
 
 class Label(StrEnum):
@@ -168,3 +170,79 @@ GROUP_MEMBERS: dict[LabelGroup, frozenset[Label]] = {
     LabelGroup.BAG: frozenset({Label.BACKPACK, Label.HANDBAG, Label.SUITCASE}),
 }
 """What each group word covers."""
+
+
+# Other words people use for a class (singular; plurals are made below). A word naming several
+# classes (a van is "car" or "truck" to the detector) lists them all.
+_SYNONYMS: dict[str, tuple[Label, ...]] = {
+    "bike": (Label.BICYCLE,), "cycle": (Label.BICYCLE,), "cyclist": (Label.BICYCLE,),
+    "motorbike": (Label.MOTORCYCLE,), "scooter": (Label.MOTORCYCLE,), "moped": (Label.MOTORCYCLE,),
+    "motorcyclist": (Label.MOTORCYCLE,), "automobile": (Label.CAR,), "taxi": (Label.CAR,), "cab": (Label.CAR,),
+    "suv": (Label.CAR,), "van": (Label.CAR, Label.TRUCK), "lorry": (Label.TRUCK,), "pickup": (Label.TRUCK,),
+    "coach": (Label.BUS,), "plane": (Label.AIRPLANE,), "aeroplane": (Label.AIRPLANE,), "ship": (Label.BOAT,),
+    "hydrant": (Label.FIRE_HYDRANT,), "puppy": (Label.DOG,), "kitten": (Label.CAT,), "pony": (Label.HORSE,),
+    "rucksack": (Label.BACKPACK,), "purse": (Label.HANDBAG,), "luggage": (Label.SUITCASE,),
+    "ball": (Label.SPORTS_BALL,), "football": (Label.SPORTS_BALL,), "racket": (Label.TENNIS_RACKET,),
+    "mug": (Label.CUP,), "doughnut": (Label.DONUT,), "sofa": (Label.COUCH,), "plant": (Label.POTTED_PLANT,),
+    "table": (Label.DINING_TABLE,), "desk": (Label.DINING_TABLE,), "television": (Label.TV,),
+    "computer": (Label.LAPTOP,), "phone": (Label.CELL_PHONE,),
+    "smartphone": (Label.CELL_PHONE,), "mobile": (Label.CELL_PHONE,), "fridge": (Label.REFRIGERATOR,),
+    "teddy": (Label.TEDDY_BEAR,), "hairdryer": (Label.HAIR_DRIER,), "hair dryer": (Label.HAIR_DRIER,),
+    "tie": (Label.TIE,), "necktie": (Label.TIE,), "bow tie": (Label.TIE,),
+}
+_IRREGULAR = {"knife": "knives", "mouse": "mice", "person": "people", "bus": "buses", "couch": "couches",
+              "wine glass": "wine glasses", "sandwich": "sandwiches", "bench": "benches", "sheep": "sheep",
+              "skis": "skis", "scissors": "scissors", "luggage": "luggage", "tv": "tvs", "hot dog": "hot dogs",
+              "box": "boxes", "taxi": "taxis", "bow tie": "bow ties", "pony": "ponies", "lorry": "lorries",
+              "puppy": "puppies", "teddy": "teddies"}
+_GROUP_WORDS: dict[str, LabelGroup] = {
+    "vehicle": LabelGroup.VEHICLE, "vehicles": LabelGroup.VEHICLE, "traffic": LabelGroup.VEHICLE,
+    "animal": LabelGroup.ANIMAL, "animals": LabelGroup.ANIMAL, "pet": LabelGroup.ANIMAL, "pets": LabelGroup.ANIMAL,
+    "food": LabelGroup.FOOD, "furniture": LabelGroup.FURNITURE, "electronics": LabelGroup.ELECTRONICS,
+    "tableware": LabelGroup.TABLEWARE,
+    "dishes": LabelGroup.TABLEWARE, "bag": LabelGroup.BAG, "bags": LabelGroup.BAG,
+}
+
+
+def plural(word: str) -> str:
+    """The plural of a class name or synonym (``"bus"`` -> ``"buses"``)."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + "s"
+
+
+def _object_words() -> dict[str, frozenset[Label]]:
+    table: dict[str, set[Label]] = {}
+    singular: dict[str, tuple[Label, ...]] = {m.value: (m,) for m in OBJECT_LABELS}
+    singular.update(_SYNONYMS)
+    for word, labels in singular.items():
+        for form in (word, plural(word)):
+            table.setdefault(form, set()).update(labels)
+    for word, group in _GROUP_WORDS.items():
+        table.setdefault(word, set()).update(GROUP_MEMBERS[group])
+    # "orange" is a colour far more often than a fruit in a question ("someone in orange"): only the plural
+    # names the fruit.
+    del table["orange"]
+    return {w: frozenset(v) for w, v in table.items()}
+
+
+OBJECT_WORDS: dict[str, frozenset[Label]] = _object_words()
+"""Every word or phrase (singular and plural) that names object classes, to the classes it names."""
+
+# Longest phrases first, so "traffic light" wins over "traffic" and "wine glass" over "glass".
+_OBJECT_RE = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(OBJECT_WORDS, key=len, reverse=True))
+                        + r")\b")
+
+
+def find_objects(text: str) -> list[tuple[str, frozenset[Label]]]:
+    """The object words of ``text`` (lower case) in order, each with the classes it names.
+
+    Example:
+        >>> [(w, sorted(m.value for m in labels)) for w, labels in find_objects("two vans and a traffic light")]
+        [('vans', ['car', 'truck']), ('traffic light', ['traffic light'])]
+    """
+    return [(m.group(1), OBJECT_WORDS[m.group(1)]) for m in _OBJECT_RE.finditer(text.lower())]

@@ -19,13 +19,15 @@ from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, p
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.types import Answer, Evidence, Observation, ObservationKind, format_ts
+from onlook.vocabulary import find_objects, plural
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
 # for the callers that import them from here.
 __all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE", "choose_from_memory", "split_option"]
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
-              "clothing colours), faces, on-screen text, motion and scene changes, and hear what is said")
+              "clothing colours), objects of 80 common kinds (vehicles, animals, bags, cups, furniture...), "
+              "faces, on-screen text, motion and scene changes, and hear what is said")
 
 _MOVES = (ObservationKind.ENTER, ObservationKind.EXIT)  # a person coming into or leaving the view
 
@@ -39,6 +41,26 @@ def _matches(o: Observation, colors: tuple[str, ...] | list[str], edge: str | No
 
 def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def _object_name(question: str, labels: tuple[str, ...]) -> str:
+    """How to name the objects asked about in an answer: the question's own word when it has one."""
+    found = find_objects(question)
+    if found:
+        word = found[0][0]
+        return word if word.endswith("s") or len(labels) > 1 else word + "s"
+    return "/".join(labels)
+
+
+def _count_text(objs: list[Observation], name: str) -> str:
+    """``"2 cars"``, ``"1 car and 1 truck"``: objects counted per class."""
+    if not objs:
+        return f"0 {name}"
+    per: dict[str, int] = {}
+    for o in objs:
+        per[o.label] = per.get(o.label, 0) + 1
+    ranked = sorted(per.items(), key=lambda kv: -kv[1])
+    return " and ".join(f"{n} {lab if n == 1 else plural(lab)}" for lab, n in ranked)
 
 
 def _where(scope_kind: str, since: float, until: float) -> str:
@@ -78,6 +100,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         intent = parse_question(question)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
+        if intent.subject == "object" and intent.kind in ("count", "when", "presence", "color"):
+            return self._objects(question, view, at, intent)
         handler = {
             "count": self._count, "when": self._when, "color": self._color, "read": self._read,
             "presence": self._presence, "describe": self._describe,
@@ -117,6 +141,108 @@ class ExtractiveAnswerer(BaseAnswerer):
                 if prev is None or (not prev.attrs.get("colors") and o.attrs.get("colors")) or o.t < prev.t:
                     seen[key] = o
         return sorted(seen.values(), key=lambda o: o.t)
+
+    @staticmethod
+    def _objects_in(view: MemoryView, since: float, until: float, labels: tuple[str, ...],
+                    colors: tuple[str, ...] = ()) -> list[Observation]:
+        """Different objects of the classes ``labels`` seen in a range: one observation per track, oldest first."""
+        seen: dict[int, Observation] = {}
+        for lab in labels:
+            for e in view.events(since, until, labels=[lab]):
+                for o in e.observations:
+                    if (o.kind not in (ObservationKind.OBJECT, ObservationKind.APPEAR) or o.label != lab
+                            or not since <= o.t <= until or o.track_id is None):
+                        continue
+                    if colors and not set(colors) & set(o.attrs.get("colors", [])):
+                        continue
+                    prev = seen.get(o.track_id)
+                    if prev is None or o.t < prev.t:
+                        seen[o.track_id] = o
+        return sorted(seen.values(), key=lambda o: o.t)
+
+    def _objects(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """Questions about objects: how many, when, whether, what colour."""
+        since, until = it.scope.bounds(at)
+        labels = it.labels
+        name = _object_name(question, labels)
+        moves = {"enter": ObservationKind.APPEAR, "exit": ObservationKind.DISAPPEAR}
+        ranged = bool(re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
+                                r"were seen|have been|has been|different|in all|was there|were there)\b",
+                                question.lower()))
+        now_like = it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged
+                                                         and it.kind in ("count", "presence", "color"))
+        # "When did a bicycle first appear?" asks when one was first seen (one already there when the
+        # stream or shot began appeared then too); "how many cars arrived?" counts the appearances.
+        if it.action == "exit" or (it.action == "enter" and it.kind == "count"):
+            kind = moves[it.action]
+            items = [(o, k) for o, k in view.sightings([kind], since, until) if o.label in labels
+                     and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
+                     and (not it.edge or o.attrs.get("edge") == it.edge)]
+            verb = "appeared" if kind == ObservationKind.APPEAR else "left the view"
+            ev = tuple(Evidence(o.t, f"{o.label} {verb}", k) for o, k in items[:10])
+            if it.kind == "count":
+                return Answer(question, f"{len(items)} {name} {verb}{_where(it.scope.kind, since, until)}"
+                              + (": at " + ", ".join(format_ts(o.t) for o, _ in items[:10]) if items else "") + ".",
+                              at, 0.6, value=len(items), evidence=ev)
+            if not items:
+                no = f"No {name} {verb}{_where(it.scope.kind, since, until)}."
+                return Answer(question, no, at, 0.4, value=False if it.kind == "presence" else None)
+            o, kf = items[-1] if it.order == "last" else items[0]
+            edge = o.attrs.get("edge")
+            via = f" at the {edge} edge" if edge and edge != "inside" else ""
+            more = (f" ({len(items)} times in all: " + ", ".join(format_ts(c.t) for c, _ in items[:6]) + ")"
+                    if len(items) > 1 else "")
+            text = f"At {format_ts(o.t)}: a {o.label} {verb}{via}{more}."
+            if it.kind == "presence":
+                return Answer(question, "Yes. " + text, at, 0.6, value=True, evidence=ev,
+                              span=(round(o.t, 2), round(o.t + 0.5, 2)))
+            return Answer(question, text, at, 0.6, value=round(o.t, 2), evidence=ev,
+                          span=(round(o.t, 2), round(o.t + 0.5, 2)))
+        if now_like and it.kind != "when" and it.action is None:
+            t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
+            row = view.state_at(min(t, at))
+            if row is None:
+                return self._abstain(question, at, "I have not seen anything yet.")
+            objs = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels
+                    and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))]
+            when = format_ts(row["t"])
+            ev = (Evidence(row["t"], ", ".join(f"{o.label}" for o in objs) or f"no {name}", None),)
+            if it.kind == "color":
+                objs = [o for o in objs if o.attrs.get("colors")]
+                if not objs:
+                    return self._abstain(question, at, f"I see no {name} whose colour I could measure now.")
+                o = max(objs, key=lambda b: (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) if b.box else 0)
+                cols = o.attrs["colors"]
+                return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {when}).", at, 0.4,
+                              value=cols[0], evidence=ev)
+            text = f"{_count_text(objs, name)} visible at {when}."
+            if it.kind == "presence":
+                return Answer(question, ("Yes: " if objs else "No: ") + text, at, 0.5, value=bool(objs), evidence=ev)
+            return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
+        objs = self._objects_in(view, since, until, labels, it.colors)
+        ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
+        if it.kind == "count":
+            return Answer(question, f"{_count_text(objs, name)} seen{_where(it.scope.kind, since, until)}.", at, 0.4,
+                          value=len(objs), evidence=ev)
+        if it.kind == "color":
+            coloured = [o for o in objs if o.attrs.get("colors")]
+            if not coloured:
+                return self._abstain(question, at, f"I have no colours recorded for a {name}.")
+            o = coloured[0] if it.order == "first" else coloured[-1]
+            cols = o.attrs["colors"]
+            return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {format_ts(o.t)}).", at, 0.4,
+                          value=cols[0], evidence=(Evidence(o.t, o.label, None),))
+        if not objs:
+            return Answer(question, f"No {name} seen{_where(it.scope.kind, since, until)}.", at, 0.4,
+                          value=False if it.kind == "presence" else None)
+        o = objs[-1] if it.order == "last" else objs[0]
+        first = f"a {o.label} was {'last' if it.order == 'last' else 'first'} seen"
+        text = f"At {format_ts(o.t)}: {first} ({_count_text(objs, name)} in all)."
+        if it.kind == "presence":
+            return Answer(question, "Yes. " + text, at, 0.5, value=True, evidence=ev,
+                          span=(round(o.t, 2), round(o.t + 0.5, 2)))
+        return Answer(question, text, at, 0.5, value=round(o.t, 2), evidence=ev,
+                      span=(round(o.t, 2), round(o.t + 0.5, 2)))
 
     # --- intents -----------------------------------------------------------------------------
 

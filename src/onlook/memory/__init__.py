@@ -17,9 +17,10 @@ __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 
 # Sightings worth finding again by time ("when did...", "how many entered...").
 _SIGHTING_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
-                   ObservationKind.FACE}
+                   ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR}
 # The state-like kinds a timeline row keeps; discrete ones go to sightings.
-_STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR)
+_STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR,
+                ObservationKind.OBJECT)
 
 
 def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:

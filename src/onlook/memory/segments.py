@@ -20,16 +20,23 @@ import numpy as np
 from onlook.perception.color import COLOR_NAMES
 from onlook.perception.motion import REGIONS
 from onlook.types import Analysis, Event, Observation, ObservationKind, format_ts
+from onlook.vocabulary import GROUP_MEMBERS, plural
 
 __all__ = ["Segmenter", "summarize", "event_labels"]
 
+# Object class -> its group word ("car" -> "vehicle"), so a search for the group finds its members.
+_GROUP: dict[str, str] = {m.value: g.value for g, members in GROUP_MEMBERS.items() for m in members}
+
 _KEEP_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
-               ObservationKind.FACE}
+               ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR}
+# Kept once per track per event (how it looked, not every step).
+_TRACKED_KINDS = (ObservationKind.PERSON, ObservationKind.OBJECT)
 # How notable an event is for holding one of these (eviction goes by it); other kinds 0.1.
 _SALIENCE: dict[str, float] = {ObservationKind.ENTER: 0.8, ObservationKind.EXIT: 0.6,
-                               ObservationKind.SCENE_CUT: 0.7, ObservationKind.TEXT: 0.6, ObservationKind.FACE: 0.4}
+                               ObservationKind.SCENE_CUT: 0.7, ObservationKind.TEXT: 0.6, ObservationKind.FACE: 0.4,
+                               ObservationKind.APPEAR: 0.6, ObservationKind.DISAPPEAR: 0.4}
 # Observations that make a frame a better keyframe for its event (with the people in it).
-_KEY_KINDS = (ObservationKind.ENTER, ObservationKind.TEXT, ObservationKind.SCENE_CUT)
+_KEY_KINDS = (ObservationKind.ENTER, ObservationKind.TEXT, ObservationKind.SCENE_CUT, ObservationKind.APPEAR)
 
 
 def _state(a: Analysis) -> np.ndarray:
@@ -66,6 +73,19 @@ def event_labels(observations: list[Observation], people_max: int) -> list[str]:
                 labels.add(c)
                 if o.kind != ObservationKind.PERSON:
                     labels.add(f"{o.kind}:{c}")
+            if o.attrs.get("region"):
+                labels.add(f"region:{o.attrs['region']}")
+        elif o.kind in (ObservationKind.OBJECT, ObservationKind.APPEAR, ObservationKind.DISAPPEAR):
+            labels.add(o.label)
+            labels.add("object")
+            group = _GROUP.get(o.label)
+            if group:
+                labels.add(group)
+            if o.kind != ObservationKind.OBJECT:
+                labels.add(str(o.kind))
+                labels.add(f"{o.kind}:{o.label}")
+            for c in o.attrs.get("colors", []):
+                labels.add(f"{o.label}:{c}")
             if o.attrs.get("region"):
                 labels.add(f"region:{o.attrs['region']}")
         elif o.kind == ObservationKind.SCENE_CUT:
@@ -110,6 +130,13 @@ def summarize(start: float, end: float, observations: list[Observation], people_
             texts.append(o.label)
     if texts:
         parts.append("text: " + ", ".join(repr(t) for t in texts[:5]))
+    objects = Counter(o.label for o in observations if o.kind == ObservationKind.OBJECT)
+    if objects:
+        parts.append("objects: " + ", ".join(f"{n} {plural(lab)}" if n > 1 else lab
+                                             for lab, n in objects.most_common(5)))
+    appeared = [o.label for o in observations if o.kind == ObservationKind.APPEAR]
+    if appeared:
+        parts.append("appeared: " + ", ".join(dict.fromkeys(appeared)))
     faces = max((o.attrs.get("count", 1) for o in observations if o.kind == ObservationKind.FACE), default=0)
     if faces:
         parts.append("faces seen")
@@ -210,9 +237,9 @@ class Segmenter:
             if o.kind in _KEEP_KINDS or o.kind == ObservationKind.COLOR:
                 self.obs.append(o)
                 self._salience = max(self._salience, _SALIENCE.get(o.kind, 0.1))
-            elif o.kind == ObservationKind.PERSON:
-                # Keep at most one person record per track per event: its look, not every step.
-                if not any(p.kind == ObservationKind.PERSON and p.track_id == o.track_id for p in self.obs):
+            elif o.kind in _TRACKED_KINDS:
+                # Keep at most one record per track per event: its look, not every step.
+                if not any(p.kind == o.kind and p.track_id == o.track_id for p in self.obs):
                     self.obs.append(o)
         self._salience = max(self._salience, min(0.5, 0.1 * a.people))
         key = a.people + 2.0 * sum(1 for o in a.observations if o.kind in _KEY_KINDS)

@@ -30,6 +30,7 @@ import numpy as np
 from onlook.config import Settings
 from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.motion import motion_observation, region_of_point
+from onlook.perception.objects import ObjectDetector, ObjectTracker
 from onlook.perception.scene import SceneCutDetector
 from onlook.perception.shots import ShotDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
@@ -72,11 +73,13 @@ class Perceiver:
         encoder: Optional image encoder; its embeddings go into memory.
         shots: The model-based shot detector (``perception.shots == "model"``) or None: then the
             histogram test reports cuts, unless ``perception.shots`` is ``off``.
+        objects: An object detector (COCO classes) or None; its detections feed one tracker for every
+            class, run at most every ``object_interval_s`` and only when the picture changed.
     """
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
                  text: RegionDetector | None = None, encoder: Encoder | None = None,
-                 shots: ShotDetector | None = None) -> None:
+                 shots: ShotDetector | None = None, objects: ObjectDetector | None = None) -> None:
         self.settings = settings
         self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
         self.scene = SceneCutDetector()
@@ -85,6 +88,9 @@ class Perceiver:
         self.text = text
         self.encoder = encoder
         self.shots = shots
+        self.objects = objects
+        self.object_tracker = ObjectTracker() if objects is not None else None
+        self._object_colors: dict[int, list[str]] = {}
         self._glanced_until: float | None = None  # pts of the last frame the shot detector saw
         self.glanced = 0
         self._last_quick_t = -1e9
@@ -199,6 +205,9 @@ class Perceiver:
                     self._track_colors.pop(tid, None)
                     self._track_seen.pop(tid, None)
 
+        if self.objects is not None:
+            obs.extend(self._objects(img, t, gate, cut is not None))
+
         if gate.skip:
             self.skipped += 1
             return Analysis(frame=frame, observations=obs, analysed_fraction=0.0, people=people_count)
@@ -235,6 +244,39 @@ class Perceiver:
         return Analysis(frame=frame, observations=obs, analysed_fraction=gate.changed_fraction,
                         people=people_count, embedding=embedding)
 
+    def _objects(self, img: np.ndarray, t: float, gate, cut: bool) -> list[Observation]:
+        """Tracked objects of this frame, and their appear/disappear events (colours from the crop, once)."""
+        assert self.objects is not None and self.object_tracker is not None
+        tracker = self.object_tracker
+        # Sampled frames are not exactly on the grid (0.48 s apart at "2 fps" of a 25 fps file): a run is due
+        # a little early rather than a whole frame late.
+        interval = 0.9 * self.settings.perception.object_interval_s
+        if cut or gate.first or (not gate.skip and self._due("objects", t, interval)):
+            self._last_run["objects"] = t
+            res = tracker.update(self.objects.detect(img), t, scene_cut=cut)
+        else:  # not due, or nothing changed: what was there still is
+            res = tracker.current(t, unchanged=gate.skip)
+        h, w = img.shape[:2]
+        out: list[Observation] = []
+        for o in res.objects + res.events:
+            tid = o.track_id
+            if tid is not None and tid not in self._object_colors and o.box is not None:
+                x0, y0, x1, y1 = (int(o.box[0] * w), int(o.box[1] * h), int(o.box[2] * w), int(o.box[3] * h))
+                crop = img[y0:y1, x0:x1]
+                self._object_colors[tid] = ([c for c, _ in dominant_colors(crop, min_share=0.3, chromatic_share=0.2,
+                                                                            top=2)] if crop.size >= 48 else [])
+            attrs = dict(o.attrs)
+            attrs["colors"] = self._object_colors.get(tid, []) if tid is not None else []
+            if o.box is not None:
+                attrs["region"] = region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+            out.append(replace(o, attrs=attrs))
+            if o.kind == ObservationKind.DISAPPEAR and tid is not None:
+                self._object_colors.pop(tid, None)
+        if len(self._object_colors) > 4 * max(8, tracker.tracks):  # removed tracks that never said goodbye
+            live = {o.track_id for o in res.objects}
+            self._object_colors = {k: v for k, v in self._object_colors.items() if k in live}
+        return out
+
     def _person_colors(self, img: np.ndarray, p: Observation, gate) -> list[tuple[str, float]]:
         """Clothing colours of a tracked person, recomputed only where the picture changed."""
         if p.box is None:
@@ -265,7 +307,7 @@ class Perceiver:
         """What this perceiver sees, from the detectors it holds (see :func:`capabilities_for`)."""
         return _capabilities(people=self.people is not None, faces=self.faces is not None,
                              text=self.text is not None, colours=self.settings.detect_colors,
-                             shots=self.settings.perception.shots != ShotMethod.OFF)
+                             shots=self.settings.perception.shots != ShotMethod.OFF, objects=self.objects is not None)
 
     @property
     def skipped_area_fraction(self) -> float:
@@ -306,9 +348,12 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
     return replace(gate, changed=grid).rois(shape)
 
 
-def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool) -> frozenset[Capability]:
+def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool,
+                  objects: bool) -> frozenset[Capability]:
     # The gate's motion runs on every kept frame, whatever is switched on.
     caps = {Capability.MOTION}
+    if objects:
+        caps.add(Capability.OBJECTS)
     if shots:
         caps.add(Capability.SHOTS)
     if people:
@@ -329,10 +374,11 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
 
     Example:
         >>> sorted(c.value for c in capabilities_for(Settings(detect_faces=False, detect_text=False)))
-        ['motion', 'people', 'person_colour', 'scene_colour', 'shots']
+        ['motion', 'objects', 'people', 'person_colour', 'scene_colour', 'shots']
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
-                         colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF)
+                         colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,
+                         objects=settings.perception.detect_objects)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
@@ -359,8 +405,14 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         from onlook.perception.shots import TransNetV2
 
         shots = ShotDetector(TransNetV2())
+    objects = None
+    if settings.perception.detect_objects:
+        from onlook.perception.objects import CocoSSD
+
+        objects = ObjectDetector(CocoSSD())
     if encoder is None and settings.encoder_dir is not None:
         from onlook.perception.encoder import OnnxClipEncoder
 
         encoder = OnnxClipEncoder.load(settings.encoder_dir)
-    return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots)
+    return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots,
+                     objects=objects)

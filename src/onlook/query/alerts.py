@@ -41,10 +41,12 @@ from onlook.query.parse import (
 from onlook.query.speech import speech_alert_words, words_match
 from onlook.query.text import has_any, normalize
 from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
+from onlook.vocabulary import find_objects
 
 __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
+                  "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face appearing, more/fewer than N people, or words being said")
 
@@ -75,9 +77,13 @@ class RuleKind(StrEnum):
     FACE = "face"
     """A face is visible: a state rule."""
     COUNT_ABOVE = "count_above"
-    """At least ``count`` people are visible: a state rule."""
+    """At least ``count`` people (or objects of ``labels``) are visible: a state rule."""
     COUNT_BELOW = "count_below"
-    """Fewer than ``count`` people are visible: a state rule."""
+    """Fewer than ``count`` people (or objects of ``labels``) are visible: a state rule."""
+    APPEAR = "appear"
+    """An object of ``labels`` (optionally in given colours, in a region) comes into view: an event rule."""
+    DISAPPEAR = "disappear"
+    """An object of ``labels`` leaves the view: an event rule."""
     SPEECH = "speech"
     """Given words are said: checked on transcript segments."""
 
@@ -85,6 +91,7 @@ class RuleKind(StrEnum):
 _STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW)
 # The observation an entry or exit rule fires on.
 _MOVES = {RuleKind.ENTER: ObservationKind.ENTER, RuleKind.EXIT: ObservationKind.EXIT}
+_OBJECT_MOVES = {RuleKind.APPEAR: ObservationKind.APPEAR, RuleKind.DISAPPEAR: ObservationKind.DISAPPEAR}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,8 @@ class Rule:
         words: Words that must all appear in one text observation.
         region: Picture region (for motion, or where a person is).
         count: Threshold for count rules.
+        labels: Object classes (:class:`onlook.vocabulary.Label` values) of object rules; a count
+            rule with labels counts those objects instead of people.
     """
 
     query: str
@@ -108,6 +117,7 @@ class Rule:
     words: tuple[str, ...] = ()
     region: str | None = None
     count: int = 0
+    labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -143,6 +153,48 @@ def _count(q: str) -> tuple[RuleKind, int] | None:
     return None
 
 
+_OBJECT_GONE = re.compile(r"(?<!lower )(?<!upper )(?<!the )(?<!far )\bleft\b(?! (side|edge|corner|half))"
+                          r"|\b(removed?|taken|takes?|took|picks? up|picked up|stolen|drives? off|drove off)\b")
+
+
+def _object_count(q: str, phrases: list[str]) -> tuple[RuleKind, int] | None:
+    nums = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+    for p in phrases:
+        m = re.search(rf"\b(more than|over|at least|fewer than|less than|under)\s+{nums}\s+(?:\w+\s+)?"
+                      rf"{re.escape(p)}\b", q)
+        m2 = re.search(rf"\b{nums} or more\s+(?:\w+\s+)?{re.escape(p)}\b", q)
+        if not m and not m2:
+            continue
+        raw = (m.group(2) if m else m2.group(1)) if (m or m2) else ""  # type: ignore[union-attr]
+        n = int(raw) if raw.isdigit() else _NUMS[raw]
+        op = m.group(1) if m else "or more"
+        if op.startswith(("more", "over")):
+            return (RuleKind.COUNT_ABOVE, n + 1)
+        if op in ("at least", "or more"):
+            return (RuleKind.COUNT_ABOVE, n)
+        return (RuleKind.COUNT_BELOW, n)
+    return None
+
+
+def _object_rule(query: str, q: str, tokens: set[str], colors: tuple[str, ...], region: str | None) -> Rule | None:
+    """A rule about objects, when the query names an object class before any person."""
+    found = find_objects(q)
+    if not found:
+        return None
+    strong_person = tokens & PERSON_WORDS - {"who", "he", "she", "they", "anyone", "anybody", "someone",
+                                               "somebody", "nobody", "everyone"}
+    first_person = min((q.find(w) for w in strong_person), default=len(q))
+    if q.find(found[0][0]) > first_person:
+        return None
+    labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
+    count = _object_count(q, [p for p, _ in found])
+    if count:
+        return Rule(query, count[0], count=count[1], labels=labels)
+    if has_any(q, EXIT_WORDS) or _OBJECT_GONE.search(q):
+        return Rule(query, RuleKind.DISAPPEAR, colors=colors, region=region, labels=labels)
+    return Rule(query, RuleKind.APPEAR, colors=colors, region=region, labels=labels)
+
+
 def compile_alert(query: str) -> Rule:
     """Compile a free-text alert query.
 
@@ -172,6 +224,9 @@ def compile_alert(query: str) -> Rule:
     if any(p in q for p in CUT_PHRASES):
         return Rule(query, RuleKind.SCENE_CUT)
     unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
+    objects = _object_rule(query, q, tokens, colors, region) if not unseen else None
+    if objects is not None:
+        return objects
     count = _count(q)
     if count and not unseen:
         return Rule(query, count[0], count=count[1])
@@ -265,7 +320,8 @@ class AlertBook:
             ev = self._evidence(st, a)
             if ev is None:
                 continue
-            if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR):
+            if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR, RuleKind.APPEAR,
+                                RuleKind.DISAPPEAR):
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
@@ -311,6 +367,12 @@ class AlertBook:
         if r.kind == RuleKind.SCENE_CUT:
             hits = [o for o in obs if o.kind == ObservationKind.SCENE_CUT]
             return hits or None
+        object_move = _OBJECT_MOVES.get(r.kind)
+        if object_move is not None:
+            hits = [o for o in obs if o.kind == object_move and o.label in r.labels and _person_matches(o, r)
+                    and o.track_id not in st.fired_tracks]
+            st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
+            return hits or None
         move = _MOVES.get(r.kind)
         if move is not None:
             hits = [o for o in obs if o.kind == move and _person_matches(o, r)
@@ -343,6 +405,13 @@ class AlertBook:
                     and (r.region is None or r.region in o.attrs.get("regions", []))]
         elif r.kind == RuleKind.FACE:
             hits = [o for o in obs if o.kind == ObservationKind.FACE]
+        elif r.labels:  # objects counted
+            objs = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels]
+            if r.kind == RuleKind.COUNT_ABOVE:
+                hits = objs if len(objs) >= r.count else []
+            else:
+                hits = ([Observation(t=t, kind=ObservationKind.COUNT, label=str(len(objs)), score=1.0,
+                                     attrs={"labels": list(r.labels)})] if len(objs) < r.count else [])
         elif r.kind == RuleKind.COUNT_ABOVE:
             hits = [o for o in obs if o.kind == ObservationKind.PERSON] if a.people >= r.count else []
         else:  # count_below

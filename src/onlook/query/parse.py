@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from onlook.perception.color import COLOR_NAMES
 from onlook.query.text import has_any, normalize
+from onlook.vocabulary import find_objects
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
            "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
@@ -43,18 +44,22 @@ EXIT_WORDS = {"leave", "leaves", "left the", "leaving", "exit", "exits", "exited
               "disappear", "disappears", "disappeared", "gone", "go out", "goes out", "went out",
               "walk out", "walks out", "walked out", "out of view", "out of sight", "departs", "departed"}
 
-# Nouns perception cannot see: their presence in a question means "abstain", not "guess".
+# Nouns perception cannot see: their presence in a question means "abstain", not "guess". The object
+# classes (onlook.vocabulary.OBJECT_WORDS) are seen, so they are not among them.
 UNSEEN_WORDS = {
-    "car", "cars", "van", "truck", "bus", "bike", "bicycle", "bikes", "cyclist", "motorbike", "vehicle",
-    "vehicles", "dog", "cat", "bird", "animal", "bag", "backpack", "umbrella", "phone", "box", "pen",
-    "paper", "papers", "book", "cup", "bottle", "hat", "cap", "helmet", "hood", "glasses", "tree",
+    "box", "pen",
+    "paper", "papers", "hat", "cap", "helmet", "hood", "glasses", "tree",
     "door", "window", "boot", "tailgate", "trunk", "mouth", "smile", "smiling", "laugh", "talk",
     "talking", "carrying", "holding", "eating", "drinking", "running", "sitting", "grass", "lawn",
-    "staircase", "stairs", "table", "hand", "hands", "ball", "weather", "raining", "emotion", "angry",
+    "staircase", "stairs", "hand", "hands", "weather", "raining", "emotion", "angry",
     "happy", "sad", "wearing", "shirt", "hair", "shoes", "gender", "age", "old", "young",
 }
 
-SUBJECTS = ("person", "face", "text", "scene_cut", "motion", "color")
+SUBJECTS = ("person", "face", "text", "scene_cut", "motion", "color", "object")
+
+# Words that name people without saying much: an object named beside them is the subject
+# ("did anyone leave a bag?" is about the bag).
+_WEAK_PERSON = {"who", "he", "she", "they", "anyone", "anybody", "someone", "somebody", "nobody", "everyone"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,8 @@ class Intent:
         order: ``"first"``, ``"last"`` or ``None``.
         edge: Frame edge of an entry/exit (``"left"``...), if named.
         unknown: Words naming things perception cannot see.
+        labels: The object classes (:class:`onlook.vocabulary.Label` values) a question about
+            objects names (``subject == "object"``); a group word ("vehicle") names all its members.
     """
 
     kind: str
@@ -112,6 +119,7 @@ class Intent:
     order: str | None = None
     unknown: tuple[str, ...] = ()
     edge: str | None = None
+    labels: tuple[str, ...] = ()
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -247,10 +255,20 @@ def parse_question(text: str) -> Intent:
                                                           and scope.kind != "window" else None)
     tokens = set(re.findall(r"[a-z]+", q))
     unknown = tuple(sorted(tokens & UNSEEN_WORDS))
+    found = find_objects(q)
+    labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
+    # An object phrase's words ("stop sign", "cell phone") are not text or person words.
+    object_tokens = {w for phrase, _ in found for w in phrase.split()}
+    person_tokens = tokens & PERSON_WORDS
+    first_person = min((m.start() for m in re.finditer(r"[a-z]+", q) if m.group() in person_tokens - _WEAK_PERSON),
+                       default=len(q))
+    first_object = min((q.find(p) for p, _ in found), default=len(q))
 
     if any(p in q for p in CUT_PHRASES):
         subject = "scene_cut"
-    elif words or (tokens & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"})):
+    elif labels and first_object < first_person:
+        subject = "object"
+    elif words or (tokens - object_tokens) & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"}):
         subject = "text"
     elif tokens & FACE_WORDS:
         subject = "face"
@@ -282,4 +300,5 @@ def parse_question(text: str) -> Intent:
     if edge and region and region.endswith(edge) and re.search(rf"\b{edge}\s+(edge|side)\b", q):
         region = None  # "the right edge" names where they crossed, not a picture region
     return Intent(kind=kind, subject=subject, action=_action(q), colors=colors, region=region,
-                  words=words, scope=scope, order=order, unknown=unknown, edge=edge)
+                  words=words, scope=scope, order=order, unknown=unknown, edge=edge,
+                  labels=labels if subject == "object" else ())

