@@ -171,7 +171,7 @@ def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     assert st["frames_kept"] == 11 and st["frames_glanced"] == 40 and 0.0 <= st["skipped_area"] <= 1.0
     # the perceiver the settings built declares what the settings said it would
     assert eng.capabilities == capabilities_for(s) == {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SHOTS,
-                                                       C.SCENE_COLOUR, C.MOTION}
+                                                       C.SCENE_COLOUR, C.MOTION, C.OBJECTS}
     assert st["capabilities"] == sorted(c.value for c in eng.capabilities)
     assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
     eng.close()
@@ -214,12 +214,14 @@ ALWAYS = {C.MOTION, C.SHOTS}  # the gate and the scene-cut detector run whatever
 
 
 @pytest.mark.parametrize(("switches", "expected"), [
-    ({}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
-    ({"detect_faces": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR}),
-    ({"detect_text": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR}),
-    ({"detect_people": False}, ALWAYS | {C.FACES, C.OCR, C.SCENE_COLOUR}),
-    ({"detect_colors": False}, ALWAYS | {C.PEOPLE, C.FACES, C.OCR}),
-    ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False}, ALWAYS),
+    ({}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_faces": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_text": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_people": False}, ALWAYS | {C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_colors": False}, ALWAYS | {C.PEOPLE, C.FACES, C.OCR, C.OBJECTS}),
+    ({"detect_objects": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
+    ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False,
+      "detect_objects": False}, ALWAYS),
 ])
 def test_capabilities_follow_the_switches(switches, expected):
     eng = StreamEngine(FakeSource([], fps=10), settings=Settings(speech=False, **switches))

@@ -351,6 +351,8 @@ def watch(
         "--people/--no-people", help="detect and track people (default on)")] = None,
     faces: Annotated[bool | None, typer.Option("--faces/--no-faces", help="detect faces (default on)")] = None,
     ocr: Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
+    objects: Annotated[bool | None, typer.Option(
+        "--objects/--no-objects", help="detect and track objects of 80 COCO classes (default on)")] = None,
     encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
     speech: Annotated[bool | None, typer.Option(
         "--speech/--no-speech", help="transcribe what is said (default: on when onlook[speech] is installed)")] = None,
@@ -373,7 +375,7 @@ def watch(
         settings = _settings(sources=dict(fps=fps, realtime=realtime),
                              memory=dict(store=store, budget=parse_bytes(budget) if budget else None),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             encoder_dir=encoder),
+                                             detect_objects=objects, encoder_dir=encoder),
                              speech=dict(enabled=speech, model=speech_model, language=language),
                              answerer=_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
@@ -672,6 +674,7 @@ def _fmt(x: Any, spec: str = ".2f") -> str:
 EvalPeopleOpt = Annotated[bool | None, typer.Option("--people/--no-people", help="detect and track people")]
 EvalFacesOpt = Annotated[bool | None, typer.Option("--faces/--no-faces", help="detect faces")]
 EvalOcrOpt = Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text")]
+EvalObjectsOpt = Annotated[bool | None, typer.Option("--objects/--no-objects", help="detect and track objects")]
 
 
 @app.command("eval")
@@ -688,6 +691,7 @@ def eval_cmd(
     people: EvalPeopleOpt = None,
     faces: EvalFacesOpt = None,
     ocr: EvalOcrOpt = None,
+    objects: EvalObjectsOpt = None,
 ) -> None:
     """Ask questions causally while streaming their videos; score the answers, overall and by need."""
     from onlook.eval import load_questions
@@ -699,7 +703,8 @@ def eval_cmd(
     declared: list = []
     try:
         settings = _settings(sources=dict(fps=fps),
-                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr))
+                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
+                                             detect_objects=objects))
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -789,6 +794,7 @@ def eval_alerts_cmd(
     people: EvalPeopleOpt = None,
     faces: EvalFacesOpt = None,
     ocr: EvalOcrOpt = None,
+    objects: EvalObjectsOpt = None,
 ) -> None:
     """Run standing alert queries over their videos and score them, overall and by need."""
     from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
@@ -796,7 +802,8 @@ def eval_alerts_cmd(
     declared: list = []
     try:
         settings = _settings(sources=dict(fps=fps),
-                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr))
+                             perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
+                                             detect_objects=objects))
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")

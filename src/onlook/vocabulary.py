@@ -25,7 +25,7 @@ from enum import StrEnum
 from onlook.types import Capability
 
 __all__ = ["Label", "LABEL_NEEDS", "OBJECT_LABELS", "LabelGroup", "GROUP_MEMBERS", "OBJECT_WORDS", "find_objects",
-           "plural"]
+           "plural", "OBJECT_GROUP_WORDS"]
 
 
 class Label(StrEnum):
@@ -195,7 +195,7 @@ _IRREGULAR = {"knife": "knives", "mouse": "mice", "person": "people", "bus": "bu
               "skis": "skis", "scissors": "scissors", "luggage": "luggage", "tv": "tvs", "hot dog": "hot dogs",
               "box": "boxes", "taxi": "taxis", "bow tie": "bow ties", "pony": "ponies", "lorry": "lorries",
               "puppy": "puppies", "teddy": "teddies"}
-_GROUP_WORDS: dict[str, LabelGroup] = {
+OBJECT_GROUP_WORDS: dict[str, LabelGroup] = {
     "vehicle": LabelGroup.VEHICLE, "vehicles": LabelGroup.VEHICLE, "traffic": LabelGroup.VEHICLE,
     "animal": LabelGroup.ANIMAL, "animals": LabelGroup.ANIMAL, "pet": LabelGroup.ANIMAL, "pets": LabelGroup.ANIMAL,
     "food": LabelGroup.FOOD, "furniture": LabelGroup.FURNITURE, "electronics": LabelGroup.ELECTRONICS,
@@ -222,7 +222,7 @@ def _object_words() -> dict[str, frozenset[Label]]:
     for word, labels in singular.items():
         for form in (word, plural(word)):
             table.setdefault(form, set()).update(labels)
-    for word, group in _GROUP_WORDS.items():
+    for word, group in OBJECT_GROUP_WORDS.items():
         table.setdefault(word, set()).update(GROUP_MEMBERS[group])
     # "orange" is a colour far more often than a fruit in a question ("someone in orange"): only the plural
     # names the fruit.

@@ -132,7 +132,7 @@ def test_answers(world: World, question: str, at: float, value: object, fragment
     assert ans.to_dict()["type"] == "answer"
 
 
-@pytest.mark.parametrize("question", ["what is he carrying?", "How many cars passed?", "Is the dog barking?",
+@pytest.mark.parametrize("question", ["what is he carrying?", "Is the dog barking?",
                                       "Did the man open the boot of the car?"])
 @pytest.mark.parametrize("at", [10.0, END])
 def test_abstains_on_what_perception_cannot_see(world: World, question: str, at: float) -> None:
@@ -221,7 +221,7 @@ def test_search_without_matches_is_empty(world: World) -> None:
         ("scene cut", ["scene_cut"], []),
         ("motion in the lower left", ["motion", "region:lower left"], []),
         ("red", ["red"], []),
-        ("person near the van", ["person"], ["van"]),
+        ("person near the van", ["car", "truck", "person"], []),
     ],
 )
 def test_query_labels(text: str, labels: list[str], rest: list[str]) -> None:

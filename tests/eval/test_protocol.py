@@ -117,12 +117,12 @@ def test_eval_cli_json_and_jsonl(clip_dir, tmp_path):
     ]))
     out = tmp_path / "res.jsonl"
     r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--json", "--out", str(out),
-                env={"ONLOOK_DETECT_FACES": "false"})
+                env={"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_OBJECTS": "false"})
     assert r.returncode == 0, r.stderr
     summary = _strict_json(r.stdout)
     assert summary["overall"] == pytest.approx(3 / 4)
     assert summary["by_type"] == {"count": 1.0, "grounding": 1.0, "realtime": 0.0}
-    # the subset is decided by needs and the engine's capabilities (faces switched off), not by the words
+    # the subset is decided by needs and the engine's capabilities (faces, objects switched off), not by the words
     assert summary["capabilities"] == ["motion", "ocr", "people", "person_colour", "scene_colour", "shots"]
     pv = summary["perceivable"]
     assert (pv["n"], pv["correct"], pv["accuracy"], pv["ids"]) == (2, 2, 1.0, ["c1", "c2"])
@@ -145,7 +145,7 @@ def test_eval_cli_human_output_reports_by_need(clip_dir, tmp_path):
          "answer": 1, "needs": ["shots"]},
         {"id": "c2", "video": "cuts.mp4", "time_s": 5.0, "question": "Is the man smiling?", "type": "realtime",
          "options": ["A. yes", "B. no"], "answer": "A", "needs": ["face_state"]}]))
-    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people")
+    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people", "--no-objects")
     assert r.returncode == 0, r.stderr
     assert "engine capabilities: motion, scene_colour, shots" in r.stdout
     assert "by need" in r.stdout and "face_state" in r.stdout and "perceivable" in r.stdout
@@ -159,7 +159,8 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
         {"video": "cuts.mp4", "query": "the dog barks", "gt_times": [5.0], "needs": ["objects", "beyond"]},
         {"video": "cuts.mp4", "query": "a person enters the view", "gt_times": []},
     ]))
-    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false"}  # the settings' env switches work too
+    # the settings' env switches work too
+    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false", "ONLOOK_DETECT_OBJECTS": "false"}
     r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--json", env=off)
     assert r.returncode == 0, r.stderr
     s = _strict_json(r.stdout)
@@ -172,7 +173,8 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
     assert need["beyond"]["delay_p95_s"] is None  # no hit: null, where it used to be NaN
     refused = next(q for q in s["per_query"] if q["query"] == "the dog barks")
     assert refused["refused"] and refused["delay_p50_s"] is None and refused["needs"] == ["beyond", "objects"]
-    human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--no-faces", "--no-ocr")
+    human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--no-faces", "--no-ocr",
+                    "--no-objects")
     assert human.returncode == 0, human.stderr
     assert "by need" in human.stdout and "perceivable" in human.stdout and "nan" not in human.stdout.lower()
     assert "engine capabilities: motion, people, person_colour, scene_colour, shots" in human.stdout

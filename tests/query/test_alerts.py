@@ -42,7 +42,6 @@ ALERTS = [
     ("a dog barks", None, (), (), None, 0, UnsupportedQuery),
     ("someone opens the boot of a car", None, (), (), None, 0, UnsupportedQuery),
     ("the man opens his mouth", None, (), (), None, 0, UnsupportedQuery),
-    ("a car in the lower left", None, (), (), None, 0, UnsupportedQuery),
     ("someone carrying a bag enters", None, (), (), None, 0, UnsupportedQuery),
     ("hello there", None, (), (), None, 0, UnsupportedQuery),
     ("the sign says hello", None, (), (), None, 0, UnsupportedQuery),  # words must be quoted/CAPS
@@ -66,7 +65,48 @@ def test_compile_alert(query: str, kind: str | None, colors: tuple[str, ...], wo
     assert type(rule.kind) is RuleKind and rule.kind == kind
 
 
-@pytest.mark.parametrize(("query", "named"), [("a dog barks", "dog"), ("someone opens the boot of a car", "boot, car"),
+# Objects: (query, kind, labels, colours, region, count).
+OBJECT_ALERTS = [
+    ("alert when a dog appears", "appear", ("dog",), (), None, 0),
+    ("a car in the lower left", "appear", ("car",), (), "lower left", 0),
+    ("a red car shows up", "appear", ("car",), ("red",), None, 0),
+    ("a bicycle comes into view on the left", "appear", ("bicycle",), (), "middle left", 0),
+    ("a van arrives", "appear", ("car", "truck"), (), None, 0),
+    ("the car leaves", "disappear", ("car",), (), None, 0),
+    ("the car left", "disappear", ("car",), (), None, 0),
+    ("someone takes the laptop", "disappear", ("laptop",), (), None, 0),
+    ("more than 3 cars", "count_above", ("car",), (), None, 4),
+    ("two or more bikes", "count_above", ("bicycle",), (), None, 2),
+    ("fewer than 2 parked cars", "count_below", ("car",), (), None, 2),
+]
+
+
+@pytest.mark.parametrize(("query", "kind", "labels", "colors", "region", "count"), OBJECT_ALERTS,
+                         ids=[a[0] for a in OBJECT_ALERTS])
+def test_compile_object_alert(query: str, kind: str, labels: tuple[str, ...], colors: tuple[str, ...],
+                              region: str | None, count: int) -> None:
+    assert compile_alert(query) == Rule(query, kind, colors=colors, region=region, count=count,  # type: ignore[arg-type]
+                                        labels=labels)
+
+
+def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
+    book = AlertBook("cam", release_s=0.0)
+    book.add("a dog appears")
+    book.add("the dog leaves")
+    book.add("more than 1 car")
+    frame = Frame("cam", 0, 1.0, 0.0, np.zeros((4, 4, 3), np.uint8))
+    dog = Observation(1.0, ObservationKind.APPEAR, "dog", 0.8, (0.1, 0.1, 0.3, 0.3), track_id=7)
+    cat = Observation(1.0, ObservationKind.APPEAR, "cat", 0.8, (0.1, 0.1, 0.3, 0.3), track_id=8)
+    cars = [Observation(1.0, ObservationKind.OBJECT, "car", 0.8, (0.5, 0.5, 0.7, 0.7), track_id=i) for i in (1, 2)]
+    fired = book.check(Analysis(frame, [dog, cat, cars[0]], people=0))
+    assert [(a.query, a.evidence[0].track_id) for a in fired] == [("a dog appears", 7)]
+    fired = book.check(Analysis(frame, [dog, *cars], people=0))  # the same dog again: no second alert
+    assert [a.query for a in fired] == ["more than 1 car"]
+    gone = Observation(3.0, ObservationKind.DISAPPEAR, "dog", 0.8, (0.1, 0.1, 0.3, 0.3), track_id=7)
+    assert [a.query for a in book.check(Analysis(frame, [gone], people=0))] == ["the dog leaves"]
+
+
+@pytest.mark.parametrize(("query", "named"), [("a dog barks", "barks"), ("someone opens the boot of a car", "boot"),
                                               ("the man opens his mouth", "mouth")])
 def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: str) -> None:
     with pytest.raises(UnsupportedQuery) as info:
@@ -90,13 +130,14 @@ RULE_KINDS = [
     ("enter", RuleKind.ENTER), ("exit", RuleKind.EXIT), ("person_color", RuleKind.PERSON_COLOR),
     ("text", RuleKind.TEXT), ("scene_cut", RuleKind.SCENE_CUT), ("motion", RuleKind.MOTION),
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
-    ("speech", RuleKind.SPEECH),
+    ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
 ]
 
 
 def test_rule_kinds_table_is_every_member_and_every_compiled_kind() -> None:
     assert sorted(m for _, m in RULE_KINDS) == sorted(RuleKind)
-    compiled = {a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
+    compiled = ({a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
+                | {compile_alert(a[0]).kind for a in OBJECT_ALERTS})
     assert compiled == set(RuleKind)
 
 

@@ -167,7 +167,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         name = _object_name(question, labels)
         moves = {"enter": ObservationKind.APPEAR, "exit": ObservationKind.DISAPPEAR}
         ranged = bool(re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
-                                r"were seen|have been|has been|different|in all|was there|were there)\b",
+                                r"were seen|have been|has been|different|in all|was there|were there|pass(ed|es)?|"
+                                r"went by|drove (by|past)|go(es)? by)\b",
                                 question.lower()))
         now_like = it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged
                                                          and it.kind in ("count", "presence", "color"))
@@ -181,7 +182,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             verb = "appeared" if kind == ObservationKind.APPEAR else "left the view"
             ev = tuple(Evidence(o.t, f"{o.label} {verb}", k) for o, k in items[:10])
             if it.kind == "count":
-                return Answer(question, f"{len(items)} {name} {verb}{_where(it.scope.kind, since, until)}"
+                return Answer(question, f"{_count_text([o for o, _ in items], name)} {verb}"
+                              f"{_where(it.scope.kind, since, until)}"
                               + (": at " + ", ".join(format_ts(o.t) for o, _ in items[:10]) if items else "") + ".",
                               at, 0.6, value=len(items), evidence=ev)
             if not items:

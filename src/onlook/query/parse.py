@@ -47,7 +47,7 @@ EXIT_WORDS = {"leave", "leaves", "left the", "leaving", "exit", "exits", "exited
 # Nouns perception cannot see: their presence in a question means "abstain", not "guess". The object
 # classes (onlook.vocabulary.OBJECT_WORDS) are seen, so they are not among them.
 UNSEEN_WORDS = {
-    "box", "pen",
+    "box", "pen", "bark", "barks", "barking", "honk", "honks", "honking", "meow", "meows",
     "paper", "papers", "hat", "cap", "helmet", "hood", "glasses", "tree",
     "door", "window", "boot", "tailgate", "trunk", "mouth", "smile", "smiling", "laugh", "talk",
     "talking", "carrying", "holding", "eating", "drinking", "running", "sitting", "grass", "lawn",
@@ -266,7 +266,7 @@ def parse_question(text: str) -> Intent:
 
     if any(p in q for p in CUT_PHRASES):
         subject = "scene_cut"
-    elif labels and first_object < first_person:
+    elif labels and first_object < first_person and not set(words) & object_tokens:
         subject = "object"
     elif words or (tokens - object_tokens) & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"}):
         subject = "text"

@@ -26,6 +26,7 @@ from onlook.memory.segments import event_labels, summarize
 from onlook.memory.store import Store
 from onlook.query.parse import PERSON_WORDS, parse_colors, parse_region, parse_time_scope, quoted_words
 from onlook.types import Event, Observation, SearchHit, SpeechSegment, TimelineRow
+from onlook.vocabulary import OBJECT_GROUP_WORDS, find_objects
 
 __all__ = ["MemoryView", "LiveState", "search", "query_labels"]
 
@@ -186,6 +187,21 @@ def query_labels(text: str) -> tuple[list[str], list[str]]:
     labels: list[str] = []
     tokens = re.findall(r"[a-z0-9]+", q)
     used: set[str] = set()
+    # Object classes first: a group word ("vehicle") is a label of its own (events carry their groups).
+    quoted = set(quoted_words(text))  # words to read on screen ("the word TAXI") are not objects
+    found = [(p, c) for p, c in find_objects(q) if not set(p.split()) & quoted]
+    for phrase, classes in found:
+        group = OBJECT_GROUP_WORDS.get(phrase)
+        for lab in [group.value] if group is not None else sorted(c.value for c in classes):
+            if lab not in labels:
+                labels.append(lab)
+        used |= set(phrase.split())
+    if found and re.search(r"\b(appear|arriv|show|enter|come|came)", q):
+        labels.append("appear")
+        used |= {t for t in tokens if t.startswith(("appear", "arriv", "show", "enter", "come", "came"))}
+    if found and re.search(r"\b(leav|left|gone|disappear|exit)", q):
+        labels.append("disappear")
+        used |= {t for t in tokens if t.startswith(("leav", "left", "gone", "disappear", "exit"))}
     if set(tokens) & PERSON_WORDS:
         labels.append("person")
         used |= set(tokens) & PERSON_WORDS
@@ -195,7 +211,7 @@ def query_labels(text: str) -> tuple[list[str], list[str]]:
     for w, lab in (("enter", "enter"), ("appear", "enter"), ("arriv", "enter"), ("leav", "exit"),
                    ("exit", "exit"), ("cut", "scene_cut"), ("scene", "scene_cut"), ("face", "face"),
                    ("text", "text"), ("sign", "text"), ("motion", "motion"), ("moving", "motion")):
-        hit = [t for t in tokens if t.startswith(w)]
+        hit = [t for t in tokens if t.startswith(w) and t not in used]
         if hit:
             if lab not in labels:
                 labels.append(lab)

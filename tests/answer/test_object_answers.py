@@ -1,0 +1,94 @@
+"""Questions about objects, answered from a synthetic memory (no footage, no models).
+
+Scenario, 0..40 s at 2 fps: a car (track 11, red) parked in the lower left the whole time; a dog
+(track 12) appears at 10 s through the right edge and leaves at 20 s; a second car (track 13, white)
+appears at 25 s and stays; a bicycle (track 14) is seen 30-32 s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onlook.answer.extractive import ExtractiveAnswerer
+from onlook.memory import Memory, Store
+from onlook.query.search import MemoryView, search
+from onlook.types import Analysis, Frame, Observation, ObservationKind
+
+END = 40.0
+TRACKS = {11: ("car", 0.0, END, (0.05, 0.6, 0.35, 0.9), ["red"]),
+          12: ("dog", 10.0, 20.0, (0.7, 0.5, 0.9, 0.8), ["brown"]),
+          13: ("car", 25.0, END, (0.5, 0.6, 0.8, 0.9), ["white"]),
+          14: ("bicycle", 30.0, 32.0, (0.4, 0.3, 0.5, 0.6), [])}
+APPEARS = {10.0: (12, "right"), 25.0: (13, "inside")}
+GONE = {20.5: (12, "right")}
+
+
+def _analyses() -> list[Analysis]:
+    img = np.full((48, 64, 3), 80, np.uint8)
+    out = []
+    for i in range(int(END / 0.5) + 1):
+        t = round(i * 0.5, 3)
+        obs = [Observation(t, ObservationKind.OBJECT, lab, 0.8, box, tid, {"colors": cols, "stationary": True})
+               for tid, (lab, t0, t1, box, cols) in TRACKS.items() if t0 <= t <= t1]
+        if t in APPEARS:
+            tid, edge = APPEARS[t]
+            lab, _, _, box, cols = TRACKS[tid]
+            obs.append(Observation(t, ObservationKind.APPEAR, lab, 0.8, box, tid, {"edge": edge, "colors": cols}))
+        if t in GONE:
+            tid, edge = GONE[t]
+            lab, _, _, box, cols = TRACKS[tid]
+            obs.append(Observation(t, ObservationKind.DISAPPEAR, lab, 0.8, box, tid, {"edge": edge, "colors": cols}))
+        out.append(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 0))
+    return out
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory: pytest.TempPathFactory):
+    store = Store(Path(tmp_path_factory.mktemp("objects")) / "store")
+    memory = Memory(store, "cam")
+    for a in _analyses():
+        memory.add(a)
+    yield MemoryView(store, live=memory, stream_id="cam")
+    store.close()
+
+
+CASES = [
+    # question, asked at, value, text fragment
+    ("How many cars are there now?", END, 2, "2 cars visible at 00:40"),
+    ("How many cars are there now?", 15.0, 1, "1 car visible at 00:15"),
+    ("how many vehicles are there?", 31.0, 3, "2 cars and 1 bicycle"),
+    ("Is there a dog?", 15.0, True, "Yes"),
+    ("Is there a dog?", 30.0, False, "No"),
+    ("Was there a dog?", 30.0, True, "Yes"),
+    ("Were there any bicycles?", 20.0, False, "No bicycles seen"),
+    ("When did the dog appear?", END, 10.0, "At 00:10"),
+    ("When did the dog leave?", END, 20.5, "At 00:20"),
+    ("When was a bicycle first seen?", END, 30.0, "At 00:30"),
+    ("How many cars did you see in total?", END, 2, "2 cars seen"),
+    ("How many cars passed?", 20.0, 1, "1 car seen"),
+    ("How many dogs arrived?", END, 1, "1 dog appeared"),
+    ("What colour is the car?", 10.0, "red", "red"),
+]
+
+
+@pytest.mark.parametrize(("question", "at", "value", "fragment"), CASES, ids=[f"{c[0]}@{c[1]}" for c in CASES])
+def test_object_answers(view: MemoryView, question: str, at: float, value, fragment: str) -> None:
+    ans = ExtractiveAnswerer().answer(question, view, at=at)
+    assert not ans.abstained, ans.text
+    assert ans.value == value, ans.text
+    assert fragment in ans.text
+
+
+def test_answers_about_objects_are_causal(view: MemoryView) -> None:
+    ans = ExtractiveAnswerer().answer("When did the dog appear?", view, at=5.0)
+    assert ans.value is None and "No dogs seen" in ans.text
+
+
+def test_search_finds_the_spans_of_a_class_and_its_group(view: MemoryView) -> None:
+    hits = search(view, "bicycle")
+    assert hits and all(h.start <= 32.0 and h.end >= 30.0 for h in hits[:1])
+    assert search(view, "dog") and search(view, "vehicle")
+    assert not search(view, "giraffe")
