@@ -92,3 +92,15 @@ def test_search_finds_the_spans_of_a_class_and_its_group(view: MemoryView) -> No
     assert hits and all(h.start <= 32.0 and h.end >= 30.0 for h in hits[:1])
     assert search(view, "dog") and search(view, "vehicle")
     assert not search(view, "giraffe")
+
+
+def test_a_multiple_choice_about_objects_is_checked_on_what_is_in_view(view: MemoryView) -> None:
+    options = ["A. A dog and a bus", "B. Two cars", "C. No vehicles at all", "D. A bus driving along the road"]
+    ans = ExtractiveAnswerer().choose("Which vehicles can you see right now?", options, view, at=END)
+    assert ans.value == "B", ans.text
+    ans = ExtractiveAnswerer().choose("Which animal can you see right now?", ["A. A cat", "B. A dog", "C. No animal"],
+                                      view, at=15.0)
+    assert ans.value == "B", ans.text
+    ans = ExtractiveAnswerer().choose("Which animal can you see right now?", ["A. A cat", "B. A dog", "C. No animal"],
+                                      view, at=30.0)
+    assert ans.value == "C", ans.text

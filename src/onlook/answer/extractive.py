@@ -536,6 +536,14 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         moves = [o for o, _ in view.sightings([ObservationKind(intent.action)], since, until)
                  if _matches(o, intent.colors, None)]
     move_edges = {o.attrs.get("edge") for o in moves}
+    # Object classes in view (a "now" question) or seen in the range: what an option naming objects is checked on.
+    objects_seen: set[str] | None = None
+    if intent.subject == "object":
+        if row is not None:
+            objects_seen = {o.label for o in row["obs"] if o.kind == ObservationKind.OBJECT}
+        else:
+            objects_seen = {o.label for e in view.events(since, until, labels=["object"]) for o in e.observations
+                            if o.kind in (ObservationKind.OBJECT, ObservationKind.APPEAR) and since <= o.t <= until}
     supported: list[tuple[str, str, float]] = []
     for letter, text in parsed:
         low = text.lower()
@@ -558,6 +566,12 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
             verdicts.append(people_now > 0)
         if colours and row is not None and intent.subject == "person":
             verdicts.append(bool(colours & colours_now))
+        named = find_objects(low) if objects_seen is not None else []
+        if named and objects_seen is not None:
+            if negated:  # "no vehicles at all"
+                verdicts.append(not any({c.value for c in classes} & objects_seen for _, classes in named))
+            else:  # every object the option names is there
+                verdicts.append(all({c.value for c in classes} & objects_seen for _, classes in named))
         if words:
             verdicts.append(words <= texts)
         if tokens & {"cut", "cuts"} or ("scene" in tokens and tokens & {"change", "changes"}):
