@@ -748,7 +748,9 @@ class StreamEngine:
                 "dropped": getattr(src, "dropped", 0), "gaps": len(getattr(src, "gaps", []) or []),
                 "store_bytes": self.store.size_bytes(), "lag_s": round(st.get("lag_s", 0.0), 3),
                 "duration": getattr(info, "duration_s", None), "outage": self._outage(),
-                "capabilities": sorted(c.value for c in self.capabilities), **self._speech_status()}
+                "capabilities": sorted(c.value for c in self.capabilities),
+                "stage_ms": p.stage_ms() if p is not None and hasattr(p, "stage_ms") else {},
+                **self._speech_status()}
 
     def _speech_status(self) -> dict[str, Any]:
         w = self.speech

@@ -96,7 +96,7 @@ def test_alert_queries_are_managed_through_the_executor(executor, streams):
     assert executor.remove_alert("bikes", "a scene change") is True
     assert executor.remove_alert("bikes", "a scene change") is False
     with pytest.raises(UnsupportedQuery, match="perception cannot see"):  # the engine's error, not Ray's
-        executor.add_alert("bikes", "a car enters the view")
+        executor.add_alert("bikes", "someone opens the boot of a car")
 
 
 def test_killed_actor_restarts_reopens_its_store_and_records_the_gap(executor, streams):

@@ -239,3 +239,14 @@ def test_a_still_face_close_up_has_no_vehicles(footage: Callable[[str], Path], c
     img = _frame(footage("box.mp4"), 10)
     vehicles = {Label.CAR, Label.TRUCK, Label.BUS, Label.BICYCLE, Label.MOTORCYCLE}
     assert not [d for d in coco.detect(img) if d.label in vehicles and d.score >= 0.4]
+
+
+def test_time_per_stage_is_reported():
+    model = BoxModel([Label.CAR], [((0.4, 0.1, 0.8, 0.5), [0.9])])
+    p = Perceiver(Settings(), objects=ObjectDetector(model))
+    for i in range(3):
+        img = np.full((120, 160, 3), 60, np.uint8)
+        img[40:80, 10 + 15 * i: 40 + 15 * i] = 230
+        p.analyze(Frame(image=img, pts=i * 0.5, seq=i, wall=0.0, stream_id="s"))
+    ms = p.stage_ms()
+    assert {"gate", "objects", "shots"} <= set(ms) and all(v >= 0 for v in ms.values())

@@ -21,6 +21,7 @@ noticeably since it last ran.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -101,6 +102,17 @@ class Perceiver:
         self._encoder_pending = 0.0
         self.frames = 0
         self.skipped = 0
+        self.stage_s: dict[str, float] = {}  # seconds spent per stage, over all analysed frames (and glances)
+
+    def _spent(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_s[stage] = self.stage_s.get(stage, 0.0) + now - since
+        return now
+
+    def stage_ms(self) -> dict[str, float]:
+        """Mean milliseconds per analysed frame spent in each stage (``shots`` includes the glances)."""
+        n = max(1, self.frames)
+        return {k: round(1000.0 * v / n, 3) for k, v in self.stage_s.items()}
 
     def _due(self, name: str, t: float, interval: float) -> bool:
         last = self._last_run.get(name)
@@ -126,7 +138,9 @@ class Perceiver:
         if self.shots is None:
             return False
         self.glanced += 1
+        t0 = time.perf_counter()
         self._show_shots(frame)
+        self._spent("shots", t0)
         return self.shots.has_ready
 
     def finish(self) -> bool:
@@ -141,6 +155,7 @@ class Perceiver:
         """Analyse one kept frame (must be called in stream order)."""
         s = self.settings
         t = frame.pts
+        c = time.perf_counter()
         img = resize_for_analysis(frame.image, s.analysis_width)
         h, w = img.shape[:2]
         self.frames += 1
@@ -155,6 +170,7 @@ class Perceiver:
             obs.extend(confirmed)
         elif quick is not None and method != ShotMethod.OFF:  # no model given: the histogram test reports
             obs.append(quick)
+        c = self._spent("shots", c)
         if quick is not None:
             self._last_quick_t = t
         # A confirmed cut the histogram test missed resets now (its tracks span two shots).
@@ -169,6 +185,7 @@ class Perceiver:
             m = motion_observation(t, gate.changed)
             if m is not None:
                 obs.append(m)
+        c = self._spent("gate", c)
 
         people_count = 0
         if self.people is not None:
@@ -205,8 +222,11 @@ class Perceiver:
                     self._track_colors.pop(tid, None)
                     self._track_seen.pop(tid, None)
 
+        if self.people is not None:
+            c = self._spent("people", c)
         if self.objects is not None:
             obs.extend(self._objects(img, t, gate, cut is not None))
+            c = self._spent("objects", c)
 
         if gate.skip:
             self.skipped += 1
@@ -217,8 +237,9 @@ class Perceiver:
             self._last_scene_colors_t = t
             cols = dominant_colors(img)
             if cols:
-                obs.append(Observation(t=t, kind=ObservationKind.COLOR, label=", ".join(c for c, _ in cols),
-                                       score=cols[0][1], attrs={"colors": {c: round(v, 3) for c, v in cols}}))
+                obs.append(Observation(t=t, kind=ObservationKind.COLOR, label=", ".join(n for n, _ in cols),
+                                       score=cols[0][1], attrs={"colors": {n: round(v, 3) for n, v in cols}}))
+            c = self._spent("colours", c)
         people_boxes = [o.box for o in obs if o.kind == ObservationKind.PERSON and o.box is not None]
         whole = rois is None
         if self.faces is not None and self._due("face", t, s.face_interval_s):
@@ -228,6 +249,7 @@ class Perceiver:
             if face_rois is None or face_rois:  # [] = only people too small to show a face
                 self._last_run["face"] = t
                 obs.extend(self.faces.detect(img, t, face_rois))
+                c = self._spent("faces", c)
         if self.text is not None and self._due("text", t, s.ocr_interval_s):
             # People walking do not write text: read only changes that tracked people
             # do not explain, and only when there are some (the first frame reads it all).
@@ -235,12 +257,14 @@ class Perceiver:
             if text_rois is None or text_rois:
                 self._last_run["text"] = t
                 obs.extend(self.text.detect(img, t, text_rois))
+                c = self._spent("ocr", c)
         embedding = None
         if self.encoder is not None:
             self._encoder_pending += gate.changed_fraction
             if gate.first or cut is not None or self._encoder_pending >= 0.25:
                 self._encoder_pending = 0.0
                 embedding = self.encoder.encode_images([img])[0]
+                c = self._spent("encoder", c)
         return Analysis(frame=frame, observations=obs, analysed_fraction=gate.changed_fraction,
                         people=people_count, embedding=embedding)
 

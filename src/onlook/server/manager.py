@@ -72,8 +72,8 @@ ClientFactory = Callable[["StreamHandle", Settings], StreamClient]
 
 _ID_RE = re.compile(STREAM_ID_PATTERN)
 _STREAMS_FILE = "streams.json"
-_OPTION_KEYS = ("fps", "realtime", "detect_people", "detect_faces", "detect_text", "budget", "start", "until",
-                "webhooks")
+_OPTION_KEYS = ("fps", "realtime", "detect_people", "detect_faces", "detect_text", "detect_objects", "budget",
+                "start", "until", "webhooks")
 
 
 def _subclass_names(cls: type) -> frozenset[str]:
@@ -403,8 +403,8 @@ class StreamManager:
 
     def _stream_settings(self, h: StreamHandle) -> Settings:
         o = h.options
-        update: dict[str, Any] = {k: o[k] for k in ("fps", "realtime", "detect_people", "detect_faces", "detect_text")
-                                  if o.get(k) is not None}
+        update: dict[str, Any] = {k: o[k] for k in ("fps", "realtime", "detect_people", "detect_faces", "detect_text",
+                                                    "detect_objects") if o.get(k) is not None}
         if o.get("budget") is not None:
             update["budget"] = parse_bytes(o["budget"])
         update["store"] = self.store_root / h.id
@@ -678,7 +678,7 @@ class StreamManager:
             d["error"] = d["error"] or f"worker unreachable: {one_line(ex)}"
             return d
         for k in ("t", "fps", "speed", "skipped_area", "store_bytes", "frames_decoded", "frames_kept", "events",
-                  "dropped", "gaps", "duration", "lag_s", "capabilities", "outage"):
+                  "dropped", "gaps", "duration", "lag_s", "capabilities", "outage", "stage_ms"):
             d[k] = st.get(k)
         if "worker" in st:  # a worker run by an executor: where it runs and how often it restarted
             d["worker"] = st["worker"]
