@@ -107,7 +107,9 @@ class PerceptionSettings(BaseModel):
     detect_objects: bool = Field(True, description="detect and track objects of the 80 COCO classes (the "
                                  "shipped SSDLite-MobileNetV2)")
     object_interval_s: float = Field(0.5, ge=0, description="run the object detector at most this often "
-                                     "(when something changed); tracks are kept in between")
+                                     "when something changed that tracked people do not explain")
+    object_refresh_s: float = Field(2.0, ge=0, description="run it at least this often while anything changes "
+                                    "(people walking by); tracks are kept in between")
     shots: ShotMethod = Field(ShotMethod.MODEL, description="how shot cuts are found: model (TransNetV2, "
                               "shipped), histogram (no model) or off")
     shot_fps: float = Field(25.0, gt=0, description="frames per second the shot model looks at (thumbnails "
@@ -252,6 +254,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "detect_colors": ("perception", "detect_colors"),
     "detect_objects": ("perception", "detect_objects"),
     "object_interval_s": ("perception", "object_interval_s"),
+    "object_refresh_s": ("perception", "object_refresh_s"),
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
     "shots": ("perception", "shots"),

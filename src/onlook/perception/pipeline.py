@@ -90,7 +90,9 @@ class Perceiver:
         self.encoder = encoder
         self.shots = shots
         self.objects = objects
-        self.object_tracker = ObjectTracker() if objects is not None else None
+        # A track must outlive a missed run at the slow (refresh) rate before it is removed.
+        self.object_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
+                               if objects is not None else None)
         self._object_colors: dict[int, list[str]] = {}
         self._glanced_until: float | None = None  # pts of the last frame the shot detector saw
         self.glanced = 0
@@ -225,7 +227,8 @@ class Perceiver:
         if self.people is not None:
             c = self._spent("people", c)
         if self.objects is not None:
-            obs.extend(self._objects(img, t, gate, cut is not None))
+            people_now = [o.box for o in obs if o.kind == ObservationKind.PERSON and o.box is not None]
+            obs.extend(self._objects(img, t, gate, cut is not None, people_now))
             c = self._spent("objects", c)
 
         if gate.skip:
@@ -268,14 +271,25 @@ class Perceiver:
         return Analysis(frame=frame, observations=obs, analysed_fraction=gate.changed_fraction,
                         people=people_count, embedding=embedding)
 
-    def _objects(self, img: np.ndarray, t: float, gate, cut: bool) -> list[Observation]:
-        """Tracked objects of this frame, and their appear/disappear events (colours from the crop, once)."""
+    def _objects(self, img: np.ndarray, t: float, gate, cut: bool, people_boxes: list) -> list[Observation]:
+        """Tracked objects of this frame, and their appear/disappear events (colours from the crop, once).
+
+        The detector runs every ``object_interval_s`` while something changes that the tracked people
+        do not explain (a car drives in, a bag is put down), and every ``object_refresh_s`` while only
+        people move; not at all while nothing changes.
+        """
         assert self.objects is not None and self.object_tracker is not None
         tracker = self.object_tracker
+        p = self.settings.perception
         # Sampled frames are not exactly on the grid (0.48 s apart at "2 fps" of a 25 fps file): a run is due
         # a little early rather than a whole frame late.
-        interval = 0.9 * self.settings.perception.object_interval_s
-        if cut or gate.first or (not gate.skip and self._due("objects", t, interval)):
+        due = False
+        if not gate.skip:
+            if self._due("objects", t, 0.9 * p.object_refresh_s):
+                due = True
+            elif self._due("objects", t, 0.9 * p.object_interval_s):
+                due = self.people is None or bool(_unexplained_rois(gate, people_boxes, img.shape))
+        if cut or gate.first or due:
             self._last_run["objects"] = t
             res = tracker.update(self.objects.detect(img), t, scene_cut=cut)
         else:  # not due, or nothing changed: what was there still is

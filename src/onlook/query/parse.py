@@ -291,6 +291,8 @@ def parse_question(text: str) -> Intent:
         kind = "read"
     elif re.search(r"^(is|are|was|were|did|does|do|has|have|can|could)\b|\bany(one|body)?\b", q):
         kind = "presence"
+    elif subject == "object" and re.search(r"\b(which|what)\b", q):  # "which vehicles can you see?": list them
+        kind = "presence"
     elif re.search(r"\bwhat (is )?happen|\bdescribe\b|\bsummar|\bwhat('s| is) going on\b|"
                    r"\bwhat did you see\b|\bwhat do you see\b|\bwhat can you see\b", q):
         kind = "describe"
