@@ -35,9 +35,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from onlook.errors import ModelCorrupt, ModelMissing
+from onlook.errors import ModelCorrupt, ModelError, ModelMissing
 
-__all__ = ["MODELS_DIR", "available", "file_sha256", "manifest", "model_file", "verify"]
+__all__ = ["MODELS_DIR", "available", "file_sha256", "manifest", "model_file", "onnx_session", "verify"]
 
 MODELS_DIR = Path(__file__).resolve().parent
 """Where the shipped models are (this package's directory)."""
@@ -135,3 +135,27 @@ def model_file(name: str, directory: Path | None = None) -> Path:
     d = Path(directory) if directory is not None else MODELS_DIR
     m = manifest(name, d)
     return verify(d / m["file"], m["bytes"], m["sha256"], what=f"model {name!r}")
+
+
+def onnx_session(name: str, path: Path, *, threads: int = 2, what: str = "this model") -> Any:
+    """An onnxruntime CPU session for a verified model file, with the engine's threading.
+
+    Worker threads do not busy-wait between calls: they would steal the cores the decoder and the
+    other detectors need.
+
+    Raises:
+        ModelError: onnxruntime is not installed (``what`` says what needs it).
+        ModelCorrupt: onnxruntime cannot load the file.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as e:  # a core dependency; only a broken install lacks it
+        raise ModelError(f"{what} needs onnxruntime ({e})") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own types for a bad file
+        raise ModelCorrupt(f"model {name!r}: onnxruntime cannot load {path}: {e}") from None

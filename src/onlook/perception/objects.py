@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from onlook.errors import ConfigError, ModelCorrupt, ModelError
+from onlook.errors import ConfigError, ModelCorrupt
 from onlook.types import Box, Observation, ObservationKind
 from onlook.vocabulary import Label
 
@@ -94,19 +94,7 @@ class CocoSSD:
             self.labels = [None if v is None else Label(v) for v in raw]
         except ValueError as e:
             raise ModelCorrupt(f"model {self.name!r}: manifest names a class onlook does not know ({e})") from None
-        try:
-            import onnxruntime as ort
-        except ImportError as e:  # a core dependency; only a broken install lacks it
-            raise ModelError(f"object detection needs onnxruntime ({e})") from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        # Busy-waiting worker threads steal the cores the decoder and the other detectors need between calls.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own types for a bad file
-            raise ModelCorrupt(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from None
+        self._session = models.onnx_session(self.name, path, threads=threads, what="object detection")
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]
         if not {"boxes", "scores"} <= set(self._outputs):

@@ -27,7 +27,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from onlook.errors import ModelCorrupt, ModelError
+from onlook.errors import ModelCorrupt
 from onlook.types import Observation, ObservationKind
 
 __all__ = ["ShotModel", "TransNetV2", "ShotDetector", "thumbnail", "THUMB_SIZE"]
@@ -99,17 +99,7 @@ class TransNetV2:
             raise ModelCorrupt(f"model {self.name!r}: manifest lacks windowing.window/context/threshold") from None
         if not 0 < 2 * self.context < self.window:
             raise ModelCorrupt(f"model {self.name!r}: manifest windowing {self.window}/{self.context} is impossible")
-        try:
-            import onnxruntime as ort
-        except ImportError as e:  # a core dependency; only a broken install lacks it
-            raise ModelError(f"shot detection needs onnxruntime ({e})") from None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        try:
-            self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own types for a bad file
-            raise ModelCorrupt(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from None
+        self._session = models.onnx_session(self.name, path, threads=threads, what="shot detection")
         self._input = self._session.get_inputs()[0].name
 
     def predict(self, frames: np.ndarray) -> np.ndarray:
