@@ -15,12 +15,40 @@ __all__ = ["BOUNDARY", "render_jpeg", "placeholder_jpeg", "mjpeg_part"]
 BOUNDARY = "onlookframe"
 """Multipart boundary of ``live.mjpg`` responses."""
 
-_COLORS = {"person": (60, 200, 60), "face": (255, 160, 40), "text": (40, 200, 255)}  # BGR
+_COLORS = {ObservationKind.PERSON: (60, 200, 60), ObservationKind.FACE: (255, 160, 40),
+           ObservationKind.TEXT: (40, 200, 255), ObservationKind.HAND: (200, 60, 200)}  # BGR
+# Objects get a colour per class, from a fixed palette (not green, orange or yellow: those are people, faces and
+# text), so that every car is drawn alike across frames and streams.
+_OBJECT_PALETTE = ((230, 80, 80), (80, 80, 230), (200, 200, 60), (230, 60, 200), (120, 220, 220), (160, 120, 255),
+                   (60, 120, 200), (255, 200, 200))
+
+
+def _object_color(label: str) -> tuple[int, int, int]:
+    # A stable hash (str.__hash__ is salted per process).
+    return _OBJECT_PALETTE[sum(label.encode()) % len(_OBJECT_PALETTE)]
+
+
+def _style(o: Observation) -> tuple[tuple[int, int, int], str] | None:
+    """Colour and caption of an observation's box, or None for kinds that are not drawn."""
+    if o.kind == ObservationKind.OBJECT:
+        return _object_color(o.label), o.label if o.track_id is None else f"{o.label} {o.track_id}"
+    color = _COLORS.get(o.kind)
+    if color is None:
+        return None
+    if o.kind == ObservationKind.TEXT:
+        return color, o.label[:24]
+    if o.kind == ObservationKind.HAND:
+        return color, "hand raised" if o.attrs.get("raised") else "hand"
+    return color, str(o.kind) if o.track_id is None else f"{o.kind} {o.track_id}"
 
 
 def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: bool = True, max_width: int = 640,
                 quality: int = 75) -> bytes:
-    """Encode ``frame`` as JPEG (at most ``max_width`` wide), drawing person/face/text boxes when ``boxes``."""
+    """Encode ``frame`` as JPEG (at most ``max_width`` wide), drawing perception's boxes when ``boxes``.
+
+    Drawn: people, faces, on-screen text, hands and every tracked object class (each class in its own colour,
+    captioned with its label and track id).
+    """
     img = frame.image
     h, w = img.shape[:2]
     if w > max_width:
@@ -30,14 +58,12 @@ def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: boo
     if boxes:
         hh, ww = img.shape[:2]
         for o in observations:
-            color = _COLORS.get(o.kind)
-            if color is None or o.box is None:
+            style = _style(o) if o.box is not None else None
+            if style is None:
                 continue
+            color, label = style
             x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh), strict=True))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, 2)
-            label = o.kind if o.track_id is None else f"{o.kind} {o.track_id}"
-            if o.kind == ObservationKind.TEXT:
-                label = o.label[:24]
             cv2.putText(img, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image

@@ -305,7 +305,7 @@ async function selectStream(id, { force = false } = {}) {
   const img = $("live");
   if (id) {
     img.src = withKey(`/streams/${encodeURIComponent(id)}/live.mjpg?boxes=true`);
-    img.alt = `Live view of stream ${id}, with detected people boxed`;
+    img.alt = `Live view of stream ${id}, with what is detected boxed`;
     img.hidden = false;
     $("live-empty").hidden = true;
   } else {
