@@ -250,3 +250,87 @@ def test_time_per_stage_is_reported():
         p.analyze(Frame(image=img, pts=i * 0.5, seq=i, wall=0.0, stream_id="s"))
     ms = p.stage_ms()
     assert {"gate", "objects", "shots"} <= set(ms) and all(v >= 0 for v in ms.values())
+
+
+def test_a_wide_picture_is_read_in_overlapping_tiles_and_boxes_come_back_in_frame_fractions():
+    # One car at the left quarter of each tile the model sees: two tiles, two cars, placed in the frame.
+    model = BoxModel([Label.CAR], [((0.2, 0.0, 0.8, 0.25), [0.9])])
+    det = ObjectDetector(model, max_aspect=1.5)
+    assert det.tiles(640, 272) == [(0, 408), (232, 640)]
+    found = det.detect(np.zeros((272, 640, 3), np.uint8))
+    assert len(model.seen) == 2
+    xs = sorted(d.box[0] for d in found)
+    assert xs == pytest.approx([0.0, 232 / 640], abs=1e-3)
+    assert all(d.box[2] - d.box[0] == pytest.approx(0.25 * 408 / 640, abs=1e-3) for d in found)
+    # A 4:3 picture is one call on the whole frame.
+    model.seen.clear()
+    det.detect(np.zeros((480, 640, 3), np.uint8))
+    assert len(model.seen) == 1
+
+
+def test_a_late_cut_keeps_the_tracks_that_began_in_the_new_shot():
+    tr = ObjectTracker(warmup_s=1.0, confirm_hits=1)
+    old = [_d(Label.CAR, 0.9, (0.1, 0.5, 0.3, 0.8))]
+    tr.update(old, 0.0)
+    new = [_d(Label.DOG, 0.9, (0.6, 0.5, 0.8, 0.8))]
+    tr.update(old + new, 1.5)  # the dog first seen at 1.5 s, after a cut at 1.2 s confirmed only at 2.0 s
+    dog = tr.update(new, 2.0, scene_cut=True, cut_t=1.2).objects
+    assert [o.label for o in dog] == ["dog"]
+    res = tr.update(old, 2.5, scene_cut=True)  # a cut now: every track goes, silently (no disappear)
+    assert [o.label for o in res.objects] == ["car"] and res.objects[0].track_id != dog[0].track_id
+    assert res.events == []  # the car was there when the shot began: no appear either
+
+
+class _BlindPeople:
+    """A people tracker that can never model the view (as with a moving camera)."""
+
+    def update(self, image, t, *, changed=None, scene_cut=False):
+        from onlook.perception.people import PeopleResult
+
+        return PeopleResult(blind=True)
+
+
+def test_where_the_people_tracker_is_blind_the_detector_s_people_are_reported():
+    # A person box from the detector, walking in from the left edge over four runs.
+    rows = lambda x: [((0.2, x, 0.9, x + 0.2), [0.95, 0.0])]  # noqa: E731
+    model = BoxModel([Label.PERSON, Label.CAR], rows(0.0))
+    p = Perceiver(Settings(object_interval_s=0.5, object_refresh_s=0.5), people=_BlindPeople(),
+                  objects=ObjectDetector(model, exclude=frozenset()))
+    seen = []
+    kinds = []
+    for i in range(6):
+        model.rows = rows(0.0 + 0.05 * i)
+        img = np.full((120, 160, 3), 60, np.uint8)
+        img[30:100, 5 + 8 * i: 35 + 8 * i] = 200
+        a = p.analyze(Frame(image=img, pts=2.5 + i * 0.5, seq=i, wall=0.0, stream_id="s"))
+        seen.append(a.people)
+        kinds += [o.kind for o in a.observations if o.kind in (ObservationKind.ENTER, ObservationKind.PERSON)]
+    assert seen[-1] == 1
+    people = [o for o in a.observations if o.kind == ObservationKind.PERSON]
+    assert people[0].track_id >= 1_000_000 and people[0].attrs["state"] == "detected"
+    assert "colors" in people[0].attrs
+    assert ObservationKind.OBJECT not in {o.kind for o in a.observations}  # a person is not an "object"
+
+
+@pytest.mark.footage
+def test_bikes_moving_camera_shows_the_cyclist_as_a_person(footage: Callable[[str], Path]):
+    # bikes.mp4, 4.3-5.3 s (looked at): a cyclist in a black T-shirt rides across the middle of a shot
+    # filmed from a moving car; the background model sees only motion everywhere.
+    from onlook.perception.pipeline import build_perceiver
+
+    p = build_perceiver(Settings(detect_faces=False, detect_text=False))
+    cap = cv2.VideoCapture(str(footage("bikes.mp4")))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    counts = {}
+    i = 0
+    while True:
+        ok, img = cap.read()
+        if not ok or i / fps > 5.6:
+            break
+        frame = Frame(image=img, pts=i / fps, seq=i, wall=0.0, stream_id="b")
+        p.glance(frame)
+        if i % 12 == 0:
+            counts[round(i / fps, 2)] = p.analyze(frame).people
+        i += 1
+    cap.release()
+    assert max(v for t, v in counts.items() if 4.3 <= t <= 5.3) >= 1, counts

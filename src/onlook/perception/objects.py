@@ -19,6 +19,7 @@ People are left to :mod:`onlook.perception.people` (which also sees someone the 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -145,6 +146,7 @@ class ObjectDetector:
         exclude: Classes not reported (people: the people tracker owns them).
         min_side: Boxes narrower or shorter than this share of the frame are dropped (the model's
             smallest anchors give such boxes on texture, not objects).
+        max_aspect: A picture wider than this (width / height) is read in overlapping tiles (:meth:`tiles`).
 
     Example:
         >>> class Flat:  # a fake model: one car box
@@ -156,7 +158,8 @@ class ObjectDetector:
     """
 
     def __init__(self, model: ObjectModel, *, min_score: float = 0.25, iou: float = 0.5, max_detections: int = 50,
-                 exclude: frozenset[Label] = frozenset({Label.PERSON}), min_side: float = 0.01) -> None:
+                 exclude: frozenset[Label] = frozenset({Label.PERSON}), min_side: float = 0.01,
+                 max_aspect: float = 1.5) -> None:
         if not 0 < min_score < 1 or not 0 < iou < 1:
             raise ConfigError(f"min_score and iou must be in (0, 1), got {min_score}, {iou}")
         self.model = model
@@ -164,29 +167,54 @@ class ObjectDetector:
         self.iou = float(iou)
         self.max_detections = int(max_detections)
         self.min_side = float(min_side)
+        self.max_aspect = float(max_aspect)
         keep = np.array([lab is not None and lab not in exclude for lab in model.labels])
         self._columns = np.flatnonzero(keep)
         self._labels = [model.labels[i] for i in self._columns]
 
+    @property
+    def classes(self) -> frozenset[Label]:
+        """The classes this detector reports."""
+        return frozenset(self._labels)
+
+    def tiles(self, width: int, height: int) -> list[tuple[int, int]]:
+        """Column spans ``(x0, x1)`` the detector looks at in a picture of this size.
+
+        The model sees a square: a wide picture squeezed into it makes people thin and small things
+        vanish (a 2.35:1 film frame loses more than half its width). A picture wider than ``max_aspect``
+        is read as overlapping tiles no wider than that, each one model call.
+
+        Example:
+            >>> d = ObjectDetector.__new__(ObjectDetector); d.max_aspect = 1.5
+            >>> d.tiles(640, 480), d.tiles(640, 272)
+            ([(0, 640)], [(0, 408), (232, 640)])
+        """
+        if width <= self.max_aspect * height:
+            return [(0, width)]
+        n = math.ceil(width / (self.max_aspect * height))
+        tw = min(width, int(round(self.max_aspect * height)))
+        xs = [int(round(k * (width - tw) / (n - 1))) for k in range(n)] if n > 1 else [0]
+        return [(x, x + tw) for x in xs]
+
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Detect in ``image`` (BGR ``uint8``, any size); best first."""
-        s = self.model.size
-        rgb = cv2.cvtColor(cv2.resize(image, (s, s), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-        raw_boxes, raw_scores = self.model.predict(rgb)
-        scores = raw_scores[:, self._columns]
-        best = scores.argmax(axis=1)
-        top = scores[np.arange(len(best)), best]
-        idx = np.flatnonzero(top >= self.min_score)
-        if idx.size == 0:
-            return []
-        yx = np.clip(raw_boxes[idx], 0.0, 1.0)
-        boxes = yx[:, [1, 0, 3, 2]]  # (x0, y0, x1, y1)
-        sizes_ok = ((boxes[:, 2] - boxes[:, 0]) >= self.min_side) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_side)
+        h, w = image.shape[:2]
+        spans = self.tiles(w, h)
+        all_boxes, all_scores, all_cls = [], [], []
+        for x0, x1 in spans:
+            boxes, sc, cls = self._candidates(image[:, x0:x1] if len(spans) > 1 else image)
+            if len(spans) > 1 and len(boxes):
+                boxes = boxes.copy()
+                boxes[:, [0, 2]] = (x0 + boxes[:, [0, 2]] * (x1 - x0)) / w
+            all_boxes.append(boxes)
+            all_scores.append(sc)
+            all_cls.append(cls)
+        boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4))
+        sc = np.concatenate(all_scores) if all_scores else np.zeros(0)
+        cls = np.concatenate(all_cls) if all_cls else np.zeros(0, int)
         out: list[Detection] = []
-        cls = best[idx]
-        sc = top[idx]
-        for c in np.unique(cls[sizes_ok]):
-            sel = np.flatnonzero((cls == c) & sizes_ok)
+        for c in np.unique(cls):
+            sel = np.flatnonzero(cls == c)
             for k in nms(boxes[sel], sc[sel], self.iou):
                 j = sel[k]
                 b = boxes[j]
@@ -195,6 +223,20 @@ class ObjectDetector:
                                       round(float(b[2]), 4), round(float(b[3]), 4))))
         out.sort(key=lambda d: -d.score)
         return out[:self.max_detections]
+
+    def _candidates(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One model call: boxes (x0, y0, x1, y1 as fractions of ``image``), scores, class columns."""
+        s = self.model.size
+        rgb = cv2.cvtColor(cv2.resize(image, (s, s), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+        raw_boxes, raw_scores = self.model.predict(rgb)
+        scores = raw_scores[:, self._columns]
+        best = scores.argmax(axis=1)
+        top = scores[np.arange(len(best)), best]
+        idx = np.flatnonzero(top >= self.min_score)
+        yx = np.clip(raw_boxes[idx], 0.0, 1.0)
+        boxes = yx[:, [1, 0, 3, 2]].reshape(-1, 4)  # (x0, y0, x1, y1)
+        ok = ((boxes[:, 2] - boxes[:, 0]) >= self.min_side) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_side)
+        return boxes[ok], top[idx][ok], best[idx][ok]
 
 
 class TrackState(StrEnum):
@@ -332,11 +374,19 @@ class ObjectTracker:
         self._next_id = 1
         self.reset(0.0)
 
-    def reset(self, t: float) -> None:
-        """Forget every track (a cut): what is seen next was already there."""
-        self._tracks: list[_Track] = []
-        self._t0 = t
-        self._last_t: float | None = None
+    def reset(self, t: float, *, since: float | None = None) -> None:
+        """Forget the tracks of the shot before a cut: what is seen next was already there.
+
+        Args:
+            t: Stream time now.
+            since: When the cut happened, if before ``t`` (a cut confirmed late): tracks first seen at or
+                after it belong to the new shot and are kept; by default every track goes.
+        """
+        cut = t if since is None else min(float(since), t)
+        self._tracks: list[_Track] = [tr for tr in getattr(self, "_tracks", []) if tr.first_t >= cut]
+        self._t0 = cut
+        if not self._tracks:
+            self._last_t: float | None = None
 
     @property
     def tracks(self) -> int:
@@ -422,16 +472,21 @@ class ObjectTracker:
             c1 = (box[:2] + box[2:]) / 2
             tr.travel = max(tr.travel, float(np.abs(c1 - c0).max()))
 
-    def update(self, detections: list[Detection], t: float, *, scene_cut: bool = False) -> ObjectsResult:
+    def update(self, detections: list[Detection], t: float, *, scene_cut: bool = False,
+               cut_t: float | None = None) -> ObjectsResult:
         """One detector run's detections at stream time ``t``.
 
         Args:
             detections: What the detector found (any order).
             t: Stream time of the frame, seconds (non-decreasing).
             scene_cut: The shot changed: tracks restart silently.
+            cut_t: When it changed, if earlier than ``t`` (a cut confirmed with a delay): tracks that
+                began since then are of the new shot and kept.
         """
-        if scene_cut or (self._last_t is not None and t < self._last_t):
+        if self._last_t is not None and t < self._last_t:
             self.reset(t)
+        elif scene_cut:
+            self.reset(t, since=cut_t)
         if self._last_t is None:
             self._t0 = t
         self._last_t = t

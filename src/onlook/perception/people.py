@@ -72,11 +72,15 @@ class PeopleResult:
             says where (``"left"``, ``"right"``, ``"top"``, ``"bottom"`` or
             ``"inside"`` for a doorway, an occluder or the middle of the view).
         count: Number of people believed in view now (``len(people)``).
+        blind: The tracker could not model this view (the camera moves, or it restarted after a cut
+            and has no background yet): ``people`` is at best a coarse HOG guess, and a detector that
+            sees people in any picture (the object detector's ``person`` class) knows better.
     """
 
     people: list[Observation] = field(default_factory=list)
     events: list[Observation] = field(default_factory=list)
     count: int = 0
+    blind: bool = False
 
 
 @dataclass(eq=False, slots=True)
@@ -333,7 +337,7 @@ class PeopleTracker:
         if scene_cut or self._mog is None or self._shape != (wh, ww) or gap:
             self._restart(small, t, keep_heights=not scene_cut and self._shape == (wh, ww),
                           strict=self._mog is not None)
-            return PeopleResult()
+            return PeopleResult(blind=True)
 
         dt = max(t - self._last_t, 1e-3) if self._last_t is not None else 1.0 / self.fps
         self._last_t = t
@@ -425,7 +429,7 @@ class PeopleTracker:
                 box = (x / ww, y / wh, min(1.0, (x + w) / ww), min(1.0, (y + h) / wh))
                 people.append(Observation(t, ObservationKind.PERSON, "person", score=_squash(float(s)),
                                           box=_clip_box(box), attrs={"state": "detected"}))
-        return PeopleResult(people=people, events=[], count=len(people))
+        return PeopleResult(people=people, events=[], count=len(people), blind=True)
 
     def _blobs(self, fg: np.ndarray) -> list[_Blob]:
         wh, ww = fg.shape
@@ -1093,7 +1097,10 @@ class PeopleTracker:
             people.append(Observation(t, ObservationKind.PERSON, "person",
                                       score=_squash(tr.hog) if tr.hog > -math.inf else 0.5,
                                       box=self._norm(tr.box), track_id=tr.id, attrs=attrs))
-        return PeopleResult(people=people, events=events, count=len(people))
+        # Just after a cut (or a moving view settling) only people who move stand out from a background
+        # learnt a moment ago: a tracker that sees nobody yet cannot tell an empty view from a still one.
+        blind = not people and t < self._strict_until
+        return PeopleResult(people=people, events=events, count=len(people), blind=blind)
 
 
 # ------------------------------------------------------------------ helpers

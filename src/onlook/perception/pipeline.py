@@ -36,6 +36,7 @@ from onlook.perception.scene import SceneCutDetector
 from onlook.perception.shots import ShotDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
 from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind, ShotMethod
+from onlook.vocabulary import Label
 
 __all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for"]
 
@@ -94,6 +95,13 @@ class Perceiver:
         self.object_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
                                if objects is not None else None)
         self._object_colors: dict[int, list[str]] = {}
+        # People seen by the object detector's person class, tracked apart: what the people tracker
+        # reports while it is blind (a moving camera; the first seconds of a shot, before anyone moved).
+        self.person_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
+                               if objects is not None and people is not None
+                               and Label.PERSON in getattr(objects, "classes", ()) else None)
+        self._detected_entered: set[int] = set()
+        self._person_res = None
         self._glanced_until: float | None = None  # pts of the last frame the shot detector saw
         self.glanced = 0
         self._last_quick_t = -1e9
@@ -190,12 +198,14 @@ class Perceiver:
         c = self._spent("gate", c)
 
         people_count = 0
+        blind = False
         if self.people is not None:
             res = self.people.update(img, t, changed=None if gate.first else gate.changed,
                                      scene_cut=cut is not None)
-            people_count = res.count
+            blind = res.blind and self.person_tracker is not None
+            people_count = 0 if blind else res.count
             live_ids = set()
-            for p in res.people:
+            for p in [] if blind else res.people:
                 live_ids.add(p.track_id)
                 colors = self._person_colors(img, p, gate)
                 attrs = dict(p.attrs)
@@ -228,7 +238,11 @@ class Perceiver:
             c = self._spent("people", c)
         if self.objects is not None:
             people_now = [o.box for o in obs if o.kind == ObservationKind.PERSON and o.box is not None]
-            obs.extend(self._objects(img, t, gate, cut is not None, people_now))
+            obs.extend(self._objects(img, t, gate, cut, people_now))
+            if blind:
+                detected = self._detected_people(img, t, gate)
+                people_count = sum(1 for o in detected if o.kind == ObservationKind.PERSON)
+                obs.extend(detected)
             c = self._spent("objects", c)
 
         if gate.skip:
@@ -271,7 +285,8 @@ class Perceiver:
         return Analysis(frame=frame, observations=obs, analysed_fraction=gate.changed_fraction,
                         people=people_count, embedding=embedding)
 
-    def _objects(self, img: np.ndarray, t: float, gate, cut: bool, people_boxes: list) -> list[Observation]:
+    def _objects(self, img: np.ndarray, t: float, gate, cut: Observation | None,
+                 people_boxes: list) -> list[Observation]:
         """Tracked objects of this frame, and their appear/disappear events (colours from the crop, once).
 
         The detector runs every ``object_interval_s`` while something changes that the tracked people
@@ -289,11 +304,20 @@ class Perceiver:
                 due = True
             elif self._due("objects", t, 0.9 * p.object_interval_s):
                 due = self.people is None or bool(_unexplained_rois(gate, people_boxes, img.shape))
-        if cut or gate.first or due:
+        persons = self.person_tracker
+        if cut is not None or gate.first or due:
             self._last_run["objects"] = t
-            res = tracker.update(self.objects.detect(img), t, scene_cut=cut)
+            found = self.objects.detect(img)
+            cut_t = cut.t if cut is not None else None
+            res = tracker.update([d for d in found if d.label != Label.PERSON], t, scene_cut=cut is not None,
+                                 cut_t=cut_t)
+            if persons is not None:
+                self._person_res = persons.update([d for d in found if d.label == Label.PERSON], t,
+                                                  scene_cut=cut is not None, cut_t=cut_t)
         else:  # not due, or nothing changed: what was there still is
             res = tracker.current(t, unchanged=gate.skip)
+            if persons is not None:
+                self._person_res = persons.current(t, unchanged=gate.skip)
         h, w = img.shape[:2]
         out: list[Observation] = []
         for o in res.objects + res.events:
@@ -313,6 +337,48 @@ class Perceiver:
         if len(self._object_colors) > 4 * max(8, tracker.tracks):  # removed tracks that never said goodbye
             live = {o.track_id for o in res.objects}
             self._object_colors = {k: v for k, v in self._object_colors.items() if k in live}
+        return out
+
+    def _detected_people(self, img: np.ndarray, t: float, gate) -> list[Observation]:
+        """People from the object detector's person tracks, for a frame the people tracker is blind to.
+
+        Their track ids are offset by :data:`DETECTED_PERSON_IDS` so they never meet the people tracker's.
+        A track seen coming in becomes an ``enter`` (and, when it goes, an ``exit``); one already there when
+        the shot began is only present.
+        """
+        res = self._person_res
+        self._person_res = None
+        if res is None:
+            return []
+        out: list[Observation] = []
+        for o in res.objects:
+            tid = DETECTED_PERSON_IDS + o.track_id if o.track_id is not None else None
+            p = Observation(t=t, kind=ObservationKind.PERSON, label="person", score=o.score, box=o.box,
+                            track_id=tid, attrs={"state": "detected"})
+            colors = self._person_colors(img, p, gate)
+            if tid is not None:
+                self._track_seen[tid] = t
+            attrs = dict(p.attrs, colors=[c for c, _ in colors])
+            if o.box is not None:
+                attrs["region"] = region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+            out.append(replace(p, attrs=attrs))
+        for e in res.events:
+            tid = DETECTED_PERSON_IDS + e.track_id if e.track_id is not None else None
+            if e.kind == ObservationKind.APPEAR and e.attrs.get("edge") not in (None, "inside"):
+                kind = ObservationKind.ENTER
+                if tid is not None:
+                    self._detected_entered.add(tid)
+            elif e.kind == ObservationKind.DISAPPEAR and tid in self._detected_entered:
+                kind = ObservationKind.EXIT
+                self._detected_entered.discard(tid)
+            else:
+                continue
+            cached = self._track_colors.get(tid) if tid is not None else None
+            attrs = {"edge": e.attrs.get("edge"), "by": "detector"}
+            if cached:
+                attrs["colors"] = [c for c, _ in cached]
+            out.append(Observation(t=t, kind=kind, label="person", score=e.score, box=e.box, track_id=tid,
+                                   attrs=attrs))
         return out
 
     def _person_colors(self, img: np.ndarray, p: Observation, gate) -> list[tuple[str, float]]:
@@ -355,6 +421,9 @@ class Perceiver:
 
 # A face is about an eighth of a standing person's height; below ~12 px the face
 # detector finds nothing, so people shorter than this are not worth a look.
+DETECTED_PERSON_IDS = 1_000_000
+"""Offset of the track ids of people seen by the object detector (while the people tracker is blind)."""
+
 _MIN_PERSON_PX_FOR_FACE = 96
 
 
@@ -447,7 +516,9 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
     if settings.perception.detect_objects:
         from onlook.perception.objects import CocoSSD
 
-        objects = ObjectDetector(CocoSSD())
+        # With people on, the detector's person class is kept: it stands in for the people tracker where
+        # that is blind (a moving camera); with people off, nobody is reported at all.
+        objects = ObjectDetector(CocoSSD(), exclude=frozenset() if people is not None else frozenset({Label.PERSON}))
     if encoder is None and settings.encoder_dir is not None:
         from onlook.perception.encoder import OnnxClipEncoder
 
