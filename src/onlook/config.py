@@ -116,6 +116,8 @@ class PerceptionSettings(BaseModel):
                             "only; it misses cuts below about 8)")
     ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
     face_interval_s: float = Field(2.0, ge=0, description="run face detection at most this often")
+    face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
+                             "closed, facing the camera) with the shipped face mesh; needs detect_faces")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
     encoder_deployment: str | None = Field(None, description="Ray Serve application of a shared encoder "
                                            "(onlook.cluster.models.deploy_encoder); used instead of encoder_dir")
@@ -257,6 +259,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "object_refresh_s": ("perception", "object_refresh_s"),
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
+    "face_state": ("perception", "face_state"),
     "shots": ("perception", "shots"),
     "shot_fps": ("perception", "shot_fps"),
     "encoder_dir": ("perception", "encoder_dir"),

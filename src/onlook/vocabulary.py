@@ -25,7 +25,7 @@ from enum import StrEnum
 from onlook.types import Capability
 
 __all__ = ["Label", "LABEL_NEEDS", "OBJECT_LABELS", "LabelGroup", "GROUP_MEMBERS", "OBJECT_WORDS", "find_objects",
-           "plural", "OBJECT_GROUP_WORDS"]
+           "plural", "OBJECT_GROUP_WORDS", "BodyState", "STATE_NEEDS", "STATE_WORDS", "find_states"]
 
 
 class Label(StrEnum):
@@ -246,3 +246,80 @@ def find_objects(text: str) -> list[tuple[str, frozenset[Label]]]:
         [('vans', ['car', 'truck']), ('traffic light', ['traffic light'])]
     """
     return [(m.group(1), OBJECT_WORDS[m.group(1)]) for m in _OBJECT_RE.finditer(text.lower())]
+
+
+class BodyState(StrEnum):
+    """States of a face, a hand or a body that perception reads (``face_state``, ``hands``, ``pose``).
+
+    The value is what an observation's ``attrs["change"]`` names and what a question's state is;
+    :data:`STATE_NEEDS` says which capability reads each one.
+    """
+
+    MOUTH_OPEN = "mouth_open"
+    """The mouth open wide (shouting, surprise, a yawn; not the small openings of speech)."""
+    EYES_CLOSED = "eyes_closed"
+    """Both eyes shut."""
+    FACING_CAMERA = "facing_camera"
+    """The face turned towards the camera."""
+
+
+STATE_NEEDS: dict[BodyState, Capability] = {
+    BodyState.MOUTH_OPEN: Capability.FACE_STATE, BodyState.EYES_CLOSED: Capability.FACE_STATE,
+    BodyState.FACING_CAMERA: Capability.FACE_STATE,
+}
+"""The capability an engine must declare to read each state."""
+
+# How people say each state, as patterns over lower-case text: the verb forms ("opens his mouth",
+# "closed her eyes"), the adjective forms ("mouth open", "eyes shut") and common stand-ins ("yawns", "gasps").
+# Each pattern says the state is on; "closes his mouth" / "opens his eyes" are the same states turning off.
+_STATE_ON: dict[BodyState, str] = {
+    BodyState.MOUTH_OPEN: r"\b(open(s|ed|ing)?|gap(es|ed|ing)?)\s+(\w+\s+){0,2}mouths?\b|\bmouths?\s+(\w+\s+){0,2}"
+                          r"(open|opens|opened|opening|agape|wide)\b|\bopen[- ]mouthed\b|\b(yawn|yawns|yawned|yawning|"
+                          r"gasp|gasps|gasped)\b",
+    BodyState.EYES_CLOSED: r"\b(clos(e|es|ed|ing)|shut(s|ting)?)\s+(\w+\s+){0,2}eyes?\b|\beyes?\s+(\w+\s+){0,2}"
+                           r"(closed|shut|close|closes|closing)\b|\b(blink|blinks|blinked|blinking|asleep|"
+                           r"sleeping|dozing|dozes|dozed)\b",
+    BodyState.FACING_CAMERA: r"\b(look(s|ed|ing)?|stare[sd]?|staring|fac(e|es|ed|ing)|turn(s|ed|ing)?)\s+"
+                             r"(\w+\s+){0,3}(at|to|towards?|into)\s+(the\s+)?(camera|lens)\b|\bfacing\s+(the\s+)?"
+                             r"(camera|lens|us|forward)\b|\beye contact\b",
+}
+_STATE_OFF: dict[BodyState, str] = {
+    BodyState.MOUTH_OPEN: r"\b(clos(e|es|ed|ing)|shut(s|ting)?)\s+(\w+\s+){0,2}mouths?\b|\bmouths?\s+(\w+\s+){0,2}"
+                          r"(closed|shut)\b",
+    BodyState.EYES_CLOSED: r"\b(open(s|ed|ing)?)\s+(\w+\s+){0,2}eyes?\b|\beyes?\s+(\w+\s+){0,2}(open|opened)\b|"
+                           r"\bwak(e|es|ing)\s+up\b|\bwoke\b",
+    BodyState.FACING_CAMERA: r"\blook(s|ed|ing)?\s+away\b|\bturn(s|ed|ing)?\s+away\b",
+}
+_STATE_ON_RE = {s: re.compile(p) for s, p in _STATE_ON.items()}
+_STATE_OFF_RE = {s: re.compile(p) for s, p in _STATE_OFF.items()}
+STATE_WORDS = frozenset({"mouth", "mouths", "eye", "eyes", "yawn", "yawns", "yawned", "yawning", "blink",
+                         "blinks", "blinked", "blinking", "camera", "lens", "asleep", "sleeping",
+                         "gasp", "gasps", "gasped", "agape", "open", "opens", "opened", "opening", "close",
+                         "closes", "closed", "closing", "shut", "looking", "looks", "looked", "facing"})
+"""Words a state phrase is made of (so the query layer does not take them for things it cannot see)."""
+
+
+def find_states(text: str) -> list[tuple[BodyState, bool]]:
+    """The body states ``text`` (lower case) mentions, each with whether it is said to be on.
+
+    ``(MOUTH_OPEN, True)`` for "opens his mouth", ``(MOUTH_OPEN, False)`` for "closes his mouth"; in
+    order of first mention, each state once.
+
+    Example:
+        >>> find_states("when did the man first open his mouth wide?")
+        [(<BodyState.MOUTH_OPEN: 'mouth_open'>, True)]
+        >>> find_states("tell me when she closes her eyes")
+        [(<BodyState.EYES_CLOSED: 'eyes_closed'>, True)]
+        >>> find_states("is he looking at the camera?")
+        [(<BodyState.FACING_CAMERA: 'facing_camera'>, True)]
+    """
+    q = text.lower()
+    found: list[tuple[int, BodyState, bool]] = []
+    for s in BodyState:
+        m_off = _STATE_OFF_RE[s].search(q)
+        m_on = _STATE_ON_RE[s].search(q)
+        if m_on and (not m_off or m_on.start() <= m_off.start()):
+            found.append((m_on.start(), s, True))
+        elif m_off:
+            found.append((m_off.start(), s, False))
+    return [(s, on) for _, s, on in sorted(found, key=lambda x: x[0])]

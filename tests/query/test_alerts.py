@@ -41,7 +41,9 @@ ALERTS = [
     # Things perception cannot see are refused at once.
     ("a dog barks", None, (), (), None, 0, UnsupportedQuery),
     ("someone opens the boot of a car", None, (), (), None, 0, UnsupportedQuery),
-    ("the man opens his mouth", None, (), (), None, 0, UnsupportedQuery),
+    ("the man opens his mouth", "state", (), (), None, 0, None),
+    ("someone closes their eyes", "state", (), (), None, 0, None),
+    ("the man opens the door", None, (), (), None, 0, UnsupportedQuery),
     ("someone carrying a bag enters", None, (), (), None, 0, UnsupportedQuery),
     ("hello there", None, (), (), None, 0, UnsupportedQuery),
     ("the sign says hello", None, (), (), None, 0, UnsupportedQuery),  # words must be quoted/CAPS
@@ -61,8 +63,9 @@ def test_compile_alert(query: str, kind: str | None, colors: tuple[str, ...], wo
         assert "\n" not in str(info.value)
         return
     rule = compile_alert(query)
-    assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count)
+    assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count, states=rule.states)
     assert type(rule.kind) is RuleKind and rule.kind == kind
+    assert bool(rule.states) == (kind == "state")
 
 
 # Objects: (query, kind, labels, colours, region, count).
@@ -106,8 +109,41 @@ def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
     assert [a.query for a in book.check(Analysis(frame, [gone], people=0))] == ["the dog leaves"]
 
 
+STATE_ALERTS = [
+    ("the man opens his mouth", (("mouth_open", True),)),
+    ("alert me when he yawns", (("mouth_open", True),)),
+    ("tell me if she closes her eyes", (("eyes_closed", True),)),
+    ("when he opens his eyes again", (("eyes_closed", False),)),
+    ("someone looks at the camera", (("facing_camera", True),)),
+    ("the driver looks away", (("facing_camera", False),)),
+]
+
+
+@pytest.mark.parametrize(("query", "states"), STATE_ALERTS, ids=[q for q, _ in STATE_ALERTS])
+def test_compile_state_alert(query: str, states: tuple[tuple[str, bool], ...]) -> None:
+    rule = compile_alert(query)
+    assert rule.kind is RuleKind.STATE and rule.states == states
+
+
+def test_state_alerts_fire_on_each_change_of_the_state_asked_for() -> None:
+    book = AlertBook("cam")
+    book.add("the man opens his mouth")
+    frame = Frame("cam", 0, 2.0, 0.0, np.zeros((4, 4, 3), np.uint8))
+
+    def change(t: float, state: str, on: bool) -> Observation:
+        return Observation(t, ObservationKind.FACE_STATE, state, 0.9, (0.3, 0.2, 0.6, 0.7),
+                           attrs={"change": state, "on": on, "face": 1, "since": t - 0.5})
+
+    reading = Observation(2.0, ObservationKind.FACE_STATE, "mouth open", 0.9, attrs={"mouth_open": True})
+    assert [a.t for a in book.check(Analysis(frame, [reading, change(2.0, "mouth_open", True)]))] == [2.0]
+    assert book.check(Analysis(frame, [reading])) == []  # still open: no news
+    assert book.check(Analysis(frame, [change(2.5, "mouth_open", False)])) == []  # closing is not opening
+    assert book.check(Analysis(frame, [change(3.0, "eyes_closed", True)])) == []
+    assert len(book.check(Analysis(frame, [change(3.5, "mouth_open", True)]))) == 1  # opens again
+
+
 @pytest.mark.parametrize(("query", "named"), [("a dog barks", "barks"), ("someone opens the boot of a car", "boot"),
-                                              ("the man opens his mouth", "mouth")])
+                                              ("the man opens his mouth holding a cup", "holding")])
 def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: str) -> None:
     with pytest.raises(UnsupportedQuery) as info:
         compile_alert(query)
@@ -131,6 +167,7 @@ RULE_KINDS = [
     ("text", RuleKind.TEXT), ("scene_cut", RuleKind.SCENE_CUT), ("motion", RuleKind.MOTION),
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
+    ("state", RuleKind.STATE),
 ]
 
 

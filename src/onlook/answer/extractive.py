@@ -63,6 +63,19 @@ def _count_text(objs: list[Observation], name: str) -> str:
     return " and ".join(f"{n} {lab if n == 1 else plural(lab)}" for lab, n in ranked)
 
 
+_STATE_PHRASES = {
+    ("mouth_open", True): "opened their mouth wide", ("mouth_open", False): "closed their mouth",
+    ("eyes_closed", True): "closed their eyes", ("eyes_closed", False): "opened their eyes",
+    ("facing_camera", True): "looked at the camera", ("facing_camera", False): "looked away from the camera",
+}
+
+_STATE_NOW = {
+    ("mouth_open", True): "the mouth is open wide", ("mouth_open", False): "the mouth is not open wide",
+    ("eyes_closed", True): "the eyes are closed", ("eyes_closed", False): "the eyes are open",
+    ("facing_camera", True): "the face is turned to the camera", ("facing_camera", False): "the face is turned away",
+}
+
+
 def _where(scope_kind: str, since: float, until: float) -> str:
     if scope_kind == "window":
         return f" between {format_ts(since)} and {format_ts(until)}"
@@ -102,6 +115,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
         if intent.subject == "object" and intent.kind in ("count", "when", "presence", "color"):
             return self._objects(question, view, at, intent)
+        if intent.subject == "state":
+            return self._states(question, view, at, intent)
         handler = {
             "count": self._count, "when": self._when, "color": self._color, "read": self._read,
             "presence": self._presence, "describe": self._describe,
@@ -159,6 +174,69 @@ class ExtractiveAnswerer(BaseAnswerer):
                     if prev is None or o.t < prev.t:
                         seen[o.track_id] = o
         return sorted(seen.values(), key=lambda o: o.t)
+
+    def _states(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """Questions about a face's state: when it changed, how often, whether it holds now.
+
+        A state's span runs from halfway between the reading before it turned on and the one that saw it
+        on, to halfway between the last reading that saw it and the one that saw it off: the face is read on
+        analysed frames only, so the change happened somewhere in between.
+        """
+        since, until = it.scope.bounds(at)
+        state, on = it.states[0]
+        phrase = _STATE_PHRASES.get((state, on), state.replace("_", " "))
+        changes = [(o, k) for o, k in view.sightings([ObservationKind.FACE_STATE], 0.0, until)
+                   if o.attrs.get("change") == state]
+        # Spans during which the asked state held (an "off" question asks for the opposite state).
+        spans: list[tuple[float, float, str | None]] = []
+        start: tuple[float, str | None] | None = None
+        for o, k in changes:
+            turned = bool(o.attrs.get("on")) == on
+            mid = (float(o.attrs.get("since", o.t)) + o.t) / 2
+            if turned and start is None:
+                start = (mid, k)
+            elif not turned and start is not None:
+                spans.append((start[0], mid, start[1]))
+                start = None
+        row = view.state_at(until)
+        readings = [o for o in (row["obs"] if row else []) if o.kind == ObservationKind.FACE_STATE]
+        if start is not None:
+            spans.append((start[0], until, start[1]))
+        in_range = [sp for sp in spans if sp[1] >= since and sp[0] <= until]
+        if not changes and not readings and not view.sightings([ObservationKind.FACE], 0.0, until, limit=1):
+            return self._abstain(question, at, f"I have read no face up to {format_ts(until)} (none seen, too "
+                                               "small to show its state, or face state is off), so I cannot tell "
+                                               f"whether anyone {phrase}.")
+        ev = tuple(Evidence(a, f"{phrase} ({format_ts(a)}-{format_ts(b)})", k, b) for a, b, k in in_range[:10])
+        if it.kind == "count":
+            n = len(in_range)
+            return Answer(question, f"{n} time{'s' if n != 1 else ''}{_where(it.scope.kind, since, until)}"
+                          + (": at " + ", ".join(format_ts(a) for a, _, _ in in_range[:10]) if in_range else "") + ".",
+                          at, 0.6, value=n, evidence=ev)
+        if it.kind == "when" or it.order:
+            if not in_range:
+                return Answer(question, f"Not seen{_where(it.scope.kind, since, until)}: nobody {phrase}.", at, 0.4)
+            a, b, _ = in_range[-1] if it.order == "last" else in_range[0]
+            more = (f" ({len(in_range)} times in all: " + ", ".join(format_ts(x) for x, _, _ in in_range[:6]) + ")"
+                    if len(in_range) > 1 else "")
+            return Answer(question, f"At {format_ts(a)}-{format_ts(b)}: {phrase}{more}.", at, 0.6,
+                          value=round(a, 2), span=(round(a, 2), round(b, 2)), evidence=ev)
+        # presence: does it hold now (or did it, over a range)? "Is he looking at the camera?" is about now.
+        present = it.scope.kind == "all" and re.match(r"\s*(is|are|does|do|am)\b", question.lower())
+        if it.scope.kind in ("now", "point") or present:
+            if readings:
+                holds = any(bool(o.attrs.get(state)) == on for o in readings)
+            else:
+                holds = bool(spans) and spans[-1][1] >= until
+            now = _STATE_NOW.get((state, on if holds else not on), state)
+            return Answer(question, f"{'Yes' if holds else 'No'}: {now} at {format_ts(until)}.", at, 0.6,
+                          value=holds, evidence=ev[-1:] if holds else ())
+        if in_range:
+            a, b, _ = in_range[0]
+            return Answer(question, f"Yes: at {format_ts(a)}-{format_ts(b)} ({len(in_range)} time(s)"
+                          f"{_where(it.scope.kind, since, until)}).", at, 0.6, value=True,
+                          span=(round(a, 2), round(b, 2)), evidence=ev)
+        return Answer(question, f"No{_where(it.scope.kind, since, until)}: nobody {phrase}.", at, 0.5, value=False)
 
     def _objects(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         """Questions about objects: how many, when, whether, what colour."""
@@ -538,12 +616,16 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     move_edges = {o.attrs.get("edge") for o in moves}
     # Object classes in view (a "now" question) or seen in the range: what an option naming objects is checked on.
     objects_seen: set[str] | None = None
+    object_colours: dict[str, set[str]] = {}  # the colours of the objects seen, per class
     if intent.subject == "object":
         if row is not None:
-            objects_seen = {o.label for o in row["obs"] if o.kind == ObservationKind.OBJECT}
+            seen_obs = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT]
         else:
-            objects_seen = {o.label for e in view.events(since, until, labels=["object"]) for o in e.observations
-                            if o.kind in (ObservationKind.OBJECT, ObservationKind.APPEAR) and since <= o.t <= until}
+            seen_obs = [o for e in view.events(since, until, labels=["object"]) for o in e.observations
+                        if o.kind in (ObservationKind.OBJECT, ObservationKind.APPEAR) and since <= o.t <= until]
+        objects_seen = {o.label for o in seen_obs}
+        for o in seen_obs:
+            object_colours.setdefault(o.label, set()).update(o.attrs.get("colors", []))
     supported: list[tuple[str, str, float]] = []
     for letter, text in parsed:
         low = text.lower()
@@ -570,8 +652,12 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         if named and objects_seen is not None:
             if negated:  # "no vehicles at all"
                 verdicts.append(not any({c.value for c in classes} & objects_seen for _, classes in named))
-            else:  # every object the option names is there
+            else:  # every object the option names is there (in the colour it says, if it says one)
                 verdicts.append(all({c.value for c in classes} & objects_seen for _, classes in named))
+                if colours:
+                    seen_colours = {c for _, classes in named for lab in classes
+                                    for c in object_colours.get(lab.value, ())}
+                    verdicts.append(bool(colours & seen_colours))
         if words:
             verdicts.append(words <= texts)
         if tokens & {"cut", "cuts"} or ("scene" in tokens and tokens & {"change", "changes"}):

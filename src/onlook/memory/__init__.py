@@ -17,10 +17,11 @@ __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 
 # Sightings worth finding again by time ("when did...", "how many entered...").
 _SIGHTING_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
-                   ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR}
+                   ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR,
+                   ObservationKind.FACE_STATE}  # face states: only their changes (the mouth opens...)
 # The state-like kinds a timeline row keeps; discrete ones go to sightings.
 _STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR,
-                ObservationKind.OBJECT)
+                ObservationKind.OBJECT, ObservationKind.FACE_STATE)
 
 
 def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
@@ -70,7 +71,7 @@ class Memory:
         t = a.frame.pts
         motion = max((o.score for o in a.observations if o.kind == ObservationKind.MOTION), default=0.0)
         # Per-frame rows keep only the state-like observations; discrete ones go to sightings.
-        state = [o for o in a.observations if o.kind in _STATE_KINDS]
+        state = [o for o in a.observations if o.kind in _STATE_KINDS and "change" not in o.attrs]
         self.store.add_frame(t, a.frame.seq, a.frame.wall, a.people, motion, a.analysed_fraction, state)
         keyframe = None
         full: StoreFull | None = None
@@ -105,6 +106,8 @@ class Memory:
         return out
 
     def _worth_sighting(self, o: Observation, t: float) -> bool:
+        if o.kind == ObservationKind.FACE_STATE:  # a reading is timeline state; a change is worth finding
+            return "change" in o.attrs
         if o.kind == ObservationKind.TEXT:
             last = self._texts.get(o.label)
             self._texts[o.label] = t

@@ -30,6 +30,7 @@ import numpy as np
 
 from onlook.config import Settings
 from onlook.perception.color import dominant_colors, torso_colors
+from onlook.perception.face_state import FaceStateReader
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.objects import ObjectDetector, ObjectTracker
 from onlook.perception.scene import SceneCutDetector
@@ -77,11 +78,14 @@ class Perceiver:
             histogram test reports cuts, unless ``perception.shots`` is ``off``.
         objects: An object detector (COCO classes) or None; its detections feed one tracker for every
             class, run at most every ``object_interval_s`` and only when the picture changed.
+        face_state: A face-state reader or None: it follows the faces the face detector finds and reads
+            their state on every analysed frame where the picture changed.
     """
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
                  text: RegionDetector | None = None, encoder: Encoder | None = None,
-                 shots: ShotDetector | None = None, objects: ObjectDetector | None = None) -> None:
+                 shots: ShotDetector | None = None, objects: ObjectDetector | None = None,
+                 face_state: FaceStateReader | None = None) -> None:
         self.settings = settings
         self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
         self.scene = SceneCutDetector()
@@ -91,6 +95,7 @@ class Perceiver:
         self.encoder = encoder
         self.shots = shots
         self.objects = objects
+        self.face_state = face_state
         # A track must outlive a missed run at the slow (refresh) rate before it is removed.
         self.object_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
                                if objects is not None else None)
@@ -190,6 +195,8 @@ class Perceiver:
             self.gate.reset()
             self._track_colors.clear()
             self._track_seen.clear()
+            if self.face_state is not None:
+                self.face_state.reset()
         gate = self.gate.update(img)
         if not gate.first:
             m = motion_observation(t, gate.changed)
@@ -259,14 +266,19 @@ class Perceiver:
             c = self._spent("colours", c)
         people_boxes = [o.box for o in obs if o.kind == ObservationKind.PERSON and o.box is not None]
         whole = rois is None
+        faces: list[Observation] = []
         if self.faces is not None and self._due("face", t, s.face_interval_s):
             # Faces are on people: look at the heads of tracked people when there are any
             # (a far cheaper crop than every changed region); otherwise where it changed.
             face_rois = rois if whole or not people_boxes else _head_rois(people_boxes, img.shape)
             if face_rois is None or face_rois:  # [] = only people too small to show a face
                 self._last_run["face"] = t
-                obs.extend(self.faces.detect(img, t, face_rois))
+                faces = self.faces.detect(img, t, face_rois)
+                obs.extend(faces)
                 c = self._spent("faces", c)
+        if self.face_state is not None and (faces or self.face_state.following):
+            obs.extend(self.face_state.update(img, t, faces))
+            c = self._spent("face_state", c)
         if self.text is not None and self._due("text", t, s.ocr_interval_s):
             # People walking do not write text: read only changes that tracked people
             # do not explain, and only when there are some (the first frame reads it all).
@@ -411,7 +423,8 @@ class Perceiver:
         """What this perceiver sees, from the detectors it holds (see :func:`capabilities_for`)."""
         return _capabilities(people=self.people is not None, faces=self.faces is not None,
                              text=self.text is not None, colours=self.settings.detect_colors,
-                             shots=self.settings.perception.shots != ShotMethod.OFF, objects=self.objects is not None)
+                             shots=self.settings.perception.shots != ShotMethod.OFF, objects=self.objects is not None,
+                             face_state=self.face_state is not None)
 
     @property
     def skipped_area_fraction(self) -> float:
@@ -456,7 +469,7 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
 
 
 def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool,
-                  objects: bool) -> frozenset[Capability]:
+                  objects: bool, face_state: bool = False) -> frozenset[Capability]:
     # The gate's motion runs on every kept frame, whatever is switched on.
     caps = {Capability.MOTION}
     if objects:
@@ -469,6 +482,8 @@ def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots
             caps.add(Capability.PERSON_COLOUR)
     if faces:
         caps.add(Capability.FACES)
+        if face_state:  # read on the faces the face detector finds
+            caps.add(Capability.FACE_STATE)
     if text:
         caps.add(Capability.OCR)
     if colours:
@@ -485,7 +500,7 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
                          colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,
-                         objects=settings.perception.detect_objects)
+                         objects=settings.perception.detect_objects, face_state=settings.perception.face_state)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
@@ -523,5 +538,10 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         from onlook.perception.encoder import OnnxClipEncoder
 
         encoder = OnnxClipEncoder.load(settings.encoder_dir)
+    face_state = None
+    if faces is not None and settings.perception.face_state:
+        from onlook.perception.face_state import FaceMesh
+
+        face_state = FaceStateReader(FaceMesh())
     return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots,
-                     objects=objects)
+                     objects=objects, face_state=face_state)

@@ -41,14 +41,15 @@ from onlook.query.parse import (
 from onlook.query.speech import speech_alert_words, words_match
 from onlook.query.text import has_any, normalize
 from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
-from onlook.vocabulary import find_objects
+from onlook.vocabulary import STATE_WORDS, find_objects, find_states
 
 __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
-                  "a face appearing, more/fewer than N people, or words being said")
+                  "a face appearing, a face's mouth opening wide, eyes closing or turning to the camera, "
+                  "more/fewer than N people, or words being said")
 
 
 class RuleKind(StrEnum):
@@ -86,6 +87,9 @@ class RuleKind(StrEnum):
     """An object of ``labels`` leaves the view: an event rule."""
     SPEECH = "speech"
     """Given words are said: checked on transcript segments."""
+    STATE = "state"
+    """A face's state turns on or off (the mouth opens wide, the eyes close, the face turns to the camera):
+    an event rule, once per change (face state's own hysteresis keeps one opening one change)."""
 
 
 _STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW)
@@ -109,6 +113,7 @@ class Rule:
         count: Threshold for count rules.
         labels: Object classes (:class:`onlook.vocabulary.Label` values) of object rules; a count
             rule with labels counts those objects instead of people.
+        states: Of a state rule: the (:class:`onlook.vocabulary.BodyState` value, on) changes it fires on.
     """
 
     query: str
@@ -118,6 +123,7 @@ class Rule:
     region: str | None = None
     count: int = 0
     labels: tuple[str, ...] = ()
+    states: tuple[tuple[str, bool], ...] = ()
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -223,6 +229,13 @@ def compile_alert(query: str) -> Rule:
         return Rule(query, RuleKind.TEXT, words=words)
     if any(p in q for p in CUT_PHRASES):
         return Rule(query, RuleKind.SCENE_CUT)
+    states = find_states(q)
+    if states:
+        unseen = sorted(tokens & UNSEEN_WORDS - STATE_WORDS - {"wearing", "shirt"})
+        if unseen:
+            raise UnsupportedQuery(f"alert {query!r} asks for something perception cannot see ({', '.join(unseen)})"
+                                   f"; {SUPPORTED_HINT}")
+        return Rule(query, RuleKind.STATE, states=tuple((st.value, on) for st, on in states))
     unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
     objects = _object_rule(query, q, tokens, colors, region) if not unseen else None
     if objects is not None:
@@ -321,7 +334,7 @@ class AlertBook:
             if ev is None:
                 continue
             if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR, RuleKind.APPEAR,
-                                RuleKind.DISAPPEAR):
+                                RuleKind.DISAPPEAR, RuleKind.STATE):
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
@@ -366,6 +379,10 @@ class AlertBook:
             return None  # checked on transcript segments
         if r.kind == RuleKind.SCENE_CUT:
             hits = [o for o in obs if o.kind == ObservationKind.SCENE_CUT]
+            return hits or None
+        if r.kind == RuleKind.STATE:
+            hits = [o for o in obs if o.kind == ObservationKind.FACE_STATE and "change" in o.attrs
+                    and (o.attrs["change"], bool(o.attrs.get("on"))) in r.states]
             return hits or None
         object_move = _OBJECT_MOVES.get(r.kind)
         if object_move is not None:

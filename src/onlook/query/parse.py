@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from onlook.perception.color import COLOR_NAMES
 from onlook.query.text import has_any, normalize
-from onlook.vocabulary import find_objects
+from onlook.vocabulary import STATE_WORDS, find_objects, find_states
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
            "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
@@ -53,9 +53,15 @@ UNSEEN_WORDS = {
     "talking", "carrying", "holding", "eating", "drinking", "running", "sitting", "grass", "lawn",
     "staircase", "stairs", "hand", "hands", "weather", "raining", "emotion", "angry",
     "happy", "sad", "wearing", "shirt", "hair", "shoes", "gender", "age", "old", "young",
+    # patterns: colours are read, not what they make
+    "striped", "stripes", "stripy", "checked", "checkered", "chequered", "plaid", "tartan", "spotted",
+    "dotted", "polka", "floral", "patterned",
 }
 
-SUBJECTS = ("person", "face", "text", "scene_cut", "motion", "color", "object")
+SUBJECTS = ("person", "face", "text", "scene_cut", "motion", "color", "object", "state")
+
+_WEAR_WORDS = {"wear", "wears", "wearing", "wore", "worn", "has", "have", "having", "carrying", "carry",
+               "carries", "holding", "hold", "holds"}
 
 # Words that name people without saying much: an object named beside them is the subject
 # ("did anyone leave a bag?" is about the bag).
@@ -107,6 +113,9 @@ class Intent:
         unknown: Words naming things perception cannot see.
         labels: The object classes (:class:`onlook.vocabulary.Label` values) a question about
             objects names (``subject == "object"``); a group word ("vehicle") names all its members.
+        states: The body states a question is about (``subject == "state"``), each
+            (:class:`onlook.vocabulary.BodyState` value, on): ``("mouth_open", True)`` for "opens his
+            mouth", ``("mouth_open", False)`` for "closes his mouth".
     """
 
     kind: str
@@ -120,6 +129,7 @@ class Intent:
     unknown: tuple[str, ...] = ()
     edge: str | None = None
     labels: tuple[str, ...] = ()
+    states: tuple[tuple[str, bool], ...] = ()
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -254,9 +264,20 @@ def parse_question(text: str) -> Intent:
     order = "first" if re.search(r"\bfirst\b", q) else ("last" if re.search(r"\b(last|latest|most recent)\b", q)
                                                           and scope.kind != "window" else None)
     tokens = set(re.findall(r"[a-z]+", q))
-    unknown = tuple(sorted(tokens & UNSEEN_WORDS))
+    states = tuple((st.value, on) for st, on in find_states(q))
+    # A state phrase's words ("mouth", "eyes") are read by face state, not things perception cannot see.
+    unknown = tuple(sorted(tokens & UNSEEN_WORDS - (STATE_WORDS if states else set())))
     found = find_objects(q)
     labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
+    # "Is he wearing a tie?", "someone wearing a backpack": the worn thing is an object class perception
+    # sees, so the question is about it (clothing in general stays unseen, but for its colours).
+    wear = re.search(r"\b(" + "|".join(sorted(_WEAR_WORDS)) + r")\b", q)
+    worn_found = [(p, labs) for p, labs in found if wear and q.find(p) > wear.start()]
+    worn = bool(worn_found)
+    if worn:  # the object is what is worn ("the man in the car wearing a tie" asks about the tie)
+        unknown = tuple(w for w in unknown if w not in _WEAR_WORDS)
+        found = worn_found
+        labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
     # An object phrase's words ("stop sign", "cell phone") are not text or person words.
     object_tokens = {w for phrase, _ in found for w in phrase.split()}
     person_tokens = tokens & PERSON_WORDS
@@ -266,7 +287,9 @@ def parse_question(text: str) -> Intent:
 
     if any(p in q for p in CUT_PHRASES):
         subject = "scene_cut"
-    elif labels and first_object < first_person and not set(words) & object_tokens:
+    elif states:
+        subject = "state"
+    elif labels and (first_object < first_person or worn) and not set(words) & object_tokens:
         subject = "object"
     elif words or (tokens - object_tokens) & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"}):
         subject = "text"
@@ -303,4 +326,4 @@ def parse_question(text: str) -> Intent:
         region = None  # "the right edge" names where they crossed, not a picture region
     return Intent(kind=kind, subject=subject, action=_action(q), colors=colors, region=region,
                   words=words, scope=scope, order=order, unknown=unknown, edge=edge,
-                  labels=labels if subject == "object" else ())
+                  labels=labels if subject == "object" else (), states=states if subject == "state" else ())

@@ -101,8 +101,11 @@ def parse_speech_question(text: str) -> SpeechIntent | None:
         ('help',)
         >>> parse_speech_question("how many people are visible now?") is None
         True
+        >>> parse_speech_question("when did he open his mouth, as if shouting?") is None  # a manner, not words
+        True
     """
-    q = normalize(text)
+    # "as if shouting", "as though he was calling out": a simile says how something looked, not what was said.
+    q = re.sub(r"\b(as if|as though|like (he|she|they|someone) (was|were|is|are))\b.*$", "", normalize(text))
     if not _VERB_RE.search(q) and not re.search(r"\btranscri|\bconversation\b|\bdiscussion\b", q):
         return None
     # "what does the sign say" is on-screen text, not speech.

@@ -1,0 +1,86 @@
+"""Questions about face state, answered from a synthetic memory (no footage, no models).
+
+Scenario, 0..10 s at 2 fps: one face read on every frame; its mouth is wide open at 2.0 s and again
+from 6.0 to 7.0 s; its eyes are closed at 4.0-4.5 s; it faces the camera throughout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onlook.answer.extractive import ExtractiveAnswerer
+from onlook.memory import Memory, Store
+from onlook.query.search import MemoryView
+from onlook.types import Analysis, Frame, Observation, ObservationKind
+
+END = 10.0
+OPEN = {2.0, 6.0, 6.5, 7.0}
+SHUT = {4.0, 4.5}
+BOX = (0.3, 0.2, 0.6, 0.7)
+
+
+def _analyses() -> list[Analysis]:
+    img = np.full((48, 64, 3), 80, np.uint8)
+    out = []
+    prev = {"mouth_open": False, "eyes_closed": False}
+    for i in range(int(END / 0.5) + 1):
+        t = round(i * 0.5, 3)
+        now = {"mouth_open": t in OPEN, "eyes_closed": t in SHUT}
+        obs = [Observation(t, ObservationKind.FACE, "face", 0.9, BOX),
+               Observation(t, ObservationKind.FACE_STATE, "x", 0.9, BOX,
+                           attrs={**now, "facing_camera": True, "face": 1})]
+        for k, v in now.items():
+            if v != prev[k]:
+                obs.append(Observation(t, ObservationKind.FACE_STATE, k, 0.9, BOX,
+                                       attrs={"change": k, "on": v, "face": 1, "since": t - 0.5}))
+        prev = now
+        out.append(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def view(tmp_path_factory: pytest.TempPathFactory):
+    store = Store(Path(tmp_path_factory.mktemp("states")) / "store")
+    memory = Memory(store, "cam")
+    for a in _analyses():
+        memory.add(a)
+    yield MemoryView(store, live=memory, stream_id="cam")
+    store.close()
+
+
+CASES = [
+    # question, asked at, value, span or None
+    ("When did the man first open his mouth wide?", END, 1.75, (1.75, 2.25)),
+    ("When did he last open his mouth?", END, 5.75, (5.75, 7.25)),
+    ("How many times did he open his mouth wide?", END, 2, None),
+    ("How many times did he open his mouth in the last 5 seconds?", END, 1, None),
+    ("When did she close her eyes?", END, 3.75, (3.75, 4.75)),
+    ("Is his mouth open right now?", 6.5, True, None),
+    ("Is his mouth open right now?", 8.0, False, None),
+    ("Are his eyes closed now?", 4.0, True, None),
+    ("Is he looking at the camera?", 5.0, True, None),
+    ("Did he yawn?", 1.0, False, None),
+]
+
+
+@pytest.mark.parametrize(("question", "at", "value", "span"), CASES, ids=[f"{q} @{a}" for q, a, _, _ in CASES])
+def test_state_questions(view: MemoryView, question: str, at: float, value, span) -> None:
+    a = ExtractiveAnswerer().answer(question, view, at=at)
+    assert not a.abstained, a.text
+    assert a.value == value, a.text
+    if span is not None:
+        assert a.span == pytest.approx(span), a.text
+
+
+def test_no_face_read_is_an_abstention(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    memory = Memory(store, "cam")
+    img = np.full((48, 64, 3), 80, np.uint8)
+    for i in range(4):
+        memory.add(Analysis(Frame("cam", i, i * 0.5, 0.0, img), [], 1.0, 0))
+    a = ExtractiveAnswerer().answer("When did he open his mouth?", MemoryView(store, live=memory, stream_id="cam"))
+    store.close()
+    assert a.abstained and "no face" in a.text

@@ -1,0 +1,244 @@
+"""Build-time tool: convert MediaPipe's TFLite landmark models (PyPI ``mediapipe`` 0.10.21) to verified ONNX.
+
+This script is NOT part of the installed ``onlook`` package. It needs TensorFlow (for tf2onnx and for the TFLite
+interpreter the conversion is checked against), in the same build venv as ``coco_ssd.py`` (tools/models/README.md).
+
+    python tools/models/mediapipe.py --out DIR [--wheel mediapipe-0.10.21-...whl] [--models face_landmark]
+
+``mediapipe`` 0.10.21 is the last release whose wheel carries its models; later ones ship none. The wheel is only
+unzipped (never installed: it would pin numpy<2 and bring a second OpenCV). Each ``.tflite`` is converted with
+tf2onnx (opset 13), its outputs renamed after what they mean, its large weights stored as fp16
+(``fp16_weights.py``, arithmetic stays fp32), then checked against TFLite on random inputs and on real crops, and
+written as ``<name>.onnx`` + ``<name>.json`` (the manifest, in the ``onlook.models`` schema).
+
+Models (input: one RGB crop, float32 in [0, 1], layout NHWC):
+  face_landmark  192x192 face crop -> 468 (x, y, z) points in crop pixels + a face-presence logit
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PACKAGE, VERSION = "mediapipe", "0.10.21"
+OPSET = 13
+CARPHONE = Path("/work/shared/footage/carphone_pristine.mp4")
+
+# Per model: where it is in the wheel, its tensors' new names and meaning, and model-specific facts.
+MODELS: dict[str, dict] = {
+    "face_landmark": {
+        "path": "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "title": "MediaPipe face mesh: 468 face landmarks from a face crop (no attention/iris refinement)",
+        "size": 192,
+        "outputs": [("conv2d_21", "landmarks", [1, 1, 1, 1404],
+                     "468 points x (x, y, z), x and y in pixels of the 192x192 input crop, z relative depth "
+                     "(same scale as x; smaller = nearer the camera)"),
+                    ("conv2d_31", "presence", [1, 1, 1, 1],
+                     "face-presence logit (sigmoid > 0.5: a face fills the crop; lower: the crop lost it)")],
+        "crop": "a square around the face, 1.5x the side of a face detector's box, centred on it (MediaPipe's own "
+                "face_landmark graph: detection rect scaled 1.5, then tracked from the previous landmarks)",
+        "landmarks": {"upper_inner_lip": 13, "lower_inner_lip": 14, "mouth_left": 78, "mouth_right": 308,
+                      "left_eye_top": 159, "left_eye_bottom": 145, "left_eye_outer": 33, "left_eye_inner": 133,
+                      "right_eye_top": 386, "right_eye_bottom": 374, "right_eye_inner": 362,
+                      "right_eye_outer": 263, "nose_tip": 1, "face_left": 234, "face_right": 454,
+                      "forehead": 10, "chin": 152},
+    },
+}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_wheel(dest: Path) -> Path:
+    """``pip download`` the wheel (no dependencies) into ``dest``."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                    "--python-version", "311", "--platform", "manylinux_2_28_x86_64",
+                    f"{PACKAGE}=={VERSION}", "-d", str(dest)], check=True)
+    return next(dest.glob(f"{PACKAGE}-{VERSION}-*.whl"))
+
+
+def convert(tflite: Path, onnx_path: Path, renames: dict[str, str]) -> None:
+    import onnx
+    import tf2onnx
+
+    model_proto, _ = tf2onnx.convert.from_tflite(str(tflite), opset=OPSET)
+    g = model_proto.graph
+    for o in g.output:
+        new = renames.get(o.name)
+        if new is None:
+            continue
+        old = o.name
+        for node in g.node:
+            node.output[:] = [new if x == old else x for x in node.output]
+            node.input[:] = [new if x == old else x for x in node.input]
+        o.name = new
+    onnx.checker.check_model(model_proto)
+    onnx.save(model_proto, str(onnx_path))
+
+
+def tflite_run(tflite: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    it = tf.lite.Interpreter(model_path=str(tflite))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+
+
+def ort_session(path: Path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def max_diff(session, tflite: Path, xs: list[np.ndarray], renames: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for x in xs:
+        ref = tflite_run(tflite, x)
+        got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {session.get_inputs()[0].name: x}),
+                       strict=True))
+        for k, v in ref.items():
+            name = renames.get(k, k)
+            out[name] = max(out.get(name, 0.0), float(np.abs(got[name].reshape(v.shape) - v).max()))
+    return out
+
+
+def carphone_crops(video: Path) -> dict[int, np.ndarray]:
+    """Face crops of carphone_pristine.mp4 (176x144): frame 15 (mouth closed), frame 60 (mouth wide open).
+
+    The face box was read off the frames by eye (and agrees with CenterFace's): x 0.30-0.62, y 0.23-0.68.
+    """
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    frames = {}
+    i = 0
+    while len(frames) < 2:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if i in (15, 60):
+            h, w = img.shape[:2]
+            cx, cy = 0.46 * w, 0.455 * h
+            side = 1.5 * max(0.32 * w, 0.45 * h)
+            s = 192 / side
+            m = np.array([[s, 0, 96 - cx * s], [0, s, 96 - cy * s]], np.float32)
+            crop = cv2.warpAffine(img, m, (192, 192))
+            frames[i] = (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None]
+        i += 1
+    cap.release()
+    return frames
+
+
+def mouth_ratio(landmarks: np.ndarray) -> float:
+    p = landmarks.reshape(468, 3)[:, :2]
+    return float(np.linalg.norm(p[13] - p[14]) / max(np.linalg.norm(p[78] - p[308]), 1e-6))
+
+
+def build_face_landmark(wheel_dir: Path, out: Path, video: Path) -> dict:
+    import time
+
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+    from fp16_weights import store_weights_fp16
+
+    spec = MODELS["face_landmark"]
+    tflite = wheel_dir / spec["path"]
+    renames = {old: new for old, new, _, _ in spec["outputs"]}
+    fp32 = out / "face_landmark.fp32.onnx"
+    convert(tflite, fp32, renames)
+    rng = np.random.default_rng(0)
+    random = [rng.random((1, 192, 192, 3), dtype=np.float32) for _ in range(3)]
+    real = carphone_crops(video) if video.is_file() else {}
+    diffs = {"fp32": {"random": max_diff(ort_session(fp32), tflite, random, renames)}}
+    proto = onnx.load(str(fp32))
+    converted = store_weights_fp16(proto)
+    path = out / "face_landmark.onnx"
+    onnx.save(proto, str(path))
+    fp32.unlink()
+    session = ort_session(path)
+    diffs["fp16_weights"] = {"random": max_diff(session, tflite, random, renames)}
+    checks = {}
+    if real:
+        diffs["fp16_weights"]["real"] = max_diff(session, tflite, list(real.values()), renames)
+        for i, x in real.items():
+            lm, presence = session.run(None, {"input_1": x})
+            ref = tflite_run(tflite, x)["conv2d_21"]
+            checks[f"frame {i}"] = {"mouth_ratio": round(mouth_ratio(lm), 3),
+                                    "mouth_ratio_tflite": round(mouth_ratio(ref), 3),
+                                    "presence": round(float(1 / (1 + np.exp(-presence.ravel()[0]))), 3)}
+        if not checks["frame 60"]["mouth_ratio"] > 0.4 > 0.2 > checks["frame 15"]["mouth_ratio"]:
+            raise SystemExit(f"mouth check failed on {video}: {checks}")
+    if max(max(d.values()) for d in diffs["fp16_weights"].values()) > 0.5:  # pixels of a 192-pixel crop
+        raise SystemExit(f"fp16 weights move landmarks too far: {diffs}")
+    x = random[0]
+    session.run(None, {"input_1": x})
+    t0 = time.perf_counter()
+    for _ in range(50):
+        session.run(None, {"input_1": x})
+    ms = (time.perf_counter() - t0) / 50 * 1000
+    info = {
+        "name": "face_landmark", "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+        "licence": "Apache-2.0", "precision": "fp16-weights", "title": spec["title"],
+        "source": {"package": PACKAGE, "version": VERSION, "registry": "pypi", "path": spec["path"],
+                   "sha256": sha256(tflite), "url": f"https://pypi.org/project/{PACKAGE}/{VERSION}/"},
+        "build": {"command": "python tools/models/mediapipe.py --out DIR",
+                  "tools": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
+                            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__},
+                  "converter": "tf2onnx.convert.from_tflite", "opset": OPSET, "fp16_initializers": converted},
+        "inputs": [{"name": "input_1", "dtype": "float32", "shape": [1, 192, 192, 3],
+                    "meaning": "one face crop, RGB, pixel / 255 (range [0, 1]), layout [batch=1, height, width, "
+                               "channel] (NHWC, as the TFLite model)"}],
+        "outputs": [{"name": new, "dtype": "float32", "shape": shape, "meaning": meaning}
+                    for _, new, shape, meaning in spec["outputs"]],
+        "crop": spec["crop"], "landmarks": spec["landmarks"],
+        "verification": {"max_abs_diff_vs_tflite": diffs, "random_inputs": len(random),
+                         "real_crops": f"{video.name} frames {sorted(real)}" if real else None,
+                         "checks": checks,
+                         "checks_meaning": "mouth_ratio = inner-lip gap (13-14) / mouth width (78-308): frame 15 "
+                                           "talking with the mouth nearly shut, frame 60 mouth wide open"},
+        "speed": {"ms_per_call": round(ms, 2), "intra_op_threads": 2, "cores": os.cpu_count()},
+    }
+    (out / "face_landmark.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True, help="write <name>.onnx + <name>.json here")
+    p.add_argument("--wheel", type=Path, help=f"the {PACKAGE} {VERSION} wheel (default: pip download it)")
+    p.add_argument("--video", type=Path, default=CARPHONE, help="carphone_pristine.mp4, for the real-crop checks")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = args.wheel or fetch_wheel(Path(tmp))
+        with zipfile.ZipFile(wheel) as z:
+            for spec in MODELS.values():
+                z.extract(spec["path"], tmp)
+        info = build_face_landmark(Path(tmp), args.out, args.video)
+    print(json.dumps({k: info[k] for k in ("file", "bytes", "sha256", "verification", "speed")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # fp16_weights.py next to this file
+    raise SystemExit(main())
