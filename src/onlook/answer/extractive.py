@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 from onlook.answer.base import Answerer, BaseAnswerer, History
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
-from onlook.query.parse import UNSEEN_WORDS, Intent, parse_colors, parse_edge, parse_question, quoted_words
+from onlook.query.parse import (
+    RAISED_WORDS,
+    UNSEEN_WORDS,
+    Intent,
+    parse_colors,
+    parse_edge,
+    parse_question,
+    quoted_words,
+)
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.types import Answer, Evidence, Observation, ObservationKind, format_ts
@@ -117,6 +125,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             return self._objects(question, view, at, intent)
         if intent.subject == "state":
             return self._states(question, view, at, intent)
+        if intent.subject == "hand" and intent.kind in ("count", "when", "presence"):
+            return self._hands(question, view, at, intent)
         handler = {
             "count": self._count, "when": self._when, "color": self._color, "read": self._read,
             "presence": self._presence, "describe": self._describe,
@@ -237,6 +247,48 @@ class ExtractiveAnswerer(BaseAnswerer):
                           f"{_where(it.scope.kind, since, until)}).", at, 0.6, value=True,
                           span=(round(a, 2), round(b, 2)), evidence=ev)
         return Answer(question, f"No{_where(it.scope.kind, since, until)}: nobody {phrase}.", at, 0.5, value=False)
+
+    def _hands(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """Questions about hands: how many now, whether one is seen (raised), when one was first or last seen."""
+        since, until = it.scope.bounds(at)
+        raised = bool(set(re.findall(r"[a-z]+", question.lower())) & RAISED_WORDS)
+        what = "a raised hand" if raised else "a hand"
+
+        def fits(o: Observation) -> bool:
+            return not raised or bool(o.attrs.get("raised"))
+
+        present = it.scope.kind in ("now", "point") or (
+            it.scope.kind == "all" and it.kind in ("count", "presence") and not it.order
+            and re.match(r"\s*(is|are|how many|can|do|does)\b", question.lower()))
+        if present:
+            row = view.state_at(until)
+            if row is None:
+                return self._abstain(question, at, "I have not seen anything yet.")
+            hands = [o for o in row["obs"] if o.kind == ObservationKind.HAND and fits(o)]
+            n = len(hands)
+            noun = ("raised hand" if raised else "hand") + ("s" if n != 1 else "")
+            if it.kind == "count":
+                return Answer(question, f"{n} {noun} visible at {format_ts(row['t'])}.", at, 0.5, value=n)
+            return Answer(question, f"{'Yes' if n else 'No'}: {n} {noun} visible at {format_ts(row['t'])}.", at, 0.5,
+                          value=bool(n))
+        seen = [(o, k) for o, k in view.sightings([ObservationKind.HAND], since, until) if fits(o)]
+        # Hands are kept as sightings now and then (every face_repeat_s); a raised one is looked for in the
+        # timeline too, over its latest half hour at most.
+        frames = view.frames(since, until, limit=3600, newest_first=True) if raised else []
+        times = sorted({o.t for o, _ in seen} | {r["t"] for r in frames
+                                                   if any(o.kind == ObservationKind.HAND and fits(o)
+                                                          for o in r.get("obs") or [])})
+        if not times:
+            return Answer(question, f"No{_where(it.scope.kind, since, until)}: I saw no {what[2:]}.", at, 0.4,
+                          value=False if it.kind == "presence" else None)
+        t = times[-1] if it.order == "last" else times[0]
+        kf = next((k for o, k in seen if o.t == t), None)
+        ev = (Evidence(t, what, kf),)
+        if it.kind == "presence":
+            return Answer(question, f"Yes: {what} at {format_ts(t)}.", at, 0.5, value=True, evidence=ev,
+                          span=(round(t, 2), round(t, 2)))
+        return Answer(question, f"At {format_ts(t)}: {what} {'was last' if it.order == 'last' else 'first'} seen.",
+                      at, 0.5, value=round(t, 2), span=(round(t, 2), round(t, 2)), evidence=ev)
 
     def _objects(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         """Questions about objects: how many, when, whether, what colour."""

@@ -18,10 +18,11 @@ __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 # Sightings worth finding again by time ("when did...", "how many entered...").
 _SIGHTING_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
                    ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR,
-                   ObservationKind.FACE_STATE}  # face states: only their changes (the mouth opens...)
+                   ObservationKind.FACE_STATE,  # face states: only their changes (the mouth opens...)
+                   ObservationKind.HAND}
 # The state-like kinds a timeline row keeps; discrete ones go to sightings.
 _STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR,
-                ObservationKind.OBJECT, ObservationKind.FACE_STATE)
+                ObservationKind.OBJECT, ObservationKind.FACE_STATE, ObservationKind.HAND)
 
 
 def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
@@ -57,7 +58,7 @@ class Memory:
         self._lock = threading.Lock()
         self._latest: TimelineRow | None = None
         self._texts: dict[str, float] = {}
-        self._last_face = -1e9
+        self._last_part: dict[ObservationKind, float] = {}  # faces, hands: when last kept as a sighting
         self.text_repeat_s = text_repeat_s
         self.face_repeat_s = face_repeat_s
         self.events_stored = 0
@@ -115,10 +116,11 @@ class Memory:
                 for k, _ in sorted(self._texts.items(), key=lambda kv: kv[1])[:256]:
                     del self._texts[k]
             return last is None or t - last > self.text_repeat_s or t < last
-        if o.kind == ObservationKind.FACE:
-            if t - self._last_face < self.face_repeat_s and t >= self._last_face:
+        if o.kind in (ObservationKind.FACE, ObservationKind.HAND):  # present a while: now and then is enough
+            last = self._last_part.get(o.kind, -1e9)
+            if t - last < self.face_repeat_s and t >= last:
                 return False
-            self._last_face = t
+            self._last_part[o.kind] = t
         return True
 
     def store_pending(self) -> list[Event]:

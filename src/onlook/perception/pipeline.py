@@ -31,6 +31,7 @@ import numpy as np
 from onlook.config import Settings
 from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.face_state import FaceStateReader
+from onlook.perception.hands import HandDetector
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.objects import ObjectDetector, ObjectTracker
 from onlook.perception.scene import SceneCutDetector
@@ -80,12 +81,14 @@ class Perceiver:
             class, run at most every ``object_interval_s`` and only when the picture changed.
         face_state: A face-state reader or None: it follows the faces the face detector finds and reads
             their state on every analysed frame where the picture changed.
+        hands: A hand detector or None: run at most every ``hand_interval_s``, where a person is big enough
+            to show their hands or something changed that tracked people do not explain.
     """
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
                  text: RegionDetector | None = None, encoder: Encoder | None = None,
                  shots: ShotDetector | None = None, objects: ObjectDetector | None = None,
-                 face_state: FaceStateReader | None = None) -> None:
+                 face_state: FaceStateReader | None = None, hands: HandDetector | None = None) -> None:
         self.settings = settings
         self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
         self.scene = SceneCutDetector()
@@ -96,6 +99,7 @@ class Perceiver:
         self.shots = shots
         self.objects = objects
         self.face_state = face_state
+        self.hands = hands
         # A track must outlive a missed run at the slow (refresh) rate before it is removed.
         self.object_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
                                if objects is not None else None)
@@ -276,6 +280,14 @@ class Perceiver:
                 faces = self.faces.detect(img, t, face_rois)
                 obs.extend(faces)
                 c = self._spent("faces", c)
+        if self.hands is not None and self._due("hands", t, 0.9 * s.perception.hand_interval_s):
+            # A palm at 192x192 of the whole picture is seen only when the hand is big: look when someone is
+            # near the camera, or when what changed is not small people walking (a hand reaching in).
+            near = any(b[3] - b[1] >= _HAND_PERSON_HEIGHT for b in people_boxes)
+            if whole or near or not people_boxes or _unexplained_rois(gate, people_boxes, img.shape):
+                self._last_run["hands"] = t
+                obs.extend(self.hands.detect(img, t, people_boxes))
+                c = self._spent("hands", c)
         if self.face_state is not None and (faces or self.face_state.following):
             obs.extend(self.face_state.update(img, t, faces))
             c = self._spent("face_state", c)
@@ -424,7 +436,7 @@ class Perceiver:
         return _capabilities(people=self.people is not None, faces=self.faces is not None,
                              text=self.text is not None, colours=self.settings.detect_colors,
                              shots=self.settings.perception.shots != ShotMethod.OFF, objects=self.objects is not None,
-                             face_state=self.face_state is not None)
+                             face_state=self.face_state is not None, hands=self.hands is not None)
 
     @property
     def skipped_area_fraction(self) -> float:
@@ -438,6 +450,7 @@ DETECTED_PERSON_IDS = 1_000_000
 """Offset of the track ids of people seen by the object detector (while the people tracker is blind)."""
 
 _MIN_PERSON_PX_FOR_FACE = 96
+_HAND_PERSON_HEIGHT = 0.3  # share of the picture's height from which a person's hands are big enough to find
 
 
 def _head_rois(boxes: list, shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
@@ -469,7 +482,7 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
 
 
 def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool,
-                  objects: bool, face_state: bool = False) -> frozenset[Capability]:
+                  objects: bool, face_state: bool = False, hands: bool = False) -> frozenset[Capability]:
     # The gate's motion runs on every kept frame, whatever is switched on.
     caps = {Capability.MOTION}
     if objects:
@@ -484,6 +497,8 @@ def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots
         caps.add(Capability.FACES)
         if face_state:  # read on the faces the face detector finds
             caps.add(Capability.FACE_STATE)
+    if hands:
+        caps.add(Capability.HANDS)
     if text:
         caps.add(Capability.OCR)
     if colours:
@@ -500,7 +515,8 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
                          colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,
-                         objects=settings.perception.detect_objects, face_state=settings.perception.face_state)
+                         objects=settings.perception.detect_objects, face_state=settings.perception.face_state,
+                         hands=settings.perception.detect_hands)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
@@ -543,5 +559,10 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         from onlook.perception.face_state import FaceMesh
 
         face_state = FaceStateReader(FaceMesh())
+    hands = None
+    if settings.perception.detect_hands:
+        from onlook.perception.hands import PalmDetector
+
+        hands = HandDetector(PalmDetector())
     return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots,
-                     objects=objects, face_state=face_state)
+                     objects=objects, face_state=face_state, hands=hands)

@@ -32,7 +32,9 @@ from onlook.query.parse import (
     ENTER_WORDS,
     EXIT_WORDS,
     FACE_WORDS,
+    HAND_WORDS,
     PERSON_WORDS,
+    RAISED_WORDS,
     UNSEEN_WORDS,
     parse_colors,
     parse_region,
@@ -48,7 +50,7 @@ __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
-                  "a face appearing, a face's mouth opening wide, eyes closing or turning to the camera, "
+                  "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to the camera, "
                   "more/fewer than N people, or words being said")
 
 
@@ -87,12 +89,14 @@ class RuleKind(StrEnum):
     """An object of ``labels`` leaves the view: an event rule."""
     SPEECH = "speech"
     """Given words are said: checked on transcript segments."""
+    HAND = "hand"
+    """A hand is visible (``raised``: a hand up, above a person's head): a state rule."""
     STATE = "state"
     """A face's state turns on or off (the mouth opens wide, the eyes close, the face turns to the camera):
     an event rule, once per change (face state's own hysteresis keeps one opening one change)."""
 
 
-_STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW)
+_STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.HAND)
 # The observation an entry or exit rule fires on.
 _MOVES = {RuleKind.ENTER: ObservationKind.ENTER, RuleKind.EXIT: ObservationKind.EXIT}
 _OBJECT_MOVES = {RuleKind.APPEAR: ObservationKind.APPEAR, RuleKind.DISAPPEAR: ObservationKind.DISAPPEAR}
@@ -114,6 +118,7 @@ class Rule:
         labels: Object classes (:class:`onlook.vocabulary.Label` values) of object rules; a count
             rule with labels counts those objects instead of people.
         states: Of a state rule: the (:class:`onlook.vocabulary.BodyState` value, on) changes it fires on.
+        raised: Of a hand rule: only a raised hand counts.
     """
 
     query: str
@@ -124,6 +129,7 @@ class Rule:
     count: int = 0
     labels: tuple[str, ...] = ()
     states: tuple[tuple[str, bool], ...] = ()
+    raised: bool = False
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -237,6 +243,10 @@ def compile_alert(query: str) -> Rule:
                                    f"; {SUPPORTED_HINT}")
         return Rule(query, RuleKind.STATE, states=tuple((st.value, on) for st, on in states))
     unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
+    if tokens & HAND_WORDS:
+        unseen = [w for w in unseen if w not in HAND_WORDS]
+        if not unseen and not find_objects(q):
+            return Rule(query, RuleKind.HAND, raised=bool(tokens & RAISED_WORDS))
     objects = _object_rule(query, q, tokens, colors, region) if not unseen else None
     if objects is not None:
         return objects
@@ -422,6 +432,8 @@ class AlertBook:
                     and (r.region is None or r.region in o.attrs.get("regions", []))]
         elif r.kind == RuleKind.FACE:
             hits = [o for o in obs if o.kind == ObservationKind.FACE]
+        elif r.kind == RuleKind.HAND:
+            hits = [o for o in obs if o.kind == ObservationKind.HAND and (not r.raised or o.attrs.get("raised"))]
         elif r.labels:  # objects counted
             objs = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels]
             if r.kind == RuleKind.COUNT_ABOVE:

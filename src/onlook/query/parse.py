@@ -30,6 +30,9 @@ PERSON_WORDS = {"person", "people", "someone", "somebody", "anyone", "anybody", 
                 "kid", "kids", "persons", "individual", "individuals", "walker", "walkers", "he", "she",
                 "they", "who", "nobody", "everyone", "human", "humans", "figure", "figures"}
 FACE_WORDS = {"face", "faces"}
+HAND_WORDS = {"hand", "hands", "palm", "palms"}
+RAISED_WORDS = {"raise", "raises", "raised", "raising", "up", "wave", "waves", "waved", "waving", "lift", "lifts",
+                "lifted", "lifting"}
 TEXT_WORDS = {"text", "word", "words", "sign", "writing", "written", "caption", "label", "read",
               "says", "say", "letters", "number", "plate", "title", "subtitle", "subtitles"}
 CUT_PHRASES = ("scene change", "scene changes", "scene cut", "cut to", "cuts", "new scene",
@@ -267,6 +270,8 @@ def parse_question(text: str) -> Intent:
     states = tuple((st.value, on) for st, on in find_states(q))
     # A state phrase's words ("mouth", "eyes") are read by face state, not things perception cannot see.
     unknown = tuple(sorted(tokens & UNSEEN_WORDS - (STATE_WORDS if states else set())))
+    if tokens & HAND_WORDS:  # hands are seen (the hand detector); "hand raised" too
+        unknown = tuple(w for w in unknown if w not in HAND_WORDS)
     found = find_objects(q)
     labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
     # "Is he wearing a tie?", "someone wearing a backpack": the worn thing is an object class perception
@@ -289,6 +294,8 @@ def parse_question(text: str) -> Intent:
         subject = "scene_cut"
     elif states:
         subject = "state"
+    elif tokens & HAND_WORDS and not (labels and first_object < len(q) and worn):
+        subject = "hand"
     elif labels and (first_object < first_person or worn) and not set(words) & object_tokens:
         subject = "object"
     elif words or (tokens - object_tokens) & TEXT_WORDS and not tokens & (PERSON_WORDS - {"who"}):
