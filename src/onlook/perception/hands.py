@@ -114,7 +114,8 @@ class HandDetector:
         ...         scores = np.full(len(a), -10.0, np.float32)
         ...         scores[int(np.argmin(((a - 0.5) ** 2).sum(axis=1)))] = 5.0  # 0.99: reported at once
         ...         return reg, scores
-        >>> [(o.kind.value, o.attrs["side"]) for o in HandDetector(OnePalm()).detect(np.zeros((120, 160, 3), np.uint8), 0.0)]
+        >>> found = HandDetector(OnePalm()).detect(np.zeros((120, 160, 3), np.uint8), 0.0)
+        >>> [(o.kind.value, o.attrs["side"]) for o in found]
         [('hand', 'right')]
     """
 

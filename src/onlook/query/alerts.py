@@ -50,7 +50,8 @@ __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
-                  "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to the camera, "
+                  "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to "
+                  "the camera, "
                   "more/fewer than N people, or words being said")
 
 
