@@ -171,7 +171,8 @@ def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     assert st["frames_kept"] == 11 and st["frames_glanced"] == 40 and 0.0 <= st["skipped_area"] <= 1.0
     # the perceiver the settings built declares what the settings said it would
     assert eng.capabilities == capabilities_for(s) == {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SHOTS,
-                                                       C.SCENE_COLOUR, C.MOTION, C.OBJECTS}
+                                                       C.SCENE_COLOUR, C.MOTION, C.OBJECTS, C.FACE_STATE,
+                                                       C.HANDS}
     assert st["capabilities"] == sorted(c.value for c in eng.capabilities)
     assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
     eng.close()
@@ -213,15 +214,22 @@ def test_source_gaps_are_recorded_in_memory(tmp_path):
 ALWAYS = {C.MOTION, C.SHOTS}  # the gate and the scene-cut detector run whatever is switched off
 
 
+HF = {C.HANDS, C.FACE_STATE}  # the hand detector; face state, read on the faces found
+
+
 @pytest.mark.parametrize(("switches", "expected"), [
-    ({}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_faces": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_text": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_people": False}, ALWAYS | {C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_colors": False}, ALWAYS | {C.PEOPLE, C.FACES, C.OCR, C.OBJECTS}),
-    ({"detect_objects": False}, ALWAYS | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
+    ({}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_faces": False}, ALWAYS | {C.HANDS, C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"face_state": False}, ALWAYS | {C.HANDS, C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR,
+                                      C.OBJECTS}),
+    ({"detect_hands": False}, ALWAYS | {C.FACE_STATE, C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR,
+                                        C.OBJECTS}),
+    ({"detect_text": False}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_people": False}, ALWAYS | HF | {C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_colors": False}, ALWAYS | HF | {C.PEOPLE, C.FACES, C.OCR, C.OBJECTS}),
+    ({"detect_objects": False}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
     ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False,
-      "detect_objects": False}, ALWAYS),
+      "detect_objects": False, "detect_hands": False}, ALWAYS),
 ])
 def test_capabilities_follow_the_switches(switches, expected):
     eng = StreamEngine(FakeSource([], fps=10), settings=Settings(speech=False, **switches))

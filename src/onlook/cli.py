@@ -353,6 +353,10 @@ def watch(
     ocr: Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     objects: Annotated[bool | None, typer.Option(
         "--objects/--no-objects", help="detect and track objects of 80 COCO classes (default on)")] = None,
+    hands: Annotated[bool | None, typer.Option(
+        "--hands/--no-hands", help="find hands big enough in the picture (default on)")] = None,
+    face_state: Annotated[bool | None, typer.Option(
+        "--face-state/--no-face-state", help="read mouth open, eyes closed, facing the camera (default on)")] = None,
     encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
     speech: Annotated[bool | None, typer.Option(
         "--speech/--no-speech", help="transcribe what is said (default: on when onlook[speech] is installed)")] = None,
@@ -375,7 +379,8 @@ def watch(
         settings = _settings(sources=dict(fps=fps, realtime=realtime),
                              memory=dict(store=store, budget=parse_bytes(budget) if budget else None),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects, encoder_dir=encoder),
+                                             detect_objects=objects, detect_hands=hands, face_state=face_state,
+                                             encoder_dir=encoder),
                              speech=dict(enabled=speech, model=speech_model, language=language),
                              answerer=_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
@@ -675,6 +680,8 @@ EvalPeopleOpt = Annotated[bool | None, typer.Option("--people/--no-people", help
 EvalFacesOpt = Annotated[bool | None, typer.Option("--faces/--no-faces", help="detect faces")]
 EvalOcrOpt = Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text")]
 EvalObjectsOpt = Annotated[bool | None, typer.Option("--objects/--no-objects", help="detect and track objects")]
+EvalHandsOpt = Annotated[bool | None, typer.Option("--hands/--no-hands", help="find hands")]
+EvalFaceStateOpt = Annotated[bool | None, typer.Option("--face-state/--no-face-state", help="read face state")]
 
 
 @app.command("eval")
@@ -692,6 +699,8 @@ def eval_cmd(
     faces: EvalFacesOpt = None,
     ocr: EvalOcrOpt = None,
     objects: EvalObjectsOpt = None,
+    hands: EvalHandsOpt = None,
+    face_state: EvalFaceStateOpt = None,
 ) -> None:
     """Ask questions causally while streaming their videos; score the answers, overall and by need."""
     from onlook.eval import load_questions
@@ -704,7 +713,7 @@ def eval_cmd(
     try:
         settings = _settings(sources=dict(fps=fps),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects))
+                                             detect_objects=objects, detect_hands=hands, face_state=face_state))
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -795,6 +804,8 @@ def eval_alerts_cmd(
     faces: EvalFacesOpt = None,
     ocr: EvalOcrOpt = None,
     objects: EvalObjectsOpt = None,
+    hands: EvalHandsOpt = None,
+    face_state: EvalFaceStateOpt = None,
 ) -> None:
     """Run standing alert queries over their videos and score them, overall and by need."""
     from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
@@ -803,7 +814,7 @@ def eval_alerts_cmd(
     try:
         settings = _settings(sources=dict(fps=fps),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects))
+                                             detect_objects=objects, detect_hands=hands, face_state=face_state))
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")

@@ -273,7 +273,8 @@ STATE_NEEDS: dict[BodyState, Capability] = {
 # "closed her eyes"), the adjective forms ("mouth open", "eyes shut") and common stand-ins ("yawns", "gasps").
 # Each pattern says the state is on; "closes his mouth" / "opens his eyes" are the same states turning off.
 _STATE_ON: dict[BodyState, str] = {
-    BodyState.MOUTH_OPEN: r"\b(open(s|ed|ing)?|gap(es|ed|ing)?)\s+(\w+\s+){0,2}mouths?\b|\bmouths?\s+(\w+\s+){0,2}"
+    BodyState.MOUTH_OPEN: r"\bjaws?\s+(\w+\s+){0,2}(drop|drops|dropped|dropping)\b|"
+                          r"\b(open(s|ed|ing)?|gap(es|ed|ing)?)\s+(\w+\s+){0,2}mouths?\b|\bmouths?\s+(\w+\s+){0,2}"
                           r"(open|opens|opened|opening|agape|wide)\b|\bopen[- ]mouthed\b|\b(yawn|yawns|yawned|yawning|"
                           r"gasp|gasps|gasped)\b",
     BodyState.EYES_CLOSED: r"\b(clos(e|es|ed|ing)|shut(s|ting)?)\s+(\w+\s+){0,2}eyes?\b|\beyes?\s+(\w+\s+){0,2}"
@@ -292,7 +293,7 @@ _STATE_OFF: dict[BodyState, str] = {
 }
 _STATE_ON_RE = {s: re.compile(p) for s, p in _STATE_ON.items()}
 _STATE_OFF_RE = {s: re.compile(p) for s, p in _STATE_OFF.items()}
-STATE_WORDS = frozenset({"mouth", "mouths", "eye", "eyes", "yawn", "yawns", "yawned", "yawning", "blink",
+STATE_WORDS = frozenset({"mouth", "mouths", "jaw", "jaws", "eye", "eyes", "yawn", "yawns", "yawned", "yawning", "blink",
                          "blinks", "blinked", "blinking", "camera", "lens", "asleep", "sleeping",
                          "gasp", "gasps", "gasped", "agape", "open", "opens", "opened", "opening", "close",
                          "closes", "closed", "closing", "shut", "looking", "looks", "looked", "facing"})

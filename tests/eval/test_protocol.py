@@ -117,7 +117,7 @@ def test_eval_cli_json_and_jsonl(clip_dir, tmp_path):
     ]))
     out = tmp_path / "res.jsonl"
     r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--json", "--out", str(out),
-                env={"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_OBJECTS": "false"})
+                env={"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_OBJECTS": "false", "ONLOOK_DETECT_HANDS": "false"})
     assert r.returncode == 0, r.stderr
     summary = _strict_json(r.stdout)
     assert summary["overall"] == pytest.approx(3 / 4)
@@ -145,7 +145,8 @@ def test_eval_cli_human_output_reports_by_need(clip_dir, tmp_path):
          "answer": 1, "needs": ["shots"]},
         {"id": "c2", "video": "cuts.mp4", "time_s": 5.0, "question": "Is the man smiling?", "type": "realtime",
          "options": ["A. yes", "B. no"], "answer": "A", "needs": ["face_state"]}]))
-    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people", "--no-objects")
+    r = _onlook("eval", str(qfile), "--footage", str(clip_dir), "--no-faces", "--no-ocr", "--no-people", "--no-objects",
+                "--no-hands")
     assert r.returncode == 0, r.stderr
     assert "engine capabilities: motion, scene_colour, shots" in r.stdout
     assert "by need" in r.stdout and "face_state" in r.stdout and "perceivable" in r.stdout
@@ -160,7 +161,8 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
         {"video": "cuts.mp4", "query": "a person enters the view", "gt_times": []},
     ]))
     # the settings' env switches work too
-    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false", "ONLOOK_DETECT_OBJECTS": "false"}
+    off = {"ONLOOK_DETECT_FACES": "false", "ONLOOK_DETECT_TEXT": "false", "ONLOOK_DETECT_OBJECTS": "false",
+           "ONLOOK_DETECT_HANDS": "false"}
     r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--json", env=off)
     assert r.returncode == 0, r.stderr
     s = _strict_json(r.stdout)
@@ -174,7 +176,7 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
     refused = next(q for q in s["per_query"] if q["query"] == "the dog barks")
     assert refused["refused"] and refused["delay_p50_s"] is None and refused["needs"] == ["beyond", "objects"]
     human = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--no-faces", "--no-ocr",
-                    "--no-objects")
+                    "--no-objects", "--no-hands")
     assert human.returncode == 0, human.stderr
     assert "by need" in human.stdout and "perceivable" in human.stdout and "nan" not in human.stdout.lower()
     assert "engine capabilities: motion, people, person_colour, scene_colour, shots" in human.stdout

@@ -116,10 +116,10 @@ def test_file_sources_refused_when_no_folder_is_allowed(tmp_path, media_dir):
 
 def test_keyframes_cannot_escape_the_store(client, server, media_dir):
     r = client.post("/streams", json={"source": str(media_dir / "cut.mp4"), "id": "kf", "detect_people": False,
-                                      "detect_objects": False, "alerts": ["a scene change"]})
+                                      "detect_objects": False, "detect_hands": False, "alerts": ["a scene change"]})
     assert r.status_code == 201, r.text
     wait_state(client, "kf", {"ended"}, 30)
-    # the stream's detect_people/objects=false and the server's faces/OCR off show in what it says it perceives
+    # the stream's detect_people/objects/hands=false and the server's faces/OCR off show in what it says it perceives
     assert client.get("/streams/kf").json()["capabilities"] == ["motion", "scene_colour", "shots"]
     alerts = client.get("/streams/kf/alerts").json()
     assert alerts == {"stream": "kf", "alerts": ["a scene change"]}

@@ -650,6 +650,17 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
             if any(abs(float(n) - float(base.value)) < 1e-6 for n in nums):
                 return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
                               evidence=base.evidence)
+    # 2. Yes/no questions: the option that says what the answer says ("Yes, ..." or "No, ..."), when only
+    #    one does; with several, the checks below choose among them.
+    if isinstance(base.value, bool) and not base.abstained:
+        word = "yes" if base.value else "no"
+        said = [(letter, text) for letter, text in parsed if re.match(rf"\s*{word}\b", text.lower())]
+        if len(said) == 1:
+            letter, text = said[0]
+            return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
+                          evidence=base.evidence)
+        if said:
+            parsed = said
     intent = parse_question(question)
     if intent.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}; I cannot choose an option.",

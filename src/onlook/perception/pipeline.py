@@ -511,7 +511,7 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
 
     Example:
         >>> sorted(c.value for c in capabilities_for(Settings(detect_faces=False, detect_text=False)))
-        ['motion', 'objects', 'people', 'person_colour', 'scene_colour', 'shots']
+        ['hands', 'motion', 'objects', 'people', 'person_colour', 'scene_colour', 'shots']
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
                          colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,

@@ -226,7 +226,10 @@ def compile_alert(query: str) -> Rule:
     tokens = set(re.findall(r"[a-z]+", q))
     colors = parse_colors(q)
     region = parse_region(q)
-    spoken = speech_alert_words(query)
+    states = find_states(q)
+    # "the man opens his mouth wide (shout/surprise)": a state named with a sound as its gloss is the state;
+    # words to listen for are said ("says", quotes) or follow a speech verb with no state named.
+    spoken = speech_alert_words(query) if not states or re.search(r"\b(say|says|said|saying)\b|[\"“]", q) else ()
     if spoken:
         return Rule(query, RuleKind.SPEECH, words=spoken)
     words = quoted_words(query)
@@ -236,7 +239,6 @@ def compile_alert(query: str) -> Rule:
         return Rule(query, RuleKind.TEXT, words=words)
     if any(p in q for p in CUT_PHRASES):
         return Rule(query, RuleKind.SCENE_CUT)
-    states = find_states(q)
     if states:
         unseen = sorted(tokens & UNSEEN_WORDS - STATE_WORDS - {"wearing", "shirt"})
         if unseen:

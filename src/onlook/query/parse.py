@@ -37,7 +37,7 @@ TEXT_WORDS = {"text", "word", "words", "sign", "writing", "written", "caption", 
               "says", "say", "letters", "number", "plate", "title", "subtitle", "subtitles"}
 CUT_PHRASES = ("scene change", "scene changes", "scene cut", "cut to", "cuts", "new scene",
                "shot change", "camera cut", "change of scene", "scene changed", "the scene change",
-               "a cut", "transition")
+               "a cut", "transition", "each cut", "every cut", "any cut", "next cut", "the cut")
 ENTER_WORDS = {"enter", "enters", "entered", "entering", "appear", "appears", "appeared", "appearing",
                "arrive", "arrives", "arrived", "arriving", "come", "comes", "came", "coming",
                "walk in", "walks in", "walked in", "walked into", "walks into", "walk into", "came into",
@@ -290,7 +290,12 @@ def parse_question(text: str) -> Intent:
                        default=len(q))
     first_object = min((q.find(p) for p, _ in found), default=len(q))
 
-    if any(p in q for p in CUT_PHRASES):
+    # "When did the current shot begin?": the start of this shot is the latest cut.
+    shot_start = re.search(r"\b(current|this|present) (shot|scene)\b", q) and re.search(
+        r"\b(start|starts|started|begin|begins|began|begun)\b", q)
+    if shot_start:
+        order = "last"
+    if any(p in q for p in CUT_PHRASES) or shot_start:
         subject = "scene_cut"
     elif states:
         subject = "state"
