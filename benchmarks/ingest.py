@@ -74,12 +74,15 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
         if naive.people is not None:
             res = naive.people.update(im, t, changed=None)
             naive_enters += [e.t for e in res.events if e.kind == "enter"]
-        if naive.faces is not None:
-            naive.faces.detect(im, t, None)
+        faces_now = naive.faces.detect(im, t, None) if naive.faces is not None else []
         if naive.text is not None:
             naive.text.detect(im, t, None)
         if naive.objects is not None:
             naive.objects.detect(im)
+        if naive.hands is not None:
+            naive.hands.detect(im, t)
+        if naive.face_state is not None and faces_now:
+            naive.face_state.update(im, t, faces_now)
         dominant_colors(im)
         n += 1
     naive_s = time.perf_counter() - t0
@@ -100,7 +103,7 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
                      f"lost to the gate: {lost or 'none'}")
     return [
         BenchResult("ingest speed", f"{rt:.1f}x real time ({duration:.1f} s of video in {engine_s:.2f} s, "
-                    f"{fps:g} fps sampling, faces+OCR+people+objects+colours+shot model on)", ">= 20x", rt >= 20,
+                    f"{fps:g} fps sampling, faces+face state+hands+OCR+people+objects+colours+shot model on)", ">= 20x", rt >= 20,
                     {"cmd": cmd, "engine_s": engine_s, "video_s": duration}),
         BenchResult("ingest vs naive loop", f"{ratio:.1f}x faster (naive: OpenCV decode of every frame, all "
                     f"detectors on every whole sampled frame: {naive_s:.2f} s for {n} frames)", ">= 10x",
