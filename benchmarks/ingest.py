@@ -103,7 +103,8 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
                      f"lost to the gate: {lost or 'none'}")
     return [
         BenchResult("ingest speed", f"{rt:.1f}x real time ({duration:.1f} s of video in {engine_s:.2f} s, "
-                    f"{fps:g} fps sampling, faces+face state+hands+OCR+people+objects+colours+shot model on)", ">= 20x", rt >= 20,
+                    f"{fps:g} fps sampling, faces+face state+hands+OCR+people+objects+colours+shot model on)",
+                    ">= 20x", rt >= 20,
                     {"cmd": cmd, "engine_s": engine_s, "video_s": duration}),
         BenchResult("ingest vs naive loop", f"{ratio:.1f}x faster (naive: OpenCV decode of every frame, all "
                     f"detectors on every whole sampled frame: {naive_s:.2f} s for {n} frames)", ">= 10x",

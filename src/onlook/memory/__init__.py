@@ -58,7 +58,7 @@ class Memory:
         self._lock = threading.Lock()
         self._latest: TimelineRow | None = None
         self._texts: dict[str, float] = {}
-        self._last_part: dict[ObservationKind, float] = {}  # faces, hands: when last kept as a sighting
+        self._last_part: dict[str, float] = {}  # faces, hands: when last kept as a sighting
         self.text_repeat_s = text_repeat_s
         self.face_repeat_s = face_repeat_s
         self.events_stored = 0

@@ -15,8 +15,9 @@ __all__ = ["BOUNDARY", "render_jpeg", "placeholder_jpeg", "mjpeg_part"]
 BOUNDARY = "onlookframe"
 """Multipart boundary of ``live.mjpg`` responses."""
 
-_COLORS = {ObservationKind.PERSON: (60, 200, 60), ObservationKind.FACE: (255, 160, 40),
-           ObservationKind.TEXT: (40, 200, 255), ObservationKind.HAND: (200, 60, 200)}  # BGR
+_COLORS: dict[str, tuple[int, int, int]] = {  # BGR
+    ObservationKind.PERSON: (60, 200, 60), ObservationKind.FACE: (255, 160, 40), ObservationKind.TEXT: (40, 200, 255),
+    ObservationKind.HAND: (200, 60, 200)}
 # Objects get a colour per class, from a fixed palette (not green, orange or yellow: those are people, faces and
 # text), so that every car is drawn alike across frames and streams.
 _OBJECT_PALETTE = ((230, 80, 80), (80, 80, 230), (200, 200, 60), (230, 60, 200), (120, 220, 220), (160, 120, 255),
@@ -59,7 +60,7 @@ def render_jpeg(frame: Frame, observations: Sequence[Observation], *, boxes: boo
         hh, ww = img.shape[:2]
         for o in observations:
             style = _style(o) if o.box is not None else None
-            if style is None:
+            if style is None or o.box is None:
                 continue
             color, label = style
             x0, y0, x1, y1 = (int(round(v * s)) for v, s in zip(o.box, (ww, hh, ww, hh), strict=True))
