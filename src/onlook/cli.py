@@ -528,10 +528,12 @@ def demo(
     if store is None:
         tmp = tempfile.mkdtemp(prefix="onlook-demo-")
         store = Path(tmp) / "store"
-    alerts = ["a person enters the view", "a scene change"] if people_clip else ["a scene change", "a person appears"]
+    alerts = (["a person enters the view", "a scene change", "a car leaves"] if people_clip else
+              ["a scene change", "a person appears", "a bicycle appears"])
     asks = (["how many people are visible now?", "when did someone first enter?", "how many people entered so far?",
-             "what is the man in the blue jacket carrying?"] if people_clip else
-            ["how many scene changes so far?", "when was the last scene change?", "what happened so far?"])
+             "how many cars are there now?", "what is the man in the blue jacket carrying?"] if people_clip else
+            ["how many scene changes so far?", "which vehicles can you see right now?",
+             "how many people are visible now?", "was there a bicycle?", "what happened so far?"])
     if not as_json:
         Console().print(demo_header(clip, seconds, realtime=realtime, alerts=alerts))
     try:

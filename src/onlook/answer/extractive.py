@@ -349,7 +349,12 @@ class ExtractiveAnswerer(BaseAnswerer):
                               value=cols[0], evidence=ev)
             text = f"{_count_text(objs, name)} visible at {when}."
             if it.kind == "presence":
-                return Answer(question, ("Yes: " if objs else "No: ") + text, at, 0.5, value=bool(objs), evidence=ev)
+                # "Which vehicles can you see?" lists them; "is there a car?" is answered yes or no.
+                listing = bool(re.match(r"\s*(which|what)\b", question.lower()))
+                if listing:
+                    text = (f"{_count_text(objs, name)} at {when}." if objs else f"None: no {name} visible at {when}.")
+                return Answer(question, text if listing else ("Yes: " if objs else "No: ") + text, at, 0.5,
+                              value=bool(objs), evidence=ev)
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
         objs = self._objects_in(view, since, until, labels, it.colors)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
