@@ -172,7 +172,7 @@ def test_engine_runs_real_default_perception_on_a_file(make_clip, tmp_path):
     # the perceiver the settings built declares what the settings said it would
     assert eng.capabilities == capabilities_for(s) == {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SHOTS,
                                                        C.SCENE_COLOUR, C.MOTION, C.OBJECTS, C.FACE_STATE,
-                                                       C.HANDS}
+                                                       C.HANDS, C.POSE}
     assert st["capabilities"] == sorted(c.value for c in eng.capabilities)
     assert [m["t"] for m in msgs if m["type"] == "alert"] == [3.0]
     eng.close()
@@ -215,19 +215,19 @@ ALWAYS = {C.MOTION, C.SHOTS}  # the gate and the scene-cut detector run whatever
 
 
 HF = {C.HANDS, C.FACE_STATE}  # the hand detector; face state, read on the faces found
+P = {C.PEOPLE, C.PERSON_COLOUR, C.POSE}  # people, their clothing colours and posture
 
 
 @pytest.mark.parametrize(("switches", "expected"), [
-    ({}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_faces": False}, ALWAYS | {C.HANDS, C.PEOPLE, C.PERSON_COLOUR, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"face_state": False}, ALWAYS | {C.HANDS, C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR,
-                                      C.OBJECTS}),
-    ({"detect_hands": False}, ALWAYS | {C.FACE_STATE, C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR,
-                                        C.OBJECTS}),
-    ({"detect_text": False}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.SCENE_COLOUR, C.OBJECTS}),
+    ({}, ALWAYS | HF | P | {C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_faces": False}, ALWAYS | P | {C.HANDS, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"face_state": False}, ALWAYS | P | {C.HANDS, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_hands": False}, ALWAYS | P | {C.FACE_STATE, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_pose": False}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
+    ({"detect_text": False}, ALWAYS | HF | P | {C.FACES, C.SCENE_COLOUR, C.OBJECTS}),
     ({"detect_people": False}, ALWAYS | HF | {C.FACES, C.OCR, C.SCENE_COLOUR, C.OBJECTS}),
-    ({"detect_colors": False}, ALWAYS | HF | {C.PEOPLE, C.FACES, C.OCR, C.OBJECTS}),
-    ({"detect_objects": False}, ALWAYS | HF | {C.PEOPLE, C.PERSON_COLOUR, C.FACES, C.OCR, C.SCENE_COLOUR}),
+    ({"detect_colors": False}, ALWAYS | HF | {C.PEOPLE, C.POSE, C.FACES, C.OCR, C.OBJECTS}),
+    ({"detect_objects": False}, ALWAYS | HF | P | {C.FACES, C.OCR, C.SCENE_COLOUR}),
     ({"detect_people": False, "detect_faces": False, "detect_text": False, "detect_colors": False,
       "detect_objects": False, "detect_hands": False}, ALWAYS),
 ])

@@ -355,6 +355,8 @@ def watch(
         "--objects/--no-objects", help="detect and track objects of 80 COCO classes (default on)")] = None,
     hands: Annotated[bool | None, typer.Option(
         "--hands/--no-hands", help="find hands big enough in the picture (default on)")] = None,
+    pose: Annotated[bool | None, typer.Option(
+        "--pose/--no-pose", help="read people's posture: standing, sitting, lying, arm raised (default on)")] = None,
     face_state: Annotated[bool | None, typer.Option(
         "--face-state/--no-face-state", help="read mouth open, eyes closed, facing the camera (default on)")] = None,
     encoder: Annotated[Path | None, typer.Option(help="ONNX CLIP encoder folder (see prepare-encoder)")] = None,
@@ -380,7 +382,7 @@ def watch(
                              memory=dict(store=store, budget=parse_bytes(budget) if budget else None),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
                                              detect_objects=objects, detect_hands=hands, face_state=face_state,
-                                             encoder_dir=encoder),
+                                             detect_pose=pose, encoder_dir=encoder),
                              speech=dict(enabled=speech, model=speech_model, language=language),
                              answerer=_answerer_settings(answerer, base_url, model, api_key, device))
         raise typer.Exit(_run_watch(source, settings, alerts=alert or [], asks=ask or [], ask_every=ask_every,
@@ -684,6 +686,7 @@ EvalOcrOpt = Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on
 EvalObjectsOpt = Annotated[bool | None, typer.Option("--objects/--no-objects", help="detect and track objects")]
 EvalHandsOpt = Annotated[bool | None, typer.Option("--hands/--no-hands", help="find hands")]
 EvalFaceStateOpt = Annotated[bool | None, typer.Option("--face-state/--no-face-state", help="read face state")]
+EvalPoseOpt = Annotated[bool | None, typer.Option("--pose/--no-pose", help="read people's posture")]
 
 
 @app.command("eval")
@@ -703,6 +706,7 @@ def eval_cmd(
     objects: EvalObjectsOpt = None,
     hands: EvalHandsOpt = None,
     face_state: EvalFaceStateOpt = None,
+    pose: EvalPoseOpt = None,
 ) -> None:
     """Ask questions causally while streaming their videos; score the answers, overall and by need."""
     from onlook.eval import load_questions
@@ -715,7 +719,8 @@ def eval_cmd(
     try:
         settings = _settings(sources=dict(fps=fps),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects, detect_hands=hands, face_state=face_state))
+                                             detect_objects=objects, detect_hands=hands, face_state=face_state,
+                                             detect_pose=pose))
         qs = load_questions(questions, fmt)
         if limit:
             qs = qs[:limit]
@@ -808,6 +813,7 @@ def eval_alerts_cmd(
     objects: EvalObjectsOpt = None,
     hands: EvalHandsOpt = None,
     face_state: EvalFaceStateOpt = None,
+    pose: EvalPoseOpt = None,
 ) -> None:
     """Run standing alert queries over their videos and score them, overall and by need."""
     from onlook.eval.alerts import load_alert_cases, run_alert_eval, summarize_alerts
@@ -816,7 +822,8 @@ def eval_alerts_cmd(
     try:
         settings = _settings(sources=dict(fps=fps),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects, detect_hands=hands, face_state=face_state))
+                                             detect_objects=objects, detect_hands=hands, face_state=face_state,
+                                             detect_pose=pose))
         cases = load_alert_cases(alerts)
         if not footage.is_dir():
             raise SourceNotFound(f"footage folder '{footage}' does not exist")

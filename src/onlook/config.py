@@ -120,6 +120,9 @@ class PerceptionSettings(BaseModel):
                                "the camera) with the shipped palm detector")
     hand_interval_s: float = Field(0.5, ge=0, description="run the hand detector at most this often, and only "
                                    "when changes are not explained by small tracked people")
+    detect_pose: bool = Field(True, description="read the posture of people tall enough in the picture (standing, "
+                              "sitting, lying, an arm raised) with the shipped BlazePose model")
+    pose_interval_s: float = Field(1.0, ge=0, description="read poses at most this often")
     face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
                              "closed, facing the camera) with the shipped face mesh; needs detect_faces")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
@@ -265,6 +268,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "face_interval_s": ("perception", "face_interval_s"),
     "face_state": ("perception", "face_state"),
     "detect_hands": ("perception", "detect_hands"),
+    "detect_pose": ("perception", "detect_pose"),
+    "pose_interval_s": ("perception", "pose_interval_s"),
     "hand_interval_s": ("perception", "hand_interval_s"),
     "shots": ("perception", "shots"),
     "shot_fps": ("perception", "shot_fps"),

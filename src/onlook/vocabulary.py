@@ -261,11 +261,21 @@ class BodyState(StrEnum):
     """Both eyes shut."""
     FACING_CAMERA = "facing_camera"
     """The face turned towards the camera."""
+    STANDING = "standing"
+    """A person standing (or walking): torso and thighs upright."""
+    SITTING = "sitting"
+    """A person sitting: torso upright, a thigh near horizontal."""
+    LYING = "lying"
+    """A person lying down (or fallen): torso near horizontal."""
+    ARM_RAISED = "arm_raised"
+    """A wrist above the shoulders."""
 
 
 STATE_NEEDS: dict[BodyState, Capability] = {
     BodyState.MOUTH_OPEN: Capability.FACE_STATE, BodyState.EYES_CLOSED: Capability.FACE_STATE,
     BodyState.FACING_CAMERA: Capability.FACE_STATE,
+    BodyState.STANDING: Capability.POSE, BodyState.SITTING: Capability.POSE, BodyState.LYING: Capability.POSE,
+    BodyState.ARM_RAISED: Capability.POSE,
 }
 """The capability an engine must declare to read each state."""
 
@@ -283,6 +293,12 @@ _STATE_ON: dict[BodyState, str] = {
     BodyState.FACING_CAMERA: r"\b(look(s|ed|ing)?|stare[sd]?|staring|fac(e|es|ed|ing)|turn(s|ed|ing)?)\s+"
                              r"(\w+\s+){0,3}(at|to|towards?|into)\s+(the\s+)?(camera|lens)\b|\bfacing\s+(the\s+)?"
                              r"(camera|lens|us|forward)\b|\beye contact\b",
+    BodyState.STANDING: r"\b(stand|stands|standing|stood)\b|\b(gets?|got|getting)\s+up\b",
+    BodyState.SITTING: r"\b(sit|sits|sitting|sat|seated)\b",
+    BodyState.LYING: r"\b(lie|lies|lying|lay|laid)\s+(down|on)\b|\blying\b|\b(falls?|fell|fallen)\s+(down|over)\b|"
+                     r"\b(falls?|fell|fallen)\b|\bon the (ground|floor)\b",
+    BodyState.ARM_RAISED: r"\b(rais(e|es|ed|ing)|lift(s|ed|ing)?|put(s|ting)?\s+up|throw(s|ing)?\s+up)\s+(\w+\s+){0,2}"
+                          r"arms?\b|\barms?\s+(\w+\s+){0,2}(up|raised|in the air)\b|\bhands up\b",
 }
 _STATE_OFF: dict[BodyState, str] = {
     BodyState.MOUTH_OPEN: r"\b(clos(e|es|ed|ing)|shut(s|ting)?)\s+(\w+\s+){0,2}mouths?\b|\bmouths?\s+(\w+\s+){0,2}"
@@ -290,13 +306,18 @@ _STATE_OFF: dict[BodyState, str] = {
     BodyState.EYES_CLOSED: r"\b(open(s|ed|ing)?)\s+(\w+\s+){0,2}eyes?\b|\beyes?\s+(\w+\s+){0,2}(open|opened)\b|"
                            r"\bwak(e|es|ing)\s+up\b|\bwoke\b",
     BodyState.FACING_CAMERA: r"\blook(s|ed|ing)?\s+away\b|\bturn(s|ed|ing)?\s+away\b",
+    BodyState.STANDING: r"(?!x)x",  # "sits down" is SITTING turning on, not STANDING turning off
+    BodyState.SITTING: r"(?!x)x",
+    BodyState.LYING: r"(?!x)x",
+    BodyState.ARM_RAISED: r"\b(lower(s|ed|ing)?|drop(s|ped|ping)?)\s+(\w+\s+){0,2}arms?\b",
 }
 _STATE_ON_RE = {s: re.compile(p) for s, p in _STATE_ON.items()}
 _STATE_OFF_RE = {s: re.compile(p) for s, p in _STATE_OFF.items()}
-STATE_WORDS = frozenset({"mouth", "mouths", "jaw", "jaws", "eye", "eyes", "yawn", "yawns", "yawned", "yawning", "blink",
-                         "blinks", "blinked", "blinking", "camera", "lens", "asleep", "sleeping",
-                         "gasp", "gasps", "gasped", "agape", "open", "opens", "opened", "opening", "close",
-                         "closes", "closed", "closing", "shut", "looking", "looks", "looked", "facing"})
+STATE_WORDS = frozenset({"agape", "arm", "arms", "asleep", "blink", "blinked", "blinking", "blinks", "camera",
+    "close", "closed", "closes", "closing", "eye", "eyes", "facing", "fall", "fallen", "falls", "fell", "gasp",
+    "gasped", "gasps", "jaw", "jaws", "lay", "lens", "lie", "lies", "looked", "looking", "looks", "lying", "mouth",
+    "mouths", "open", "opened", "opening", "opens", "raise", "raised", "raises", "sat", "seated", "shut", "sit",
+    "sits", "sitting", "sleeping", "stand", "standing", "stands", "stood", "yawn", "yawned", "yawning", "yawns"})
 """Words a state phrase is made of (so the query layer does not take them for things it cannot see)."""
 
 

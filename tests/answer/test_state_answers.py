@@ -116,3 +116,50 @@ def test_hand_questions(hands_view: MemoryView, question: str, at: float, value)
     a = ExtractiveAnswerer().answer(question, hands_view, at=at)
     assert not a.abstained, a.text
     assert a.value == value, a.text
+
+
+@pytest.fixture(scope="module")
+def pose_view(tmp_path_factory: pytest.TempPathFactory):
+    """0..10 s at 2 fps: one person (track 3) standing, sitting from 4.0 s, arm raised at 7.0-7.5 s."""
+    store = Store(Path(tmp_path_factory.mktemp("pose")) / "store")
+    memory = Memory(store, "cam")
+    img = np.full((48, 64, 3), 80, np.uint8)
+    prev: dict[str, bool] = {}
+    for i in range(21):
+        t = i * 0.5
+        now = {"standing": t < 4.0, "sitting": t >= 4.0, "lying": False, "arm_raised": 7.0 <= t <= 7.5}
+        obs = [Observation(t, ObservationKind.PERSON, "person", 0.9, BOX, 3),
+               Observation(t, ObservationKind.POSE, "x", 0.9, BOX, 3, attrs={**now, "person": 3})]
+        for k, v in now.items():
+            if k in prev and prev[k] != v:
+                obs.append(Observation(t, ObservationKind.POSE, k, 0.9, BOX, 3,
+                                       attrs={"change": k, "on": v, "person": 3, "since": t - 0.5}))
+        prev = now
+        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 1))
+    yield MemoryView(store, live=memory, stream_id="cam")
+    store.close()
+
+
+POSE_CASES = [
+    ("When did he sit down?", 10.0, 3.75),
+    ("Is anyone sitting right now?", 2.0, False),
+    ("Is anyone sitting right now?", 6.0, True),
+    ("When did someone raise an arm?", 10.0, 6.75),
+    ("Is the man standing?", 2.0, True),
+]
+
+
+@pytest.mark.parametrize(("question", "at", "value"), POSE_CASES, ids=[f"{q} @{a}" for q, a, _ in POSE_CASES])
+def test_pose_questions(pose_view: MemoryView, question: str, at: float, value) -> None:
+    a = ExtractiveAnswerer().answer(question, pose_view, at=at)
+    assert not a.abstained, a.text
+    assert a.value == value, a.text
+
+
+def test_multiple_choice_checks_the_posture_an_option_names(pose_view: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("Is the man sitting or standing?", ["A. Sitting", "B. Standing"], pose_view,
+                                    at=6.0)
+    assert a.value == "A", a.text
+    a = ExtractiveAnswerer().choose("Is the man sitting or standing?", ["A. Sitting", "B. Standing"], pose_view,
+                                    at=2.0)
+    assert a.value == "B", a.text

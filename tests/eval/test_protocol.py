@@ -123,7 +123,7 @@ def test_eval_cli_json_and_jsonl(clip_dir, tmp_path):
     assert summary["overall"] == pytest.approx(3 / 4)
     assert summary["by_type"] == {"count": 1.0, "grounding": 1.0, "realtime": 0.0}
     # the subset is decided by needs and the engine's capabilities (faces, objects switched off), not by the words
-    assert summary["capabilities"] == ["motion", "ocr", "people", "person_colour", "scene_colour", "shots"]
+    assert summary["capabilities"] == ["motion", "ocr", "people", "person_colour", "pose", "scene_colour", "shots"]
     pv = summary["perceivable"]
     assert (pv["n"], pv["correct"], pv["accuracy"], pv["ids"]) == (2, 2, 1.0, ["c1", "c2"])
     assert (summary["unlabelled"]["n"], summary["unlabelled"]["correct"]) == (1, 1)
@@ -166,7 +166,7 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
     r = _onlook("eval-alerts", str(afile), "--footage", str(clip_dir), "--json", env=off)
     assert r.returncode == 0, r.stderr
     s = _strict_json(r.stdout)
-    assert s["capabilities"] == ["motion", "people", "person_colour", "scene_colour", "shots"]
+    assert s["capabilities"] == ["motion", "people", "person_colour", "pose", "scene_colour", "shots"]
     assert (s["perceivable"]["cases"], s["perceivable"]["f1"]) == (1, 1.0)
     assert s["perceivable"]["delay_p95_s"] is not None
     assert s["unlabelled"]["cases"] == 1 and s["refused"] == 1
@@ -179,7 +179,7 @@ def test_eval_alerts_cli_by_need_without_nan(clip_dir, tmp_path):
                     "--no-objects", "--no-hands")
     assert human.returncode == 0, human.stderr
     assert "by need" in human.stdout and "perceivable" in human.stdout and "nan" not in human.stdout.lower()
-    assert "engine capabilities: motion, people, person_colour, scene_colour, shots" in human.stdout
+    assert "engine capabilities: motion, people, person_colour, pose, scene_colour, shots" in human.stdout
 
 
 def test_eval_alerts_cli_bad_needs(clip_dir, tmp_path):

@@ -105,7 +105,8 @@ def test_status_while_running(vtest, client, footage):
     assert st["fps"] > 0 and st["store_bytes"] > 0 and 0 <= st["skipped_area"] <= 1
     assert st["duration"] == pytest.approx(79.5, abs=1)
     # faces and OCR are off on this server
-    assert st["capabilities"] == ["hands", "motion", "objects", "people", "person_colour", "scene_colour", "shots"]
+    assert st["capabilities"] == ["hands", "motion", "objects", "people", "person_colour", "pose", "scene_colour",
+                                 "shots"]
     listed = client.get("/streams").json()["streams"]
     assert [s["id"] for s in listed] == ["vtest"]
 

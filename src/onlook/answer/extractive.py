@@ -26,8 +26,8 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.types import Answer, Evidence, Observation, ObservationKind, format_ts
-from onlook.vocabulary import find_objects, plural
+from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
+from onlook.vocabulary import STATE_NEEDS, STATE_WORDS, BodyState, find_objects, find_states, plural
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
 # for the callers that import them from here.
@@ -75,12 +75,17 @@ _STATE_PHRASES = {
     ("mouth_open", True): "opened their mouth wide", ("mouth_open", False): "closed their mouth",
     ("eyes_closed", True): "closed their eyes", ("eyes_closed", False): "opened their eyes",
     ("facing_camera", True): "looked at the camera", ("facing_camera", False): "looked away from the camera",
+    ("standing", True): "stood", ("sitting", True): "sat", ("lying", True): "lay down",
+    ("arm_raised", True): "raised an arm", ("arm_raised", False): "lowered their arm",
 }
 
 _STATE_NOW = {
     ("mouth_open", True): "the mouth is open wide", ("mouth_open", False): "the mouth is not open wide",
     ("eyes_closed", True): "the eyes are closed", ("eyes_closed", False): "the eyes are open",
     ("facing_camera", True): "the face is turned to the camera", ("facing_camera", False): "the face is turned away",
+    ("standing", True): "standing", ("standing", False): "not standing", ("sitting", True): "sitting",
+    ("sitting", False): "not sitting", ("lying", True): "lying down", ("lying", False): "not lying down",
+    ("arm_raised", True): "an arm is raised", ("arm_raised", False): "no arm is raised",
 }
 
 
@@ -195,8 +200,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         since, until = it.scope.bounds(at)
         state, on = it.states[0]
         phrase = _STATE_PHRASES.get((state, on), state.replace("_", " "))
-        changes = [(o, k) for o, k in view.sightings([ObservationKind.FACE_STATE], 0.0, until)
-                   if o.attrs.get("change") == state]
+        body = STATE_NEEDS.get(BodyState(state)) == Capability.POSE
+        kind = ObservationKind.POSE if body else ObservationKind.FACE_STATE
+        changes = [(o, k) for o, k in view.sightings([kind], 0.0, until) if o.attrs.get("change") == state]
         # Spans during which the asked state held (an "off" question asks for the opposite state).
         spans: list[tuple[float, float, str | None]] = []
         start: tuple[float, str | None] | None = None
@@ -209,11 +215,18 @@ class ExtractiveAnswerer(BaseAnswerer):
                 spans.append((start[0], mid, start[1]))
                 start = None
         row = view.state_at(until)
-        readings = [o for o in (row["obs"] if row else []) if o.kind == ObservationKind.FACE_STATE]
+        readings = [o for o in (row["obs"] if row else []) if o.kind == kind and state in o.attrs]
         if start is not None:
             spans.append((start[0], until, start[1]))
         in_range = [sp for sp in spans if sp[1] >= since and sp[0] <= until]
-        if not changes and not readings and not view.sightings([ObservationKind.FACE], 0.0, until, limit=1):
+        if body and not changes and not readings and not any(
+                o.kind == kind and state in o.attrs for r in view.frames(max(0.0, until - 60.0), until)
+                for o in r.get("obs") or []):
+            return self._abstain(question, at, f"I have read no one's posture well enough up to {format_ts(until)} "
+                                               "(nobody tall enough in the picture, legs hidden, or pose is off), so "
+                                               f"I cannot tell whether anyone {phrase}.")
+        if not body and not changes and not readings and not view.sightings([ObservationKind.FACE], 0.0, until,
+                                                                              limit=1):
             return self._abstain(question, at, f"I have read no face up to {format_ts(until)} (none seen, too "
                                                "small to show its state, or face state is off), so I cannot tell "
                                                f"whether anyone {phrase}.")
@@ -698,7 +711,8 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     for letter, text in parsed:
         low = text.lower()
         tokens = set(re.findall(r"[a-z]+", low))
-        if tokens & UNSEEN_WORDS:
+        option_states = find_states(low)
+        if tokens & UNSEEN_WORDS - (STATE_WORDS if option_states else set()):
             continue  # rests on something perception cannot verify
         verdicts: list[bool] = []
         colours = set(parse_colors(low))
@@ -726,6 +740,13 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
                     seen_colours = {c for _, classes in named for lab in classes
                                     for c in object_colours.get(lab.value, ())}
                     verdicts.append(bool(colours & seen_colours))
+        # Face and body states an option names ("Sitting", "eyes closed"), on the latest readings.
+        for st, on in option_states:
+            latest = row if row is not None else view.state_at(until)
+            read = [o for o in (latest["obs"] if latest else []) if st.value in o.attrs
+                    and o.kind in (ObservationKind.FACE_STATE, ObservationKind.POSE)]
+            if read:
+                verdicts.append(any(bool(o.attrs[st.value]) == on for o in read))
         if words:
             verdicts.append(words <= texts)
         if tokens & {"cut", "cuts"} or ("scene" in tokens and tokens & {"change", "changes"}):

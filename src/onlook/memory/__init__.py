@@ -19,10 +19,10 @@ __all__ = ["Memory", "Segmenter", "Store", "VectorIndex"]
 _SIGHTING_KINDS = {ObservationKind.ENTER, ObservationKind.EXIT, ObservationKind.SCENE_CUT, ObservationKind.TEXT,
                    ObservationKind.FACE, ObservationKind.APPEAR, ObservationKind.DISAPPEAR,
                    ObservationKind.FACE_STATE,  # face states: only their changes (the mouth opens...)
-                   ObservationKind.HAND}
+                   ObservationKind.HAND, ObservationKind.POSE}
 # The state-like kinds a timeline row keeps; discrete ones go to sightings.
 _STATE_KINDS = (ObservationKind.PERSON, ObservationKind.FACE, ObservationKind.MOTION, ObservationKind.COLOR,
-                ObservationKind.OBJECT, ObservationKind.FACE_STATE, ObservationKind.HAND)
+                ObservationKind.OBJECT, ObservationKind.FACE_STATE, ObservationKind.HAND, ObservationKind.POSE)
 
 
 def _shrink(image: np.ndarray, max_width: int) -> np.ndarray:
@@ -107,7 +107,7 @@ class Memory:
         return out
 
     def _worth_sighting(self, o: Observation, t: float) -> bool:
-        if o.kind == ObservationKind.FACE_STATE:  # a reading is timeline state; a change is worth finding
+        if o.kind in (ObservationKind.FACE_STATE, ObservationKind.POSE):  # a reading is state; a change a sighting
             return "change" in o.attrs
         if o.kind == ObservationKind.TEXT:
             last = self._texts.get(o.label)

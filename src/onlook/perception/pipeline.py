@@ -34,6 +34,7 @@ from onlook.perception.face_state import FaceStateReader
 from onlook.perception.hands import HandDetector
 from onlook.perception.motion import motion_observation, region_of_point
 from onlook.perception.objects import ObjectDetector, ObjectTracker
+from onlook.perception.pose import PoseReader
 from onlook.perception.scene import SceneCutDetector
 from onlook.perception.shots import ShotDetector
 from onlook.sampling import RedundancyGate, resize_for_analysis
@@ -83,12 +84,14 @@ class Perceiver:
             their state on every analysed frame where the picture changed.
         hands: A hand detector or None: run at most every ``hand_interval_s``, where a person is big enough
             to show their hands or something changed that tracked people do not explain.
+        pose: A pose reader or None: at most every ``pose_interval_s``, on the tracked people tall enough.
     """
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
                  text: RegionDetector | None = None, encoder: Encoder | None = None,
                  shots: ShotDetector | None = None, objects: ObjectDetector | None = None,
-                 face_state: FaceStateReader | None = None, hands: HandDetector | None = None) -> None:
+                 face_state: FaceStateReader | None = None, hands: HandDetector | None = None,
+                 pose: PoseReader | None = None) -> None:
         self.settings = settings
         self.gate = RedundancyGate(tile=settings.gate_tile, threshold=settings.gate_threshold)
         self.scene = SceneCutDetector()
@@ -100,6 +103,7 @@ class Perceiver:
         self.objects = objects
         self.face_state = face_state
         self.hands = hands
+        self.pose = pose
         # A track must outlive a missed run at the slow (refresh) rate before it is removed.
         self.object_tracker = (ObjectTracker(lost_s=max(3.0, 2.5 * settings.perception.object_refresh_s))
                                if objects is not None else None)
@@ -201,6 +205,8 @@ class Perceiver:
             self._track_seen.clear()
             if self.face_state is not None:
                 self.face_state.reset()
+            if self.pose is not None:
+                self.pose.reset()
         gate = self.gate.update(img)
         if not gate.first:
             m = motion_observation(t, gate.changed)
@@ -288,6 +294,12 @@ class Perceiver:
                 self._last_run["hands"] = t
                 obs.extend(self.hands.detect(img, t, people_boxes))
                 c = self._spent("hands", c)
+        if self.pose is not None and people_boxes and self._due("pose", t, 0.9 * s.perception.pose_interval_s):
+            persons = [o for o in obs if o.kind == ObservationKind.PERSON]
+            if any((b[3] - b[1]) * h >= self.pose.min_person_px for b in people_boxes):
+                self._last_run["pose"] = t
+                obs.extend(self.pose.update(img, t, persons))
+                c = self._spent("pose", c)
         if self.face_state is not None and (faces or self.face_state.following):
             obs.extend(self.face_state.update(img, t, faces))
             c = self._spent("face_state", c)
@@ -436,7 +448,8 @@ class Perceiver:
         return _capabilities(people=self.people is not None, faces=self.faces is not None,
                              text=self.text is not None, colours=self.settings.detect_colors,
                              shots=self.settings.perception.shots != ShotMethod.OFF, objects=self.objects is not None,
-                             face_state=self.face_state is not None, hands=self.hands is not None)
+                             face_state=self.face_state is not None, hands=self.hands is not None,
+                             pose=self.pose is not None)
 
     @property
     def skipped_area_fraction(self) -> float:
@@ -482,7 +495,8 @@ def _unexplained_rois(gate, boxes: list, shape: tuple[int, ...],
 
 
 def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots: bool,
-                  objects: bool, face_state: bool = False, hands: bool = False) -> frozenset[Capability]:
+                  objects: bool, face_state: bool = False, hands: bool = False,
+                  pose: bool = False) -> frozenset[Capability]:
     # The gate's motion runs on every kept frame, whatever is switched on.
     caps = {Capability.MOTION}
     if objects:
@@ -499,6 +513,8 @@ def _capabilities(*, people: bool, faces: bool, text: bool, colours: bool, shots
             caps.add(Capability.FACE_STATE)
     if hands:
         caps.add(Capability.HANDS)
+    if pose and people:  # read on tracked people
+        caps.add(Capability.POSE)
     if text:
         caps.add(Capability.OCR)
     if colours:
@@ -511,12 +527,12 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
 
     Example:
         >>> sorted(c.value for c in capabilities_for(Settings(detect_faces=False, detect_text=False)))
-        ['hands', 'motion', 'objects', 'people', 'person_colour', 'scene_colour', 'shots']
+        ['hands', 'motion', 'objects', 'people', 'person_colour', 'pose', 'scene_colour', 'shots']
     """
     return _capabilities(people=settings.detect_people, faces=settings.detect_faces, text=settings.detect_text,
                          colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,
                          objects=settings.perception.detect_objects, face_state=settings.perception.face_state,
-                         hands=settings.perception.detect_hands)
+                         hands=settings.perception.detect_hands, pose=settings.perception.detect_pose)
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:
@@ -564,5 +580,10 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         from onlook.perception.hands import PalmDetector
 
         hands = HandDetector(PalmDetector())
+    pose = None
+    if people is not None and settings.perception.detect_pose:
+        from onlook.perception.pose import PoseLandmarks
+
+        pose = PoseReader(PoseLandmarks())
     return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots,
-                     objects=objects, face_state=face_state, hands=hands)
+                     objects=objects, face_state=face_state, hands=hands, pose=pose)

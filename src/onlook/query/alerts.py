@@ -51,7 +51,7 @@ SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (o
                   "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to "
-                  "the camera, "
+                  "the camera, someone sitting down, standing up, lying down or raising an arm, "
                   "more/fewer than N people, or words being said")
 
 
@@ -394,8 +394,8 @@ class AlertBook:
             hits = [o for o in obs if o.kind == ObservationKind.SCENE_CUT]
             return hits or None
         if r.kind == RuleKind.STATE:
-            hits = [o for o in obs if o.kind == ObservationKind.FACE_STATE and "change" in o.attrs
-                    and (o.attrs["change"], bool(o.attrs.get("on"))) in r.states]
+            hits = [o for o in obs if o.kind in (ObservationKind.FACE_STATE, ObservationKind.POSE)
+                    and "change" in o.attrs and (o.attrs["change"], bool(o.attrs.get("on"))) in r.states]
             return hits or None
         object_move = _OBJECT_MOVES.get(r.kind)
         if object_move is not None:

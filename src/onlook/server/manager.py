@@ -73,7 +73,7 @@ ClientFactory = Callable[["StreamHandle", Settings], StreamClient]
 _ID_RE = re.compile(STREAM_ID_PATTERN)
 _STREAMS_FILE = "streams.json"
 _OPTION_KEYS = ("fps", "realtime", "detect_people", "detect_faces", "detect_text", "detect_objects", "detect_hands",
-                "face_state", "budget", "start", "until", "webhooks")
+                "face_state", "detect_pose", "budget", "start", "until", "webhooks")
 
 
 def _subclass_names(cls: type) -> frozenset[str]:
@@ -404,7 +404,7 @@ class StreamManager:
     def _stream_settings(self, h: StreamHandle) -> Settings:
         o = h.options
         update: dict[str, Any] = {k: o[k] for k in ("fps", "realtime", "detect_people", "detect_faces", "detect_text",
-                                                    "detect_objects", "detect_hands", "face_state")
+                                                    "detect_objects", "detect_hands", "face_state", "detect_pose")
                                   if o.get(k) is not None}
         if o.get("budget") is not None:
             update["budget"] = parse_bytes(o["budget"])

@@ -89,6 +89,7 @@ class CreateStreamRequest(_Request):
     detect_objects: bool | None = None
     detect_hands: bool | None = None
     face_state: bool | None = None
+    detect_pose: bool | None = None
     budget: str | int | None = Field(None, description="store size budget, e.g. '500MB'")
     # Times are finite: JSON's Infinity, NaN or 1e400 (which parses as infinity) get 422.
     start: float = Field(0.0, ge=0, allow_inf_nan=False, description="skip stream time before this (seconds)")
