@@ -119,10 +119,11 @@ class PerceptionSettings(BaseModel):
     detect_hands: bool = Field(True, description="find hands big enough in the picture (close-ups, people near "
                                "the camera) with the shipped palm detector")
     hand_interval_s: float = Field(0.5, ge=0, description="run the hand detector at most this often, and only "
-                                   "when changes are not explained by small tracked people")
+                                   "where someone is near the camera or the picture changed with nobody tracked")
     detect_pose: bool = Field(True, description="read the posture of people tall enough in the picture (standing, "
                               "sitting, lying, an arm raised) with the shipped BlazePose model")
-    pose_interval_s: float = Field(1.0, ge=0, description="read poses at most this often")
+    pose_interval_s: float = Field(2.0, ge=0, description="read poses at most this often (as faces: posture "
+                                   "changes over seconds)")
     face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
                              "closed, facing the camera) with the shipped face mesh; needs detect_faces")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")

@@ -12,6 +12,7 @@ run only there.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,21 +199,46 @@ def default_centerface_path() -> Path | None:
     return None
 
 
+def _relaxed_cache(path: Path) -> Path | None:
+    """Where the rewritten model of ``path`` is kept between runs (keyed by the file's size and mtime)."""
+    from onlook.perception.speech_model import default_models_dir
+
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return default_models_dir() / f"centerface-free-dims-{st.st_size}-{st.st_mtime_ns}.onnx"
+
+
 def _load_centerface(path: Path, threads: int) -> Any:
     """Open the model with free batch/height/width dimensions.
 
     The shipped export declares a fixed ``[10, 3, 32, 32]`` input, which
-    onnxruntime enforces, so the declared shapes are rewritten in memory.
+    onnxruntime enforces, so the declared shapes are rewritten.
     Its weights are also listed as graph inputs, which blocks constant
-    folding; those entries are dropped.
+    folding; those entries are dropped. The rewritten model is kept in the
+    models cache: rewriting needs the ``onnx`` package, whose import alone
+    costs half a second of every start.
     """
     try:
-        import onnx
         import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ModelError(f"CenterFace needs onnxruntime ({exc.name} missing): pip install onnxruntime") from exc
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    cached = _relaxed_cache(path)
+    if cached is not None and cached.is_file():
+        try:
+            return ort.InferenceSession(str(cached), opts, providers=["CPUExecutionProvider"])
+        except Exception:  # a damaged cache entry: rewrite it below
+            pass
+    try:
+        import onnx
         from onnx.tools.update_model_dims import update_inputs_outputs_dims
-    except ImportError as exc:  # pragma: no cover - both are dependencies
-        raise ModelError(f"CenterFace needs onnx and onnxruntime ({exc.name} missing): "
-                         "pip install onnx onnxruntime") from exc
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ModelError(f"CenterFace needs onnx ({exc.name} missing): pip install onnx") from exc
     try:
         model = onnx.load(str(path))
         weights = {init.name for init in model.graph.initializer}
@@ -225,14 +251,19 @@ def _load_centerface(path: Path, threads: int) -> Any:
             {_OUTPUTS[0]: ["B", 1, "h", "w"], _OUTPUTS[1]: ["B", 2, "h", "w"],
              _OUTPUTS[2]: ["B", 2, "h", "w"], _OUTPUTS[3]: ["B", 10, "h", "w"]},
         )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        return ort.InferenceSession(model.SerializeToString(), opts,
-                                    providers=["CPUExecutionProvider"])
+        data = model.SerializeToString()
+        session = ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnx/ort raise a zoo of types for bad files
         raise ModelError(f"cannot load CenterFace model {path}: {exc}") from exc
+    if cached is not None:
+        try:  # written whole, then renamed: a reader never sees half a file
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only cache only costs the rewrite next time
+    return session
 
 
 class CenterFaceDetector:

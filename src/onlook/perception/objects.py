@@ -28,9 +28,9 @@ from typing import Protocol
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from onlook.errors import ConfigError, ModelCorrupt
+from onlook.perception.assign import linear_sum_assignment
 from onlook.types import Box, Observation, ObservationKind
 from onlook.vocabulary import Label
 

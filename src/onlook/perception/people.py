@@ -45,9 +45,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from onlook.errors import ConfigError
+from onlook.perception.assign import linear_sum_assignment
 from onlook.types import Box, Observation, ObservationKind
 
 __all__ = ["PeopleResult", "PeopleTracker"]

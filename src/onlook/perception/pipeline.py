@@ -290,7 +290,7 @@ class Perceiver:
             # A palm at 192x192 of the whole picture is seen only when the hand is big: look when someone is
             # near the camera, or when what changed is not small people walking (a hand reaching in).
             near = any(b[3] - b[1] >= _HAND_PERSON_HEIGHT for b in people_boxes)
-            if whole or near or not people_boxes or _unexplained_rois(gate, people_boxes, img.shape):
+            if whole or near or (not people_boxes and _unexplained_rois(gate, people_boxes, img.shape)):
                 self._last_run["hands"] = t
                 obs.extend(self.hands.detect(img, t, people_boxes))
                 c = self._spent("hands", c)
