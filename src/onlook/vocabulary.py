@@ -291,7 +291,7 @@ _STATE_ON: dict[BodyState, str] = {
                            r"(closed|shut|close|closes|closing)\b|\b(blink|blinks|blinked|blinking|asleep|"
                            r"sleeping|dozing|dozes|dozed)\b",
     BodyState.FACING_CAMERA: r"\b(look(s|ed|ing)?|stare[sd]?|staring|fac(e|es|ed|ing)|turn(s|ed|ing)?)\s+"
-                             r"(\w+\s+){0,3}(at|to|towards?|into)\s+(the\s+)?(camera|lens)\b|\bfacing\s+(the\s+)?"
+                             r"(\w+\s+){0,3}(at|to|towards?|into)\s+(the\s+)?(camera|lens)\b|\bfac(e|es|ed|ing)\s+(the\s+)?"
                              r"(camera|lens|us|forward)\b|\beye contact\b",
     BodyState.STANDING: r"\b(stand|stands|standing|stood)\b|\b(gets?|got|getting)\s+up\b",
     BodyState.SITTING: r"\b(sit|sits|sitting|sat|seated)\b",

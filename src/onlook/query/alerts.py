@@ -27,25 +27,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from onlook.errors import UnsupportedQuery
-from onlook.query.parse import (
-    CUT_PHRASES,
-    ENTER_WORDS,
-    EXIT_WORDS,
-    FACE_WORDS,
-    HAND_WORDS,
-    PERSON_WORDS,
-    RAISED_WORDS,
-    UNSEEN_WORDS,
-    parse_colors,
-    parse_region,
-    quoted_words,
-)
-from onlook.query.speech import speech_alert_words, words_match
-from onlook.query.text import has_any, normalize
+from onlook.perception.motion import region_of_point
+from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query
+from onlook.query.speech import words_match
+from onlook.query.understand import understand_alert
 from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
-from onlook.vocabulary import STATE_WORDS, find_objects, find_states
+from onlook.vocabulary import OBJECT_LABELS, Label
 
-__all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "SUPPORTED_HINT"]
+__all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "rule_from_query", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
@@ -84,6 +73,8 @@ class RuleKind(StrEnum):
     """At least ``count`` people (or objects of ``labels``) are visible: a state rule."""
     COUNT_BELOW = "count_below"
     """Fewer than ``count`` people (or objects of ``labels``) are visible: a state rule."""
+    COUNT_EQUAL = "count_equal"
+    """Exactly ``count`` people (or objects of ``labels``) are visible: a state rule."""
     APPEAR = "appear"
     """An object of ``labels`` (optionally in given colours, in a region) comes into view: an event rule."""
     DISAPPEAR = "disappear"
@@ -97,7 +88,8 @@ class RuleKind(StrEnum):
     an event rule, once per change (face state's own hysteresis keeps one opening one change)."""
 
 
-_STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.HAND)
+_STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.COUNT_EQUAL,
+                RuleKind.HAND)
 # The observation an entry or exit rule fires on.
 _MOVES = {RuleKind.ENTER: ObservationKind.ENTER, RuleKind.EXIT: ObservationKind.EXIT}
 _OBJECT_MOVES = {RuleKind.APPEAR: ObservationKind.APPEAR, RuleKind.DISAPPEAR: ObservationKind.DISAPPEAR}
@@ -120,6 +112,9 @@ class Rule:
             rule with labels counts those objects instead of people.
         states: Of a state rule: the (:class:`onlook.vocabulary.BodyState` value, on) changes it fires on.
         raised: Of a hand rule: only a raised hand counts.
+        cells: Motion-grid cells (``"lower left"``...) a person, object or motion must be in; empty: anywhere.
+            A named region ("on the left") covers several (:data:`onlook.query.model.REGION_CELLS`).
+        edge: Of an entry or exit rule: the picture edge crossed (``"left"``...).
     """
 
     query: str
@@ -131,6 +126,8 @@ class Rule:
     labels: tuple[str, ...] = ()
     states: tuple[tuple[str, bool], ...] = ()
     raised: bool = False
+    cells: tuple[str, ...] = ()
+    edge: str | None = None
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -141,141 +138,119 @@ class Rule:
         return self.kind in _STATE_RULES
 
 
-_NUMS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-         "nine": 9, "ten": 10}
-
-
-def _count(q: str) -> tuple[RuleKind, int] | None:
-    m = re.search(r"\b(more than|over|at least|fewer than|less than|under|(\w+) or more)\s*"
-                  r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)?\s*(people|persons|pedestrians)", q)
-    if m:
-        raw = m.group(3) or m.group(2)
-        n = int(raw) if raw and raw.isdigit() else _NUMS.get(raw or "", None)
-        if n is None:
-            return None
-        op = m.group(1)
-        if op.startswith(("more", "over")):
-            return (RuleKind.COUNT_ABOVE, n + 1)
-        if op.startswith("at least") or op.endswith("or more"):
-            return (RuleKind.COUNT_ABOVE, n)
-        return (RuleKind.COUNT_BELOW, n)
-    if re.search(r"\b(crowd|crowded|group of people)\b", q):
-        return (RuleKind.COUNT_ABOVE, 5)
-    if re.search(r"\b(nobody|no one|no people|empty)\b", q):
-        return (RuleKind.COUNT_BELOW, 1)
-    return None
-
-
-_OBJECT_GONE = re.compile(r"(?<!lower )(?<!upper )(?<!the )(?<!far )\bleft\b(?! (side|edge|corner|half))"
-                          r"|\b(removed?|taken|takes?|took|picks? up|picked up|stolen|drives? off|drove off)\b")
-
-
-def _object_count(q: str, phrases: list[str]) -> tuple[RuleKind, int] | None:
-    nums = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
-    for p in phrases:
-        m = re.search(rf"\b(more than|over|at least|fewer than|less than|under)\s+{nums}\s+(?:\w+\s+)?"
-                      rf"{re.escape(p)}\b", q)
-        m2 = re.search(rf"\b{nums} or more\s+(?:\w+\s+)?{re.escape(p)}\b", q)
-        if not m and not m2:
-            continue
-        raw = (m.group(2) if m else m2.group(1)) if (m or m2) else ""  # type: ignore[union-attr]
-        n = int(raw) if raw.isdigit() else _NUMS[raw]
-        op = m.group(1) if m else "or more"
-        if op.startswith(("more", "over")):
-            return (RuleKind.COUNT_ABOVE, n + 1)
-        if op in ("at least", "or more"):
-            return (RuleKind.COUNT_ABOVE, n)
-        return (RuleKind.COUNT_BELOW, n)
-    return None
-
-
-def _object_rule(query: str, q: str, tokens: set[str], colors: tuple[str, ...], region: str | None) -> Rule | None:
-    """A rule about objects, when the query names an object class before any person."""
-    found = find_objects(q)
-    if not found:
-        return None
-    strong_person = tokens & PERSON_WORDS - {"who", "he", "she", "they", "anyone", "anybody", "someone",
-                                               "somebody", "nobody", "everyone"}
-    first_person = min((q.find(w) for w in strong_person), default=len(q))
-    if q.find(found[0][0]) > first_person:
-        return None
-    labels = tuple(dict.fromkeys(lab.value for _, labs in found for lab in sorted(labs, key=lambda m: m.value)))
-    count = _object_count(q, [p for p, _ in found])
-    if count:
-        return Rule(query, count[0], count=count[1], labels=labels)
-    if has_any(q, EXIT_WORDS) or _OBJECT_GONE.search(q):
-        return Rule(query, RuleKind.DISAPPEAR, colors=colors, region=region, labels=labels)
-    return Rule(query, RuleKind.APPEAR, colors=colors, region=region, labels=labels)
-
-
 def compile_alert(query: str) -> Rule:
-    """Compile a free-text alert query.
+    """Compile a free-text alert query through the typed query (:func:`~onlook.query.understand.understand_alert`).
 
     Raises:
-        UnsupportedQuery: perception cannot see what the query asks about.
+        UnsupportedQuery: perception cannot see what the query asks about; the message names the part.
 
     Example:
         >>> compile_alert("someone in a red jacket appears").kind
         <RuleKind.PERSON_COLOR: 'person_color'>
         >>> compile_alert("the word TAXI appears").words
         ('taxi',)
+        >>> r = compile_alert("3+ people visible"); (r.kind, r.count)
+        (<RuleKind.COUNT_ABOVE: 'count_above'>, 3)
     """
     if not query or not query.strip():
         raise UnsupportedQuery("an alert query cannot be empty")
-    q = normalize(query)
-    tokens = set(re.findall(r"[a-z]+", q))
-    colors = parse_colors(q)
-    region = parse_region(q)
-    states = find_states(q)
-    # "the man opens his mouth wide (shout/surprise)": a state named with a sound as its gloss is the state;
-    # words to listen for are said ("says", quotes) or follow a speech verb with no state named.
-    spoken = speech_alert_words(query) if not states or re.search(r"\b(say|says|said|saying)\b|[\"“]", q) else ()
-    if spoken:
-        return Rule(query, RuleKind.SPEECH, words=spoken)
-    words = quoted_words(query)
-    if words or re.search(r"\b(the word|the text|text|word|sign says|writing)\b", q):
-        if not words:
+    return rule_from_query(query, understand_alert(query))
+
+
+def _refuse(query: str, what: str) -> UnsupportedQuery:
+    return UnsupportedQuery(f"alert {query!r} asks for something perception cannot see ({what}); {SUPPORTED_HINT}")
+
+
+def rule_from_query(query: str, q: Query) -> Rule:
+    """The :class:`Rule` that fires when the typed query ``q`` becomes true.
+
+    Raises:
+        UnsupportedQuery: a part of ``q`` is not something perception records (named in the message).
+    """
+    s = q.subject
+    if q.unknown:
+        raise _refuse(query, ", ".join(q.unknown))
+    if q.negated:
+        raise UnsupportedQuery(f"alert {query!r}: an alert fires when something happens; say what should happen "
+                               f"instead of what should not ({q.event.value}, negated)")
+    cells = tuple(sorted(REGION_CELLS[s.region])) if s.region else ()
+    labels = tuple(sorted(m.value for m in s.labels))
+    objects = tuple(m.value for m in s.labels if m in OBJECT_LABELS)
+    people = Label.PERSON in s.labels
+    colors = tuple(sorted(s.colours))
+    edge = q.edge.value if q.edge else None
+    states = tuple(sorted((st.value, on) for st, on in s.states))
+    if q.event is Event.SAY:
+        if not s.words:
+            raise UnsupportedQuery(f"alert {query!r}: say which words to listen for (\"someone says help\")")
+        return Rule(query, RuleKind.SPEECH, words=s.words)
+    if Label.TEXT in s.labels or s.words:
+        if not s.words:
             raise UnsupportedQuery(f"alert {query!r}: put the words to look for in quotes or CAPITALS")
-        return Rule(query, RuleKind.TEXT, words=words)
-    if any(p in q for p in CUT_PHRASES):
+        return Rule(query, RuleKind.TEXT, words=s.words)
+    if q.event is Event.CUT or Label.SHOT in s.labels:
         return Rule(query, RuleKind.SCENE_CUT)
     if states:
-        unseen = sorted(tokens & UNSEEN_WORDS - STATE_WORDS - {"wearing", "shirt"})
-        if unseen:
-            raise UnsupportedQuery(f"alert {query!r} asks for something perception cannot see ({', '.join(unseen)})"
-                                   f"; {SUPPORTED_HINT}")
-        return Rule(query, RuleKind.STATE, states=tuple((st.value, on) for st, on in states))
-    unseen = sorted(tokens & UNSEEN_WORDS - {"wearing", "shirt"})
-    if tokens & HAND_WORDS:
-        unseen = [w for w in unseen if w not in HAND_WORDS]
-        if not unseen and not find_objects(q):
-            return Rule(query, RuleKind.HAND, raised=bool(tokens & RAISED_WORDS))
-    objects = _object_rule(query, q, tokens, colors, region) if not unseen else None
-    if objects is not None:
-        return objects
-    count = _count(q)
-    if count and not unseen:
-        return Rule(query, count[0], count=count[1])
-    is_person = bool(tokens & PERSON_WORDS)
-    if tokens & FACE_WORDS and not unseen:
+        return Rule(query, RuleKind.STATE, states=tuple((st, on) for st, on in states))
+    if q.event in (Event.STAY, Event.STOP) or (q.event is Event.MOVE and s.labels):
+        what = {Event.STAY: "how long someone stays", Event.STOP: "objects stopping or parking",
+                Event.MOVE: "which thing moves (motion is seen per picture region, not per object)"}[q.event]
+        raise _refuse(query, what)
+    if s.labels == {Label.HAND}:
+        raised = bool(re.search(r"\b(rais\w*|up|wav\w*|lift\w*)\b", query.lower()))
+        return Rule(query, RuleKind.HAND, raised=raised)
+    if s.labels == {Label.FACE}:
         return Rule(query, RuleKind.FACE)
-    if is_person and not unseen:
-        if has_any(q, EXIT_WORDS):
-            return Rule(query, RuleKind.EXIT, colors=colors, region=region)
+    if q.compare is not None or q.event is Event.ABSENT:
+        cmp = q.compare or Comparison(Cmp.LT, 1)
+        if q.event is Event.ABSENT and q.compare is None:
+            cmp = Comparison(Cmp.LT, 1)
+        counted = () if people or not objects else objects
+        kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
+                   Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
+                   Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
+        return Rule(query, kind, count=n, labels=counted, colors=colors if people else ())
+    if not s.labels:
+        if q.event is Event.MOVE:
+            return Rule(query, RuleKind.MOTION, region=cells[0] if len(cells) == 1 else None, cells=cells)
+        raise _refuse(query, "it names nothing perception sees: say who or what (a person, a car, a hand...)")
+    if people:
+        if q.event is Event.LEAVE:
+            return Rule(query, RuleKind.EXIT, colors=colors, cells=cells, edge=edge)
+        if q.event is Event.ENTER or (q.event is Event.APPEAR and not colors):
+            return Rule(query, RuleKind.ENTER, colors=colors, cells=cells, edge=edge)
+        if q.event is Event.MOVE:
+            return Rule(query, RuleKind.MOTION, cells=cells)
         if colors:
-            return Rule(query, RuleKind.PERSON_COLOR, colors=colors, region=region)
-        if has_any(q, ENTER_WORDS) or re.search(r"\b(in view|visible|into view)\b", q):
-            return Rule(query, RuleKind.ENTER, region=region)
-    if re.search(r"\b(motion|movement|moving|moves|activity)\b", q) and not unseen:
-        return Rule(query, RuleKind.MOTION, region=region)
-    what = f" ({', '.join(unseen)})" if unseen else ""
-    raise UnsupportedQuery(f"alert {query!r} asks for something perception cannot see{what}; {SUPPORTED_HINT}")
+            return Rule(query, RuleKind.PERSON_COLOR, colors=colors, cells=cells)
+        # "a person is present", "when the room is not empty": someone in view, with hysteresis.
+        return Rule(query, RuleKind.COUNT_ABOVE, count=1, cells=cells)
+    if objects:
+        if q.event is Event.LEAVE:
+            return Rule(query, RuleKind.DISAPPEAR, colors=colors, cells=cells, labels=objects)
+        return Rule(query, RuleKind.APPEAR, colors=colors, cells=cells, labels=objects)
+    raise _refuse(query, ", ".join(labels))
+
+
+def _cell(o: Observation) -> str | None:
+    """The motion-grid cell an observation is in: its ``region`` attribute, else its box's centre."""
+    if o.attrs.get("region"):
+        return str(o.attrs["region"])
+    if o.box is not None:
+        return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+    return None
 
 
 def _person_matches(o: Observation, rule: Rule) -> bool:
     if rule.colors and not set(rule.colors) & set(o.attrs.get("colors", [])):
         return False
-    return not (rule.region and o.attrs.get("region") not in (None, rule.region))
+    if rule.edge and o.kind in (ObservationKind.ENTER, ObservationKind.EXIT) and o.attrs.get("edge") != rule.edge:
+        return False
+    cells = set(rule.cells) or ({rule.region} if rule.region else set())
+    if cells:
+        cell = _cell(o)
+        return cell is None or cell in cells
+    return True
 
 
 @dataclass
@@ -431,24 +406,30 @@ class AlertBook:
             return hits or None
         # State rules, with hysteresis.
         if r.kind == RuleKind.MOTION:
+            cells = set(r.cells) or ({r.region} if r.region else set())
             hits = [o for o in obs if o.kind == ObservationKind.MOTION
-                    and (r.region is None or r.region in o.attrs.get("regions", []))]
+                    and (not cells or cells & set(o.attrs.get("regions", [])))]
         elif r.kind == RuleKind.FACE:
             hits = [o for o in obs if o.kind == ObservationKind.FACE]
         elif r.kind == RuleKind.HAND:
             hits = [o for o in obs if o.kind == ObservationKind.HAND and (not r.raised or o.attrs.get("raised"))]
-        elif r.labels:  # objects counted
-            objs = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels]
-            if r.kind == RuleKind.COUNT_ABOVE:
-                hits = objs if len(objs) >= r.count else []
+        else:  # counts: of objects of ``labels``, else of people (in given colours or cells)
+            if r.labels:
+                things = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels
+                          and _person_matches(o, r)]
+                n = len(things)
             else:
-                hits = ([Observation(t=t, kind=ObservationKind.COUNT, label=str(len(objs)), score=1.0,
-                                     attrs={"labels": list(r.labels)})] if len(objs) < r.count else [])
-        elif r.kind == RuleKind.COUNT_ABOVE:
-            hits = [o for o in obs if o.kind == ObservationKind.PERSON] if a.people >= r.count else []
-        else:  # count_below
-            hits = ([Observation(t=t, kind=ObservationKind.COUNT, label=str(a.people), score=1.0)]
-                    if a.people < r.count else [])
+                things = [o for o in obs if o.kind == ObservationKind.PERSON and _person_matches(o, r)]
+                n = len(things) if (r.colors or r.cells) else a.people
+            holds = (n >= r.count if r.kind == RuleKind.COUNT_ABOVE else n < r.count if r.kind == RuleKind.COUNT_BELOW
+                     else n == r.count)
+            if not holds:
+                hits = []
+            elif r.kind == RuleKind.COUNT_ABOVE and things:
+                hits = things
+            else:
+                hits = [Observation(t=t, kind=ObservationKind.COUNT, label=str(n), score=1.0,
+                                    attrs={"labels": list(r.labels)} if r.labels else {})]
         if hits:
             # Re-arm when the condition was seen false for release_s, even if only one
             # quiet analysis fell in between (sparse sampling, image folders, outages).

