@@ -17,10 +17,16 @@ from onlook.types import Alert, Analysis, Frame, Observation, ObservationKind
 ALERTS = [
     ("someone in a red jacket appears", "person_color", ("red",), (), None, 0, None),
     ("someone wearing a red shirt appears", "person_color", ("red",), (), None, 0, None),
-    ("a person in a grey coat walks in", "person_color", ("gray",), (), None, 0, None),
+    ("a person in a grey coat walks in", "enter", ("gray",), (), None, 0, None),
     ("a person enters", "enter", (), (), None, 0, None),
-    ("someone enters on the left", "enter", (), (), "middle left", 0, None),
-    ("someone is visible", "enter", (), (), None, 0, None),
+    ("someone enters in the top left corner", "enter", (), (), "upper left", 0, None),
+    ("someone is visible", "count_above", (), (), None, 1, None),
+    ("a person is present", "count_above", (), (), None, 1, None),
+    ("when the room is not empty", "count_above", (), (), None, 1, None),
+    ("when the room becomes empty", "count_below", (), (), None, 1, None),
+    ("3+ people visible", "count_above", (), (), None, 3, None),
+    ("the number of people drops below 3", "count_below", (), (), None, 3, None),
+    ("exactly two people are in view", "count_equal", (), (), None, 2, None),
     ("someone leaves", "exit", (), (), None, 0, None),
     ("a person in blue leaves", "exit", ("blue",), (), None, 0, None),
     ("the word TAXI appears", "text", (), ("taxi",), None, 0, None),
@@ -65,7 +71,7 @@ def test_compile_alert(query: str, kind: str | None, colors: tuple[str, ...], wo
         return
     rule = compile_alert(query)
     assert rule == Rule(query, kind, colors=colors, words=words, region=region, count=count, states=rule.states,
-                        raised=rule.raised)
+                        raised=rule.raised, edge=rule.edge)
     assert type(rule.kind) is RuleKind and rule.kind == kind
     assert bool(rule.states) == (kind == "state")
 
@@ -75,7 +81,7 @@ OBJECT_ALERTS = [
     ("alert when a dog appears", "appear", ("dog",), (), None, 0),
     ("a car in the lower left", "appear", ("car",), (), "lower left", 0),
     ("a red car shows up", "appear", ("car",), ("red",), None, 0),
-    ("a bicycle comes into view on the left", "appear", ("bicycle",), (), "middle left", 0),
+    ("a bicycle comes into view in the lower left", "appear", ("bicycle",), (), "lower left", 0),
     ("a van arrives", "appear", ("car", "truck"), (), None, 0),
     ("the car leaves", "disappear", ("car",), (), None, 0),
     ("the car left", "disappear", ("car",), (), None, 0),
@@ -162,8 +168,8 @@ def test_hand_alerts_fire_when_a_hand_comes_into_view_and_raised_only_for_a_rais
     assert [a.query for a in book.check(at(4.5, False))] == ["a hand appears"]
 
 
-@pytest.mark.parametrize(("query", "named"), [("a dog barks", "barks"), ("someone opens the boot of a car", "boot"),
-                                              ("the man opens his mouth holding a cup", "holding")])
+@pytest.mark.parametrize(("query", "named"), [("a dog barks", "bark"), ("someone opens the boot of a car", "boot"),
+                                              ("the man opens his mouth holding a cup", "hold")])
 def test_unsupported_alert_names_what_and_what_is_supported(query: str, named: str) -> None:
     with pytest.raises(UnsupportedQuery) as info:
         compile_alert(query)
@@ -186,6 +192,7 @@ RULE_KINDS = [
     ("enter", RuleKind.ENTER), ("exit", RuleKind.EXIT), ("person_color", RuleKind.PERSON_COLOR),
     ("text", RuleKind.TEXT), ("scene_cut", RuleKind.SCENE_CUT), ("motion", RuleKind.MOTION),
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
+    ("count_equal", RuleKind.COUNT_EQUAL),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
     ("state", RuleKind.STATE), ("hand", RuleKind.HAND),
 ]
@@ -446,3 +453,38 @@ def test_people_already_in_view_at_registration_do_not_fire() -> None:
     book.add("someone in red appears", visible=[person(1.0, 1, ["red"])])
     alerts = run(book, [(1.5, [person(1.5, 1, ["red"]), person(1.5, 2, ["red"])])])
     assert [a.evidence[0].track_id for a in alerts] == [2]
+
+
+@pytest.mark.parametrize(("query", "kind", "edge", "cells"), [
+    ("someone comes from the left", "enter", "left", ()),
+    ("someone enters on the left", "enter", "left", ()),
+    ("someone in red leaves through the left", "exit", "left", ()),
+    ("someone walks out on the right side", "exit", "right", ()),
+    ("more than 2 people on the left", "count_above", None, ("lower left", "middle left", "upper left")),
+    ("motion on the right", "motion", None, ("lower right", "middle right", "upper right")),
+])
+def test_edges_and_regions(query: str, kind: str, edge: str | None, cells: tuple[str, ...]) -> None:
+    rule = compile_alert(query)
+    assert (rule.kind, rule.edge, rule.cells) == (kind, edge, cells)
+
+
+def test_entry_edge_and_region_rules_fire_only_on_their_side() -> None:
+    book = AlertBook("cam", release_s=0.0)
+    book.add("someone comes from the left")
+    book.add("more than 1 person on the left")
+
+    def analysis(t: float, obs: list[Observation], people: int) -> Analysis:
+        return Analysis(frame=Frame("cam", int(t), t, t, np.zeros((4, 4, 3), np.uint8)), observations=obs,
+                        people=people)
+
+    right = Observation(t=1.0, kind=ObservationKind.ENTER, label="person", score=1.0, track_id=1,
+                        attrs={"edge": "right"})
+    assert book.check(analysis(1.0, [right], 1)) == []
+    left = Observation(t=2.0, kind=ObservationKind.ENTER, label="person", score=1.0, track_id=2,
+                       attrs={"edge": "left"})
+    fired = book.check(analysis(2.0, [left], 2))
+    assert [a.query for a in fired] == ["someone comes from the left"]
+    on_left = [Observation(t=3.0, kind=ObservationKind.PERSON, label="person", score=1.0, track_id=k,
+                           box=(0.05, 0.2, 0.2, 0.9)) for k in (2, 3)]
+    fired = book.check(analysis(3.0, on_left, 2))
+    assert [a.query for a in fired] == ["more than 1 person on the left"]

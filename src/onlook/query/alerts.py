@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from onlook.errors import UnsupportedQuery
 from onlook.perception.motion import region_of_point
-from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query
+from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query, Region
 from onlook.query.speech import words_match
 from onlook.query.understand import understand_alert
 from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
@@ -174,8 +174,12 @@ def rule_from_query(query: str, q: Query) -> Rule:
         raise UnsupportedQuery(f"alert {query!r}: an alert fires when something happens; say what should happen "
                                f"instead of what should not ({q.event.value}, negated)")
     cells = tuple(sorted(REGION_CELLS[s.region])) if s.region else ()
+    if q.edge and not (Label.PERSON in s.labels) and s.region is None:
+        cells = tuple(sorted(REGION_CELLS[Region(q.edge.value)]))  # objects: where they appear, not an edge
+    # One cell is the rule's ``region`` (what motion and the stored rules have always matched on).
+    region, cells = (cells[0], ()) if len(cells) == 1 else (None, cells)
     labels = tuple(sorted(m.value for m in s.labels))
-    objects = tuple(m.value for m in s.labels if m in OBJECT_LABELS)
+    objects = tuple(sorted(m.value for m in s.labels if m in OBJECT_LABELS))
     people = Label.PERSON in s.labels
     colors = tuple(sorted(s.colours))
     edge = q.edge.value if q.edge else None
@@ -209,26 +213,26 @@ def rule_from_query(query: str, q: Query) -> Rule:
         kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
                    Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
                    Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
-        return Rule(query, kind, count=n, labels=counted, colors=colors if people else ())
+        return Rule(query, kind, count=n, labels=counted, colors=colors if people else (), region=region, cells=cells)
     if not s.labels:
         if q.event is Event.MOVE:
-            return Rule(query, RuleKind.MOTION, region=cells[0] if len(cells) == 1 else None, cells=cells)
+            return Rule(query, RuleKind.MOTION, region=region, cells=cells)
         raise _refuse(query, "it names nothing perception sees: say who or what (a person, a car, a hand...)")
     if people:
         if q.event is Event.LEAVE:
-            return Rule(query, RuleKind.EXIT, colors=colors, cells=cells, edge=edge)
+            return Rule(query, RuleKind.EXIT, colors=colors, region=region, cells=cells, edge=edge)
         if q.event is Event.ENTER or (q.event is Event.APPEAR and not colors):
-            return Rule(query, RuleKind.ENTER, colors=colors, cells=cells, edge=edge)
+            return Rule(query, RuleKind.ENTER, colors=colors, region=region, cells=cells, edge=edge)
         if q.event is Event.MOVE:
-            return Rule(query, RuleKind.MOTION, cells=cells)
+            return Rule(query, RuleKind.MOTION, region=region, cells=cells)
         if colors:
-            return Rule(query, RuleKind.PERSON_COLOR, colors=colors, cells=cells)
+            return Rule(query, RuleKind.PERSON_COLOR, colors=colors, region=region, cells=cells)
         # "a person is present", "when the room is not empty": someone in view, with hysteresis.
-        return Rule(query, RuleKind.COUNT_ABOVE, count=1, cells=cells)
+        return Rule(query, RuleKind.COUNT_ABOVE, count=1, region=region, cells=cells)
     if objects:
         if q.event is Event.LEAVE:
-            return Rule(query, RuleKind.DISAPPEAR, colors=colors, cells=cells, labels=objects)
-        return Rule(query, RuleKind.APPEAR, colors=colors, cells=cells, labels=objects)
+            return Rule(query, RuleKind.DISAPPEAR, colors=colors, region=region, cells=cells, labels=objects)
+        return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects)
     raise _refuse(query, ", ".join(labels))
 
 

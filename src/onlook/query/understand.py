@@ -48,7 +48,10 @@ from onlook.query.model import (
 )
 from onlook.vocabulary import OBJECT_WORDS, BodyState, Label, find_states
 
-__all__ = ["understand", "understand_alert", "label_words", "Token", "tokenize"]
+CROWD = 5
+"""How many people "a crowd" means in an alert rule."""
+
+__all__ = ["CROWD", "understand", "understand_alert", "label_words", "Token", "tokenize"]
 
 # ---------------------------------------------------------------------------------------------------
 # Lexicon: lemmas to perception labels and to the parts of a query.
@@ -153,10 +156,12 @@ _ENTER_PARTICLE_VERBS = {"come", "walk", "step", "get", "run", "drive", "ride", 
                          "pull", "show", "turn", "pop", "move", "cycle", "bike", "head", "cross", "go"}
 _ENTER_PARTICLES = {"in", "into", "inside", "up", "by"}
 _LEAVE_VERBS = {"leave", "exit", "depart", "disappear", "vanish"}
+# Of an object, being taken away is its leaving the view ("someone takes the laptop").
+_REMOVE_VERBS = {"take", "remove", "steal", "grab", "snatch", "pick"}
 _LEAVE_PARTICLES = {"out", "away", "off"}
 _APPEAR_VERBS = {"appear", "emerge", "materialize", "materialise"}
 _STAY_VERBS = {"stay", "remain", "linger", "loiter", "wait", "hang", "hover", "idle", "dwell"}
-_MOVE_VERBS = {"move", "walk", "run", "wander", "pace", "drive", "ride", "cycle", "jog", "roam", "travel",
+_MOVE_VERBS = {"activity", "move", "walk", "run", "wander", "pace", "drive", "ride", "cycle", "jog", "roam", "travel",
                "pass", "go", "roll", "cross", "stroll", "hurry", "rush", "motion", "movement", "moving"}
 _STOP_VERBS = {"stop", "park", "halt", "pause", "freeze", "brake"}
 _SAY_VERBS = {"say", "mention", "speak", "talk", "utter", "shout", "yell", "call", "announce", "whisper"}
@@ -165,7 +170,7 @@ _CUT_WORDS = {"cut", "transition"}
 _STATE_VERB_WORDS = {"sit", "stand", "lie", "fall", "raise", "lift", "open", "close", "shut", "yawn", "gasp",
                      "blink", "sleep", "doze", "face", "lower", "drop", "wake", "seat", "mouth", "eye", "arm",
                      "jaw", "camera", "lens", "look", "stare", "turn", "floor", "ground", "contact", "down",
-                     "asleep", "agape", "wide", "wave", "hold", "put", "throw", "air", "forward", "away",
+                     "asleep", "agape", "wide", "wave", "put", "throw", "air", "forward", "away",
                      "lay", "get", "up"}
 
 
@@ -563,6 +568,8 @@ def _understand(text: str, alert: bool) -> Query:
     # "How many people are on the left right now?" and "is there anyone?" are about now even without "now".
     if time.kind is TimeKind.ALL and not is_alert and _present_tense(r, event, ask):
         time = TimeRange(TimeKind.NOW)
+    if compare is None and is_alert and re.search(r"\b(crowd|crowds|crowded|crowding|throng)\b", q):
+        compare = Comparison(Cmp.GE, CROWD)  # a crowd, for a rule, is CROWD people or more
     if compare and ask is Ask.COUNT:
         compare = None
     if ask is Ask.COUNT and compare is None and event is Event.ABSENT:
@@ -586,7 +593,8 @@ def _quoted(raw: str) -> tuple[str, ...]:
     found = re.findall(r"[\"“]([^\"”]+)[\"”]", raw)
     found += re.findall(r"(?:^|(?<=[\s(]))['‘]([^'’]+)['’](?=[\s.,;:!?)]|$)", raw)
     letters = [c for c in raw if c.isalpha()]
-    shouting = letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
+    shouting = (letters and sum(c.isupper() for c in letters) / len(letters) > 0.6
+                and len(re.findall(r"[A-Za-z]+", raw)) >= 3)  # "NO ENTRY" is a sign; "HOW MANY PEOPLE" is shouting
     if not shouting:  # a whole question in capitals is shouting, not words to find
         found += [w for w in re.findall(r"\b([A-Z][A-Z0-9]{1,})\b", raw) if w not in ("TV", "OK", "ID", "I")]
     out: list[str] = []
@@ -1028,6 +1036,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
                 new = Event.LEAVE
         elif lem in _ENTER_VERBS:
             new = Event.ENTER
+        elif lem in _REMOVE_VERBS and labels and not labels & {Label.PERSON, Label.TEXT, Label.SHOT}:
+            new = Event.LEAVE
         elif lem in ("come", "arrive", "show", "pop", "turn", "walk", "step", "get", "run", "drive", "ride", "roll",
                      "wander", "stroll", "pull", "head", "cycle", "move", "go") and particle & _LEAVE_PARTICLES and \
                 not particle & {"in", "into"}:
