@@ -15,10 +15,13 @@ from typing import Any, ClassVar
 from onlook.answer.base import Answerer, BaseAnswerer, History
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
+from onlook.query.model import Anchor, Event, FollowUp, Query, TimeKind, TimeRange
 from onlook.query.parse import (
     RAISED_WORDS,
     UNSEEN_WORDS,
     Intent,
+    TimeScope,
+    intent_from_query,
     parse_colors,
     parse_edge,
     parse_question,
@@ -26,6 +29,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
+from onlook.query.understand import understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
 from onlook.vocabulary import STATE_NEEDS, STATE_WORDS, BodyState, find_objects, find_states, plural
 
@@ -90,7 +94,7 @@ _STATE_NOW = {
 
 
 def _where(scope_kind: str, since: float, until: float) -> str:
-    if scope_kind == "window":
+    if scope_kind in ("window", "range"):
         return f" between {format_ts(since)} and {format_ts(until)}"
     if scope_kind == "start":
         return f" in the first {format_ts(until)}"
@@ -123,7 +127,13 @@ class ExtractiveAnswerer(BaseAnswerer):
             said = answer_speech(question, view, at, spoken)
             if said is not None:  # always, given a parsed speech question
                 return said
-        intent = parse_question(question)
+        query = understand(question)
+        if query.follow is not None:
+            query = resolve_followup(query, history)
+        scope = resolve_time(query.time, view, at)
+        if isinstance(scope, str):  # the time range is relative to an event that has not happened
+            return Answer(question, scope, at, 0.4, value=0 if query.ask.value in ("count", "frequency") else None)
+        intent = intent_from_query(query, scope)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
         if intent.subject == "object" and intent.kind in ("count", "when", "presence", "color"):
@@ -134,7 +144,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             return self._hands(question, view, at, intent)
         handler = {
             "count": self._count, "when": self._when, "color": self._color, "read": self._read,
-            "presence": self._presence, "describe": self._describe,
+            "presence": self._presence, "describe": self._describe, "peak": self._peak, "where": self._locate,
+            "duration": self._duration,
         }.get(intent.kind)
         if handler is None:
             return self._fallback(question, view, at, intent)
@@ -436,11 +447,13 @@ class ExtractiveAnswerer(BaseAnswerer):
                 row = view.state_at(min(t, at))
                 if row is None:
                     return self._abstain(question, at, "I have not seen anything yet.")
-                if it.colors:
+                if it.colors or it.cells:
                     ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON
-                           and set(it.colors) & set(o.attrs.get("colors", []))]
+                           and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
+                           and (not it.cells or _cell(o) in it.cells)]
                     n = len(ppl)
-                    text = f"{_people(n)} in {'/'.join(it.colors)} visible at {format_ts(row['t'])}."
+                    text = (f"{_people(n)}{' in ' + '/'.join(it.colors) if it.colors else ''}"
+                            f"{_place(it)} visible at {format_ts(row['t'])}.")
                 else:
                     n = int(row["people"])
                     # A close-up defeats the people tracker but not the face detector: count faces
@@ -479,7 +492,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         last = it.order == "last"
         not_seen = ""
         # Unfiltered kinds need only the first (or last) few rows; filtered ones are scanned.
-        few: dict[str, Any] = dict(newest=last, limit=6)
+        few: dict[str, Any] = dict(newest=last, limit=max(6, it.nth or 1))
         if it.subject == "scene_cut":
             cands, what = view.sightings([ObservationKind.SCENE_CUT], since, until, **few), "a scene change"
             not_seen = "no scene change"
@@ -516,7 +529,11 @@ class ExtractiveAnswerer(BaseAnswerer):
         if not cands:
             return Answer(question, f"Not seen{_where(it.scope.kind, since, until)}: {not_seen or 'that'}.",
                           at, 0.4, value=None)
-        o, kf = cands[-1] if last else cands[0]
+        nth = it.nth or 1
+        if nth > len(cands):
+            return Answer(question, f"Only {len(cands)} so far{_where(it.scope.kind, since, until)}: there was no "
+                          f"{_ordinal_word(nth)} ({what}).", at, 0.4, value=None)
+        o, kf = cands[-nth] if last else cands[nth - 1]
         total = len(cands)
         if len(cands) == 6 and it.subject in ("scene_cut", "person", None) and not (it.colors or it.region):
             kind = (ObservationKind.SCENE_CUT if it.subject == "scene_cut"
@@ -566,8 +583,8 @@ class ExtractiveAnswerer(BaseAnswerer):
 
     def _read(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         since, until = it.scope.bounds(at)
-        if it.scope.kind == "now":
-            since = max(0.0, at - 15.0)
+        if it.scope.kind == "now":  # what is on screen now, with what was read before it as context
+            since, until = 0.0, at
         texts = view.sightings([ObservationKind.TEXT], since, until)
         if not texts:
             return Answer(question, f"I have not read any text on screen{_where(it.scope.kind, since, until)}.",
@@ -594,10 +611,19 @@ class ExtractiveAnswerer(BaseAnswerer):
             ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON]
             if it.colors:
                 ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
-            yes = bool(ppl) if (it.colors or it.subject == "person") else bool(row["people"])
-            return Answer(question, ("Yes: " if yes else "No: ") + f"{_people(len(ppl))}"
-                          f"{' in ' + '/'.join(it.colors) if it.colors else ''} visible at {format_ts(row['t'])}.",
-                          at, 0.6, value=yes)
+            if it.cells:
+                ppl = [o for o in ppl if _cell(o) in it.cells]
+            n = len(ppl) if (it.colors or it.cells or it.subject == "person") else int(row["people"])
+            if not (it.colors or it.cells):
+                n = max(n, int(row["people"]))
+            if it.compare is not None:
+                yes = _compare(n, it.compare)
+            else:
+                yes = (n == 0) if it.absent else n > 0
+            return Answer(question, ("Yes: " if yes else "No: ") + f"{_people(n)}"
+                          f"{' in ' + '/'.join(it.colors) if it.colors else ''}{_place(it)} visible at "
+                          f"{format_ts(row['t'])}.", at, 0.6, value=yes,
+                          evidence=(Evidence(row["t"], f"{_people(n)} tracked", None),))
         if it.subject in ("person", "color", None):
             ans = self._when(question, view, at, it)
             if ans.abstained:
@@ -606,6 +632,82 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, ("Yes. " if yes else "No. ") + ans.text, at, ans.confidence, value=yes,
                           evidence=ans.evidence, span=ans.span)
         return self._fallback(question, view, at, it)
+
+    def _peak(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """The most people (or objects of the named classes) in view at once in a range."""
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since, until = 0.0, at
+        rows = view.frames(since, until, limit=_PEAK_ROWS)
+        latest = view.state_at(until)
+        if latest is not None and since <= latest["t"] <= until:
+            rows = [*rows, latest]
+        if not rows:
+            return self._abstain(question, at, "I have not seen anything yet.")
+
+        def count(row: Any) -> int:
+            if it.subject == "object":
+                return sum(1 for o in row.get("obs") or [] if o.kind == ObservationKind.OBJECT
+                           and o.label in it.labels)
+            if it.colors or it.cells:
+                return sum(1 for o in row.get("obs") or [] if o.kind == ObservationKind.PERSON
+                           and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
+                           and (not it.cells or _cell(o) in it.cells))
+            return int(row["people"])
+
+        if it.subject not in ("person", "object", None, "color"):
+            return self._abstain(question, at, f"{CANNOT_SEE}; I count people and objects at once, not that.")
+        best = max(rows, key=lambda r: (count(r), -r["t"]))
+        n = count(best)
+        name = _count_text([], "/".join(it.labels)) if False else (
+            ("/".join(plural(x) for x in it.labels)) if it.subject == "object" else "people")
+        return Answer(question, f"At most {n} {name if n != 1 or it.subject == 'object' else 'person'}"
+                      f"{_place(it)} at once{_where(it.scope.kind, since, until)}, first at {format_ts(best['t'])}.",
+                      at, 0.6, value=n, span=(round(best["t"], 2), round(best["t"] + 0.5, 2)),
+                      evidence=(Evidence(best["t"], f"{n} at once", None),))
+
+    def _locate(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """Where in the picture the subject is now (or was last seen)."""
+        row = view.state_at(at)
+        if row is None:
+            return self._abstain(question, at, "I have not seen anything yet.")
+        if it.subject == "object":
+            things = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in it.labels]
+        elif it.subject in ("person", None, "color", "state"):
+            things = [o for o in row["obs"] if o.kind == ObservationKind.PERSON]
+        elif it.subject == "face":
+            things = [o for o in row["obs"] if o.kind == ObservationKind.FACE]
+        else:
+            return self._abstain(question, at, f"{CANNOT_SEE}; I cannot say where that is.")
+        if it.colors:
+            things = [o for o in things if set(it.colors) & set(o.attrs.get("colors", []))]
+        cells = [c for c in (_cell(o) for o in things) if c]
+        if not cells:
+            return Answer(question, f"I do not see {'that' if it.subject else 'anyone'} at {format_ts(row['t'])}.",
+                          at, 0.5, value=None)
+        where = ", ".join(dict.fromkeys(cells))
+        return Answer(question, f"In the {where} of the picture at {format_ts(row['t'])}.", at, 0.6, value=cells[0],
+                      evidence=(Evidence(row["t"], where, None),))
+
+    def _duration(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """How long people were in view (or nobody was, for an empty room) in a range, from the timeline."""
+        if it.subject not in ("person", None):
+            return self._abstain(question, at, f"{CANNOT_SEE}; I can time how long people were in view or the "
+                                 "view was empty, not that.")
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since, until = 0.0, at
+        rows = view.frames(since, until, limit=_PEAK_ROWS)
+        if len(rows) < 2:
+            return self._abstain(question, at, "I have not seen enough yet.")
+        total = 0.0
+        for a, b in zip(rows, rows[1:]):
+            held = (int(a["people"]) == 0) if it.absent else int(a["people"]) > 0
+            if held:
+                total += max(0.0, b["t"] - a["t"])
+        what = "nobody was in view" if it.absent else "someone was in view"
+        return Answer(question, f"{format_ts(total)} in all{_where(it.scope.kind, since, until)} ({what}).", at,
+                      0.5, value=round(total, 1))
 
     def _describe(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         since, until = it.scope.bounds(at)
@@ -629,6 +731,114 @@ class ExtractiveAnswerer(BaseAnswerer):
         return Answer(question, f"Most relevant: {h.description}", at, min(0.5, h.score / 2),
                       span=(h.start, h.end),
                       evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))
+
+
+_PEAK_ROWS = 200_000  # timeline rows a peak or duration reads at most (about a day at 2 rows a second)
+
+
+def _cell(o: Observation) -> str | None:
+    """The motion-grid cell an observation is in (its ``region``, else its box's centre)."""
+    if o.attrs.get("region"):
+        return str(o.attrs["region"])
+    if o.box is not None:
+        from onlook.perception.motion import region_of_point
+        return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+    return None
+
+
+_REGION_WORDS = {frozenset({"upper left", "middle left", "lower left"}): "on the left",
+                 frozenset({"upper right", "middle right", "lower right"}): "on the right",
+                 frozenset({"upper left", "upper centre", "upper right"}): "at the top",
+                 frozenset({"lower left", "lower centre", "lower right"}): "at the bottom"}
+
+
+def _place(it: Intent) -> str:
+    """The region constraint an answer applied, in words (" on the left")."""
+    if not it.cells:
+        return ""
+    return " " + _REGION_WORDS.get(frozenset(it.cells), "in the " + "/".join(it.cells))
+
+
+def _compare(n: int, cmp: tuple[str, int]) -> bool:
+    op, k = cmp
+    return {"eq": n == k, "gt": n > k, "ge": n >= k, "lt": n < k, "le": n <= k}[op]
+
+
+def _ordinal_word(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third"}.get(n, f"{n}th")
+
+
+_ANCHOR_KINDS = {Event.CUT: ObservationKind.SCENE_CUT, Event.ENTER: ObservationKind.ENTER,
+                 Event.APPEAR: ObservationKind.ENTER, Event.LEAVE: ObservationKind.EXIT}
+
+
+def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
+    """The answerer's time scope for a typed time range, resolving anchors ("after the first cut") in memory.
+
+    Returns:
+        The scope, or a sentence saying the anchor event has not happened (the range is then empty).
+    """
+    from onlook.query.parse import _scope
+    if t.kind is TimeKind.AGO:
+        p = max(0.0, at - (t.seconds or 0.0))
+        half = max(2.0, (t.seconds or 0.0) / 4)
+        return TimeScope("range", max(0.0, p - half), min(at, p + half))
+    if t.anchor is None or t.kind not in (TimeKind.BEFORE, TimeKind.AFTER):
+        return _scope(t)
+    a: Anchor = t.anchor
+    kind = _ANCHOR_KINDS.get(a.event)
+    if kind is None:
+        return _scope(t)
+    seen = view.sightings([kind], 0.0, at, newest=a.ordinal < 0, limit=max(1, abs(a.ordinal)))
+    idx = abs(a.ordinal) - 1
+    what = {Event.CUT: "scene change", Event.ENTER: "entry", Event.APPEAR: "entry", Event.LEAVE: "exit"}[a.event]
+    if len(seen) <= idx:
+        if t.kind is TimeKind.BEFORE:
+            return TimeScope("all")
+        return f"There has been no {_ordinal_word(abs(a.ordinal)) if a.ordinal > 0 else 'last'} {what} yet " \
+               f"(up to {format_ts(at)}), so nothing after it."
+    o = seen[idx][0] if a.ordinal > 0 else seen[-1 - idx][0] if len(seen) > idx else seen[0][0]
+    if t.kind is TimeKind.AFTER:
+        return TimeScope("range", o.t + 0.01, None)
+    return TimeScope("range", 0.0, max(0.0, o.t - 0.01))
+
+
+def resolve_followup(query: Query, history: Any) -> Query:
+    """A follow-up ("and after that?", "what about the left side?") made whole with the turn before it."""
+    if not history:
+        return query
+    prev = history[-1]
+    question = prev.get("question", "") if isinstance(prev, dict) else getattr(prev, "question", "")
+    span = prev.get("span") if isinstance(prev, dict) else getattr(prev, "span", None)
+    evidence = (prev.get("evidence") if isinstance(prev, dict) else getattr(prev, "evidence", ())) or ()
+    base = understand(str(question))
+    if base.follow is not None or base.ask.value == "unknown":
+        return query
+    about = tuple(span) if span else ((min(evidence), max(evidence)) if evidence else None)
+    if query.follow is FollowUp.AFTER_PREVIOUS:
+        start = about[1] if about else None
+        if start is None:
+            return base
+        return base.with_(time=TimeRange(TimeKind.AFTER, start_s=float(start) + 0.01),
+                          ordinal=1 if base.ordinal is not None or base.ask.value == "when" else base.ordinal)
+    if query.follow is FollowUp.BEFORE_PREVIOUS:
+        end = about[0] if about else None
+        if end is None:
+            return base
+        return base.with_(time=TimeRange(TimeKind.BEFORE, end_s=max(0.0, float(end) - 0.01)),
+                          ordinal=-1 if base.ordinal is not None or base.ask.value == "when" else base.ordinal)
+    # AMEND: the previous query with what this turn names.
+    s, b = query.subject, base.subject
+    from dataclasses import replace as _replace
+    subject = _replace(b, labels=s.labels or b.labels, colours=s.colours or b.colours, region=s.region or b.region,
+                       states=s.states or b.states, words=s.words or b.words, size=s.size or b.size,
+                       moving=b.moving if s.moving is None else s.moving)
+    return base.with_(subject=subject, ask=base.ask if query.ask.value == "unknown" else query.ask,
+                      time=query.time if query.time != TimeRange() else base.time,
+                      event=query.event if query.event is not Event.PRESENT else base.event,
+                      edge=query.edge or base.edge, compare=query.compare or base.compare,
+                      ordinal=query.ordinal if query.ordinal is not None else base.ordinal,
+                      unknown=query.unknown or base.unknown, follow=None)
 
 
 _NEGATION = re.compile(r"\b(no|nobody|none|nothing|not|never|no one|neither)\b")

@@ -174,7 +174,7 @@ def rule_from_query(query: str, q: Query) -> Rule:
         raise UnsupportedQuery(f"alert {query!r}: an alert fires when something happens; say what should happen "
                                f"instead of what should not ({q.event.value}, negated)")
     cells = tuple(sorted(REGION_CELLS[s.region])) if s.region else ()
-    if q.edge and not (Label.PERSON in s.labels) and s.region is None:
+    if q.edge and Label.PERSON not in s.labels and s.region is None:
         cells = tuple(sorted(REGION_CELLS[Region(q.edge.value)]))  # objects: where they appear, not an edge
     # One cell is the rule's ``region`` (what motion and the stored rules have always matched on).
     region, cells = (cells[0], ()) if len(cells) == 1 else (None, cells)

@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass, field
 
 from onlook.perception.color import COLOR_NAMES
+from onlook.query.model import Query, TimeRange
 from onlook.query.text import has_any, normalize
 from onlook.vocabulary import STATE_WORDS, find_objects, find_states
 
 __all__ = ["TimeScope", "Intent", "parse_time_scope", "parse_question", "parse_colors",
-           "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS"]
+           "parse_region", "parse_edge", "quoted_words", "UNSEEN_WORDS", "intent_from_query"]
 
 _COLOR_SYNONYMS = {
     "grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red", "scarlet": "red",
@@ -77,15 +78,21 @@ class TimeScope:
 
     Attributes:
         kind: ``"now"``, ``"all"`` (so far), ``"window"`` (last N s),
-            ``"start"`` (the beginning), ``"point"`` (around a given time).
-        seconds: Window length for ``"window"``; the time for ``"point"``.
+            ``"start"`` (the beginning), ``"point"`` (around a given time), ``"range"`` (``seconds`` to
+            ``until``, resolved from a typed query's time range).
+        seconds: Window length for ``"window"``; the time for ``"point"``; the start for ``"range"``.
+        until: The end for ``"range"``.
     """
 
     kind: str = "all"
     seconds: float | None = None
+    until: float | None = None
 
     def bounds(self, at: float, start_s: float = 10.0) -> tuple[float, float]:
         """``(since, until)`` in stream seconds for a question asked at ``at``."""
+        if self.kind == "range":  # explicit bounds: seconds..until (from a typed query's time range)
+            since = min(at, self.seconds or 0.0)
+            return (since, max(since, min(at, self.until if self.until is not None else at)))
         if self.kind == "now":
             return (max(0.0, at - 1.0), at)
         if self.kind == "window":
@@ -119,6 +126,11 @@ class Intent:
         states: The body states a question is about (``subject == "state"``), each
             (:class:`onlook.vocabulary.BodyState` value, on): ``("mouth_open", True)`` for "opens his
             mouth", ``("mouth_open", False)`` for "closes his mouth".
+        cells: The motion-grid cells the subject must be in (a region "on the left" is three).
+        nth: Which occurrence, counted from the first (``order == "first"``) or the last.
+        absent: The question is about nobody/nothing being there ("is the room empty?").
+        compare: A count comparison (``("gt", 3)``) a yes/no question asks about.
+        negated: The event is asked about as not happening ("did nobody leave?").
     """
 
     kind: str
@@ -133,6 +145,11 @@ class Intent:
     edge: str | None = None
     labels: tuple[str, ...] = ()
     states: tuple[tuple[str, bool], ...] = ()
+    cells: tuple[str, ...] = ()
+    nth: int | None = None
+    absent: bool = False
+    compare: tuple[str, int] | None = None
+    negated: bool = False
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -339,3 +356,81 @@ def parse_question(text: str) -> Intent:
     return Intent(kind=kind, subject=subject, action=_action(q), colors=colors, region=region,
                   words=words, scope=scope, order=order, unknown=unknown, edge=edge,
                   labels=labels if subject == "object" else (), states=states if subject == "state" else ())
+
+
+# ---- the typed query, in the answerer's terms ------------------------------------------------------
+
+_ASK_KIND = {"count": "count", "peak": "peak", "frequency": "count", "duration": "duration", "when": "when",
+             "identify": "when", "alert": "when", "exists": "presence", "list": "presence", "colour": "color",
+             "read": "read", "where": "where", "describe": "describe", "unknown": "unknown"}
+
+
+def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
+    """The :class:`Intent` the extractive answerer acts on, for a typed query.
+
+    Args:
+        query: The typed query (:func:`onlook.query.understand.understand`).
+        scope: Its time range resolved against memory (anchors such as "after the first cut" need
+            memory); ``None`` maps the range's own kinds.
+    """
+    s = query.subject
+    labels = {m.value for m in s.labels}
+    event = query.event.value
+    if event == "cut" or labels == {"shot"}:
+        subject: str | None = "scene_cut"
+    elif s.states:
+        subject = "state"
+    elif labels == {"hand"}:
+        subject = "hand"
+    elif labels == {"text"} or (s.words and event != "say"):
+        subject = "text"
+    elif labels == {"face"}:
+        subject = "face"
+    elif "person" in labels:
+        subject = "person"
+    elif labels:
+        subject = "object"
+    elif event == "move":
+        subject = "motion"
+    elif s.colours:
+        subject = "color"
+    else:
+        subject = None
+    action = {"enter": "enter", "appear": "enter", "leave": "exit"}.get(event)
+    order = None if query.ordinal is None else ("last" if query.ordinal < 0 else "first")
+    nth = None if query.ordinal is None else abs(query.ordinal)
+    if query.ask.value == "identify" and order is None:
+        order = "first"
+    region = None
+    cells: tuple[str, ...] = ()
+    if s.region is not None:
+        from onlook.query.model import REGION_CELLS
+        cells = tuple(sorted(REGION_CELLS[s.region]))
+        region = cells[0] if len(cells) == 1 else None
+    return Intent(kind=_ASK_KIND[query.ask.value], subject=subject, action=action, colors=tuple(sorted(s.colours)),
+                  region=region, words=s.words, scope=scope or _scope(query.time), order=order,
+                  unknown=query.unknown, edge=query.edge.value if query.edge else None,
+                  labels=tuple(sorted(m.value for m in s.labels)) if subject == "object" else (),
+                  states=tuple(sorted((st.value, on) for st, on in s.states)), cells=cells, nth=nth,
+                  absent=event == "absent",
+                  compare=(query.compare.op.value, query.compare.n) if query.compare else None,
+                  negated=query.negated)
+
+
+def _scope(t: TimeRange) -> TimeScope:
+    k = t.kind.value
+    if k == "now":
+        return TimeScope("now")
+    if k == "last":
+        return TimeScope("window", t.seconds)
+    if k == "start":
+        return TimeScope("start", t.seconds)
+    if k == "at":
+        return TimeScope("point", t.start_s)
+    if k == "between":
+        return TimeScope("range", t.start_s or 0.0, t.end_s)
+    if k == "before" and t.end_s is not None:
+        return TimeScope("range", 0.0, t.end_s)
+    if k == "after" and t.start_s is not None:
+        return TimeScope("range", t.start_s, None)
+    return TimeScope("all")

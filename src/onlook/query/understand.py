@@ -84,7 +84,8 @@ _EXTRA_OBJECTS: dict[str, tuple[Label, ...]] = {
     "seat": (Label.CHAIR,), "stool": (Label.CHAIR,), "armchair": (Label.CHAIR,), "settee": (Label.COUCH,),
     "briefcase": (Label.SUITCASE,), "suitcase": (Label.SUITCASE,), "knapsack": (Label.BACKPACK,),
     "handbag": (Label.HANDBAG,), "umbrella": (Label.UMBRELLA,), "parasol": (Label.UMBRELLA,),
-    "teacup": (Label.CUP,), "coffee": (Label.CUP,), "flowerpot": (Label.POTTED_PLANT,), "houseplant": (Label.POTTED_PLANT,),
+    "teacup": (Label.CUP,), "coffee": (Label.CUP,), "flowerpot": (Label.POTTED_PLANT,),
+    "houseplant": (Label.POTTED_PLANT,),
     "streetlight": (Label.TRAFFIC_LIGHT,), "stoplight": (Label.TRAFFIC_LIGHT,), "bird": (Label.BIRD,),
     "pigeon": (Label.BIRD,), "seagull": (Label.BIRD,), "gull": (Label.BIRD,), "crow": (Label.BIRD,),
     "duck": (Label.BIRD,), "mugs": (Label.CUP,), "calf": (Label.COW,), "cattle": (Label.COW,), "lamb": (Label.SHEEP,),
@@ -101,11 +102,12 @@ _COLOUR_SYN = {"grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red"
                "light": ""}
 # Words about the camera, the stream or the conversation: never constraints.
 _HARMLESS = {
-    "be", "do", "have", "can", "read", "could", "will", "would", "should", "may", "might", "must", "see", "look", "show",
+    "be", "do", "have", "can", "read", "could", "will", "would", "should", "may", "might", "must", "see",
+    "look", "show",
     "tell", "know", "think", "say", "happen", "go", "get", "let", "make", "want", "need", "wonder", "ask",
     "notice", "spot", "watch", "count", "give", "please", "thank", "thanks", "find", "keep", "seem", "check",
     "view", "camera", "cam", "video", "footage", "stream", "clip", "feed", "frame", "picture", "image",
-    "screen", "scene", "place", "room", "area", "space", "spot", "moment", "time", "now", "today", "question",
+    "screen", "scene", "place", "room", "area", "space", "moment", "time", "now", "today", "question",
     "thing", "anything", "something", "everything", "nothing", "lot", "bit", "kind", "sort", "type", "way",
     "number", "amount", "total", "point", "second", "minute", "hour", "sec", "min", "start", "beginning",
     "end", "lunch", "coffee", "break", "quick", "hey", "hi", "hello", "okay", "ok", "yeah", "yes", "no",
@@ -113,21 +115,21 @@ _HARMLESS = {
     "visible", "present", "there", "here", "around", "recording", "record", "monitor", "part", "side", "edge",
     "corner", "half", "middle", "centre", "center", "top", "bottom", "left", "upper", "lower", "border",
     "first", "last", "latest", "recent", "next", "earlier", "later", "ago", "since", "until", "till",
-    "moment", "instant", "timestamp", "entire", "whole", "overall", "altogether", "ever", "still", "yet",
+    "instant", "timestamp", "entire", "whole", "overall", "altogether", "ever", "still", "yet",
     "back", "again", "also", "maybe", "probably", "exact", "different", "distinct", "unique", "separate",
-    "individual", "single", "same", "other", "another", "new", "current", "present", "frame", "one", "ones",
+    "individual", "single", "same", "other", "another", "new", "current", "one", "ones",
     "thingy", "stuff", "guess", "remember", "mean", "bet", "care", "curious", "interested", "hope", "like",
     "mind", "able", "possible", "sorry", "hmm", "um", "uh", "well", "oh", "anyway", "btw", "real", "real-time",
-    "live", "clear", "shown", "visible", "detect", "detected", "capture", "captured", "pass", "appear",
+    "live", "clear", "shown", "detect", "detected", "capture", "captured", "pass", "appear",
     "people", "max", "maximum", "most", "peak", "highest", "largest", "greatest", "biggest", "often",
-    "long", "duration", "total", "record", "stay", "inside", "outside", "frame", "shot", "footage",
-    "notify", "alert", "warn", "ping", "flag", "inform", "report", "message", "whenever", "soon", "immediately",
-    "asap", "rule", "trigger", "fire", "send", "email", "text-me", "become", "turn", "occur", "take", "place",
-    "happening", "going", "on", "view.", "appear", "exist", "contain", "include", "feature", "spotted", "seen",
-    "occupied", "crowded", "busy", "quiet", "empty", "vacant", "deserted", "unoccupied", "alone", "single",
-    "number", "couple", "few", "several", "bunch", "group", "pair", "lot", "lots", "plenty", "any", "some",
-    "all", "each", "every", "both", "either", "neither", "ones", "person", "whatsoever", "overall", "kinda",
-    "roughly", "approximately", "about", "around", "near", "whats", "u", "ya", "gonna", "wanna",
+    "long", "duration", "stay", "inside", "outside", "shot", "notify", "alert", "warn", "ping", "flag",
+    "inform", "report", "message", "whenever", "soon", "immediately",
+    "asap", "rule", "trigger", "fire", "send", "email", "text-me", "become", "turn", "occur", "take",
+    "happening", "going", "on", "view.", "exist", "contain", "include", "feature", "spotted", "seen",
+    "occupied", "crowded", "busy", "quiet", "empty", "vacant", "deserted", "unoccupied", "alone", "couple",
+    "few", "several", "bunch", "group", "pair", "lots", "plenty", "any", "some",
+    "all", "each", "every", "both", "either", "neither", "person", "whatsoever", "kinda",
+    "roughly", "approximately", "about", "near", "whats", "u", "ya", "gonna", "wanna",
 }
 _NEGATORS = {"not", "n't", "no", "never", "nobody", "none", "nothing", "neither", "nor", "without"}
 _EMPTY_WORDS = {"empty", "vacant", "deserted", "unoccupied", "clear", "emptied"}
@@ -148,7 +150,8 @@ _TYPOS = {"hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are
           "im": "i am", "pic": "picture", "vid": "video", "secs": "seconds", "mins": "minutes", "sec": "second",
           "min": "minute", "wen": "when", "mnay": "many", "mny": "many", "hwo": "how", "waht": "what",
           "whta": "what", "ther": "there", "rigth": "right", "peopel": "people", "poeple": "people",
-          "somone": "someone", "anyoen": "anyone", "hrs": "hours", "hr": "hour", "centre": "center", "colour": "color", "colours": "colors",
+          "somone": "someone", "anyoen": "anyone", "hrs": "hours", "hr": "hour", "centre": "center",
+          "colour": "color", "colours": "colors",
           "gray": "gray", "grey": "grey", "tv": "tv", "2day": "today", "dunno": "do not know"}
 
 _ENTER_VERBS = {"enter", "arrive", "reenter", "re-enter", "approach"}
@@ -458,8 +461,8 @@ def _known_content() -> frozenset[str]:
     out |= set(COLOR_NAMES) | set(_COLOUR_SYN) | _ENTER_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS
     out |= _STOP_VERBS | _SAY_VERBS | _EMPTY_WORDS | set(_UNIT_S) | set(_ORDINALS)
     out |= {"left", "right", "top", "bottom", "middle", "center", "corner", "side", "now", "empty", "moving",
-            "motion", "movement", "including", "visible", "view", "sitting", "standing", "entered", "left",
-            "came", "leaves", "entering", "leaving", "appeared", "start", "beginning", "ago", "between"}
+            "motion", "movement", "including", "visible", "view", "sitting", "standing", "entered", "came",
+            "leaves", "entering", "leaving", "appeared", "start", "beginning", "ago", "between"}
     return frozenset(out)
 
 
@@ -478,7 +481,8 @@ def _drop_asides(q: str) -> str:
 
 
 _ALERT_CUE = (r"^(?:(?:please\s+)?(?:tell|let|notify|alert|warn|ping|inform|message|text|email|flag|show|give)\s+"
-              r"(?:me|us)?\s*(?:know\s+)?(?:right\s+away\s+|immediately\s+|asap\s+)?(?:when(?:ever)?|if|once|as soon as|"
+              r"(?:me|us)?\s*(?:know\s+)?(?:right\s+away\s+|immediately\s+|asap\s+)?(?:when(?:ever)?|if|once|"
+              r"as soon as|"
               r"the moment|each time|every time|any time|anytime)\b|(?:alert|notify|warn|ping|flag|watch|look out|"
               r"keep an eye out|raise an alert|send an alert|trigger)(?:\s+(?:me|us))?(?:\s+(?:for|on|when(?:ever)?|if|"
               r"once|about|as soon as))?\b|(?:when(?:ever)?|if|once|as soon as|each time|every time|any ?time)\b)")
@@ -658,7 +662,8 @@ def _time(r: _Reader) -> TimeRange:
                 r"(?:started|began)\b|\b(?:so far|until now|up to now|till now|to date|in total|overall|altogether)\b"):
         return TimeRange(TimeKind.ALL)
     if r.search(r"\b(?:at|in|near|from)\s+the\s+(?:very\s+)?(?:start|beginning|outset)\b|\bat first\b|\binitially\b|"
-                r"\bto (?:start|begin) with\b|\bwhen (?:it|the (?:video|stream|clip|recording|feed)) (?:started|began)\b|"
+                r"\bto (?:start|begin) with\b|\bwhen (?:it|the (?:video|stream|clip|recording|"
+                r"feed)) (?:started|began)\b|"
                 r"\bat the (?:very )?(?:start|beginning) of\b|\bstart of the (?:video|clip|stream|recording)\b"):
         return TimeRange(TimeKind.START)
     if r.search(r"\b(?:right now|now|currently|at the moment|at this moment|at present|presently|at this point|"
@@ -718,8 +723,8 @@ def _compare(r: _Reader) -> Comparison | None:
             val = next(g for g in m.groups() if g)
             return Comparison(op, int(_num(val)))
     # A bare number in a yes/no question ("are there two people?"); not "a person", "one of them".
-    m = r.search(rf"^(?:is|are|were|was|do|does|did|can|could|have|has)\b[^?]*?\b(\d+|two|three|four|five|six|seven|"
-                 rf"eight|nine|ten|twelve|twenty)\s+(?!of\b)(?:[a-z]+)", consume=False)
+    m = r.search(r"^(?:is|are|were|was|do|does|did|can|could|have|has)\b[^?]*?\b(\d+|two|three|four|five|six|seven|"
+                 r"eight|nine|ten|twelve|twenty)\s+(?!of\b)(?:[a-z]+)", consume=False)
     if m and not re.search(r"\b(how many|how much)\b", r.q):
         r.use(m.start(1), m.end(1))
         return Comparison(Cmp.EQ, int(_num(m.group(1))))
@@ -727,8 +732,8 @@ def _compare(r: _Reader) -> Comparison | None:
 
 
 def _ordinal(r: _Reader) -> int | None:
-    if r.search(r"\b(?:the\s+)?(?:current|present|ongoing|latest|this)\s+(?:shot|scene)\b", consume=False) and re.search(
-            r"\b(begin|began|begun|start|started|starts|beginning)\b", r.q):
+    current = r.search(r"\b(?:the\s+)?(?:current|present|ongoing|latest|this)\s+(?:shot|scene)\b", consume=False)
+    if current and re.search(r"\b(begin|began|begun|start|started|starts|beginning)\b", r.q):
         return -1
     m = r.search(r"\b(first|1st|earliest|second|2nd|third|3rd|fourth|4th|fifth|5th|last|latest|final|newest|"
                  r"most recent(?:ly)?)\b(?!\s+(?:time|of all)\b)(?!\s*\d)")
@@ -747,8 +752,10 @@ def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:
     q = r.q
     edge = None
     side = r"(left|right|top|bottom|far left|far right|upper|lower)"
-    m = r.search(rf"\b(?:from|through|via|out|off|towards?|into|onto)\s+(?:of\s+)?(?:the\s+)?(?:picture'?s?\s+|frame'?s?\s+)?"
-                 rf"{side}(?:\s+(?:side|edge|border|end|hand side))?(?:\s+of\s+the\s+(?:frame|picture|screen|view|image))?\b"
+    m = r.search(rf"\b(?:from|through|via|out|off|towards?|into|"
+                 rf"onto)\s+(?:of\s+)?(?:the\s+)?(?:picture'?s?\s+|frame'?s?\s+)?"
+                 rf"{side}(?:\s+(?:side|edge|border|end|hand side))?(?:\s+of\s+the\s+(?:frame|picture|screen|"
+                 rf"view|image))?\b"
                  rf"(?!\s+(?:corner|left|right))")
     if m:
         edge = Edge(m.group(1).replace("far ", "").replace("upper", "top").replace("lower", "bottom"))
@@ -758,7 +765,8 @@ def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:
         if m and re.search(r"\b(enter|entered|enters|entering|exit|exits|exited|exiting|leave|leaves|leaving|left|"
                            r"came|comes|come|coming|walk|walks|walked|arrive|arrives|arrived|go|goes|went)\b", q):
             r.use(m.start(), m.end())
-            edge = Edge((m.group(1) or m.group(2)).replace("far ", "").replace("upper", "top").replace("lower", "bottom"))
+            side = (m.group(1) or m.group(2)).replace("far ", "")
+            edge = Edge(side.replace("upper", "top").replace("lower", "bottom"))
     region = None
     m = r.search(r"\b(top|upper|bottom|lower)[- ](left|right)\b|\b(left|right)[- ](top|bottom|upper|lower)\b")
     if m:
@@ -766,8 +774,10 @@ def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:
         h = m.group(2) or m.group(3)
         region = Region(f"{v} {h}")
     if region is None:
-        m = r.search(r"\b(?:on|in|at|to|toward|towards|over)\s+(?:the\s+)?(?:far\s+)?(left|right|top|bottom|upper|lower|"
-                     r"middle|center)(?:\s+(?:side|half|part|third|portion|area|bit|edge|of the (?:picture|frame|screen|"
+        m = r.search(r"\b(?:on|in|at|to|toward|towards|over)\s+(?:the\s+)?(?:far\s+)?(left|right|top|bottom|"
+                     r"upper|lower|"
+                     r"middle|center)(?:\s+(?:side|half|part|third|portion|area|bit|edge|of the (?:picture|"
+                     r"frame|screen|"
                      r"view|image|room|scene|shot)))*\b(?!\s+(?:of\s+(?:the\s+)?\w+|corner))")
         if not m:
             m = r.search(r"\b(left|right|top|bottom|upper|lower)\s+(?:side|half|part|third|portion|area)\b|"
@@ -812,7 +822,8 @@ def _states(r: _Reader) -> frozenset[tuple[BodyState, bool]]:
 def _state_is_change(r: _Reader, is_alert: bool) -> bool:
     # "sits down", "stood up", "opens his mouth", "raises an arm" are changes; "is sitting", "eyes closed",
     # "seated", "with his arm raised" are states.
-    if re.search(r"\b(sits?|sat|stands?|stood|gets?|got|lies|lie|lay|falls?|fell|raises?|raised|lifts?|lifted|opens?|opened|"
+    if re.search(r"\b(sits?|sat|stands?|stood|gets?|got|lies|lie|lay|falls?|fell|raises?|raised|lifts?|lifted|"
+                 r"opens?|opened|"
                  r"closes?|closed|shuts?|yawns?|yawned|gasps?|gasped|blinks?|blinked|faces|turns?|turned|looks?|looked|"
                  r"lowers?|lowered|drops?|dropped|wakes?|woke|puts?|throws?)\s+(down|up|over|his|her|their|an?|the|"
                  r"both|one|its|at|to|towards?|away|eyes|mouth|arms?)\b", r.q):
@@ -866,9 +877,10 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
             continue
         if t.text == "left" and (t.pos == "VERB" or t.dep in ("ROOT",)):
             continue
-        labs = _token_labels(t)
-        if labs is None:
+        found = _token_labels(t)
+        if found is None:
             continue
+        labs = found
         if t.text in ("sign", "signs") and t.i + 1 < len(toks) and toks[t.i + 1].text in ("of",):
             continue
         if t.text in ("shot", "face", "faces", "sign", "hand", "text", "cut") and t.pos == "VERB":
@@ -922,10 +934,11 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
     # "cars or trucks" when the dependency parse does not join them
     m = re.search(r"\b(\w+)\s+(?:or|and|and/or)\s+(\w+)\b", r.q)
     if m:
-        a, b = (_label_words().get(m.group(1)) or _label_words().get(m.group(1).rstrip("s"))), \
-            (_label_words().get(m.group(2)) or _label_words().get(m.group(2).rstrip("s")))
-        if a and b and (out & a or out & b) and Label.PERSON not in (a | b):
-            out |= a | b
+        words = _label_words()
+        la = words.get(m.group(1)) or words.get(m.group(1).rstrip("s"))
+        lb = words.get(m.group(2)) or words.get(m.group(2).rstrip("s"))
+        if la and lb and (out & la or out & lb) and Label.PERSON not in (la | lb):
+            out |= la | lb
             for t in toks:
                 if t.text in (m.group(1), m.group(2)):
                     t.used = True
@@ -1022,7 +1035,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
                     "advmod")} | ({nxt} if nxt else set())
         new: Event | None = None
         if w == "left" and (t.pos == "VERB" or (t.i > 0 and toks[t.i - 1].text in ("who", "has", "have", "had",
-                                                                                  "people", "person", "someone", "anyone",
+                                                                                  "people", "person",
+                                                                                  "someone", "anyone",
                                                                                   "everyone", "nobody"))) \
                 and not (t.i > 0 and toks[t.i - 1].text in ("the", "far", "upper", "lower", "top", "bottom")):
             new = Event.LEAVE
@@ -1058,8 +1072,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
         elif lem == "come" or lem == "arrive":
             new = Event.ENTER
         elif lem in _APPEAR_VERBS or w in ("reappear", "reappears", "reappeared") or (
-                lem in ("become", "get", "come") and re.match(r"\s*(visible|into (view|sight|frame|the picture))", q[t.start +
-                                                                                                      len(w):])):
+                lem in ("become", "get", "come")
+                and re.match(r"\s*(visible|into (view|sight|frame|the picture))", q[t.start + len(w):])):
             new = Event.APPEAR if lem != "come" else Event.ENTER
             for x in toks[t.i + 1:t.i + 4]:
                 if x.text in ("visible", "view", "sight", "frame", "into"):
@@ -1096,7 +1110,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
         # The first event verb is the predicate; a later one is a relative clause ("the man who came in left").
         if event in (Event.PRESENT, Event.ABSENT) or (event is Event.MOVE and new is not Event.MOVE):
             event = new if not (event is Event.ABSENT and new is Event.MOVE) else event
-    if _free_search(r, r"\b(scene|shot) (change|changes|changed|cut|cuts|switch)|\bchange of (scene|shot)|\bnew (scene|shot)\b|"
+    if _free_search(r, r"\b(scene|shot) (change|changes|changed|cut|cuts|switch)|\bchange of (scene|shot)|"
+                       r"\bnew (scene|shot)\b|"
                  r"\bcamera (cut|cuts|angle change|switch)|\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
                  r"\bhow many (shots|scenes)\b"):
         event = Event.CUT
@@ -1214,7 +1229,8 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         return Ask.READ
     if (labels == {Label.TEXT} or words) and re.search(r"\bwhat\b.*\b(say|says|said|read|reads|written|write|show|"
                                                        r"shows|display|displayed|displays|text|word|words)\b|\bread\b|"
-                                                       r"\btranscribe\b|\bwhat (is|'s) (written|on the sign|printed)\b", q):
+                                                       r"\btranscribe\b|\bwhat (is|'s) (written|on the sign|"
+                                                       r"printed)\b", q):
         use("what", "read", "say", "says", "written", "printed", "display", "displayed", "shows", "show", "transcribe")
         return Ask.READ
     if re.search(r"^(who|whom|whose|which (person|one|man|woman|guy|people|persons|individual))\b|\bwho\b", q):
@@ -1228,7 +1244,8 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
     if re.search(r"^(what|which)\s+(kinds?|types?|sorts?)\b|^(what|which)\s+(\w+\s+)?(vehicles|animals|objects|things|"
                  r"items|stuff|food|furniture|electronics|pets|devices|gadgets)\b|^(list|name|enumerate)\b|"
                  r"^what (do|can|could|did) you (see|spot|notice)\b|^what (objects|things|items) \b|"
-                 r"^what(?:'s| is) (there|visible|in view|in (the )?(frame|picture|shot|view))\b|^what (is|are) (visible|in view)\b",
+                 r"^what(?:'s| is) (there|visible|in view|in (the )?(frame|picture|shot|view))\b|^what (is|"
+                 r"are) (visible|in view)\b",
                  q):
         use("what", "which", "list", "name", "kind", "kinds", "type", "types", "sort", "objects", "things", "items")
         if not labels and re.search(r"^what (do|can|could|did) you (see|spot|notice)\b", q) and not re.search(
@@ -1287,7 +1304,7 @@ _UNSEEN_HINT = {"hat", "cap", "helmet", "hood", "glasses", "sunglasses", "beard"
                 "tall", "short", "fat", "thin", "bald", "blonde", "male", "female", "gender", "age", "carry", "hold",
                 "eat", "drink", "smoke", "fight", "hug", "kiss", "dance", "laugh", "cry", "smile", "talk", "phone?",
                 "tattoo", "jewelry", "earring", "necklace", "watch?", "uniformed", "wave?", "point", "push", "pull",
-                "throw", "kick", "climb", "jump", "fight", "steal", "drop?", "pick", "open?", "knock", "ring"}
+                "throw", "kick", "climb", "jump", "steal", "drop?", "pick", "open?", "knock", "ring"}
 
 
 def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
