@@ -10,28 +10,37 @@ carrying?"), it abstains and says so.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from onlook.answer.base import Answerer, BaseAnswerer, History
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
-from onlook.query.model import Anchor, Event, FollowUp, Query, TimeKind, TimeRange
+from onlook.query.model import (
+    Anchor,
+    Ask,
+    Cmp,
+    Comparison,
+    Edge,
+    Event,
+    FollowUp,
+    Query,
+    Subject,
+    TimeKind,
+    TimeRange,
+)
 from onlook.query.parse import (
     RAISED_WORDS,
-    UNSEEN_WORDS,
     Intent,
     TimeScope,
     intent_from_query,
-    parse_colors,
     parse_edge,
-    parse_question,
-    quoted_words,
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.query.understand import understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
-from onlook.vocabulary import STATE_NEEDS, STATE_WORDS, BodyState, find_objects, find_states, plural
+from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
 # for the callers that import them from here.
@@ -130,6 +139,14 @@ class ExtractiveAnswerer(BaseAnswerer):
         query = understand(question)
         if query.follow is not None:
             query = resolve_followup(query, history)
+        return self.answer_query(question, query, view, at)
+
+    def answer_query(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
+        """Answer an already typed ``query`` (``question`` is its text, quoted in the answer).
+
+        This is what :meth:`answer` does after parsing, and what each multiple-choice option is checked
+        with (:func:`choose_from_memory`).
+        """
         scope = resolve_time(query.time, view, at)
         if isinstance(scope, str):  # the time range is relative to an event that has not happened
             return Answer(question, scope, at, 0.4, value=0 if query.ask.value in ("count", "frequency") else None)
@@ -889,86 +906,141 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
                           evidence=base.evidence)
         if said:
             parsed = said
-    intent = parse_question(question)
-    if intent.unknown:
-        return Answer(question, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}; I cannot choose an option.",
+    question_q = understand(question)
+    if question_q.unknown:
+        return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
-    since, until = intent.scope.bounds(at)
-    row = view.state_at(until) if intent.scope.kind in ("now", "point") else None
-    people_now = int(row["people"]) if row else None
-    colours_now = {c for o in (row["obs"] if row else []) if o.kind == ObservationKind.PERSON
-                   for c in o.attrs.get("colors", [])}
-    texts = {w for o, _ in view.sightings([ObservationKind.TEXT], since, until) for w in o.attrs.get("words", [])}
-    cuts = view.count_sightings([ObservationKind.SCENE_CUT], since, until)
-    moves = []
-    if intent.action in ("enter", "exit"):
-        moves = [o for o, _ in view.sightings([ObservationKind(intent.action)], since, until)
-                 if _matches(o, intent.colors, None)]
-    move_edges = {o.attrs.get("edge") for o in moves}
-    # Object classes in view (a "now" question) or seen in the range: what an option naming objects is checked on.
-    objects_seen: set[str] | None = None
-    object_colours: dict[str, set[str]] = {}  # the colours of the objects seen, per class
-    if intent.subject == "object":
-        if row is not None:
-            seen_obs = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT]
-        else:
-            seen_obs = [o for e in view.events(since, until, labels=["object"]) for o in e.observations
-                        if o.kind in (ObservationKind.OBJECT, ObservationKind.APPEAR) and since <= o.t <= until]
-        objects_seen = {o.label for o in seen_obs}
-        for o in seen_obs:
-            object_colours.setdefault(o.label, set()).update(o.attrs.get("colors", []))
-    supported: list[tuple[str, str, float]] = []
+    # 3. Time questions: the option naming the time memory answers (within 2 s or a tenth).
+    if question_q.ask is Ask.WHEN and isinstance(base.value, (int, float)) and not base.abstained:
+        timed = [(letter, text, _option_time(text)) for letter, text in parsed]
+        near = [(abs(t - float(base.value)), letter, text) for letter, text, t in timed if t is not None
+                and abs(t - float(base.value)) <= max(2.0, 0.1 * float(base.value))]
+        if near:
+            _, letter, text = min(near)
+            return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
+                          evidence=base.evidence)
+    # 4. Every other option is a predicate of the query language, checked against memory.
+    checker = ExtractiveAnswerer()
+    supported: list[tuple[int, str, str, Answer]] = []
+    refuted, unknown = [], []
     for letter, text in parsed:
-        low = text.lower()
-        tokens = set(re.findall(r"[a-z]+", low))
-        option_states = find_states(low)
-        if tokens & UNSEEN_WORDS - (STATE_WORDS if option_states else set()):
-            continue  # rests on something perception cannot verify
-        verdicts: list[bool] = []
-        colours = set(parse_colors(low))
-        words = set(quoted_words(text))
-        edge = parse_edge(low)
-        negated = bool(_NEGATION.search(low))
-        if intent.action in ("enter", "exit") and (edge or negated or "still" in tokens):
-            if edge:
-                verdicts.append(bool(moves) and edge in move_edges and len(move_edges) == 1)
-            else:  # "they have not left", "still in view"
-                verdicts.append(not moves)
-        elif people_now is not None and tokens & {"nobody", "none", "empty"}:
-            verdicts.append(people_now == 0)
-        elif tokens & {"person", "people", "someone", "man", "woman", "men", "women"} and people_now is not None:
-            verdicts.append(people_now > 0)
-        if colours and row is not None and intent.subject == "person":
-            verdicts.append(bool(colours & colours_now))
-        named = find_objects(low) if objects_seen is not None else []
-        if named and objects_seen is not None:
-            if negated:  # "no vehicles at all"
-                verdicts.append(not any({c.value for c in classes} & objects_seen for _, classes in named))
-            else:  # every object the option names is there (in the colour it says, if it says one)
-                verdicts.append(all({c.value for c in classes} & objects_seen for _, classes in named))
-                if colours:
-                    seen_colours = {c for _, classes in named for lab in classes
-                                    for c in object_colours.get(lab.value, ())}
-                    verdicts.append(bool(colours & seen_colours))
-        # Face and body states an option names ("Sitting", "eyes closed"), on the latest readings.
-        for st, on in option_states:
-            latest = row if row is not None else view.state_at(until)
-            read = [o for o in (latest["obs"] if latest else []) if st.value in o.attrs
-                    and o.kind in (ObservationKind.FACE_STATE, ObservationKind.POSE)]
-            if read:
-                verdicts.append(any(bool(o.attrs[st.value]) == on for o in read))
-        if words:
-            verdicts.append(words <= texts)
-        if tokens & {"cut", "cuts"} or ("scene" in tokens and tokens & {"change", "changes"}):
-            verdicts.append(cuts > 0)
-        if verdicts and all(verdicts):
-            supported.append((letter, text, float(len(verdicts))))
-    supported.sort(key=lambda x: -x[2])
-    if len(supported) == 1 or (len(supported) > 1 and supported[0][2] > supported[1][2]):
-        letter, text = supported[0][:2]
-        return Answer(question, f"{letter}. {text}", at, 0.5, value=letter)
+        verdict = check_option(checker, question_q, text, view, at)
+        if verdict is None:
+            unknown.append(letter)
+            continue
+        yes, weight, ans = verdict
+        if yes:
+            supported.append((weight, letter, text, ans))
+        else:
+            refuted.append(letter)
+    supported.sort(key=lambda x: -x[0])
+    if len(supported) == 1 or (len(supported) > 1 and supported[0][0] > supported[1][0]):
+        _, letter, text, ans = supported[0]
+        note = f"; options {', '.join(unknown)} rest on what I cannot see" if unknown else ""
+        return Answer(question, f"{letter}. {text} ({ans.text.rstrip('.')}{note}).", at,
+                      0.5 if not unknown else 0.35, value=letter, evidence=ans.evidence)
     why = ("more than one option fits what I perceive" if supported
-           else "no option can be checked against what I perceive")
+           else "no option can be checked against what I perceive" if not refuted
+           else "what I perceive contradicts every option I can check")
     return Answer(question, f"I can't tell: {why}.", at, 0.0, abstained=True)
+
+
+_COUNT_WORDS = {"no": 0, "zero": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def _option_count(text: str) -> int | None:
+    """The number an option states before its noun ("Two cars" -> 2, "3 people" -> 3), if any."""
+    m = re.match(r"\s*(?:yes,?\s*|no,?\s*)?(?:there (?:are|is|were|was)\s+)?(?:exactly\s+)?"
+                 r"(\d+|zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", text.lower())
+    if not m:
+        return None
+    return int(m.group(1)) if m.group(1).isdigit() else _COUNT_WORDS[m.group(1)]
+
+
+def _option_time(text: str) -> float | None:
+    """A time an option names ("00:12", "1:05:30", "at 42 seconds"), in seconds."""
+    m = re.search(r"\b(?:(\d+):)?(\d{1,2}):(\d{2})\b", text)
+    if m:
+        return int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+    m = re.search(r"\b(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds?)\b", text.lower())
+    return float(m.group(1)) if m else None
+
+
+def option_query(question: Query, option: str) -> Query | None:
+    """The yes/no query an option asks: the option's own query, completed by the question's.
+
+    The option fills what the question leaves open ("Which animal is there?" / "A dog" -> is a dog there
+    now?); what the option does not say comes from the question (its time range, its subject's colour).
+    Returns ``None`` when the option names nothing that could be checked.
+    """
+    o = understand(option)
+    low = option.lower()
+    edge = o.edge or (Edge(parse_edge(low)) if parse_edge(low) else None)
+    qs, os_ = question.subject, o.subject
+    if (edge is None and question.event in (Event.ENTER, Event.LEAVE) and os_.region is not None
+            and os_.region.value in {e.value for e in Edge}):
+        # "Which way did he leave?" / "To the left": the side is the edge crossed, not where he stood
+        edge, os_ = Edge(os_.region.value), replace(os_, region=None)
+    said = bool(os_.labels or os_.colours or os_.region or os_.states or os_.words or edge
+                or o.event is not Event.PRESENT or _option_count(option) is not None)
+    if not said:
+        return None
+    labels = os_.labels or qs.labels
+    if os_.labels == frozenset({Label.PERSON}) and qs.labels and Label.PERSON in qs.labels:
+        labels = qs.labels
+    # What the option names replaces the question's own alternatives ("sitting or standing?" / "Sitting").
+    subject = Subject(labels=labels, colours=os_.colours or qs.colours, region=os_.region or qs.region,
+                      size=os_.size or qs.size, moving=qs.moving if os_.moving is None else os_.moving,
+                      states=os_.states or qs.states, words=os_.words or qs.words)
+    event = o.event if o.event is not Event.PRESENT else question.event
+    if o.event is Event.ABSENT and question.event not in (Event.PRESENT, Event.ABSENT):
+        # "Which way did he leave?" / "He did not leave": the question's event, negated
+        event, negated = question.event, True
+    else:
+        negated = o.negated
+    n = _option_count(option)
+    compare = o.compare or (Comparison(Cmp.EQ, n) if n is not None and n > 0 else question.compare)
+    if n == 0:
+        event = Event.ABSENT
+    time = o.time if o.time != TimeRange() else question.time
+    return Query(ask=Ask.EXISTS, subject=subject, event=event, negated=negated, time=time,
+                 edge=edge or question.edge, compare=compare, unknown=o.unknown)
+
+
+def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view: MemoryView,
+                 at: float) -> tuple[bool, int, Answer] | None:
+    """Whether memory supports ``option`` as the answer to ``question``.
+
+    Returns:
+        ``(holds, weight, answer)`` where ``weight`` is how many constraints the option adds (a more
+        specific supported option beats a vaguer one), or ``None`` when the option rests on something
+        perception cannot see or names nothing checkable (unknown, not fatal for the others).
+    """
+    q = option_query(question, option)
+    if q is None or q.unknown:
+        return None
+    s = q.subject
+    weight = (bool(s.labels) + len(s.colours) + bool(s.region) + len(s.states) + len(s.words) + bool(q.edge)
+              + (q.compare is not None) + (q.event is not Event.PRESENT))
+    # An option naming several classes with "and" ("a dog and a bus") holds when each one does.
+    parts = ([q.with_(subject=replace(s, labels=frozenset({lab}))) for lab in sorted(s.labels, key=str)]
+             if len(s.labels) > 1 and re.search(r"\band\b", option.lower()) and q.event is not Event.ABSENT
+             else [q])
+    answers = []
+    for part in parts:
+        # "not left" and "nobody" are checked as "left" and "somebody", and the verdict inverted: every
+        # handler answers the positive form.
+        negated = (part.negated and part.event not in (Event.PRESENT, Event.ABSENT)) or part.event is Event.ABSENT
+        positive = part.with_(negated=False, event=Event.PRESENT if part.event is Event.ABSENT else part.event)
+        a = checker.answer_query(option, positive if negated else part, view, at)
+        if a.abstained or not isinstance(a.value, bool):
+            if a.abstained:
+                return None
+            held = a.value is not None and a.value is not False
+        else:
+            held = a.value
+        answers.append((held != negated, a))
+    return all(h for h, _ in answers), weight, answers[-1][1]
 
 

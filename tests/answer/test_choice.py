@@ -1,0 +1,46 @@
+"""Multiple choice: each option is a predicate of the query language, checked against memory.
+
+Scenario (``conftest``): a person in red enters from the right at 12 s and leaves through the left at
+25 s; a scene cut at 20 s.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from onlook.answer.extractive import ExtractiveAnswerer, option_query
+from onlook.query.model import Cmp, Edge, Event
+from onlook.query.understand import understand
+
+CASES = [
+    # (question, options, at, chosen letter or None for an abstention)
+    ("What colour was the person who came in wearing?", ["A. Blue", "B. Red", "C. Green"], 40.0, "B"),
+    # an option resting on something perception cannot see is unknown, not fatal for the others
+    ("What colour was the person who came in wearing?", ["A. A blue hat", "B. Red", "C. Green"], 40.0, "B"),
+    ("Which side did the person leave through?", ["A. The left", "B. The right"], 40.0, "A"),
+    ("Which side did the person come in from?", ["A. From the left", "B. From the right"], 40.0, "B"),
+    ("Who is in view right now?", ["A. Nobody", "B. A man in red"], 15.0, "B"),
+    ("Who is in view right now?", ["A. Nobody", "B. A man in red"], 35.0, "A"),
+    ("Has the person left yet?", ["A. He has not left", "B. He left through the left"], 18.0, "A"),
+    ("Has the person left yet?", ["A. He has not left", "B. He left through the left"], 40.0, "B"),
+    ("What happened to the picture?", ["A. There was a scene cut", "B. Someone in green came in"], 40.0, "A"),
+    ("How many people came in?", ["A. Two", "B. One", "C. None"], 40.0, "B"),
+    # every option rests on what perception cannot see
+    ("What is the person carrying?", ["A. A phone", "B. An umbrella"], 15.0, None),
+    ("What was the weather like?", ["A. Rainy", "B. Sunny"], 15.0, None),
+]
+
+
+@pytest.mark.parametrize(("question", "options", "at", "letter"), CASES, ids=[f"{c[0]} {c[1]} @{c[2]}" for c in CASES])
+def test_choice(make_view, question: str, options: list[str], at: float, letter: str | None) -> None:
+    ans = ExtractiveAnswerer().choose(question, options, make_view(), at=at)
+    assert ans.value == letter, ans.text
+    assert ans.abstained == (letter is None)
+
+
+def test_option_query_completes_the_option_with_the_question() -> None:
+    q = understand("Which way did the woman in red leave?")
+    o = option_query(q, "To the left")
+    assert o is not None and o.event is Event.LEAVE and o.edge is Edge.LEFT and o.subject.colours == {"red"}
+    o = option_query(understand("How many cars are parked?"), "Two cars")
+    assert o is not None and o.compare is not None and (o.compare.op, o.compare.n) == (Cmp.EQ, 2)
