@@ -976,7 +976,8 @@ def option_query(question: Query, option: str) -> Query | None:
     """
     o = understand(option)
     low = option.lower()
-    edge = o.edge or (Edge(parse_edge(low)) if parse_edge(low) else None)
+    side = parse_edge(low)
+    edge = o.edge or (Edge(side) if side else None)
     qs, os_ = question.subject, o.subject
     if (edge is None and question.event in (Event.ENTER, Event.LEAVE) and os_.region is not None
             and os_.region.value in {e.value for e in Edge}):
