@@ -23,11 +23,14 @@ CORPUS = Path(__file__).parent / "corpus"
 
 # The issue's targets are 0.95 (tuned) and 0.85 (held out). The held-out floor is what the parser
 # measurably reaches, so a regression fails; EVAL.md reports the figure against the target.
-FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.70, "heldout_alerts": 0.70}
+FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.70, "heldout_alerts": 0.80}
 
 
 def _load(name: str) -> list[dict[str, Any]]:
-    return json.loads((CORPUS / f"{name}.json").read_text())
+    path = CORPUS / f"{name}.json"
+    if not path.exists():  # the held-out questions are not written yet (issue 15 stays open for them)
+        pytest.skip(f"{path.name} is not in the repository yet")
+    return json.loads(path.read_text())
 
 
 def _comparable(q: Query) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def test_corpus_is_large_enough() -> None:
 
 
 def test_corpus_texts_are_unique() -> None:
-    texts = [c["text"].lower().strip() for n in FLOORS for c in _load(n)]
+    texts = [c["text"].lower().strip() for n in FLOORS if (CORPUS / f"{n}.json").exists() for c in _load(n)]
     assert len(texts) == len(set(texts))
 
 
