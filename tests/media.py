@@ -62,6 +62,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(port: int, timeout: float = 15.0) -> None:
+    """Wait until something listens on loopback TCP ``port``, without connecting to it.
+
+    ``ffmpeg ... tcp://...?listen=1`` serves exactly one client, so a probing connect would
+    take its only connection; Linux's socket table shows the listening state instead. Where
+    that table is missing, a fixed pause stands in.
+    """
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        time.sleep(1.0)
+        return
+    want = f":{port:04X}"
+
+    def listening() -> bool:
+        for table in tables:
+            if not table.exists():
+                continue
+            for line in table.read_text().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 3 and fields[1].endswith(want) and fields[3] == "0A":  # 0A = LISTEN
+                    return True
+        return False
+
+    wait_for(listening, timeout, f"a listener on port {port}", interval=0.05)
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -188,7 +188,7 @@ def test_live_loopback_stream_is_transcribed(whisper_model: Path, spoken_clip) -
     ffmpeg = sh.which("ffmpeg")
     if ffmpeg is None:
         pytest.skip("ffmpeg is not on PATH")
-    from media import free_port
+    from media import free_port, wait_listening
 
     clip, spans = spoken_clip
     port = free_port()
@@ -197,7 +197,7 @@ def test_live_loopback_stream_is_transcribed(whisper_model: Path, spoken_clip) -
                              "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        wait_listening(port)
         said: list[dict] = []
         eng = StreamEngine(f"tcp://127.0.0.1:{port}", settings=Settings(reconnect_attempts=0, read_timeout_s=5,
                                                                      speech_language="en", **FAST))

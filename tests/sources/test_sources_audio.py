@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import wait_listening
 from source_helpers import FFMPEG, free_port
 
 from onlook.eval.speech_clip import make_speech_clip
@@ -120,7 +121,7 @@ def test_live_stream_carries_its_sound(clips: dict[str, Path]) -> None:
                              "-c:a", "mp2", "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(0.5)
+        wait_listening(port)
         with open_source(f"tcp://127.0.0.1:{port}", audio=True, reconnect_attempts=0, open_timeout_s=10,
                          read_timeout_s=5) as src:
             assert src.audio is not None
