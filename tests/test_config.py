@@ -31,7 +31,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_sit_in_their_groups() -> None:
     s = Settings()
-    assert set(GROUPS) == {"sources", "perception", "speech", "memory", "answerer", "server"}
+    assert set(GROUPS) == {"sources", "perception", "speech", "memory", "answerer", "parser", "server"}
     for name, cls in GROUPS.items():
         assert isinstance(getattr(s, name), cls)
     assert s.sources.fps == 2.0 and s.memory.budget == 500 * 1000**2 and s.answerer.kind == "extractive"

@@ -31,7 +31,7 @@ from pydantic_settings import (
 from onlook.errors import ConfigError
 from onlook.types import ShotMethod
 
-__all__ = ["Settings", "SourceSettings", "PerceptionSettings", "SpeechSettings", "MemorySettings",
+__all__ = ["Settings", "SourceSettings", "PerceptionSettings", "SpeechSettings", "MemorySettings", "ParserSettings",
            "AnswererSettings", "ServerSettings", "GROUPS", "FLAT_NAMES", "parse_bytes"]
 
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2,
@@ -204,6 +204,26 @@ class AnswererSettings(BaseModel):
     context_image_side: int = Field(448, ge=28, description="longest side of each frame sent to a VLM, in pixels")
 
 
+class ParserSettings(BaseModel):
+    """Who reads questions and alerts into typed queries (``ONLOOK_PARSER__<NAME>``).
+
+    With no ``model`` the offline parser does (the default, fast). With one, an OpenAI-compatible
+    server fills each query through JSON-schema output and the offline parser is the fallback
+    (:mod:`onlook.query.model_parser`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = Field(None, description="model that fills typed queries, as the server knows it "
+                              "(none: the offline parser reads every question)")
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="its OpenAI-compatible server's /v1 URL")
+    api_key: str | None = Field(None, description="key for that server (local servers ignore it)")
+    timeout_s: float = Field(10.0, gt=0, description="longest wait for a query; then the offline parser answers")
+    response_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema", description="request shape tried first: json_schema (OpenAI, vLLM) or json_object "
+                                   "(llama-cpp-python); the other is tried once if the server refuses it")
+
+
 class ServerSettings(BaseModel):
     """What API clients of ``onlook serve`` may make it reach (``ONLOOK_SERVER__<NAME>``).
 
@@ -235,7 +255,7 @@ class ServerSettings(BaseModel):
 #: The groups of :class:`Settings`, by field name.
 GROUPS: dict[str, type[BaseModel]] = {
     "sources": SourceSettings, "perception": PerceptionSettings, "speech": SpeechSettings,
-    "memory": MemorySettings, "answerer": AnswererSettings, "server": ServerSettings,
+    "memory": MemorySettings, "answerer": AnswererSettings, "parser": ParserSettings, "server": ServerSettings,
 }
 
 #: Every flat name of the settings before they were grouped -> (group, field). Each is still read from
@@ -310,6 +330,12 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "context_recent": ("answerer", "context_recent"),
     "context_log_chars": ("answerer", "context_log_chars"),
     "context_image_side": ("answerer", "context_image_side"),
+    # parser (newer than the flat names; given them so every field is reachable the same two ways)
+    "parser_model": ("parser", "model"),
+    "parser_base_url": ("parser", "base_url"),
+    "parser_api_key": ("parser", "api_key"),
+    "parser_timeout_s": ("parser", "timeout_s"),
+    "parser_response_format": ("parser", "response_format"),
     # server
     "allow_hosts": ("server", "allow_hosts"),
     "allow_listen": ("server", "allow_listen"),
@@ -395,7 +421,7 @@ class Settings(BaseSettings):
     """Everything a user can set, in groups, with defaults that run on 2 CPU cores.
 
     Groups: :attr:`sources` (:class:`SourceSettings`), :attr:`perception`, :attr:`speech`,
-    :attr:`memory`, :attr:`answerer` and :attr:`server`. Each field can come from the environment
+    :attr:`memory`, :attr:`answerer`, :attr:`parser` and :attr:`server`. Each field can come from the environment
     (read when the object is built, never at import), as ``ONLOOK_<GROUP>__<FIELD>``
     (``ONLOOK_ANSWERER__MODEL``) or by its older flat name (``ONLOOK_ANSWERER_MODEL``, see
     :data:`FLAT_NAMES`); when both are set the nested one wins. Keyword arguments win over both.
@@ -419,6 +445,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     answerer: AnswererSettings = Field(default_factory=AnswererSettings)
+    parser: ParserSettings = Field(default_factory=ParserSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     def __init__(self, **values: Any) -> None:

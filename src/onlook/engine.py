@@ -36,6 +36,7 @@ from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
 from onlook.query.alerts import AlertBook, Rule, RuleKind
+from onlook.query.model_parser import build_parser
 from onlook.query.search import MemoryView, search
 from onlook.sampling import FrameRole, GlanceSampler
 from onlook.types import (
@@ -119,7 +120,9 @@ class StreamEngine:
                                       "alert_delays_s": [], "speech_segments": 0}
         self._speech_pipeline = speech
         self.speech: Any = None  # the SpeechWorker, once a source with sound is open
-        self.book = AlertBook(stream_id, hears=self.hears)
+        # An optional model that fills typed queries (settings.parser); the offline parser is its fallback.
+        self.parser = build_parser(self.settings)
+        self.book = AlertBook(stream_id, hears=self.hears, read=self.parser.alert if self.parser else None)
         self._latest: tuple[Frame, list[Any]] | None = None
         try:
             for q in list(alerts or []) + self.store.alert_queries():
@@ -131,7 +134,7 @@ class StreamEngine:
             raise
         self.perceiver = perceiver
         self.memory = Memory(self.store, stream_id, recent_window=mem.recent_window)
-        self.answerer = answerer or ExtractiveAnswerer()
+        self.answerer = answerer or ExtractiveAnswerer(parser=self.parser)
         # Optional VLM check of candidate alerts (onlook.answer.confirm.AlertConfirmer): when set,
         # an alert fires only once confirmed, from the confirmer's worker thread.
         self.confirmer: Any = None

@@ -15,12 +15,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -29,6 +25,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from media import free_port
+from tiny_llama import start_llama_server, write_tiny_gguf
 
 from onlook._subprocess import stop_process
 from onlook.answer.context import Context, ContextBudget, ContextFrame
@@ -414,131 +411,17 @@ def test_follow_up_uses_history_in_request_and_retrieval(scripted, make_view):
     assert any(lab.startswith("Frame at 00:12") for lab in labels)  # retrieved through the earlier question
 
 
-# --- llama.cpp's server with a tiny GGUF written here ---------------------------------------------------
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
-
-
-# A chat template that, like a text-only model's server, refuses content lists (image parts).
-_TEMPLATE = ("{% for m in messages %}{% if m['content'] is not string %}"
-             "{{ raise_exception('image input is not supported by this model') }}{% endif %}"
-             "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
-def write_tiny_gguf(path: Path, n_embd: int = 32, n_layer: int = 2, n_ff: int = 64, n_head: int = 4) -> Path:
-    """A random-weight llama in GGUF with a byte-level BPE vocabulary and a chatml template."""
-    import gguf
-
-    tokens = list(_bytes_to_unicode().values())
-    merges = ["Ġ t", "h e"]
-    tokens += ["Ġt", "he"]
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    types = [gguf.TokenType.NORMAL] * len(tokens) + [gguf.TokenType.CONTROL] * len(specials)
-    tokens += specials
-    n_vocab = len(tokens)
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name("onlook-tiny-test")
-    w.add_context_length(2048)
-    w.add_embedding_length(n_embd)
-    w.add_block_count(n_layer)
-    w.add_feed_forward_length(n_ff)
-    w.add_head_count(n_head)
-    w.add_head_count_kv(n_head)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_dimension_count(n_embd // n_head)
-    w.add_rope_freq_base(10000.0)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("default")
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(tokens.index("<|endoftext|>"))
-    w.add_eos_token_id(tokens.index("<|im_end|>"))
-    w.add_add_bos_token(False)
-    w.add_chat_template(_TEMPLATE)
-    rng = np.random.default_rng(0)
-
-    def t(name: str, *shape: int, scale: float = 0.2) -> None:
-        w.add_tensor(name, (rng.standard_normal(shape) * scale).astype(np.float32))
-
-    t("token_embd.weight", n_vocab, n_embd)
-    w.add_tensor("output_norm.weight", np.ones(n_embd, np.float32))
-    t("output.weight", n_vocab, n_embd)
-    for i in range(n_layer):
-        w.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, np.float32))
-        w.add_tensor(f"blk.{i}.ffn_norm.weight", np.ones(n_embd, np.float32))
-        for name in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            t(f"blk.{i}.{name}.weight", n_embd, n_embd)
-        t(f"blk.{i}.ffn_gate.weight", n_ff, n_embd)
-        t(f"blk.{i}.ffn_up.weight", n_ff, n_embd)
-        t(f"blk.{i}.ffn_down.weight", n_embd, n_ff)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
-
-
-def _start_llama_server(model: Path, log_path: Path, *, tries: int = 3,
-                        ready_s: float = 40.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start llama.cpp's server on a free loopback port; wait (bounded) until it lists its model.
-
-    A port found free can be taken before the server binds it: then it exits with "address already
-    in use" and is started again on another port. Every wait is bounded, within the tests' timeout.
-    """
-    import httpx
-
-    for _ in range(tries):
-        port = free_port()
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-                 "--port", str(port), "--n_ctx", "2048", "--model_alias", "tiny", "--n_threads", "1"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + ready_s
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:  # trust_env=False: a proxy set in the environment must not see loopback requests
-                if httpx.get(url + "/models", timeout=1.0, trust_env=False).status_code == 200:
-                    return proc, url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        _stop(proc)
-        out = log_path.read_text(errors="replace")
-        if "address already in use" not in out.lower():
-            pytest.fail(f"llama.cpp server did not start within {ready_s:g} s: {out[-2000:]}")
-    pytest.fail(f"llama.cpp server found no free port in {tries} tries")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    stop_process(proc)
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
     pytest.importorskip("gguf", reason="the gguf package is not installed")
     pytest.importorskip("sse_starlette", reason="llama-cpp-python's [server] extra is not installed")
     model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-    proc, url = _start_llama_server(model, tmp_path_factory.getbasetemp() / "llama_server.log")
+    proc, url = start_llama_server(model, tmp_path_factory.getbasetemp() / "llama_server.log")
     try:
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ carrying?"), it abstains and says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -117,10 +118,18 @@ class ExtractiveAnswerer(BaseAnswerer):
     follow-up ask it together with the question before); its answer comes in
     one piece; :meth:`choose` is the inherited check of each option against
     memory (:func:`choose_from_memory`), which is this answerer's own.
+
+    Args:
+        parser: Reads a question into its typed query: the offline parser by default, or a
+            :class:`~onlook.query.model_parser.ModelQueryParser` (which falls back to it). Options of
+            multiple-choice questions are always read offline (one model call per option is too slow).
     """
 
     name = "extractive"
     chooses: ClassVar[bool] = True
+
+    def __init__(self, parser: Callable[[str], Query] | None = None) -> None:
+        self.parser: Callable[[str], Query] = parser or understand
 
     def answer(self, question: str, view: MemoryView, at: float | None = None, *,
                history: History = ()) -> Answer:
@@ -136,7 +145,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             said = answer_speech(question, view, at, spoken)
             if said is not None:  # always, given a parsed speech question
                 return said
-        query = understand(question)
+        query = self.parser(question)
         if query.follow is not None:
             query = resolve_followup(query, history)
         return self.answer_query(question, query, view, at)

@@ -42,8 +42,9 @@ def _budget(a: AnswererSettings) -> ContextBudget:
 
 def _extractive(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:
     from onlook.answer.extractive import ExtractiveAnswerer
+    from onlook.query.model_parser import build_parser
 
-    return ExtractiveAnswerer()
+    return ExtractiveAnswerer(parser=build_parser(settings))
 
 
 def _serve(settings: Settings, *, load: bool = True, in_process: bool = False) -> BaseAnswerer:

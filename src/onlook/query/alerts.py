@@ -23,6 +23,7 @@ unsaid for ``text_repeat_s``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -138,8 +139,13 @@ class Rule:
         return self.kind in _STATE_RULES
 
 
-def compile_alert(query: str) -> Rule:
+def compile_alert(query: str, read: Callable[[str], Query] | None = None) -> Rule:
     """Compile a free-text alert query through the typed query (:func:`~onlook.query.understand.understand_alert`).
+
+    Args:
+        query: The user's words.
+        read: What reads them into a typed query: the offline parser by default, or a model parser's
+            :meth:`~onlook.query.model_parser.ModelQueryParser.alert`.
 
     Raises:
         UnsupportedQuery: perception cannot see what the query asks about; the message names the part.
@@ -154,7 +160,7 @@ def compile_alert(query: str) -> Rule:
     """
     if not query or not query.strip():
         raise UnsupportedQuery("an alert query cannot be empty")
-    return rule_from_query(query, understand_alert(query))
+    return rule_from_query(query, (read or understand_alert)(query))
 
 
 def _refuse(query: str, what: str) -> UnsupportedQuery:
@@ -273,11 +279,14 @@ class AlertBook:
         stream_id: Stream the alerts belong to.
         release_s: A state rule re-arms after its condition was false this long.
         text_repeat_s: The same words re-fire only after being unseen this long.
+        hears: Whether speech is transcribed (speech alerts are refused without it).
+        read: Reads an alert into its typed query (default: the offline parser).
     """
 
     def __init__(self, stream_id: str, *, release_s: float = 3.0, text_repeat_s: float = 30.0,
-                 hears: bool = True) -> None:
+                 hears: bool = True, read: Callable[[str], Query] | None = None) -> None:
         self.stream_id = stream_id
+        self.read = read
         self.hears = hears  # whether speech is transcribed: speech alerts are refused without it
         self.release_s = release_s
         self.text_repeat_s = text_repeat_s
@@ -292,7 +301,7 @@ class AlertBook:
                 when a query like "someone in red appears" is registered are
                 not news: they are marked as seen so only later ones fire.
         """
-        rule = compile_alert(query)
+        rule = compile_alert(query, self.read)
         if rule.kind == RuleKind.SPEECH and not self.hears:
             raise UnsupportedQuery(f"alert {query!r} listens for speech, which is off here (--no-speech, or "
                                    "faster-whisper is not installed: pip install 'onlook[speech]')")
