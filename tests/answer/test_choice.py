@@ -44,3 +44,20 @@ def test_option_query_completes_the_option_with_the_question() -> None:
     assert o is not None and o.event is Event.LEAVE and o.edge is Edge.LEFT and o.subject.colours == {"red"}
     o = option_query(understand("How many cars are parked?"), "Two cars")
     assert o is not None and o.compare is not None and (o.compare.op, o.compare.n) == (Cmp.EQ, 2)
+
+
+@pytest.mark.parametrize(("question", "value", "note"), [
+    # the colour picks the person out; the modifiers perception cannot check are said, not dropped
+    ("When did the tall person in the red striped jacket leave?", 25.0, "not checked"),
+    ("Did the blonde person in red come in?", True, "not checked"),
+])
+def test_colour_with_unchecked_modifiers_answers_and_says_so(make_view, question: str, value, note: str) -> None:
+    ans = ExtractiveAnswerer().answer(question, make_view(), at=40.0)
+    assert not ans.abstained and note in ans.text, ans.text
+    assert ans.value == value or (isinstance(value, float) and abs(float(ans.value) - value) < 1.5), ans.text
+
+
+@pytest.mark.parametrize("question", ["When did the person in a red hat leave?",  # the red may be the hat's
+                                      "When did the person in red with glasses leave?"])
+def test_colour_with_an_unseen_thing_still_abstains(make_view, question: str) -> None:
+    assert ExtractiveAnswerer().answer(question, make_view(), at=40.0).abstained

@@ -39,7 +39,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import understand
+from onlook.query.understand import tokenize, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
 from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -159,6 +159,14 @@ class ExtractiveAnswerer(BaseAnswerer):
         scope = resolve_time(query.time, view, at)
         if isinstance(scope, str):  # the time range is relative to an event that has not happened
             return Answer(question, scope, at, 0.4, value=0 if query.ask.value in ("count", "frequency") else None)
+        if _described_beyond_colour(query, question):
+            # "the man in the dark navy striped jacket": the person is picked out by the colours seen; the
+            # rest of the description ("striped") is said to be unchecked rather than answered as "can't tell".
+            ans = self.answer_query(question, query.with_(unknown=()), view, at)
+            if ans.abstained:
+                return ans
+            return replace(ans, text=f"{ans.text} (matched by colour; not checked: {', '.join(query.unknown)})",
+                           confidence=round(ans.confidence * 0.6, 3))
         intent = intent_from_query(query, scope)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
@@ -829,6 +837,34 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
     return TimeScope("range", 0.0, max(0.0, o.t - 0.01))
 
 
+def _described_beyond_colour(query: Query, question: str) -> bool:
+    """Whether a person is picked out by clothing colour plus modifiers perception cannot check.
+
+    Then the colours are applied and the modifiers reported as unchecked, instead of abstaining: the
+    person meant is the one in those colours, whatever the pattern ("striped") or hair ("blonde"). Only
+    modifiers qualify: a thing ("a red hat") is a constraint of its own, and the colour may be its.
+    """
+    s = query.subject
+    if not (query.unknown and s.colours and s.labels == {Label.PERSON} and query.ask in (
+            Ask.WHEN, Ask.EXISTS, Ask.COUNT, Ask.IDENTIFY, Ask.WHERE, Ask.FREQUENCY)):
+        return False
+    unknown = set(query.unknown)
+    toks = tokenize(question.lower())
+    found = [t for t in toks if t.lemma in unknown or t.text in unknown]
+
+    def modifier(t: Any) -> bool:
+        if t.dep == "ROOT":
+            return False
+        if t.pos == "ADJ" or t.tag == "VBN":
+            return True
+        # "striped jacket": a participle before a noun, which the small parser may tag as a past verb
+        nxt = toks[t.i + 1] if t.i + 1 < len(toks) else None
+        return t.text.endswith("ed") and nxt is not None and nxt.pos == "NOUN"
+
+    # adjectives and participles, never nouns
+    return bool(found) and all(modifier(t) for t in found)
+
+
 def resolve_followup(query: Query, history: Any) -> Query:
     """A follow-up ("and after that?", "what about the left side?") made whole with the turn before it."""
     if not history:
@@ -916,6 +952,8 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         if said:
             parsed = said
     question_q = understand(question)
+    if _described_beyond_colour(question_q, question):  # the colours pick the person out; the rest is unchecked
+        question_q = question_q.with_(unknown=())
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)

@@ -474,6 +474,8 @@ def _drop_asides(q: str) -> str:
     q = re.sub(r"^(so|just|and|but|ok|okay)\s+(just\s+)?(?=(tell|let|notify|alert|warn|ping)\b)", "", q)
     q = re.sub(r",?\s*\b(including|counting|incl\.?|even)\s+(anyone|anybody|everyone|those|people|the ones|any)\b"
                r"[^,?.;]*", "", q)
+    # "as if shouting", "as though lost": a comparison says how something looked, it restricts nothing.
+    q = re.sub(r",?\s*\bas (if|though)\b[^,?.;]*", "", q)
     q = re.sub(r"\b(if you can|if possible|please|pls|for me|real quick|quickly|by any chance|do you know|"
                r"can you tell me|could you tell me|tell me|i want to know|i'd like to know|i wonder|"
                r"i was wondering|any idea|just curious|out of curiosity)\b,?", " ", q)
@@ -542,6 +544,9 @@ def _understand(text: str, alert: bool) -> Query:
     states = _states(r)
     subject_labels, head = _subject(r)
     colours = _colours(r)
+    worn = _worn_label(r)
+    if worn:  # "is the man wearing a tie?": the tie is what can be seen
+        subject_labels = worn
     size, moving = _size_moving(r, head)
     emptiness = any(t.text in _EMPTY_WORDS or t.text in ("emptied", "emptying") for t in r.tokens)
     event, negated, polarity_absent = _event(r, subject_labels, states, edge, words)
@@ -969,6 +974,20 @@ def _colours(r: _Reader) -> frozenset[str]:
     return frozenset(out)
 
 
+def _worn_label(r: _Reader) -> frozenset[Label] | None:
+    """The perceivable thing a person is said to wear or carry on them ("wearing a tie", "with a backpack")."""
+    for t in r.tokens:
+        if t.lemma != "wear":
+            continue
+        for c in r.tokens:
+            if c.head == t.i and c.dep in ("dobj", "attr", "oprd") and not c.used:
+                labels = _token_labels(c)
+                if labels and Label.PERSON not in labels:
+                    c.used = True
+                    return labels
+    return None
+
+
 def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | None]:
     size = moving = None
     for t in r.tokens:
@@ -1211,7 +1230,10 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         use("when", "time", "timestamp", "point", "moment", "which", "what")
         return Ask.WHEN
     if re.search(r"\b(what|which) colou?rs?\b|\bcolou?rs? (is|are|was|were|of)\b|\bwhat colou?red\b|"
-                 r"\bwhat (is|was) the colou?r\b", q):
+                 r"\bwhat (is|was) the colou?r\b|(^|[.;!] )what (is|are|was|were|'s) [\w ]*\b(wearing|dressed in)\b|"
+                 r"(^|[.;!] )what (does|did|do) [\w ]*\bwear\b", q):
+        # "what is he wearing?": of clothes, perception sees their colours
+        use("wearing", "wear", "dressed")
         use("what", "which", "color", "colour", "colors", "colours")
         return Ask.COLOUR
     if re.match(r"^(is|are|was|were|did|does|do|has|have|had|will|would|should|isn't|aren't|wasn't|didn't|doesn't|"
@@ -1313,9 +1335,10 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
     for t in r.tokens:
         if t.used:
             continue
-        if (ask is Ask.COLOUR or colours) and (t.lemma in ("wear", "dress", "clothe", "clad") or t.lemma in _CLOTHING
-                                               or t.text in _CLOTHING):
+        if (ask is Ask.COLOUR or colours) and (t.lemma in _CLOTHING or t.text in _CLOTHING):
             continue  # "what colour is he wearing?": the colour of the clothes is what colours are
+        if t.lemma in ("wear", "clothe") or t.text in ("wearing", "dressed", "clad"):
+            continue  # wearing says nothing itself: what is worn is the constraint (a hat is unknown, red a colour)
         if t.pos not in ("NOUN", "PROPN", "VERB", "ADJ", "X", "ADV") and t.lemma not in _UNSEEN_HINT:
             continue
         if t.pos == "ADV" and t.lemma not in _UNSEEN_HINT:
@@ -1323,8 +1346,8 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
         lem = t.lemma
         if lem in _HARMLESS or t.text in _HARMLESS or lem in label_table or t.text in label_table:
             continue
-        if lem in _STATE_VERB_WORDS or lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS:
-            continue
+        if lem in _STATE_VERB_WORDS or (lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS) and t.pos != "NOUN":
+            continue  # movement verbs are events ("heads in"); the nouns ("on their head") are not
         if t.text in COLOR_NAMES or t.text in _COLOUR_SYN or lem in _CLOTHING and False:
             continue
         if re.fullmatch(r"[\d:.+]+|[a-z]", t.text) or t.text in _NUMBERS or t.text in _UNIT_S:
