@@ -25,6 +25,12 @@ CASES = [
     ("Has the person left yet?", ["A. He has not left", "B. He left through the left"], 40.0, "B"),
     ("What happened to the picture?", ["A. There was a scene cut", "B. Someone in green came in"], 40.0, "A"),
     ("How many people came in?", ["A. Two", "B. One", "C. None"], 40.0, "B"),
+    # what can be checked of an option refutes it ("in green"); the one left rests on what cannot be seen
+    ("Who is in view right now?", ["A. A man in green with a hat", "B. Nobody", "C. A man in red with glasses"],
+     15.0, "C"),
+    # two options are left open: no elimination
+    ("Who is in view right now?", ["A. A man in red with a hat", "B. Nobody", "C. A man in red with glasses"],
+     15.0, None),
     # every option rests on what perception cannot see
     ("What is the person carrying?", ["A. A phone", "B. An umbrella"], 15.0, None),
     ("What was the weather like?", ["A. Rainy", "B. Sunny"], 15.0, None),

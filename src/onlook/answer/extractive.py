@@ -981,6 +981,13 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         else:
             refuted.append(letter)
     supported.sort(key=lambda x: -x[0])
+    if not supported and len(unknown) == 1 and refuted:
+        # Every option perception can check is false: the one it cannot check is what remains.
+        letter = unknown[0]
+        text = dict(parsed)[letter]
+        return Answer(question, f"{letter}. {text} (by elimination: what I perceive contradicts options "
+                                f"{', '.join(refuted)}; this one rests on what I cannot see).", at, 0.25,
+                      value=letter)
     if len(supported) == 1 or (len(supported) > 1 and supported[0][0] > supported[1][0]):
         _, letter, text, ans = supported[0]
         note = f"; options {', '.join(unknown)} rest on what I cannot see" if unknown else ""
@@ -1056,6 +1063,18 @@ def option_query(question: Query, option: str) -> Query | None:
                  edge=edge or question.edge, compare=compare, unknown=o.unknown)
 
 
+def _strip_unknown(option: str, unknown: tuple[str, ...]) -> str:
+    """``option`` without the phrases that hold its unknown words ("a bus driving along the road" -> "a bus
+    driving"): a prepositional phrase or the bare word, so the rest can be checked on its own."""
+    out = option
+    for w in unknown:
+        out = re.sub(rf"\b(along|by|near|next to|in|into|on|onto|at|behind|beside|under|over|through|with|"
+                     rf"from|past|towards?)\s+(the|a|an|his|her|their)?\s*(\w+\s+)?{re.escape(w)}\w*\b", " ", out,
+                     flags=re.I)
+        out = re.sub(rf"\b{re.escape(w)}\w*\b", " ", out, flags=re.I)
+    return re.sub(r"\s+", " ", out).strip(" ,")
+
+
 def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view: MemoryView,
                  at: float) -> tuple[bool, int, Answer] | None:
     """Whether memory supports ``option`` as the answer to ``question``.
@@ -1066,15 +1085,38 @@ def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view
         perception cannot see or names nothing checkable (unknown, not fatal for the others).
     """
     q = option_query(question, option)
-    if q is None or q.unknown:
+    if q is None:
         return None
+    if q.unknown:
+        # An option is all of its parts: when what can be checked of it is false, so is the option ("a bus
+        # driving along the road" with no bus in view). When it holds, the unseen rest leaves it open.
+        # Not for negations: "he did not leave through the door" is not refuted by his leaving.
+        rest = q.with_(unknown=())
+        if (q.negated or q.event is Event.ABSENT or not (rest.subject.labels or rest.subject.colours)
+                or _option_count(option) == 0):
+            return None
+        stripped = _strip_unknown(option, q.unknown)
+        again = option_query(question, stripped) if stripped and stripped != option else None
+        if again is None or again.unknown:
+            return None
+        verdict = check_option(checker, question, stripped, view, at)
+        return verdict if verdict is not None and not verdict[0] else None
     s = q.subject
     weight = (bool(s.labels) + len(s.colours) + bool(s.region) + len(s.states) + len(s.words) + bool(q.edge)
               + (q.compare is not None) + (q.event is not Event.PRESENT))
-    # An option naming several classes with "and" ("a dog and a bus") holds when each one does.
-    parts = ([q.with_(subject=replace(s, labels=frozenset({lab}))) for lab in sorted(s.labels, key=str)]
-             if len(s.labels) > 1 and re.search(r"\band\b", option.lower()) and q.event is not Event.ABSENT
-             else [q])
+    # An option naming several things with "and" ("a white van and a red car") holds when each one does;
+    # each phrase is read alone, so its colour stays its own. When the phrases do not each name a thing
+    # ("red and white car"), the classes named are checked one by one.
+    parts = [q]
+    if len(s.labels) > 1 and re.search(r"\band\b", option.lower()) and q.event is not Event.ABSENT:
+        phrases = [p for p in re.split(r"\s*,?\s+and\s+", option.strip()) if p.strip()]
+        each = [option_query(question, p) for p in phrases] if len(phrases) > 1 else []
+        if each and all(x is not None and x.subject.labels for x in each):
+            if any(x.unknown for x in each if x is not None):
+                return None
+            parts = [x for x in each if x is not None]
+        else:
+            parts = [q.with_(subject=replace(s, labels=frozenset({lab}))) for lab in sorted(s.labels, key=str)]
     answers = []
     for part in parts:
         # "not left" and "nobody" are checked as "left" and "somebody", and the verdict inverted: every

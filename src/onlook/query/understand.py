@@ -448,10 +448,19 @@ def _core(q: str) -> str:
         if _FIRST_PERSON.match(p) and not re.search(r"\b(let me know|tell me|notify me|alert me|ping me|warn me|"
                                                     r"show me|give me)\b", p):
             continue
-        if not (_CUE_RE.search(p) or any(w in known for w in words) or re.search(r"\d", p)):
+        if not (_CUE_RE.search(p) or any(_known_form(w, known) for w in words) or re.search(r"\d", p)):
             continue
         keep.append(p.rstrip(".;"))
     return " ".join(keep) if keep else q
+
+
+def _known_form(w: str, known: frozenset[str]) -> bool:
+    """Whether ``w`` or its stem ("parked" -> "park", "dogs" -> "dog") carries query content."""
+    if w in known:
+        return True
+    stems = {w[:-1] if w.endswith("s") else w, re.sub(r"(ed|ing)$", "", w), re.sub(r"(ed|ing)$", "e", w),
+             re.sub(r"(.)\1(ed|ing)$", r"\1", w)}
+    return any(x in known for x in stems if len(x) > 2)
 
 
 @lru_cache(maxsize=1)
