@@ -596,6 +596,8 @@ def _understand(text: str, alert: bool) -> Query:
                                                                           Region.BOTTOM):
         # "exits on the right", "walks out on the left": with an entry or exit, a side is the edge crossed.
         edge, region = Edge(region.value), None
+    if event is Event.CUT and ordinal == -1 and time.kind is TimeKind.NOW:
+        time = TimeRange()  # "the shot we're watching now": the now says which shot, the start is in the past
     unknown = _unknown(r, ask, colours)
     return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
                                           moving=moving, states=states, words=words),
@@ -747,6 +749,10 @@ def _compare(r: _Reader) -> Comparison | None:
 
 def _ordinal(r: _Reader) -> int | None:
     current = r.search(r"\b(?:the\s+)?(?:current|present|ongoing|latest|this)\s+(?:shot|scene)\b", consume=False)
+    # "the shot we're watching now", "the scene on screen": a relative clause saying it is the current one
+    current = current or re.search(r"\b(?:shot|scene)\s+(?:(?:that|which)\s+)?(?:(?:we|i|you)(?:'re|'m| are| am)\s+"
+                                   r"(?:watching|seeing|looking at|viewing|on)|(?:on|in)\s+(?:screen|view)|"
+                                   r"(?:showing|playing)\s+now|now)\b", r.q)
     if current and re.search(r"\b(begin|began|begun|start|started|starts|beginning)\b", r.q):
         return -1
     m = r.search(r"\b(first|1st|earliest|second|2nd|third|3rd|fourth|4th|fifth|5th|last|latest|final|newest|"
@@ -1140,13 +1146,17 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
             event = new if not (event is Event.ABSENT and new is Event.MOVE) else event
     if _free_search(r, r"\b(scene|shot) (change|changes|changed|cut|cuts|switch)|\bchange of (scene|shot)|"
                        r"\bnew (scene|shot)\b|"
-                 r"\bcamera (cut|cuts|angle change|switch)|\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
-                 r"\bhow many (shots|scenes)\b"):
+                 r"\bcamera (cut|cuts|angle change|switch)|"
+                 r"\b(shots?|scenes?)(?: [\w']+){0,4}? (begin|began|start|started|end|ended)\b|"
+                 r"\bhow many (shots|scenes)\b") or re.search(r"\b(shots?|scenes?)(?: [\w']+){1,4}? (begin|began|start|"
+                                                                r"started)\b", r.q):
+        # (the second: "the shot we're watching now began", whose "now" the time reader took)
         event = Event.CUT
         for t in toks:
             if t.text in ("scene", "scenes", "shot", "shots", "change", "changes", "changed", "camera", "angle",
                           "switch", "new", "begin", "began", "start", "started", "end", "ended", "current",
-                          "begun", "starts", "cut", "cuts", "of"):
+                          "begun", "starts", "cut", "cuts", "of", "watching", "viewing", "seeing", "showing",
+                          "playing"):
                 t.used = True
     if event is Event.CUT:
         for t in toks:
