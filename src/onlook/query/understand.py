@@ -281,6 +281,10 @@ def _rule_lemma(w: str) -> str:
     return w
 
 
+# Lemmas the small English pipeline gets wrong in camera questions ("rides" -> "rid").
+_LEMMA_FIX = {"rides": "ride", "riding": "ride", "striped": "striped", "parked": "park", "spotted": "spot"}
+
+
 def tokenize(text: str) -> list[Token]:
     """Tokens of normalised (lower-case) ``text`` with lemmas, tags and heads.
 
@@ -289,7 +293,8 @@ def tokenize(text: str) -> list[Token]:
     nlp = _nlp()
     if nlp is not None:
         doc = nlp(text)
-        return [Token(t.i, t.lower_, t.lemma_.lower(), t.pos_, t.tag_, t.dep_, t.head.i, t.idx) for t in doc]
+        return [Token(t.i, t.lower_, _LEMMA_FIX.get(t.lower_, t.lemma_.lower()), t.pos_, t.tag_, t.dep_, t.head.i,
+                      t.idx) for t in doc]
     out: list[Token] = []
     for m in _WORD_RE.finditer(text):
         w = m.group()
@@ -1092,6 +1097,12 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
             if lem in ("go", "walk", "run", "drive", "ride", "head", "move", "get", "pull", "step", "wander", "roll",
                        "cycle", "come"):
                 new = Event.LEAVE
+        elif (lem in ("go", "drive", "ride", "walk", "run", "cycle", "come", "roll", "zoom", "speed", "race", "fly")
+              and particle & {"by", "past"}) or (lem == "pass" and not particle):
+            new = Event.ENTER  # "a van goes by", "a cyclist rides past", "a car passes": it comes through the view
+            for x in toks[t.i + 1:t.i + 2]:
+                if x.text in ("by", "past"):
+                    x.used = True
         elif lem in ("come", "walk", "step", "get", "run", "drive", "ride", "roll", "wander", "stroll", "pull",
                      "cycle", "move", "head", "go", "pop", "show", "turn", "enter") and particle & {"in", "into",
                                                                                                     "inside", "up"}:
