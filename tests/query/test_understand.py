@@ -23,7 +23,7 @@ CORPUS = Path(__file__).parent / "corpus"
 
 # The targets are 0.95 (tuned) and 0.85 (held out). The held-out floor is what the parser
 # measurably reaches, so a regression fails; EVAL.md reports the figure against the target.
-FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.70, "heldout_alerts": 0.80}
+FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.85, "heldout_alerts": 0.80}
 
 
 def _load(name: str) -> list[dict[str, Any]]:

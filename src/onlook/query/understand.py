@@ -460,11 +460,12 @@ def _core(q: str) -> str:
 
 
 def _known_form(w: str, known: frozenset[str]) -> bool:
-    """Whether ``w`` or its stem ("parked" -> "park", "dogs" -> "dog") carries query content."""
+    """Whether ``w`` or its verb stem ("parked" -> "park") carries query content."""
     if w in known:
         return True
-    stems = {w[:-1] if w.endswith("s") else w, re.sub(r"(ed|ing)$", "", w), re.sub(r"(ed|ing)$", "e", w),
-             re.sub(r"(.)\1(ed|ing)$", r"\1", w)}
+    if not re.search(r"(ed|ing)$", w):  # only verb forms: plurals of content words are in the table already
+        return False
+    stems = {re.sub(r"(ed|ing)$", "", w), re.sub(r"(ed|ing)$", "e", w), re.sub(r"(.)\1(ed|ing)$", r"\1", w)}
     return any(x in known for x in stems if len(x) > 2)
 
 
@@ -1158,9 +1159,9 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
     if _free_search(r, r"\b(scene|shot) (change|changes|changed|cut|cuts|switch)|\bchange of (scene|shot)|"
                        r"\bnew (scene|shot)\b|"
                  r"\bcamera (cut|cuts|angle change|switch)|"
-                 r"\b(shots?|scenes?)(?: [\w']+){0,4}? (begin|began|start|started|end|ended)\b|"
-                 r"\bhow many (shots|scenes)\b") or re.search(r"\b(shots?|scenes?)(?: [\w']+){1,4}? (begin|began|start|"
-                                                                r"started)\b", r.q):
+                 r"\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
+                 r"\bhow many (shots|scenes)\b") or re.search(r"\b(shots?|scenes?) (?:that |which )?(?:we|i|you)(?:'re|'m| are| am)?"
+                                                                r"(?: [\w']+){1,3}? (begin|began|start|started)\b", r.q):
         # (the second: "the shot we're watching now began", whose "now" the time reader took)
         event = Event.CUT
         for t in toks:
