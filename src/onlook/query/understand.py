@@ -483,6 +483,16 @@ def _known_content() -> frozenset[str]:
 
 def _drop_asides(q: str) -> str:
     """Remove non-restrictive asides: chatter clauses, greetings, "including ...", "if you can", "please"."""
+    # A parenthesis glosses what is around it ("the boot (tailgate)", "opens his mouth (shouting)"): the
+    # sentence says what is meant without it, unless nothing is left without it.
+    # An attribute in one ("a car (a red one)", "(on the left)", "(3 or more)") still restricts, and stays.
+    attribute = (rf"\b({'|'.join(sorted(set(COLOR_NAMES) | set(_COLOUR_SYN)))}|\d+|left|right|top|bottom|middle|"
+                 r"centre|center)\b")
+    bare = re.sub(r"\s*\(([^)]*)\)", lambda m: f" {m.group(1)} " if re.search(attribute, m.group(1)) else " ",
+                  q).strip()
+    bare = re.sub(r"\s+", " ", bare)
+    if bare != q and any(_known_form(w, _known_content()) for w in re.findall(r"[a-z0-9:+']+", bare)):
+        q = bare
     q = _core(q)
     q = re.sub(r"^(hey|hi|hello|ok|okay|so|um|uh|yo|quick question|question)\b[\s,:;-]*", "", q)
     q = re.sub(r"^(hey|hi|hello|ok|okay|so|and so|just|but|well|now)\b[\s,:;-]*", "", q)
@@ -1160,9 +1170,7 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
                        r"\bnew (scene|shot)\b|"
                  r"\bcamera (cut|cuts|angle change|switch)|"
                  r"\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
-                 r"\bhow many (shots|scenes)\b") or re.search(r"\b(shots?|scenes?) (?:that |which )?(?:we|i|you)(?:'re|'m| are| am)?"
-                                                                r"(?: [\w']+){1,3}? (begin|began|start|started)\b", r.q):
-        # (the second: "the shot we're watching now began", whose "now" the time reader took)
+                 r"\bhow many (shots|scenes)\b") or re.search(_SHOT_WATCHED_BEGAN, r.q):
         event = Event.CUT
         for t in toks:
             if t.text in ("scene", "scenes", "shot", "shots", "change", "changes", "changed", "camera", "angle",
@@ -1196,6 +1204,11 @@ def _word_label_only(r: _Reader) -> bool:
 
 def _word_in_quotes(r: _Reader, t: Token) -> bool:
     return t.text in r.words
+
+
+# "the shot we're watching now began": read even where the time reader took its "now"
+_SHOT_WATCHED_BEGAN = (r"\b(shots?|scenes?) (?:that |which )?(?:we|i|you)(?:'re|'m| are| am)?(?: [\w']+){1,3}? "
+                       r"(begin|began|start|started)\b")
 
 
 def _free_search(r: _Reader, pattern: str) -> bool:
