@@ -455,8 +455,12 @@ def _core(q: str) -> str:
             continue
         if not (_CUE_RE.search(p) or any(_known_form(w, known) for w in words) or re.search(r"\d", p)):
             continue
-        keep.append(p.rstrip(".;"))
-    return " ".join(keep) if keep else q
+        keep.append(p)
+    if not keep:
+        return q
+    # Sentence ends stay (the event reader takes the last sentence as the question); other stops go.
+    return " ".join(k if k.endswith((".", "!", ";", "?")) and i < len(keep) - 1 else k.rstrip(".;")
+                    for i, k in enumerate(keep))
 
 
 def _known_form(w: str, known: frozenset[str]) -> bool:
@@ -1074,7 +1078,11 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
             event = Event.ABSENT if event is Event.PRESENT else event
     if re.search(r"\b(without|empty of|free of|devoid of)\b", q) and not any(t.text == "without" for t in toks):
         negations += 1
-    for t in toks:
+    # "Earlier, someone walked in. When did she leave?": the question is the last sentence; what the ones
+    # before it tell sets the scene, so the last sentence's verbs are read first.
+    ends = [t.i for t in toks[:-1] if t.text in (".", "!", ";")]
+    ordered = toks[ends[-1] + 1:] + toks[:ends[-1] + 1] if ends else toks
+    for t in ordered:
         if t.used:
             continue
         lem, w = t.lemma, t.text
