@@ -96,8 +96,9 @@ OBJECT_ALERTS = [
                          ids=[a[0] for a in OBJECT_ALERTS])
 def test_compile_object_alert(query: str, kind: str, labels: tuple[str, ...], colors: tuple[str, ...],
                               region: str | None, count: int) -> None:
+    moving = False if "parked" in query else None  # the stationary filter of a count
     assert compile_alert(query) == Rule(query, kind, colors=colors, region=region, count=count,  # type: ignore[arg-type]
-                                        labels=labels)
+                                        labels=labels, moving=moving)
 
 
 def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
@@ -194,14 +195,14 @@ RULE_KINDS = [
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
     ("count_equal", RuleKind.COUNT_EQUAL),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
-    ("state", RuleKind.STATE), ("hand", RuleKind.HAND),
+    ("state", RuleKind.STATE), ("hand", RuleKind.HAND), ("stop", RuleKind.STOP),
 ]
 
 
 def test_rule_kinds_table_is_every_member_and_every_compiled_kind() -> None:
     assert sorted(m for _, m in RULE_KINDS) == sorted(RuleKind)
     compiled = ({a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
-                | {compile_alert(a[0]).kind for a in OBJECT_ALERTS})
+                | {compile_alert(a[0]).kind for a in OBJECT_ALERTS} | {compile_alert("a car parks").kind})
     assert compiled == set(RuleKind)
 
 
@@ -488,3 +489,48 @@ def test_entry_edge_and_region_rules_fire_only_on_their_side() -> None:
                            box=(0.05, 0.2, 0.2, 0.9)) for k in (2, 3)]
     fired = book.check(analysis(3.0, on_left, 2))
     assert [a.query for a in fired] == ["more than 1 person on the left"]
+
+
+def _car(t: float, x: float, tid: int = 1, stationary: bool = False, kind: str = "car") -> Observation:
+    return Observation(t, ObservationKind.OBJECT, kind, 0.8, (x, 0.5, x + 0.1, 0.6), track_id=tid,
+                       attrs={"stationary": stationary})
+
+
+def _run(book: AlertBook, tracks: Iterable[Callable[[float], Observation | None]], until: float,
+         step: float = 0.5) -> list[Alert]:
+    fired: list[Alert] = []
+    for i in range(int(until / step) + 1):
+        t = i * step
+        frame = Frame("cam", i, t, t, np.zeros((4, 4, 3), np.uint8))
+        obs = [o for o in (make(t) for make in tracks) if o is not None]
+        fired += book.check(Analysis(frame, obs, people=0))
+    return fired
+
+
+def test_a_car_parks_fires_once_when_a_moving_car_comes_to_rest() -> None:
+    assert compile_alert("a car parks").kind is RuleKind.STOP
+    assert compile_alert("tell me when a truck stops").labels == ("truck",)
+    book = AlertBook("cam")
+    book.add("a car parks")
+
+    def arriving(t: float) -> Observation:  # drives in from the left for 4 s, then stands still
+        return _car(t, 0.05 + 0.1 * min(t, 4.0) + (0.002 if int(t * 2) % 2 else 0.0))  # with detector jitter
+
+    def parked(t: float) -> Observation:  # there all along, never moved: not news
+        return _car(t, 0.7, tid=2, stationary=True)
+
+    def passing(t: float) -> Observation | None:  # drives through without stopping
+        return _car(t, 0.08 * t, tid=3) if t < 10 else None
+
+    fired = _run(book, [arriving, parked, passing], until=12.0)
+    assert [(a.evidence[0].track_id, a.t) for a in fired] == [(1, 6.0)]  # at rest 2 s after it stopped at 4 s
+
+
+def test_a_person_stops_and_a_parked_count() -> None:
+    book = AlertBook("cam", release_s=0.0)
+    book.add("more than 1 parked car")
+    assert compile_alert("more than 1 parked car").moving is False
+    moving_cars = [lambda t, i=i: _car(t, 0.1 * i, tid=i) for i in (1, 2, 3)]
+    assert _run(book, moving_cars, until=2.0) == []  # three cars, none parked
+    parked = [lambda t, i=i: _car(t, 0.2 * i, tid=10 + i, stationary=True) for i in (1, 2)]
+    assert [a.query for a in _run(book, parked, until=1.0)] == ["more than 1 parked car"]

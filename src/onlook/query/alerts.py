@@ -38,7 +38,8 @@ from onlook.vocabulary import OBJECT_LABELS, Label
 __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "rule_from_query", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
-                  "an object (car, dog, bag... 80 kinds) appearing or leaving, more/fewer than N of them, "
+                  "an object (car, dog, bag... 80 kinds) appearing, leaving or stopping (a car parks), "
+                  "more/fewer than N of them (moving or parked), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to "
                   "the camera, someone sitting down, standing up, lying down or raising an arm, "
@@ -87,6 +88,18 @@ class RuleKind(StrEnum):
     STATE = "state"
     """A face's state turns on or off (the mouth opens wide, the eyes close, the face turns to the camera):
     an event rule, once per change (face state's own hysteresis keeps one opening one change)."""
+    STOP = "stop"
+    """A tracked object of ``labels`` (or a person) that was moving comes to rest ("a car parks"): an event
+    rule, once per track."""
+
+
+# When a track has "stopped": it travelled at least _STOP_MOVED box heights before, then stayed within
+# _STOP_STILL box heights for _STOP_STILL_S seconds. Box heights, not frame shares, so a far car and a near
+# one stop alike; the still radius is above the detector's jitter on a parked car (a few percent of its box).
+_STOP_MOVED = 0.5
+_STOP_STILL = 0.12
+_STOP_STILL_S = 2.0
+_STOP_HISTORY_S = 30.0  # path kept per track; tracks unseen this long are forgotten
 
 
 _STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.COUNT_EQUAL,
@@ -116,6 +129,7 @@ class Rule:
         cells: Motion-grid cells (``"lower left"``...) a person, object or motion must be in; empty: anywhere.
             A named region ("on the left") covers several (:data:`onlook.query.model.REGION_CELLS`).
         edge: Of an entry or exit rule: the picture edge crossed (``"left"``...).
+        moving: Of an object count: count only moving (``True``) or stationary, parked (``False``) ones.
     """
 
     query: str
@@ -129,6 +143,7 @@ class Rule:
     raised: bool = False
     cells: tuple[str, ...] = ()
     edge: str | None = None
+    moving: bool | None = None
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -202,8 +217,10 @@ def rule_from_query(query: str, q: Query) -> Rule:
         return Rule(query, RuleKind.SCENE_CUT)
     if states:
         return Rule(query, RuleKind.STATE, states=tuple((st, on) for st, on in states))
+    if q.event is Event.STOP and s.labels and s.labels <= OBJECT_LABELS | {Label.PERSON}:
+        return Rule(query, RuleKind.STOP, labels=labels, colors=colors, region=region, cells=cells)
     if q.event in (Event.STAY, Event.STOP) or (q.event is Event.MOVE and s.labels):
-        what = {Event.STAY: "how long someone stays", Event.STOP: "objects stopping or parking",
+        what = {Event.STAY: "how long someone stays", Event.STOP: "what stops (only people and objects are tracked)",
                 Event.MOVE: "which thing moves (motion is seen per picture region, not per object)"}[q.event]
         raise _refuse(query, what)
     if s.labels == {Label.HAND}:
@@ -219,7 +236,8 @@ def rule_from_query(query: str, q: Query) -> Rule:
         kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
                    Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
                    Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
-        return Rule(query, kind, count=n, labels=counted, colors=colors if people else (), region=region, cells=cells)
+        return Rule(query, kind, count=n, labels=counted, colors=colors if people else (), region=region, cells=cells,
+                    moving=s.moving if counted else None)
     if not s.labels:
         if q.event is Event.MOVE:
             return Rule(query, RuleKind.MOTION, region=region, cells=cells)
@@ -251,6 +269,43 @@ def _cell(o: Observation) -> str | None:
     return None
 
 
+def _dist(p: tuple[float, float, float, float], cx: float, cy: float) -> float:
+    return float(((p[1] - cx) ** 2 + (p[2] - cy) ** 2) ** 0.5)
+
+
+def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
+    """The tracks of a stop rule that, in this analysis, came to rest after moving (each fires once)."""
+    r = st.rule
+    hits = []
+    for o in obs:
+        is_thing = (o.kind == ObservationKind.OBJECT and o.label in r.labels) or (
+            o.kind == ObservationKind.PERSON and Label.PERSON.value in r.labels)
+        if not is_thing or o.track_id is None or o.box is None or o.track_id in st.fired_tracks:
+            continue
+        if r.colors and not set(r.colors) & set(o.attrs.get("colors", [])):
+            continue
+        x0, y0, x1, y1 = o.box
+        path = st.paths.setdefault(o.track_id, [])
+        path.append((t, (x0 + x1) / 2, (y0 + y1) / 2, max(1e-3, y1 - y0)))
+        while path and t - path[0][0] > _STOP_HISTORY_S:
+            path.pop(0)
+        still = [p for p in path if t - p[0] <= _STOP_STILL_S]
+        before = [p for p in path if t - p[0] > _STOP_STILL_S]
+        if not before or len(still) < 2:
+            continue  # not followed long enough to tell
+        h = sorted(p[3] for p in path)[len(path) // 2]
+        cx, cy = path[-1][1], path[-1][2]
+
+        moved = max(_dist(p, cx, cy) for p in before) / h
+        wobble = max(_dist(p, cx, cy) for p in still) / h
+        if wobble <= _STOP_STILL and moved >= _STOP_MOVED and _person_matches(o, r):
+            st.fired_tracks.add(o.track_id)
+            hits.append(o)
+    for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
+        del st.paths[tid]  # tracks gone from view: bounded memory
+    return hits
+
+
 def _person_matches(o: Observation, rule: Rule) -> bool:
     if rule.colors and not set(rule.colors) & set(o.attrs.get("colors", [])):
         return False
@@ -270,6 +325,8 @@ class _RuleState:
     false_since: float | None = None
     fired_tracks: set[int] = field(default_factory=set)
     fired_words: dict[str, float] = field(default_factory=dict)
+    # stop rules: each track's recent (t, centre x, centre y, box height)
+    paths: dict[int, list[tuple[float, float, float, float]]] = field(default_factory=dict)
 
 
 class AlertBook:
@@ -335,7 +392,7 @@ class AlertBook:
             if ev is None:
                 continue
             if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR, RuleKind.APPEAR,
-                                RuleKind.DISAPPEAR, RuleKind.STATE):
+                                RuleKind.DISAPPEAR, RuleKind.STATE, RuleKind.STOP):
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
@@ -385,6 +442,8 @@ class AlertBook:
             hits = [o for o in obs if o.kind in (ObservationKind.FACE_STATE, ObservationKind.POSE)
                     and "change" in o.attrs and (o.attrs["change"], bool(o.attrs.get("on"))) in r.states]
             return hits or None
+        if r.kind == RuleKind.STOP:
+            return _stopped(st, obs, t) or None
         object_move = _OBJECT_MOVES.get(r.kind)
         if object_move is not None:
             hits = [o for o in obs if o.kind == object_move and o.label in r.labels and _person_matches(o, r)
@@ -429,7 +488,8 @@ class AlertBook:
         else:  # counts: of objects of ``labels``, else of people (in given colours or cells)
             if r.labels:
                 things = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels
-                          and _person_matches(o, r)]
+                          and _person_matches(o, r)
+                          and (r.moving is None or bool(o.attrs.get("stationary")) != r.moving)]
                 n = len(things)
             else:
                 things = [o for o in obs if o.kind == ObservationKind.PERSON and _person_matches(o, r)]
