@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from onlook.answer.base import Answerer, BaseAnswerer, History
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
+from onlook.perception.color import COLOR_NAMES
 from onlook.query.model import (
     Anchor,
     Ask,
@@ -876,7 +877,8 @@ def resolve_followup(query: Query, history: Any) -> Query:
     base = understand(str(question))
     if base.follow is not None or base.ask.value == "unknown":
         return query
-    about = tuple(span) if span else ((min(evidence), max(evidence)) if evidence else None)
+    times = [float(getattr(e, "t", e)) for e in evidence]  # stream times, or Evidence records
+    about = tuple(span) if span else ((min(times), max(times)) if times else None)
     if query.follow is FollowUp.AFTER_PREVIOUS:
         start = about[1] if about else None
         if start is None:
@@ -957,7 +959,20 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
-    # 3. Time questions: the option naming the time memory answers (within 2 s or a tenth).
+    # 3. Colour questions: the question picks the thing ("the first person who came in"), memory gives its
+    # colours, and the option naming those colours (and nothing unseeable) is the answer.
+    if question_q.ask is Ask.COLOUR and isinstance(base.value, str) and not base.abstained:
+        seen = set(re.findall(r"[a-z]+", base.value.lower())) & set(COLOR_NAMES)
+        fits = []
+        for letter, text in parsed:
+            oq = understand(text)
+            if oq.subject.colours and not oq.unknown and oq.subject.colours <= seen:
+                fits.append((letter, text))
+        if len(fits) == 1:
+            letter, text = fits[0]
+            return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
+                          evidence=base.evidence)
+    # 4. Time questions: the option naming the time memory answers (within 2 s or a tenth).
     if question_q.ask is Ask.WHEN and isinstance(base.value, (int, float)) and not base.abstained:
         timed = [(letter, text, _option_time(text)) for letter, text in parsed]
         near = [(abs(t - float(base.value)), letter, text) for letter, text, t in timed if t is not None
@@ -966,7 +981,7 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
             _, letter, text = min(near)
             return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
                           evidence=base.evidence)
-    # 4. Every other option is a predicate of the query language, checked against memory.
+    # 5. Every other option is a predicate of the query language, checked against memory.
     checker = ExtractiveAnswerer()
     supported: list[tuple[int, str, str, Answer]] = []
     refuted, unknown = [], []
@@ -1060,7 +1075,8 @@ def option_query(question: Query, option: str) -> Query | None:
         event = Event.ABSENT
     time = o.time if o.time != TimeRange() else question.time
     return Query(ask=Ask.EXISTS, subject=subject, event=event, negated=negated, time=time,
-                 edge=edge or question.edge, compare=compare, unknown=o.unknown)
+                 edge=edge or question.edge, compare=compare, unknown=o.unknown,
+                 ordinal=o.ordinal if o.ordinal is not None else question.ordinal)
 
 
 def _strip_unknown(option: str, unknown: tuple[str, ...]) -> str:
