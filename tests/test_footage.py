@@ -113,3 +113,27 @@ def test_live_tcp_stream_from_ffmpeg_fires_alerts(footage, eval_dir, tmp_path):
     assert r["recall"] >= 0.8 and r["precision"] >= 0.7, (r, fired)
     answer = next(o for o in objs if o["type"] == "answer")
     assert answer["value"] >= len(fired)
+
+
+# Questions in users' own words on vtest.avi, with answers counted frame by frame for ../shared/eval
+# (people in view at 00:40: 3; entries through the right edge by 00:15: 5), each asked causally.
+VTEST_QUESTIONS = [
+    ("How many people are in view right now?", 40.0, lambda v: v == 3),
+    ("headcount rn?", 40.0, lambda v: v == 3),
+    ("Is the place empty right now?", 40.0, lambda v: v is False),
+    ("how many folks came in from the right so far?", 15.0, lambda v: v == 5),
+    ("How many cars are parked here now?", 40.0, lambda v: v == 2),  # the white van and the light-blue car
+    ("How many scene cuts have there been so far?", 40.0, lambda v: v == 0),  # a fixed camera
+]
+
+
+def test_questions_on_vtest(footage, tmp_path):
+    clip = footage("vtest.avi")
+    eng = StreamEngine(str(clip), settings=Settings(fps=2.0, store=tmp_path / "st"), until_s=41.0)
+    eng.run()
+    try:
+        for question, at, check in VTEST_QUESTIONS:
+            ans = eng.ask(question, at=at)
+            assert not ans.abstained and check(ans.value), f"{question!r} @{at}: {ans.value!r} ({ans.text})"
+    finally:
+        eng.close()
