@@ -6,10 +6,12 @@ Used by the VLM client's and the model parser's real-server tests: the fixture w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -124,3 +126,22 @@ def start_llama_server(model: Path, log_path: Path, *, tries: int = 3, ready_s: 
         if "address already in use" not in out.lower():
             pytest.fail(f"llama.cpp server did not start within {ready_s:g} s: {out[-2000:]}")
     pytest.fail(f"llama.cpp server found no free port in {tries} tries")
+
+
+@contextlib.contextmanager
+def running_llama_server(tmp_path_factory: pytest.TempPathFactory, log_name: str,
+                         n_ctx: int = 2048) -> Iterator[str]:
+    """A llama.cpp server on a freshly written tiny model, for a module fixture; skips without llama-cpp.
+
+    Yields:
+        The server's ``/v1`` URL; the server is stopped on exit.
+    """
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
+    pytest.importorskip("gguf", reason="the gguf package is not installed")
+    pytest.importorskip("sse_starlette", reason="llama-cpp-python's [server] extra is not installed")
+    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+    proc, url = start_llama_server(model, tmp_path_factory.getbasetemp() / log_name, n_ctx=n_ctx)
+    try:
+        yield url
+    finally:
+        stop_process(proc)

@@ -25,9 +25,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from media import free_port
-from tiny_llama import start_llama_server, write_tiny_gguf
+from tiny_llama import running_llama_server
 
-from onlook._subprocess import stop_process
 from onlook.answer.context import Context, ContextBudget, ContextFrame
 from onlook.answer.dialogue import Turn
 from onlook.answer.openai_vlm import (
@@ -413,15 +412,8 @@ def test_follow_up_uses_history_in_request_and_retrieval(scripted, make_view):
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
-    pytest.importorskip("gguf", reason="the gguf package is not installed")
-    pytest.importorskip("sse_starlette", reason="llama-cpp-python's [server] extra is not installed")
-    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-    proc, url = start_llama_server(model, tmp_path_factory.getbasetemp() / "llama_server.log")
-    try:
+    with running_llama_server(tmp_path_factory, "llama_server.log") as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.mark.slow

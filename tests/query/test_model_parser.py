@@ -210,20 +210,11 @@ def test_settings_build_the_parser_and_the_engine_uses_it(tmp_path: Path) -> Non
 
 @pytest.fixture(scope="module")
 def grammar_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python[server] is not installed")
-    pytest.importorskip("gguf", reason="the gguf package is not installed")
-    pytest.importorskip("sse_starlette", reason="llama-cpp-python's [server] extra is not installed")
-    from tiny_llama import start_llama_server, write_tiny_gguf
+    from tiny_llama import running_llama_server
 
-    from onlook._subprocess import stop_process
-
-    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
     # The tiny model's vocabulary is bytes: the system prompt alone is thousands of tokens.
-    proc, url = start_llama_server(model, tmp_path_factory.getbasetemp() / "llama_parser.log", n_ctx=8192)
-    try:
+    with running_llama_server(tmp_path_factory, "llama_parser.log", n_ctx=8192) as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.mark.slow
