@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from onlook.errors import ConfigError, ModelCorrupt
+from onlook.perception.boxes import iou
 from onlook.perception.objects import nms
 from onlook.types import Box, Observation, ObservationKind
 
@@ -85,14 +86,6 @@ class PalmDetector:
         x = (rgb.astype(np.float32) * (1.0 / 255.0))[np.newaxis]
         reg, scores = self._session.run(["regressors", "scores"], {self._input: x})
         return np.asarray(reg, np.float32)[0], np.asarray(scores, np.float32).reshape(-1)
-
-
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class HandDetector:
@@ -164,7 +157,7 @@ class HandDetector:
         last, self._last = self._last, [tuple(float(v) for v in boxes[k]) for k in keep]
         for k in keep:
             b = tuple(round(float(v), 4) for v in boxes[k])
-            if probs[idx][k] < self.confirm_score and not any(_iou(b, p) > 0.2 for p in last):
+            if probs[idx][k] < self.confirm_score and not any(iou(b, p) > 0.2 for p in last):
                 continue
             hx, hy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
             raised = any(p[0] <= hx <= p[2] and hy <= p[1] + 0.2 * (p[3] - p[1]) for p in people or [])

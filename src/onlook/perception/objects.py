@@ -31,6 +31,7 @@ import numpy as np
 
 from onlook.errors import ConfigError, ModelCorrupt
 from onlook.perception.assign import linear_sum_assignment
+from onlook.perception.boxes import iou_matrix
 from onlook.types import Box, Observation, ObservationKind
 from onlook.vocabulary import Label
 
@@ -296,19 +297,6 @@ class _Track:
         return self.box + self.velocity * dt
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 @dataclass
 class ObjectsResult:
     """What the tracker reports for one frame.
@@ -445,7 +433,7 @@ class ObjectTracker:
         if not tracks or not dets:
             return [], list(range(len(tracks))), list(range(len(dets)))
         pred = np.array([tr.predict(t) for tr in tracks])
-        iou = _iou_matrix(pred, boxes)
+        iou = iou_matrix(pred, boxes)
         for i, tr in enumerate(tracks):
             for j, d in enumerate(dets):
                 if not _compatible(tr.label, d.label):

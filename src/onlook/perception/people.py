@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from onlook.errors import ConfigError
+from onlook.perception import boxes
 from onlook.perception.assign import linear_sum_assignment
 from onlook.types import Box, Observation, ObservationKind
 
@@ -525,7 +526,7 @@ class PeopleTracker:
             best, best_ov = -1, 0.3
             if tr.misses <= 1:
                 for j, b in enumerate(blobs):
-                    ov = _overlap(p, b.box)
+                    ov = boxes.covered_share(p, b.box)
                     if ov >= best_ov:
                         best, best_ov = j, ov
             if best < 0 and tr.misses:
@@ -571,7 +572,7 @@ class PeopleTracker:
         for i in hidden:
             # Hidden behind the others in its group: it is there, and moves with them.
             tr = tracks[i]
-            if _overlap(preds[i], np.array([0, 0, ww, wh], np.float64)) < 0.5:
+            if boxes.covered_share(preds[i], np.array([0, 0, ww, wh], np.float64)) < 0.5:
                 continue  # mostly out of the picture: gone, not hidden
             mates = [k for k in claims[group[i]] if meas.get(k) is not None]
             if mates:
@@ -611,7 +612,7 @@ class PeopleTracker:
         for j, b in enumerate(blobs):
             # Where it was last seen counts as much as where it was heading: a
             # person swapped around in a group has an unreliable speed.
-            if j not in claims or max(_overlap(p, b.box), _overlap(tr.box, b.box)) < 0.5:
+            if j not in claims or max(boxes.covered_share(p, b.box), boxes.covered_share(tr.box, b.box)) < 0.5:
                 continue
             ref = self._ref_size(tr, b.box[3])
             if ref is None:
@@ -631,7 +632,7 @@ class PeopleTracker:
                 ov = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
                 if ov < 0.5 * min(a.w, b.w):
                     continue
-                u = _union(a.box, b.box)
+                u = boxes.union(a.box, b.box)
                 uh, uw = u[3] - u[1], u[2] - u[0]
                 gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
                 eh = self._expected_h(u[3])
@@ -650,7 +651,7 @@ class PeopleTracker:
         pf = np.array([(p[0] + p[2]) / 2, p[3]])
         bf = np.array([(box[0] + box[2]) / 2, box[3]])
         d = float(np.hypot(*((pf - bf) / ref_h)))
-        iou = _iou(p, box)
+        iou = boxes.iou(p, box)
         gate = 0.8 + 0.6 * min(lost_for, self.lost_s)
         if tr.hits == 1 and self._touch(tr.box) is not None:
             gate += 0.8 * min(lost_for, 1.0)  # only a sliver seen: where the rest is, is open
@@ -753,14 +754,14 @@ class PeopleTracker:
                 continue
             ref = self._ref_size(tr, cur[3]) or (max(tr.h, cur[3] - cur[1]),
                                                  max(tr.w, cur[2] - cur[0]))
-            u = _union(cur, b.box)
+            u = boxes.union(cur, b.box)
             if (u[3] - u[1]) <= 1.25 * ref[0] and (u[2] - u[0]) <= 1.4 * ref[1] \
-                    and _overlap(b.box, _grow(preds[i], 0.3, 0.2)) > 0.3:
+                    and boxes.covered_share(b.box, boxes.grow(preds[i], 0.3, 0.2)) > 0.3:
                 meas[i] = u
                 return True
         # Specks next to someone are noise, not people.
         for tr in tracks:
-            if b.area < 0.25 * max(tr.w * tr.h, 1.0) and _overlap(b.box, _grow(tr.box, 0.6, 0.3)) > 0:
+            if b.area < 0.25 * max(tr.w * tr.h, 1.0) and boxes.covered_share(b.box, boxes.grow(tr.box, 0.6, 0.3)) > 0:
                 return True
         return False
 
@@ -839,7 +840,7 @@ class PeopleTracker:
                 origin, where = "initial", "inside"
             elif (parent := self._near_person(q.box)) is not None:
                 origin, where = "split", parent.edge
-            elif (q_edge := self._touch(_grow(q.box, 1.0, 0.0))) is not None:
+            elif (q_edge := self._touch(boxes.grow(q.box, 1.0, 0.0))) is not None:
                 # Within a body width of an edge: it just came in, seen late.
                 origin, where = "edge", q_edge
             else:
@@ -888,7 +889,7 @@ class PeopleTracker:
 
     def _near_person(self, box: np.ndarray) -> _Track | None:
         for tr in self._tracks:
-            if tr.confirmed and _overlap(box, _grow(tr.box, 1.0, 0.5)) > 0:
+            if tr.confirmed and boxes.covered_share(box, boxes.grow(tr.box, 1.0, 0.5)) > 0:
                 return tr
         return None
 
@@ -941,12 +942,12 @@ class PeopleTracker:
         moving = tr.disp >= 0.5 * max(tr.h, 1.0) and tr.hits >= 3
         if tr.origin == "edge":
             # Came in across an edge: it must grow or move inwards, and look like one person.
-            grew = _area(tr.box) > 1.3 * _area(tr.birth_box) or self._moved_in(tr) \
+            grew = boxes.area(tr.box) > 1.3 * boxes.area(tr.birth_box) or self._moved_in(tr) \
                 or tr.disp >= 0.25 * max(tr.h, tr.w)
             if edge in ("left", "right") or edge is None:
                 shaped = sized and upright and (eh is None or tr.h >= 0.5 * eh)
             else:  # cut by the top or bottom: only part of the height shows
-                shaped = tr.h >= tr.w and (eh is None or _area(tr.box) >= 0.1 * eh * eh)
+                shaped = tr.h >= tr.w and (eh is None or boxes.area(tr.box) >= 0.1 * eh * eh)
             ok = tr.hits >= 2 and grew and (person_hog or shaped)
         elif tr.origin == "initial":
             # Ghosts (where someone stood when the background was learnt) never move.
@@ -992,8 +993,8 @@ class PeopleTracker:
                 continue
             box = o.box
             if o.h >= 0.6 * wh and o.box[3] >= wh - self.edge_margin * wh - 1:
-                box = _grow(o.box, 0.5 * o.h / max(o.w, 1.0), 0.0)
-            if _overlap(tr.box, box) >= 0.7:
+                box = boxes.grow(o.box, 0.5 * o.h / max(o.w, 1.0), 0.0)
+            if boxes.covered_share(tr.box, box) >= 0.7:
                 return True
         return False
 
@@ -1113,35 +1114,6 @@ def _squash(score: float) -> float:
 def _clip_box(box: tuple[float, float, float, float]) -> Box:
     x0, y0, x1, y1 = (min(max(float(v), 0.0), 1.0) for v in box)
     return (x0, y0, max(x0, x1), max(y0, y1))
-
-
-def _area(b: np.ndarray) -> float:
-    return float(max(b[2] - b[0], 0) * max(b[3] - b[1], 0))
-
-
-def _inter(a: np.ndarray, b: np.ndarray) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return float(w * h) if w > 0 and h > 0 else 0.0
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    i = _inter(a, b)
-    return i / (_area(a) + _area(b) - i) if i > 0 else 0.0
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Share of ``a`` covered by ``b``."""
-    return _inter(a, b) / max(_area(a), 1e-6)
-
-
-def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])])
-
-
-def _grow(b: np.ndarray, fx: float, fy: float) -> np.ndarray:
-    w, h = b[2] - b[0], b[3] - b[1]
-    return np.array([b[0] - fx * w, b[1] - fy * h, b[2] + fx * w, b[3] + fy * h])
 
 
 def _anchor(box: np.ndarray, edge: str | None) -> np.ndarray:
