@@ -98,6 +98,9 @@ class StreamEngine:
                  start_s: float = 0.0, until_s: float | None = None, net_policy: Any = None,
                  speech: Any = None) -> None:
         self.settings = settings or Settings()
+        # An optional model that fills typed queries (settings.parser); the offline parser is its fallback.
+        # Built first: a bad parser setting is refused before a store is made or locked.
+        self.parser = build_parser(self.settings)
         # What a network source may reach (onlook.sources.netpolicy.NetPolicy): set by a server for
         # the URLs its clients name; None for the operator's own `onlook watch`.
         self.net_policy = net_policy
@@ -120,8 +123,6 @@ class StreamEngine:
                                       "alert_delays_s": [], "speech_segments": 0}
         self._speech_pipeline = speech
         self.speech: Any = None  # the SpeechWorker, once a source with sound is open
-        # An optional model that fills typed queries (settings.parser); the offline parser is its fallback.
-        self.parser = build_parser(self.settings)
         self.book = AlertBook(stream_id, hears=self.hears, read=self.parser.alert if self.parser else None)
         self._latest: tuple[Frame, list[Any]] | None = None
         try:

@@ -232,3 +232,21 @@ def test_llama_cpp_server_fills_a_schema_valid_query(grammar_server) -> None:
     else:
         assert "cut off" in (got.error or "") or "not in the question" in (got.error or ""), got.error
         assert got.query == understand("how many cars are there now?")
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://model.test/v1", "http:///v1"])
+def test_a_bad_server_url_is_refused_at_start_and_leaves_no_store(tmp_path: Path, url: str) -> None:
+    from onlook.errors import ConfigError
+
+    s = Settings(parser={"model": "m", "base_url": url}, memory={"store": str(tmp_path / "st")})
+    with pytest.raises(ConfigError, match="base_url"):
+        build_parser(s)
+    with pytest.raises(ConfigError, match="base_url"):
+        StreamEngine("unused.mp4", settings=s)
+    assert not (tmp_path / "st").exists()  # refused before a store was made
+
+
+def test_a_malformed_url_at_request_time_falls_back() -> None:
+    p = ModelQueryParser("m", base_url="http://[bad/v1")
+    got = p.parse("is the room empty?")
+    assert got.source == "offline" and "cannot reach" in (got.error or "")

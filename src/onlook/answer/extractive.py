@@ -40,7 +40,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import tokenize, understand
+from onlook.query.understand import modifier_words, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
 from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -843,27 +843,14 @@ def _described_beyond_colour(query: Query, question: str) -> bool:
 
     Then the colours are applied and the modifiers reported as unchecked, instead of abstaining: the
     person meant is the one in those colours, whatever the pattern ("striped") or hair ("blonde"). Only
-    modifiers qualify: a thing ("a red hat") is a constraint of its own, and the colour may be its.
+    modifiers qualify (:func:`~onlook.query.understand.modifier_words`): a thing ("a red hat") is a
+    constraint of its own, and the colour may be its.
     """
     s = query.subject
     if not (query.unknown and s.colours and s.labels == {Label.PERSON} and query.ask in (
             Ask.WHEN, Ask.EXISTS, Ask.COUNT, Ask.IDENTIFY, Ask.WHERE, Ask.FREQUENCY)):
         return False
-    unknown = set(query.unknown)
-    toks = tokenize(question.lower())
-    found = [t for t in toks if t.lemma in unknown or t.text in unknown]
-
-    def modifier(t: Any) -> bool:
-        if t.dep == "ROOT":
-            return False
-        if t.pos == "ADJ" or t.tag == "VBN":
-            return True
-        # "striped jacket": a participle before a noun, which the small parser may tag as a past verb
-        nxt = toks[t.i + 1] if t.i + 1 < len(toks) else None
-        return t.text.endswith("ed") and nxt is not None and nxt.pos == "NOUN"
-
-    # adjectives and participles, never nouns
-    return bool(found) and all(modifier(t) for t in found)
+    return set(query.unknown) <= modifier_words(question)
 
 
 def resolve_followup(query: Query, history: Any) -> Query:
@@ -1079,28 +1066,19 @@ def option_query(question: Query, option: str) -> Query | None:
                  ordinal=o.ordinal if o.ordinal is not None else question.ordinal)
 
 
-def _strip_unknown(option: str, unknown: tuple[str, ...]) -> str:
-    """``option`` without the phrases that hold its unknown words ("a bus driving along the road" -> "a bus
-    driving"): a prepositional phrase or the bare word, so the rest can be checked on its own."""
-    out = option
-    for w in unknown:
-        out = re.sub(rf"\b(along|by|near|next to|in|into|on|onto|at|behind|beside|under|over|through|with|"
-                     rf"from|past|towards?)\s+(the|a|an|his|her|their)?\s*(\w+\s+)?{re.escape(w)}\w*\b", " ", out,
-                     flags=re.I)
-        out = re.sub(rf"\b{re.escape(w)}\w*\b", " ", out, flags=re.I)
-    return re.sub(r"\s+", " ", out).strip(" ,")
-
-
 def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view: MemoryView,
-                 at: float) -> tuple[bool, int, Answer] | None:
+                 at: float, query: Query | None = None) -> tuple[bool, int, Answer] | None:
     """Whether memory supports ``option`` as the answer to ``question``.
+
+    Args:
+        query: The option's query when the caller already has it (default: read from ``option``).
 
     Returns:
         ``(holds, weight, answer)`` where ``weight`` is how many constraints the option adds (a more
         specific supported option beats a vaguer one), or ``None`` when the option rests on something
         perception cannot see or names nothing checkable (unknown, not fatal for the others).
     """
-    q = option_query(question, option)
+    q = query or option_query(question, option)
     if q is None:
         return None
     if q.unknown:
@@ -1111,11 +1089,7 @@ def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view
         if (q.negated or q.event is Event.ABSENT or not (rest.subject.labels or rest.subject.colours)
                 or _option_count(option) == 0):
             return None
-        stripped = _strip_unknown(option, q.unknown)
-        again = option_query(question, stripped) if stripped and stripped != option else None
-        if again is None or again.unknown:
-            return None
-        verdict = check_option(checker, question, stripped, view, at)
+        verdict = check_option(checker, question, option, view, at, query=rest)
         return verdict if verdict is not None and not verdict[0] else None
     s = q.subject
     weight = (bool(s.labels) + len(s.colours) + bool(s.region) + len(s.states) + len(s.words) + bool(q.edge)

@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import httpx
 
-from onlook.errors import ModelError, QueryError
+from onlook.errors import ConfigError, ModelError, QueryError
 from onlook.perception.color import COLOR_NAMES
 from onlook.query.model import Ask, Cmp, Edge, Event, FollowUp, Query, Region, Size, TimeKind
 from onlook.vocabulary import BodyState, Label, LabelGroup
@@ -303,7 +303,7 @@ class ModelQueryParser:
             r = self._client.post(url, json=body)
         except httpx.TimeoutException:
             raise ModelError(f"{url} did not answer in time") from None
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise ModelError(f"cannot reach {url}: {e}") from None
         # llama-cpp-python answers an unknown response_format with HTTP 500 naming the field.
         if r.status_code in (400, 422) or (r.status_code == 500 and "response_format" in r.text):
@@ -327,9 +327,19 @@ def build_parser(settings: Any) -> ModelQueryParser | None:
 
     Args:
         settings: A :class:`~onlook.config.Settings`.
+
+    Raises:
+        ConfigError: the server's URL is not an http(s) URL (said once, at start, not at every question).
     """
     p = settings.parser
     if not p.model:
         return None
+    try:
+        url = httpx.URL(p.base_url)
+    except httpx.InvalidURL as e:
+        raise ConfigError(f"parser.base_url {p.base_url!r} is not a URL: {e}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(f"parser.base_url {p.base_url!r} must be an http(s) URL with a host, like "
+                          "http://127.0.0.1:8000/v1")
     return ModelQueryParser(p.model, base_url=p.base_url, api_key=p.api_key, timeout_s=p.timeout_s,
                             response_format=p.response_format)

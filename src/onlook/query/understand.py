@@ -519,6 +519,26 @@ _ALERT_CUE = (r"^(?:(?:please\s+)?(?:tell|let|notify|alert|warn|ping|inform|mess
               r"once|about|as soon as))?\b|(?:when(?:ever)?|if|once|as soon as|each time|every time|any ?time)\b)")
 
 
+@lru_cache(maxsize=1024)
+def modifier_words(text: str) -> frozenset[str]:
+    """Words of ``text`` that only modify a noun: adjectives and participles ("striped", "blonde", "tall").
+
+    The answerer asks which of a query's :attr:`~onlook.query.model.Query.unknown` words are such
+    modifiers: a person picked out by colours plus an unseeable modifier is still picked out by the
+    colours, while an unseeable thing ("a red hat") is a constraint of its own. Lemmas and forms both.
+    """
+    toks = tokenize(_drop_asides(_normalise(text.strip())))
+    out: set[str] = set()
+    for t in toks:
+        if t.dep == "ROOT":
+            continue
+        nxt = toks[t.i + 1] if t.i + 1 < len(toks) else None
+        # "striped jacket": a participle before a noun, which the small pipeline may tag as a past verb
+        if t.pos == "ADJ" or t.tag == "VBN" or (t.text.endswith("ed") and nxt is not None and nxt.pos == "NOUN"):
+            out.update((t.text, t.lemma))
+    return frozenset(out)
+
+
 def understand(text: str) -> Query:
     """Read a question (or a standing request such as "tell me when someone enters") into a :class:`Query`.
 
