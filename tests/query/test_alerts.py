@@ -534,3 +534,13 @@ def test_a_person_stops_and_a_parked_count() -> None:
     assert _run(book, moving_cars, until=2.0) == []  # three cars, none parked
     parked = [lambda t, i=i: _car(t, 0.2 * i, tid=10 + i, stationary=True) for i in (1, 2)]
     assert [a.query for a in _run(book, parked, until=1.0)] == ["more than 1 parked car"]
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("a big truck arrives", "size"),  # no rule measures size: refused by name, not fired on every truck
+    ("the parked car leaves", "moving or parked"),  # a leaving car is not known to have been parked
+    ("a moving car appears", "moving or parked"),
+])
+def test_filters_no_rule_applies_are_refused_by_name(query: str, named: str) -> None:
+    with pytest.raises(UnsupportedQuery, match=named):
+        compile_alert(query)

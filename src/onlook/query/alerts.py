@@ -205,6 +205,13 @@ def rule_from_query(query: str, q: Query) -> Rule:
     colors = tuple(sorted(s.colours))
     edge = q.edge.value if q.edge else None
     states = tuple(sorted((st.value, on) for st, on in s.states))
+    # Filters no rule applies are refused by name rather than dropped: the rule would fire on more than asked.
+    if s.size is not None:
+        raise _refuse(query, f"the size of things ({s.size.value})")
+    counts_objects = (q.compare is not None or q.event is Event.ABSENT) and bool(objects) and not people
+    if s.moving is not None and not counts_objects and q.event is not Event.STOP:
+        raise _refuse(query, "whether it is moving or parked (an alert can count parked or moving objects, "
+                             "or fire when one stops)")
     if q.event is Event.SAY:
         if not s.words:
             raise UnsupportedQuery(f"alert {query!r}: say which words to listen for (\"someone says help\")")
