@@ -220,7 +220,7 @@ class ExtractiveAnswerer(BaseAnswerer):
 
     @staticmethod
     def _objects_in(view: MemoryView, since: float, until: float, labels: tuple[str, ...],
-                    colors: tuple[str, ...] = ()) -> list[Observation]:
+                    colors: tuple[str, ...] = (), moving: bool | None = None) -> list[Observation]:
         """Different objects of the classes ``labels`` seen in a range: one observation per track, oldest first."""
         seen: dict[int, Observation] = {}
         for lab in labels:
@@ -230,6 +230,8 @@ class ExtractiveAnswerer(BaseAnswerer):
                             or not since <= o.t <= until or o.track_id is None):
                         continue
                     if colors and not set(colors) & set(o.attrs.get("colors", [])):
+                        continue
+                    if not _moving_fits(o, moving):
                         continue
                     prev = seen.get(o.track_id)
                     if prev is None or o.t < prev.t:
@@ -354,6 +356,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         since, until = it.scope.bounds(at)
         labels = it.labels
         name = _object_name(question, labels)
+        if it.unknown:  # counting every car when "cars with a roof rack" were asked would drop a constraint
+            return self._abstain(question, at, f"{CANNOT_SEE}, so I cannot count {name} that are "
+                                               f"{', '.join(it.unknown)}.")
         moves = {"enter": ObservationKind.APPEAR, "exit": ObservationKind.DISAPPEAR}
         ranged = bool(re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
                                 r"were seen|have been|has been|different|in all|was there|were there|pass(ed|es)?|"
@@ -365,6 +370,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         # stream or shot began appeared then too); "how many cars arrived?" counts the appearances.
         if it.action == "exit" or (it.action == "enter" and it.kind == "count"):
             kind = moves[it.action]
+            if it.moving is not None:  # appearances and exits do not say whether the thing was parked
+                return self._abstain(question, at, f"{CANNOT_SEE}, not whether {name} that came or went "
+                                                   "were parked or moving.")
             items = [(o, k) for o, k in view.sightings([kind], since, until) if o.label in labels
                      and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
                      and (not it.edge or o.attrs.get("edge") == it.edge)]
@@ -395,7 +403,8 @@ class ExtractiveAnswerer(BaseAnswerer):
             if row is None:
                 return self._abstain(question, at, "I have not seen anything yet.")
             objs = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels
-                    and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))]
+                    and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
+                    and _moving_fits(o, it.moving)]
             when = format_ts(row["t"])
             ev = (Evidence(row["t"], ", ".join(f"{o.label}" for o in objs) or f"no {name}", None),)
             if it.kind == "color":
@@ -415,7 +424,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return Answer(question, text if listing else ("Yes: " if objs else "No: ") + text, at, 0.5,
                               value=bool(objs), evidence=ev)
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
-        objs = self._objects_in(view, since, until, labels, it.colors)
+        objs = self._objects_in(view, since, until, labels, it.colors, it.moving)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
         if it.kind == "count":
             return Answer(question, f"{_count_text(objs, name)} seen{_where(it.scope.kind, since, until)}.", at, 0.4,
@@ -836,6 +845,11 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
     if t.kind is TimeKind.AFTER:
         return TimeScope("range", o.t + 0.01, None)
     return TimeScope("range", 0.0, max(0.0, o.t - 0.01))
+
+
+def _moving_fits(o: Observation, moving: bool | None) -> bool:
+    """Whether object ``o`` is moving (``True``) or stationary (``False``) as asked (``None``: either)."""
+    return moving is None or bool(o.attrs.get("stationary")) != moving
 
 
 def _described_beyond_colour(query: Query, question: str) -> bool:

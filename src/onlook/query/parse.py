@@ -131,6 +131,7 @@ class Intent:
         absent: The question is about nobody/nothing being there ("is the room empty?").
         compare: A count comparison (``("gt", 3)``) a yes/no question asks about.
         negated: The event is asked about as not happening ("did nobody leave?").
+        moving: Of objects: only moving (``True``) or only stationary, parked (``False``) ones.
     """
 
     kind: str
@@ -150,6 +151,7 @@ class Intent:
     absent: bool = False
     compare: tuple[str, int] | None = None
     negated: bool = False
+    moving: bool | None = None
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -407,9 +409,17 @@ def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
         from onlook.query.model import REGION_CELLS
         cells = tuple(sorted(REGION_CELLS[s.region]))
         region = cells[0] if len(cells) == 1 else None
+    # Filters the answerer cannot apply join the unknown words, so the answer names them instead of
+    # silently counting everything: no size is measured, and only objects carry "stationary".
+    unknown = query.unknown
+    if s.size is not None:
+        unknown += (s.size.value,)
+    if s.moving is not None and subject != "object":
+        unknown += ("moving" if s.moving else "still",)
     return Intent(kind=_ASK_KIND[query.ask.value], subject=subject, action=action, colors=tuple(sorted(s.colours)),
                   region=region, words=s.words, scope=scope or _scope(query.time), order=order,
-                  unknown=query.unknown, edge=query.edge.value if query.edge else None,
+                  unknown=unknown, edge=query.edge.value if query.edge else None,
+                  moving=s.moving if subject == "object" else None,
                   labels=tuple(sorted(m.value for m in s.labels)) if subject == "object" else (),
                   states=tuple(sorted((st.value, on) for st, on in s.states)), cells=cells, nth=nth,
                   absent=event == "absent",
