@@ -13,7 +13,7 @@ def test_every_label_needs_a_declared_capability() -> None:
     assert LABEL_NEEDS[Label.CAR] is Capability.OBJECTS
     assert LABEL_NEEDS[Label.HAND] is Capability.HANDS
     assert Label.PERSON not in OBJECT_LABELS
-    assert len(OBJECT_LABELS) == 79  # COCO's 80 classes, person among them, has its own tracker
+    assert len(OBJECT_LABELS) == 81  # COCO's 80 (person has its own tracker) and OpenImages' box and shoe
 
 
 @pytest.mark.parametrize(("text", "label"), [("car", Label.CAR), ("Traffic-Light", Label.TRAFFIC_LIGHT),

@@ -353,6 +353,9 @@ def watch(
     ocr: Annotated[bool | None, typer.Option("--ocr/--no-ocr", help="read on-screen text (default on)")] = None,
     objects: Annotated[bool | None, typer.Option(
         "--objects/--no-objects", help="detect and track objects of 80 COCO classes (default on)")] = None,
+    openimages: Annotated[bool | None, typer.Option(
+        "--openimages/--no-openimages", help="also look for boxes and shoes with the OpenImages detector, "
+        "every 2 s (default on)")] = None,
     hands: Annotated[bool | None, typer.Option(
         "--hands/--no-hands", help="find hands big enough in the picture (default on)")] = None,
     pose: Annotated[bool | None, typer.Option(
@@ -381,7 +384,8 @@ def watch(
         settings = _settings(sources=dict(fps=fps, realtime=realtime),
                              memory=dict(store=store, budget=parse_bytes(budget) if budget else None),
                              perception=dict(detect_people=people, detect_faces=faces, detect_text=ocr,
-                                             detect_objects=objects, detect_hands=hands, face_state=face_state,
+                                             detect_objects=objects, detect_openimages=openimages,
+                                             detect_hands=hands, face_state=face_state,
                                              detect_pose=pose, encoder_dir=encoder),
                              speech=dict(enabled=speech, model=speech_model, language=language),
                              answerer=_answerer_settings(answerer, base_url, model, api_key, device))

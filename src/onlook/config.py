@@ -106,6 +106,10 @@ class PerceptionSettings(BaseModel):
     detect_colors: bool = True
     detect_objects: bool = Field(True, description="detect and track objects of the 80 COCO classes (the "
                                  "shipped SSDLite-MobileNetV2)")
+    detect_openimages: bool = Field(True, description="also run the shipped OpenImages detector for the classes "
+                                    "COCO lacks (box, shoe), on its own slower schedule")
+    openimages_interval_s: float = Field(2.0, ge=0, description="run the OpenImages detector at most this often "
+                                         "(only when the COCO detector runs)")
     object_interval_s: float = Field(0.5, ge=0, description="run the object detector at most this often "
                                      "when something changed that tracked people do not explain")
     object_refresh_s: float = Field(2.0, ge=0, description="run it at least this often while anything changes "
@@ -284,6 +288,8 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "detect_colors": ("perception", "detect_colors"),
     "detect_objects": ("perception", "detect_objects"),
     "object_interval_s": ("perception", "object_interval_s"),
+    "detect_openimages": ("perception", "detect_openimages"),
+    "openimages_interval_s": ("perception", "openimages_interval_s"),
     "object_refresh_s": ("perception", "object_refresh_s"),
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),

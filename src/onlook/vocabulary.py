@@ -6,7 +6,8 @@ they make; memory indexes it; the query layer maps the nouns of a question onto 
 Nothing else defines what can be perceived: a detector for a new class adds its member here.
 
 The object classes are the 80 of COCO (what the shipped SSD detector knows), spelt as COCO spells them
-(``"traffic light"``, ``"cell phone"``), so a label read from a model's manifest is a member's value.
+(``"traffic light"``, ``"cell phone"``), so a label read from a model's manifest is a member's value, plus the
+OpenImages classes of the second shipped detector that COCO lacks (box, shoe).
 
 Example:
     >>> Label("car") is Label.CAR
@@ -117,6 +118,9 @@ class Label(StrEnum):
     TEDDY_BEAR = "teddy bear"
     HAIR_DRIER = "hair drier"
     TOOTHBRUSH = "toothbrush"
+    # ---- OpenImages classes COCO lacks (the shipped OpenImages SSD, ``oidv4_ssd``)
+    BOX = "box"
+    SHOE = "shoe"
 
     @classmethod
     def parse(cls, name: str) -> Label:
@@ -189,6 +193,8 @@ _SYNONYMS: dict[str, tuple[Label, ...]] = {
     "smartphone": (Label.CELL_PHONE,), "mobile": (Label.CELL_PHONE,), "fridge": (Label.REFRIGERATOR,),
     "teddy": (Label.TEDDY_BEAR,), "hairdryer": (Label.HAIR_DRIER,), "hair dryer": (Label.HAIR_DRIER,),
     "tie": (Label.TIE,), "necktie": (Label.TIE,), "bow tie": (Label.TIE,),
+    "carton": (Label.BOX,), "parcel": (Label.BOX,), "crate": (Label.BOX,), "cardboard box": (Label.BOX,),
+    "sneaker": (Label.SHOE,), "footwear": (Label.SHOE,), "high heels": (Label.SHOE,),
 }
 _IRREGULAR = {"knife": "knives", "mouse": "mice", "person": "people", "bus": "buses", "couch": "couches",
               "wine glass": "wine glasses", "sandwich": "sandwiches", "bench": "benches", "sheep": "sheep",

@@ -49,8 +49,8 @@ from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plura
 __all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE", "choose_from_memory", "split_option"]
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
-              "clothing colours), objects of 80 common kinds (vehicles, animals, bags, cups, furniture...), "
-              "faces, on-screen text, motion and scene changes, and hear what is said")
+              "clothing colours), objects of 82 common kinds (vehicles, animals, bags, cups, boxes, shoes, "
+              "furniture...), faces, on-screen text, motion and scene changes, and hear what is said")
 
 _MOVES = (ObservationKind.ENTER, ObservationKind.EXIT)  # a person coming into or leaving the view
 

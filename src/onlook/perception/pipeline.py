@@ -33,7 +33,7 @@ from onlook.perception.color import dominant_colors, torso_colors
 from onlook.perception.face_state import FaceStateReader
 from onlook.perception.hands import HandDetector
 from onlook.perception.motion import motion_observation, region_of_point
-from onlook.perception.objects import ObjectDetector, ObjectTracker
+from onlook.perception.objects import DetectorSet, ObjectDetector, ObjectTracker
 from onlook.perception.pose import PoseReader
 from onlook.perception.scene import SceneCutDetector
 from onlook.perception.shots import ShotDetector
@@ -78,7 +78,8 @@ class Perceiver:
         encoder: Optional image encoder; its embeddings go into memory.
         shots: The model-based shot detector (``perception.shots == "model"``) or None: then the
             histogram test reports cuts, unless ``perception.shots`` is ``off``.
-        objects: An object detector (COCO classes) or None; its detections feed one tracker for every
+        objects: An object detector (COCO classes), a :class:`DetectorSet` (COCO plus the OpenImages
+            classes COCO lacks, on a slower schedule) or None; its detections feed one tracker for every
             class, run at most every ``object_interval_s`` and only when the picture changed.
         face_state: A face-state reader or None: it follows the faces the face detector finds and reads
             their state on every analysed frame where the picture changed.
@@ -89,7 +90,7 @@ class Perceiver:
 
     def __init__(self, settings: Settings, *, people=None, faces: RegionDetector | None = None,
                  text: RegionDetector | None = None, encoder: Encoder | None = None,
-                 shots: ShotDetector | None = None, objects: ObjectDetector | None = None,
+                 shots: ShotDetector | None = None, objects: ObjectDetector | DetectorSet | None = None,
                  face_state: FaceStateReader | None = None, hands: HandDetector | None = None,
                  pose: PoseReader | None = None) -> None:
         self.settings = settings
@@ -343,10 +344,15 @@ class Perceiver:
         persons = self.person_tracker
         if cut is not None or gate.first or due:
             self._last_run["objects"] = t
-            found = self.objects.detect(img)
+            looked: frozenset[Label] | None = None
+            if isinstance(self.objects, DetectorSet):
+                # A new shot or stream: every detector looks at once, so the tracker starts complete.
+                found, looked = self.objects.detect(img, t, force=cut is not None or gate.first)
+            else:
+                found = self.objects.detect(img)
             cut_t = cut.t if cut is not None else None
             res = tracker.update([d for d in found if d.label != Label.PERSON], t, scene_cut=cut is not None,
-                                 cut_t=cut_t)
+                                 cut_t=cut_t, looked_for=looked)
             if persons is not None:
                 self._person_res = persons.update([d for d in found if d.label == Label.PERSON], t,
                                                   scene_cut=cut is not None, cut_t=cut_t)
@@ -566,6 +572,12 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
         # With people on, the detector's person class is kept: it stands in for the people tracker where
         # that is blind (a moving camera); with people off, nobody is reported at all.
         objects = ObjectDetector(CocoSSD(), exclude=frozenset() if people is not None else frozenset({Label.PERSON}))
+        if settings.perception.detect_openimages:
+            from onlook.perception.objects import OpenImagesSSD
+
+            # Its scores run lower than COCO's (a box at 0.44): the tracker's second stage takes 0.3-0.4.
+            extra = ObjectDetector(OpenImagesSSD(), min_score=0.3, exclude=frozenset({Label.PERSON}))
+            objects = DetectorSet(objects, [(extra, settings.perception.openimages_interval_s)])
     if encoder is None and settings.encoder_dir is not None:
         from onlook.perception.encoder import OnnxClipEncoder
 

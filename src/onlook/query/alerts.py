@@ -38,7 +38,7 @@ from onlook.vocabulary import OBJECT_LABELS, Label
 __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "rule_from_query", "SUPPORTED_HINT"]
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
-                  "an object (car, dog, bag... 80 kinds) appearing, leaving or stopping (a car parks), "
+                  "an object (car, dog, bag... 82 kinds) appearing, leaving or stopping (a car parks), "
                   "more/fewer than N of them (moving or parked), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to "
