@@ -334,3 +334,18 @@ def test_bikes_moving_camera_shows_the_cyclist_as_a_person(footage: Callable[[st
         i += 1
     cap.release()
     assert max(v for t, v in counts.items() if 4.3 <= t <= 5.3) >= 1, counts
+
+
+def test_a_car_that_drives_in_and_parks_becomes_stationary_and_moving_again_when_it_leaves():
+    tr = ObjectTracker(confirm_hits=1, warmup_s=0.0, still_s=2.0)
+
+    def run(t: float, x: float) -> bool:
+        res = tr.update([Detection(Label.CAR, 0.9, (x, 0.4, x + 0.2, 0.6))], t)
+        return res.objects[0].attrs["stationary"]
+
+    driving = [run(0.5 * i, 0.05 * i) for i in range(6)]  # 0.05 of the frame every half second
+    assert driving == [True, False, False, False, False, False]  # first sight: nothing known of it moving yet
+    # Parked at x = 0.25 from 2.5 s on, with detector jitter well under the threshold.
+    parked = [run(2.5 + 0.5 * i, 0.25 + (0.004 if i % 2 else -0.004)) for i in range(1, 7)]
+    assert parked == [False, False, False, True, True, True]  # still for 2 s: stationary from 4.5 s
+    assert [run(6.5, 0.3), run(7.0, 0.35)] == [False, False]  # it drives off

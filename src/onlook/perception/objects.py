@@ -377,6 +377,8 @@ class _Track:
     entered_from: str | None = None
     start_box: np.ndarray | None = None
     travel: float = 0.0  # largest centre displacement from where it was first seen
+    rest_box: np.ndarray | None = None  # where it was when it last moved (its centre jumped the threshold)
+    rest_since: float = 0.0  # when that was: still since then
 
     @property
     def label(self) -> Label:
@@ -424,7 +426,10 @@ class ObjectTracker:
             detector runs and a short occlusion).
         warmup_s: Objects confirmed this soon after the start or a cut were already there: no ``appear``.
         edge_margin: Share of the frame at its borders where a box is "at the edge".
-        stationary_travel: A track whose centre moved less than this share of the frame is ``stationary``.
+        stationary_travel: A track whose centre moved less than this share of the frame for ``still_s``
+            (or since it was first seen) is ``stationary``: a car that drove in and parked becomes stationary
+            once it has stood for ``still_s``, and one that drives off is moving again at once.
+        still_s: How long a track that moved must stay put to be stationary.
 
     Example:
         >>> tr = ObjectTracker(confirm_hits=1, warmup_s=0)
@@ -436,7 +441,7 @@ class ObjectTracker:
     def __init__(self, *, high_score: float = 0.4, match_iou: float = 0.3, low_match_iou: float = 0.5,
                  confirm_hits: int = 2, confirm_score: float = 0.7, tentative_s: float = 1.5,
                  lost_s: float = 3.0, warmup_s: float = 2.0, edge_margin: float = 0.03,
-                 stationary_travel: float = 0.03) -> None:
+                 stationary_travel: float = 0.03, still_s: float = 2.0) -> None:
         if confirm_hits < 1 or lost_s < 0 or warmup_s < 0:
             raise ConfigError("confirm_hits must be at least 1, lost_s and warmup_s non-negative")
         self.high_score = float(high_score)
@@ -449,6 +454,7 @@ class ObjectTracker:
         self.warmup_s = float(warmup_s)
         self.edge_margin = float(edge_margin)
         self.stationary_travel = float(stationary_travel)
+        self.still_s = float(still_s)
         self._next_id = 1
         self.reset(0.0)
 
@@ -479,9 +485,15 @@ class ObjectTracker:
 
     def _observation(self, tr: _Track, t: float) -> Observation:
         b = tuple(round(float(v), 4) for v in np.clip(tr.box, 0.0, 1.0))
-        attrs: dict = {"stationary": tr.travel < self.stationary_travel, "since": round(tr.first_t, 3)}
+        attrs: dict = {"stationary": self._stationary(tr, t), "since": round(tr.first_t, 3)}
         return Observation(t=t, kind=ObservationKind.OBJECT, label=tr.label.value, score=round(tr.score, 3),
                            box=b, track_id=tr.id, attrs=attrs)  # type: ignore[arg-type]
+
+    def _stationary(self, tr: _Track, t: float) -> bool:
+        """Still now: it never moved, or it has stood where it last moved to for ``still_s``."""
+        if tr.travel < self.stationary_travel:
+            return True
+        return t - tr.rest_since >= self.still_s
 
     def current(self, t: float, *, unchanged: bool = False) -> ObjectsResult:
         """The believed objects at ``t`` without a detector run.
@@ -545,10 +557,14 @@ class ObjectTracker:
         tr.hits += 1
         tr.score = max(d.score, 0.8 * tr.score)
         tr.votes[d.label] += 1
+        c1 = (box[:2] + box[2:]) / 2
         if tr.start_box is not None:
             c0 = (tr.start_box[:2] + tr.start_box[2:]) / 2
-            c1 = (box[:2] + box[2:]) / 2
             tr.travel = max(tr.travel, float(np.abs(c1 - c0).max()))
+        rest = tr.rest_box if tr.rest_box is not None else tr.start_box
+        if rest is not None and float(np.abs(c1 - (rest[:2] + rest[2:]) / 2).max()) >= self.stationary_travel:
+            tr.rest_box = box.copy()  # it moved: still only from here on
+            tr.rest_since = t
 
     def update(self, detections: list[Detection], t: float, *, scene_cut: bool = False,
                cut_t: float | None = None, looked_for: frozenset[Label] | None = None) -> ObjectsResult:
@@ -601,7 +617,8 @@ class ObjectTracker:
         for j in rest_new:
             d = left[j]
             box = left_b[j].copy()
-            tr = _Track(id=self._next_id, box=box, t=t, first_t=t, score=d.score, start_box=box.copy())
+            tr = _Track(id=self._next_id, box=box, t=t, first_t=t, score=d.score, start_box=box.copy(),
+                        rest_since=t)
             tr.votes[d.label] += 1
             tr.entered_from = self._edge(box)
             self._next_id += 1
