@@ -1072,6 +1072,18 @@ def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | No
 # ---- event ---------------------------------------------------------------------------------------------
 
 
+_TIME_NOUNS = frozenset({"second", "sec", "minute", "min", "hour", "hr", "day", "week", "moment", "while", "past",
+                         "last", "start", "beginning", "end", "morning", "afternoon", "evening", "night", "time",
+                         "today", "yesterday"})
+
+
+def _heads_time(toks: list[Token], j: int) -> bool:
+    """Whether token ``j`` is a preposition whose object is a time ("in the past 10 minutes", "at the start")."""
+    if toks[j].pos != "ADP" and toks[j].dep != "prep":
+        return False
+    return any(k.head == j and k.dep == "pobj" and (k.lemma in _TIME_NOUNS or k.text in _TIME_NOUNS) for k in toks)
+
+
 def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodyState, bool]], edge: Edge | None,
            words: tuple[str, ...]) -> tuple[Event, bool, bool]:
     """The event, whether it is negated, and whether presence is negated (odd count of negators)."""
@@ -1109,8 +1121,11 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
         if lem not in _EVENT_LEMMAS and _rule_lemma(w) in _EVENT_LEMMAS:
             lem = _rule_lemma(w)  # spaCy tags some -ing forms as adjectives ("is someone loitering?")
         nxt = toks[t.i + 1].text if t.i + 1 < len(toks) else ""
+        # A preposition that heads a time phrase ("walked out in the past 10 minutes") is no particle of the verb.
         particle = {toks[j].text for j in range(len(toks)) if toks[j].head == t.i and toks[j].dep in ("prt", "prep",
-                    "advmod")} | ({nxt} if nxt else set())
+                    "advmod") and not _heads_time(toks, j)}
+        if nxt and not (t.i + 1 < len(toks) and _heads_time(toks, t.i + 1)):
+            particle.add(nxt)
         new: Event | None = None
         if w == "left" and (t.pos == "VERB" or (t.i > 0 and toks[t.i - 1].text in ("who", "has", "have", "had",
                                                                                   "people", "person",
