@@ -349,3 +349,74 @@ def test_a_car_that_drives_in_and_parks_becomes_stationary_and_moving_again_when
     parked = [run(2.5 + 0.5 * i, 0.25 + (0.004 if i % 2 else -0.004)) for i in range(1, 7)]
     assert parked == [False, False, False, True, True, True]  # still for 2 s: stationary from 4.5 s
     assert [run(6.5, 0.3), run(7.0, 0.35)] == [False, False]  # it drives off
+
+
+class SizedModel:
+    """A stand-in model that sees a bright square only when it is at least ``min_px`` wide in its 300x300 input."""
+
+    size = 300
+    labels = [Label.SPORTS_BALL]
+
+    def __init__(self, min_px: int = 20):
+        self.min_px = min_px
+        self.calls = 0
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        ys, xs = np.nonzero(rgb[:, :, 0] > 200)
+        if not len(xs) or xs.max() - xs.min() + 1 < self.min_px:
+            return np.zeros((0, 4), np.float32), np.zeros((0, 1), np.float32)
+        s = 300.0
+        box = [ys.min() / s, xs.min() / s, (ys.max() + 1) / s, (xs.max() + 1) / s]
+        return np.array([box], np.float32), np.array([[0.9]], np.float32)
+
+
+def test_a_small_changed_thing_is_found_in_a_native_scale_window_and_placed_in_the_frame():
+    img = np.zeros((480, 640, 3), np.uint8)
+    img[100:114, 500:514] = 255  # 14 px: 6.6 px of the whole picture's 300x300 copy, 14 in a 300 window
+    region = [(480, 80, 540, 130)]  # what the gate says changed
+    whole = ObjectDetector(SizedModel(min_px=10), max_crops=0)
+    assert whole.detect(img, region) == []
+    model = SizedModel(min_px=10)
+    det = ObjectDetector(model, max_crops=2)
+    assert det.crops(640, 480, region) == [(340, 0, 640, 300)]  # centred on it, pushed inside the picture
+    found = det.detect(img, region)
+    assert model.calls == 2 and len(found) == 1
+    x0, y0, x1, y1 = found[0].box
+    assert abs(x0 - 500 / 640) < 0.01 and abs(x1 - 514 / 640) < 0.01
+    assert abs(y0 - 100 / 480) < 0.01 and abs(y1 - 114 / 480) < 0.01
+
+
+def test_windows_skip_big_regions_small_pictures_and_repeats():
+    det = ObjectDetector(SizedModel(), max_crops=2)
+    assert det.crops(640, 480, [(0, 0, 500, 400)]) == []  # big: the whole picture shows it well
+    assert det.crops(176, 144, [(10, 10, 30, 30)]) == []  # the window would be most of the picture
+    two = det.crops(640, 480, [(20, 20, 60, 60), (30, 30, 50, 50), (580, 400, 620, 440)])
+    assert len(two) == 2 and all(x1 - x0 == 300 and y1 - y0 == 300 for x0, y0, x1, y1 in two)
+    assert all(0 <= x0 and x1 <= 640 and 0 <= y0 and y1 <= 480 for x0, y0, x1, y1 in two)
+    assert ObjectDetector(SizedModel(), max_crops=0).crops(640, 480, [(20, 20, 60, 60)]) == []
+
+
+def test_something_a_window_cuts_is_left_to_the_whole_picture():
+    img = np.zeros((480, 640, 3), np.uint8)
+    img[130:170, 200:420] = 255  # a long thing; the region around its right end gives a window that cuts it
+    det = ObjectDetector(SizedModel(min_px=10), max_crops=1)
+    found = det.detect(img, [(380, 120, 430, 180)])
+    assert len(found) == 1  # only the whole picture's box, not a second, cut one
+    assert abs(found[0].box[0] - 200 / 640) < 0.01
+
+
+def test_the_perceiver_reads_what_changed_at_native_scale_when_crops_are_on():
+    def run(crops: int) -> list[str]:
+        p = Perceiver(Settings(object_interval_s=0.5, detect_people=False),
+                      objects=ObjectDetector(SizedModel(min_px=10), max_crops=crops, exclude=frozenset()))
+        labels = []
+        for i in range(6):
+            img = np.full((480, 640, 3), 40, np.uint8)
+            img[200:214, 300 + 8 * i:314 + 8 * i] = 255  # a small thing rolling across the middle
+            a = p.analyze(Frame(image=img, pts=i * 0.5, seq=i, wall=0.0, stream_id="s"))
+            labels += [o.label for o in a.observations if o.kind == ObservationKind.OBJECT]
+        return labels
+
+    assert run(0) == []
+    assert set(run(1)) == {"sports ball"}

@@ -165,6 +165,8 @@ class ObjectDetector:
         min_side: Boxes narrower or shorter than this share of the frame are dropped (the model's
             smallest anchors give such boxes on texture, not objects).
         max_aspect: A picture wider than this (width / height) is read in overlapping tiles (:meth:`tiles`).
+        max_crops: At most this many changed regions are also read at native scale per call of :meth:`detect`
+            (:meth:`crops`); 0 reads whole pictures only.
 
     Example:
         >>> class Flat:  # a fake model: one car box
@@ -177,7 +179,7 @@ class ObjectDetector:
 
     def __init__(self, model: ObjectModel, *, min_score: float = 0.25, iou: float = 0.5, max_detections: int = 50,
                  exclude: frozenset[Label] = frozenset({Label.PERSON}), min_side: float = 0.01,
-                 max_aspect: float = 1.5) -> None:
+                 max_aspect: float = 1.5, max_crops: int = 2) -> None:
         if not 0 < min_score < 1 or not 0 < iou < 1:
             raise ConfigError(f"min_score and iou must be in (0, 1), got {min_score}, {iou}")
         self.model = model
@@ -186,6 +188,9 @@ class ObjectDetector:
         self.max_detections = int(max_detections)
         self.min_side = float(min_side)
         self.max_aspect = float(max_aspect)
+        if max_crops < 0:
+            raise ConfigError(f"max_crops must be non-negative, got {max_crops}")
+        self.max_crops = int(max_crops)
         keep = np.array([lab is not None and lab not in exclude for lab in model.labels])
         self._columns = np.flatnonzero(keep)
         self._labels = [model.labels[i] for i in self._columns]
@@ -220,8 +225,51 @@ class ObjectDetector:
         xs = [int(round(k * (width - tw) / (n - 1))) for k in range(n)] if n > 1 else [0]
         return [(x, x + tw) for x in xs]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Detect in ``image`` (BGR ``uint8``, any size); best first."""
+    def crops(self, width: int, height: int, regions: list[tuple[int, int, int, int]]
+              ) -> list[tuple[int, int, int, int]]:
+        """Square windows ``(x0, y0, x1, y1)`` that show changed ``regions`` at native scale, as Frigate does.
+
+        The model sees a 300x300 copy of the whole picture, where a far pedestrian's bag or a car at the end
+        of the street is a few pixels; a window of the model's own size around where something changed shows
+        it at the picture's own resolution. A region is read this way only when the window magnifies it (the
+        region is at most ``0.6`` of the picture's shorter side, the window at most two thirds of its longer
+        side); its window is centred on it (with context around it), kept inside the picture, and a region
+        inside a window already chosen adds none. The largest regions come first, at most ``max_crops``.
+
+        Example:
+            >>> d = ObjectDetector.__new__(ObjectDetector); d.max_crops = 2; d.model = type("M", (), {"size": 300})
+            >>> d.crops(640, 480, [(600, 20, 640, 60), (10, 10, 600, 470)])
+            [(340, 0, 640, 300)]
+        """
+        side_max = 0.6 * min(width, height)
+        out: list[tuple[int, int, int, int]] = []
+        for x0, y0, x1, y1 in sorted(regions, key=lambda r: -(r[2] - r[0]) * (r[3] - r[1])):
+            if len(out) >= self.max_crops:
+                break
+            rw, rh = x1 - x0, y1 - y0
+            if rw <= 0 or rh <= 0 or max(rw, rh) > side_max:
+                continue
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            if any(a <= cx < c and b <= cy < d for a, b, c, d in out):
+                continue
+            side = int(min(max(1.3 * max(rw, rh), self.model.size), min(width, height)))
+            if max(width, height) < 1.5 * side:
+                continue  # hardly bigger than in the whole picture: not worth a call
+            wx = int(min(max(cx - side / 2, 0), width - side))
+            wy = int(min(max(cy - side / 2, 0), height - side))
+            out.append((wx, wy, wx + side, wy + side))
+        return out
+
+    def detect(self, image: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None
+               ) -> list[Detection]:
+        """Detect in ``image`` (BGR ``uint8``, any size); best first.
+
+        Args:
+            image: The picture.
+            regions: Pixel boxes of what changed (the gate's regions); up to ``max_crops`` of them are also
+                read at native scale (:meth:`crops`). Things cut by a window's border inside the picture are
+                left to the whole-picture pass.
+        """
         if not self._labels:
             return []
         h, w = image.shape[:2]
@@ -235,6 +283,21 @@ class ObjectDetector:
             all_boxes.append(boxes)
             all_scores.append(sc)
             all_cls.append(cls)
+        for cx0, cy0, cx1, cy1 in self.crops(w, h, regions or []):
+            boxes, sc, cls = self._candidates(image[cy0:cy1, cx0:cx1])
+            if not len(boxes):
+                continue
+            cw, ch = cx1 - cx0, cy1 - cy0
+            # A box on a window border that is not the picture's is something the window cut.
+            m = 0.01
+            cut = (((boxes[:, 0] <= m) & (cx0 > 0)) | ((boxes[:, 2] >= 1 - m) & (cx1 < w))
+                   | ((boxes[:, 1] <= m) & (cy0 > 0)) | ((boxes[:, 3] >= 1 - m) & (cy1 < h)))
+            boxes = boxes[~cut].copy()
+            boxes[:, [0, 2]] = (cx0 + boxes[:, [0, 2]] * cw) / w
+            boxes[:, [1, 3]] = (cy0 + boxes[:, [1, 3]] * ch) / h
+            all_boxes.append(boxes)
+            all_scores.append(sc[~cut])
+            all_cls.append(cls[~cut])
         boxes = np.concatenate(all_boxes) if all_boxes else np.zeros((0, 4))
         sc = np.concatenate(all_scores) if all_scores else np.zeros(0)
         cls = np.concatenate(all_cls) if all_cls else np.zeros(0, int)
@@ -315,10 +378,14 @@ class DetectorSet:
         """Run every extra detector on the next call (a new stream, or a new shot)."""
         self._last = [None] * len(self.extra)
 
-    def detect(self, image: np.ndarray, t: float, *, force: bool = False
-               ) -> tuple[list[Detection], frozenset[Label]]:
-        """Detections in ``image`` at stream time ``t`` (best first) and the classes looked for."""
-        found = self.primary.detect(image)
+    def detect(self, image: np.ndarray, t: float, *, force: bool = False,
+               regions: list[tuple[int, int, int, int]] | None = None) -> tuple[list[Detection], frozenset[Label]]:
+        """Detections in ``image`` at stream time ``t`` (best first) and the classes looked for.
+
+        ``regions`` (what changed) are read at native scale by the first detector only: the others look for
+        things that mostly stand still.
+        """
+        found = self.primary.detect(image, regions)
         looked = set(self.primary.classes)
         for k, (det, interval) in enumerate(self.extra):
             last = self._last[k]

@@ -345,9 +345,14 @@ class Perceiver:
         if cut is not None or gate.first or due:
             self._last_run["objects"] = t
             looked: frozenset[Label] | None = None
+            # What changed that the tracked people do not explain is also read at native scale (small and far
+            # things); after a cut or at the start everything changed, and the whole picture is read alone.
+            regions = None if cut is not None or gate.first else _unexplained_rois(gate, people_boxes, img.shape)
             if isinstance(self.objects, DetectorSet):
                 # A new shot or stream: every detector looks at once, so the tracker starts complete.
-                found, looked = self.objects.detect(img, t, force=cut is not None or gate.first)
+                found, looked = self.objects.detect(img, t, force=cut is not None or gate.first, regions=regions)
+            elif isinstance(self.objects, ObjectDetector):
+                found = self.objects.detect(img, regions)
             else:
                 found = self.objects.detect(img)
             cut_t = cut.t if cut is not None else None
@@ -571,7 +576,8 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
 
         # With people on, the detector's person class is kept: it stands in for the people tracker where
         # that is blind (a moving camera); with people off, nobody is reported at all.
-        objects = ObjectDetector(CocoSSD(), exclude=frozenset() if people is not None else frozenset({Label.PERSON}))
+        objects = ObjectDetector(CocoSSD(), exclude=frozenset() if people is not None else frozenset({Label.PERSON}),
+                                 max_crops=settings.perception.object_crops)
         if settings.perception.detect_openimages:
             from onlook.perception.objects import OpenImagesSSD
 
