@@ -272,27 +272,27 @@ class Associator:
         # People walking together are about as tall as each other.
         known = [r[0] for r in refs if r is not None]
         fallback_h = max(known) if known else blob.h
-        refs = [r or (fallback_h, th.person_width * fallback_h) for r in refs]
+        sizes = [r or (fallback_h, th.person_width * fallback_h) for r in refs]
         if len(claimants) == 1:
             tr, p = claimants[0]
-            fit = fit_box(M, p - off, refs[0][0], refs[0][1], th)
+            fit = fit_box(M, p - off, sizes[0][0], sizes[0][1], th)
             if fit is not None:
                 fx0, fy0, fx1, fy1 = fit
                 sub = M[fy0:fy1, fx0:fx1]
-                if np.count_nonzero(sub) >= th.fit_min_fill * refs[0][0] * refs[0][1]:
+                if np.count_nonzero(sub) >= th.fit_min_fill * sizes[0][0] * sizes[0][1]:
                     out[0] = tight(sub) + np.array([fx0, fy0, fx0, fy0]) + off
                     sub[:] = False
         else:
             # A track seen once has no speed yet: let it be found farther from where it was.
             slack = [th.share_slack_new if tr.hits <= 1 else th.share_slack for tr, _ in claimants]
-            shared, M = share(M, [p - off for _, p in claimants], refs, slack, th)
+            shared, M = share(M, [p - off for _, p in claimants], sizes, slack, th)
             out = [None if b is None else b + off for b in shared]
         held = 1.0 - np.count_nonzero(M) / max(np.count_nonzero(blob.mask), 1)
-        if blob.w * blob.h > th.big_thing * sum(h * w for h, w in refs):
+        if blob.w * blob.h > th.big_thing * sum(h * w for h, w in sizes):
             held = 0.0  # many small tracks on one big moving thing
         rest = []
         if M.any() and known:
-            big = max(refs, key=lambda r: r[0])
+            big = max(sizes, key=lambda r: r[0])
             n_cc, lab, st, _ = cv2.connectedComponentsWithStats(M.astype(np.uint8), connectivity=8)
             for c in range(1, n_cc):
                 x, y, w, h, a = st[c]

@@ -89,7 +89,7 @@ class PeopleThresholds:
     size_ratio_lo: float = 0.33  # smallest blob / track height ratio a match may have...
     size_ratio_hi: float = 3.0  # ... and the largest
     size_ratio_lost_lo: float = 0.6  # the same for a track that was lost: someone who comes back looks the same
-    size_ratio_lost_hi: float = 1.7  # ...
+    size_ratio_lost_hi: float = 1.7  # ... and the largest for a lost track
     size_cost: float = 0.5  # cost per unit of |log(height ratio)|
     lost_penalty: float = 0.4  # extra cost for a lost track: tracks seen a frame ago are likelier
     tentative_penalty: float = 0.2  # extra cost for an unconfirmed track: confirmed people win a blob
