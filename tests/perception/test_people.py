@@ -300,7 +300,7 @@ def _state(shape: tuple[int, int] = (H, W)) -> PeopleTracker:
 
 
 def _track(tracker: PeopleTracker, box, *, t: float = 10.0, misses: int = 0, size=(36.0, 13.0)):
-    from onlook.perception.people import _Track
+    from onlook.perception.people.state import Track as _Track
 
     b = np.asarray(box, np.float64)
     tr = _Track(tracker._next_id, b.copy(), 0.0, "initial", "inside", b.copy(), last_seen=t - 0.5 * misses,
@@ -311,7 +311,7 @@ def _track(tracker: PeopleTracker, box, *, t: float = 10.0, misses: int = 0, siz
 
 
 def _blob(box):
-    from onlook.perception.people import _Blob
+    from onlook.perception.people.state import Blob as _Blob
 
     b = np.asarray(box, np.float64)
     return _Blob(b, np.ones((int(b[3] - b[1]), int(b[2] - b[0])), bool))
