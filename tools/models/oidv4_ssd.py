@@ -19,7 +19,6 @@ as ``coco_ssd.onnx``: decoded ``boxes`` (ymin, xmin, ymax, xmax, normalised) and
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import re
@@ -31,6 +30,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other build helpers sit next to this file
+from build_common import ort_session, read_bgr, sha256  # noqa: E402
 
 PACKAGE, VERSION = "@mediapipe/objectron", "0.4.1675468480"
 TFLITE = "object_detection_ssd_mobilenetv2_oidv4_fp16.tflite"
@@ -62,13 +64,6 @@ LABEL_MAP = {
     "Camera": None, "Car": "car",
 }
 
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch_package(workdir: Path) -> Path:
@@ -204,17 +199,6 @@ def vocabulary() -> set[str]:
     return {n.value.value for n in cls.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
 
 
-def read_frame(path: Path, frame: int) -> np.ndarray:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
-    ok, bgr = cap.read()
-    cap.release()
-    if not ok:
-        raise SystemExit(f"cannot read frame {frame} of {path}")
-    return bgr
-
 
 def preprocess(bgr: np.ndarray) -> np.ndarray:
     """MediaPipe's ImageToTensor for this model: the whole frame stretched to 300x300, RGB in [-1, 1]."""
@@ -248,13 +232,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = h * w
     return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
-
-def ort_session(path: Path):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 2
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
 def build(out: Path, package: Path | None) -> dict:
@@ -309,7 +286,7 @@ def build(out: Path, package: Path | None) -> dict:
 
         rng = np.random.default_rng(0)
         xs = [rng.uniform(-1, 1, (1, SIZE, SIZE, 3)).astype(np.float32) for _ in range(3)]
-        frames = {f"{clip}#{i}": preprocess(read_frame(FOOTAGE / clip, i)) for clip, i in CHECK_FRAMES
+        frames = {f"{clip}#{i}": preprocess(read_bgr(FOOTAGE / clip, i)) for clip, i in CHECK_FRAMES
                   if (FOOTAGE / clip).exists()}
         verification: dict = {"random_inputs": len(xs), "real_frames": sorted(frames)}
         for tag, p in (("fp32", fp32_path), ("fp16_weights", path)):
@@ -389,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.model:
             p.error("--detect needs --model")
         names = json.loads(args.model.with_suffix(".json").read_text())["source_labels"]
-        b, s = ort_session(args.model).run(["boxes", "scores"], {"image": preprocess(read_frame(args.detect,
+        b, s = ort_session(args.model).run(["boxes", "scores"], {"image": preprocess(read_bgr(args.detect,
                                                                                                args.frame))})
         print(json.dumps(detections(b[0], s[0], names), indent=1))
         return 0
