@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fake_models import BoxModel
 
 from onlook import models
 from onlook.config import Settings
@@ -20,23 +21,6 @@ from onlook.types import Capability, Frame, ObservationKind
 from onlook.vocabulary import Label
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class BoxModel:
-    """A stand-in model: returns the rows it was given (boxes y0, x0, y1, x1 and one score column per label)."""
-
-    size = 300
-
-    def __init__(self, labels: list[Label | None], rows: list[tuple[tuple[float, float, float, float], list[float]]]):
-        self.labels = labels
-        self.rows = rows
-        self.seen: list[np.ndarray] = []
-
-    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.seen.append(rgb)
-        boxes = np.array([b for b, _ in self.rows], np.float32).reshape(-1, 4)
-        scores = np.array([s for _, s in self.rows], np.float32).reshape(-1, len(self.labels))
-        return boxes, scores
 
 
 def test_detector_keeps_the_best_class_per_box_and_suppresses_overlaps_per_class():

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fake_models import BoxModel
 
 from onlook import models
 from onlook.config import Settings
@@ -29,30 +30,13 @@ from onlook.vocabulary import OBJECT_WORDS, Label
 pytestmark = pytest.mark.timeout(120)
 
 
-class RowsModel:
-    """A stand-in model returning fixed rows (boxes y0, x0, y1, x1; one score column per label)."""
-
-    size = 300
-
-    def __init__(self, labels: list[Label | None], rows: list[tuple[tuple[float, float, float, float], list[float]]]):
-        self.labels = labels
-        self.rows = rows
-        self.calls = 0
-
-    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self.calls += 1
-        boxes = np.array([b for b, _ in self.rows], np.float32).reshape(-1, 4)
-        scores = np.array([s for _, s in self.rows], np.float32).reshape(-1, len(self.labels))
-        return boxes, scores
-
-
 IMG = np.zeros((240, 320, 3), np.uint8)
 
 
 def test_the_extra_detector_reports_only_what_the_first_lacks():
-    coco = ObjectDetector(RowsModel([Label.CAR, Label.CUP], [((0.1, 0.1, 0.3, 0.3), [0.9, 0.0])]))
+    coco = ObjectDetector(BoxModel([Label.CAR, Label.CUP], [((0.1, 0.1, 0.3, 0.3), [0.9, 0.0])]))
     # The OpenImages model knows cars and cups too (a mug is a cup): those stay COCO's.
-    oi = ObjectDetector(RowsModel([Label.CAR, Label.CUP, Label.BOX],
+    oi = ObjectDetector(BoxModel([Label.CAR, Label.CUP, Label.BOX],
                                   [((0.1, 0.1, 0.3, 0.3), [0.8, 0.0, 0.0]),
                                    ((0.5, 0.5, 0.7, 0.8), [0.0, 0.6, 0.0]),
                                    ((0.2, 0.4, 0.6, 0.9), [0.0, 0.0, 0.5])]))
@@ -65,8 +49,8 @@ def test_the_extra_detector_reports_only_what_the_first_lacks():
 
 
 def test_the_extra_detector_runs_on_its_own_schedule_and_when_forced():
-    coco_model = RowsModel([Label.CAR], [])
-    oi_model = RowsModel([Label.BOX], [((0.2, 0.4, 0.6, 0.9), [0.5])])
+    coco_model = BoxModel([Label.CAR], [])
+    oi_model = BoxModel([Label.BOX], [((0.2, 0.4, 0.6, 0.9), [0.5])])
     ds = DetectorSet(ObjectDetector(coco_model), [(ObjectDetector(oi_model), 2.0)])
     looked = [ds.detect(IMG, t)[1] for t in (0.0, 0.5, 1.0, 1.5, 1.9, 2.4)]
     assert coco_model.calls == 6
@@ -81,7 +65,7 @@ def test_the_extra_detector_runs_on_its_own_schedule_and_when_forced():
 
 
 def test_a_detector_left_with_no_class_finds_nothing_and_costs_nothing():
-    model = RowsModel([Label.CAR], [((0.1, 0.1, 0.3, 0.3), [0.9])])
+    model = BoxModel([Label.CAR], [((0.1, 0.1, 0.3, 0.3), [0.9])])
     det = ObjectDetector(model)
     det.restrict(frozenset())
     assert det.detect(IMG) == [] and model.calls == 0
@@ -130,8 +114,8 @@ def test_without_looked_for_every_class_counts_as_looked_for():
 
 
 def test_the_perceiver_runs_the_extra_detector_less_often_and_keeps_its_objects():
-    coco_model = RowsModel([Label.CAR], [((0.4, 0.1, 0.8, 0.5), [0.9])])
-    oi_model = RowsModel([Label.BOX], [((0.1, 0.6, 0.4, 0.9), [0.55])])
+    coco_model = BoxModel([Label.CAR], [((0.4, 0.1, 0.8, 0.5), [0.9])])
+    oi_model = BoxModel([Label.BOX], [((0.1, 0.6, 0.4, 0.9), [0.55])])
     ds = DetectorSet(ObjectDetector(coco_model), [(ObjectDetector(oi_model, min_score=0.3), 2.0)])
     p = Perceiver(Settings(object_interval_s=0.5, object_refresh_s=0.5), objects=ds)
     seen = []

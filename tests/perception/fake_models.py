@@ -1,0 +1,29 @@
+"""Stand-in box models for the object detector tests (no weights): they return the rows they were given."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from onlook.vocabulary import Label
+
+
+class BoxModel:
+    """A stand-in model: returns the rows it was given (boxes y0, x0, y1, x1 and one score column per label)."""
+
+    size = 300
+
+    def __init__(self, labels: list[Label | None], rows: list[tuple[tuple[float, float, float, float], list[float]]]):
+        self.labels = labels
+        self.rows = rows
+        self.seen: list[np.ndarray] = []
+
+    @property
+    def calls(self) -> int:
+        """How often it was run."""
+        return len(self.seen)
+
+    def predict(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.seen.append(rgb)
+        boxes = np.array([b for b, _ in self.rows], np.float32).reshape(-1, 4)
+        scores = np.array([s for _, s in self.rows], np.float32).reshape(-1, len(self.labels))
+        return boxes, scores
