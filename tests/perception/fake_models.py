@@ -1,7 +1,10 @@
-"""Stand-in box models for the object detector tests (no weights): they return the rows they were given."""
+"""Helpers of the object detector tests: a stand-in box model (no weights) and reading one frame of a clip."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 
 from onlook.vocabulary import Label
@@ -27,3 +30,13 @@ class BoxModel:
         boxes = np.array([b for b, _ in self.rows], np.float32).reshape(-1, 4)
         scores = np.array([s for _, s in self.rows], np.float32).reshape(-1, len(self.labels))
         return boxes, scores
+
+
+def read_frame(path: Path, index: int) -> np.ndarray:
+    """Frame ``index`` of a clip, BGR as OpenCV decodes it."""
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, img = cap.read()
+    cap.release()
+    assert ok, f"cannot read frame {index} of {path}"
+    return img

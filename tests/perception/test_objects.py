@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fake_models import BoxModel
+from fake_models import BoxModel, read_frame
 
 from onlook import models
 from onlook.config import Settings
@@ -181,15 +181,6 @@ def test_a_corrupt_or_missing_model_is_one_clear_line(tmp_path: Path):
         CocoSSD(tmp_path)
 
 
-def _frame(path: Path, index: int) -> np.ndarray:
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, img = cap.read()
-    cap.release()
-    assert ok, f"cannot read frame {index} of {path}"
-    return img
-
-
 @pytest.fixture(scope="module")
 def coco() -> ObjectDetector:
     return ObjectDetector(CocoSSD(), exclude=frozenset())
@@ -199,7 +190,7 @@ def coco() -> ObjectDetector:
 def test_vtest_shows_people_and_the_two_parked_cars(footage: Callable[[str], Path], coco: ObjectDetector):
     # Frame 100 (10 s) of vtest.avi, looked at: pedestrians on the plaza, a white van and a car parked at
     # the top right.
-    found = [d for d in coco.detect(_frame(footage("vtest.avi"), 100)) if d.score >= 0.4]
+    found = [d for d in coco.detect(read_frame(footage("vtest.avi"), 100)) if d.score >= 0.4]
     cars = [d for d in found if d.label is Label.CAR]
     assert len(cars) == 2
     for c in cars:  # both up in the top-right corner
@@ -210,7 +201,7 @@ def test_vtest_shows_people_and_the_two_parked_cars(footage: Callable[[str], Pat
 @pytest.mark.footage
 def test_bikes_shows_the_cyclist_and_the_bicycle(footage: Callable[[str], Path], coco: ObjectDetector):
     # Frame 120 (4.8 s) of bikes.mp4: a cyclist riding across the middle of the picture.
-    found = coco.detect(_frame(footage("bikes.mp4"), 120))
+    found = coco.detect(read_frame(footage("bikes.mp4"), 120))
     person = next(d for d in found if d.label is Label.PERSON)
     bike = next(d for d in found if d.label is Label.BICYCLE)
     assert person.score >= 0.6 and bike.score >= 0.4
@@ -220,7 +211,7 @@ def test_bikes_shows_the_cyclist_and_the_bicycle(footage: Callable[[str], Path],
 
 @pytest.mark.footage
 def test_a_still_face_close_up_has_no_vehicles(footage: Callable[[str], Path], coco: ObjectDetector):
-    img = _frame(footage("box.mp4"), 10)
+    img = read_frame(footage("box.mp4"), 10)
     vehicles = {Label.CAR, Label.TRUCK, Label.BUS, Label.BICYCLE, Label.MOTORCYCLE}
     assert not [d for d in coco.detect(img) if d.label in vehicles and d.score >= 0.4]
 
@@ -355,7 +346,7 @@ class SizedModel:
         return np.array([box], np.float32), np.array([[0.9]], np.float32)
 
 
-def test_a_small_changed_thing_is_found_in_a_native_scale_window_and_placed_in_the_frame():
+def test_a_small_changed_thing_is_found_in_a_native_scale_window_and_placed_in_theread_frame():
     img = np.zeros((480, 640, 3), np.uint8)
     img[100:114, 500:514] = 255  # 14 px: 6.6 px of the whole picture's 300x300 copy, 14 in a 300 window
     region = [(480, 80, 540, 130)]  # what the gate says changed

@@ -7,10 +7,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from fake_models import BoxModel
+from fake_models import BoxModel, read_frame
 
 from onlook import models
 from onlook.config import Settings
@@ -165,21 +164,12 @@ def test_the_new_classes_have_words():
     assert OBJECT_WORDS["shoes"] == {Label.SHOE} and OBJECT_WORDS["sneakers"] == {Label.SHOE}
 
 
-def _frame(path: Path, index: int) -> np.ndarray:
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, img = cap.read()
-    cap.release()
-    assert ok, f"cannot read frame {index} of {path}"
-    return img
-
-
 @pytest.mark.footage
 def test_box_mp4_shows_the_yellow_box_held_over_the_table(footage: Callable[[str], Path]):
     # Frame 390 (15.6 s) of box.mp4, looked at: a hand from the left holds a yellow tin box with painted
     # landscapes above a table with a white cloth, in the upper right half of the picture.
     det = ObjectDetector(OpenImagesSSD(), min_score=0.3)
-    found = det.detect(_frame(footage("box.mp4"), 390))
+    found = det.detect(read_frame(footage("box.mp4"), 390))
     box = next(d for d in found if d.label is Label.BOX)
     x0, y0, x1, y1 = box.box
     assert 0.35 <= x0 <= 0.55 and x1 >= 0.85 and 0.05 <= y0 <= 0.25 and 0.4 <= y1 <= 0.6
@@ -190,4 +180,4 @@ def test_box_mp4_shows_the_yellow_box_held_over_the_table(footage: Callable[[str
 def test_vtest_has_no_boxes(footage: Callable[[str], Path]):
     # Frame 100 of vtest.avi: pedestrians on a plaza, two parked vehicles; nothing box-shaped big enough.
     det = ObjectDetector(OpenImagesSSD(), min_score=0.3)
-    assert not [d for d in det.detect(_frame(footage("vtest.avi"), 100)) if d.label is Label.BOX]
+    assert not [d for d in det.detect(read_frame(footage("vtest.avi"), 100)) if d.label is Label.BOX]

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper
+from tool_loader import load_tool
 
 from onlook import models
 from onlook.vocabulary import Label
 
-_TOOL = Path(__file__).resolve().parents[2] / "tools" / "models" / "oidv4_ssd.py"
-
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("oidv4_ssd", _TOOL)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("oidv4_ssd")
 
 
 def test_anchors_are_mediapipe_s_1917_in_layer_order():
