@@ -2,7 +2,9 @@
 
 ``tests/query/corpus/`` holds two parts, each a JSON list of ``{"text", "expect"}`` (the expected query in
 the JSON form of ``docs/query-language.md``): ``tuned_*`` (the parser was developed against it) and
-``heldout_*`` (written by someone else before the parser was tuned, and never tuned on). A phrasing is
+``heldout_*`` (written by someone else before the parser was tuned, and never tuned on; ``heldout2_*`` is a
+second such batch, written on 2026-12-07 by a helper that read only the language's documentation, its
+records and the Label enum, with texts already in the corpus dropped). A phrasing is
 right when every field of its query equals the expected one; ``unknown`` is compared by whether it is
 empty (which words a constraint cites is wording, whether one is reported is meaning). Each test prints
 its misses, so ``pytest -q tests/query/test_understand.py -rA`` lists them.
@@ -23,7 +25,8 @@ CORPUS = Path(__file__).parent / "corpus"
 
 # The targets are 0.95 (tuned) and 0.85 (held out). The held-out floor is what the parser
 # measurably reaches, so a regression fails; EVAL.md reports the figure against the target.
-FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.85, "heldout_alerts": 0.80}
+FLOORS = {"tuned_questions": 0.95, "tuned_alerts": 0.95, "heldout_questions": 0.85, "heldout_alerts": 0.80,
+          "heldout2_questions": 0.85, "heldout2_alerts": 0.85}
 
 
 def _load(name: str) -> list[dict[str, Any]]:
