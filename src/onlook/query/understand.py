@@ -65,6 +65,9 @@ _PERSON = {"person", "people", "persons", "man", "men", "woman", "women", "guy",
            "driver", "player", "skater", "skateboarder", "motorcyclist", "headcount", "occupant", "resident",
            "traveler", "traveller", "commuter", "spectator", "member", "fellow", "chap", "bloke", "officer",
            "cop", "policeman", "policewoman", "courier", "delivery"}
+# Verbs whose object a person has with them: "carrying a bag", "holding a cup", "brought a dog".
+_CARRY_VERBS = frozenset({"carry", "hold", "bring", "push", "pull", "drag", "wheel", "lead", "walk", "have", "tow",
+                          "haul", "clutch", "grab", "grip"})
 _WEAK_PERSON = {"who", "he", "she", "they", "him", "her", "them", "anyone", "anybody", "someone", "somebody",
                 "nobody", "everyone", "everybody"}
 _FACE = {"face", "faces"}
@@ -412,6 +415,7 @@ class _Reader:
         self.used = [False] * len(text)
         self.tokens: list[Token] = []
         self.words: tuple[str, ...] = ()
+        self.related: set[int] = set()  # label words in a relation to the subject, which no rule checks
 
     def use(self, start: int, end: int) -> None:
         for k in range(max(0, start), min(len(self.q), end)):
@@ -969,9 +973,40 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
             return True
         return False
 
-    primary = [c for c in strong if not in_relation(c[0])] or [c for c in cands if not in_relation(c[0])] or strong \
+    def carried(t: Token) -> bool:
+        """A thing a person carries, holds or brings ("leave carrying a bag"): a relation too, not the subject."""
+        if t.dep != "dobj" or not 0 <= t.head < len(toks) or toks[t.head].lemma not in _CARRY_VERBS:
+            return False
+        # The carrier is the verb's subject, or, for a participle ("left carrying", "walk in holding"), the
+        # subject of the verb it hangs from; "people carrying boxes" hangs the participle on the carrier.
+        v = toks[t.head]
+        holders: list[Token] = []
+        for _ in range(3):
+            holders = [k for k in toks if k.dep in ("nsubj", "nsubjpass") and k.head == v.i]
+            if holders or v.head == v.i or not 0 <= v.head < len(toks):
+                break
+            if v.dep == "acl":
+                holders = [toks[v.head]]
+                break
+            v = toks[v.head]
+        return any(_token_labels(k) == {Label.PERSON} for k in holders)
+
+    def related(t: Token) -> bool:
+        return in_relation(t) or carried(t)
+
+    primary = [c for c in strong if not related(c[0])] or [c for c in cands if not related(c[0])] or strong \
         or cands
     head, labs = primary[0]
+    # A thing only in a relation to the subject ("people near the car", "left with a suitcase") restricts
+    # the subject in a way no rule checks: it is reported, not dropped (nor counted as the subject).
+    def on_subject(t: Token) -> bool:
+        """The relation hangs on the subject or on its verb, not on some other word ("the boot of a car")."""
+        if carried(t):
+            return True
+        prep = toks[t.head]
+        return prep.head in (head.i, head.head)
+
+    r.related.update(t.i for t, other in cands if t is not head and other != labs and related(t) and on_subject(t))
     # Text words are things in view only when nothing else is ("what does the sign say" vs "the man by the sign").
     if labs == {Label.TEXT} and len(primary) > 1 and head.text not in ("text", "writing", "caption", "subtitle",
                                                                        "subtitles", "title", "words", "word"):
@@ -1420,6 +1455,10 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
     out: list[str] = []
     label_table = _label_words()
     for t in r.tokens:
+        if t.i in r.related and not t.used:
+            if t.lemma not in out:
+                out.append(t.lemma)  # a perceived thing, but related to the subject in a way nothing checks
+            continue
         if t.used:
             continue
         if (ask is Ask.COLOUR or colours) and (t.lemma in _CLOTHING or t.text in _CLOTHING):
