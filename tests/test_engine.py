@@ -293,6 +293,39 @@ def test_glanced_frames_feed_the_shot_detector_and_stay_out_of_memory(tmp_path):
     eng.close()
 
 
+def test_a_file_s_glances_come_as_thumbnails_and_a_cut_they_confirm_is_reported_on_the_next_whole_frame(tmp_path):
+    from media import write_clip
+
+    from onlook.perception.shots import THUMB_SIZE, ShotDetector
+
+    s = _settings(tmp_path, fps=2.0, shot_fps=10.0)
+    path = write_clip(tmp_path / "cut.mp4", scene_frames(8, cut_at=3.05, walker_from=100))
+    seen: list[tuple[float, bool, tuple[int, ...]]] = []
+
+    class Recording(Perceiver):
+        def glance(self, frame):
+            seen.append((frame.pts, frame.thumbnail, frame.image.shape))
+            return super().glance(frame)
+
+        def analyze(self, frame):
+            assert not frame.thumbnail  # a thumbnail is never analysed
+            return super().analyze(frame)
+
+    eng = StreamEngine(str(path), settings=s, perceiver=Recording(s, shots=ShotDetector(_JumpShots())),
+                       alerts=["a scene change"])
+    msgs = []
+    eng.subscribe(msgs.append)
+    eng.run()
+    thumbs = [shape for _, thumb, shape in seen if thumb]
+    assert len(thumbs) >= 30 and set(thumbs) == {(THUMB_SIZE[1], THUMB_SIZE[0], 3)}
+    # The file's last 2 s come whole: a cut confirmed only at the end is reported on the last frame.
+    assert not [pts for pts, thumb, _ in seen if thumb and pts >= 6.0]
+    alerts = [m["t"] for m in msgs if m["type"] == "alert"]
+    assert len(alerts) == 1 and 3.05 <= alerts[0] <= 3.6  # the first whole frame after the confirming glance
+    assert eng.ask("when was the first scene change?").value == pytest.approx(alerts[0])
+    eng.close()
+
+
 def test_shots_off_sees_no_cuts_and_glances_at_nothing(tmp_path):
     s = _settings(tmp_path, shots="off")
     eng = StreamEngine(FakeSource(scene_frames(6, cut_at=3.0), fps=10), settings=s, perceiver=Perceiver(s),

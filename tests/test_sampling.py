@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from onlook.sampling import FpsSampler, GateResult, RedundancyGate, resize_for_analysis
+from onlook.sampling import FpsSampler, GateResult, GlanceSampler, RedundancyGate, resize_for_analysis
 from onlook.types import Frame
 
 # --- FpsSampler ------------------------------------------------------------------------------
@@ -253,3 +253,19 @@ def test_glances_never_move_which_frames_are_analysed():
     assert 9.0 * span < glances <= 12.5 * span + 1  # the glance grid; analysed frames come on top
     # not above the analysis rate: no glances at all
     assert all(GlanceSampler(2.0, 2.0).classify(float(t)) is not FrameRole.GLANCE for t in pts)
+
+
+def test_glanced_frames_may_come_as_thumbnails_unless_asked_for_whole() -> None:
+    s = GlanceSampler(2.0, 10.0, glance_size=(48, 27))
+    sizes = []
+    for k in range(6):
+        assert s.keep(k / 10)
+        sizes.append(s.thumb())
+    assert sizes == [None, (48, 27), (48, 27), (48, 27), (48, 27), None]  # analysed frames come whole
+    s.keep(0.6)
+    s.full_next()
+    assert s.keep(0.7) and s.thumb() is None  # asked for: the next kept frame is whole...
+    assert s.keep(0.8) and s.thumb() == (48, 27)  # ...and only that one
+    s.whole_from = 0.85
+    assert s.keep(0.9) and s.thumb() is None  # a file's last seconds come whole
+    assert GlanceSampler(2.0, 10.0).keep(0.1) and GlanceSampler(2.0, 10.0).thumb() is None  # no size: whole

@@ -35,6 +35,7 @@ from onlook.config import Settings
 from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
 from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
+from onlook.perception.shots import THUMB_SIZE
 from onlook.query.alerts import AlertBook, Rule, RuleKind
 from onlook.query.model_parser import build_parser
 from onlook.query.search import MemoryView, search
@@ -141,6 +142,7 @@ class StreamEngine:
         self.confirmer: Any = None
         self._subs: list[Callable[[Message], None]] = []
         self._stop = threading.Event()
+        self._cut_pending = False  # a thumbnail confirmed a cut; the next whole frame reports it
         self._thread: threading.Thread | None = None
         self._pending_lock = threading.Lock()
         # Why ingest failed: an OnlookError, or an unexpected exception (a bug), never left unsaid.
@@ -247,13 +249,21 @@ class StreamEngine:
             # engine's own sampler then keeps every frame it receives. With --start,
             # frames before the start are not pre-filtered (the grid starts there).
             s = self.settings
-            self._source_sampler = _StartAwareSampler(s.sources.fps, self.start_s, self._glance_fps())
+            self._source_sampler = _StartAwareSampler(s.sources.fps, self.start_s, self._glance_fps(),
+                                                      self._glance_size())
             # stop: the engine cannot close a source still making its first connection (open_source
             # has not returned it yet), so the source watches the engine's stop event itself.
-            return open_source(self._source_arg, stream_id=self.stream_id, **s.sources.open_options(),
-                               keep=self._source_sampler.keep, max_width=s.perception.analysis_width,
-                               net_policy=self.net_policy, on_gap=self._on_source_gap, stop=self._stop,
-                               audio=self.hears, audio_buffer_s=s.speech.buffer_s)
+            src = open_source(self._source_arg, stream_id=self.stream_id, **s.sources.open_options(),
+                              keep=self._source_sampler.keep, thumb=self._source_sampler.thumb,
+                              max_width=s.perception.analysis_width,
+                              net_policy=self.net_policy, on_gap=self._on_source_gap, stop=self._stop,
+                              audio=self.hears, audio_buffer_s=s.speech.buffer_s)
+            duration = getattr(getattr(src, "info", None), "duration_s", None)
+            if duration:
+                # A cut the shot detector confirms only at the end is reported on the last frame: the
+                # last seconds of a file come whole (the detector's delay is well under this).
+                self._source_sampler.whole_from = max(0.0, float(duration) - _WHOLE_TAIL_S)
+            return src
         return self._source_arg
 
     # --- speech ------------------------------------------------------------------------------
@@ -327,6 +337,10 @@ class StreamEngine:
         wants = (getattr(p, "glances", False) if p is not None
                  else self.settings.perception.shots == ShotMethod.MODEL)
         return self.settings.perception.shot_fps if wants else None
+
+    def _glance_size(self) -> tuple[int, int] | None:
+        """The size glanced frames may be decoded at (the shot model's thumbnails), or None for whole ones."""
+        return THUMB_SIZE if self._glance_fps() is not None else None
 
     def _frames(self) -> Iterator[tuple[Frame, FrameRole]]:
         sampler = GlanceSampler(self.settings.sources.fps, self._glance_fps())
@@ -403,7 +417,11 @@ class StreamEngine:
             self._emit({"type": MessageType.STATUS, "t": 0.0, "state": IngestState.STARTED, "stream": self.stream_id,
                         "source": getattr(info, "uri", None), "duration": getattr(info, "duration_s", None)})
             for frame, role in self._frames():
-                if role is FrameRole.ANALYSE:
+                if self._cut_pending and not frame.thumbnail:
+                    # A thumbnail confirmed a cut: this frame, the first whole one after it, reports it.
+                    self._cut_pending = False
+                    self._process(frame)
+                elif role is FrameRole.ANALYSE and not frame.thumbnail:
                     self._process(frame)
                 else:
                     self._glance(frame)
@@ -594,6 +612,13 @@ class StreamEngine:
         self.stats["frames_glanced"] += 1
         self._last_glance = frame
         if glance(frame):  # the new shot's first look: perception, memory and alerts see the cut now
+            if frame.thumbnail:
+                # Only a thumbnail of it was decoded: ask the source for the next frame whole, and analyse that.
+                self._cut_pending = True
+                sampler = getattr(self, "_source_sampler", None)
+                if sampler is not None:
+                    sampler.full_next()
+                return False
             self._process(frame)
             return True
         return False
@@ -604,7 +629,7 @@ class StreamEngine:
         if finish is None or not finish():
             return
         last = getattr(self, "_last_glance", None)
-        if last is not None and last.pts > self.stats["t"]:
+        if last is not None and last.pts > self.stats["t"] and not last.thumbnail:
             self._process(last)
         else:  # the last frame was analysed already; a cut in its final half second goes unreported
             log.debug("stream %s: a shot cut at the very end was not reported", self.stream_id)
@@ -770,11 +795,16 @@ class StreamEngine:
         return self._thread is not None and self._thread.is_alive()
 
 
+_WHOLE_TAIL_S = 2.0
+"""Seconds at the end of a file whose frames are decoded whole even when only glanced at."""
+
+
 class _StartAwareSampler(GlanceSampler):
     """The engine's sampling grids as a source-side filter: nothing before ``start_s`` is kept."""
 
-    def __init__(self, fps: float, start_s: float, glance_fps: float | None = None) -> None:
-        super().__init__(fps, glance_fps)
+    def __init__(self, fps: float, start_s: float, glance_fps: float | None = None,
+                 glance_size: tuple[int, int] | None = None) -> None:
+        super().__init__(fps, glance_fps, glance_size)
         self.start_s = start_s
 
     def keep(self, pts: float) -> bool:

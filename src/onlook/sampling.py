@@ -96,21 +96,49 @@ class GlanceSampler:
         ['analyse', 'glance', 'glance', 'glance', 'glance', 'analyse', 'glance']
     """
 
-    def __init__(self, fps: float, glance_fps: float | None = None) -> None:
+    def __init__(self, fps: float, glance_fps: float | None = None,
+                 glance_size: tuple[int, int] | None = None) -> None:
         self.analysis = FpsSampler(fps)
         self.glances = FpsSampler(glance_fps) if glance_fps is not None and glance_fps > fps else None
+        self.glance_size = glance_size
+        self._last: FrameRole | None = None
+        self._last_pts = 0.0
+        self._full_next = False
+        self.whole_from: float | None = None
+        """Stream time from which every frame comes whole (a file's last seconds: a cut the shot detector
+        confirms only when the stream ends is reported on the last frame, which must be whole)."""
 
     def classify(self, pts: float) -> FrameRole | None:
         """The role of the frame at ``pts`` (None: not kept); advances both grids."""
         analyse = self.analysis.keep(pts)
         glance = self.glances.keep(pts) if self.glances is not None else False
-        if analyse:
-            return FrameRole.ANALYSE
-        return FrameRole.GLANCE if glance else None
+        self._last = FrameRole.ANALYSE if analyse else (FrameRole.GLANCE if glance else None)
+        self._last_pts = pts
+        return self._last
 
     def keep(self, pts: float) -> bool:
         """Whether the frame at ``pts`` is kept at all (a source-side filter)."""
         return self.classify(pts) is not None
+
+    def thumb(self) -> tuple[int, int] | None:
+        """``(width, height)`` to decode the frame just kept at, or None for its full picture.
+
+        A frame that is only glanced at needs no more than ``glance_size`` (the shot detector's thumbnail):
+        a source that decodes it straight to that size skips converting and shrinking a whole picture,
+        most of the cost of a glance. After :meth:`full_next` the next kept frame comes whole.
+        """
+        if self._last is not FrameRole.GLANCE or self.glance_size is None:
+            return None
+        if self.whole_from is not None and self._last_pts >= self.whole_from:
+            return None
+        if self._full_next:
+            self._full_next = False
+            return None
+        return self.glance_size
+
+    def full_next(self) -> None:
+        """Deliver the next kept frame whole (a glance confirmed a cut: the next frame is analysed)."""
+        self._full_next = True
 
 
 def resize_for_analysis(image: np.ndarray, max_width: int) -> np.ndarray:

@@ -53,6 +53,8 @@ class Frame:
         pts: Presentation time in seconds from the start of the stream.
         wall: Wall-clock time (``time.time()``) when the frame was decoded.
         image: ``HxWx3`` ``uint8`` BGR pixels.
+        thumbnail: The source delivered only a thumbnail (a frame between analysed ones that is only
+            glanced at, decoded straight to the shot detector's size): never analyse it.
 
     Example:
         >>> import numpy as np
@@ -65,6 +67,7 @@ class Frame:
     pts: float
     wall: float
     image: np.ndarray = field(repr=False, compare=False)
+    thumbnail: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         img = self.image

@@ -151,7 +151,9 @@ class Perceiver:
         if self.shots is None or (self._glanced_until is not None and frame.pts <= self._glanced_until):
             return
         self._glanced_until = frame.pts
-        self.shots.push(frame.image, frame.pts)
+        # A thumbnail from the source is BGR like every frame; the detector takes its own RGB thumbnails as they are.
+        img = np.ascontiguousarray(frame.image[:, :, ::-1]) if frame.thumbnail else frame.image
+        self.shots.push(img, frame.pts)
 
     def glance(self, frame: Frame) -> bool:
         """Show a frame that is not analysed to the shot detector (in stream order, between analysed ones).

@@ -989,7 +989,7 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
                 holders = [toks[v.head]]
                 break
             v = toks[v.head]
-        return any(_token_labels(k) == {Label.PERSON} for k in holders)
+        return any(_token_labels(k) == frozenset({Label.PERSON}) for k in holders)
 
     def related(t: Token) -> bool:
         return in_relation(t) or carried(t)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import cv2
 import numpy as np
@@ -100,6 +100,20 @@ class Source(Protocol):
     def __enter__(self) -> Source: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
+
+
+def decode_pixels(vf: Any, max_width: int | None, thumb: Callable[[], tuple[int, int] | None] | None
+                  ) -> tuple[np.ndarray, bool]:
+    """BGR pixels of a decoded PyAV frame: shrunk to ``max_width``, or, when ``thumb()`` names a size, scaled
+    straight to it by FFmpeg (area averaging) in the same pass as the colour conversion.
+
+    Returns:
+        The image, and whether it is a thumbnail.
+    """
+    size = thumb() if thumb is not None else None
+    if size is not None:
+        return vf.to_ndarray(width=size[0], height=size[1], format="bgr24", interpolation="AREA"), True
+    return downscale(vf.to_ndarray(format="bgr24"), max_width), False
 
 
 def downscale(image: np.ndarray, max_width: int | None) -> np.ndarray:

@@ -21,7 +21,7 @@ from onlook.sources._pyav import (
     video_stream,
 )
 from onlook.sources.audio import AudioFeed, AudioTap, first_audio_stream
-from onlook.sources.base import BaseSource, SourceInfo, downscale
+from onlook.sources.base import BaseSource, SourceInfo, decode_pixels
 from onlook.types import Frame
 
 __all__ = ["FileSource"]
@@ -89,12 +89,14 @@ class FileSource(BaseSource):
         options: dict[str, str] | None = None,
         format: str | None = None,
         keep: Callable[[float], bool] | None = None,
+        thumb: Callable[[], tuple[int, int] | None] | None = None,
         max_width: int | None = None,
         audio: AudioFeed | None = None,
     ) -> None:
         # ``keep(pts)`` lets the consumer's sampler reject frames before pixel
         # conversion, which is most of the per-frame cost at a few frames a second.
         self._keep = keep
+        self._thumb = thumb  # the size to decode a kept frame at, when only a thumbnail of it is wanted
         self._max_width = max_width
         timeout = (open_timeout_s, read_timeout_s) if network else None
         container = open_container(uri, network=network, format=format, options=options,
@@ -161,8 +163,8 @@ class FileSource(BaseSource):
             pts = clock(best_effort(vf))
             if self._keep is not None and not self._keep(pts):
                 continue
-            image = downscale(vf.to_ndarray(format="bgr24"), self._max_width)
-            yield Frame(self.stream_id, seq, pts, time.time(), image)
+            image, small = decode_pixels(vf, self._max_width, self._thumb)
+            yield Frame(self.stream_id, seq, pts, time.time(), image, thumbnail=small)
             if self._closed.is_set():
                 return
         if self.damage.packets:

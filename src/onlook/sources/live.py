@@ -35,7 +35,7 @@ from onlook.sources._pyav import (
     video_stream,
 )
 from onlook.sources.audio import AudioFeed, AudioTap, first_audio_stream
-from onlook.sources.base import BaseSource, SourceInfo, SourceKind, downscale
+from onlook.sources.base import BaseSource, SourceInfo, SourceKind, decode_pixels
 from onlook.types import Frame, Gap
 
 __all__ = ["Backoff", "LiveSource", "live_options"]
@@ -303,6 +303,7 @@ class LiveSource(BaseSource):
         reconnect_backoff_max_s: float = 30.0,
         on_gap: Callable[[Gap], None] | None = None,
         keep: Callable[[float], bool] | None = None,
+        thumb: Callable[[], tuple[int, int] | None] | None = None,
         max_width: int | None = None,
         target: Callable[[], tuple[str, dict[str, str]]] | None = None,
         stop: threading.Event | None = None,
@@ -328,6 +329,7 @@ class LiveSource(BaseSource):
         self._backoff = Backoff(reconnect_backoff_s, reconnect_backoff_max_s, jitter=RECONNECT_JITTER)
         self._on_gap = on_gap
         self._keep = keep  # consumer's sampler: skip pixel conversion of frames it won't use
+        self._thumb = thumb  # ... and decode those it only glances at straight to a thumbnail
         self._max_width = max_width
         self._stop = stop
         self.damage = Damage()
@@ -481,8 +483,8 @@ class LiveSource(BaseSource):
                     if self._keep is not None and not self._keep(pts):
                         seq += 1  # seq counts decoded frames, so skipped ones leave a visible hole
                         continue
-                    image = downscale(vf.to_ndarray(format="bgr24"), self._max_width)
-                    yield Frame(self.stream_id, seq, pts, wall, image)
+                    image, small = decode_pixels(vf, self._max_width, self._thumb)
+                    yield Frame(self.stream_id, seq, pts, wall, image, thumbnail=small)
                     seq += 1
                     if self._stopping():
                         return

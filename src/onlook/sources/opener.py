@@ -45,6 +45,7 @@ def open_source(
     image_fps: float = 1.0,
     queue_size: int = 8,
     keep: Callable[[float], bool] | None = None,
+    thumb: Callable[[], tuple[int, int] | None] | None = None,
     max_width: int | None = None,
     on_gap: Callable[[Gap], None] | None = None,
     net_policy: NetPolicy | None = None,
@@ -99,6 +100,9 @@ def open_source(
         keep: Optional predicate on a frame's pts; frames it rejects are
             skipped before pixel conversion (pass a sampler's ``keep`` so
             frames that would be dropped anyway cost only their decode).
+        thumb: Optional, called after ``keep`` accepted a frame: the ``(width, height)`` to decode it at
+            when only a thumbnail of it is wanted (pass a :class:`~onlook.sampling.GlanceSampler`'s
+            ``thumb``), else None; such frames come with ``Frame.thumbnail`` set.
         max_width: Shrink frames wider than this in the decoder thread (area
             averaging), for consumers that only analyse smaller images.
         net_policy: What a network URL may reach (a server's policy for URLs its
@@ -153,7 +157,7 @@ def open_source(
             read_timeout_s=read_timeout_s, reconnect_attempts=reconnect_attempts,
             max_outage_s=max_outage_s, connect_attempts=connect_attempts,
             reconnect_backoff_s=reconnect_backoff_s,
-            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
+            reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep, thumb=thumb,
             max_width=max_width, target=target, stop=stop, audio=feed)
         if feed is not None and source.info.kind == "file" and not realtime:
             feed.drop_oldest = False  # an HTTP file read at full speed: lose nothing
@@ -169,7 +173,7 @@ def open_source(
                 open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s,
                 reconnect_attempts=reconnect_attempts, max_outage_s=max_outage_s,
                 connect_attempts=connect_attempts, reconnect_backoff_s=reconnect_backoff_s,
-                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep,
+                reconnect_backoff_max_s=reconnect_backoff_max_s, on_gap=on_gap, keep=keep, thumb=thumb,
                 max_width=max_width, stop=stop)
         elif Path(path).is_dir():
             source = ImageFolderSource(path, fps=image_fps, stream_id=stream_id)
@@ -177,7 +181,7 @@ def open_source(
             raise source_error(SourceNotFound, "open", uri, "no such file or folder")
         else:
             feed = AudioFeed(audio_buffer_s, drop_oldest=realtime) if audio else None
-            source = FileSource(path, stream_id=stream_id, keep=keep, max_width=max_width, audio=feed)
+            source = FileSource(path, stream_id=stream_id, keep=keep, thumb=thumb, max_width=max_width, audio=feed)
 
     finite = source.info.kind in ("file", "images")
     if realtime and finite:
