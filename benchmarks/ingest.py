@@ -47,6 +47,7 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
     import numpy as np
 
     from onlook.perception.color import dominant_colors
+    from onlook.perception.objects import DetectorSet
     from onlook.perception.shots import thumbnail
     from onlook.sampling import resize_for_analysis
 
@@ -77,7 +78,9 @@ def bench_ingest(clip: Path, fps: float = 2.0) -> list[BenchResult]:
         faces_now = naive.faces.detect(im, t, None) if naive.faces is not None else []
         if naive.text is not None:
             naive.text.detect(im, t, None)
-        if naive.objects is not None:
+        if isinstance(naive.objects, DetectorSet):
+            naive.objects.detect(im, t, force=True)  # every detector on every whole sampled frame
+        elif naive.objects is not None:
             naive.objects.detect(im)
         if naive.hands is not None:
             naive.hands.detect(im, t)
