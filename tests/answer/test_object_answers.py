@@ -104,3 +104,24 @@ def test_a_multiple_choice_about_objects_is_checked_on_what_is_in_view(view: Mem
     ans = ExtractiveAnswerer().choose("Which animal can you see right now?", ["A. A cat", "B. A dog", "C. No animal"],
                                       view, at=30.0)
     assert ans.value == "C", ans.text
+
+
+def test_the_only_thing_of_its_kind_in_view_is_answered_despite_an_unchecked_description(view: MemoryView):
+    a = ExtractiveAnswerer()
+    ans = a.answer("What colour is the dog near the car?", view, at=15.0)
+    assert not ans.abstained and "brown" in ans.text
+    assert "the only dog in view; not checked: car" in ans.text and ans.confidence < 0.5
+
+
+@pytest.mark.parametrize(("question", "at"), [
+    ("What colour is the car near the bench?", END),  # two cars in view: the description would decide which
+    ("What colour is a dog near the car?", 15.0),  # not a definite one
+    ("When did the dog near the car leave?", END),  # not about now: who was the only one then is not asked
+])
+def test_an_unchecked_description_still_abstains_when_it_could_matter(view: MemoryView, question: str, at: float):
+    assert ExtractiveAnswerer().answer(question, view, at=at).abstained
+
+
+def test_with_none_of_its_kind_in_view_the_description_does_not_matter(view: MemoryView):
+    ans = ExtractiveAnswerer().answer("Is the dog near the car brown?", view, at=5.0)
+    assert ans.value is False and "0 dogs" in ans.text and "the only" not in ans.text

@@ -40,7 +40,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import modifier_words, understand
+from onlook.query.understand import described, modifier_words, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
 from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -168,6 +168,9 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return ans
             return replace(ans, text=f"{ans.text} (matched by colour; not checked: {', '.join(query.unknown)})",
                            confidence=round(ans.confidence * 0.6, 3))
+        single = self._only_one_described(question, query, view, at)
+        if single is not None:
+            return single
         intent = intent_from_query(query, scope)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
@@ -185,6 +188,31 @@ class ExtractiveAnswerer(BaseAnswerer):
         if handler is None:
             return self._fallback(question, view, at, intent)
         return handler(question, view, at, intent)
+
+    def _only_one_described(self, question: str, query: Query, view: MemoryView, at: float) -> Answer | None:
+        """Answer about "the man in the car" when he is the only person in view, saying what was not checked.
+
+        A definite noun described by words no rule checks (a relation, a relative clause: "the box the hand
+        is holding") names one thing; when exactly one thing of its kind is in view now, the description
+        cannot change which, so the question is answered without it and the answer says so. Otherwise (none,
+        several, or not about now) the caller abstains as before.
+        """
+        if not query.unknown or query.time.kind is not TimeKind.NOW:
+            return None
+        d = described(question)
+        if d is None or not set(query.unknown) <= d.words:
+            return None
+        howmany = self.answer_query(question, Query(ask=Ask.COUNT, subject=Subject(labels=d.labels),
+                                                    time=TimeRange(TimeKind.NOW)), view, at)
+        if howmany.abstained or howmany.value != 1:
+            return None
+        ans = self.answer_query(question, query.with_(unknown=()), view, at)
+        if ans.abstained:
+            return ans
+        what = sorted(m.value for m in d.labels)[0]
+        return replace(ans, text=f"{ans.text.rstrip('.')} (the only {what} in view; not checked: "
+                                f"{', '.join(query.unknown)}).",
+                       confidence=round(ans.confidence * 0.6, 3))
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -543,6 +543,59 @@ def modifier_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@dataclass(frozen=True, slots=True)
+class Described:
+    """How a question picks out a definite subject with words no rule checks ("the man in the car").
+
+    Attributes:
+        labels: The labels of the noun so described ("man": person).
+        words: Lemmas and forms of the words describing it: its prepositional phrases and relative clauses.
+    """
+
+    labels: frozenset[Label]
+    words: frozenset[str]
+
+
+@lru_cache(maxsize=1024)
+def described(text: str) -> Described | None:
+    """The definite noun a question describes with unchecked words, or None.
+
+    "What colour is the box the hand is holding?" describes the box with "the hand is holding"; "is the man
+    in the car wearing a tie?" describes the man with "in the car". When exactly one such thing is in view,
+    the description cannot change which one is meant, and the answerer may answer and say what it did not
+    check (:class:`~onlook.answer.extractive.ExtractiveAnswerer`).
+
+    Example:
+        >>> d = described("What colour is the box the hand is holding?")
+        >>> sorted(m.value for m in d.labels), "hold" in d.words
+        (['box'], True)
+        >>> described("what colour is a box?") is None
+        True
+    """
+    toks = tokenize(_drop_asides(_normalise(text.strip())))
+    for t in toks:
+        labs = _token_labels(t)
+        if not labs or t.pos not in ("NOUN", "PROPN"):
+            continue
+        if not any(k.head == t.i and k.dep == "det" and k.text in ("the", "this", "that") for k in toks):
+            continue
+        mods = [k for k in toks if k.head == t.i and k.i != t.i and k.dep in ("prep", "relcl", "acl")
+                and not (k.dep == "acl" and k.lemma in ("wear", "dress"))]
+        if not mods:
+            continue
+        inside: set[int] = set()
+        todo = [k.i for k in mods]
+        while todo:
+            j = todo.pop()
+            if j in inside:
+                continue
+            inside.add(j)
+            todo.extend(k.i for k in toks if k.head == j and k.i != j)
+        words = {w for j in inside for w in (toks[j].text, toks[j].lemma)}
+        return Described(labels=frozenset(labs), words=frozenset(words))
+    return None
+
+
 def understand(text: str) -> Query:
     """Read a question (or a standing request such as "tell me when someone enters") into a :class:`Query`.
 
