@@ -266,6 +266,11 @@ def test_glanced_frames_may_come_as_thumbnails_unless_asked_for_whole() -> None:
     s.full_next()
     assert s.keep(0.7) and s.thumb() is None  # asked for: the next kept frame is whole...
     assert s.keep(0.8) and s.thumb() == (48, 27)  # ...and only that one
-    s.whole_from = 0.85
-    assert s.keep(0.9) and s.thumb() is None  # a file's last seconds come whole
+    s.full_next()
+    assert s.keep(0.9) and s.thumb() is None  # a glance asked for whole
+    s.full_next()
+    assert s.keep(1.0) and s.thumb() is None  # an analysed frame answers the request too...
+    assert s.keep(1.1) and s.thumb() == (48, 27)  # ...so the glance after it is a thumbnail again
+    s.whole_from = 1.15
+    assert s.keep(1.2) and s.thumb() is None  # a file's last seconds come whole
     assert GlanceSampler(2.0, 10.0).keep(0.1) and GlanceSampler(2.0, 10.0).thumb() is None  # no size: whole

@@ -127,12 +127,12 @@ class GlanceSampler:
         a source that decodes it straight to that size skips converting and shrinking a whole picture,
         most of the cost of a glance. After :meth:`full_next` the next kept frame comes whole.
         """
+        if self._full_next:  # the next kept frame, whatever its role, answers the request
+            self._full_next = False
+            return None
         if self._last is not FrameRole.GLANCE or self.glance_size is None:
             return None
         if self.whole_from is not None and self._last_pts >= self.whole_from:
-            return None
-        if self._full_next:
-            self._full_next = False
             return None
         return self.glance_size
 

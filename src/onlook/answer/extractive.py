@@ -163,11 +163,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         if _described_beyond_colour(query, question):
             # "the man in the dark navy striped jacket": the person is picked out by the colours seen; the
             # rest of the description ("striped") is said to be unchecked rather than answered as "can't tell".
-            ans = self.answer_query(question, query.with_(unknown=()), view, at)
-            if ans.abstained:
-                return ans
-            return replace(ans, text=f"{ans.text} (matched by colour; not checked: {', '.join(query.unknown)})",
-                           confidence=round(ans.confidence * 0.6, 3))
+            return self._without_unknown(question, query, view, at, "matched by colour")
         single = self._only_one_described(question, query, view, at)
         if single is not None:
             return single
@@ -206,12 +202,15 @@ class ExtractiveAnswerer(BaseAnswerer):
                                                     time=TimeRange(TimeKind.NOW)), view, at)
         if howmany.abstained or howmany.value != 1:
             return None
+        return self._without_unknown(question, query, view, at, f"the only {sorted(m.value for m in d.labels)[0]} "
+                                                                 "in view")
+
+    def _without_unknown(self, question: str, query: Query, view: MemoryView, at: float, why: str) -> Answer:
+        """The answer with the query's unknown words left out, saying why and what was not checked."""
         ans = self.answer_query(question, query.with_(unknown=()), view, at)
         if ans.abstained:
             return ans
-        what = sorted(m.value for m in d.labels)[0]
-        return replace(ans, text=f"{ans.text.rstrip('.')} (the only {what} in view; not checked: "
-                                f"{', '.join(query.unknown)}).",
+        return replace(ans, text=f"{ans.text.rstrip('.')} ({why}; not checked: {', '.join(query.unknown)}).",
                        confidence=round(ans.confidence * 0.6, 3))
 
     # --- helpers -----------------------------------------------------------------------------

@@ -101,7 +101,8 @@ class Perceiver:
         self.text = text
         self.encoder = encoder
         self.shots = shots
-        self.objects = objects
+        # One way to run objects: a lone detector is a set of one.
+        self.objects = DetectorSet(objects) if isinstance(objects, ObjectDetector) else objects
         self.face_state = face_state
         self.hands = hands
         self.pose = pose
@@ -346,17 +347,11 @@ class Perceiver:
         persons = self.person_tracker
         if cut is not None or gate.first or due:
             self._last_run["objects"] = t
-            looked: frozenset[Label] | None = None
             # What changed that the tracked people do not explain is also read at native scale (small and far
             # things); after a cut or at the start everything changed, and the whole picture is read alone.
             regions = None if cut is not None or gate.first else _unexplained_rois(gate, people_boxes, img.shape)
-            if isinstance(self.objects, DetectorSet):
-                # A new shot or stream: every detector looks at once, so the tracker starts complete.
-                found, looked = self.objects.detect(img, t, force=cut is not None or gate.first, regions=regions)
-            elif isinstance(self.objects, ObjectDetector):
-                found = self.objects.detect(img, regions)
-            else:
-                found = self.objects.detect(img)
+            # A new shot or stream: every detector looks at once, so the tracker starts complete.
+            found, looked = self.objects.detect(img, t, force=cut is not None or gate.first, regions=regions)
             cut_t = cut.t if cut is not None else None
             res = tracker.update([d for d in found if d.label != Label.PERSON], t, scene_cut=cut is not None,
                                  cut_t=cut_t, looked_for=looked)

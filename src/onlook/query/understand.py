@@ -524,6 +524,12 @@ _ALERT_CUE = (r"^(?:(?:please\s+)?(?:tell|let|notify|alert|warn|ping|inform|mess
 
 
 @lru_cache(maxsize=1024)
+def _question_tokens(text: str) -> list[Token]:
+    """The tokens of a question as the readers see them (normalised, asides dropped); shared, not mutated."""
+    return tokenize(_drop_asides(_normalise(text.strip())))
+
+
+@lru_cache(maxsize=1024)
 def modifier_words(text: str) -> frozenset[str]:
     """Words of ``text`` that only modify a noun: adjectives and participles ("striped", "blonde", "tall").
 
@@ -531,7 +537,7 @@ def modifier_words(text: str) -> frozenset[str]:
     modifiers: a person picked out by colours plus an unseeable modifier is still picked out by the
     colours, while an unseeable thing ("a red hat") is a constraint of its own. Lemmas and forms both.
     """
-    toks = tokenize(_drop_asides(_normalise(text.strip())))
+    toks = _question_tokens(text)
     out: set[str] = set()
     for t in toks:
         if t.dep == "ROOT":
@@ -572,7 +578,7 @@ def described(text: str) -> Described | None:
         >>> described("what colour is a box?") is None
         True
     """
-    toks = tokenize(_drop_asides(_normalise(text.strip())))
+    toks = _question_tokens(text)
     for t in toks:
         labs = _token_labels(t)
         if not labs or t.pos not in ("NOUN", "PROPN"):
