@@ -166,7 +166,8 @@ class ObjectDetector:
             smallest anchors give such boxes on texture, not objects).
         max_aspect: A picture wider than this (width / height) is read in overlapping tiles (:meth:`tiles`).
         max_crops: At most this many changed regions are also read at native scale per call of :meth:`detect`
-            (:meth:`crops`); 0 reads whole pictures only.
+            (:meth:`crops`); 0 (the default, as ``perception.object_crops``: on the footage here the windows
+            cost twice the time and found mostly false classes) reads whole pictures only.
 
     Example:
         >>> class Flat:  # a fake model: one car box
@@ -179,7 +180,7 @@ class ObjectDetector:
 
     def __init__(self, model: ObjectModel, *, min_score: float = 0.25, iou: float = 0.5, max_detections: int = 50,
                  exclude: frozenset[Label] = frozenset({Label.PERSON}), min_side: float = 0.01,
-                 max_aspect: float = 1.5, max_crops: int = 2) -> None:
+                 max_aspect: float = 1.5, max_crops: int = 0) -> None:
         if not 0 < min_score < 1 or not 0 < iou < 1:
             raise ConfigError(f"min_score and iou must be in (0, 1), got {min_score}, {iou}")
         self.model = model
