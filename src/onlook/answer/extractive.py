@@ -190,8 +190,9 @@ class ExtractiveAnswerer(BaseAnswerer):
 
         A definite noun described by words no rule checks (a relation, a relative clause: "the box the hand
         is holding") names one thing; when exactly one thing of its kind is in view now, the description
-        cannot change which, so the question is answered without it and the answer says so. Otherwise (none,
-        several, or not about now) the caller abstains as before.
+        cannot change which, so the question is answered without it and the answer says so; with none of
+        its kind in view there is nothing to pick out, so likewise. Otherwise (several, or not about now) the
+        caller abstains as before.
         """
         if not query.unknown or query.time.kind is not TimeKind.NOW:
             return None
@@ -200,10 +201,12 @@ class ExtractiveAnswerer(BaseAnswerer):
             return None
         howmany = self.answer_query(question, Query(ask=Ask.COUNT, subject=Subject(labels=d.labels),
                                                     time=TimeRange(TimeKind.NOW)), view, at)
-        if howmany.abstained or howmany.value != 1:
+        if howmany.abstained or howmany.value not in (0, 1):
             return None
-        return self._without_unknown(question, query, view, at, f"the only {sorted(m.value for m in d.labels)[0]} "
-                                                                 "in view")
+        kind = sorted(m.value for m in d.labels)[0]
+        # With none of its kind in view the description cannot matter either: there is nothing to pick out.
+        return self._without_unknown(question, query, view, at,
+                                     f"the only {kind} in view" if howmany.value == 1 else f"no {kind} in view")
 
     def _without_unknown(self, question: str, query: Query, view: MemoryView, at: float, why: str) -> Answer:
         """The answer with the query's unknown words left out, saying why and what was not checked."""

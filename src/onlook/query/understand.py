@@ -1096,6 +1096,9 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
             for t in toks:
                 if t.text in (m.group(1), m.group(2)):
                     t.used = True
+    # Any other perceived thing the words name and no reader takes ("the hand dropped the box", "let go of
+    # the box") is a constraint too: reported unless something consumes it, never silently dropped.
+    r.related.update(t.i for t, other in cands if not t.used and t is not head and not other <= out)
     return frozenset(out), head
 
 
