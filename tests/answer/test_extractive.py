@@ -115,6 +115,11 @@ CASES = [
     ("Is anyone in red here now?", 14.0, True, "Yes", None),
     ("Is anyone in red here now?", END, False, "No", None),
     ("What colour was the person who entered at first?", END, "blue", "blue", None),
+    # for an entry or exit, "which side" / "how" asks for the edge
+    ("Which side did the last person come in through?", END, "left", "came in through the left edge, at 00:30",
+     [30.0]),
+    ("how did the person in red leave?", END, "right", "left through the right edge, at 00:25", [25.0]),
+    ("Which way did the second person enter?", END, "right", "through the right edge, at 00:12", [12.0]),
 ]
 
 
@@ -286,3 +291,12 @@ def test_search_prefers_the_red_person_who_enters(tmp_path: Path) -> None:
             memory.add(Analysis(Frame("cam", i, t, t, img), obs, 1.0, len(tracks)))
         hits = search(MemoryView(store, live=memory), "person in red entering")
         assert hits[0].start <= 30.0 <= hits[0].end
+
+
+@pytest.mark.parametrize(("question", "fragment"), [
+    ("how did the person in green leave?", "nobody in green left the view"),
+    ("When did someone leave through the left edge?", "nobody left the view through the left edge"),
+])
+def test_nothing_found_names_the_filters_applied(world: World, question: str, fragment: str) -> None:
+    ans = world.ask(question, END)
+    assert not ans.abstained and ans.value is None and fragment in ans.text, ans.text

@@ -557,7 +557,8 @@ class ExtractiveAnswerer(BaseAnswerer):
                           evidence=tuple(Evidence(o.t, "person entered", k) for o, k in entered[:10]))
         return self._abstain(question, at, f"{CANNOT_SEE}; I cannot count that.")
 
-    def _when(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+    def _when(self, question: str, view: MemoryView, at: float, it: Intent, *, where: bool = False) -> Answer:
+        """When the subject did what it asks (the nth, or last); with ``where``, through which edge instead."""
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since, until = 0.0, at
@@ -580,7 +581,9 @@ class ExtractiveAnswerer(BaseAnswerer):
                 cands = view.sightings([ObservationKind.EXIT], since, until, **({} if it.colors or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, it.colors, it.edge)]
                 what = "someone left the view"
-                not_seen = "nobody left the view"
+                # Say the filters: "nobody left" is false when only nobody in red did.
+                not_seen = "nobody" + (f" in {'/'.join(it.colors)}" if it.colors else "") + " left the view" + \
+                    (f" through the {it.edge} edge" if it.edge else "")
             elif it.colors:
                 cands = [(o, None) for o in self._people_obs(view, since, until, it.colors,
                                                              order="-start" if it.order == "last" else "start",
@@ -591,7 +594,8 @@ class ExtractiveAnswerer(BaseAnswerer):
                 cands = view.sightings([ObservationKind.ENTER], since, until, **({} if it.region or it.edge else few))
                 cands = [(o, k) for o, k in cands if _matches(o, (), it.edge)]
                 what = "someone entered the view"
-                not_seen = "nobody entered the view"
+                not_seen = "nobody entered the view" + (f" through the {it.edge} edge" if it.edge else "") + \
+                    (f" in the {it.region}" if it.region else "")
                 if it.region:
                     cands = [(o, k) for o, k in cands if o.attrs.get("region") == it.region]
         elif it.subject == "face":
@@ -608,6 +612,17 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, f"Only {len(cands)} so far{_where(it.scope.kind, since, until)}: there was no "
                           f"{_ordinal_word(nth)} ({what}).", at, 0.4, value=None)
         o, kf = cands[-nth] if last else cands[nth - 1]
+        if where:  # "which side did the last person leave through?": the edge is the answer
+            edge = o.attrs.get("edge") if o.kind in _MOVES else None
+            went = "came in" if o.kind == ObservationKind.ENTER else "left"
+            if not edge:
+                return Answer(question, f"At {format_ts(o.t)}: {what}, but I did not record through which edge.",
+                              at, 0.4, value=None, evidence=(Evidence(o.t, o.kind, kf),))
+            side = ("inside the picture, not through an edge (lost from view there)" if edge == "inside"
+                    else f"through the {edge} edge")
+            return Answer(question, f"{'They' if o.kind in _MOVES else 'It'} {went} {side}, at {format_ts(o.t)}.",
+                          at, 0.6, value=edge, span=(round(o.t, 2), round(o.t + 0.5, 2)),
+                          evidence=(Evidence(o.t, o.kind, kf),))
         total = len(cands)
         if len(cands) == 6 and it.subject in ("scene_cut", "person", None) and not (it.colors or it.region):
             kind = (ObservationKind.SCENE_CUT if it.subject == "scene_cut"
@@ -741,7 +756,9 @@ class ExtractiveAnswerer(BaseAnswerer):
                       evidence=(Evidence(best["t"], f"{n} at once", None),))
 
     def _locate(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
-        """Where in the picture the subject is now (or was last seen)."""
+        """Where in the picture the subject is now (or was last seen); for an entry or exit, through which edge."""
+        if it.action in ("enter", "exit") and it.subject in ("person", None, "color"):
+            return self._when(question, view, at, it, where=True)
         row = view.state_at(at)
         if row is None:
             return self._abstain(question, at, "I have not seen anything yet.")
