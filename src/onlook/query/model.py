@@ -92,6 +92,10 @@ class Event(StrEnum):
     """A body state turns on or off (the subject's ``states`` say which): "sits down", "opens his mouth"."""
     SAY = "say"
     """Speech: something is said (the subject's ``words`` are what)."""
+    HOLD = "hold"
+    """A hand is on a thing (:attr:`Query.holding` says which kinds; empty: any): "holding a cup", "picks up"."""
+    RELEASE = "release"
+    """A hand that was on a thing is no longer on it while the thing stays: "drops", "lets go of", "puts down"."""
 
 
 class Cmp(StrEnum):
@@ -278,6 +282,7 @@ class Subject:
         moving: ``True`` moving, ``False`` stationary ("the parked car"), ``None`` either.
         states: Body states, each with whether it is on (``(SITTING, True)``).
         words: Words to find: on-screen text for ``text``, spoken words for ``event == say``.
+        held: ``True`` only things a hand is on ("the box the hand is holding"), ``None`` either.
     """
 
     labels: frozenset[Label] = frozenset()
@@ -287,6 +292,7 @@ class Subject:
     moving: bool | None = None
     states: frozenset[tuple[BodyState, bool]] = frozenset()
     words: tuple[str, ...] = ()
+    held: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +311,7 @@ class Query:
         time: The time range.
         follow: How it continues the previous turn, if it does.
         unknown: Words of restrictive constraints perception cannot apply ("hood", "pen"), lemmas in order.
+        holding: For ``hold`` and ``release``: the kinds of thing held ("a cup"); empty means any.
     """
 
     ask: Ask
@@ -317,6 +324,7 @@ class Query:
     time: TimeRange = field(default_factory=TimeRange)
     follow: FollowUp | None = None
     unknown: tuple[str, ...] = ()
+    holding: frozenset[Label] = frozenset()
 
     def with_(self, **changes: Any) -> Query:
         """A copy with ``changes`` applied (fields of :class:`Query`)."""
@@ -342,6 +350,10 @@ class Query:
             d["states"] = {st.value: on for st, on in sorted(s.states, key=lambda x: x[0].value)}
         if s.words:
             d["words"] = list(s.words)
+        if s.held is not None:
+            d["held"] = s.held
+        if self.holding:
+            d["holding"] = sorted(m.value for m in self.holding)
         if self.event is not Event.PRESENT:
             d["event"] = self.event.value
         if self.negated:
@@ -376,7 +388,7 @@ class Query:
             QueryError: a field is unknown or a value is not in its vocabulary.
         """
         allowed = {"ask", "labels", "colours", "region", "size", "moving", "states", "words", "event", "negated",
-                   "compare", "ordinal", "edge", "time", "follow", "unknown"}
+                   "compare", "ordinal", "edge", "time", "follow", "unknown", "held", "holding"}
         if not isinstance(d, dict):
             raise QueryError(f"a query must be a JSON object, not {type(d).__name__}")
         extra = set(d) - allowed
@@ -392,7 +404,8 @@ class Query:
                               size=Size(d["size"]) if d.get("size") else None,
                               moving=None if d.get("moving") is None else bool(d["moving"]),
                               states=frozenset((BodyState(k), bool(v)) for k, v in dict(d.get("states", {})).items()),
-                              words=tuple(str(w).lower() for w in d.get("words", ())))
+                              words=tuple(str(w).lower() for w in d.get("words", ())),
+                              held=None if d.get("held") is None else bool(d["held"]))
             cmp = d.get("compare")
             time = d.get("time")
             anchor = (time or {}).get("anchor")
@@ -409,7 +422,8 @@ class Query:
                     anchor=Anchor(Event(anchor["event"]), _labels(anchor.get("labels", ())),
                                   int(anchor.get("ordinal", 1))) if anchor else None),
                 follow=FollowUp(d["follow"]) if d.get("follow") else None,
-                unknown=tuple(str(w) for w in d.get("unknown", ())))
+                unknown=tuple(str(w) for w in d.get("unknown", ())),
+                holding=_labels(d.get("holding", ())))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
             raise QueryError(f"not a valid query: {e}") from None
 

@@ -85,6 +85,8 @@ def query_schema() -> dict[str, Any]:
             "region": _enum(Region),
             "size": _enum(Size),
             "moving": {"type": "boolean"},
+            "held": {"type": "boolean"},
+            "holding": _list_of(labels),
             "states": {"type": "object", "additionalProperties": False,
                        "properties": {s.value: {"type": "boolean"} for s in BodyState}},
             "words": _list_of(word),

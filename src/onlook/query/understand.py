@@ -661,7 +661,24 @@ def _understand(text: str, alert: bool) -> Query:
         subject_labels = worn
     size, moving = _size_moving(r, head)
     emptiness = any(t.text in _EMPTY_WORDS or t.text in ("emptied", "emptying") for t in r.tokens)
+    hold = _holding(r, head)
     event, negated, polarity_absent = _event(r, subject_labels, states, edge, words)
+    holding: frozenset[Label] = frozenset()
+    held = None
+    if hold is not None and hold.held:
+        held = True
+    elif hold is not None and event is not Event.PRESENT:
+        _give_back(r, hold)  # "people carrying umbrellas came in": an entry with a relation nothing checks
+    elif hold is not None:
+        # "did the hand drop the box?", "has nobody picked up the cup?": the holder is the subject
+        event, holding = hold.event, hold.holding
+        negated, polarity_absent = polarity_absent, False
+        if hold.subject is not None:
+            subject_labels = hold.subject
+        elif not subject_labels & _HOLDERS:
+            # "did it drop the box?", "when did she pick up the phone?": the words name only what is held
+            subject_labels = frozenset({Label.PERSON}) if any(
+                t.text in _WEAK_PERSON for t in r.tokens) else frozenset({Label.HAND})
     if event is Event.SAY and not words:
         words = _said_words(r)
     if event is Event.SAY:
@@ -680,6 +697,8 @@ def _understand(text: str, alert: bool) -> Query:
         event, negated = Event.PRESENT, False
     if event in (Event.PRESENT, Event.ABSENT):
         negated = False
+    if event in (Event.HOLD, Event.RELEASE) and ask is Ask.UNKNOWN and re.match(r"^(what|which)\b", q):
+        ask = Ask.LIST  # "what is the hand holding?": the things held
     if (event in (Event.ABSENT,) or emptiness or (states and event is Event.PRESENT)) and not subject_labels:
         subject_labels = frozenset({Label.PERSON})
     if words and not subject_labels and event is not Event.SAY:
@@ -703,10 +722,10 @@ def _understand(text: str, alert: bool) -> Query:
         time = TimeRange()  # "the shot we're watching now": the now says which shot, the start is in the past
     unknown = _unknown(r, ask, colours)
     return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
-                                          moving=moving, states=states, words=words),
+                                          moving=moving, states=states, words=words, held=held),
                  event=event, negated=negated, compare=compare, ordinal=ordinal,
                  edge=edge if event in (Event.ENTER, Event.LEAVE, Event.APPEAR) else None,
-                 time=time, follow=follow, unknown=unknown)
+                 time=time, follow=follow, unknown=unknown, holding=holding)
 
 
 # ---- words to find -----------------------------------------------------------------------------------
@@ -1100,6 +1119,131 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
     # the box") is a constraint too: reported unless something consumes it, never silently dropped.
     r.related.update(t.i for t, other in cands if not t.used and t is not head and not other <= out)
     return frozenset(out), head
+
+
+_HOLD_VERBS = frozenset({"hold", "grab", "grip", "clutch", "grasp", "carry", "lift"})
+_PUT_VERBS = frozenset({"put", "set", "lay", "place"})  # with "down" (or "on the table"): letting go
+_HOLDERS = frozenset({Label.PERSON, Label.HAND})
+
+
+@dataclass(frozen=True, slots=True)
+class _Holding:
+    """What a hold verb says: who holds, what is held, and whether the subject is the thing held."""
+
+    event: Event
+    holding: frozenset[Label]
+    subject: frozenset[Label] | None  # the holder, when the subject noun was the thing held (a passive)
+    held: bool  # the subject is described as held ("the box the hand is holding"); the event stays
+    tokens: tuple[int, ...]  # the words it consumed, given back when the clause turns out to say something else
+    related: frozenset[int]  # the reader's relation words before it ran
+
+
+def _give_back(r: _Reader, hold: _Holding) -> None:
+    """Undo :func:`_holding`'s consuming: the clause's event is another ("people carrying bags came in")."""
+    for i in hold.tokens:
+        r.tokens[i].used = False
+    r.related |= hold.related
+
+
+def _holding(r: _Reader, head: Token | None) -> _Holding | None:
+    """A hand or a person holding, picking up or letting go of a thing, read from the verb and its objects.
+
+    Only a verb that is what the clause says (its root, a conjunct of it, or a clause describing the
+    subject) counts: "leaves carrying a bag" is a leaving with a relation no rule checks (hands are looked
+    for only on people near the camera), so it stays reported as unknown.
+    """
+    toks = r.tokens
+    n = len(toks)
+
+    def kids(v: Token, *deps: str) -> list[Token]:
+        return [k for k in toks if k.head == v.i and k.i != v.i and (not deps or k.dep in deps)]
+
+    for v in toks:
+        if v.used or v.pos not in ("VERB", "AUX", "NOUN", "ADJ"):
+            continue
+        parts = {k.text for k in kids(v, "prt", "advmod", "prep")} | ({toks[v.i + 1].text} if v.i + 1 < n else set())
+        event = None
+        obj_from: Token = v
+        # The small pipeline reads "what is the hand holding?" as a noun "holding" with "hand" its compound.
+        as_noun = v.pos == "NOUN" and v.text.endswith("ing") and _rule_lemma(v.text) in _HOLD_VERBS
+        if as_noun and not any(_token_labels(k) and _token_labels(k) <= _HOLDERS for k in kids(v, "compound")):
+            continue
+        if v.lemma in _HOLD_VERBS or as_noun or (v.lemma == "pick" and "up" in parts):
+            event = Event.HOLD
+        elif v.lemma in ("drop", "release"):
+            event = Event.RELEASE
+        elif v.lemma == "let" and any(k.lemma == "go" for k in toks[v.i + 1:v.i + 3]):
+            event = Event.RELEASE
+            obj_from = next(k for k in toks[v.i + 1:v.i + 3] if k.lemma == "go")
+        elif v.lemma in _PUT_VERBS and "down" in parts:
+            event = Event.RELEASE
+        if event is None:
+            continue
+        # "the number of people drops below 3": a count falls, nothing is let go of
+        if any(k.text in ("below", "under", "beneath", "to", "from", "by") for k in kids(v, "prep", "advmod")) or any(
+                not (_token_labels(k) and _token_labels(k) <= _HOLDERS) and k.pos != "PRON" and not (
+                    v.dep == "relcl") for k in kids(v, "nsubj")):
+            continue
+        main = as_noun or v.dep in ("ROOT", "relcl", "ccomp") or (v.dep == "conj" and toks[v.head].dep == "ROOT") or (
+            v.dep == "acl" and head is not None and v.head == head.i) or (
+            v.dep in ("xcomp", "advcl") and toks[v.head].lemma in ("be", "see", "have", "do", "start", "begin",
+                                                                     "stop", "try"))
+        if not main:
+            continue
+        objs = kids(v, "dobj") + [k for p in kids(obj_from, "prep") if p.text in ("of", "on", "onto")
+                                  for k in kids(p, "pobj") if p.text == "of"]
+        if obj_from is not v:
+            objs += [k for p in kids(obj_from, "prep") if p.text == "of" for k in kids(p, "pobj")]
+            objs += [k for p in kids(v, "prep") if p.text == "of" for k in kids(p, "pobj")]
+        subj = kids(v, "nsubj")
+        passive = kids(v, "nsubjpass")
+        agents = [k for a in kids(v, "agent") for k in kids(a, "pobj")]
+        holding: frozenset[Label] = frozenset()
+        subject: frozenset[Label] | None = None
+        held = False
+        for o in objs:
+            labs = _token_labels(o)
+            if labs and not labs & _HOLDERS:
+                holding = labs
+                o.used = True
+            elif o.pos == "PRON" or o.text in ("what", "something", "anything", "stuff", "things", "thing"):
+                o.used = True  # "what is she holding?", "drop it": anything held
+        if passive:  # "is the box being held?", "the box has not been held by anyone"
+            labs = _token_labels(passive[0])
+            if labs and not labs & _HOLDERS:
+                holding, subject = labs, frozenset({Label.HAND})
+                passive[0].used = True
+                for a in agents:
+                    al = _token_labels(a)
+                    if al and al <= _HOLDERS:
+                        subject = al
+                        a.used = True
+        elif v.dep == "relcl" and not objs and head is not None and v.head == head.i:
+            held = True  # "the box the hand is holding": the subject is described by being held
+        if as_noun:
+            subj = kids(v, "compound")
+            if any(k.text in ("what", "which") for k in toks[:v.i]):
+                toks[0].used = toks[0].text in ("what", "which") or toks[0].used
+        for k in subj:
+            labs = _token_labels(k)
+            if labs and labs <= _HOLDERS and (held or k is not head):
+                k.used = True
+        before = {t.i for t in toks if t.used}
+        related = frozenset(r.related)
+        v.used = True
+        for k in kids(v, "prt") + kids(obj_from, "prt"):
+            k.used = True
+        if obj_from is not v:
+            obj_from.used = True
+        for k in toks[v.i + 1:v.i + 2]:
+            if k.text in ("up", "down", "go"):
+                k.used = True
+        for o in toks:
+            if o.used:
+                r.related.discard(o.i)
+        return _Holding(event=event, holding=holding, subject=subject, held=held,
+                        tokens=tuple(t.i for t in toks if t.used and t.i not in before), related=related)
+    return None
 
 
 def _colours(r: _Reader) -> frozenset[str]:
