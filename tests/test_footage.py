@@ -137,3 +137,25 @@ def test_questions_on_vtest(footage, tmp_path):
             assert not ans.abstained and check(ans.value), f"{question!r} @{at}: {ans.value!r} ({ans.text})"
     finally:
         eng.close()
+
+
+# box.mp4, looked at frame by frame: an arm reaches in from the upper left and grips a yellow box above a
+# white table for the whole clip (0-14.5 s); it never lets go. The box is detected as a box from about 4 s.
+BOX_QUESTIONS = [
+    ("Is anyone holding the box?", 14.5, lambda v: v is True),
+    ("So far, has the hand let go of the box or put it down?", 14.5, lambda v: v is False),
+    ("What is the hand holding?", 14.5, lambda v: "box" in v),
+    ("What colour is the box the hand is holding?", 14.5, lambda v: v in ("yellow", "orange")),
+]
+
+
+def test_holding_questions_on_box(footage, tmp_path):
+    clip = footage("box.mp4")
+    eng = StreamEngine(str(clip), settings=Settings(fps=2.0, store=tmp_path / "st"))
+    eng.run()
+    try:
+        for question, at, check in BOX_QUESTIONS:
+            ans = eng.ask(question, at=at)
+            assert not ans.abstained and check(ans.value), f"{question!r} @{at}: {ans.value!r} ({ans.text})"
+    finally:
+        eng.close()

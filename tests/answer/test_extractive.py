@@ -137,7 +137,7 @@ def test_answers(world: World, question: str, at: float, value: object, fragment
     assert ans.to_dict()["type"] == "answer"
 
 
-@pytest.mark.parametrize("question", ["what is he carrying?", "Is the dog barking?",
+@pytest.mark.parametrize("question", ["what is he wearing on his head?", "Is the dog barking?",
                                       "Did the man open the boot of the car?"])
 @pytest.mark.parametrize("at", [10.0, END])
 def test_abstains_on_what_perception_cannot_see(world: World, question: str, at: float) -> None:
@@ -145,6 +145,12 @@ def test_abstains_on_what_perception_cannot_see(world: World, question: str, at:
     assert ans.abstained and ans.confidence == 0.0
     assert ans.text.startswith(CANNOT_SEE)
     assert ans.value is None and ans.evidence == ()
+
+
+@pytest.mark.parametrize("at", [10.0, END])
+def test_holding_without_hands_seen_is_no_claim(world: World, at: float) -> None:
+    ans = world.ask("what is he carrying?", at)  # people in view, but no hand was ever seen to check
+    assert ans.abstained and ans.confidence == 0.0 and "saw no hands" in ans.text and ans.value is None
 
 
 def test_default_at_is_now(world: World) -> None:

@@ -197,14 +197,16 @@ RULE_KINDS = [
     ("face", RuleKind.FACE), ("count_above", RuleKind.COUNT_ABOVE), ("count_below", RuleKind.COUNT_BELOW),
     ("count_equal", RuleKind.COUNT_EQUAL),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
-    ("state", RuleKind.STATE), ("hand", RuleKind.HAND), ("stop", RuleKind.STOP),
+    ("state", RuleKind.STATE), ("hand", RuleKind.HAND), ("stop", RuleKind.STOP), ("hold", RuleKind.HOLD),
+    ("release", RuleKind.RELEASE),
 ]
 
 
 def test_rule_kinds_table_is_every_member_and_every_compiled_kind() -> None:
     assert sorted(m for _, m in RULE_KINDS) == sorted(RuleKind)
     compiled = ({a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
-                | {compile_alert(a[0]).kind for a in OBJECT_ALERTS} | {compile_alert("a car parks").kind})
+                | {compile_alert(a[0]).kind for a in OBJECT_ALERTS} | {compile_alert("a car parks").kind}
+                | {compile_alert(a).kind for a, *_ in HOLD_ALERTS})
     assert compiled == set(RuleKind)
 
 
@@ -546,3 +548,46 @@ def test_a_person_stops_and_a_parked_count() -> None:
 def test_filters_no_rule_applies_are_refused_by_name(query: str, named: str) -> None:
     with pytest.raises(UnsupportedQuery, match=named):
         compile_alert(query)
+
+
+# hold and release: a hand takes a cup at 2 s, keeps it to 6 s, then its hand is beside it; no hand from 9 s.
+_CUP = (0.5, 0.5, 0.7, 0.8)
+
+
+def _hold_analysis(t: float, hand: tuple[float, float, float, float] | None) -> Analysis:
+    obs = [Observation(t, "object", "cup", 0.7, _CUP, 4, {"colors": ["blue"]}),
+           Observation(t, "object", "dining table", 0.7, (0.0, 0.4, 1.0, 1.0), 5)]
+    if hand is not None:
+        obs.append(Observation(t, "hand", "hand", 0.9, hand))
+    return Analysis(Frame("cam", int(t * 2), t, 100.0 + t, np.zeros((4, 4, 3), np.uint8)), obs, 1.0, 0)
+
+
+def _hand_at(t: float) -> tuple[float, float, float, float] | None:
+    return (0.55, 0.45, 0.65, 0.6) if 2.0 <= t < 6.0 else (0.1, 0.5, 0.2, 0.6) if t < 9.0 and t >= 6.0 else None
+
+
+HOLD_ALERTS = [
+    ("alert when someone picks up a cup", RuleKind.HOLD, ("cup",), [2.0]),
+    ("notify me if anyone is holding a cup", RuleKind.HOLD, ("cup",), [2.0]),
+    ("tell me when the hand puts the cup down", RuleKind.RELEASE, ("cup",), [6.0]),
+    ("when the hand lets go of the cup", RuleKind.RELEASE, ("cup",), [6.0]),
+    ("a hand grabs something", RuleKind.HOLD, (), [2.0]),  # the table the hand also rests on is never "held"
+    ("someone picks up a bottle", RuleKind.HOLD, ("bottle",), []),
+]
+
+
+@pytest.mark.parametrize(("query", "kind", "labels", "fires"), HOLD_ALERTS, ids=[a[0] for a in HOLD_ALERTS])
+def test_hold_and_release_alerts_fire_once_each(query: str, kind: RuleKind, labels: tuple[str, ...],
+                                                fires: list[float]) -> None:
+    rule = compile_alert(query)
+    assert rule.kind is kind and rule.labels == labels
+    book = AlertBook("cam")
+    book.add(query)
+    fired = [a for i in range(30) for a in book.check(_hold_analysis(i / 2, _hand_at(i / 2)))]
+    assert [a.t for a in fired] == fires
+    assert all(o.label == "cup" for a in fired for o in a.evidence)
+
+
+def test_holding_alerts_refuse_who_holds_it() -> None:
+    with pytest.raises(UnsupportedQuery, match="who holds it"):
+        compile_alert("a man in red picks up a bottle")

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from onlook.answer.base import Answerer, BaseAnswerer, History
+from onlook.answer.holding import answer_holding, is_about_holding
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
 from onlook.perception.color import COLOR_NAMES
@@ -164,6 +165,10 @@ class ExtractiveAnswerer(BaseAnswerer):
             # "the man in the dark navy striped jacket": the person is picked out by the colours seen; the
             # rest of the description ("striped") is said to be unchecked rather than answered as "can't tell".
             return self._without_unknown(question, query, view, at, "matched by colour")
+        if is_about_holding(query):
+            if query.unknown:
+                return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(query.unknown)}.")
+            return answer_holding(question, query, view, at, scope)
         single = self._only_one_described(question, query, view, at)
         if single is not None:
             return single

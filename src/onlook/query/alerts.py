@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from onlook.errors import UnsupportedQuery
 from onlook.perception.motion import region_of_point
+from onlook.query.holding import HoldFrame, hold_frame, releases
 from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query, Region
 from onlook.query.speech import words_match
 from onlook.query.understand import understand_alert
@@ -41,7 +42,8 @@ SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (o
                   "an object (car, dog, bag... 82 kinds) appearing, leaving or stopping (a car parks), "
                   "more/fewer than N of them (moving or parked), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
-                  "a face or a hand (raised) appearing, a face's mouth opening wide, eyes closing or turning to "
+                  "a face or a hand (raised) appearing, a hand taking hold of a thing or letting go of it, "
+                  "a face's mouth opening wide, eyes closing or turning to "
                   "the camera, someone sitting down, standing up, lying down or raising an arm, "
                   "more/fewer than N people, or words being said")
 
@@ -91,6 +93,11 @@ class RuleKind(StrEnum):
     STOP = "stop"
     """A tracked object of ``labels`` (or a person) that was moving comes to rest ("a car parks"): an event
     rule, once per track."""
+    HOLD = "hold"
+    """A hand is on a thing of ``labels`` (any thing that can be held when empty): a state rule."""
+    RELEASE = "release"
+    """A thing of ``labels`` that had a hand on it stays in view with none for
+    :data:`~onlook.query.holding.RELEASE_S`: an event rule, once per letting go."""
 
 
 # When a track has "stopped": it travelled at least _STOP_MOVED box heights before, then stayed within
@@ -103,7 +110,7 @@ _STOP_HISTORY_S = 30.0  # path kept per track; tracks unseen this long are forgo
 
 
 _STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.COUNT_EQUAL,
-                RuleKind.HAND)
+                RuleKind.HAND, RuleKind.HOLD)
 # The observation an entry or exit rule fires on.
 _MOVES = {RuleKind.ENTER: ObservationKind.ENTER, RuleKind.EXIT: ObservationKind.EXIT}
 _OBJECT_MOVES = {RuleKind.APPEAR: ObservationKind.APPEAR, RuleKind.DISAPPEAR: ObservationKind.DISAPPEAR}
@@ -230,6 +237,14 @@ def rule_from_query(query: str, q: Query) -> Rule:
         what = {Event.STAY: "how long someone stays", Event.STOP: "what stops (only people and objects are tracked)",
                 Event.MOVE: "which thing moves (motion is seen per picture region, not per object)"}[q.event]
         raise _refuse(query, what)
+    if q.event in (Event.HOLD, Event.RELEASE):
+        if colors or s.labels - {Label.PERSON, Label.HAND}:
+            raise _refuse(query, "who holds it (hands are not matched to people or their clothes)")
+        held = tuple(sorted(m.value for m in q.holding))
+        return Rule(query, RuleKind.HOLD if q.event is Event.HOLD else RuleKind.RELEASE, labels=held, region=region,
+                    cells=cells)
+    if s.held:
+        raise _refuse(query, "a thing picked out by the hand holding it (alert on the hand taking hold of it)")
     if s.labels == {Label.HAND}:
         raised = bool(re.search(r"\b(rais\w*|up|wav\w*|lift\w*)\b", query.lower()))
         return Rule(query, RuleKind.HAND, raised=raised)
@@ -313,6 +328,26 @@ def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observati
     return hits
 
 
+def _labels(values: tuple[str, ...]) -> frozenset[Label]:
+    return frozenset(Label(v) for v in values)
+
+
+def _released(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
+    """The thing of a release rule, when this analysis shows it let go of (:func:`~onlook.query.holding.releases`)."""
+    f = hold_frame(t, obs, _labels(st.rule.labels))
+    if f.held:
+        st.hold_frames = [f]  # only the latest held frame matters for what follows
+        return []
+    if not st.hold_frames:
+        return []
+    st.hold_frames.append(f)
+    let_go = releases(st.hold_frames)
+    if let_go:
+        st.hold_frames = []
+        return [replace(o, t=let_go[0]) for o in f.things[:1]]  # at the time it was let go of
+    return []
+
+
 def _person_matches(o: Observation, rule: Rule) -> bool:
     if rule.colors and not set(rule.colors) & set(o.attrs.get("colors", [])):
         return False
@@ -334,6 +369,8 @@ class _RuleState:
     fired_words: dict[str, float] = field(default_factory=dict)
     # stop rules: each track's recent (t, centre x, centre y, box height)
     paths: dict[int, list[tuple[float, float, float, float]]] = field(default_factory=dict)
+    # release rules: the hold frames since a hand was last on the thing (bounded: cleared on each release)
+    hold_frames: list[HoldFrame] = field(default_factory=list)
 
 
 class AlertBook:
@@ -403,9 +440,10 @@ class AlertBook:
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
-            elif st.rule.kind == RuleKind.SCENE_CUT:
-                # A cut is confirmed a little after it happened (the shot model needs frames after it):
-                # the alert is at the cut's own time; ``wall`` says when it was known.
+            elif st.rule.kind in (RuleKind.SCENE_CUT, RuleKind.RELEASE):
+                # A cut is confirmed a little after it happened (the shot model needs frames after it), a
+                # release once the thing stayed free a while: the alert is at the event's own time; ``wall``
+                # says when it was known.
                 out.append(Alert(query=st.rule.query, t=min(o.t for o in ev), wall=wall, stream_id=self.stream_id,
                                  evidence=tuple(ev)))
             else:
@@ -451,6 +489,8 @@ class AlertBook:
             return hits or None
         if r.kind == RuleKind.STOP:
             return _stopped(st, obs, t) or None
+        if r.kind == RuleKind.RELEASE:
+            return _released(st, obs, t) or None
         object_move = _OBJECT_MOVES.get(r.kind)
         if object_move is not None:
             hits = [o for o in obs if o.kind == object_move and o.label in r.labels and _person_matches(o, r)
@@ -492,6 +532,8 @@ class AlertBook:
             hits = [o for o in obs if o.kind == ObservationKind.FACE]
         elif r.kind == RuleKind.HAND:
             hits = [o for o in obs if o.kind == ObservationKind.HAND and (not r.raised or o.attrs.get("raised"))]
+        elif r.kind == RuleKind.HOLD:
+            hits = [o for o in hold_frame(t, obs, _labels(r.labels)).held if _person_matches(o, r)]
         else:  # counts: of objects of ``labels``, else of people (in given colours or cells)
             if r.labels:
                 things = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -1145,6 +1145,12 @@ def _give_back(r: _Reader, hold: _Holding) -> None:
     r.related |= hold.related
 
 
+def _is_holder(t: Token) -> bool:
+    """Whether a word names a hand or a person (who can hold things)."""
+    labs = _token_labels(t)
+    return bool(labs) and labs is not None and labs <= _HOLDERS
+
+
 def _holding(r: _Reader, head: Token | None) -> _Holding | None:
     """A hand or a person holding, picking up or letting go of a thing, read from the verb and its objects.
 
@@ -1158,6 +1164,13 @@ def _holding(r: _Reader, head: Token | None) -> _Holding | None:
     def kids(v: Token, *deps: str) -> list[Token]:
         return [k for k in toks if k.head == v.i and k.i != v.i and (not deps or k.dep in deps)]
 
+    def main_verb(w: Token) -> bool:
+        """What the clause says, not a participle hanging on another verb ("left carrying a bag")."""
+        return w.dep in ("ROOT", "relcl", "ccomp") or (w.dep == "conj" and toks[w.head].dep == "ROOT") or (
+            w.dep == "acl" and head is not None and w.head == head.i) or (
+            w.dep in ("xcomp", "advcl") and toks[w.head].lemma in ("be", "see", "have", "do", "start", "begin",
+                                                                     "stop", "try", "go"))
+
     for v in toks:
         if v.used or v.pos not in ("VERB", "AUX", "NOUN", "ADJ"):
             continue
@@ -1166,8 +1179,14 @@ def _holding(r: _Reader, head: Token | None) -> _Holding | None:
         obj_from: Token = v
         # The small pipeline reads "what is the hand holding?" as a noun "holding" with "hand" its compound.
         as_noun = v.pos == "NOUN" and v.text.endswith("ing") and _rule_lemma(v.text) in _HOLD_VERBS
-        if as_noun and not any(_token_labels(k) and _token_labels(k) <= _HOLDERS for k in kids(v, "compound")):
+        if as_noun and not any(_is_holder(k) for k in kids(v, "compound")):
             continue
+        # ... and "a man in red picks up a bottle" as a noun "picks": a verb form followed by its particle or
+        # its object, which is then the next thing named.
+        misread = v.pos != "VERB" and not as_noun and v.text.endswith("s") and \
+            _rule_lemma(v.text) in _HOLD_VERBS | {"pick", "drop", "release"}
+        if misread:
+            v = replace(v, lemma=_rule_lemma(v.text))
         if v.lemma in _HOLD_VERBS or as_noun or (v.lemma == "pick" and "up" in parts):
             event = Event.HOLD
         elif v.lemma in ("drop", "release"):
@@ -1181,17 +1200,14 @@ def _holding(r: _Reader, head: Token | None) -> _Holding | None:
             continue
         # "the number of people drops below 3": a count falls, nothing is let go of
         if any(k.text in ("below", "under", "beneath", "to", "from", "by") for k in kids(v, "prep", "advmod")) or any(
-                not (_token_labels(k) and _token_labels(k) <= _HOLDERS) and k.pos != "PRON" and not (
-                    v.dep == "relcl") for k in kids(v, "nsubj")):
+                not _is_holder(k) and k.pos != "PRON" and v.dep != "relcl" for k in kids(v, "nsubj")):
             continue
-        main = as_noun or v.dep in ("ROOT", "relcl", "ccomp") or (v.dep == "conj" and toks[v.head].dep == "ROOT") or (
-            v.dep == "acl" and head is not None and v.head == head.i) or (
-            v.dep in ("xcomp", "advcl") and toks[v.head].lemma in ("be", "see", "have", "do", "start", "begin",
-                                                                     "stop", "try"))
-        if not main:
+        if not (as_noun or misread or main_verb(v) or main_verb(obj_from)):
             continue
         objs = kids(v, "dobj") + [k for p in kids(obj_from, "prep") if p.text in ("of", "on", "onto")
                                   for k in kids(p, "pobj") if p.text == "of"]
+        if misread and not objs:
+            objs = [k for k in toks[v.i + 1:v.i + 5] if _token_labels(k) and not _is_holder(k)][:1]
         if obj_from is not v:
             objs += [k for p in kids(obj_from, "prep") if p.text == "of" for k in kids(p, "pobj")]
             objs += [k for p in kids(v, "prep") if p.text == "of" for k in kids(p, "pobj")]
@@ -1230,7 +1246,7 @@ def _holding(r: _Reader, head: Token | None) -> _Holding | None:
                 k.used = True
         before = {t.i for t in toks if t.used}
         related = frozenset(r.related)
-        v.used = True
+        v.used = toks[v.i].used = True
         for k in kids(v, "prt") + kids(obj_from, "prt"):
             k.used = True
         if obj_from is not v:
