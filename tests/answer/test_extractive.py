@@ -306,3 +306,26 @@ def test_search_prefers_the_red_person_who_enters(tmp_path: Path) -> None:
 def test_nothing_found_names_the_filters_applied(world: World, question: str, fragment: str) -> None:
     ans = world.ask(question, END)
     assert not ans.abstained and ans.value is None and fragment in ans.text, ans.text
+
+
+# One shot as a time range: cuts at 20 s and 50 s make shots [0, 20), [20, 50) and [50, now].
+@pytest.mark.parametrize(("question", "at", "value", "fragment"), [
+    ("How many people were in the previous shot?", END, 3, "between 00:20 and 00:49"),
+    ("How many people were in the first shot?", END, 2, "between 00:00 and 00:19"),
+    ("Was anyone in the second shot?", END, True, "between 00:20 and 00:49"),
+    ("How many people came in during the current shot?", END, 0, "0 people entered"),
+    ("How many people came in during the shot before this one?", END, 1, "(at 00:30)"),
+    ("How many people entered in the previous shot?", 30.0, 2, "between 00:00 and 00:19"),
+])
+def test_a_shot_is_a_time_range(world: World, question: str, at: float, value: object, fragment: str) -> None:
+    ans = world.ask(question, at)
+    assert not ans.abstained and ans.value == value and fragment in ans.text, ans.text
+
+
+@pytest.mark.parametrize(("question", "at", "fragment"), [
+    ("How many people were in the previous shot?", 10.0, "no shot before the current one yet"),
+    ("Was anyone in the fourth shot?", END, "only 3 shots so far"),
+])
+def test_a_shot_that_has_not_happened_is_said_so(world: World, question: str, at: float, fragment: str) -> None:
+    ans = world.ask(question, at)
+    assert fragment in ans.text and ans.value in (None, 0, False), ans.text

@@ -251,7 +251,10 @@ class ExtractiveAnswerer(BaseAnswerer):
                 prev = seen.get(key)
                 if prev is None or (not prev.attrs.get("colors") and o.attrs.get("colors")) or o.t < prev.t:
                     seen[key] = o
-        return sorted(seen.values(), key=lambda o: o.t)
+        for o in _tracked_in_frames(view, since, until, ObservationKind.PERSON):
+            if o.track_id not in seen and (not wanted or wanted & set(o.attrs.get("colors", []))):
+                seen[o.track_id] = o  # type: ignore[index]  # tracked, so it has an id
+        return sorted(seen.values(), key=lambda o: o.t)[:limit] if limit else sorted(seen.values(), key=lambda o: o.t)
 
     @staticmethod
     def _objects_in(view: MemoryView, since: float, until: float, labels: tuple[str, ...],
@@ -271,6 +274,10 @@ class ExtractiveAnswerer(BaseAnswerer):
                     prev = seen.get(o.track_id)
                     if prev is None or o.t < prev.t:
                         seen[o.track_id] = o
+        for o in _tracked_in_frames(view, since, until, ObservationKind.OBJECT):
+            if o.track_id not in seen and o.label in labels and _moving_fits(o, moving) and (
+                    not colors or set(colors) & set(o.attrs.get("colors", []))):
+                seen[o.track_id] = o  # type: ignore[index]  # tracked, so it has an id
         return sorted(seen.values(), key=lambda o: o.t)
 
     def _states(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
@@ -557,6 +564,13 @@ class ExtractiveAnswerer(BaseAnswerer):
             n_entered = view.count_sightings([ObservationKind.ENTER], since, until)
             entered = view.sightings([ObservationKind.ENTER], since, until, limit=10)
             n = at_start + n_entered
+            # After a cut people are in view without entering through an edge: the most seen at once in the
+            # range is a floor (never more than were there), which a moving camera's shots need.
+            most, most_t = _most_people(view, since, until)
+            if most > n:
+                return Answer(question, f"at least {_people(most)} seen{_where(it.scope.kind, since, until)} "
+                              f"({most} in view at once at {format_ts(most_t)}).", at, 0.4, value=most,
+                              evidence=(Evidence(most_t, f"{_people(most)} tracked", None),))
             return Answer(question, f"{_people(n)} seen{_where(it.scope.kind, since, until)}: {at_start} in view "
                           f"at {format_ts(since)} and {n_entered} who entered later.", at, 0.5, value=n,
                           evidence=tuple(Evidence(o.t, "person entered", k) for o, k in entered[:10]))
@@ -718,6 +732,14 @@ class ExtractiveAnswerer(BaseAnswerer):
                           f"{' in ' + '/'.join(it.colors) if it.colors else ''}{_place(it)} visible at "
                           f"{format_ts(row['t'])}.", at, 0.6, value=yes,
                           evidence=(Evidence(row["t"], f"{_people(n)} tracked", None),))
+        if it.subject in ("person", None) and it.action is None and not it.colors and not it.absent:
+            # "were there any people in the previous shot?": anyone in view at any time of the range, not
+            # only someone entering through an edge (after a cut nobody enters).
+            most, most_t = _most_people(view, since, until)
+            if most:
+                return Answer(question, f"Yes: {_people(most)} in view at {format_ts(most_t)} (looking"
+                              f"{_where(it.scope.kind, since, until)}).", at, 0.6, value=True,
+                              evidence=(Evidence(most_t, f"{_people(most)} tracked", None),))
         if it.subject in ("person", "color", None):
             ans = self._when(question, view, at, it)
             if ans.abstained:
@@ -879,6 +901,8 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
         p = max(0.0, at - (t.seconds or 0.0))
         half = max(2.0, (t.seconds or 0.0) / 4)
         return TimeScope("range", max(0.0, p - half), min(at, p + half))
+    if t.kind is TimeKind.SHOT:
+        return _shot_scope(t.shot or -1, view, at)
     if t.anchor is None or t.kind not in (TimeKind.BEFORE, TimeKind.AFTER):
         return _scope(t)
     a: Anchor = t.anchor
@@ -897,6 +921,57 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
     if t.kind is TimeKind.AFTER:
         return TimeScope("range", o.t + 0.01, None)
     return TimeScope("range", 0.0, max(0.0, o.t - 0.01))
+
+
+_FRAME_SCAN_S = 600.0  # ranges up to this long are also read frame by frame (events keep only samples of them)
+
+
+def _most_people(view: MemoryView, since: float, until: float) -> tuple[int, float]:
+    """The most people in view at once in a range's timeline rows, and when (0 and ``since`` if none)."""
+    best, when = 0, since
+    for row in view.frames(since, until, limit=_PEAK_ROWS):
+        if int(row["people"]) > best:
+            best, when = int(row["people"]), row["t"]
+    return best, when
+
+
+def _tracked_in_frames(view: MemoryView, since: float, until: float, kind: str) -> list[Observation]:
+    """One observation per track of ``kind`` in the timeline rows of a short range (its first sighting).
+
+    Events keep samples of what they saw, so a thing seen only between two samples (a person in view for
+    one short shot) would be missed by them; the timeline holds every analysed frame. Long ranges are left
+    to the events, which bound the work.
+    """
+    if until - since > _FRAME_SCAN_S:
+        return []
+    first: dict[int, Observation] = {}
+    for row in view.frames(since, until, limit=int(_FRAME_SCAN_S * 4)):
+        for o in row["obs"]:
+            if o.kind == kind and o.track_id is not None and o.track_id not in first:
+                first[o.track_id] = o
+    return list(first.values())
+
+
+def _shot_scope(shot: int, view: MemoryView, at: float) -> TimeScope | str:
+    """The span of one shot: the ``shot``-th from the start (1 = the first), or the ``-shot``-th before the
+    current one (-1 = the previous shot), bounded by the scene cuts memory holds up to ``at``."""
+    if shot > 0:
+        cuts = [o.t for o, _ in view.sightings([ObservationKind.SCENE_CUT], 0.0, at, limit=shot)]
+        if len(cuts) < shot - 1:
+            return (f"There have been only {len(cuts) + 1} shot{'s' if cuts else ''} so far (up to {format_ts(at)}), "
+                    f"so no {_ordinal_word(shot)} one.")
+        start = 0.0 if shot == 1 else cuts[shot - 2]
+        end = cuts[shot - 1] if len(cuts) >= shot else at
+        return TimeScope("range", start, max(start, end - 0.01))
+    back = -shot
+    cuts = [o.t for o, _ in view.sightings([ObservationKind.SCENE_CUT], 0.0, at, newest=True, limit=back + 1)]
+    cuts.sort(reverse=True)  # the latest cut first: it starts the current shot
+    if len(cuts) < back:
+        return (f"There has been no shot before the current one yet (up to {format_ts(at)}: "
+                f"{len(cuts)} scene change{'s' if len(cuts) != 1 else ''}).")
+    end = cuts[back - 1]
+    start = cuts[back] if len(cuts) > back else 0.0
+    return TimeScope("range", start, max(start, end - 0.01))
 
 
 def _moving_fits(o: Observation, moving: bool | None) -> bool:
@@ -1115,7 +1190,7 @@ def option_query(question: Query, option: str) -> Query | None:
     # What the option names replaces the question's own alternatives ("sitting or standing?" / "Sitting").
     subject = Subject(labels=labels, colours=os_.colours or qs.colours, region=os_.region or qs.region,
                       size=os_.size or qs.size, moving=qs.moving if os_.moving is None else os_.moving,
-                      states=os_.states or qs.states, words=os_.words or qs.words)
+                      states=os_.states or qs.states, words=os_.words or qs.words, held=os_.held or qs.held)
     event = o.event if o.event is not Event.PRESENT else question.event
     if o.event is Event.ABSENT and question.event not in (Event.PRESENT, Event.ABSENT):
         # "Which way did he leave?" / "He did not leave": the question's event, negated
@@ -1129,7 +1204,8 @@ def option_query(question: Query, option: str) -> Query | None:
     time = o.time if o.time != TimeRange() else question.time
     return Query(ask=Ask.EXISTS, subject=subject, event=event, negated=negated, time=time,
                  edge=edge or question.edge, compare=compare, unknown=o.unknown,
-                 ordinal=o.ordinal if o.ordinal is not None else question.ordinal)
+                 ordinal=o.ordinal if o.ordinal is not None else question.ordinal,
+                 holding=o.holding or question.holding)
 
 
 def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view: MemoryView,

@@ -178,6 +178,9 @@ class TimeKind(StrEnum):
     """Before ``end_s`` or before the ``anchor`` event."""
     AFTER = "after"
     """After ``start_s`` or after the ``anchor`` event."""
+    SHOT = "shot"
+    """One shot other than the current one (``shot``: 1 the first, 2 the second...; -1 the one before the
+    current, -2 the one before that). The current shot is ``after`` the latest cut."""
 
 
 class FollowUp(StrEnum):
@@ -228,6 +231,7 @@ class TimeRange:
         start_s: Stream seconds: the time for ``at``, the start for ``between``/``after``.
         end_s: Stream seconds: the end for ``between``/``before``.
         anchor: The event for ``before``/``after`` when no time is given.
+        shot: Which shot for ``shot`` (resolved against the cuts in memory).
     """
 
     kind: TimeKind = TimeKind.ALL
@@ -235,6 +239,7 @@ class TimeRange:
     start_s: float | None = None
     end_s: float | None = None
     anchor: Anchor | None = None
+    shot: int | None = None
 
     def bounds(self, at: float, start_window_s: float = 10.0, now_window_s: float = 1.0,
                anchor_s: float | None = None) -> tuple[float, float]:
@@ -373,6 +378,8 @@ class Query:
             if t.anchor:
                 td["anchor"] = {"event": t.anchor.event.value, "labels": sorted(m.value for m in t.anchor.labels),
                                 "ordinal": t.anchor.ordinal}
+            if t.shot is not None:
+                td["shot"] = t.shot
             d["time"] = td
         if self.follow:
             d["follow"] = self.follow.value
@@ -420,7 +427,8 @@ class Query:
                     seconds=_float(time.get("seconds")), start_s=_float(time.get("start_s")),
                     end_s=_float(time.get("end_s")),
                     anchor=Anchor(Event(anchor["event"]), _labels(anchor.get("labels", ())),
-                                  int(anchor.get("ordinal", 1))) if anchor else None),
+                                  int(anchor.get("ordinal", 1))) if anchor else None,
+                    shot=None if time.get("shot") is None else int(time["shot"])),
                 follow=FollowUp(d["follow"]) if d.get("follow") else None,
                 unknown=tuple(str(w) for w in d.get("unknown", ())),
                 holding=_labels(d.get("holding", ())))

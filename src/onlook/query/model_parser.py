@@ -75,7 +75,8 @@ def query_schema() -> dict[str, Any]:
     time = {"type": "object", "additionalProperties": False, "required": ["kind"],
             "properties": {"kind": _enum(TimeKind), "seconds": {"type": "number", "minimum": 0},
                            "start_s": {"type": "number", "minimum": 0},
-                           "end_s": {"type": "number", "minimum": 0}, "anchor": anchor}}
+                           "end_s": {"type": "number", "minimum": 0}, "anchor": anchor,
+                           "shot": {"type": "integer", "minimum": -20, "maximum": 1000}}}
     return {
         "type": "object", "additionalProperties": False, "required": ["ask"],
         "properties": {

@@ -486,6 +486,8 @@ def _known_content() -> frozenset[str]:
     out |= {"left", "right", "top", "bottom", "middle", "center", "corner", "side", "now", "empty", "moving",
             "motion", "movement", "including", "visible", "view", "sitting", "standing", "entered", "came",
             "leaves", "entering", "leaving", "appeared", "start", "beginning", "ago", "between"}
+    # "In the current shot, ...": a clause that is a time range carries content
+    out |= _SHOT | {"before", "after", "since", "during", "earlier", "previous", "current"}
     return frozenset(out)
 
 
@@ -793,6 +795,9 @@ def _time(r: _Reader) -> TimeRange:
     m = r.search(rf"\b(?:at|around|near|by|about)\s+(?:the\s+)?(?:time\s+)?{_CLOCK}")
     if m:
         return TimeRange(TimeKind.AT, start_s=_clock(m.group(1)))
+    shot = _shot_range(r)
+    if shot:
+        return shot
     anchor = _anchor(r)
     if anchor:
         return anchor
@@ -808,6 +813,35 @@ def _time(r: _Reader) -> TimeRange:
                 r"this (?:very )?(?:second|instant|minute)|as we speak|still|anymore|any more|live)\b"):
         return TimeRange(TimeKind.NOW)
     return TimeRange()
+
+
+_SHOT_NTH = r"(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|opening)"
+_IN = r"(?:in|during|within|throughout|of|from|on)"
+_NOT_A_CUT = r"(?!\s+(?:change|changes|cut|cuts|transition|switch|boundary))"
+
+
+def _shot_range(r: _Reader) -> TimeRange | None:
+    """A time range that is one shot: "in the current shot", "the shot before this one", "in the second shot"."""
+    if r.search(rf"\b{_IN}\s+(?:the\s+)?(?:current|present|ongoing)\s+shot\b{_NOT_A_CUT}|\b{_IN}\s+this\s+shot\b"
+                rf"{_NOT_A_CUT}"):
+        return TimeRange(TimeKind.AFTER, anchor=Anchor(Event.CUT, frozenset({Label.SHOT}), -1))
+    if r.search(r"\b(?:the\s+)?(?:shot|scene)\s+(?:just\s+|right\s+|immediately\s+)?(?:before|prior to|preceding)\s+"
+                r"(?:the\s+current\s+one|this\s+one|the\s+current\s+(?:shot|scene)|this\s+(?:shot|scene)|now|the\s+one\s+"
+                r"(?:(?:we|i|you)(?:'re|'m|\s+are|\s+am)\s+(?:watching|seeing|looking at)|on\s+screen|showing))\b"):
+        return TimeRange(TimeKind.SHOT, shot=-1)
+    m = r.search(rf"\b(?:{_IN}\s+)?(?:the\s+)?(?:previous|prior|preceding|earlier|former|last)\s+(?:shot|scene)\b"
+                 rf"{_NOT_A_CUT}")
+    if m:
+        return TimeRange(TimeKind.SHOT, shot=-1)
+    m = r.search(r"\b(two|three|2|3)\s+shots\s+(?:ago|back|earlier|before)\b")
+    if m:
+        return TimeRange(TimeKind.SHOT, shot=-int(_num(m.group(1))))
+    m = r.search(rf"\b{_IN}\s+the\s+{_SHOT_NTH}\s+(?:shot|scene)\b{_NOT_A_CUT}|\bthe\s+{_SHOT_NTH}\s+(?:shot|scene)\s+"
+                 r"(?=(?:show|showed|shows|contain|contained|contains|look|looked|looks|have|had|has)\b)")
+    if m:
+        which = m.group(1) or m.group(2)
+        return TimeRange(TimeKind.SHOT, shot=1 if which == "opening" else _ORDINALS[which])
+    return None
 
 
 _ANCHOR_EVENT = (r"(?:(first|second|third|last|latest|1st|2nd|3rd|final|most recent|next|previous)\s+)?"
@@ -1417,6 +1451,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
         elif lem in ("come", "walk", "step", "get", "run", "drive", "ride", "roll", "wander", "stroll", "pull",
                      "cycle", "move", "head", "go", "pop", "show", "turn", "enter") and particle & {"in", "into",
                                                                                                     "inside", "up"}:
+            if lem == "show" and "up" not in particle:
+                continue  # "what was shown in the shot": showing, not arriving
             if lem == "pop" and particle & {"up", "in", "into"}:
                 new = Event.APPEAR
             elif lem in ("show", "turn") and "up" in particle:
@@ -1622,8 +1658,11 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         return Ask.LIST
     if re.search(r"\bwhat(?:'s| is| was)? (going on|happening|happened|up)\b|\bwhat happen|\bdescribe\b|\bsummar|"
                  r"\bwhat went on\b|\bwhat (is|was) (the situation|the scene)\b|\brecap\b|\boverview\b|"
-                 r"\bwhat(?:'s| is) new\b|\banything (interesting|unusual|new)\b", q):
-        use("what", "describe", "summarize", "summarise", "summary", "recap", "overview", "going", "happening",
+                 r"\bwhat(?:'s| is) new\b|\banything (interesting|unusual|new)\b|"
+                 r"^what (?:was|were|is|are|has been|had been) (?:shown|seen|visible|on screen)\b|"
+                 r"^what (?:did|does|do) (?:\w+\s+){1,4}(?:show|look like)\b", q):
+        use("what", "shown", "show", "look", "seen", "describe",
+            "summarize", "summarise", "summary", "recap", "overview", "going", "happening",
             "happened", "happen", "interesting", "unusual", "situation")
         return Ask.DESCRIBE
     if follow is not None:
