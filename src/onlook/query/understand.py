@@ -1622,7 +1622,7 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         return Ask.EXISTS
     if re.search(r"^where\b|\bwhere (is|are|was|were|did|do)\b|\bin which (part|region|corner|side)\b|"
                  r"\bwhich (part|side|corner|region) of\b", q) or (event in (Event.ENTER, Event.LEAVE) and re.search(
-                     r"\b(which|what) (side|edge|way|direction|end)\b|^how (did|do|does|will|has|have)\b", q)):
+                     r"\b(which|what) (side|edge|way|direction|end)\b|(^|[.?!;] )how (did|do|does|will|has|have)\b", q)):
         # "which side did she leave through?", "how did they leave?": for an entry or exit, the edge is the where
         use("where", "which", "side", "edge", "way", "direction", "end", "how")
         return Ask.WHERE
