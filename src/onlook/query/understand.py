@@ -144,7 +144,7 @@ _UNIT_S = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min
            "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
 _ORDINALS = {"first": 1, "1st": 1, "earliest": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
              "4th": 4, "fifth": 5, "5th": 5, "last": -1, "latest": -1, "final": -1, "newest": -1}
-_TYPOS = {"hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are", "wat": "what", "wht": "what",
+_TYPOS = {"teh": "the", "hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are", "wat": "what", "wht": "what",
           "whn": "when", "thru": "through", "cuz": "because", "pls": "please", "plz": "please", "ur": "your",
           "abt": "about", "rn": "right now", "atm": "at the moment", "b4": "before", "nobodys": "nobody is",
           "whos": "who is", "wheres": "where is", "whats": "what is", "hows": "how is", "theres": "there is",
@@ -322,7 +322,7 @@ def _normalise(text: str) -> str:
     for w in words:
         if w in _TYPOS:
             fixed.append(_TYPOS[w])
-        elif w.isalpha() and len(w) >= 5 and w not in vocab and not _is_english(w):
+        elif w.isalpha() and len(w) >= 4 and w not in vocab and not _is_english(w):
             fixed.append(_correct(w, vocab))
         else:
             fixed.append(w)
@@ -339,11 +339,17 @@ def _known_words() -> frozenset[str]:
     words |= _ENTER_VERBS | _ENTER_PARTICLE_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS | _MOVE_VERBS
     words |= _STOP_VERBS | _SAY_VERBS | _STATE_VERB_WORDS | set(COLOR_NAMES) | set(_COLOUR_SYN)
     words |= {"how", "many", "when", "where", "which", "what", "people", "there", "right", "entered", "leaving",
-              "entering", "appeared", "appears", "moving", "walking", "sitting", "standing", "raised", "visible"}
-    # Inflected forms, so "entered" is not "corrected".
-    for v in list(words):
+              "entering", "appeared", "appears", "moving", "walking", "sitting", "standing", "raised", "visible",
+              "colour", "color", "colours", "colors", "than", "then", "through", "holding", "carrying", "picked",
+              "dropped", "while", "after", "before", "since", "during", "between", "anyone", "someone"}
+    # Inflected forms of the verbs, so "entered" is not "corrected" (and "entred" has one reading).
+    verbs = _ENTER_VERBS | _ENTER_PARTICLE_VERBS | _LEAVE_VERBS | _APPEAR_VERBS | _STAY_VERBS | _MOVE_VERBS | \
+        _STOP_VERBS | _SAY_VERBS | _HOLD_VERBS | {"pick", "drop", "release", "let", "put", "hold"}
+    for v in list(verbs):
         stem = v[:-1] if v.endswith("e") else v
         words.update({v + "s", v + "es", stem + "ed", stem + "ing"})
+    for v in list(words - verbs):
+        words.add(v + "s")  # plurals of the nouns
     return frozenset(words)
 
 
@@ -354,28 +360,31 @@ def _is_english(w: str) -> bool:
 
 
 def _correct(w: str, vocab: frozenset[str]) -> str:
-    """``w`` or the lexicon word one edit away from it (a typo: "peple" -> "people", "entred" -> "entered")."""
-    best = None
-    for cand in _edits1(w):
-        if cand in vocab and len(cand) >= 5:
-            if best is not None and best != cand:
-                return w  # two readings: leave the word alone
-            best = cand
-    return best or w
+    """``w`` or the lexicon word one edit away from it (a typo: "peple" -> "people", "entred" -> "entered").
+
+    Typing drops a letter more often than it swaps two, swaps more often than it hits a wrong key, and hits
+    a wrong key more often than it adds one, so candidates are tried in that order and the first kind of
+    edit that finds exactly one lexicon word wins ("wher" -> "where" by a dropped letter, not "when" by a
+    wrong key); two words from the same kind of edit leave the word alone.
+    """
+    for edits in _edits1(w):
+        found = {c for c in edits if c in vocab and len(c) >= 4}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            return w  # two readings: leave the word alone
+    return w
 
 
-def _edits1(w: str) -> Iterable[str]:
+def _edits1(w: str) -> list[list[str]]:
+    """The words one edit from ``w``, by kind: a letter added back, two swapped, one replaced, one removed."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     splits = [(w[:i], w[i:]) for i in range(len(w) + 1)]
-    for a, b in splits:
-        if b:
-            yield a + b[1:]
-        if len(b) > 1:
-            yield a + b[1] + b[0] + b[2:]
-        for c in letters:
-            if b:
-                yield a + c + b[1:]
-            yield a + c + b
+    inserted = [a + c + b for a, b in splits for c in letters]
+    swapped = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaced = [a + c + b[1:] for a, b in splits if b for c in letters if c != b[0]]
+    removed = [a + b[1:] for a, b in splits if b]
+    return [inserted, swapped, replaced, removed]
 
 
 # ---------------------------------------------------------------------------------------------------
