@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -144,7 +143,8 @@ _UNIT_S = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min
            "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600}
 _ORDINALS = {"first": 1, "1st": 1, "earliest": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
              "4th": 4, "fifth": 5, "5th": 5, "last": -1, "latest": -1, "final": -1, "newest": -1}
-_TYPOS = {"teh": "the", "hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are", "wat": "what", "wht": "what",
+_TYPOS = {"teh": "the", "hw": "how", "ppl": "people", "peeps": "people", "u": "you", "r": "are", "wat": "what",
+          "wht": "what",
           "whn": "when", "thru": "through", "cuz": "because", "pls": "please", "plz": "please", "ur": "your",
           "abt": "about", "rn": "right now", "atm": "at the moment", "b4": "before", "nobodys": "nobody is",
           "whos": "who is", "wheres": "where is", "whats": "what is", "hows": "how is", "theres": "there is",
@@ -1629,9 +1629,10 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
                 r"hasn't|haven't|(can|could) (you|i) (see|spot|tell if|tell whether|detect|find))\b", q) and not \
             re.match(r"^(can|could|would|will) you (please )?(read|tell me what|list|name|describe|summari[sz]e)\b", q):
         return Ask.EXISTS
+    edge_asked = r"\b(which|what) (side|edge|way|direction|end)\b|(^|[.?!;] )how (did|do|does|will|has|have)\b"
     if re.search(r"^where\b|\bwhere (is|are|was|were|did|do)\b|\bin which (part|region|corner|side)\b|"
                  r"\bwhich (part|side|corner|region) of\b", q) or (event in (Event.ENTER, Event.LEAVE) and re.search(
-                     r"\b(which|what) (side|edge|way|direction|end)\b|(^|[.?!;] )how (did|do|does|will|has|have)\b", q)):
+                     edge_asked, q)):
         # "which side did she leave through?", "how did they leave?": for an entry or exit, the edge is the where
         use("where", "which", "side", "edge", "way", "direction", "end", "how")
         return Ask.WHERE
