@@ -51,7 +51,8 @@ __all__ = ["Answerer", "ExtractiveAnswerer", "CANNOT_SEE", "choose_from_memory",
 
 CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count, movement, entries and exits, "
               "clothing colours), objects of 82 common kinds (vehicles, animals, bags, cups, boxes, shoes, "
-              "furniture...), faces, on-screen text, motion and scene changes, and hear what is said")
+              "furniture...), faces, hands and what they are on, on-screen text, motion and scene changes, and hear "
+              "what is said")
 
 _MOVES = (ObservationKind.ENTER, ObservationKind.EXIT)  # a person coming into or leaving the view
 
