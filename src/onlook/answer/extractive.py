@@ -1085,6 +1085,11 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     question_q = understand(question)
     if _described_beyond_colour(question_q, question):  # the colours pick the person out; the rest is unchecked
         question_q = question_q.with_(unknown=())
+    d = described(question) if question_q.unknown and not base.abstained else None
+    if d is not None and set(question_q.unknown) <= d.words:
+        # "Is the man in the car wearing a tie?" with one man in view: the question itself was answered
+        # without its description (the answer says so), and so are its options.
+        question_q = question_q.with_(unknown=())
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
