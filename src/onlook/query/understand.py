@@ -1361,6 +1361,8 @@ def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | No
                     t.dep == "amod" or (any(x.lemma == "be" for x in r.tokens) and t.dep != "relcl"
                                         and not any(x.lemma == "have" and x.dep == "aux" for x in r.tokens))):
                 continue  # "how many cars parked?", "which car parked last?": the event of stopping
+            if t.dep == "amod" and head is not None and t.head != head.i:
+                continue  # "walked past the parked bicycle": it describes another thing, not the subject
             moving = False
             t.used = True
         elif t.text == "moving" and head is not None and t.i == head.i - 1:
