@@ -69,3 +69,15 @@ def test_holding_answers(view: MemoryView, question: str, at: float, value: obje
 def test_holding_abstains_naming_why(view: MemoryView, question: str, at: float, why: str) -> None:
     ans = ExtractiveAnswerer().answer(question, view, at=at)
     assert ans.abstained and why in ans.text, ans.text
+
+
+def test_a_long_range_is_read_from_its_latest_rows_and_says_so(view: MemoryView, monkeypatch) -> None:
+    import onlook.answer.holding as holding
+    monkeypatch.setattr(holding, "_ROWS", 12)  # the latest 6 s: 14.5-20 s
+    ans = ExtractiveAnswerer().answer("Did the hand pick up the cup?", view, at=END)
+    assert ans.value is False and "(I looked from 00:14 on)" in ans.text, ans.text
+
+
+def test_most_people_reads_the_count_column(view: MemoryView) -> None:
+    assert view.most_people(0.0, END) == (1, 0.0)
+    assert view.most_people(30.0, 40.0) == (0, None)  # past the stored end

@@ -924,16 +924,13 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
     return TimeScope("range", 0.0, max(0.0, o.t - 0.01))
 
 
-_FRAME_SCAN_S = 600.0  # ranges up to this long are also read frame by frame (events keep only samples of them)
+_FRAME_SCAN_S = 120.0  # ranges up to this long are also read frame by frame (events keep only samples of them)
 
 
 def _most_people(view: MemoryView, since: float, until: float) -> tuple[int, float]:
     """The most people in view at once in a range's timeline rows, and when (0 and ``since`` if none)."""
-    best, when = 0, since
-    for row in view.frames(since, until, limit=_PEAK_ROWS):
-        if int(row["people"]) > best:
-            best, when = int(row["people"]), row["t"]
-    return best, when
+    n, t = view.most_people(since, until)
+    return n, since if t is None else t
 
 
 def _tracked_in_frames(view: MemoryView, since: float, until: float, kind: str) -> list[Observation]:

@@ -6,6 +6,8 @@ thing is what perception can check, so the answers say "a hand on the box", not 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from onlook.perception.motion import region_of_point
 from onlook.query.holding import RELEASE_S, HoldFrame, hold_frame, hold_runs, releases
 from onlook.query.model import Ask, Event, Query
@@ -16,7 +18,8 @@ from onlook.vocabulary import Label, plural
 
 __all__ = ["answer_holding", "is_about_holding"]
 
-_ROWS = 20_000  # timeline rows one answer reads at most (about 3 hours at 2 rows a second)
+_ROWS = 1200  # timeline rows one answer reads at most: the latest 10 minutes at 2 rows a second (a row's
+# observations are decoded to find hands and things, about 60 us each, so a day's range would take seconds)
 
 
 def is_about_holding(query: Query) -> bool:
@@ -45,12 +48,24 @@ def answer_holding(question: str, query: Query, view: MemoryView, at: float, sco
     held_subject = bool(query.subject.held)
     labels = query.subject.labels if held_subject else query.holding
     what = _kinds(labels)
+    truncated = False
     if scope.kind == "now" or query.time.kind.value == "now":
         row = view.state_at(at)
         frames = [] if row is None else [hold_frame(row["t"], row["obs"], labels)]
     else:
         since, until = scope.bounds(at)
-        frames = [hold_frame(r["t"], r["obs"], labels) for r in view.frames(since, until, limit=_ROWS)]
+        rows = view.frames(since, until, limit=_ROWS, newest_first=True)[::-1]
+        frames = [hold_frame(r["t"], r["obs"], labels) for r in rows]
+        truncated = len(rows) == _ROWS and rows[0]["t"] > since
+    ans = _answer(question, query, at, frames, held_subject, what)
+    if truncated:  # say how far back it looked rather than answer for a range it did not read
+        ans = replace(ans, text=f"{ans.text.rstrip('.')} (I looked from {format_ts(frames[0].t)} on).",
+                      confidence=round(ans.confidence * 0.8, 3))
+    return ans
+
+
+def _answer(question: str, query: Query, at: float, frames: list[HoldFrame], held_subject: bool,
+            what: str) -> Answer:
     if not frames:
         return Answer(question, "I have not seen anything yet.", at, 0.0, abstained=True)
     if held_subject:

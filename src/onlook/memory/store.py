@@ -772,6 +772,17 @@ class Store:
                           (-1e18 if since is None else since, 1e18 if until is None else until, *kinds))
         return int(rows[0][0])
 
+    def most_people(self, since: float | None = None, until: float | None = None) -> tuple[int, float | None]:
+        """The most people any timeline row of a range counted, and the first time it did (``(0, None)``: none).
+
+        Reads the count column only (no observations are decoded), so a day's range stays cheap.
+        """
+        rows = self._read("SELECT people, t FROM frames WHERE t>=? AND t<=? ORDER BY people DESC, t LIMIT 1",
+                          (-1e18 if since is None else since, 1e18 if until is None else until))
+        if not rows or not rows[0][0]:
+            return 0, None
+        return int(rows[0][0]), float(rows[0][1])
+
     def alerts(self, until: float | None = None) -> list[Alert]:
         rows = self._read("SELECT t, wall, query, evidence, keyframe FROM alerts WHERE t<=? ORDER BY t",
                           (1e18 if until is None else until,))

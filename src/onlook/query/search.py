@@ -158,6 +158,14 @@ class MemoryView:
         """The file of a stored keyframe (as events and sightings name it), or None."""
         return self.store.keyframe_path(rel)
 
+    def most_people(self, since: float, until: float) -> tuple[int, float | None]:
+        """The most people in view at once in ``[since, until]`` (stored rows and the live latest), and when."""
+        n, t = self.store.most_people(since, until)
+        latest = self.live.latest() if self.live else None
+        if latest is not None and since <= latest["t"] <= until and int(latest["people"]) > n:
+            n, t = int(latest["people"]), float(latest["t"])
+        return n, t
+
     def count_sightings(self, kinds: list[str], since: float, until: float) -> int:
         """How many sightings of ``kinds`` lie in ``[since, until]``, the open event's included."""
         n = self.store.count_sightings(kinds, since, until)
