@@ -134,6 +134,9 @@ class PerceptionSettings(BaseModel):
                                    "changes over seconds)")
     face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
                              "closed, facing the camera) with the shipped face mesh; needs detect_faces")
+    model_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per model; unset "
+                                      "(the default): 2 for a stream watched alone, 1 for each stream of "
+                                      "`onlook serve`, whose streams already keep the cores busy")
     encoder_dir: Path | None = Field(None, description="folder of an ONNX CLIP encoder (optional)")
     encoder_deployment: str | None = Field(None, description="Ray Serve application of a shared encoder "
                                            "(onlook.cluster.models.deploy_encoder); used instead of encoder_dir")
@@ -299,6 +302,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
     "face_state": ("perception", "face_state"),
+    "model_threads": ("perception", "model_threads"),
     "detect_hands": ("perception", "detect_hands"),
     "detect_pose": ("perception", "detect_pose"),
     "pose_interval_s": ("perception", "pose_interval_s"),

@@ -548,7 +548,12 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
 
     Detectors load lazily and only when switched on; a missing optional
     package raises :class:`~onlook.errors.ModelError` naming what to install.
+    Each onnxruntime model gets ``settings.perception.model_threads`` intra-op
+    threads (2 when unset).
     """
+    # A second thread per model speeds up one stream on idle cores; where many streams share the cores it
+    # only adds a pool thread per model that must be woken and waited for on every operator.
+    threads = settings.perception.model_threads or 2
     people = faces = text = None
     if settings.detect_people:
         from onlook.perception.people import PeopleTracker
@@ -557,34 +562,35 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
     if settings.detect_faces:
         from onlook.perception.faces import CenterFaceDetector
 
-        faces = CenterFaceDetector()
+        faces = CenterFaceDetector(threads=threads)
     if settings.detect_text:
         from onlook.perception.text import OcrDetector
 
-        text = OcrDetector()
+        text = OcrDetector(threads=threads)
     shots = None
     if settings.perception.shots == ShotMethod.MODEL:
         from onlook.perception.shots import TransNetV2
 
-        shots = ShotDetector(TransNetV2())
+        shots = ShotDetector(TransNetV2(threads=threads))
     objects = None
     if settings.perception.detect_objects:
         from onlook.perception.objects import CocoSSD
 
         # With people on, the detector's person class is kept: it stands in for the people tracker where
         # that is blind (a moving camera); with people off, nobody is reported at all.
-        objects = ObjectDetector(CocoSSD(), exclude=frozenset() if people is not None else frozenset({Label.PERSON}),
+        objects = ObjectDetector(CocoSSD(threads=threads),
+                                 exclude=frozenset() if people is not None else frozenset({Label.PERSON}),
                                  max_crops=settings.perception.object_crops)
         if settings.perception.detect_openimages:
             from onlook.perception.objects import OpenImagesSSD
 
             # Its scores run lower than COCO's (a box at 0.44): the tracker's second stage takes 0.3-0.4.
-            extra = ObjectDetector(OpenImagesSSD(), min_score=0.3, exclude=frozenset({Label.PERSON}))
+            extra = ObjectDetector(OpenImagesSSD(threads=threads), min_score=0.3, exclude=frozenset({Label.PERSON}))
             objects = DetectorSet(objects, [(extra, settings.perception.openimages_interval_s)])
     if encoder is None and settings.encoder_dir is not None:
         from onlook.perception.encoder import OnnxClipEncoder
 
-        encoder = OnnxClipEncoder.load(settings.encoder_dir)
+        encoder = OnnxClipEncoder.load(settings.encoder_dir, threads=threads)
     face_state = None
     if faces is not None and settings.perception.face_state:
         from onlook.perception.face_state import FaceMesh
@@ -594,11 +600,11 @@ def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Pe
     if settings.perception.detect_hands:
         from onlook.perception.hands import PalmDetector
 
-        hands = HandDetector(PalmDetector())
+        hands = HandDetector(PalmDetector(threads=threads))
     pose = None
     if people is not None and settings.perception.detect_pose:
         from onlook.perception.pose import PoseLandmarks
 
-        pose = PoseReader(PoseLandmarks())
+        pose = PoseReader(PoseLandmarks(threads=threads))
     return Perceiver(settings, people=people, faces=faces, text=text, encoder=encoder, shots=shots,
                      objects=objects, face_state=face_state, hands=hands, pose=pose)

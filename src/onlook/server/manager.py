@@ -409,6 +409,10 @@ class StreamManager:
         if o.get("budget") is not None:
             update["budget"] = parse_bytes(o["budget"])
         update["store"] = self.store_root / h.id
+        if self.settings.perception.model_threads is None:
+            # Each stream is work for a core already: one thread per model, not a pool thread per model per
+            # stream contending for the same cores (the default for a stream watched alone is 2).
+            update["model_threads"] = 1
         return self.settings.model_copy(update=update)
 
     def _open_engine(self, h: StreamHandle, *, start: bool, probe: bool = False) -> None:
