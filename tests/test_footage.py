@@ -129,10 +129,15 @@ VTEST_QUESTIONS = [
 
 def test_questions_on_vtest(footage, tmp_path):
     clip = footage("vtest.avi")
-    eng = StreamEngine(str(clip), settings=Settings(fps=2.0, store=tmp_path / "st"), until_s=41.0)
+    _watch_and_ask(clip, tmp_path, VTEST_QUESTIONS, until_s=41.0)
+
+
+def _watch_and_ask(clip, tmp_path, questions, until_s=None):
+    """Watch ``clip`` at 2 fps, then ask each (question, at, check) and check the answer's value."""
+    eng = StreamEngine(str(clip), settings=Settings(fps=2.0, store=tmp_path / "st"), until_s=until_s)
     eng.run()
     try:
-        for question, at, check in VTEST_QUESTIONS:
+        for question, at, check in questions:
             ans = eng.ask(question, at=at)
             assert not ans.abstained and check(ans.value), f"{question!r} @{at}: {ans.value!r} ({ans.text})"
     finally:
@@ -150,12 +155,4 @@ BOX_QUESTIONS = [
 
 
 def test_holding_questions_on_box(footage, tmp_path):
-    clip = footage("box.mp4")
-    eng = StreamEngine(str(clip), settings=Settings(fps=2.0, store=tmp_path / "st"))
-    eng.run()
-    try:
-        for question, at, check in BOX_QUESTIONS:
-            ans = eng.ask(question, at=at)
-            assert not ans.abstained and check(ans.value), f"{question!r} @{at}: {ans.value!r} ({ans.text})"
-    finally:
-        eng.close()
+    _watch_and_ask(footage("box.mp4"), tmp_path, BOX_QUESTIONS)
