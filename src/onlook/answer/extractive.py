@@ -1090,6 +1090,9 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
+    if is_about_holding(question_q) and base.abstained:
+        # "What is the man holding?" with no hand seen: no option can be refuted either, so none is chosen
+        return Answer(question, f"{base.text.rstrip('.')}; I cannot choose an option.", at, 0.0, abstained=True)
     # 3. Colour questions: the question picks the thing ("the first person who came in"), memory gives its
     # colours, and the option naming those colours (and nothing unseeable) is the answer.
     if question_q.ask is Ask.COLOUR and isinstance(base.value, str) and not base.abstained:
