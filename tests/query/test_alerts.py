@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -591,3 +592,14 @@ def test_hold_and_release_alerts_fire_once_each(query: str, kind: RuleKind, labe
 def test_holding_alerts_refuse_who_holds_it() -> None:
     with pytest.raises(UnsupportedQuery, match="who holds it"):
         compile_alert("a man in red picks up a bottle")
+
+
+def test_a_release_rule_keeps_no_frames_while_the_thing_is_out_of_view() -> None:
+    book = AlertBook("cam")
+    book.add("when the hand lets go of the cup")
+    book.check(_hold_analysis(0.0, (0.55, 0.45, 0.65, 0.6)))  # held
+    gone = Analysis(Frame("cam", 1, 1.0, 101.0, np.zeros((4, 4, 3), np.uint8)), [], 1.0, 0)
+    for i in range(500):  # the cup carried out of view for a long while: nothing to remember
+        book.check(replace(gone, frame=replace(gone.frame, seq=i + 2, pts=1.0 + i / 2)))
+    (st,) = book._rules.values()
+    assert len(st.hold_frames) == 1

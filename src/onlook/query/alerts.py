@@ -338,8 +338,8 @@ def _released(st: _RuleState, obs: list[Observation], t: float) -> list[Observat
     if f.held:
         st.hold_frames = [f]  # only the latest held frame matters for what follows
         return []
-    if not st.hold_frames:
-        return []
+    if not st.hold_frames or not f.things:
+        return []  # frames without the thing say nothing (releases() skips them): kept out, so the list stays short
     st.hold_frames.append(f)
     let_go = releases(st.hold_frames)
     if let_go:
