@@ -329,3 +329,12 @@ def test_a_shot_is_a_time_range(world: World, question: str, at: float, value: o
 def test_a_shot_that_has_not_happened_is_said_so(world: World, question: str, at: float, fragment: str) -> None:
     ans = world.ask(question, at)
     assert fragment in ans.text and ans.value in (None, 0, False), ans.text
+
+
+def test_shot_zero_is_the_current_shot(world: World) -> None:
+    from onlook.query.model import Ask, Event, Query, Subject, TimeKind, TimeRange
+    from onlook.vocabulary import Label
+    q = Query(ask=Ask.COUNT, subject=Subject(labels=frozenset({Label.PERSON})), event=Event.ENTER,
+              time=TimeRange(TimeKind.SHOT, shot=0))
+    ans = ExtractiveAnswerer().answer_query("how many came in during shot 0?", q, world.view, END)
+    assert ans.value == 0 and "between 00:50 and 01:00" in ans.text, ans.text  # not the previous shot (1 entry)

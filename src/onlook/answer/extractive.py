@@ -19,6 +19,7 @@ from onlook.answer.holding import answer_holding, is_about_holding
 from onlook.answer.prompts import split_option
 from onlook.answer.speech import answer_speech, choose_speech
 from onlook.perception.color import COLOR_NAMES
+from onlook.perception.motion import cell_of as _cell
 from onlook.query.model import (
     Anchor,
     Ask,
@@ -855,14 +856,6 @@ class ExtractiveAnswerer(BaseAnswerer):
 _PEAK_ROWS = 200_000  # timeline rows a peak or duration reads at most (about a day at 2 rows a second)
 
 
-def _cell(o: Observation) -> str | None:
-    """The motion-grid cell an observation is in (its ``region``, else its box's centre)."""
-    if o.attrs.get("region"):
-        return str(o.attrs["region"])
-    if o.box is not None:
-        from onlook.perception.motion import region_of_point
-        return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
-    return None
 
 
 _REGION_WORDS = {frozenset({"upper left", "middle left", "lower left"}): "on the left",
@@ -903,7 +896,10 @@ def resolve_time(t: TimeRange, view: MemoryView, at: float) -> TimeScope | str:
         half = max(2.0, (t.seconds or 0.0) / 4)
         return TimeScope("range", max(0.0, p - half), min(at, p + half))
     if t.kind is TimeKind.SHOT:
-        return _shot_scope(t.shot or -1, view, at)
+        if t.shot == 0:  # a model-filled query may say "shot 0" for the current one: after the latest cut
+            return resolve_time(TimeRange(TimeKind.AFTER, anchor=Anchor(Event.CUT, frozenset({Label.SHOT}), -1)),
+                                view, at)
+        return _shot_scope(-1 if t.shot is None else t.shot, view, at)
     if t.anchor is None or t.kind not in (TimeKind.BEFORE, TimeKind.AFTER):
         return _scope(t)
     a: Anchor = t.anchor
