@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from onlook.perception.motion import region_of_point
+from onlook.perception.motion import cell_of
 from onlook.query.holding import RELEASE_S, HoldFrame, hold_frame, hold_runs, releases
 from onlook.query.model import Ask, Event, Query
 from onlook.query.parse import TimeScope
 from onlook.query.search import MemoryView
-from onlook.types import Answer, Evidence, Observation, format_ts
+from onlook.types import Answer, Evidence, format_ts
 from onlook.vocabulary import Label, plural
 
 __all__ = ["answer_holding", "is_about_holding"]
@@ -29,14 +29,6 @@ def is_about_holding(query: Query) -> bool:
 
 def _many(word: str, n: int) -> str:
     return word if n == 1 else plural(word)
-
-
-def _region(o: Observation) -> str:
-    """The picture cell a thing is in (its recorded region, else its box's centre)."""
-    if o.attrs.get("region"):
-        return str(o.attrs["region"])
-    assert o.box is not None
-    return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
 
 
 def _kinds(labels: frozenset[Label]) -> str:
@@ -177,8 +169,8 @@ def _held_subject(question: str, query: Query, at: float, frames: list[HoldFrame
         return Answer(question, f"{' and '.join(colours[:2])} (the {o.label} with a hand on it, at "
                       f"{format_ts(f.t)}).", at, 0.5, value=colours[0], evidence=(Evidence(f.t, o.label, None),))
     if query.ask is Ask.WHERE:
-        return Answer(question, f"In the {_region(o)} of the picture at {format_ts(f.t)} (a hand on it).", at, 0.5,
-                      value=_region(o), evidence=(Evidence(f.t, o.label, None),))
+        return Answer(question, f"In the {cell_of(o)} of the picture at {format_ts(f.t)} (a hand on it).", at, 0.5,
+                      value=cell_of(o), evidence=(Evidence(f.t, o.label, None),))
     if query.ask is Ask.EXISTS:
         return Answer(question, f"Yes: a hand on the {o.label} at {format_ts(f.t)}.", at, 0.5, value=True,
                       evidence=(Evidence(f.t, o.label, None),))

@@ -12,7 +12,7 @@ import numpy as np
 
 from onlook.types import Observation, ObservationKind
 
-__all__ = ["REGIONS", "motion_observation", "region_of_point", "regions_of_grid"]
+__all__ = ["REGIONS", "cell_of", "motion_observation", "region_of_point", "regions_of_grid"]
 
 _ROWS = ("upper", "middle", "lower")
 _COLS = ("left", "centre", "right")
@@ -60,3 +60,12 @@ def motion_observation(t: float, changed: np.ndarray, min_fraction: float = 0.00
     regions = regions_of_grid(changed)
     return Observation(t=t, kind=ObservationKind.MOTION, label=", ".join(regions) or "scattered", score=frac,
                        box=box, attrs={"regions": regions})
+
+
+def cell_of(o: Observation) -> str | None:
+    """The grid cell an observation is in: its recorded ``region``, else its box's centre (None: neither)."""
+    if o.attrs.get("region"):
+        return str(o.attrs["region"])
+    if o.box is not None:
+        return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
+    return None

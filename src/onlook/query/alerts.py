@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from onlook.errors import UnsupportedQuery
-from onlook.perception.motion import region_of_point
+from onlook.perception.motion import cell_of as _cell
 from onlook.query.holding import HoldFrame, hold_frame, releases
 from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query, Region
 from onlook.query.speech import words_match
@@ -282,13 +282,6 @@ def rule_from_query(query: str, q: Query) -> Rule:
     raise _refuse(query, ", ".join(labels))
 
 
-def _cell(o: Observation) -> str | None:
-    """The motion-grid cell an observation is in: its ``region`` attribute, else its box's centre."""
-    if o.attrs.get("region"):
-        return str(o.attrs["region"])
-    if o.box is not None:
-        return region_of_point((o.box[0] + o.box[2]) / 2, (o.box[1] + o.box[3]) / 2)
-    return None
 
 
 def _dist(p: tuple[float, float, float, float], cx: float, cy: float) -> float:
