@@ -68,7 +68,9 @@ CASES = [
     ("When did the dog leave?", END, 20.5, "At 00:20"),
     ("When was a bicycle first seen?", END, 30.0, "At 00:30"),
     ("How many cars did you see in total?", END, 2, "2 cars seen"),
-    ("How many cars passed?", 20.0, 1, "1 car seen"),
+    ("How many cars passed?", 20.0, 0, "0 cars seen moving"),  # the only car stood parked
+    ("Did a car drive through?", 20.0, False, "No cars seen moving"),
+    ("Is the car moving?", 15.0, False, "1 car visible at 00:15, standing still"),
     ("How many dogs arrived?", END, 1, "1 dog appeared"),
     ("What colour is the car?", 10.0, "red", "red"),
 ]

@@ -57,6 +57,9 @@ def test_span_iou():
     assert span_iou((0, 2), (1, 3)) == pytest.approx(1 / 3)
     assert span_iou((0, 1), (2, 3)) == 0.0
     assert span_iou((1, 1), (1, 1)) == 1.0
+    assert span_iou((5.48, 5.48), (5.44, 5.52)) == 1.0  # an instant inside the span
+    assert span_iou((5.6, 5.6), (5.44, 5.52)) == 0.0
+    assert span_iou((5.44, 5.52), (5.48, 5.48)) == 1.0
 
 
 def test_match_alerts_rules():

@@ -408,8 +408,10 @@ class ExtractiveAnswerer(BaseAnswerer):
                                 r"were seen|have been|has been|different|in all|was there|were there|pass(ed|es)?|"
                                 r"went by|drove (by|past)|go(es)? by)\b",
                                 question.lower()))
+        # The typed query says "now" for the present tense ("is there a car?"); "all" is the past ("was
+        # there a dog?", "did a red car drive through?"), read over the whole range.
         now_like = it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged
-                                                         and it.kind in ("count", "presence", "color"))
+                                                         and it.kind == "color")
         # "When did a bicycle first appear?" asks when one was first seen (one already there when the
         # stream or shot began appeared then too); "how many cars arrived?" counts the appearances.
         if it.action == "exit" or (it.action == "enter" and it.kind == "count"):
@@ -460,6 +462,13 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {when}).", at, 0.4,
                               value=cols[0], evidence=ev)
             text = f"{_count_text(objs, name)} visible at {when}."
+            if it.moving is not None and not objs:
+                # "Is the car moving?" with a parked car in view: say it is there and standing still.
+                other = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels
+                         and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))]
+                still = "standing still" if it.moving else "moving"
+                text = (f"{_count_text(other, name)} visible at {when}, {still}." if other
+                        else f"0 {name} visible at {when}.")
             if it.kind == "presence":
                 # "Which vehicles can you see?" lists them; "is there a car?" is answered yes or no.
                 listing = bool(re.match(r"\s*(which|what)\b", question.lower()))
@@ -470,9 +479,10 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
         objs = self._objects_in(view, since, until, labels, it.colors, it.moving)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
+        how = {True: " moving", False: " standing still"}.get(it.moving, "") if it.moving is not None else ""
         if it.kind == "count":
-            return Answer(question, f"{_count_text(objs, name)} seen{_where(it.scope.kind, since, until)}.", at, 0.4,
-                          value=len(objs), evidence=ev)
+            return Answer(question, f"{_count_text(objs, name)} seen{how}{_where(it.scope.kind, since, until)}.",
+                          at, 0.4, value=len(objs), evidence=ev)
         if it.kind == "color":
             coloured = [o for o in objs if o.attrs.get("colors")]
             if not coloured:
@@ -482,7 +492,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {format_ts(o.t)}).", at, 0.4,
                           value=cols[0], evidence=(Evidence(o.t, o.label, None),))
         if not objs:
-            return Answer(question, f"No {name} seen{_where(it.scope.kind, since, until)}.", at, 0.4,
+            return Answer(question, f"No {name} seen{how}{_where(it.scope.kind, since, until)}.", at, 0.4,
                           value=False if it.kind == "presence" else None)
         o = objs[-1] if it.order == "last" else objs[0]
         first = f"a {o.label} was {'last' if it.order == 'last' else 'first'} seen"
@@ -656,8 +666,10 @@ class ExtractiveAnswerer(BaseAnswerer):
             desc += f" through the {o.attrs['edge']} edge"
         if o.kind in _MOVES and o.attrs.get("colors"):
             desc += f" (wearing {'/'.join(o.attrs['colors'][:2])})"
+        # A cut is an instant (found frame by frame); an entry or exit spans the half second around it.
+        end = o.t if o.kind == ObservationKind.SCENE_CUT else o.t + 0.5
         return Answer(question, f"At {format_ts(o.t)}: {desc}{more}.", at, 0.7, value=round(o.t, 2),
-                      span=(round(o.t, 2), round(o.t + 0.5, 2)),
+                      span=(round(o.t, 2), round(end, 2)),
                       evidence=tuple(Evidence(c.t, c.kind + (f" {c.label}" if c.kind == ObservationKind.TEXT
                                                              else ''), k)
                                      for c, k in cands[:6]))

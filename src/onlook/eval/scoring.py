@@ -117,11 +117,11 @@ def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Intersection over union of two time spans (a zero-length span scores by containment)."""
     a0, a1 = sorted(a)
     b0, b1 = sorted(b)
+    if a0 == a1 or b0 == b1:  # an instant (a cut) is right when it lies inside the other span
+        p, (s0, s1) = (a0, (b0, b1)) if a0 == a1 else (b0, (a0, a1))
+        return 1.0 if s0 <= p <= s1 else 0.0
     inter = max(0.0, min(a1, b1) - max(a0, b0))
-    union = max(a1, b1) - min(a0, b0)
-    if union <= 0:
-        return 1.0 if a0 == b0 else 0.0
-    return inter / union
+    return inter / (max(a1, b1) - min(a0, b0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -419,12 +419,20 @@ def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
     return Intent(kind=_ASK_KIND[query.ask.value], subject=subject, action=action, colors=tuple(sorted(s.colours)),
                   region=region, words=s.words, scope=scope or _scope(query.time), order=order,
                   unknown=unknown, edge=query.edge.value if query.edge else None,
-                  moving=s.moving if subject == "object" else None,
+                  moving=_object_moving(s.moving, event) if subject == "object" else None,
                   labels=tuple(sorted(m.value for m in s.labels)) if subject == "object" else (),
                   states=tuple(sorted((st.value, on) for st, on in s.states)), cells=cells, nth=nth,
                   absent=event == "absent",
                   compare=(query.compare.op.value, query.compare.n) if query.compare else None,
                   negated=query.negated)
+
+
+def _object_moving(moving: bool | None, event: str) -> bool | None:
+    """Whether the asked objects must be moving: "did a car drive through?" asks for one that moved,
+    "did the van stay parked?" for one that stood still, unless the subject says so itself."""
+    if moving is not None:
+        return moving
+    return {"move": True, "stay": False}.get(event)
 
 
 def _scope(t: TimeRange) -> TimeScope:
