@@ -344,6 +344,9 @@ class ExtractiveAnswerer(BaseAnswerer):
             else:
                 holds = bool(spans) and spans[-1][1] >= until
             now = _STATE_NOW.get((state, on if holds else not on), state)
+            if it.kind == "describe":  # "what's his mouth doing?": the state read, not a yes or no
+                return Answer(question, f"{now[0].upper()}{now[1:]} at {format_ts(until)}.", at, 0.6,
+                              value=holds, evidence=ev[-1:] if holds else ())
             return Answer(question, f"{'Yes' if holds else 'No'}: {now} at {format_ts(until)}.", at, 0.6,
                           value=holds, evidence=ev[-1:] if holds else ())
         if in_range:
@@ -1178,6 +1181,18 @@ def _option_time(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+# How a bare option ("Closed", "Into the camera") reads when the question asks about a state of this part.
+_STATE_CONTEXT = {BodyState.MOUTH_OPEN: "his mouth is", BodyState.EYES_CLOSED: "his eyes are",
+                  BodyState.FACING_CAMERA: "he is looking"}
+
+
+def _says_anything(o: Query, option: str) -> bool:
+    """Whether an option, read alone, names anything memory could check."""
+    s = o.subject
+    return bool(s.labels or s.colours or s.region or s.states or s.words or o.edge
+                or o.event is not Event.PRESENT or _option_count(option) is not None)
+
+
 def option_query(question: Query, option: str) -> Query | None:
     """The yes/no query an option asks: the option's own query, completed by the question's.
 
@@ -1186,6 +1201,10 @@ def option_query(question: Query, option: str) -> Query | None:
     Returns ``None`` when the option names nothing that could be checked.
     """
     o = understand(option)
+    if not _says_anything(o, option) and question.subject.states:
+        # "What's his mouth doing?" / "Wide open": a bare option describes the part the question asks about.
+        state = next(iter(question.subject.states))[0]
+        o = understand(f"{_STATE_CONTEXT.get(state, 'he is')} {option.strip().rstrip('.')}")
     low = option.lower()
     side = parse_edge(low)
     edge = o.edge or (Edge(side) if side else None)

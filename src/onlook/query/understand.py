@@ -665,6 +665,9 @@ def _understand(text: str, alert: bool) -> Query:
     r.tokens = tokenize(q)
     _mark_used_tokens(r)
     states = _states(r)
+    asked_state = _asked_state(r) if not states else None
+    if asked_state is not None:  # "what's his mouth doing?": the state of the part is the answer
+        states = frozenset({(asked_state, True)})
     subject_labels, head = _subject(r)
     colours = _colours(r)
     worn = _worn_label(r)
@@ -698,6 +701,8 @@ def _understand(text: str, alert: bool) -> Query:
         event = Event.CHANGE
         negated, polarity_absent = polarity_absent, False
     ask = _ask(r, event, subject_labels, words, is_alert, follow)
+    if asked_state is not None and ask in (Ask.UNKNOWN, Ask.DESCRIBE, Ask.WHERE):
+        ask = Ask.DESCRIBE
     if event is Event.CUT:
         subject_labels = frozenset({Label.SHOT})
     if polarity_absent and event is Event.PRESENT:
@@ -719,6 +724,9 @@ def _understand(text: str, alert: bool) -> Query:
     # "How many people are on the left right now?" and "is there anyone?" are about now even without "now".
     if time.kind is TimeKind.ALL and not is_alert and _present_tense(r, event, ask):
         time = TimeRange(TimeKind.NOW)
+    if (asked_state is not None and time.kind is TimeKind.ALL and not is_alert
+            and not re.search(r"\b(did|was|were|had)\b", q)):
+        time = TimeRange(TimeKind.NOW)  # "what are his eyes doing?" asks about now
     if compare is None and is_alert and re.search(r"\b(crowd|crowds|crowded|crowding|throng)\b", q):
         compare = Comparison(Cmp.GE, CROWD)  # a crowd, for a rule, is CROWD people or more
     if compare and ask is Ask.COUNT:
@@ -1002,6 +1010,30 @@ def _states(r: _Reader) -> frozenset[tuple[BodyState, bool]]:
             if find_states(without) != found:
                 t.used = True
     return frozenset(found)
+
+
+# A part of the face whose state a "what is it doing?" question asks for, and the state perception reads.
+_PART_STATES = {"mouth": BodyState.MOUTH_OPEN, "lips": BodyState.MOUTH_OPEN, "eyes": BodyState.EYES_CLOSED,
+                "eye": BodyState.EYES_CLOSED, "eyelids": BodyState.EYES_CLOSED}
+
+
+def _asked_state(r: _Reader) -> BodyState | None:
+    """The state asked for by "what's his mouth doing?", "how are her eyes?", "where is he looking?".
+
+    Such a question names no state; its answer is the state perception reads of the part (open or not,
+    closed or not, turned to the camera or not). The part's words are used.
+    """
+    m = re.match(r"^(what|how)\b.*?\b(mouth|lips|eyes|eye|eyelids)\b(.*)$", r.q)
+    if m and re.search(r"\b(doing|do|look|looks|like|now|right|moment|state)\b|^\s*\??$", m.group(3)):
+        state = _PART_STATES[m.group(2)]
+    elif re.match(r"^(where|which way|in which direction|what direction)\b.*\b(looking|facing|gazing|staring)\b", r.q):
+        state = BodyState.FACING_CAMERA
+    else:
+        return None
+    for t in r.tokens:
+        if t.text in _PART_STATES or t.text in ("doing", "looking", "facing", "gazing", "staring", "look", "looks"):
+            t.used = True
+    return state
 
 
 def _state_is_change(r: _Reader, is_alert: bool) -> bool:
