@@ -163,3 +163,27 @@ def test_multiple_choice_checks_the_posture_an_option_names(pose_view: MemoryVie
     a = ExtractiveAnswerer().choose("Is the man sitting or standing?", ["A. Sitting", "B. Standing"], pose_view,
                                     at=2.0)
     assert a.value == "B", a.text
+
+
+@pytest.mark.parametrize(("question", "at", "said"), [
+    ("What's his mouth doing right now?", 6.5, "The mouth is open wide at 00:06"),
+    ("What's his mouth doing right now?", 8.0, "The mouth is not open wide at 00:08"),
+    ("What are her eyes doing?", 4.0, "The eyes are closed at 00:04"),
+    ("Where is he looking?", 5.0, "The face is turned to the camera at 00:05"),
+])
+def test_what_a_part_is_doing_is_its_state(view: MemoryView, question: str, at: float, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, view, at=at)
+    assert not a.abstained and a.text.startswith(said), a.text
+
+
+@pytest.mark.parametrize(("question", "at", "options", "letter"), [
+    ("What's his mouth doing right now?", 6.5, ["A. Closed", "B. Wide open, as if shouting", "C. Covered by a hand"],
+     "B"),
+    ("What's his mouth doing right now?", 8.0, ["A. Wide open", "B. A closed-lip smile", "C. Closed"], "C"),
+    ("Is he looking into the camera or somewhere else?", 5.0,
+     ["A. Out of the side window", "B. Into the camera", "C. He has his eyes closed"], "B"),
+])
+def test_bare_options_read_as_the_part_asked_about(view: MemoryView, question: str, at: float,
+                                                   options: list[str], letter: str) -> None:
+    a = ExtractiveAnswerer().choose(question, options, view, at=at)
+    assert a.value == letter, a.text
