@@ -724,6 +724,12 @@ def _understand(text: str, alert: bool) -> Query:
     # "How many people are on the left right now?" and "is there anyone?" are about now even without "now".
     if time.kind is TimeKind.ALL and not is_alert and _present_tense(r, event, ask):
         time = TimeRange(TimeKind.NOW)
+    if (not is_alert and event is Event.MOVE and moving is None and time.kind is TimeKind.NOW and subject_labels
+            and not subject_labels & {Label.PERSON, Label.HAND, Label.FACE, Label.TEXT, Label.SHOT}
+            and any(t.text.endswith("ing") and t.lemma in _MOVE_VERBS for t in r.tokens)):
+        # "how many cars are driving right now?": of a thing, moving now is a state the tracker reads per
+        # object, so it filters the things counted ("did the cat move?" stays an event).
+        moving, event = True, Event.PRESENT
     if (asked_state is not None and time.kind is TimeKind.ALL and not is_alert
             and not re.search(r"\b(did|was|were|had)\b", q)):
         time = TimeRange(TimeKind.NOW)  # "what are his eyes doing?" asks about now
