@@ -1720,7 +1720,10 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
     if re.search(r"^(is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|any|anyone|anybody|"
                  r"someone|somebody|nobody|no one|there|isn't|aren't|wasn't|didn't|hasn't|haven't)\b|\bany(one|body|"
                  r"thing)?\b|\b(is|are) there\b|\bor not\b|\bright\?$|\byes or no\b", q) or (
-                     labels and re.search(r"^(someone|somebody|a|an|the|two|three|some|\w+s)\b", q)):
+                     labels and re.search(r"^(someone|somebody|a|an|the|two|three|some|\w+s)\b", q)) or (
+                     # verbless: "3+ dogs right now?", "at least two cars in view?"
+                     labels and re.search(r"^(\d+\s*\+|(\d+ or more|at (least|most)|more than|fewer than|less than|"
+                                          r"over|under|exactly|no (more|fewer|less) than)\b)", q)):
         return Ask.EXISTS
     return Ask.UNKNOWN
 
