@@ -102,6 +102,11 @@ _COLOUR_SYN = {"grey": "gray", "navy": "blue", "maroon": "red", "crimson": "red"
                "golden": "yellow", "gold": "yellow", "lime": "green", "olive": "green", "lilac": "purple",
                "lavender": "purple", "cream": "white", "ivory": "white", "charcoal": "gray", "dark": "",
                "light": ""}
+# Places a camera watches: "is the shop empty?" asks about the view (with presence or emptiness only;
+# "did he go into the shop?" is a relation nothing checks).
+_VIEW_PLACES = frozenset({"shop", "store", "lobby", "office", "hall", "hallway", "corridor", "kitchen", "garage",
+                          "yard", "backyard", "garden", "driveway", "porch", "entrance", "foyer", "reception",
+                          "warehouse", "parking", "lot", "carpark", "classroom", "studio", "premises"})
 # Words about the camera, the stream or the conversation: never constraints.
 _HARMLESS = {
     "be", "do", "have", "can", "read", "could", "will", "would", "should", "may", "might", "must", "see",
@@ -520,6 +525,7 @@ def _drop_asides(q: str) -> str:
                r"[^,?.;]*", "", q)
     # "as if shouting", "as though lost": a comparison says how something looked, it restricts nothing.
     q = re.sub(r",?\s*\bas (if|though)\b[^,?.;]*", "", q)
+    q = re.sub(r"\b(if you (don't|do not) mind|if that's (ok|okay|alright)|if it's not too much trouble)\b,?", " ", q)
     q = re.sub(r"\b(if you can|if possible|please|pls|for me|real quick|quickly|by any chance|do you know|"
                r"can you tell me|could you tell me|tell me|i want to know|i'd like to know|i wonder|"
                r"i was wondering|any idea|just curious|out of curiosity)\b,?", " ", q)
@@ -745,6 +751,17 @@ def _understand(text: str, alert: bool) -> Query:
         edge, region = Edge(region.value), None
     if event is Event.CUT and ordinal == -1 and time.kind is TimeKind.NOW:
         time = TimeRange()  # "the shot we're watching now": the now says which shot, the start is in the past
+    if event in (Event.PRESENT, Event.ABSENT) and subject_labels == {Label.PERSON} or emptiness:
+        # "is the shop empty?", "any people in the lobby?": the place is the view the camera watches
+        for t in r.tokens:
+            if t.lemma in _VIEW_PLACES and t.pos == "NOUN":
+                t.used = True
+    if words or Label.TEXT in subject_labels:
+        # "has the word OPEN been written anywhere?": how text comes to be on screen is what text is
+        for t in r.tokens:
+            if t.lemma in ("write", "print", "display", "paint", "spell", "show", "appear") or t.text in (
+                    "written", "printed", "displayed", "painted", "spelled", "spelt"):
+                t.used = True
     unknown = _unknown(r, ask, colours)
     return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
                                           moving=moving, states=states, words=words, held=held),
