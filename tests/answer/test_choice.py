@@ -67,3 +67,25 @@ def test_colour_with_unchecked_modifiers_answers_and_says_so(make_view, question
                                       "When did the person in red with glasses leave?"])
 def test_colour_with_an_unseen_thing_still_abstains(make_view, question: str) -> None:
     assert ExtractiveAnswerer().answer(question, make_view(), at=40.0).abstained
+
+
+def test_colour_options_are_unchecked_when_no_colour_was_measured(tmp_path) -> None:
+    """A person seen without clothing colours: "a red hoodie" is not refuted by "nobody in red"."""
+    import numpy as np
+
+    from onlook.memory import Memory, Store
+    from onlook.query.search import MemoryView
+    from onlook.types import Analysis, Frame, Observation
+
+    store = Store(tmp_path / "store")
+    mem = Memory(store, "cam")
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i in range(10):
+        t = i * 0.5
+        mem.add(Analysis(Frame("cam", i, t, 1000.0 + t, img),
+                         [Observation(t, "person", "person", 0.9, (0.3, 0.2, 0.6, 0.9), 1, {})], 1.0, 1))
+    view = MemoryView(store, live=mem, stream_id="cam")
+    options = ["A. A red hoodie", "B. A cycling jersey and a helmet", "C. A yellow raincoat"]
+    ans = ExtractiveAnswerer().choose("What is the man wearing?", options, view, at=4.5)
+    assert ans.abstained and ans.value is None, ans.text  # never "B by elimination"
+    store.close()

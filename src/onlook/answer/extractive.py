@@ -1128,6 +1128,7 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
                           evidence=base.evidence)
     # 5. Every other option is a predicate of the query language, checked against memory.
     checker = ExtractiveAnswerer()
+    unmeasured = question_q.ask is Ask.COLOUR and base.abstained
     supported: list[tuple[int, str, str, Answer]] = []
     refuted, unknown = [], []
     for letter, text in parsed:
@@ -1138,6 +1139,10 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         yes, weight, ans = verdict
         if yes:
             supported.append((weight, letter, text, ans))
+        elif unmeasured and (option_query(question_q, text) or question_q).subject.colours:
+            # "What is he wearing?" when no colour of his was measured: "a red hoodie" is not refuted by
+            # "nobody in red", it was never checked.
+            unknown.append(letter)
         else:
             refuted.append(letter)
     supported.sort(key=lambda x: -x[0])
