@@ -31,6 +31,8 @@ CASES = [
     # two options are left open: no elimination
     ("Who is in view right now?", ["A. A man in red with a hat", "B. Nobody", "C. A man in red with glasses"],
      15.0, None),
+    # a tie not detected is no evidence against it: "a helmet" is not chosen by elimination
+    ("What is the person wearing?", ["A. A green coat", "B. A suit and a tie", "C. A helmet"], 15.0, None),
     # every option rests on what perception cannot see
     ("What is the person carrying?", ["A. A phone", "B. An umbrella"], 15.0, None),
     ("What was the weather like?", ["A. Rainy", "B. Sunny"], 15.0, None),

@@ -1300,7 +1300,18 @@ def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view
             held = a.value is not None and a.value is not False
         else:
             held = a.value
+        if not held and not negated and part.subject.labels and part.subject.labels <= _WORN and (
+                not part.subject.colours or not checker.answer_query(
+                    option, part.with_(subject=replace(part.subject, colours=frozenset())), view, at).value):
+            # "A dark suit with a striped tie" with no tie detected: the detector misses small things worn
+            # on a person far more often than they are absent, so not seeing one refutes nothing (one seen
+            # in another colour still does).
+            return None
         answers.append((held != negated, a))
     return all(h for h, _ in answers), weight, answers[-1][1]
+
+
+# Small things worn on a person: not detecting one is no evidence that it is not there.
+_WORN = frozenset({Label.TIE, Label.BACKPACK, Label.HANDBAG, Label.SHOE})
 
 
