@@ -91,3 +91,34 @@ def test_colour_options_are_unchecked_when_no_colour_was_measured(tmp_path) -> N
     ans = ExtractiveAnswerer().choose("What is the man wearing?", options, view, at=4.5)
     assert ans.abstained and ans.value is None, ans.text  # never "B by elimination"
     store.close()
+
+
+def test_two_described_people_each_wear_all_of_their_colours(tmp_path) -> None:
+    """ "A man in red-and-navy and a woman in black": the option must hold for each of them, each one a
+    person wearing all of their colours (the union "red, blue or black" fits people who left both ways)."""
+    import numpy as np
+
+    from onlook.memory import Memory, Store
+    from onlook.query.search import MemoryView
+    from onlook.types import Analysis, Frame, Observation
+
+    exits = {3.0: (1, "left", ["blue", "gray"]), 5.0: (2, "left", ["black", "yellow"]),
+             9.5: (3, "right", ["black", "purple"]), 10.0: (4, "right", ["black", "red", "blue"])}
+    store = Store(tmp_path / "store")
+    mem = Memory(store, "cam")
+    img = np.zeros((48, 64, 3), np.uint8)
+    for i in range(25):
+        t = i * 0.5
+        obs = []
+        if t in exits:
+            tid, edge, cols = exits[t]
+            obs.append(Observation(t, "exit", "person", 0.9, (0.0, 0.3, 0.1, 0.9), tid, {"edge": edge, "colors": cols}))
+        mem.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 0))
+    view = MemoryView(store, live=mem, stream_id="cam")
+    question = ("Earlier, a man in a red-and-navy jacket and a woman in a black coat walked through together. "
+                "How did they leave?")
+    options = ["A. They went out through the left edge", "B. They have not left", "C. Through the right edge"]
+    ans = ExtractiveAnswerer().choose(question, options, view, at=12.0)
+    assert ans.value == "C", ans.text
+    assert "00:10" in ans.text and "00:09" in ans.text, ans.text  # each person, at their own exit
+    store.close()

@@ -42,7 +42,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import described, modifier_words, understand
+from onlook.query.understand import described, modifier_words, people_described, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
 from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -1101,6 +1101,11 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
+    groups = people_described(question) if question_q.event in (Event.ENTER, Event.LEAVE) else ()
+    if groups:
+        each = _each_person_chooses(question, question_q, groups, parsed, view, at)
+        if each is not None:
+            return each
     if is_about_holding(question_q) and base.abstained:
         # "What is the man holding?" with no hand seen: no option can be refuted either, so none is chosen
         return Answer(question, f"{base.text.rstrip('.')}; I cannot choose an option.", at, 0.0, abstained=True)
@@ -1162,6 +1167,46 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
            else "no option can be checked against what I perceive" if not refuted
            else "what I perceive contradicts every option I can check")
     return Answer(question, f"I can't tell: {why}.", at, 0.0, abstained=True)
+
+
+def _each_person_chooses(question: str, question_q: Query, groups: tuple[frozenset[str], ...],
+                         parsed: list[tuple[str, str]], view: MemoryView, at: float) -> Answer | None:
+    """The option that holds for each of several described people ("a man in red-and-navy and a woman in
+    black ... how did they leave?"), each one a person wearing all of their colours; ``None`` when not
+    exactly one option holds (the caller goes on as for one subject)."""
+    held: list[tuple[str, str, list[Observation]]] = []
+    for letter, text in parsed:
+        oq = option_query(question_q, text)
+        if oq is None or oq.unknown:
+            continue
+        event = oq.event if oq.event in (Event.ENTER, Event.LEAVE) else question_q.event
+        kind = ObservationKind.EXIT if event is Event.LEAVE else ObservationKind.ENTER
+        scope = intent_from_query(oq).scope
+        since, until = (0.0, at) if scope.kind == "now" else scope.bounds(at)
+        seen = [o for o, _ in view.sightings([kind], since, until)]
+        firsts: list[Observation | None] = []
+        for g in groups:
+            # Someone wearing all of this person's colours who did it (through the edge): the first one for the
+            # first person, then the one nearest in time to them ("walked through together").
+            used = {o.track_id for o in firsts if o is not None}  # each described person is someone else
+            fits = [o for o in seen if g <= set(o.attrs.get("colors", [])) and o.track_id not in used
+                    and (oq.edge is None or o.attrs.get("edge") == oq.edge.value)]
+            t0 = firsts[0].t if firsts and firsts[0] is not None else None
+            firsts.append(min(fits, key=lambda o: abs(o.t - t0)) if fits and t0 is not None
+                          else (fits[0] if fits else None))
+        if oq.negated or oq.event is Event.ABSENT:
+            if not any(o is not None for o in firsts):
+                held.append((letter, text, []))
+        elif all(o is not None for o in firsts):
+            held.append((letter, text, [o for o in firsts if o is not None]))
+    if len(held) != 1:
+        return None
+    letter, text, found = held[0]
+    said = "; ".join(f"someone in {'/'.join(sorted(g))} at {format_ts(o.t)}"
+                     + (f" through the {o.attrs['edge']} edge" if o.attrs.get("edge") else "")
+                     for g, o in zip(groups, found, strict=False)) or "neither of them did"
+    return Answer(question, f"{letter}. {text} (each described person, by all of their colours: {said}).", at,
+                  0.4, value=letter, evidence=tuple(Evidence(o.t, o.kind, None) for o in found))
 
 
 _COUNT_WORDS = {"no": 0, "zero": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5,

@@ -619,6 +619,44 @@ def described(text: str) -> Described | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def people_described(text: str) -> tuple[frozenset[str], ...]:
+    """The clothing colours of each of several people a question joins with "and", or ``()``.
+
+    "A man in a red-and-navy jacket and a woman in a black coat walked through" describes two people,
+    ``({"red", "blue"}, {"black"})``: each is one person wearing all of their colours, which the union
+    filter of :class:`Subject` (anyone in red, blue or black) cannot say.
+
+    Example:
+        >>> people_described("a man in a red jacket and a woman in a black coat left")
+        (frozenset({'red'}), frozenset({'black'}))
+        >>> people_described("a man in red left")
+        ()
+    """
+    toks = _question_tokens(text)
+    people = [t for t in toks if t.pos in ("NOUN", "PROPN") and _token_labels(t) == frozenset({Label.PERSON})]
+    # Joined by "and" (the parser may hang the second person off the first one's clothes: "a man in a red
+    # jacket and a woman..." -> "woman" conj "jacket"; the nearest person above each word still owns it).
+    if len(people) < 2 or not any(t.text == "and" and people[0].i < t.i < people[-1].i for t in toks):
+        return ()
+    owner: dict[int, int] = {}
+    for t in toks:
+        j, seen = t.i, set()
+        while j not in seen:  # the nearest person noun above this word
+            seen.add(j)
+            if any(p.i == j for p in people):
+                owner[t.i] = j
+                break
+            j = toks[j].head
+    groups = []
+    for p in people:
+        cols = frozenset(c for t in toks if owner.get(t.i) == p.i
+                         for c in [_COLOUR_SYN.get(t.text, t.text)] if c in COLOR_NAMES)
+        if cols:
+            groups.append(cols)
+    return tuple(groups) if len(groups) >= 2 else ()
+
+
 def understand(text: str) -> Query:
     """Read a question (or a standing request such as "tell me when someone enters") into a :class:`Query`.
 
