@@ -482,7 +482,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
         objs = self._objects_in(view, since, until, labels, it.colors, it.moving)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
-        how = {True: " moving", False: " standing still"}.get(it.moving, "") if it.moving is not None else ""
+        how = {True: " moving", False: " standing still"}.get(it.moving, "")  # None: no filter, no word
         if it.kind == "count":
             return Answer(question, f"{_count_text(objs, name)} seen{how}{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=len(objs), evidence=ev)
@@ -1263,8 +1263,7 @@ def option_query(question: Query, option: str) -> Query | None:
             and os_.region.value in {e.value for e in Edge}):
         # "Which way did he leave?" / "To the left": the side is the edge crossed, not where he stood
         edge, os_ = Edge(os_.region.value), replace(os_, region=None)
-    said = bool(os_.labels or os_.colours or os_.region or os_.states or os_.words or edge
-                or o.event is not Event.PRESENT or _option_count(option) is not None)
+    said = _says_anything(o, option) or edge is not None
     if not said:
         return None
     labels = os_.labels or qs.labels

@@ -282,8 +282,6 @@ def rule_from_query(query: str, q: Query) -> Rule:
     raise _refuse(query, ", ".join(labels))
 
 
-
-
 def _dist(p: tuple[float, float, float, float], cx: float, cy: float) -> float:
     return float(((p[1] - cx) ** 2 + (p[2] - cy) ** 2) ** 0.5)
 
