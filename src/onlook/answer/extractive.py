@@ -482,7 +482,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
         objs = self._objects_in(view, since, until, labels, it.colors, it.moving)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
-        how = {True: " moving", False: " standing still"}.get(it.moving, "")  # None: no filter, no word
+        how = "" if it.moving is None else " moving" if it.moving else " standing still"
         if it.kind == "count":
             return Answer(question, f"{_count_text(objs, name)} seen{how}{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=len(objs), evidence=ev)
