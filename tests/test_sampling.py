@@ -274,3 +274,15 @@ def test_glanced_frames_may_come_as_thumbnails_unless_asked_for_whole() -> None:
     s.whole_from = 1.15
     assert s.keep(1.2) and s.thumb() is None  # a file's last seconds come whole
     assert GlanceSampler(2.0, 10.0).keep(0.1) and GlanceSampler(2.0, 10.0).thumb() is None  # no size: whole
+
+
+def test_the_perceiver_may_ask_for_glanced_frames_whole() -> None:
+    s = GlanceSampler(2.0, 10.0, glance_size=(48, 27))
+    asked: list[float] = []
+    s.whole = lambda pts: asked.append(pts) or pts >= 0.3  # a face is followed from 0.3 s on
+    sizes = []
+    for k in range(6):
+        assert s.keep(k / 10)
+        sizes.append(s.thumb())
+    assert sizes == [None, (48, 27), (48, 27), None, None, None]
+    assert asked == [0.1, 0.2, 0.3, 0.4]  # asked about glances only

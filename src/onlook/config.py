@@ -134,6 +134,9 @@ class PerceptionSettings(BaseModel):
                                    "changes over seconds)")
     face_state: bool = Field(True, description="read the state of faces big enough to show it (mouth open, eyes "
                              "closed, facing the camera) with the shipped face mesh; needs detect_faces")
+    face_state_fps: float = Field(8.0, ge=0, description="while a face is followed, also read its state on "
+                                  "this many frames per second between analysed ones (a blink lasts 0.1-0.4 s, "
+                                  "shorter than the gap between analysed frames); 0: analysed frames only")
     model_threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per model; unset "
                                       "(the default): 2 for a stream watched alone, 1 for each stream of "
                                       "`onlook serve`, whose streams already keep the cores busy")
@@ -302,6 +305,7 @@ FLAT_NAMES: dict[str, tuple[str, str]] = {
     "ocr_interval_s": ("perception", "ocr_interval_s"),
     "face_interval_s": ("perception", "face_interval_s"),
     "face_state": ("perception", "face_state"),
+    "face_state_fps": ("perception", "face_state_fps"),
     "model_threads": ("perception", "model_threads"),
     "detect_hands": ("perception", "detect_hands"),
     "detect_pose": ("perception", "detect_pose"),

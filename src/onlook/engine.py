@@ -334,9 +334,15 @@ class StreamEngine:
     def _glance_fps(self) -> float | None:
         """The rate of frames shown to the perceiver between analysed ones (its shot detector's), or None."""
         p = self.perceiver
-        wants = (getattr(p, "glances", False) if p is not None
-                 else self.settings.perception.shots == ShotMethod.MODEL)
-        return self.settings.perception.shot_fps if wants else None
+        if p is not None:
+            if hasattr(p, "glance_fps"):
+                return p.glance_fps
+            return self.settings.perception.shot_fps if getattr(p, "glances", False) else None
+        pc = self.settings.perception
+        if pc.shots == ShotMethod.MODEL:
+            return pc.shot_fps
+        # No shot model: glance only to read followed faces' state between analysed frames.
+        return pc.face_state_fps if pc.face_state and pc.detect_faces and pc.face_state_fps > 0 else None
 
     def _glance_size(self) -> tuple[int, int] | None:
         """The size glanced frames may be decoded at (the shot model's thumbnails), or None for whole ones."""
@@ -412,6 +418,9 @@ class StreamEngine:
             self.open()
             if self.perceiver is None:
                 self.perceiver = build_perceiver(self.settings)
+            sampler = getattr(self, "_source_sampler", None)
+            if sampler is not None:  # glanced frames come whole where the perceiver reads faces on them
+                sampler.whole = getattr(self.perceiver, "wants_whole", None)
             self.attach_audio(getattr(self.source, "audio", None))
             info = getattr(self.source, "info", None)
             self._emit({"type": MessageType.STATUS, "t": 0.0, "state": IngestState.STARTED, "stream": self.stream_id,

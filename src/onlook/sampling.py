@@ -19,7 +19,7 @@ instead of hiding below it forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -104,6 +104,8 @@ class GlanceSampler:
         self._last: FrameRole | None = None
         self._last_pts = 0.0
         self._full_next = False
+        self.whole: Callable[[float], bool] | None = None
+        """Asked for each glanced frame whether it must come whole after all (the perceiver reads faces on it)."""
         self.whole_from: float | None = None
         """Stream time from which every frame comes whole (a file's last seconds: a cut the shot detector
         confirms only when the stream ends is reported on the last frame, which must be whole)."""
@@ -133,6 +135,8 @@ class GlanceSampler:
         if self._last is not FrameRole.GLANCE or self.glance_size is None:
             return None
         if self.whole_from is not None and self._last_pts >= self.whole_from:
+            return None
+        if self.whole is not None and self.whole(self._last_pts):
             return None
         return self.glance_size
 

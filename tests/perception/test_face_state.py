@@ -125,6 +125,38 @@ def test_the_perceiver_reads_followed_faces_between_face_detections():
     assert Capability.FACE_STATE in p.capabilities and "face_state" in p.stage_ms()
 
 
+def test_a_blink_between_analysed_frames_is_read_on_the_glances():
+    # Analysed at 0.0 and 0.5; glanced every 0.1 s between. The eyes shut only at 0.2 s.
+    script = [(_points(eye_gap=1.0 if t == 0.2 else 12.0), 0.99) for t in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)]
+    mesh = ScriptedMesh(script)
+    p = Perceiver(Settings(face_interval_s=10.0, face_state_fps=10.0), faces=_OneFace(),
+                  face_state=FaceStateReader(mesh))
+    assert p.glances and p.glance_fps == 10.0  # no shot detector: glances only for the faces
+    assert not p.wants_whole(0.0)  # no face followed yet: glances may stay thumbnails
+    p.analyze(Frame("s", 0, 0.0, 0.0, IMG))
+    assert p.wants_whole(0.1)
+    for i in range(1, 5):
+        assert p.glance(Frame("s", i, i / 10, 0.0, IMG)) is False
+    # A thumbnail is not read: too small to show a face.
+    p.glance(Frame("s", 9, 0.45, 0.0, np.zeros((27, 48, 3), np.uint8), thumbnail=True))
+    moved = IMG.copy()
+    moved[20:60, 20:60] = 200  # the picture changed: the analysed frame reads the face too
+    a = p.analyze(Frame("s", 5, 0.5, 0.0, moved))
+    changes = [(o.t, o.attrs["change"], o.attrs["on"]) for o in a.observations if "change" in o.attrs]
+    assert changes == [(0.2, "eyes_closed", True), (0.3, "eyes_closed", False)]
+    assert mesh.calls == 6
+
+
+def test_face_reads_between_frames_can_be_switched_off():
+    mesh = ScriptedMesh([(_points(), 0.99)])
+    p = Perceiver(Settings(face_interval_s=10.0, face_state_fps=0.0, shots="off"), faces=_OneFace(),
+                  face_state=FaceStateReader(mesh))
+    assert not p.glances
+    p.analyze(Frame("s", 0, 0.0, 0.0, IMG))
+    assert not p.wants_whole(0.1) and p.glance(Frame("s", 1, 0.1, 0.0, IMG)) is False
+    assert mesh.calls == 1
+
+
 def test_the_shipped_mesh_matches_its_manifest():
     m = models.manifest("face_landmark")
     assert m["licence"] == "Apache-2.0" and m["source"]["package"] == "mediapipe"
@@ -174,4 +206,8 @@ def test_carphone_mouth_wide_open_at_two_seconds_only(footage: Callable[[str], P
     cap.release()
     assert opened[2.0] is True
     assert not any(v for t, v in opened.items() if t != 2.0), opened
-    assert (2.0, "mouth_open", True) in changes and (2.5, "mouth_open", False) in changes
+    # Read between analysed frames too (face_state_fps), the opening is placed within a read of when it
+    # happened (1.87 s and 2.17 s), not at the next analysed frame (2.0 s and 2.5 s).
+    mouth = [(t, on) for t, c, on in changes if c == "mouth_open"]
+    assert len(mouth) == 2 and mouth[0][1] and not mouth[1][1], changes
+    assert 1.8 <= mouth[0][0] <= 2.0 and 2.1 <= mouth[1][0] <= 2.35, changes

@@ -37,7 +37,7 @@ from onlook.perception.objects import DetectorSet, ObjectDetector, ObjectTracker
 from onlook.perception.pose import PoseReader
 from onlook.perception.scene import SceneCutDetector
 from onlook.perception.shots import ShotDetector
-from onlook.sampling import RedundancyGate, resize_for_analysis
+from onlook.sampling import FpsSampler, RedundancyGate, resize_for_analysis
 from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind, ShotMethod
 from onlook.vocabulary import Label
 
@@ -118,6 +118,10 @@ class Perceiver:
         self._detected_entered: set[int] = set()
         self._person_res = None
         self._glanced_until: float | None = None  # pts of the last frame the shot detector saw
+        # Face-state changes read on frames between analysed ones, reported with the next analysed frame.
+        self._between: list[Observation] = []
+        self._face_read_t = -1e9  # stream time of the last face-state read
+        self._whole_grid = FpsSampler(settings.perception.face_state_fps or 1.0)  # the source's thread only
         self.glanced = 0
         self._last_quick_t = -1e9
         self._last_run: dict[str, float] = {}
@@ -144,9 +148,32 @@ class Perceiver:
         return last is None or t - last >= interval or t < last
 
     @property
+    def glance_fps(self) -> float | None:
+        """Frames per second this perceiver wants to glance at between analysed ones, or None for none.
+
+        The shot detector's rate when there is one (it also serves face reads); else the face-state rate.
+        """
+        if self.shots is not None:
+            return self.settings.perception.shot_fps
+        return self._face_fps or None
+
+    @property
     def glances(self) -> bool:
         """Whether this perceiver wants the frames between analysed ones (:meth:`glance`)."""
-        return self.shots is not None
+        return self.glance_fps is not None
+
+    @property
+    def _face_fps(self) -> float:
+        return self.settings.perception.face_state_fps if self.face_state is not None else 0.0
+
+    def wants_whole(self, pts: float) -> bool:
+        """Whether the glanced frame at ``pts`` should be decoded whole rather than as a thumbnail.
+
+        True on a grid of ``face_state_fps`` while a face is followed: its state is read between analysed
+        frames. Called by the source, on its decoding thread, once per glanced frame in stream order.
+        """
+        fs = self.face_state
+        return bool(self._face_fps > 0 and fs is not None and fs.following and self._whole_grid.keep(pts))
 
     def _show_shots(self, frame: Frame) -> None:
         if self.shots is None or (self._glanced_until is not None and frame.pts <= self._glanced_until):
@@ -162,13 +189,35 @@ class Perceiver:
         Returns:
             True when a cut was confirmed: analyse this frame (:meth:`analyze`) to report it.
         """
-        if self.shots is None:
+        if self.shots is None and not self._face_fps:
             return False
         self.glanced += 1
+        self._read_faces_between(frame)
+        if self.shots is None:
+            return False
         t0 = time.perf_counter()
         self._show_shots(frame)
         self._spent("shots", t0)
         return self.shots.has_ready
+
+    def _read_faces_between(self, frame: Frame) -> None:
+        """Read the followed faces' state on a whole frame between analysed ones, at ``face_state_fps``.
+
+        A blink (0.1-0.4 s) falls between two analysed frames at 2 fps; read a few times a second while a
+        face is followed, it is seen. Only the changes are kept (a reading is per-frame state, which memory
+        stores for analysed frames), and they are reported with the next analysed frame, at their own time.
+        """
+        fs, fps = self.face_state, self._face_fps
+        if fs is None or fps <= 0 or not fs.following or frame.thumbnail:
+            return
+        t = frame.pts
+        if t - self._face_read_t < 0.9 / fps and t >= self._face_read_t:
+            return
+        t0 = time.perf_counter()
+        self._face_read_t = t
+        img = resize_for_analysis(frame.image, self.settings.analysis_width)
+        self._between.extend(o for o in fs.update(img, t, []) if "change" in o.attrs)
+        self._spent("face_state", t0)
 
     def finish(self) -> bool:
         """The stream ended: judge pending shot candidates. True when a cut was confirmed (analyse the
@@ -186,7 +235,8 @@ class Perceiver:
         img = resize_for_analysis(frame.image, s.analysis_width)
         h, w = img.shape[:2]
         self.frames += 1
-        obs: list[Observation] = []
+        obs: list[Observation] = self._between  # face-state changes read since the last analysed frame
+        self._between = []
 
         method = s.perception.shots
         quick = self.scene.update(img, t)  # immediate, for resets; reported only as the histogram method
@@ -305,6 +355,7 @@ class Perceiver:
                 obs.extend(self.pose.update(img, t, persons))
                 c = self._spent("pose", c)
         if self.face_state is not None and (faces or self.face_state.following):
+            self._face_read_t = t
             obs.extend(self.face_state.update(img, t, faces))
             c = self._spent("face_state", c)
         if self.text is not None and self._due("text", t, s.ocr_interval_s):
