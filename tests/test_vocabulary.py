@@ -32,3 +32,12 @@ def test_groups_cover_only_object_labels() -> None:
     for members in GROUP_MEMBERS.values():
         assert members <= OBJECT_LABELS
     assert Label.BICYCLE in GROUP_MEMBERS[LabelGroup.VEHICLE]
+
+
+def test_a_box_is_also_what_the_detector_calls_a_book_but_not_the_other_way() -> None:
+    from onlook.vocabulary import OBJECT_WORDS
+
+    # COCO has no box class: a box it sees is its "book"; a van is a car or a truck the same way.
+    assert OBJECT_WORDS["box"] == OBJECT_WORDS["boxes"] == {Label.BOX, Label.BOOK}
+    assert OBJECT_WORDS["book"] == {Label.BOOK}
+    assert OBJECT_WORDS["van"] == {Label.CAR, Label.TRUCK}

@@ -193,7 +193,11 @@ _SYNONYMS: dict[str, tuple[Label, ...]] = {
     "smartphone": (Label.CELL_PHONE,), "mobile": (Label.CELL_PHONE,), "fridge": (Label.REFRIGERATOR,),
     "teddy": (Label.TEDDY_BEAR,), "hairdryer": (Label.HAIR_DRIER,), "hair dryer": (Label.HAIR_DRIER,),
     "tie": (Label.TIE,), "necktie": (Label.TIE,), "bow tie": (Label.TIE,),
-    "carton": (Label.BOX,), "parcel": (Label.BOX,), "crate": (Label.BOX,), "cardboard box": (Label.BOX,),
+    # COCO, the primary detector, has no box class: a box it sees is most often its "book" (the OpenImages
+    # model, which has both, runs less often). A box is "box" or "book" to the detector, as a van is a car or a
+    # truck; a book stays a book.
+    "box": (Label.BOX, Label.BOOK), "carton": (Label.BOX, Label.BOOK), "parcel": (Label.BOX, Label.BOOK),
+    "crate": (Label.BOX,), "cardboard box": (Label.BOX, Label.BOOK),
     "sneaker": (Label.SHOE,), "footwear": (Label.SHOE,), "high heels": (Label.SHOE,),
 }
 _IRREGULAR = {"knife": "knives", "mouse": "mice", "person": "people", "bus": "buses", "couch": "couches",
