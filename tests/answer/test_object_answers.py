@@ -73,6 +73,17 @@ CASES = [
     ("Is the car moving?", 15.0, False, "1 car visible at 00:15, standing still"),
     ("How many dogs arrived?", END, 1, "1 dog appeared"),
     ("What colour is the car?", 10.0, "red", "red"),
+    # Region, absence, comparison and edge constraints are applied and said, never dropped.
+    ("How many cars are on the left right now?", END, 1, "1 car on the left visible at 00:40"),
+    ("How many cars are on the right right now?", END, 0, "0 cars on the right at 00:40 (2 cars elsewhere"),
+    ("Are there no cars on the right side?", END, True, "Yes: 0 cars on the right"),
+    ("Are there no cars on the left side?", END, False, "No: 1 car on the left"),
+    ("Are there 2+ cars?", END, True, "Yes: 2 cars"),
+    ("Are there 3+ cars?", END, False, "No: 2 cars"),
+    ("Did a dog come in from the right?", END, True, "appeared through the right edge"),
+    ("Did a dog come in from the left?", END, False, "No dogs appeared through the left edge"),
+    ("Was there a dog on the right?", 30.0, True, "Yes"),
+    ("Was there a dog on the left?", 30.0, False, "No dogs seen on the left"),
 ]
 
 

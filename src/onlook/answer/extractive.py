@@ -260,8 +260,12 @@ class ExtractiveAnswerer(BaseAnswerer):
 
     @staticmethod
     def _objects_in(view: MemoryView, since: float, until: float, labels: tuple[str, ...],
-                    colors: tuple[str, ...] = (), moving: bool | None = None) -> list[Observation]:
-        """Different objects of the classes ``labels`` seen in a range: one observation per track, oldest first."""
+                    colors: tuple[str, ...] = (), moving: bool | None = None,
+                    cells: tuple[str, ...] = ()) -> list[Observation]:
+        """Different objects of the classes ``labels`` seen in a range: one observation per track, oldest first.
+
+        With ``cells``, only sightings inside those picture cells count (a car seen on the left).
+        """
         seen: dict[int, Observation] = {}
         for lab in labels:
             for e in view.events(since, until, labels=[lab]):
@@ -271,14 +275,14 @@ class ExtractiveAnswerer(BaseAnswerer):
                         continue
                     if colors and not set(colors) & set(o.attrs.get("colors", [])):
                         continue
-                    if not _moving_fits(o, moving):
+                    if not _moving_fits(o, moving) or (cells and _cell(o) not in cells):
                         continue
                     prev = seen.get(o.track_id)
                     if prev is None or o.t < prev.t:
                         seen[o.track_id] = o
         for o in _tracked_in_frames(view, since, until, ObservationKind.OBJECT):
             if o.track_id not in seen and o.label in labels and _moving_fits(o, moving) and (
-                    not colors or set(colors) & set(o.attrs.get("colors", []))):
+                    not colors or set(colors) & set(o.attrs.get("colors", []))) and (not cells or _cell(o) in cells):
                 seen[o.track_id] = o  # type: ignore[index]  # tracked, so it has an id
         return sorted(seen.values(), key=lambda o: o.t)
 
@@ -417,15 +421,21 @@ class ExtractiveAnswerer(BaseAnswerer):
                                                          and it.kind == "color")
         # "When did a bicycle first appear?" asks when one was first seen (one already there when the
         # stream or shot began appeared then too); "how many cars arrived?" counts the appearances.
-        if it.action == "exit" or (it.action == "enter" and it.kind == "count"):
+        place = _place(it)
+        # "Did a car come in from the left?" asks about appearances through that edge, not first sightings.
+        if it.action == "exit" or (it.action == "enter" and (it.kind == "count" or it.edge)):
             kind = moves[it.action]
             if it.moving is not None:  # appearances and exits do not say whether the thing was parked
                 return self._abstain(question, at, f"{CANNOT_SEE}, not whether {name} that came or went "
                                                    "were parked or moving.")
             items = [(o, k) for o, k in view.sightings([kind], since, until) if o.label in labels
                      and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
-                     and (not it.edge or o.attrs.get("edge") == it.edge)]
+                     and (not it.edge or o.attrs.get("edge") == it.edge)
+                     and (not it.cells or _cell(o) in it.cells)]
             verb = "appeared" if kind == ObservationKind.APPEAR else "left the view"
+            if it.edge:
+                verb += f" through the {it.edge} edge"
+            verb += place
             ev = tuple(Evidence(o.t, f"{o.label} {verb}", k) for o, k in items[:10])
             if it.kind == "count":
                 return Answer(question, f"{_count_text([o for o, _ in items], name)} {verb}"
@@ -453,7 +463,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return self._abstain(question, at, "I have not seen anything yet.")
             objs = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels
                     and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
-                    and _moving_fits(o, it.moving)]
+                    and _moving_fits(o, it.moving) and (not it.cells or _cell(o) in it.cells)]
             when = format_ts(row["t"])
             ev = (Evidence(row["t"], ", ".join(f"{o.label}" for o in objs) or f"no {name}", None),)
             if it.kind == "color":
@@ -464,25 +474,34 @@ class ExtractiveAnswerer(BaseAnswerer):
                 cols = o.attrs["colors"]
                 return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {when}).", at, 0.4,
                               value=cols[0], evidence=ev)
-            text = f"{_count_text(objs, name)} visible at {when}."
+            text = f"{_count_text(objs, name)}{place} visible at {when}."
+            if it.cells and not objs:  # say where the others are: "none on the left" is not "none"
+                elsewhere = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels]
+                if elsewhere:
+                    text = f"0 {name}{place} at {when} ({_count_text(elsewhere, name)} elsewhere in the picture)."
             if it.moving is not None and not objs:
                 # "Is the car moving?" with a parked car in view: say it is there and standing still.
                 other = [o for o in row["obs"] if o.kind == ObservationKind.OBJECT and o.label in labels
-                         and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))]
+                         and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
+                         and (not it.cells or _cell(o) in it.cells)]
                 still = "standing still" if it.moving else "moving"
-                text = (f"{_count_text(other, name)} visible at {when}, {still}." if other
-                        else f"0 {name} visible at {when}.")
+                text = (f"{_count_text(other, name)}{place} visible at {when}, {still}." if other
+                        else f"0 {name}{place} visible at {when}.")
             if it.kind == "presence":
                 # "Which vehicles can you see?" lists them; "is there a car?" is answered yes or no.
                 listing = bool(re.match(r"\s*(which|what)\b", question.lower()))
                 if listing:
-                    text = (f"{_count_text(objs, name)} at {when}." if objs else f"None: no {name} visible at {when}.")
-                return Answer(question, text if listing else ("Yes: " if objs else "No: ") + text, at, 0.5,
-                              value=bool(objs), evidence=ev)
+                    text = (f"{_count_text(objs, name)}{place} at {when}." if objs
+                            else f"None: no {name}{place} visible at {when}.")
+                    return Answer(question, text, at, 0.5, value=bool(objs), evidence=ev)
+                # "Are there no cars on the right?" is yes when there are none; "3+ cars?" compares the count.
+                yes = (_compare(len(objs), it.compare) if it.compare is not None
+                       else not objs if it.absent else bool(objs))
+                return Answer(question, ("Yes: " if yes else "No: ") + text, at, 0.5, value=yes, evidence=ev)
             return Answer(question, text, at, 0.5, value=len(objs), evidence=ev)
-        objs = self._objects_in(view, since, until, labels, it.colors, it.moving)
+        objs = self._objects_in(view, since, until, labels, it.colors, it.moving, it.cells)
         ev = tuple(Evidence(o.t, o.label, None) for o in objs[:10])
-        how = "" if it.moving is None else " moving" if it.moving else " standing still"
+        how = ("" if it.moving is None else " moving" if it.moving else " standing still") + place
         if it.kind == "count":
             return Answer(question, f"{_count_text(objs, name)} seen{how}{_where(it.scope.kind, since, until)}.",
                           at, 0.4, value=len(objs), evidence=ev)

@@ -1016,8 +1016,10 @@ def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:
     else:
         m = r.search(rf"\b(?:by|at|on|over)\s+the\s+{side}\s+(?:side|edge|border)\b|\b{side}\s+(?:edge|border)\b",
                      consume=False)
+        # A verb of moving elsewhere in the question ("left" of "on the left side" is the side, not the verb).
         if m and re.search(r"\b(enter|entered|enters|entering|exit|exits|exited|exiting|leave|leaves|leaving|left|"
-                           r"came|comes|come|coming|walk|walks|walked|arrive|arrives|arrived|go|goes|went)\b", q):
+                           r"came|comes|come|coming|walk|walks|walked|arrive|arrives|arrived|go|goes|went)\b",
+                           q[:m.start()] + " " + q[m.end():]):
             r.use(m.start(), m.end())
             side = (m.group(1) or m.group(2)).replace("far ", "")
             edge = Edge(side.replace("upper", "top").replace("lower", "bottom"))
