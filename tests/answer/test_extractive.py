@@ -103,6 +103,10 @@ CASES = [
     ("How many people entered in the last 40 seconds?", END, 1, "between 00:20 and 01:00", [30.0]),
     ("How many people in red entered?", END, 1, "1 person entered", [12.0]),
     ("How many scene changes were there?", END, 2, "2 scene changes", [20.0, 50.0]),
+    # Shots are one more than the cuts between them; appearing people are everyone seen, not only entries.
+    ("How many shots have there been?", END, 3, "3 shots up to 01:00 (2 cuts: at 00:20, 00:50)", [20.0, 50.0]),
+    ("How many scenes were there in the last 20 seconds?", END, 2, "2 shots between 00:40 and 01:00 (1 cut", [50.0]),
+    ("How many people appeared?", END, 3, "3 people seen up to 01:00", None),
     ("when did someone in red first appear?", END, 12.0, "At 00:12", [12.0]),
     ("When did someone first enter?", END, 2.0, "At 00:02", [2.0, 12.0, 30.0]),
     ("When did the last person enter?", END, 30.0, "At 00:30", None),

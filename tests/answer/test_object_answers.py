@@ -84,6 +84,11 @@ CASES = [
     ("Did a dog come in from the left?", END, False, "No dogs appeared through the left edge"),
     ("Was there a dog on the right?", 30.0, True, "Yes"),
     ("Was there a dog on the left?", 30.0, False, "No dogs seen on the left"),
+    # Listing: everything in view now, or seen over a range.
+    ("What's in the picture now?", 15.0, ["car", "dog"], "At 00:15: 1 car and 1 dog."),
+    ("What is there right now?", 31.0, ["bicycle", "car", "car"], "2 cars and 1 bicycle"),
+    ("What vehicles did you see so far?", END, True, "2 cars and 1 bicycle seen up to 00:40"),
+    ("What was visible in the last 10 seconds?", END, ["bicycle", "car", "car"], "Between 00:30 and 00:40"),
 ]
 
 

@@ -44,7 +44,7 @@ from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.query.understand import described, modifier_words, people_described, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
-from onlook.vocabulary import STATE_NEEDS, BodyState, Label, find_objects, plural
+from onlook.vocabulary import OBJECT_LABELS, STATE_NEEDS, BodyState, Label, find_objects, plural
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
 # for the callers that import them from here.
@@ -175,6 +175,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         if single is not None:
             return single
         intent = intent_from_query(query, scope)
+        if (query.ask is Ask.LIST and intent.subject is None and not query.unknown and not query.subject.colours
+                and not query.subject.words):
+            return self._inventory(question, view, at, intent)
         if intent.unknown and intent.kind not in ("count",) or (intent.unknown and intent.subject is None):
             return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(intent.unknown)}.")
         if intent.subject == "object" and intent.kind in ("count", "when", "presence", "color"):
@@ -402,6 +405,47 @@ class ExtractiveAnswerer(BaseAnswerer):
         return Answer(question, f"At {format_ts(t)}: {what} {'was last' if it.order == 'last' else 'first'} seen.",
                       at, 0.5, value=round(t, 2), span=(round(t, 2), round(t, 2)), evidence=ev)
 
+    def _inventory(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """Everything perceived in view ("what's in the picture now?"), or seen over a range ("what was in
+        the previous shot?"): people, objects per class, hands, and text read."""
+        since, until = it.scope.bounds(at)
+        if it.scope.kind in ("now", "point"):
+            t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
+            row = view.state_at(min(t, at))
+            if row is None:
+                return self._abstain(question, at, "I have not seen anything yet.")
+            obs = row["obs"]
+            n = max(int(row["people"]), sum(1 for o in obs if o.kind == ObservationKind.PERSON))
+            things = [o for o in obs if o.kind == ObservationKind.OBJECT]
+            hands = sum(1 for o in obs if o.kind == ObservationKind.HAND)
+            texts = [o for o, _ in view.sightings([ObservationKind.TEXT], max(0.0, row["t"] - 5.0), row["t"])]
+            when = f"at {format_ts(row['t'])}"
+            t_ev = float(row["t"])
+        else:
+            n, most_t = _most_people(view, since, until)
+            things = self._objects_in(view, since, until, tuple(sorted(m.value for m in OBJECT_LABELS)))
+            hands = max((sum(1 for o in r.get("obs") or [] if o.kind == ObservationKind.HAND)
+                         for r in view.frames(since, until)), default=0)
+            texts = [o for o, _ in view.sightings([ObservationKind.TEXT], since, until)]
+            when = _where(it.scope.kind, since, until).strip() or f"up to {format_ts(until)}"
+            t_ev = most_t
+        parts = []
+        if n:
+            parts.append(_people(n) + (" (the most at once)" if it.scope.kind not in ("now", "point") else ""))
+        if things:
+            parts.append(_count_text(things, "objects"))
+        if hands:
+            parts.append(f"{hands} hand{'s' if hands != 1 else ''}")
+        words = list(dict.fromkeys(o.label for o in texts))
+        if words:
+            parts.append("the text " + ", ".join(repr(w) for w in words[:3]))
+        if not parts:
+            return Answer(question, f"Nothing I recognise {when}: no people, none of the objects I know, no text.",
+                          at, 0.4, value=[], evidence=(Evidence(t_ev, "nothing recognised", None),))
+        return Answer(question, f"{when[0].upper() + when[1:]}: " + "; ".join(parts) + ".", at, 0.5,
+                      value=sorted([o.label for o in things] + (["person"] * n)),
+                      evidence=(Evidence(t_ev, "; ".join(parts), None),))
+
     def _objects(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         """Questions about objects: how many, when, whether, what colour."""
         since, until = it.scope.bounds(at)
@@ -516,6 +560,10 @@ class ExtractiveAnswerer(BaseAnswerer):
         if not objs:
             return Answer(question, f"No {name} seen{how}{_where(it.scope.kind, since, until)}.", at, 0.4,
                           value=False if it.kind == "presence" else None)
+        if it.kind == "presence" and re.match(r"\s*(which|what)\b", question.lower()):
+            # "What vehicles did you see so far?" lists them, as for the current frame.
+            return Answer(question, f"{_count_text(objs, name)} seen{how}{_where(it.scope.kind, since, until)}.",
+                          at, 0.5, value=True, evidence=ev)
         o = objs[-1] if it.order == "last" else objs[0]
         first = f"a {o.label} was {'last' if it.order == 'last' else 'first'} seen"
         text = f"At {format_ts(o.t)}: {first} ({_count_text(objs, name)} in all)."
@@ -531,6 +579,14 @@ class ExtractiveAnswerer(BaseAnswerer):
         if it.unknown:
             return self._abstain(question, at, f"{CANNOT_SEE}, so I cannot count {', '.join(it.unknown)}.")
         since, until = it.scope.bounds(at)
+        if it.subject == "scene_cut" and it.event == "present":
+            # "How many shots?": the shot running when the range began, and one more after each cut.
+            cuts = view.sightings([ObservationKind.SCENE_CUT], since, until)
+            n = len(cuts) + 1
+            return Answer(question, f"{n} shot{'s' if n != 1 else ''}{_where(it.scope.kind, since, until)} ("
+                          + (f"{len(cuts)} cut{'s' if len(cuts) != 1 else ''}: at "
+                             + ", ".join(format_ts(o.t) for o, _ in cuts[:8]) if cuts else "no cut") + ").",
+                          at, 0.8, value=n, evidence=tuple(Evidence(o.t, "scene change", k) for o, k in cuts[:8]))
         if it.subject == "scene_cut":
             cuts = view.sightings([ObservationKind.SCENE_CUT], since, until)
             return Answer(question, f"{len(cuts)} scene change{'s' if len(cuts) != 1 else ''}"
@@ -561,7 +617,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                               evidence=tuple(Evidence(o.t, f"person {verb}", k) for o, k in items[:10]))
             # With no time cue, "how many people?" means now; "so far", "did you see", "in total" mean a range.
             ranged = re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
-                               r"were seen|have been|has been|different|in all)\b", question.lower())
+                               r"were seen|have been|has been|different|in all)\b", question.lower()) or it.event == "appear"
             if it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged):
                 t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
                 row = view.state_at(min(t, at))

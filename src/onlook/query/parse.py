@@ -132,6 +132,8 @@ class Intent:
         compare: A count comparison (``("gt", 3)``) a yes/no question asks about.
         negated: The event is asked about as not happening ("did nobody leave?").
         moving: Of objects: only moving (``True``) or only stationary, parked (``False``) ones.
+        event: The typed query's event (``"cut"``, ``"present"``...): counting shots (``present``) is not
+            counting the cuts between them.
     """
 
     kind: str
@@ -152,6 +154,7 @@ class Intent:
     compare: tuple[str, int] | None = None
     negated: bool = False
     moving: bool | None = None
+    event: str | None = None
 
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -399,6 +402,10 @@ def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
     else:
         subject = None
     action = {"enter": "enter", "appear": "enter", "leave": "exit"}.get(event)
+    if event == "appear" and subject == "person" and query.ask.value == "count":
+        # "How many people appeared?" counts everyone seen, also those in view when the stream or a shot
+        # began (they appeared without entering through an edge).
+        action = None
     order = None if query.ordinal is None else ("last" if query.ordinal < 0 else "first")
     nth = None if query.ordinal is None else abs(query.ordinal)
     if query.ask.value == "identify" and order is None:
@@ -424,7 +431,7 @@ def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
                   states=tuple(sorted((st.value, on) for st, on in s.states)), cells=cells, nth=nth,
                   absent=event == "absent",
                   compare=(query.compare.op.value, query.compare.n) if query.compare else None,
-                  negated=query.negated)
+                  negated=query.negated, event=event)
 
 
 def _object_moving(moving: bool | None, event: str) -> bool | None:

@@ -747,7 +747,7 @@ def _understand(text: str, alert: bool) -> Query:
     ask = _ask(r, event, subject_labels, words, is_alert, follow)
     if asked_state is not None and ask in (Ask.UNKNOWN, Ask.DESCRIBE, Ask.WHERE):
         ask = Ask.DESCRIBE
-    if event is Event.CUT:
+    if event is Event.CUT or (event is Event.PRESENT and re.search(_SHOTS_COUNTED, r.q)):
         subject_labels = frozenset({Label.SHOT})
     if polarity_absent and event is Event.PRESENT:
         event = Event.ABSENT
@@ -1481,6 +1481,10 @@ def _heads_time(toks: list[Token], j: int) -> bool:
     return any(k.head == j and k.dep == "pobj" and (k.lemma in _TIME_NOUNS or k.text in _TIME_NOUNS) for k in toks)
 
 
+_SHOTS_COUNTED = r"\bhow many (shots|scenes)\b(?! (change|changes|cut|cuts|switch))"
+"""Counting shots, not the cuts between them."""
+
+
 def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodyState, bool]], edge: Edge | None,
            words: tuple[str, ...]) -> tuple[Event, bool, bool]:
     """The event, whether it is negated, and whether presence is negated (odd count of negators)."""
@@ -1613,14 +1617,15 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
                  r"\bcamera (cut|cuts|angle change|switch)|"
                  r"\b(shots?|scenes?) (begin|began|start|started|end|ended)\b|"
                  r"\bhow many (shots|scenes)\b") or re.search(_SHOT_WATCHED_BEGAN, r.q):
-        event = Event.CUT
+        # "How many shots?" counts shots (one more than the cuts between them); "how many scene changes?" cuts.
+        event = Event.PRESENT if re.search(_SHOTS_COUNTED, q) else Event.CUT
         for t in toks:
             if t.text in ("scene", "scenes", "shot", "shots", "change", "changes", "changed", "camera", "angle",
                           "switch", "new", "begin", "began", "start", "started", "end", "ended", "current",
                           "begun", "starts", "cut", "cuts", "of", "watching", "viewing", "seeing", "showing",
                           "playing"):
                 t.used = True
-    if event is Event.CUT:
+    if event is Event.CUT or labels == {Label.SHOT}:
         for t in toks:
             if t.text in ("scene", "scenes", "shot", "shots", "camera"):
                 t.used = True
@@ -1755,7 +1760,8 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
     if re.search(r"^(what|which)\s+(kinds?|types?|sorts?)\b|^(what|which)\s+(\w+\s+)?(vehicles|animals|objects|things|"
                  r"items|stuff|food|furniture|electronics|pets|devices|gadgets)\b|^(list|name|enumerate)\b|"
                  r"^what (do|can|could|did) you (see|spot|notice)\b|^what (objects|things|items) \b|"
-                 r"^what(?:'s| is) (there|visible|in view|in (the )?(frame|picture|shot|view))\b|^what (is|"
+                 r"^what(?:'s| is| was) (there|visible|in view|in (the |this |that )?(current |previous |last |first |next )?"
+                 r"(frame|picture|shot|view|scene|image))\b|^what (is|"
                  r"are) (visible|in view)\b",
                  q):
         use("what", "which", "list", "name", "kind", "kinds", "type", "types", "sort", "objects", "things", "items")
