@@ -1760,8 +1760,8 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
     if re.search(r"^(what|which)\s+(kinds?|types?|sorts?)\b|^(what|which)\s+(\w+\s+)?(vehicles|animals|objects|things|"
                  r"items|stuff|food|furniture|electronics|pets|devices|gadgets)\b|^(list|name|enumerate)\b|"
                  r"^what (do|can|could|did) you (see|spot|notice)\b|^what (objects|things|items) \b|"
-                 r"^what(?:'s| is| was) (there|visible|in view|in (the |this |that )?(current |previous |last |first |next )?"
-                 r"(frame|picture|shot|view|scene|image))\b|^what (is|"
+                 r"^what(?:'s| is| was) (there|visible|in view|in (the |this |that )?"
+                 r"(current |previous |last |first |next )?(frame|picture|shot|view|scene|image))\b|^what (is|"
                  r"are) (visible|in view)\b",
                  q):
         use("what", "which", "list", "name", "kind", "kinds", "type", "types", "sort", "objects", "things", "items")
