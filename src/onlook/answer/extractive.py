@@ -616,9 +616,9 @@ class ExtractiveAnswerer(BaseAnswerer):
                               at, 0.7, value=n,
                               evidence=tuple(Evidence(o.t, f"person {verb}", k) for o, k in items[:10]))
             # With no time cue, "how many people?" means now; "so far", "did you see", "in total" mean a range.
-            ranged = re.search(r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
-                               r"were seen|have been|has been|different|in all)\b", question.lower())
-            ranged = ranged or it.event == "appear"  # appearing is over a range
+            ranged = it.event == "appear" or bool(re.search(  # appearing is over a range
+                r"\b(so far|in total|altogether|ever|until now|up to now|did you see|have you seen|"
+                r"were seen|have been|has been|different|in all)\b", question.lower()))
             if it.scope.kind in ("now", "point") or (it.scope.kind == "all" and not it.order and not ranged):
                 t = it.scope.seconds if it.scope.kind == "point" and it.scope.seconds is not None else at
                 row = view.state_at(min(t, at))
