@@ -107,6 +107,11 @@ CASES = [
     ("How many shots have there been?", END, 3, "3 shots up to 01:00 (2 cuts: at 00:20, 00:50)", [20.0, 50.0]),
     ("How many scenes were there in the last 20 seconds?", END, 2, "2 shots between 00:40 and 01:00 (1 cut", [50.0]),
     ("How many people appeared?", END, 3, "3 people seen up to 01:00", None),
+    # When nobody was there, and how long one described person stayed.
+    ("When was the room empty?", END, 0.0, "Empty from 00:00 to 00:02.", [0.0]),
+    ("When was the room empty?", 1.0, None, "never empty up to 00:01", None),  # shorter than a moment so far
+    ("How long did the person in red stay?", END, 12.5, "someone in red was in view from 00:12 to 00:24", [12.0]),
+    ("How long was the person in green here?", 40.0, 10.0, "from 00:30 to 00:40", [30.0]),
     ("when did someone in red first appear?", END, 12.0, "At 00:12", [12.0]),
     ("When did someone first enter?", END, 2.0, "At 00:02", [2.0, 12.0, 30.0]),
     ("When did the last person enter?", END, 30.0, "At 00:30", None),

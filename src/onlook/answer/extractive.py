@@ -43,7 +43,7 @@ from onlook.query.parse import (
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
 from onlook.query.understand import described, modifier_words, people_described, understand
-from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, format_ts
+from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, TimelineRow, format_ts
 from onlook.vocabulary import OBJECT_LABELS, STATE_NEEDS, BodyState, Label, find_objects, plural
 
 # Answerer (the seam, onlook.answer.base) and split_option (onlook.answer.prompts) are re-exported
@@ -669,6 +669,8 @@ class ExtractiveAnswerer(BaseAnswerer):
 
     def _when(self, question: str, view: MemoryView, at: float, it: Intent, *, where: bool = False) -> Answer:
         """When the subject did what it asks (the nth, or last); with ``where``, through which edge instead."""
+        if it.absent and it.subject in ("person", None) and it.action is None and not it.colors and not where:
+            return self._empty_spans(question, view, at, it)
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since, until = 0.0, at
@@ -911,6 +913,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         rows = view.frames(since, until, limit=_PEAK_ROWS)
         if len(rows) < 2:
             return self._abstain(question, at, "I have not seen enough yet.")
+        if it.colors and not it.absent:
+            return self._dwell(question, rows, at, it)
         total = 0.0
         for a, b in zip(rows, rows[1:]):
             held = (int(a["people"]) == 0) if it.absent else int(a["people"]) > 0
@@ -919,6 +923,69 @@ class ExtractiveAnswerer(BaseAnswerer):
         what = "nobody was in view" if it.absent else "someone was in view"
         return Answer(question, f"{format_ts(total)} in all{_where(it.scope.kind, since, until)} ({what}).", at,
                       0.5, value=round(total, 1))
+
+    def _dwell(self, question: str, rows: list[TimelineRow], at: float, it: Intent) -> Answer:
+        """How long the person described by colours stayed: from first to last seen, per track.
+
+        The tracks seen most often in those colours come first; the answer leads with the best match and names
+        the others (two people in red are two stays, not one).
+        """
+        span: dict[int, list[float]] = {}
+        matched: dict[int, int] = {}
+        for row in rows:
+            for o in row.get("obs") or []:
+                if o.kind != ObservationKind.PERSON or o.track_id is None:
+                    continue
+                sp = span.setdefault(o.track_id, [o.t, o.t])
+                sp[1] = o.t
+                if set(it.colors) & set(o.attrs.get("colors", [])):
+                    matched[o.track_id] = matched.get(o.track_id, 0) + 1
+        who = f"someone in {'/'.join(it.colors)}"
+        if not matched:
+            return Answer(question, f"I saw nobody in {'/'.join(it.colors)}{_where(it.scope.kind, rows[0]['t'], at)}.",
+                          at, 0.4, value=None)
+        ranked = sorted(matched, key=lambda k: (-matched[k], span[k][0]))
+        stays = [(span[k][0], span[k][1]) for k in ranked[:3]]
+        a, b = stays[0]
+        more = ("; others in those colours: " + ", ".join(f"{format_ts(y - x)} ({format_ts(x)}-{format_ts(y)})"
+                                                          for x, y in stays[1:]) if len(stays) > 1 else "")
+        return Answer(question, f"{format_ts(b - a)}: {who} was in view from {format_ts(a)} to {format_ts(b)}{more}.",
+                      at, 0.5, value=round(b - a, 1), span=(round(a, 2), round(b, 2)),
+                      evidence=tuple(Evidence(x, f"{who} in view", None, y) for x, y in stays))
+
+    def _empty_spans(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """When nobody was in view ("when was the room empty?"): the first (or last) empty span of the range."""
+        since, until = it.scope.bounds(at)
+        if it.scope.kind == "now":
+            since, until = 0.0, at
+        rows = view.frames(since, until, limit=_PEAK_ROWS)
+        if not rows:
+            return self._abstain(question, at, "I have not seen anything yet.")
+        spans: list[tuple[float, float]] = []
+        start: float | None = None
+        for row in rows:
+            empty = int(row["people"]) == 0
+            if empty and start is None:
+                start = float(row["t"])
+            elif not empty and start is not None:
+                spans.append((start, float(row["t"])))
+                start = None
+        if start is not None:
+            spans.append((start, float(rows[-1]["t"])))
+        # A frame or two with nobody counted is the tracker losing someone (or not yet sure at the start), not
+        # an empty room.
+        spans = [(a, b) for a, b in spans if b - a >= _EMPTY_MIN_S]
+        where = _where(it.scope.kind, since, until)
+        if not spans:
+            return Answer(question, f"The view was never empty{where}.",
+                          at, 0.5, value=None)
+        k = (it.nth or 1) - 1
+        a, b = spans[-1] if it.order == "last" else spans[k] if k < len(spans) else spans[0]
+        more = (f" ({len(spans)} times in all: " + ", ".join(f"{format_ts(x)}-{format_ts(y)}" for x, y in spans[:6])
+                + (", ..." if len(spans) > 6 else "") + ")") if len(spans) > 1 else ""
+        return Answer(question, f"Empty from {format_ts(a)} to {format_ts(b)}{more}.", at, 0.6, value=round(a, 2),
+                      span=(round(a, 2), round(b, 2)),
+                      evidence=tuple(Evidence(x, "nobody in view", None, y) for x, y in spans[:6]))
 
     def _describe(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
         since, until = it.scope.bounds(at)
@@ -944,6 +1011,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                       evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))
 
 
+_EMPTY_MIN_S = 1.5  # shortest stretch with nobody counted that answers "when was it empty?"
 _PEAK_ROWS = 200_000  # timeline rows a peak or duration reads at most (about a day at 2 rows a second)
 
 
