@@ -347,3 +347,26 @@ def test_shot_zero_is_the_current_shot(world: World) -> None:
               time=TimeRange(TimeKind.SHOT, shot=0))
     ans = ExtractiveAnswerer().answer_query("how many came in during shot 0?", q, world.view, END)
     assert ans.value == 0 and "between 00:50 and 01:00" in ans.text, ans.text  # not the previous shot (1 entry)
+
+
+@pytest.mark.parametrize(("question", "value", "fragment"), [
+    ("Is anyone standing still?", True, "Yes: 1 person standing still visible at 00:05"),
+    ("How many people are walking right now?", 1, "1 person moving visible at 00:05"),
+    ("How many people are moving on the left?", 0, "0 people moving on the left"),
+    ("How many people are there?", 2, "2 people visible"),
+])
+def test_people_moving_or_standing_still_now(tmp_path: Path, question: str, value: object, fragment: str) -> None:
+    # Track 1 stands on the left; track 2 walks on the right (the people tracker's "static" and "moving").
+    store = Store(tmp_path / "store")
+    memory = Memory(store, "cam")
+    img = np.full((48, 64, 3), 80, np.uint8)
+    for i in range(11):
+        t = i * 0.5
+        obs = [Observation(t, "person", "person", 0.9, (0.05, 0.2, 0.25, 0.9), 1, {"state": "static"}),
+               Observation(t, "person", "person", 0.9, (0.7 - 0.02 * i, 0.2, 0.9 - 0.02 * i, 0.9), 2,
+                           {"state": "moving"})]
+        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 2))
+    ans = ExtractiveAnswerer().answer(question, MemoryView(store, live=memory, stream_id="cam"), at=5.0)
+    store.close()
+    assert not ans.abstained and ans.value == value, ans.text
+    assert fragment in ans.text, ans.text

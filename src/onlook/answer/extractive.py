@@ -624,13 +624,14 @@ class ExtractiveAnswerer(BaseAnswerer):
                 row = view.state_at(min(t, at))
                 if row is None:
                     return self._abstain(question, at, "I have not seen anything yet.")
-                if it.colors or it.cells:
+                if it.colors or it.cells or it.moving is not None:
                     ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON
                            and (not it.colors or set(it.colors) & set(o.attrs.get("colors", [])))
-                           and (not it.cells or _cell(o) in it.cells)]
+                           and (not it.cells or _cell(o) in it.cells)
+                           and (it.moving is None or _person_moving_fits(o, it.moving))]
                     n = len(ppl)
                     text = (f"{_people(n)}{' in ' + '/'.join(it.colors) if it.colors else ''}"
-                            f"{_place(it)} visible at {format_ts(row['t'])}.")
+                            f"{_motion(it)}{_place(it)} visible at {format_ts(row['t'])}.")
                 else:
                     n = int(row["people"])
                     # A close-up defeats the people tracker but not the face detector: count faces
@@ -816,15 +817,17 @@ class ExtractiveAnswerer(BaseAnswerer):
                 ppl = [o for o in ppl if set(it.colors) & set(o.attrs.get("colors", []))]
             if it.cells:
                 ppl = [o for o in ppl if _cell(o) in it.cells]
+            if it.moving is not None:
+                ppl = [o for o in ppl if _person_moving_fits(o, it.moving)]
             n = len(ppl) if (it.colors or it.cells or it.subject == "person") else int(row["people"])
-            if not (it.colors or it.cells):
+            if not (it.colors or it.cells or it.moving is not None):
                 n = max(n, int(row["people"]))
             if it.compare is not None:
                 yes = _compare(n, it.compare)
             else:
                 yes = (n == 0) if it.absent else n > 0
             return Answer(question, ("Yes: " if yes else "No: ") + f"{_people(n)}"
-                          f"{' in ' + '/'.join(it.colors) if it.colors else ''}{_place(it)} visible at "
+                          f"{' in ' + '/'.join(it.colors) if it.colors else ''}{_motion(it)}{_place(it)} visible at "
                           f"{format_ts(row['t'])}.", at, 0.6, value=yes,
                           evidence=(Evidence(row["t"], f"{_people(n)} tracked", None),))
         if it.subject in ("person", None) and it.action is None and not it.colors and not it.absent:
@@ -1021,6 +1024,19 @@ _REGION_WORDS = {frozenset({"upper left", "middle left", "lower left"}): "on the
                  frozenset({"upper right", "middle right", "lower right"}): "on the right",
                  frozenset({"upper left", "upper centre", "upper right"}): "at the top",
                  frozenset({"lower left", "lower centre", "lower right"}): "at the bottom"}
+
+
+def _person_moving_fits(o: Observation, moving: bool) -> bool:
+    """Whether a tracked person walks (``moving``) or stands still, as the people tracker says now."""
+    state = o.attrs.get("state")
+    return state == "moving" if moving else state == "static"
+
+
+def _motion(it: Intent) -> str:
+    """The moving / standing-still filter an answer about people applied, in words."""
+    if it.moving is None or it.subject != "person":
+        return ""
+    return " moving" if it.moving else " standing still"
 
 
 def _place(it: Intent) -> str:

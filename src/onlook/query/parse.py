@@ -421,12 +421,15 @@ def intent_from_query(query: Query, scope: TimeScope | None = None) -> Intent:
     unknown = query.unknown
     if s.size is not None:
         unknown += (s.size.value,)
-    if s.moving is not None and subject != "object":
+    # People: the tracker says who moves and who stands still in the current picture only.
+    person_now = subject == "person" and query.time.kind.value in ("now", "point")
+    if s.moving is not None and subject != "object" and not person_now:
         unknown += ("moving" if s.moving else "still",)
     return Intent(kind=_ASK_KIND[query.ask.value], subject=subject, action=action, colors=tuple(sorted(s.colours)),
                   region=region, words=s.words, scope=scope or _scope(query.time), order=order,
                   unknown=unknown, edge=query.edge.value if query.edge else None,
-                  moving=_object_moving(s.moving, event) if subject == "object" else None,
+                  moving=(_object_moving(s.moving, event) if subject == "object"
+                          else _person_moving(s.moving, event, query.ask.value) if person_now else None),
                   labels=tuple(sorted(m.value for m in s.labels)) if subject == "object" else (),
                   states=tuple(sorted((st.value, on) for st, on in s.states)), cells=cells, nth=nth,
                   absent=event == "absent",
@@ -440,6 +443,14 @@ def _object_moving(moving: bool | None, event: str) -> bool | None:
     if moving is not None:
         return moving
     return {"move": True, "stay": False}.get(event)
+
+
+def _person_moving(moving: bool | None, event: str, ask: str) -> bool | None:
+    """Of people in the current picture: "how many are walking?" counts those moving, "is anyone standing
+    still?" those still; "did anyone move?" stays an event (motion), not a filter."""
+    if moving is not None:
+        return moving
+    return True if event == "move" and ask in ("count", "exists") else None
 
 
 def _scope(t: TimeRange) -> TimeScope:

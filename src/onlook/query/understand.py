@@ -888,7 +888,8 @@ def _time(r: _Reader) -> TimeRange:
                 r"\bat the (?:very )?(?:start|beginning) of\b|\bstart of the (?:video|clip|stream|recording)\b"):
         return TimeRange(TimeKind.START)
     if r.search(r"\b(?:right now|now|currently|at the moment|at this moment|at present|presently|at this point|"
-                r"this (?:very )?(?:second|instant|minute)|as we speak|still|anymore|any more|live)\b"):
+                r"this (?:very )?(?:second|instant|minute)|as we speak|(?<!stand )(?<!stood )(?<!standing )(?<!stands )"
+                r"still|anymore|any more|live)\b"):
         return TimeRange(TimeKind.NOW)
     return TimeRange()
 
@@ -1441,8 +1442,8 @@ def _worn_label(r: _Reader) -> frozenset[Label] | None:
 def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | None]:
     size = moving = None
     for t in r.tokens:
-        if t.used:
-            continue
+        if t.used and not (t.text == "still" and t.i > 0 and r.tokens[t.i - 1].lemma == "stand"):
+            continue  # ("still" may have been read as "now" first: "standing still" is not moving)
         if t.text in ("big", "large", "huge", "giant", "massive", "bigger", "larger"):
             size = Size.LARGE
             t.used = True
@@ -1450,8 +1451,11 @@ def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | No
             size = Size.SMALL
             t.used = True
         elif t.text in ("parked", "stationary", "motionless", "still", "stopped", "idle", "unmoving"):
-            if t.text == "still" and not (head and t.i == head.i - 1):
+            stood = t.i > 0 and r.tokens[t.i - 1].lemma == "stand" and t.text in ("still", "motionless")
+            if t.text == "still" and not (head and t.i == head.i - 1) and not stood:
                 continue
+            if stood:  # "standing still": the verb is part of it
+                r.tokens[t.i - 1].used = True
             if t.text in ("parked", "stopped") and not (
                     t.dep == "amod" or (any(x.lemma == "be" for x in r.tokens) and t.dep != "relcl"
                                         and not any(x.lemma == "have" and x.dep == "aux" for x in r.tokens))):
