@@ -91,6 +91,7 @@ OBJECT_ALERTS = [
     ("more than 3 cars", "count_above", ("car",), (), None, 4),
     ("two or more bikes", "count_above", ("bicycle",), (), None, 2),
     ("fewer than 2 parked cars", "count_below", ("car",), (), None, 2),
+    ("tell me when there are three cars", "count_above", ("car",), (), None, 3),  # a bare number: that many
 ]
 
 
@@ -118,6 +119,24 @@ def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
     assert [a.query for a in fired] == ["more than 1 car"]
     gone = Observation(3.0, ObservationKind.DISAPPEAR, "dog", 0.8, (0.1, 0.1, 0.3, 0.3), track_id=7)
     assert [a.query for a in book.check(Analysis(frame, [gone], people=0))] == ["the dog leaves"]
+
+
+def test_a_passing_object_fires_once_it_is_seen_moving_not_while_parked() -> None:
+    rule = compile_alert("tell me when a bicycle passes by")
+    assert (rule.kind, rule.labels, rule.moving) == (RuleKind.APPEAR, ("bicycle",), True)
+    assert compile_alert("a moving car appears").moving is True
+    book = AlertBook("cam", release_s=0.0)
+    book.add("tell me when a bicycle passes by")
+
+    def bike(t: float, track: int, still: bool) -> Observation:
+        return Observation(t, ObservationKind.OBJECT, "bicycle", 0.8, (0.1 + t / 20, 0.4, 0.3 + t / 20, 0.7),
+                           track_id=track, attrs={"stationary": still})
+
+    fired = run(book, [(0.0, [bike(0.0, 1, True)]), (0.5, [bike(0.5, 1, True)]),  # a parked bike: nothing
+                       (1.0, [bike(1.0, 1, True), bike(1.0, 2, True)]),  # a second one, not moving yet
+                       (1.5, [bike(1.5, 1, True), bike(1.5, 2, False)]),  # ... now it rides: one alert
+                       (2.0, [bike(2.0, 1, True), bike(2.0, 2, False)])])
+    assert [(a.t, a.evidence[0].track_id) for a in fired] == [(1.5, 2)]
 
 
 STATE_ALERTS = [
@@ -544,7 +563,6 @@ def test_a_person_stops_and_a_parked_count() -> None:
 @pytest.mark.parametrize(("query", "named"), [
     ("a big truck arrives", "size"),  # no rule measures size: refused by name, not fired on every truck
     ("the parked car leaves", "moving or parked"),  # a leaving car is not known to have been parked
-    ("a moving car appears", "moving or parked"),
 ])
 def test_filters_no_rule_applies_are_refused_by_name(query: str, named: str) -> None:
     with pytest.raises(UnsupportedQuery, match=named):

@@ -136,7 +136,8 @@ class Rule:
         cells: Motion-grid cells (``"lower left"``...) a person, object or motion must be in; empty: anywhere.
             A named region ("on the left") covers several (:data:`onlook.query.model.REGION_CELLS`).
         edge: Of an entry or exit rule: the picture edge crossed (``"left"``...).
-        moving: Of an object count: count only moving (``True``) or stationary, parked (``False``) ones.
+        moving: Of an object count: count only moving (``True``) or stationary, parked (``False``) ones; of an
+            appear rule, ``True``: fire on each track of the kind once it is seen moving ("a bicycle passes by").
     """
 
     query: str
@@ -216,6 +217,13 @@ def rule_from_query(query: str, q: Query) -> Rule:
     if s.size is not None:
         raise _refuse(query, f"the size of things ({s.size.value})")
     counts_objects = (q.compare is not None or q.event is Event.ABSENT) and bool(objects) and not people
+    # "A bicycle passes by", "a moving car appears": an object of the kind seen moving (the tracker says which
+    # tracks travelled), once per track.
+    moving_object = (bool(objects) and not people and not counts_objects
+                     and (q.event is Event.MOVE or (s.moving is True and q.event in (Event.APPEAR, Event.PRESENT,
+                                                                                      Event.ENTER))))
+    if moving_object:
+        return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects, moving=True)
     if s.moving is not None and not counts_objects and q.event is not Event.STOP:
         raise _refuse(query, "whether it is moving or parked (an alert can count parked or moving objects, "
                              "or fire when one stops)")
@@ -483,6 +491,12 @@ class AlertBook:
         if r.kind == RuleKind.RELEASE:
             return _released(st, obs, t) or None
         object_move = _OBJECT_MOVES.get(r.kind)
+        if object_move is not None and r.moving:  # the first sighting of each track that travelled
+            hits = [o for o in obs if o.kind == ObservationKind.OBJECT and o.label in r.labels
+                    and o.attrs.get("stationary") is False and _person_matches(o, r)
+                    and o.track_id not in st.fired_tracks]
+            st.fired_tracks.update(o.track_id for o in hits if o.track_id is not None)
+            return hits or None
         if object_move is not None:
             hits = [o for o in obs if o.kind == object_move and o.label in r.labels and _person_matches(o, r)
                     and o.track_id not in st.fired_tracks]

@@ -185,6 +185,11 @@ _STATE_VERB_WORDS = {"sit", "stand", "lie", "fall", "raise", "lift", "open", "cl
                      "lay", "get", "up"}
 
 
+# Actions people ask about that no detector reads (when not part of a state phrase such as "waves his arm up").
+_UNSEEN_ACTIONS = {"wave", "waving", "clap", "clapping", "dance", "dancing", "jump", "jumping", "fight", "fighting",
+                   "smoke", "smoking"}
+
+
 def label_words() -> dict[str, frozenset[Label]]:
     """Every lemma or phrase the parser maps to perception labels (object classes, people, hands...)."""
     return _label_words()
@@ -703,7 +708,7 @@ def _understand(text: str, alert: bool) -> Query:
         for mm in re.finditer(rf"\b{re.escape(w)}\b", q):
             r.use(mm.start(), mm.end())
     time = _time(r)
-    compare = _compare(r)
+    compare = _compare(r, alert=is_alert)
     ordinal = _ordinal(r)
     region, edge = _region_edge(r)
     r.tokens = tokenize(q)
@@ -954,7 +959,7 @@ def _anchor(r: _Reader) -> TimeRange | None:
 # ---- comparisons, ordinals -------------------------------------------------------------------------
 
 
-def _compare(r: _Reader) -> Comparison | None:
+def _compare(r: _Reader, *, alert: bool = False) -> Comparison | None:
     n = rf"{_NUM}"
     pats = [
         (rf"\b{n}\s*\+", Cmp.GE, 1),
@@ -979,6 +984,14 @@ def _compare(r: _Reader) -> Comparison | None:
     if m and not re.search(r"\b(how many|how much)\b", r.q):
         r.use(m.start(1), m.end(1))
         return Comparison(Cmp.EQ, int(_num(m.group(1))))
+    if alert and not re.search(r"\b(enter|enters|entered|come|comes|came|leave|leaves|left|exit|exits|arrive|"
+                               r"arrives|walk|walks|appear|appears|go|goes)\b", r.q):
+        # "When two people are in view": a standing rule on a number of things fires once there are that many
+        # (not "when two people enter": entries are counted one by one).
+        for m in re.finditer(r"\b(\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)\s+([a-z]+)\b", r.q):
+            if _label_words().get(m.group(2)) is not None and r.free(m, 1):
+                r.use(m.start(1), m.end(1))
+                return Comparison(Cmp.GE, int(_num(m.group(1))))
     return None
 
 
@@ -1855,6 +1868,9 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
         lem = t.lemma
         if lem in _HARMLESS or t.text in _HARMLESS or lem in label_table or t.text in label_table:
             continue
+        if lem in _UNSEEN_ACTIONS or t.text in _UNSEEN_ACTIONS:
+            out.append(lem) if lem not in out else None
+            continue  # an action no detector reads: waving is a hand moving to and fro, not a raised hand
         if lem in _STATE_VERB_WORDS or (lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS) and t.pos != "NOUN":
             continue  # movement verbs are events ("heads in"); the nouns ("on their head") are not
         if t.text in COLOR_NAMES or t.text in _COLOUR_SYN or lem in _CLOTHING and False:
