@@ -121,6 +121,12 @@ def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
     assert [a.query for a in book.check(Analysis(frame, [gone], people=0))] == ["the dog leaves"]
 
 
+def test_a_thing_left_behind_is_refused_by_name_not_read_as_leaving() -> None:
+    with pytest.raises(UnsupportedQuery, match="left behind"):
+        compile_alert("alert me if a bag is left behind")
+    assert compile_alert("the bag leaves").kind is RuleKind.DISAPPEAR
+
+
 def test_a_passing_object_fires_once_it_is_seen_moving_not_while_parked() -> None:
     rule = compile_alert("tell me when a bicycle passes by")
     assert (rule.kind, rule.labels, rule.moving) == (RuleKind.APPEAR, ("bicycle",), True)

@@ -806,6 +806,10 @@ def _understand(text: str, alert: bool) -> Query:
                     "written", "printed", "displayed", "painted", "spelled", "spelt"):
                 t.used = True
     unknown = _unknown(r, ask, colours)
+    if event is Event.LEAVE and re.search(_LEFT_BEHIND, r.q):
+        # "a bag is left behind", "was the suitcase left unattended?": abandoned where it is, not gone from view;
+        # whether its owner went away is nothing a detector reads.
+        event, unknown = Event.PRESENT, unknown + ("left behind",)
     return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
                                           moving=moving, states=states, words=words, held=held),
                  event=event, negated=negated, compare=compare, ordinal=ordinal,
@@ -1497,6 +1501,10 @@ def _heads_time(toks: list[Token], j: int) -> bool:
         return False
     return any(k.head == j and k.dep == "pobj" and (k.lemma in _TIME_NOUNS or k.text in _TIME_NOUNS) for k in toks)
 
+
+_LEFT_BEHIND = (r"\b(?:is|are|was|were|gets?|got|been|being|be)\s+(?:\w+\s+)?left\s+(?:behind|unattended|alone|"
+                r"lying around)\b|\bleft\s+(?:behind|unattended)\b")
+"""A thing left behind (abandoned), which is not the thing leaving."""
 
 _SHOTS_COUNTED = r"\bhow many (shots|scenes)\b(?! (change|changes|cut|cuts|switch))"
 """Counting shots, not the cuts between them."""
