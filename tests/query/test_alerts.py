@@ -121,6 +121,19 @@ def test_object_alerts_fire_once_per_object_and_count_objects() -> None:
     assert [a.query for a in book.check(Analysis(frame, [gone], people=0))] == ["the dog leaves"]
 
 
+def test_someone_standing_still_fires_on_the_trackers_static_people() -> None:
+    book = AlertBook("cam", release_s=1.0)
+    book.add("notify me when someone is standing still")
+
+    def walker(t: float, state: str) -> Observation:
+        return Observation(t, ObservationKind.PERSON, "person", 0.9, (0.1, 0.2, 0.3, 0.9), 1, {"state": state})
+
+    fired = run(book, [analysis(0.0, [walker(0.0, "moving")], 1), analysis(0.5, [walker(0.5, "moving")], 1),
+                       analysis(1.0, [walker(1.0, "static")], 1), analysis(1.5, [walker(1.5, "static")], 1),
+                       analysis(2.0, [walker(2.0, "moving")], 1)])
+    assert [a.t for a in fired] == [1.0]
+
+
 def test_a_thing_left_behind_is_refused_by_name_not_read_as_leaving() -> None:
     with pytest.raises(UnsupportedQuery, match="left behind"):
         compile_alert("alert me if a bag is left behind")

@@ -136,7 +136,8 @@ class Rule:
         cells: Motion-grid cells (``"lower left"``...) a person, object or motion must be in; empty: anywhere.
             A named region ("on the left") covers several (:data:`onlook.query.model.REGION_CELLS`).
         edge: Of an entry or exit rule: the picture edge crossed (``"left"``...).
-        moving: Of an object count: count only moving (``True``) or stationary, parked (``False``) ones; of an
+        moving: Of a count: count only moving (``True``) or stationary, parked (``False``) objects, or people
+            walking or standing still (the people tracker's ``moving`` and ``static``); of an
             appear rule, ``True``: fire on each track of the kind once it is seen moving ("a bicycle passes by").
     """
 
@@ -224,6 +225,13 @@ def rule_from_query(query: str, q: Query) -> Rule:
                                                                                       Event.ENTER))))
     if moving_object:
         return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects, moving=True)
+    if people and not objects and s.moving is not None and q.event in (Event.PRESENT, Event.ABSENT):
+        # "someone is standing still", "3+ people walking": the people tracker says who stands still and who moves.
+        cmp = q.compare or Comparison(Cmp.LT if q.event is Event.ABSENT else Cmp.GE, 1)
+        kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
+                   Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
+                   Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
+        return Rule(query, kind, count=n, colors=colors, region=region, cells=cells, moving=s.moving)
     if s.moving is not None and not counts_objects and q.event is not Event.STOP:
         raise _refuse(query, "whether it is moving or parked (an alert can count parked or moving objects, "
                              "or fire when one stops)")
@@ -546,8 +554,9 @@ class AlertBook:
                           and (r.moving is None or bool(o.attrs.get("stationary")) != r.moving)]
                 n = len(things)
             else:
-                things = [o for o in obs if o.kind == ObservationKind.PERSON and _person_matches(o, r)]
-                n = len(things) if (r.colors or r.cells) else a.people
+                things = [o for o in obs if o.kind == ObservationKind.PERSON and _person_matches(o, r)
+                          and (r.moving is None or o.attrs.get("state") == ("moving" if r.moving else "static"))]
+                n = len(things) if (r.colors or r.cells or r.moving is not None) else a.people
             holds = (n >= r.count if r.kind == RuleKind.COUNT_ABOVE else n < r.count if r.kind == RuleKind.COUNT_BELOW
                      else n == r.count)
             if not holds:
