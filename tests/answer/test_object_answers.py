@@ -84,6 +84,7 @@ CASES = [
     ("Did a dog come in from the left?", END, False, "No dogs appeared through the left edge"),
     ("Was there a dog on the right?", 30.0, True, "Yes"),
     ("Was there a dog on the left?", 30.0, False, "No dogs seen on the left"),
+    ("What colour is the dog?", 30.0, "brown", "brown (none in view at 00:30; a dog seen from 00:10)"),
     # Listing: everything in view now, or seen over a range.
     ("What's in the picture now?", 15.0, ["car", "dog"], "At 00:15: 1 car and 1 dog."),
     ("What is there right now?", 31.0, ["bicycle", "car", "car"], "2 cars and 1 bicycle"),

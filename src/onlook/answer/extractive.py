@@ -513,7 +513,16 @@ class ExtractiveAnswerer(BaseAnswerer):
             if it.kind == "color":
                 objs = [o for o in objs if o.attrs.get("colors")]
                 if not objs:
-                    return self._abstain(question, at, f"I see no {name} whose colour I could measure now.")
+                    # None in view now: the last one seen, said as such ("the last bicycle seen, at 00:07, ...").
+                    seen = [o for o in self._objects_in(view, 0.0, at, labels, it.colors, it.moving, it.cells)
+                            if o.attrs.get("colors")]
+                    if not seen:
+                        return self._abstain(question, at, f"I see no {name} whose colour I could measure now.")
+                    o = seen[-1]
+                    cols = o.attrs["colors"]
+                    return Answer(question, f"{' and '.join(cols[:2])} (none in view at {when}; a {o.label} seen "
+                                  f"from {format_ts(o.t)}).", at, 0.4, value=cols[0],
+                                  evidence=(Evidence(o.t, o.label, None),))
                 o = max(objs, key=lambda b: (b.box[2] - b.box[0]) * (b.box[3] - b.box[1]) if b.box else 0)
                 cols = o.attrs["colors"]
                 return Answer(question, f"{' and '.join(cols[:2])} ({o.label} seen at {when}).", at, 0.4,
@@ -596,9 +605,13 @@ class ExtractiveAnswerer(BaseAnswerer):
                           evidence=tuple(Evidence(o.t, "scene change", k) for o, k in cuts[:8]))
         if it.subject == "face":
             row = view.state_at(at)
-            faces = [o for o in (row["obs"] if row else []) if o.kind == ObservationKind.FACE]
-            return Answer(question, f"{len(faces)} face{'s' if len(faces) != 1 else ''} detected at "
-                          f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=len(faces))
+            obs = row["obs"] if row else []
+            # Faces are detected every few seconds and followed by the face mesh in between: a followed face
+            # (its state read on this frame) is in view too.
+            n = max(sum(1 for o in obs if o.kind == ObservationKind.FACE),
+                    len({o.attrs.get("face") for o in obs if o.kind == ObservationKind.FACE_STATE}))
+            return Answer(question, f"{n} face{'s' if n != 1 else ''} in view at "
+                          f"{format_ts(row['t'] if row else at)}.", at, 0.5, value=n)
         if it.subject in (None, "person", "color") or it.subject == "person":
             if it.action in ("enter", "exit"):
                 if it.colors or it.edge:
