@@ -370,3 +370,16 @@ def test_people_moving_or_standing_still_now(tmp_path: Path, question: str, valu
     store.close()
     assert not ans.abstained and ans.value == value, ans.text
     assert fragment in ans.text, ans.text
+
+
+def test_a_person_lost_inside_the_picture_is_not_said_to_have_left_through_an_edge(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    memory = Memory(store, "cam")
+    img = np.full((48, 64, 3), 80, np.uint8)
+    for i in range(5):
+        t = i * 0.5
+        obs = [Observation(t, "exit", "person", 0.9, (0.4, 0.2, 0.6, 0.9), 1, {"edge": "inside"})] if i == 2 else []
+        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 0))
+    ans = ExtractiveAnswerer().answer("When did someone leave?", MemoryView(store, live=memory), at=2.0)
+    store.close()
+    assert ans.value == 1.0 and "lost from view inside the picture" in ans.text, ans.text

@@ -759,6 +759,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         desc = what if what else str(o.kind)
         if o.kind in _MOVES and o.attrs.get("edge") and o.attrs["edge"] != "inside":
             desc += f" through the {o.attrs['edge']} edge"
+        elif o.kind == ObservationKind.EXIT and o.attrs.get("edge") == "inside":
+            desc += " (lost from view inside the picture, not through an edge)"
         if o.kind in _MOVES and o.attrs.get("colors"):
             desc += f" (wearing {'/'.join(o.attrs['colors'][:2])})"
         # A cut is an instant (found frame by frame); an entry or exit spans the half second around it.
