@@ -286,3 +286,13 @@ def test_the_perceiver_may_ask_for_glanced_frames_whole() -> None:
         sizes.append(s.thumb())
     assert sizes == [None, (48, 27), (48, 27), None, None, None]
     assert asked == [0.1, 0.2, 0.3, 0.4]  # asked about glances only
+
+
+def test_the_glance_rate_is_known_before_the_perceiver_is_built() -> None:
+    from onlook.config import Settings
+    from onlook.perception.pipeline import glance_fps_for
+
+    assert glance_fps_for(Settings()) == Settings().perception.shot_fps  # the shot model glances
+    assert glance_fps_for(Settings(shots="off")) == 8.0  # only faces are read between analysed frames
+    assert glance_fps_for(Settings(shots="off", face_state_fps=0.0)) is None
+    assert glance_fps_for(Settings(shots="off", detect_faces=False)) is None

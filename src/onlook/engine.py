@@ -34,7 +34,7 @@ from onlook.client import Message
 from onlook.config import Settings
 from onlook.errors import OnlookError, StoreError, StoreFull
 from onlook.memory import Memory, Store
-from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for
+from onlook.perception.pipeline import Perceiver, build_perceiver, capabilities_for, glance_fps_for
 from onlook.perception.shots import THUMB_SIZE
 from onlook.query.alerts import AlertBook, Rule, RuleKind
 from onlook.query.model_parser import build_parser
@@ -50,7 +50,6 @@ from onlook.types import (
     MessageType,
     ObservationKind,
     SearchHit,
-    ShotMethod,
     SpeechSegment,
     Word,
 )
@@ -338,11 +337,7 @@ class StreamEngine:
             if hasattr(p, "glance_fps"):
                 return p.glance_fps
             return self.settings.perception.shot_fps if getattr(p, "glances", False) else None
-        pc = self.settings.perception
-        if pc.shots == ShotMethod.MODEL:
-            return pc.shot_fps
-        # No shot model: glance only to read followed faces' state between analysed frames.
-        return pc.face_state_fps if pc.face_state and pc.detect_faces and pc.face_state_fps > 0 else None
+        return glance_fps_for(self.settings)  # not built yet (the source opens first)
 
     def _glance_size(self) -> tuple[int, int] | None:
         """The size glanced frames may be decoded at (the shot model's thumbnails), or None for whole ones."""

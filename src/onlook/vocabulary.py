@@ -331,7 +331,7 @@ STATE_WORDS = frozenset({"agape", "arm", "arms", "asleep", "blink", "blinked", "
 """Words a state phrase is made of (so the query layer does not take them for things it cannot see)."""
 
 
-_NOT_MOVING_RE = re.compile(r"\b(stand(s|ing)?|stood) (still|around|motionless)\b")
+_NOT_MOVING_RE = re.compile(r"\b(stand(s|ing)?|stood) (still|motionless)\b")
 
 
 def find_states(text: str) -> list[tuple[BodyState, bool]]:
@@ -348,7 +348,7 @@ def find_states(text: str) -> list[tuple[BodyState, bool]]:
         >>> find_states("is he looking at the camera?")
         [(<BodyState.FACING_CAMERA: 'facing_camera'>, True)]
     """
-    # "Standing still", "stood still", "standing around" say someone is not moving, not how they hold their body.
+    # "Standing still", "stood still" say someone is not moving, not how they hold their body.
     q = _NOT_MOVING_RE.sub(lambda m: " " * len(m.group(0)), text.lower())
     found: list[tuple[int, BodyState, bool]] = []
     for s in BodyState:

@@ -77,3 +77,28 @@ def make_view(tmp_path: Path) -> Callable[..., MemoryView]:
     yield make
     for s in opened:
         s.close()
+
+
+@pytest.fixture
+def remember(tmp_path: Path) -> Callable[..., MemoryView]:
+    """Factory: ``remember(frames)`` -> a live MemoryView of analyses at 0, 0.5, 1.0 s...
+
+    ``frames`` holds, per analysed frame, a function of its time giving ``(observations, people)``: a scenario
+    written as what each frame saw, for the tests that need a few frames of their own.
+    """
+    opened: list[Store] = []
+
+    def make(frames: list[Callable[[float], tuple[list[Observation], int]]], step: float = 0.5) -> MemoryView:
+        store = Store(tmp_path / f"store{len(opened)}")
+        opened.append(store)
+        mem = Memory(store, "cam")
+        img = np.full((48, 64, 3), 80, np.uint8)
+        for i, seen in enumerate(frames):
+            t = round(i * step, 3)
+            obs, people = seen(t)
+            mem.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, people))
+        return MemoryView(store, live=mem, stream_id="cam")
+
+    yield make
+    for s in opened:
+        s.close()

@@ -355,31 +355,24 @@ def test_shot_zero_is_the_current_shot(world: World) -> None:
     ("How many people are moving on the left?", 0, "0 people moving on the left"),
     ("How many people are there?", 2, "2 people visible"),
 ])
-def test_people_moving_or_standing_still_now(tmp_path: Path, question: str, value: object, fragment: str) -> None:
+def test_people_moving_or_standing_still_now(remember, question: str, value: object, fragment: str) -> None:
     # Track 1 stands on the left; track 2 walks on the right (the people tracker's "static" and "moving").
-    store = Store(tmp_path / "store")
-    memory = Memory(store, "cam")
-    img = np.full((48, 64, 3), 80, np.uint8)
-    for i in range(11):
-        t = i * 0.5
-        obs = [Observation(t, "person", "person", 0.9, (0.05, 0.2, 0.25, 0.9), 1, {"state": "static"}),
-               Observation(t, "person", "person", 0.9, (0.7 - 0.02 * i, 0.2, 0.9 - 0.02 * i, 0.9), 2,
-                           {"state": "moving"})]
-        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 2))
-    ans = ExtractiveAnswerer().answer(question, MemoryView(store, live=memory, stream_id="cam"), at=5.0)
-    store.close()
+    def seen(t: float) -> tuple[list[Observation], int]:
+        x = 0.7 - 0.04 * t
+        return [Observation(t, "person", "person", 0.9, (0.05, 0.2, 0.25, 0.9), 1, {"state": "static"}),
+                Observation(t, "person", "person", 0.9, (x, 0.2, x + 0.2, 0.9), 2, {"state": "moving"})], 2
+
+    ans = ExtractiveAnswerer().answer(question, remember([seen] * 11), at=5.0)
     assert not ans.abstained and ans.value == value, ans.text
     assert fragment in ans.text, ans.text
 
 
-def test_a_person_lost_inside_the_picture_is_not_said_to_have_left_through_an_edge(tmp_path: Path) -> None:
-    store = Store(tmp_path / "store")
-    memory = Memory(store, "cam")
-    img = np.full((48, 64, 3), 80, np.uint8)
-    for i in range(5):
-        t = i * 0.5
-        obs = [Observation(t, "exit", "person", 0.9, (0.4, 0.2, 0.6, 0.9), 1, {"edge": "inside"})] if i == 2 else []
-        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 0))
-    ans = ExtractiveAnswerer().answer("When did someone leave?", MemoryView(store, live=memory), at=2.0)
-    store.close()
+def test_a_person_lost_inside_the_picture_is_not_said_to_have_left_through_an_edge(remember) -> None:
+    def lost(t: float) -> tuple[list[Observation], int]:
+        return [Observation(t, "exit", "person", 0.9, (0.4, 0.2, 0.6, 0.9), 1, {"edge": "inside"})], 0
+
+    def nothing(t: float) -> tuple[list[Observation], int]:
+        return [], 0
+
+    ans = ExtractiveAnswerer().answer("When did someone leave?", remember([nothing, nothing, lost, nothing]), at=2.0)
     assert ans.value == 1.0 and "lost from view inside the picture" in ans.text, ans.text

@@ -189,17 +189,11 @@ def test_bare_options_read_as_the_part_asked_about(view: MemoryView, question: s
     assert a.value == letter, a.text
 
 
-def test_a_followed_face_counts_between_face_detections(tmp_path: Path) -> None:
+def test_a_followed_face_counts_between_face_detections(remember) -> None:
     # Faces are detected at 0 s only; the face mesh follows the face on every frame after.
-    store = Store(tmp_path / "store")
-    memory = Memory(store, "cam")
-    img = np.full((48, 64, 3), 80, np.uint8)
-    for i in range(5):
-        t = i * 0.5
-        obs = [Observation(t, ObservationKind.FACE_STATE, "neutral", 0.9, BOX, attrs={"face": 1})]
-        if i == 0:
-            obs.append(Observation(t, ObservationKind.FACE, "face", 0.9, BOX))
-        memory.add(Analysis(Frame("cam", i, t, 1000.0 + t, img), obs, 1.0, 1))
-    a = ExtractiveAnswerer().answer("How many faces can you see?", MemoryView(store, live=memory), at=2.0)
-    store.close()
+    def seen(t: float) -> tuple[list[Observation], int]:
+        followed = [Observation(t, ObservationKind.FACE_STATE, "neutral", 0.9, BOX, attrs={"face": 1})]
+        return followed + ([Observation(t, ObservationKind.FACE, "face", 0.9, BOX)] if t == 0 else []), 1
+
+    a = ExtractiveAnswerer().answer("How many faces can you see?", remember([seen] * 5), at=2.0)
     assert a.value == 1 and "1 face in view at 00:02" in a.text, a.text

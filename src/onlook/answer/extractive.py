@@ -270,10 +270,13 @@ class ExtractiveAnswerer(BaseAnswerer):
         With ``cells``, only sightings inside those picture cells count (a car seen on the left).
         """
         seen: dict[int, Observation] = {}
-        for lab in labels:
-            for e in view.events(since, until, labels=[lab]):
+        # A class or two: the store's label index finds their events; many (everything in view): one scan.
+        batches = ([view.events(since, until, labels=[lab]) for lab in labels] if len(labels) <= _INDEXED_LABELS
+                   else [view.events(since, until)])
+        for lab_events in batches:
+            for e in lab_events:
                 for o in e.observations:
-                    if (o.kind not in (ObservationKind.OBJECT, ObservationKind.APPEAR) or o.label != lab
+                    if (o.kind not in (ObservationKind.OBJECT, ObservationKind.APPEAR) or o.label not in labels
                             or not since <= o.t <= until or o.track_id is None):
                         continue
                     if colors and not set(colors) & set(o.attrs.get("colors", [])):
@@ -425,7 +428,7 @@ class ExtractiveAnswerer(BaseAnswerer):
             n, most_t = _most_people(view, since, until)
             things = self._objects_in(view, since, until, tuple(sorted(m.value for m in OBJECT_LABELS)))
             hands = max((sum(1 for o in r.get("obs") or [] if o.kind == ObservationKind.HAND)
-                         for r in view.frames(since, until)), default=0)
+                         for r in view.frames(since, until, limit=_PEAK_ROWS)), default=0)
             texts = [o for o, _ in view.sightings([ObservationKind.TEXT], since, until)]
             when = _where(it.scope.kind, since, until).strip() or f"up to {format_ts(until)}"
             t_ev = most_t
@@ -1029,6 +1032,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                       evidence=tuple(Evidence(x.start, x.description, x.keyframe, x.end) for x in hits))
 
 
+_INDEXED_LABELS = 8  # up to this many classes are looked up one by one in the label index, more in one scan
 _EMPTY_MIN_S = 1.5  # shortest stretch with nobody counted that answers "when was it empty?"
 _PEAK_ROWS = 200_000  # timeline rows a peak or duration reads at most (about a day at 2 rows a second)
 

@@ -41,7 +41,7 @@ from onlook.sampling import FpsSampler, RedundancyGate, resize_for_analysis
 from onlook.types import Analysis, Capability, Frame, Observation, ObservationKind, ShotMethod
 from onlook.vocabulary import Label
 
-__all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for"]
+__all__ = ["RegionDetector", "Encoder", "Perceiver", "build_perceiver", "capabilities_for", "glance_fps_for"]
 
 log = logging.getLogger(__name__)
 
@@ -592,6 +592,16 @@ def capabilities_for(settings: Settings) -> frozenset[Capability]:
                          colours=settings.detect_colors, shots=settings.perception.shots != ShotMethod.OFF,
                          objects=settings.perception.detect_objects, face_state=settings.perception.face_state,
                          hands=settings.perception.detect_hands, pose=settings.perception.detect_pose)
+
+
+def glance_fps_for(settings: Settings) -> float | None:
+    """The glance rate (:attr:`Perceiver.glance_fps`) of a perceiver built from ``settings``, without building it:
+    the shot model's rate, or the face-state rate when only faces are read between analysed frames."""
+    pc = settings.perception
+    if pc.shots == ShotMethod.MODEL:
+        return pc.shot_fps
+    reads_faces = settings.detect_faces and pc.face_state and pc.face_state_fps > 0
+    return pc.face_state_fps if reads_faces else None
 
 
 def build_perceiver(settings: Settings, *, encoder: Encoder | None = None) -> Perceiver:

@@ -227,10 +227,7 @@ def rule_from_query(query: str, q: Query) -> Rule:
         return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects, moving=True)
     if people and not objects and s.moving is not None and q.event in (Event.PRESENT, Event.ABSENT):
         # "someone is standing still", "3+ people walking": the people tracker says who stands still and who moves.
-        cmp = q.compare or Comparison(Cmp.LT if q.event is Event.ABSENT else Cmp.GE, 1)
-        kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
-                   Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
-                   Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
+        kind, n = _count_rule(q.compare or Comparison(Cmp.LT if q.event is Event.ABSENT else Cmp.GE, 1))
         return Rule(query, kind, count=n, colors=colors, region=region, cells=cells, moving=s.moving)
     if s.moving is not None and not counts_objects and q.event is not Event.STOP:
         raise _refuse(query, "whether it is moving or parked (an alert can count parked or moving objects, "
@@ -271,9 +268,7 @@ def rule_from_query(query: str, q: Query) -> Rule:
         if q.event is Event.ABSENT and q.compare is None:
             cmp = Comparison(Cmp.LT, 1)
         counted = () if people or not objects else objects
-        kind, n = {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
-                   Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
-                   Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
+        kind, n = _count_rule(cmp)
         return Rule(query, kind, count=n, labels=counted, colors=colors if people else (), region=region, cells=cells,
                     moving=s.moving if counted else None)
     if not s.labels:
@@ -296,6 +291,13 @@ def rule_from_query(query: str, q: Query) -> Rule:
             return Rule(query, RuleKind.DISAPPEAR, colors=colors, region=region, cells=cells, labels=objects)
         return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects)
     raise _refuse(query, ", ".join(labels))
+
+
+def _count_rule(cmp: Comparison) -> tuple[RuleKind, int]:
+    """The count rule and threshold of a comparison ("more than 3" -> at least 4)."""
+    return {Cmp.GT: (RuleKind.COUNT_ABOVE, cmp.n + 1), Cmp.GE: (RuleKind.COUNT_ABOVE, cmp.n),
+            Cmp.LT: (RuleKind.COUNT_BELOW, cmp.n), Cmp.LE: (RuleKind.COUNT_BELOW, cmp.n + 1),
+            Cmp.EQ: (RuleKind.COUNT_EQUAL, cmp.n)}[cmp.op]
 
 
 def _dist(p: tuple[float, float, float, float], cx: float, cy: float) -> float:

@@ -1877,8 +1877,10 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
         if lem in _HARMLESS or t.text in _HARMLESS or lem in label_table or t.text in label_table:
             continue
         if lem in _UNSEEN_ACTIONS or t.text in _UNSEEN_ACTIONS:
-            out.append(lem) if lem not in out else None
-            continue  # an action no detector reads: waving is a hand moving to and fro, not a raised hand
+            # an action no detector reads: waving is a hand moving to and fro, not a raised hand
+            if lem not in out:
+                out.append(lem)
+            continue
         if lem in _STATE_VERB_WORDS or (lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS) and t.pos != "NOUN":
             continue  # movement verbs are events ("heads in"); the nouns ("on their head") are not
         if t.text in COLOR_NAMES or t.text in _COLOUR_SYN or lem in _CLOTHING and False:
