@@ -160,7 +160,8 @@ def test_a_corrupt_openimages_model_is_one_clear_line(tmp_path: Path):
 
 
 def test_the_new_classes_have_words():
-    assert OBJECT_WORDS["boxes"] == {Label.BOX} and OBJECT_WORDS["parcel"] == {Label.BOX}
+    # A box is also what COCO (no box class) calls a book; the OpenImages class is among them.
+    assert Label.BOX in OBJECT_WORDS["boxes"] and Label.BOX in OBJECT_WORDS["parcel"]
     assert OBJECT_WORDS["shoes"] == {Label.SHOE} and OBJECT_WORDS["sneakers"] == {Label.SHOE}
 
 
