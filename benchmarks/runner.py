@@ -12,7 +12,7 @@ from onlook.errors import ConfigError
 
 __all__ = ["PARTS", "BenchOptions", "run_bench", "run_part"]
 
-PARTS = ("ingest", "rss", "query", "delay", "vlm", "serve", "speech", "faults")
+PARTS = ("ingest", "process", "rss", "query", "delay", "vlm", "serve", "speech", "faults")
 """The parts ``onlook bench --only`` chooses from, in the order a full run measures them."""
 
 
@@ -38,6 +38,10 @@ def run_part(name: str, clip: Path, opts: BenchOptions = BenchOptions()) -> list
         from benchmarks.ingest import bench_ingest
 
         return bench_ingest(clip)
+    if name == "process":
+        from benchmarks.ingest import bench_process
+
+        return bench_process(clip)
     if name == "rss":
         from benchmarks.memory import bench_rss
 

@@ -70,3 +70,27 @@ def test_bench_needs_the_benchmarks_folder_and_says_so_in_one_line(tmp_path):
                        text=True, timeout=60, cwd=tmp_path,
                        env={**os.environ, "ONLOOK_BENCHMARKS": str(tmp_path / "nowhere")})
     assert r.returncode != 0 and "benchmarks/ folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_whole_process_row_times_the_watch_command_and_its_start_up(tmp_path):
+    from benchmarks.ingest import bench_process
+    from tests.media import scene_frames, write_clip
+
+    clip = write_clip(tmp_path / "walk.mp4", scene_frames(seconds=3.0))
+    (row,) = bench_process(clip, rounds=1)
+    d = row.details
+    assert row.name == "ingest speed, whole process" and d["cmd"] == "onlook bench --only process --clip walk.mp4"
+    assert abs(d["video_s"] - 3.0) < 0.2
+    # The full run includes everything the start-up run does, and the process really held the models.
+    assert d["full_s"][0] > 0 and d["startup_s"][0] > 0 and d["peak_rss_mb"][0] > 50
+    assert f"{d['video_s'] / d['full_s'][0]:.1f}x real time" in row.figure and "start-up alone" in row.figure
+
+
+def test_whole_process_row_reports_a_failing_watch_in_one_line(tmp_path):
+    import pytest
+
+    from benchmarks.ingest import _timed_watch
+
+    with pytest.raises(RuntimeError, match="exited"):
+        _timed_watch([__import__("sys").executable, "-m", "onlook.cli", "watch", str(tmp_path / "none.mp4")],
+                     dict(__import__("os").environ))

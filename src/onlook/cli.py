@@ -588,7 +588,7 @@ def bench(
         help="footage to use (default: vtest.avi or other real footage found like the demo's, else a generated "
              "synthetic clip; the run says which)")] = None,
     only: Annotated[list[str] | None, typer.Option(
-        "--only", help="ingest, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
+        "--only", help="ingest, process, rss, query, delay, vlm, serve, speech, faults (repeatable)")] = None,
     hours: Annotated[float, typer.Option(help="stream hours for the RSS benchmark")] = 10.0,
     query_hours: Annotated[float, typer.Option(help="hours of stream in the store for ask/search latency")] = 24.0,
     delay_s: Annotated[float, typer.Option(help="seconds of real-time stream for the alert delay")] = 60.0,
