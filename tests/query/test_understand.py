@@ -76,3 +76,43 @@ def test_corpus(name: str) -> None:
     for line in misses:
         print("  MISS", line)
     assert accuracy >= FLOORS[name], f"{name}: {accuracy:.1%} < {FLOORS[name]:.0%}; misses:\n" + "\n".join(misses)
+
+
+@pytest.mark.parametrize(("text", "phrases"), [
+    ("Is anybody sitting on the grass at the moment?", ["on the grass", "at the moment"]),
+    ("is anyone standing next to the red car?", ["next to the red car"]),
+    ("How many cars are parked by the fence right now?", ["by the fence"]),
+    ("a person in front of the door", ["in front of the door"]),
+    ("What is he wearing on his head?", []),  # a body part, not a place
+    ("When did the person in a red hat leave?", []),  # a worn thing describes the person
+])
+def test_place_phrases(text: str, phrases: list[str]) -> None:
+    from onlook.query.understand import place_phrases
+
+    assert [p.phrase for p in place_phrases(text)] == phrases
+
+
+@pytest.mark.parametrize(("text", "labels", "colours", "unknown"), [
+    # the colour or size of the landmark is not the subject's
+    ("is anyone standing near the red car?", {"person"}, set(), ("car",)),
+    ("the man in the red shirt by the white van", {"person"}, {"red"}, ("van",)),
+    # a label word naming another thing in a compound ("bus stop", "car seat") is not the subject
+    ("is someone waiting at the bus stop?", {"person"}, set(), ("stop",)),
+    ("is a car in the car park?", {"car"}, set(), ("park",)),
+    ("No, he's sitting in a car seat", {"person"}, set(), ("seat",)),
+    # but a verb the small pipeline reads as a noun keeps its subject
+    ("a car parks", {"car"}, set(), ()),
+    ("Did a motorcycle show up at any point before now?", {"motorcycle"}, set(), ()),
+    ("When did the red car park?", {"car"}, {"red"}, ()),
+    ("someone smoking appears", {"person"}, set(), ("smoking",)),
+])
+def test_what_belongs_to_a_landmark_stays_off_the_subject(text: str, labels: set[str], colours: set[str],
+                                                          unknown: tuple[str, ...]) -> None:
+    q = understand(text)
+    assert {m.value for m in q.subject.labels} == labels and set(q.subject.colours) == colours, q
+    assert q.unknown == unknown, q
+
+
+def test_the_size_of_a_landmark_is_not_the_subjects() -> None:
+    q = understand("Who is on the large lawn right now?")
+    assert q.subject.size is None and set(q.unknown) == {"large", "lawn"}

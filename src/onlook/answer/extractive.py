@@ -21,6 +21,7 @@ from onlook.answer.speech import answer_speech, choose_speech
 from onlook.perception.color import COLOR_NAMES
 from onlook.perception.motion import cell_of as _cell
 from onlook.query.model import (
+    REGION_CELLS,
     Anchor,
     Ask,
     Cmp,
@@ -42,7 +43,7 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import described, modifier_words, people_described, understand
+from onlook.query.understand import described, modifier_words, people_described, place_phrases, understand
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, TimelineRow, format_ts
 from onlook.vocabulary import OBJECT_LABELS, STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -105,6 +106,11 @@ _STATE_NOW = {
     ("sitting", False): "not sitting", ("lying", True): "lying down", ("lying", False): "not lying down",
     ("arm_raised", True): "an arm is raised", ("arm_raised", False): "no arm is raised",
 }
+
+
+def _region_phrase(region: str) -> str:
+    """"on the left", "in the top left": a picture region as a phrase."""
+    return f"{'on' if region in ('left', 'right') else 'in'} the {region.replace('_', ' ')}"
 
 
 def _where(scope_kind: str, since: float, until: float) -> str:
@@ -174,6 +180,14 @@ class ExtractiveAnswerer(BaseAnswerer):
         single = self._only_one_described(question, query, view, at)
         if single is not None:
             return single
+        placed = self._placed_unchecked(question, query, view, at)
+        if placed is not None:
+            return placed
+        if (query.ask is Ask.IDENTIFY and query.subject.labels == {Label.PERSON} and query.event is Event.PRESENT
+                and query.time.kind in (TimeKind.NOW, TimeKind.AT, TimeKind.AGO) and query.ordinal is None
+                and not query.unknown
+                and not query.subject.states and query.subject.moving is None):
+            return self._who_now(question, query, view, at)
         intent = intent_from_query(query, scope)
         if (query.ask is Ask.LIST and intent.subject is None and not query.unknown and not query.subject.colours
                 and not query.subject.words):
@@ -217,6 +231,75 @@ class ExtractiveAnswerer(BaseAnswerer):
         # With none of its kind in view the description cannot matter either: there is nothing to pick out.
         return self._without_unknown(question, query, view, at,
                                      f"the only {kind} in view" if howmany.value == 1 else f"no {kind} in view")
+
+    def _who_now(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
+        """"Who is in view right now?": the people in the picture then, each by the colours they wear.
+
+        The question's colours and region narrow the people listed; nobody in view is an answer too.
+        """
+        tr = query.time
+        t = (tr.start_s if tr.kind is TimeKind.AT and tr.start_s is not None
+             else max(0.0, at - tr.seconds) if tr.kind is TimeKind.AGO and tr.seconds is not None else at)
+        t = min(t, at)
+        row = view.state_at(t)
+        if row is None:
+            return self._abstain(question, at, "I have not seen anything yet.")
+        cells = REGION_CELLS[query.subject.region] if query.subject.region is not None else None
+        ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON
+               and (not query.subject.colours or query.subject.colours & set(o.attrs.get("colors", [])))
+               and (cells is None or _cell(o) in cells)]
+        ppl.sort(key=lambda o: o.box[0] if o.box else 0.0)  # left to right, as one reads the picture
+        when = format_ts(float(row["t"]))
+        narrowed = " ".join(x for x in (
+            " or ".join(sorted(query.subject.colours)) and f"in {' or '.join(sorted(query.subject.colours))}",
+            _region_phrase(query.subject.region.value) if query.subject.region is not None else "") if x)
+        if not ppl:
+            return Answer(question, f"Nobody{' ' + narrowed if narrowed else ''} in view at {when}.", at, 0.5,
+                          value=[], evidence=(Evidence(float(row["t"]), "nobody"),))
+        worn = ["in " + "/".join(o.attrs["colors"][:2]) if o.attrs.get("colors") else "colours not measured"
+                for o in ppl]
+        n = len(ppl)
+        text = (f"{n} {'person' if n == 1 else 'people'}{' ' + narrowed if narrowed else ''} in view at {when}, "
+                f"left to right: " + "; ".join(worn) + ".")
+        return Answer(question, text, at, 0.5, value=worn,
+                      evidence=(Evidence(float(row["t"]), f"{n} {'person' if n == 1 else 'people'}"),))
+
+    def _placed_unchecked(self, question: str, query: Query, view: MemoryView, at: float) -> Answer | None:
+        """Answer "is anybody sitting on the grass?" as "is anybody sitting?", saying the place was not checked.
+
+        Perception places things by picture region and edge, not against landmarks, so when every unknown
+        word of the query lies in a phrase placing the subject (:func:`~onlook.query.understand.
+        place_phrases`), the rest is answered and the answer names the phrase. What that proves depends on
+        the answer: nothing of the kind at all (no one sitting anywhere) settles it; something of the kind
+        (two people sitting) is only an upper bound, so it is worded as one and its confidence halved.
+        ``None`` when the unknown words are not all in such phrases (the caller abstains as before).
+        """
+        # Only where the place narrows a quantity ("anybody ... on the grass", "how many ... by the door"):
+        # in "what colour is the car near the bench?" it picks out which car, and then it could matter.
+        if not query.unknown or query.ask not in _PLACED_ASKS or is_about_holding(query):
+            return None
+        if not _only_placed(question, query.unknown):
+            return None
+        phrases = [p for p in place_phrases(question) if p.words & set(query.unknown)]
+        ans = self.answer_query(question, query.with_(unknown=()), view, at)
+        if ans.abstained:
+            return ans
+        where = " / ".join(p.phrase for p in phrases)
+        v = ans.value
+        # Settled only when there is nothing of the kind at all, whatever the question's polarity ("are there
+        # no cars by the fence?" with no car anywhere): counted without the place, negation and comparison.
+        counted = ans if query.ask is Ask.COUNT and not query.negated else self.answer_query(
+            question, query.with_(unknown=(), ask=Ask.COUNT, negated=False, compare=None,
+                                  event=Event.PRESENT if query.event is Event.ABSENT else query.event), view, at)
+        none_at_all = (not counted.abstained and isinstance(counted.value, int)
+                       and not isinstance(counted.value, bool) and counted.value == 0)
+        text = ans.text.rstrip(".")
+        if none_at_all:
+            return replace(ans, text=f"{text}: none anywhere in view, so none {where} either.")
+        if query.ask is Ask.COUNT and isinstance(v, int) and not isinstance(v, bool):
+            text = f"At most {v}: {text[0].lower()}{text[1:]}"
+        return replace(ans, text=f"{text} (whether {where} I cannot check: I place things only by picture "
+                                 f"region and edge).", confidence=round(ans.confidence * 0.5, 3))
 
     def _without_unknown(self, question: str, query: Query, view: MemoryView, at: float, why: str) -> Answer:
         """The answer with the query's unknown words left out, saying why and what was not checked."""
@@ -333,6 +416,13 @@ class ExtractiveAnswerer(BaseAnswerer):
                                                "small to show its state, or face state is off), so I cannot tell "
                                                f"whether anyone {phrase}.")
         ev = tuple(Evidence(a, f"{phrase} ({format_ts(a)}-{format_ts(b)})", k, b) for a, b, k in in_range[:10])
+        if it.kind == "count" and it.scope.kind in ("now", "point") and readings:
+            # "how many people are standing?": the people read in that state now, not how often it began
+            n = sum(1 for o in readings if bool(o.attrs.get(state)) == on)
+            who = "person" if n == 1 else "people"
+            return Answer(question, f"{n} {who} {_STATE_NOW.get((state, on), phrase)} at {format_ts(until)} (of "
+                          f"{len(readings)} whose {'posture' if body else 'face'} I read then).", at, 0.55, value=n,
+                          evidence=(Evidence(float(row["t"]) if row else until, f"{n} {who}"),))
         if it.kind == "count":
             n = len(in_range)
             return Answer(question, f"{n} time{'s' if n != 1 else ''}{_where(it.scope.kind, since, until)}"
@@ -1167,6 +1257,17 @@ def _moving_fits(o: Observation, moving: bool | None) -> bool:
     return moving is None or bool(o.attrs.get("stationary")) != moving
 
 
+# Asks whose answer a place phrase only narrows (a count, a yes/no, a list), where leaving the place out gives
+# an upper bound: not those where it picks out the one thing asked about (its colour, its time).
+_PLACED_ASKS = frozenset({Ask.EXISTS, Ask.COUNT, Ask.IDENTIFY, Ask.LIST, Ask.READ})
+
+
+def _only_placed(question: str, unknown: tuple[str, ...]) -> bool:
+    """Whether every unknown word lies in a phrase placing the subject ("on the grass", "by the door")."""
+    phrases = [p for p in place_phrases(question) if p.words & set(unknown)]
+    return bool(phrases) and set(unknown) <= set().union(*(p.words for p in phrases))
+
+
 def _described_beyond_colour(query: Query, question: str) -> bool:
     """Whether a person is picked out by clothing colour plus modifiers perception cannot check.
 
@@ -1277,9 +1378,14 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
         # "Is the man in the car wearing a tie?" with one man in view: the question itself was answered
         # without its description (the answer says so), and so are its options.
         question_q = question_q.with_(unknown=())
+    if question_q.unknown and question_q.ask in _PLACED_ASKS and _only_placed(question, question_q.unknown):
+        # "Is anybody sitting on the grass?": the options are checked on what can be (sitting), the place not
+        question_q = question_q.with_(unknown=())
     if question_q.unknown:
         return Answer(question, f"{CANNOT_SEE}, not {', '.join(question_q.unknown)}; I cannot choose an option.",
                       at, 0.0, abstained=True)
+    if question_q.ask is Ask.READ:
+        return _choose_read(question, parsed, view, at)
     groups = people_described(question) if question_q.event in (Event.ENTER, Event.LEAVE) else ()
     if groups:
         each = _each_person_chooses(question, question_q, groups, parsed, view, at)
@@ -1346,6 +1452,46 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
            else "no option can be checked against what I perceive" if not refuted
            else "what I perceive contradicts every option I can check")
     return Answer(question, f"I can't tell: {why}.", at, 0.0, abstained=True)
+
+
+_READ_MATCH = 0.6  # share of an option's words that must be among the words read for it to be what was read
+
+
+def _choose_read(question: str, parsed: list[tuple[str, str]], view: MemoryView, at: float) -> Answer:
+    """"What does the sign say?" with options: the option whose words were read on screen.
+
+    Each option is text, not a description to check: it is compared word by word (close spellings count,
+    OCR drops and swaps letters) with every line read up to ``at``; the option with most of its words read
+    wins when no other matches as well. Nothing read, or nothing matching, abstains and says what was read.
+    """
+    import difflib
+
+    from onlook.perception.text import text_words
+
+    texts = view.sightings([ObservationKind.TEXT], 0.0, at)
+    read = {w for o, _ in texts for w in (o.attrs.get("words") or text_words(o.label))}
+    if not read:
+        return Answer(question, f"I have not read any text on screen up to {format_ts(at)}, so I cannot choose "
+                                "an option.", at, 0.0, abstained=True)
+
+    def share(option: str) -> float:
+        words = [w for w in text_words(option) if len(w) > 1 or w.isdigit()]
+        if not words:
+            return 0.0
+        hit = sum(1 for w in words if w in read or difflib.get_close_matches(w, read, n=1, cutoff=0.8))
+        return hit / len(words)
+
+    scored = sorted(((share(text), letter, text) for letter, text in parsed), reverse=True)
+    best = scored[0]
+    lines = list(dict.fromkeys(o.label for o, _ in texts))
+    if best[0] < _READ_MATCH or (len(scored) > 1 and scored[1][0] >= best[0]):
+        return Answer(question, f"I can't tell: what I read ({'; '.join(lines[-5:])}) matches no one option.",
+                      at, 0.0, abstained=True)
+    wanted = set(text_words(best[2]))
+    o, kf = next(((o, k) for o, k in reversed(texts) if set(o.attrs.get("words") or text_words(o.label)) & wanted),
+                 texts[-1])  # the latest line holding one of its words exactly, else the latest line
+    return Answer(question, f"{best[1]}. {best[2]} (read on screen at {format_ts(o.t)}: \"{o.label}\").", at,
+                  round(0.4 + 0.4 * best[0], 3), value=best[1], evidence=(Evidence(o.t, f"text: {o.label}", kf),))
 
 
 def _each_person_chooses(question: str, question_q: Query, groups: tuple[frozenset[str], ...],

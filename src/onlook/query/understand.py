@@ -571,6 +571,94 @@ def modifier_words(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# Prepositions that place a thing or an action somewhere ("on the grass", "by the door", "past the bicycle").
+_PLACE_PREPS = frozenset({"on", "in", "at", "by", "near", "behind", "beside", "besides", "next", "across",
+                          "against", "under", "over", "along", "past", "around", "inside", "outside", "onto",
+                          "beneath", "underneath", "above", "below", "alongside", "among", "opposite", "atop",
+                          "front", "within", "through"})
+
+
+def _next_to(toks: list[Token], i: int) -> bool:
+    """Whether token ``i`` is the "to" of "next to" / "close to", which the small pipeline hangs on an adverb."""
+    t = toks[i]
+    return t.text == "to" and i > 0 and toks[i - 1].text in ("next", "close") and t.head == i - 1
+
+
+# What a preposition's object must not be for the phrase to be a place: worn things ("in a red hat") and
+# body parts ("on his head") describe the person, not where they are.
+_NOT_PLACES = frozenset(_CLOTHING | {
+    "hat", "cap", "helmet", "hood", "glasses", "sunglasses", "mask", "scarf", "shoe", "boot", "jeans", "pants",
+    "trousers", "shorts", "skirt", "glove", "tie", "necktie", "backpack", "bag", "headphones", "beanie", "costume",
+    "head", "face", "hand", "arm", "ear", "neck", "back", "shoulder", "wrist", "foot", "leg", "lap", "mouth",
+    "eye", "nose", "hair", "finger", "chest", "body"})
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A prepositional phrase that puts the subject or its action somewhere ("on the grass", "by the door").
+
+    Attributes:
+        phrase: The phrase as written, for the answer to name ("on the large lawn").
+        words: Lemmas and forms of its words.
+    """
+
+    phrase: str
+    words: frozenset[str]
+
+
+@lru_cache(maxsize=1024)
+def place_phrases(text: str) -> tuple[Place, ...]:
+    """The phrases of ``text`` that say where the subject is or where its action happens.
+
+    Perception places things only in the picture's regions and edges, never against landmarks (a lawn, a
+    door, a lamp post), so a query whose only unknown words lie in such phrases has one checkable part
+    (the thing, its state, its count) and one part that cannot be checked. The answerer uses this to answer
+    the checkable part and name the phrase it could not check, instead of abstaining
+    (:class:`~onlook.answer.extractive.ExtractiveAnswerer`). Time phrases ("at the moment", "in the current
+    shot") and picture regions ("in the top left corner") come back too; their words are consumed by the
+    readers, so they never decide anything.
+
+    Example:
+        >>> [p.phrase for p in place_phrases("Is anybody sitting on the grass at the moment?")]
+        ['on the grass', 'at the moment']
+        >>> "door" in place_phrases("how many people are standing by the door?")[0].words
+        True
+    """
+    toks = _question_tokens(text)
+    if not toks or all(t.head == t.i for t in toks[1:]):
+        return ()  # no dependency parse (the rule tokenizer): attachment is unknown, so nothing is placed
+
+    def subtree(i: int) -> list[int]:
+        out, todo = [i], [i]
+        while todo:
+            j = todo.pop()
+            kids = [k.i for k in toks if k.head == j and k.i != j]
+            out += kids
+            todo += kids
+        return sorted(out)
+
+    places: list[Place] = []
+    for t in toks:
+        # "parked by the fence": after a participle the small pipeline reads "by" as a passive's agent
+        if not (t.dep == "prep" or t.dep == "agent" and t.text == "by") or (
+                t.text not in _PLACE_PREPS and not _next_to(toks, t.i)):
+            continue
+        objs = [k for k in toks if k.head == t.i and k.dep == "pobj"]
+        if not objs and t.text in ("next", "front"):  # "next to the car", "in front of the door"
+            objs = [k for p in toks if p.head == t.i and p.dep == "prep" for k in toks
+                    if k.head == p.i and k.dep == "pobj"]
+        objs = [o for o in objs if o.lemma not in _NOT_PLACES and o.text not in _NOT_PLACES
+                and not any(k.head == o.i and k.dep == "poss" for k in toks)]
+        if not objs:
+            continue
+        span = sorted({t.i, *(j for o in objs for j in subtree(o.i))})
+        if t.text == "front" and t.i > 0 and toks[t.i - 1].text == "in" or _next_to(toks, t.i):
+            span = [t.i - 1, *span]
+        words = frozenset(w for j in span for w in (toks[j].text, toks[j].lemma))
+        places.append(Place(" ".join(toks[j].text for j in range(span[0], span[-1] + 1)), words))
+    return tuple(places)
+
+
 @dataclass(frozen=True, slots=True)
 class Described:
     """How a question picks out a definite subject with words no rule checks ("the man in the car").
@@ -1146,6 +1234,23 @@ def _token_labels(t: Token) -> frozenset[Label] | None:
     return None
 
 
+def _misread_verb(toks: list[Token], i: int) -> bool:
+    """A "noun" that is the verb the small pipeline misread: plural under a singular determiner ("a car
+    parks"), or with a particle ("did a motorcycle show up")."""
+    kids = [k for k in toks if k.head == i and k.i != i]
+    return any(k.dep == "prt" for k in kids) or toks[i].tag == "NNS" and any(
+        k.dep == "det" and k.text in ("a", "an", "one", "each", "every") for k in kids)
+
+
+_DEFINITE_OR_A = frozenset({"the", "a", "an", "this", "that"})
+# Nouns of places that are also event words ("at the bus stop", "in the car park", "by the exit").
+_PLACE_NOUNS_LIKE_EVENTS = frozenset({"stop", "park", "parking", "stand", "crossing", "exit", "entrance", "entry",
+                                      "rest", "lot"})
+
+
+_COUNT_NOUNS = frozenset({"count", "number", "total", "headcount", "tally", "sum", "amount"})
+
+
 def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
     """The labels of the subject noun and the token heading it."""
     toks = r.tokens
@@ -1185,6 +1290,13 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
             continue
         if t.text in ("word", "words") and t.i > 0 and toks[t.i - 1].text in ("in", "other"):
             continue
+        if (t.dep == "compound" and t.pos in ("NOUN", "PROPN") and 0 <= t.head < len(toks)
+                and toks[t.head].pos == "NOUN"
+                and toks[t.head].lemma not in _COUNT_NOUNS and not _misread_verb(toks, t.head)
+                and (toks[t.head].lemma not in _EVENT_LEMMAS or toks[t.head].lemma in _PLACE_NOUNS_LIKE_EVENTS
+                     and any(k.head == t.head and k.dep == "det" for k in toks)
+                     and not any(k.lemma in ("do", "will", "can") and k.i < t.i for k in toks))):
+            continue  # "the bus stop", "a dog bowl": the thing named is the stop or the bowl, not a bus or a dog
         cands.append((t, labs))
     cands.sort(key=lambda c: c[0].i)
     if not cands:
@@ -1196,7 +1308,7 @@ def _subject(r: _Reader) -> tuple[frozenset[Label], Token | None]:
                 "in", "through", "over", "off", "of"}
 
     def in_relation(t: Token) -> bool:
-        if t.dep == "pobj" and 0 <= t.head < len(toks) and toks[t.head].text in relation:
+        if t.dep == "pobj" and 0 <= t.head < len(toks) and (toks[t.head].text in relation or _next_to(toks, t.head)):
             prep = toks[t.head]
             # "the number of people", "any of the cars": "of" names the thing counted.
             if prep.text == "of" and toks[prep.head].lemma in ("number", "count", "any", "none", "one", "all",
@@ -1423,6 +1535,8 @@ def _colours(r: _Reader) -> frozenset[str]:
     for t in r.tokens:
         c = _COLOUR_SYN.get(t.text, t.text)
         if c in COLOR_NAMES and not t.used:
+            if t.dep in ("amod", "compound") and t.head in r.related:
+                continue  # "near the red car": the colour is the related thing's, not the subject's
             if t.text == "orange" and t.i + 1 < len(r.tokens) and r.tokens[t.i + 1].text in ("juice",):
                 continue
             out.add(c)
@@ -1456,11 +1570,18 @@ def _worn_label(r: _Reader) -> frozenset[Label] | None:
     return None
 
 
+_SIZE_WORDS = frozenset({"big", "large", "huge", "giant", "massive", "bigger", "larger", "small", "tiny", "little",
+                         "smaller", "mini"})
+
+
 def _size_moving(r: _Reader, head: Token | None) -> tuple[Size | None, bool | None]:
     size = moving = None
     for t in r.tokens:
         if t.used and not (t.text == "still" and t.i > 0 and r.tokens[t.i - 1].lemma == "stand"):
             continue  # ("still" may have been read as "now" first: "standing still" is not moving)
+        if (t.text in _SIZE_WORDS and t.dep == "amod" and head is not None and t.head != head.i
+                and 0 <= t.head < len(r.tokens) and r.tokens[t.head].pos == "NOUN"):
+            continue  # "on the large lawn": the size of another thing, not of the subject
         if t.text in ("big", "large", "huge", "giant", "massive", "bigger", "larger"):
             size = Size.LARGE
             t.used = True
@@ -1543,6 +1664,11 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
     for t in ordered:
         if t.used:
             continue
+        if (t.pos == "NOUN" and t.dep == "pobj" and t.lemma in _PLACE_NOUNS_LIKE_EVENTS and 0 <= t.head < len(toks)
+                and toks[t.head].text in _PLACE_PREPS
+                and any(k.head == t.i and (k.dep == "compound" or k.dep == "det" and k.text in _DEFINITE_OR_A)
+                        for k in toks)):
+            continue  # "at the bus stop", "in the car park": a place, not stopping or parking
         lem, w = t.lemma, t.text
         if lem not in _EVENT_LEMMAS and _rule_lemma(w) in _EVENT_LEMMAS:
             lem = _rule_lemma(w)  # spaCy tags some -ing forms as adjectives ("is someone loitering?")
@@ -1881,7 +2007,7 @@ def _unknown(r: _Reader, ask: Ask, colours: frozenset[str]) -> tuple[str, ...]:
             if lem not in out:
                 out.append(lem)
             continue
-        if lem in _STATE_VERB_WORDS or (lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS) and t.pos != "NOUN":
+        if (lem in _STATE_VERB_WORDS or lem in _ENTER_PARTICLE_VERBS or lem in _MOVE_VERBS) and t.pos != "NOUN":
             continue  # movement verbs are events ("heads in"); the nouns ("on their head") are not
         if t.text in COLOR_NAMES or t.text in _COLOUR_SYN or lem in _CLOTHING and False:
             continue

@@ -1,0 +1,118 @@
+"""Places perception cannot check ("on the grass", "by the door") and "who is in view now?".
+
+Perception places things by picture region and edge only. A question whose only unchecked words place
+its subject against a landmark is answered on the rest, and the answer names the phrase: "nothing of the
+kind anywhere" settles it; "two of them somewhere" is only an upper bound and is worded as one. Where
+the place picks out *which* thing is meant ("what colour is the car near the bench?") it could matter,
+so those still abstain (tests/answer/test_object_answers.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from onlook.answer.extractive import ExtractiveAnswerer
+from onlook.query.search import MemoryView
+from onlook.types import Observation, ObservationKind
+
+LEFT, RIGHT = (0.05, 0.3, 0.2, 0.9), (0.7, 0.3, 0.85, 0.9)
+
+
+def _two_people(t: float) -> tuple[list[Observation], int]:
+    """A person in red on the left standing, one in blue on the right sitting; no car, no dog."""
+    return ([Observation(t, ObservationKind.PERSON, "person", 0.9, LEFT, 1, {"colors": ["red"]}),
+             Observation(t, ObservationKind.PERSON, "person", 0.9, RIGHT, 2, {"colors": ["blue", "white"]}),
+             Observation(t, ObservationKind.POSE, "x", 0.9, LEFT, 1,
+                         {"standing": True, "sitting": False, "person": 1}),
+             Observation(t, ObservationKind.POSE, "x", 0.9, RIGHT, 2,
+                         {"standing": False, "sitting": True, "person": 2})], 2)
+
+
+@pytest.fixture
+def two(remember: Callable[..., MemoryView]) -> MemoryView:
+    return remember([_two_people] * 6)
+
+
+@pytest.mark.parametrize(("question", "value", "said"), [
+    # Nothing of the kind anywhere: the place cannot change that.
+    ("Is there a dog on the lawn right now?", False, "so none on the lawn either"),
+    ("How many cars are parked by the fence right now?", 0, "so none by the fence either"),
+    ("Are there no dogs near the door?", True, "so none near the door either"),
+    # Some of the kind somewhere: an upper bound, said to be unchecked.
+    ("How many people are sitting on the bench right now?", 1, "At most 1: 1 person sitting"),
+    ("Is anybody standing next to the red car?", True, "whether next to the red car I cannot check"),
+    ("Is someone waiting at the bus stop?", True, "whether at the bus stop I cannot check"),
+])
+def test_a_place_is_named_as_unchecked_and_never_dropped(two: MemoryView, question: str, value, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, two, at=2.5)
+    assert not a.abstained, a.text
+    assert a.value == value and said in a.text, a.text
+
+
+def test_an_upper_bound_is_less_sure_than_a_settled_answer(two: MemoryView) -> None:
+    bound = ExtractiveAnswerer().answer("How many people are sitting on the bench right now?", two, at=2.5)
+    plain = ExtractiveAnswerer().answer("How many people are sitting right now?", two, at=2.5)
+    assert plain.value == 1 and "bench" not in plain.text
+    assert bound.confidence < plain.confidence
+
+
+@pytest.mark.parametrize("question", [
+    "What colour is the car near the bench?",  # the place picks out which car: it could matter
+    "When did the person by the door leave?",
+    "What is he wearing on his head?",  # a body part is no place
+    "When did the person in a red hat leave?",  # nor is a worn thing
+])
+def test_a_place_that_picks_out_the_thing_still_abstains(two: MemoryView, question: str) -> None:
+    assert ExtractiveAnswerer().answer(question, two, at=2.5).abstained
+
+
+@pytest.mark.parametrize(("question", "said", "n"), [
+    ("Who is in view right now?", "2 people in view at 00:02, left to right: in red; in blue/white.", 2),
+    ("who's on the left now?", "1 person on the left in view at 00:02", 1),
+    ("who is in blue right now?", "1 person in blue in view at 00:02, left to right: in blue/white.", 1),
+    ("Who is in green now?", "Nobody in green in view at 00:02.", 0),
+])
+def test_who_is_in_view_lists_the_people_by_what_they_wear(two: MemoryView, question: str, said: str,
+                                                          n: int) -> None:
+    a = ExtractiveAnswerer().answer(question, two, at=2.5)
+    assert not a.abstained and a.text.startswith(said), a.text
+    assert len(a.value) == n
+
+
+def test_multiple_choice_checks_the_options_without_the_place(two: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("Is anybody sitting on the grass at the moment?",
+                                    ["A. No, everyone is standing", "B. Yes, someone is sitting"], two, at=2.5)
+    assert a.value == "B", a.text
+
+
+def test_counting_people_in_a_posture_counts_them_now(two: MemoryView) -> None:
+    a = ExtractiveAnswerer().answer("How many people are standing right now?", two, at=2.5)
+    assert a.value == 1 and "1 person standing at 00:02 (of 2 whose posture I read then)" in a.text, a.text
+
+
+def _sign(t: float) -> tuple[list[Observation], int]:
+    """From 1 s on, a sign reads "FIRE ASSEMBLY P0INT" (the OCR took an O for a zero)."""
+    if t < 1.0:
+        return [], 0
+    return [Observation(t, ObservationKind.TEXT, "FIRE ASSEMBLY P0INT", 0.9, (0.1, 0.1, 0.4, 0.2), None,
+                        {"words": ["fire", "assembly", "p0int"]})], 0
+
+
+SIGN_OPTIONS = ["A. Fire assembly point", "B. No parking", "C. Bus stop", "D. Keep off the grass"]
+
+
+def test_a_reading_question_picks_the_option_that_was_read(remember: Callable[..., MemoryView]) -> None:
+    view = remember([_sign] * 6)
+    a = ExtractiveAnswerer().choose("what does the green sign on the lamp post say?", SIGN_OPTIONS, view, at=2.5)
+    assert a.value == "A" and "FIRE ASSEMBLY P0INT" in a.text, a.text
+
+
+def test_a_reading_question_with_nothing_read_abstains(remember: Callable[..., MemoryView]) -> None:
+    # "No parking" is text to compare, not a claim that nothing parked
+    view = remember([_sign] * 6)
+    a = ExtractiveAnswerer().choose("what does the sign say?", SIGN_OPTIONS, view, at=0.5)
+    assert a.abstained and a.value is None and "not read any text" in a.text, a.text
+    a = ExtractiveAnswerer().choose("what does the sign say?", ["A. No parking", "B. Bus stop"], view, at=2.5)
+    assert a.abstained and "FIRE ASSEMBLY P0INT" in a.text, a.text
