@@ -116,3 +116,27 @@ def test_a_reading_question_with_nothing_read_abstains(remember: Callable[..., M
     assert a.abstained and a.value is None and "not read any text" in a.text, a.text
     a = ExtractiveAnswerer().choose("what does the sign say?", ["A. No parking", "B. Bus stop"], view, at=2.5)
     assert a.abstained and "FIRE ASSEMBLY P0INT" in a.text, a.text
+
+
+@pytest.mark.parametrize(("question", "value", "said"), [
+    ("Are there more people on the left or the right?", "neither", "Neither: the same for"),
+    ("Are there more people in red or in blue?", "neither", "1 person in red visible"),
+    ("Are there more people or cars?", "people", "More: people (2 people visible at 00:02; 0 cars visible"),
+    ("Are there fewer people or cars right now?", "cars", "Fewer: cars"),
+    ("Were there more people at 0:01 or at 0:02?", "neither", "Neither"),
+])
+def test_two_alternatives_are_each_counted_and_compared(two: MemoryView, question: str, value, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, two, at=2.5)
+    assert not a.abstained and a.value == value and said in a.text, a.text
+
+
+def test_comparing_over_time_counts_each_moment(remember: Callable[..., MemoryView]) -> None:
+    # one person until 1 s, two after: "more now or a second ago?" counts each moment, not a range
+    view = remember([lambda t: _two_people(t) if t >= 1.0 else ([_two_people(t)[0][0]], 1)] * 6)
+    a = ExtractiveAnswerer().answer("were there more people now or 2 seconds ago?", view, at=2.5)
+    assert a.value == "now" and "2 people visible at 00:02" in a.text and "1 person visible at 00:00" in a.text, a.text
+
+
+def test_an_alternative_perception_cannot_count_makes_the_comparison_abstain(two: MemoryView) -> None:
+    a = ExtractiveAnswerer().answer("Are there more people by the door or by the window?", two, at=2.5)
+    assert a.abstained or "cannot check" in a.text, a.text

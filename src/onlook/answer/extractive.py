@@ -43,7 +43,15 @@ from onlook.query.parse import (
 )
 from onlook.query.search import MemoryView, search
 from onlook.query.speech import parse_speech_question
-from onlook.query.understand import described, modifier_words, people_described, place_phrases, understand
+from onlook.query.understand import (
+    Alternatives,
+    alternatives,
+    described,
+    modifier_words,
+    people_described,
+    place_phrases,
+    understand,
+)
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, TimelineRow, format_ts
 from onlook.vocabulary import OBJECT_LABELS, STATE_NEEDS, BodyState, Label, find_objects, plural
 
@@ -155,10 +163,49 @@ class ExtractiveAnswerer(BaseAnswerer):
             said = answer_speech(question, view, at, spoken)
             if said is not None:  # always, given a parsed speech question
                 return said
+        alt = alternatives(question)
+        if alt is not None:
+            compared = self._compare(question, alt, view, at)
+            if compared is not None:
+                return compared
         query = self.parser(question)
         if query.follow is not None:
             query = resolve_followup(query, history)
         return self.answer_query(question, query, view, at)
+
+    def _compare(self, question: str, alt: Alternatives, view: MemoryView, at: float) -> Answer | None:
+        """"Were there more people at 0:20 or at 0:50?": each alternative counted, and the counts compared.
+
+        Each side is read as a question of its own and counted as the typed query says (people in view at
+        a time, entries through an edge, cars or people now). ``None`` when a side does not read as a
+        count of something perceived (the question is then answered as a whole, as before); a side that
+        cannot be counted makes the answer abstain with that side's reason.
+        """
+        sides = []
+        for text in (alt.first, alt.second):
+            q = understand(text)
+            if not (q.subject.labels or q.subject.colours) or q.ask in (Ask.UNKNOWN, Ask.READ):
+                return None
+            q = q.with_(ask=Ask.COUNT, negated=False, compare=None,
+                        event=Event.PRESENT if q.event is Event.ABSENT else q.event)
+            sides.append(self.answer_query(text, q, view, at))
+        a, b = sides
+        for side in sides:
+            if side.abstained:
+                return replace(side, question=question)
+            if not isinstance(side.value, int) or isinstance(side.value, bool):
+                return None
+        na, nb = int(a.value), int(b.value)  # type: ignore[arg-type]
+        both = f"{a.text.rstrip('.')}; {b.text.rstrip('.')}"
+        ev = a.evidence + b.evidence
+        if na == nb:
+            return Answer(question, f"Neither: the same for {alt.names[0]} and {alt.names[1]} ({both}).", at,
+                          round(min(a.confidence, b.confidence), 3), value="neither", evidence=ev)
+        first_wins = (na > nb) == alt.more
+        name = alt.names[0] if first_wins else alt.names[1]
+        word = "More" if alt.more else "Fewer"
+        return Answer(question, f"{word}: {name} ({both}).", at, round(min(a.confidence, b.confidence), 3),
+                      value=name, evidence=ev)
 
     def answer_query(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
         """Answer an already typed ``query`` (``question`` is its text, quoted in the answer).
@@ -166,6 +213,11 @@ class ExtractiveAnswerer(BaseAnswerer):
         This is what :meth:`answer` does after parsing, and what each multiple-choice option is checked
         with (:func:`choose_from_memory`).
         """
+        if (query.time.kind is TimeKind.AGO and query.time.seconds is not None and query.event is Event.PRESENT
+                and query.ask in (Ask.COUNT, Ask.EXISTS, Ask.IDENTIFY, Ask.LIST, Ask.COLOUR)):
+            # "how many were there a minute ago?" asks about that moment, as "at 0:10" does; an event "a
+            # minute ago" ("did someone come in?") keeps the window around it
+            query = query.with_(time=TimeRange(TimeKind.AT, start_s=max(0.0, at - query.time.seconds)))
         scope = resolve_time(query.time, view, at)
         if isinstance(scope, str):  # the time range is relative to an event that has not happened
             return Answer(question, scope, at, 0.4, value=0 if query.ask.value in ("count", "frequency") else None)

@@ -660,6 +660,101 @@ def place_phrases(text: str) -> tuple[Place, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class Alternatives:
+    """A question comparing two alternatives by a count ("more people at 0:20 or at 0:50?").
+
+    Attributes:
+        more: True for "more" (the larger count wins), False for "fewer"/"less".
+        first: The question about the first alternative alone ("were there people at 0:20?").
+        second: The same about the second ("were there people at 0:50?").
+        names: The two alternatives as written ("at 0:20", "at 0:50").
+    """
+
+    more: bool
+    first: str
+    second: str
+    names: tuple[str, str]
+
+
+_PREPOSITIONS = ("at", "on", "in", "from", "through", "via", "by", "during", "before", "after", "near")
+_TIME_END = re.compile(r"\b(right now|now|at the moment|currently|at present|at the start|earlier|"
+                       r"(?:a|an|one|\d+(?:\.\d+)?|a few|few)\s+(?:seconds?|secs?|minutes?|mins?|hours?)\s+ago)$")
+
+
+@lru_cache(maxsize=1024)
+def alternatives(text: str) -> Alternatives | None:
+    """The two alternatives a "more ... A or B" question compares, each as a question of its own.
+
+    The alternative after "or" is matched with the same kind of phrase before it: a phrase opened by the
+    same preposition ("at 0:20 or at 0:50", "from the left or from the right"), else as many words
+    ("on the left or right", "more cars or people"). Each question keeps the rest of the words, less the
+    comparative, so it is read by the same parser as any other.
+
+    Example:
+        >>> a = alternatives("Were there more people at 0:20 or at 0:50?")
+        >>> a.first, a.second, a.names
+        ('were there people at 0:20', 'were there people at 0:50', ('at 0:20', 'at 0:50'))
+        >>> alternatives("Did more people come in from the left or the right?").second
+        'did people come in from the right'
+        >>> alternatives("is anyone there, or not?") is None
+        True
+    """
+    q = _normalise(text.strip()).rstrip("?.! ")
+    m = re.search(r"\b(more|fewer|less)\b", q)
+    if not m or q.count(" or ") != 1:
+        return None
+    head, tail = q.split(" or ", 1)
+    if m.start() > len(head):
+        return None  # the comparative must come before the alternatives
+    more = m.group(1) == "more"
+    tail = re.split(r"\s*[,;]\s*|\s+than\s+", tail)[0].strip()
+    suffix = ""
+    m_end = _TIME_END.search(tail)
+    if m_end is not None and m_end.start() > 0:  # "people or cars right now": the time is both sides'
+        suffix, tail = " " + m_end.group(0), tail[:m_end.start()].strip()
+    words_b = tail.split()
+    words_h = head.rstrip(",").split()
+    if not words_b or not words_h:
+        return None
+    if _TIME_END.search(" ".join(words_b)) or words_b[-1] in ("ago", "earlier", "before", "later"):
+        # "now or a minute ago": the alternatives are times; the first is the time phrase ending the head
+        m_now = _TIME_END.search(" ".join(words_h))
+        if m_now is None:
+            return None
+        k = len(" ".join(words_h)[:m_now.start()].split())
+    elif words_b[0] in _PREPOSITIONS:
+        starts = [i for i, w in enumerate(words_h) if w == words_b[0]]
+        if not starts:
+            return None
+        k = starts[-1]
+    elif len(words_h) > 1 and words_h[-2] in _PREPOSITIONS and len(words_b) >= 1:
+        # "at 0:20 or 0:50", "from the left or the right": the preposition is shared
+        k = len(words_h) - 1 if len(words_b) == 1 or words_b[0] != "the" else len(words_h) - 2
+        words_b = [words_h[len(words_h) - 2]] + words_b if words_b[0] not in _PREPOSITIONS else words_b
+        k = len(words_h) - 2
+        if words_h[k:][1:2] == ["the"] and words_b[1:2] != ["the"]:
+            words_b = [words_b[0], "the", *words_b[1:]]
+    else:
+        if words_b[0] == "the" and len(words_h) >= 2 and words_h[-2] == "the":
+            k = len(words_h) - 2
+        else:
+            k = len(words_h) - len(words_b)
+        # "on the left or right": keep the words the two share before the alternative
+        while k > 0 and words_h[k - 1] in ("the", *_PREPOSITIONS) and words_b[0] not in ("the", *_PREPOSITIONS):
+            words_b = [words_h[k - 1], *words_b]
+            k -= 1
+    if k <= 0 or k > len(words_h) - 1 or words_h[k - 1].endswith(","):
+        return None  # "which side had more, left or right?": no phrase to put the alternatives in
+    alt_a, alt_b = " ".join(words_h[k:]), " ".join(words_b)
+    if alt_a == alt_b:
+        return None
+    stem = " ".join(words_h[:k])
+    stem = re.sub(r"\s*\b(more|fewer|less)\b\s*", " ", stem).strip()
+    stem = re.sub(r"\b(which|what) (had|has|was|is|were)\b", r"\2", stem)
+    return Alternatives(more, f"{stem} {alt_a}{suffix}".strip(), f"{stem} {alt_b}{suffix}".strip(), (alt_a, alt_b))
+
+
+@dataclass(frozen=True, slots=True)
 class Described:
     """How a question picks out a definite subject with words no rule checks ("the man in the car").
 
@@ -684,7 +779,7 @@ def described(text: str) -> Described | None:
     Example:
         >>> d = described("What colour is the box the hand is holding?")
         >>> sorted(m.value for m in d.labels), "hold" in d.words
-        (['box'], True)
+        (['book', 'box'], True)
         >>> described("what colour is a box?") is None
         True
     """
