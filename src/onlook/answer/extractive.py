@@ -195,7 +195,7 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return replace(side, question=question)
             if not isinstance(side.value, int) or isinstance(side.value, bool):
                 return None
-        na, nb = int(a.value), int(b.value)  # type: ignore[arg-type]
+        na, nb = int(a.value), int(b.value)
         both = f"{a.text.rstrip('.')}; {b.text.rstrip('.')}"
         ev = a.evidence + b.evidence
         if na == nb:
