@@ -10,6 +10,7 @@ carrying?"), it abstains and says so.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -114,6 +115,26 @@ _STATE_NOW = {
     ("sitting", False): "not sitting", ("lying", True): "lying down", ("lying", False): "not lying down",
     ("arm_raised", True): "an arm is raised", ("arm_raised", False): "no arm is raised",
 }
+
+
+_HEADING_S = 3.0  # how far back "which way is he walking now?" looks at a track's boxes
+_HEADING_MIN = 0.03  # least travel, as a share of the picture, that has a direction
+_HEADING_ROWS = 2400  # timeline rows a heading question reads at most (20 minutes at 2 rows a second)
+_HEADING_WORDS = {Edge.LEFT: "to the left", Edge.RIGHT: "to the right", Edge.TOP: "towards the top of the picture",
+                  Edge.BOTTOM: "towards the bottom of the picture"}
+
+
+def _track_heading(obs: list[Observation]) -> Edge | None:
+    """The way a track travelled from its first box to its last, or None when it hardly moved."""
+    if len(obs) < 2 or obs[-1].t - obs[0].t < 0.5:
+        return None
+    (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = obs[0].box, obs[-1].box  # type: ignore[misc]
+    dx, dy = (bx0 + bx1 - ax0 - ax1) / 2, (by0 + by1 - ay0 - ay1) / 2
+    if max(abs(dx), abs(dy)) < _HEADING_MIN:
+        return None
+    if abs(dx) >= abs(dy):
+        return Edge.RIGHT if dx > 0 else Edge.LEFT
+    return Edge.BOTTOM if dy > 0 else Edge.TOP
 
 
 def _region_phrase(region: str) -> str:
@@ -235,6 +256,11 @@ class ExtractiveAnswerer(BaseAnswerer):
         placed = self._placed_unchecked(question, query, view, at)
         if placed is not None:
             return placed
+        if query.subject.heading is not None or (query.ask is Ask.WHERE and query.event is Event.MOVE
+                                                  and query.time.kind is TimeKind.NOW):
+            headed = self._headings(question, query, view, at, scope)
+            if headed is not None:
+                return headed
         if (query.ask is Ask.IDENTIFY and query.subject.labels == {Label.PERSON} and query.event is Event.PRESENT
                 and query.time.kind in (TimeKind.NOW, TimeKind.AT, TimeKind.AGO) and query.ordinal is None
                 and not query.unknown
@@ -283,6 +309,78 @@ class ExtractiveAnswerer(BaseAnswerer):
         # With none of its kind in view the description cannot matter either: there is nothing to pick out.
         return self._without_unknown(question, query, view, at,
                                      f"the only {kind} in view" if howmany.value == 1 else f"no {kind} in view")
+
+    def _headings(self, question: str, query: Query, view: MemoryView, at: float, scope: TimeScope) -> Answer | None:
+        """The way people or things travel across the picture: "which way is the man in red walking?",
+        "how many people are walking to the left?", "did anyone walk from left to right?".
+
+        Each track's heading is how its box's centre moved between its first and last sighting in the
+        timeline rows of the range (the last :data:`_HEADING_S` seconds for "now"): left or right when it
+        moved mostly sideways, towards the top or the bottom of the picture otherwise, and none when it
+        moved less than :data:`_HEADING_MIN` of the picture. ``None`` when the subject is not tracked
+        (the caller answers as before).
+        """
+        s = query.subject
+        labels = {m.value for m in s.labels}
+        if s.labels == {Label.PERSON}:
+            kind = ObservationKind.PERSON
+        elif s.labels and s.labels <= OBJECT_LABELS:
+            kind = ObservationKind.OBJECT
+        else:
+            return None
+        now = query.time.kind is TimeKind.NOW
+        since, until = (max(0.0, at - _HEADING_S), at) if now else scope.bounds(at)
+        rows = view.frames(since, until, limit=_HEADING_ROWS, newest_first=True)[::-1]
+        latest = view.state_at(until)
+        if latest is not None and (not rows or latest["t"] > rows[-1]["t"]):
+            rows.append(latest)
+        cells = REGION_CELLS[s.region] if s.region is not None else None
+        tracks: dict[int, list[Observation]] = {}
+        for row in rows:
+            for o in row["obs"]:
+                if o.kind == kind and o.track_id is not None and o.box is not None and (
+                        kind == ObservationKind.PERSON or o.label in labels):
+                    tracks.setdefault(o.track_id, []).append(o)
+        if now:  # what is in view now, not everyone seen in the last seconds
+            in_view = {o.track_id for o in (latest["obs"] if latest else []) if o.kind == kind}
+            tracks = {k: v for k, v in tracks.items() if k in in_view}
+        fits = {k: v for k, v in tracks.items()
+                if (not s.colours or s.colours & set(v[-1].attrs.get("colors", [])))
+                and (cells is None or _cell(v[-1]) in cells)}
+        heads = {k: _track_heading(v) for k, v in fits.items()}
+        name = "person" if kind == ObservationKind.PERSON else (next(iter(labels)) if len(labels) == 1 else "thing")
+        many = "people" if kind == ObservationKind.PERSON else plural(name)
+
+        def way(h: Edge | None) -> str:
+            return _HEADING_WORDS[h] if h is not None else "not moving across"
+
+        when = f"at {format_ts(until)}" if now else _where(scope.kind, since, until).strip() or "so far"
+        tally = ", ".join(f"{n} {way(h)}" for h, n in Counter(heads.values()).most_common())
+        ev = tuple(Evidence(v[-1].t, f"{name} {way(heads[k])}") for k, v in list(fits.items())[:6])
+        if s.heading is None:  # which way
+            if not fits:
+                return Answer(question, f"I see no {name if now else many} {when} to tell the way of.", at, 0.4,
+                              value=None)
+            if len(fits) == 1:
+                h = next(iter(heads.values()))
+                said = f"Moving {way(h)}" if h is not None else "Not moving across the picture"
+                text = (f"{said} {when} (from how it moved over the last {_HEADING_S:g} s)." if now
+                        else f"{said} {when}.")
+                return Answer(question, text, at, 0.5, value=h.value if h else None, evidence=ev)
+            top = Counter(h for h in heads.values() if h).most_common(1)
+            return Answer(question, f"{len(fits)} {many} {when}: {tally}.", at, 0.4,
+                          value=top[0][0].value if top else None, evidence=ev)
+        n = sum(1 for h in heads.values() if h is s.heading)
+        wanted = way(s.heading)
+        if query.ask is Ask.COUNT:
+            return Answer(question, f"{n} {name if n == 1 else many} moving {wanted} {when}"
+                          + (f" ({tally})" if fits else "") + ".", at, 0.5, value=n, evidence=ev)
+        if query.ask is Ask.EXISTS:
+            yes = n > 0 if not query.negated else n == 0
+            word = "Yes" if yes else "No"
+            return Answer(question, f"{word}: {n} {name if n == 1 else many} moving {wanted} {when}"
+                          + (f" ({tally})" if fits else "") + ".", at, 0.5, value=yes, evidence=ev)
+        return None
 
     def _who_now(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
         """"Who is in view right now?": the people in the picture then, each by the colours they wear.
@@ -1365,7 +1463,7 @@ def resolve_followup(query: Query, history: Any) -> Query:
     from dataclasses import replace as _replace
     subject = _replace(b, labels=s.labels or b.labels, colours=s.colours or b.colours, region=s.region or b.region,
                        states=s.states or b.states, words=s.words or b.words, size=s.size or b.size,
-                       moving=b.moving if s.moving is None else s.moving)
+                       moving=b.moving if s.moving is None else s.moving, heading=s.heading or b.heading)
     return base.with_(subject=subject, ask=base.ask if query.ask.value == "unknown" else query.ask,
                       time=query.time if query.time != TimeRange() else base.time,
                       event=query.event if query.event is not Event.PRESENT else base.event,
@@ -1640,7 +1738,7 @@ def option_query(question: Query, option: str) -> Query | None:
             and os_.region.value in {e.value for e in Edge}):
         # "Which way did he leave?" / "To the left": the side is the edge crossed, not where he stood
         edge, os_ = Edge(os_.region.value), replace(os_, region=None)
-    said = _says_anything(o, option) or edge is not None
+    said = _says_anything(o, option) or edge is not None or os_.heading is not None
     if not said:
         return None
     labels = os_.labels or qs.labels
@@ -1649,7 +1747,8 @@ def option_query(question: Query, option: str) -> Query | None:
     # What the option names replaces the question's own alternatives ("sitting or standing?" / "Sitting").
     subject = Subject(labels=labels, colours=os_.colours or qs.colours, region=os_.region or qs.region,
                       size=os_.size or qs.size, moving=qs.moving if os_.moving is None else os_.moving,
-                      states=os_.states or qs.states, words=os_.words or qs.words, held=os_.held or qs.held)
+                      states=os_.states or qs.states, words=os_.words or qs.words, held=os_.held or qs.held,
+                      heading=os_.heading or qs.heading)
     event = o.event if o.event is not Event.PRESENT else question.event
     if o.event is Event.ABSENT and question.event not in (Event.PRESENT, Event.ABSENT):
         # "Which way did he leave?" / "He did not leave": the question's event, negated
@@ -1694,6 +1793,7 @@ def check_option(checker: ExtractiveAnswerer, question: Query, option: str, view
         return verdict if verdict is not None and not verdict[0] else None
     s = q.subject
     weight = (bool(s.labels) + len(s.colours) + bool(s.region) + len(s.states) + len(s.words) + bool(q.edge)
+              + bool(s.heading)
               + (q.compare is not None) + (q.event is not Event.PRESENT))
     # An option naming several things with "and" ("a white van and a red car") holds when each one does;
     # each phrase is read alone, so its colour stays its own. When the phrases do not each name a thing

@@ -288,6 +288,8 @@ class Subject:
         states: Body states, each with whether it is on (``(SITTING, True)``).
         words: Words to find: on-screen text for ``text``, spoken words for ``event == say``.
         held: ``True`` only things a hand is on ("the box the hand is holding"), ``None`` either.
+        heading: The way it travels across the picture ("walking to the left", "from left to right"): the
+            edge it heads for; ``None`` any.
     """
 
     labels: frozenset[Label] = frozenset()
@@ -298,6 +300,7 @@ class Subject:
     states: frozenset[tuple[BodyState, bool]] = frozenset()
     words: tuple[str, ...] = ()
     held: bool | None = None
+    heading: Edge | None = None
 
 
 @dataclass(frozen=True, slots=True)

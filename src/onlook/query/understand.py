@@ -893,6 +893,7 @@ def _understand(text: str, alert: bool) -> Query:
     time = _time(r)
     compare = _compare(r, alert=is_alert)
     ordinal = _ordinal(r)
+    heading = _heading(r)
     region, edge = _region_edge(r)
     r.tokens = tokenize(q)
     _mark_used_tokens(r)
@@ -932,7 +933,17 @@ def _understand(text: str, alert: bool) -> Query:
     if states and event is Event.PRESENT and _state_is_change(r, is_alert):
         event = Event.CHANGE
         negated, polarity_absent = polarity_absent, False
+    if (event is Event.MOVE and not is_alert and asked_state is None
+            and re.search(r"\b(which|what) (way|direction)\b|\bin which direction\b", r.q)
+            and re.search(r"\b(did|went|has|have|had)\b", r.q)):
+        event = Event.LEAVE  # "which way did the person in red go?": the edge they left by
     ask = _ask(r, event, subject_labels, words, is_alert, follow)
+    if ((event is Event.MOVE or moving) and ask in (Ask.UNKNOWN, Ask.WHERE) and not is_alert
+            and re.search(r"\b(which|what) (way|direction)\b|\bin which direction\b", r.q)):
+        ask, event, moving = Ask.WHERE, Event.MOVE, None  # "which way is he walking?": the way he heads
+        for t in r.tokens:
+            if t.text in ("which", "what", "way", "direction"):
+                t.used = True
     if asked_state is not None and ask in (Ask.UNKNOWN, Ask.DESCRIBE, Ask.WHERE):
         ask = Ask.DESCRIBE
     if event is Event.CUT or (event is Event.PRESENT and re.search(_SHOTS_COUNTED, r.q)):
@@ -957,6 +968,7 @@ def _understand(text: str, alert: bool) -> Query:
     if time.kind is TimeKind.ALL and not is_alert and _present_tense(r, event, ask):
         time = TimeRange(TimeKind.NOW)
     if (not is_alert and event is Event.MOVE and moving is None and time.kind is TimeKind.NOW and subject_labels
+            and not (ask is Ask.WHERE and heading is None)
             and not subject_labels & {Label.PERSON, Label.HAND, Label.FACE, Label.TEXT, Label.SHOT}
             and any(t.text.endswith("ing") and t.lemma in _MOVE_VERBS for t in r.tokens)):
         # "how many cars are driving right now?": of a thing, moving now is a state the tracker reads per
@@ -994,7 +1006,7 @@ def _understand(text: str, alert: bool) -> Query:
         # whether its owner went away is nothing a detector reads.
         event, unknown = Event.PRESENT, unknown + ("left behind",)
     return Query(ask=ask, subject=Subject(labels=subject_labels, colours=colours, region=region, size=size,
-                                          moving=moving, states=states, words=words, held=held),
+                                          heading=heading, moving=moving, states=states, words=words, held=held),
                  event=event, negated=negated, compare=compare, ordinal=ordinal,
                  edge=edge if event in (Event.ENTER, Event.LEAVE, Event.APPEAR) else None,
                  time=time, follow=follow, unknown=unknown, holding=holding)
@@ -1201,6 +1213,34 @@ def _ordinal(r: _Reader) -> int | None:
 
 
 # ---- region and edge ------------------------------------------------------------------------------
+
+
+_TRAVEL = (r"(?:walk|walks|walked|walking|move|moves|moved|moving|head|heads|headed|heading|go|goes|going|went|"
+           r"run|runs|running|ran|ride|rides|riding|rode|drive|drives|driving|drove|cycle|cycles|cycling|cycled|"
+           r"travel|travels|travelling|traveling|travelled|pass|passes|passing|passed|cross|crosses|crossing|"
+           r"crossed|stroll|strolling|strolled|jog|jogging|jogged)")
+
+
+def _heading(r: _Reader) -> Edge | None:
+    """The way a subject travels: "walking to the left", "heading right", "from left to right", "leftwards".
+
+    Read before regions and edges, which would take "to the left" for a place and "from the left" for the
+    edge crossed; "from the left" alone stays an entry edge.
+    """
+    m = r.search(r"\bfrom\s+(?:the\s+)?(left|right)\s+(?:side\s+)?to\s+(?:the\s+)?(left|right)\b(?!\s+(?:edge|corner))")
+    if m and m.group(1) != m.group(2):
+        return Edge(m.group(2))
+    # Not "moving on the left" (a region) nor "walked in left through..." (a verb's particle, then "left").
+    m = r.search(rf"\b{_TRAVEL}\s+(?:(?:quickly|slowly|fast|straight|off|over|across|along|back|past|away)\s+)?"
+                 rf"((?:(?:to|towards?|toward)\s+)?(?:the\s+)?)(left|right)(?:wards?)?\b"
+                 r"(?!\s+(?:edge|side|corner|of|half|part|border|hand))", consume=False)
+    if m:
+        r.use(m.start(1), m.end())  # "to the left": the travel verb stays for the event reader
+        return Edge(m.group(2))
+    m = r.search(r"\b(left|right)wards?\b")
+    if m:
+        return Edge(m.group(1))
+    return None
 
 
 def _region_edge(r: _Reader) -> tuple[Region | None, Edge | None]:

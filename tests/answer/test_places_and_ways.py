@@ -140,3 +140,37 @@ def test_comparing_over_time_counts_each_moment(remember: Callable[..., MemoryVi
 def test_an_alternative_perception_cannot_count_makes_the_comparison_abstain(two: MemoryView) -> None:
     a = ExtractiveAnswerer().answer("Are there more people by the door or by the window?", two, at=2.5)
     assert a.abstained or "cannot check" in a.text, a.text
+
+
+def _walkers(t: float) -> tuple[list[Observation], int]:
+    """Person 1 (red) walks left to right, person 2 (blue) right to left, person 3 stands; a car parked."""
+    x = 0.1 * t
+    return ([Observation(t, ObservationKind.PERSON, "person", 0.9, (0.1 + x, 0.3, 0.2 + x, 0.9), 1, {"colors": ["red"]}),
+             Observation(t, ObservationKind.PERSON, "person", 0.9, (0.8 - x, 0.3, 0.9 - x, 0.9), 2, {"colors": ["blue"]}),
+             Observation(t, ObservationKind.PERSON, "person", 0.9, (0.45, 0.1, 0.5, 0.3), 3, {"colors": ["white"]}),
+             Observation(t, ObservationKind.OBJECT, "car", 0.8, (0.0, 0.0, 0.1, 0.1), 9, {"stationary": True})], 3)
+
+
+@pytest.fixture
+def walkers(remember: Callable[..., MemoryView]) -> MemoryView:
+    return remember([_walkers] * 9)  # 0..4 s
+
+
+@pytest.mark.parametrize(("question", "value", "said"), [
+    ("How many people are walking to the left right now?", 1, "1 person moving to the left at 00:04"),
+    ("Is anyone walking to the right?", True, "Yes: 1 person moving to the right"),
+    ("Is anybody heading leftwards?", True, "Yes"),
+    ("Which way is the man in red walking?", "right", "Moving to the right at 00:04"),
+    ("Which way is the person in blue going?", "left", "Moving to the left"),
+    ("Did anyone walk from left to right so far?", True, "Yes: 1 person moving to the right"),
+    ("In which direction is the car moving?", None, "Not moving across the picture"),
+])
+def test_the_way_things_travel_comes_from_their_tracks(walkers: MemoryView, question: str, value, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, walkers, at=4.0)
+    assert not a.abstained and a.value == value and said in a.text, a.text
+
+
+def test_an_option_naming_a_way_is_checked_against_the_tracks(walkers: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("Which way did the person in red walk?",
+                                    ["A. From right to left", "B. From left to right"], walkers, at=4.0)
+    assert a.value == "B", a.text
