@@ -145,8 +145,10 @@ def test_an_alternative_perception_cannot_count_makes_the_comparison_abstain(two
 def _walkers(t: float) -> tuple[list[Observation], int]:
     """Person 1 (red) walks left to right, person 2 (blue) right to left, person 3 stands; a car parked."""
     x = 0.1 * t
-    return ([Observation(t, ObservationKind.PERSON, "person", 0.9, (0.1 + x, 0.3, 0.2 + x, 0.9), 1, {"colors": ["red"]}),
-             Observation(t, ObservationKind.PERSON, "person", 0.9, (0.8 - x, 0.3, 0.9 - x, 0.9), 2, {"colors": ["blue"]}),
+    return ([Observation(t, ObservationKind.PERSON, "person", 0.9, (0.1 + x, 0.3, 0.2 + x, 0.9), 1,
+                         {"colors": ["red"]}),
+             Observation(t, ObservationKind.PERSON, "person", 0.9, (0.8 - x, 0.3, 0.9 - x, 0.9), 2,
+                         {"colors": ["blue"]}),
              Observation(t, ObservationKind.PERSON, "person", 0.9, (0.45, 0.1, 0.5, 0.3), 3, {"colors": ["white"]}),
              Observation(t, ObservationKind.OBJECT, "car", 0.8, (0.0, 0.0, 0.1, 0.1), 9, {"stationary": True})], 3)
 
