@@ -176,3 +176,13 @@ def test_an_option_naming_a_way_is_checked_against_the_tracks(walkers: MemoryVie
     a = ExtractiveAnswerer().choose("Which way did the person in red walk?",
                                     ["A. From right to left", "B. From left to right"], walkers, at=4.0)
     assert a.value == "B", a.text
+
+
+@pytest.mark.parametrize(("question", "value", "said"), [
+    ("what's the person on the far left wearing?", "red", "person on the left"),
+    ("What's the person on the right wearing?", "blue", "blue and white (person on the right"),
+    ("what colours is the person on the far right wearing?", "blue", "blue and white"),
+])
+def test_what_someone_wears_follows_the_side_asked(two: MemoryView, question: str, value: str, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, two, at=2.5)
+    assert not a.abstained and a.value == value and said in a.text, a.text

@@ -139,7 +139,8 @@ def _track_heading(obs: list[Observation]) -> Edge | None:
 
 def _region_phrase(region: str) -> str:
     """"on the left", "in the top left": a picture region as a phrase."""
-    return f"{'on' if region in ('left', 'right') else 'in'} the {region.replace('_', ' ')}"
+    prep = "on" if region in ("left", "right") else "at" if region in ("top", "bottom") else "in"
+    return f"{prep} the {region.replace('_', ' ')}"
 
 
 def _where(scope_kind: str, since: float, until: float) -> str:
@@ -1029,10 +1030,23 @@ class ExtractiveAnswerer(BaseAnswerer):
             else:
                 row = view.state_at(at)
                 ppl = [o for o in (row["obs"] if row else [])
-                       if o.kind == ObservationKind.PERSON and o.attrs.get("colors")]
+                       if o.kind == ObservationKind.PERSON and o.attrs.get("colors")
+                       and (not it.cells or _cell(o) in it.cells)]
+                named = next((r.value for r, c in REGION_CELLS.items() if c == set(it.cells)), None)
+                where = f" {_region_phrase(named)}" if named else ""
                 if not ppl:
-                    return self._abstain(question, at, "I see nobody whose clothing colour I could measure now.")
-                o = max(ppl, key=lambda p: (p.box[3] - p.box[1]) if p.box else 0)
+                    return self._abstain(question, at, f"I see nobody{where} whose clothing colour I could measure "
+                                                       "now.")
+                low = question.lower()
+                if re.search(r"far left|left ?most", low):  # "the person on the far left"
+                    o = min(ppl, key=lambda p: p.box[0] if p.box else 1.0)
+                elif re.search(r"far right|right ?most", low):
+                    o = max(ppl, key=lambda p: p.box[2] if p.box else 0.0)
+                else:  # the one nearest the camera, whose colours are measured best
+                    o = max(ppl, key=lambda p: (p.box[3] - p.box[1]) if p.box else 0)
+                cols = o.attrs["colors"]
+                return Answer(question, f"{' and '.join(cols[:2])} (person{where} seen at {format_ts(o.t)}).", at,
+                              0.5, value=cols[0], evidence=(Evidence(o.t, "person " + "/".join(cols), None),))
             cols = o.attrs["colors"]
             return Answer(question, f"{' and '.join(cols[:2])} (person seen at {format_ts(o.t)}).", at, 0.5,
                           value=cols[0], evidence=(Evidence(o.t, "person " + "/".join(cols), None),))

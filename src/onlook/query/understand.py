@@ -2007,7 +2007,8 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         use("when", "time", "timestamp", "point", "moment", "which", "what")
         return Ask.WHEN
     if re.search(r"\b(what|which) colou?rs?\b|\bcolou?rs? (is|are|was|were|of)\b|\bwhat colou?red\b|"
-                 r"\bwhat (is|was) the colou?r\b|(^|[.;!] )what (is|are|was|were|'s) [\w ]*\b(wearing|dressed in)\b|"
+                 r"\bwhat (is|was) the colou?r\b|"
+                 r"(^|[.;!] )what(?: is| are| was| were|'s| 's) [\w ]*\b(wearing|dressed in)\b|"
                  r"(^|[.;!] )what (does|did|do) [\w ]*\bwear\b", q):
         # "what is he wearing?": of clothes, perception sees their colours
         use("wearing", "wear", "dressed")
