@@ -63,6 +63,8 @@ def test_an_upper_bound_is_less_sure_than_a_settled_answer(two: MemoryView) -> N
     "When did the person by the door leave?",
     "What is he wearing on his head?",  # a body part is no place
     "When did the person in a red hat leave?",  # nor is a worn thing
+    "Is he in a car?",  # of one known person, the place is all that is asked
+    "Is the man on the lawn?",
 ])
 def test_a_place_that_picks_out_the_thing_still_abstains(two: MemoryView, question: str) -> None:
     assert ExtractiveAnswerer().answer(question, two, at=2.5).abstained
@@ -186,3 +188,14 @@ def test_an_option_naming_a_way_is_checked_against_the_tracks(walkers: MemoryVie
 def test_what_someone_wears_follows_the_side_asked(two: MemoryView, question: str, value: str, said: str) -> None:
     a = ExtractiveAnswerer().answer(question, two, at=2.5)
     assert not a.abstained and a.value == value and said in a.text, a.text
+
+
+@pytest.mark.parametrize(("question", "at", "value", "said"), [
+    ("How long was the first shot?", 30.0, 20.0, "The first shot lasted 20.0 s (00:00-00:20)"),
+    ("how long has the current shot lasted?", 30.0, 10.0, "has lasted 10.0 s so far (since 00:20)"),
+    ("How long was the previous shot?", 30.0, 20.0, "The previous shot lasted 20.0 s"),
+    ("How long was the third shot?", 30.0, None, "only 2 shots"),
+])
+def test_how_long_a_shot_lasted(make_view, question: str, at: float, value, said: str) -> None:
+    a = ExtractiveAnswerer().answer(question, make_view(), at=at)
+    assert a.value == value and said in a.text, a.text

@@ -47,10 +47,12 @@ from onlook.query.speech import parse_speech_question
 from onlook.query.understand import (
     Alternatives,
     alternatives,
+    definite_subject,
     described,
     modifier_words,
     people_described,
     place_phrases,
+    shot_named,
     understand,
 )
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, TimelineRow, format_ts
@@ -257,6 +259,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         placed = self._placed_unchecked(question, query, view, at)
         if placed is not None:
             return placed
+        if query.ask is Ask.DURATION and not query.subject.labels - {Label.SHOT} and shot_named(question) is not None:
+            return self._shot_length(question, shot_named(question) or 0, view, at)
         if query.subject.heading is not None or (query.ask is Ask.WHERE and query.event is Event.MOVE
                                                   and query.time.kind is TimeKind.NOW):
             headed = self._headings(question, query, view, at, scope)
@@ -383,6 +387,29 @@ class ExtractiveAnswerer(BaseAnswerer):
                           + (f" ({tally})" if fits else "") + ".", at, 0.5, value=yes, evidence=ev)
         return None
 
+    def _shot_length(self, question: str, shot: int, view: MemoryView, at: float) -> Answer:
+        """"How long was the second shot?": the time between the cuts that bound it (the current one so far)."""
+        if shot == 0:
+            cuts = view.sightings([ObservationKind.SCENE_CUT], 0.0, at, newest=True, limit=1)
+            start = cuts[0][0].t if cuts else 0.0
+            n = at - start
+            return Answer(question, f"The current shot has lasted {n:.1f} s so far (since {format_ts(start)}).", at,
+                          0.6, value=round(n, 2), span=(round(start, 2), round(at, 2)),
+                          evidence=(Evidence(start, "the current shot began"),))
+        cut_times = [o.t for o, _ in view.sightings([ObservationKind.SCENE_CUT], 0.0, at)]
+        bounds = [0.0, *cut_times, at]  # shot k (from 1) runs from bounds[k - 1] to bounds[k]
+        k = shot if shot > 0 else len(bounds) - 1 + shot  # -1: the one before the current (last) shot
+        if not 1 <= k < len(bounds) or (shot < 0 and k < 1):
+            n = len(bounds) - 1
+            return Answer(question, f"There have been only {n} shot{'s' if n != 1 else ''} so far (up to "
+                                    f"{format_ts(at)}).", at, 0.4, value=None)
+        a, b = bounds[k - 1], bounds[k]
+        which = f"The {_ordinal_word(shot)} shot" if shot > 0 else "The previous shot"
+        still = " and is still on" if b >= at - 1e-6 else ""
+        return Answer(question, f"{which} lasted {b - a:.1f} s{still} ({format_ts(a)}-{format_ts(b)}).", at, 0.6,
+                      value=round(b - a, 2), span=(round(a, 2), round(b, 2)),
+                      evidence=(Evidence(a, f"{which.lower()} began", None, b),))
+
     def _who_now(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
         """"Who is in view right now?": the people in the picture then, each by the colours they wear.
 
@@ -429,6 +456,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         # in "what colour is the car near the bench?" it picks out which car, and then it could matter.
         if not query.unknown or query.ask not in _PLACED_ASKS or is_about_holding(query):
             return None
+        if query.ask is Ask.EXISTS and definite_subject(question):
+            return None  # "is he in a car?" asks only where he is, which is what cannot be checked
         if not _only_placed(question, query.unknown):
             return None
         phrases = [p for p in place_phrases(question) if p.words & set(query.unknown)]

@@ -578,6 +578,24 @@ _PLACE_PREPS = frozenset({"on", "in", "at", "by", "near", "behind", "beside", "b
                           "front", "within", "through"})
 
 
+@lru_cache(maxsize=1024)
+def definite_subject(text: str) -> bool:
+    """Whether the clause's subject is one known thing ("is he in a car?", "is the dog on the lawn?").
+
+    Asking whether a known thing is somewhere asks only where it is; asking whether anything ("anybody",
+    "a dog", "there ... a") is somewhere also asks whether it is there at all.
+    """
+    toks = _question_tokens(text)
+    for t in toks:
+        if t.dep in ("nsubj", "nsubjpass") or (t.dep == "attr" and any(k.dep == "expl" for k in toks)):
+            if t.text in ("he", "she", "it", "they", "him", "her", "them", "this", "that"):
+                return True
+            return any(k.head == t.i and k.dep in ("det", "poss") and k.text in ("the", "this", "that", "his",
+                                                                                  "her", "their", "its")
+                       for k in toks)
+    return False
+
+
 def _next_to(toks: list[Token], i: int) -> bool:
     """Whether token ``i`` is the "to" of "next to" / "close to", which the small pipeline hangs on an adverb."""
     t = toks[i]
@@ -1101,6 +1119,25 @@ def _time(r: _Reader) -> TimeRange:
 _SHOT_NTH = r"(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|opening)"
 _IN = r"(?:in|during|within|throughout|of|from|on)"
 _NOT_A_CUT = r"(?!\s+(?:change|changes|cut|cuts|transition|switch|boundary))"
+
+
+def shot_named(text: str) -> int | None:
+    """Which shot a question names as its subject: 1 the first, 2 the second..., -1 the previous one, 0 the
+    current one; ``None`` when it names none ("how long was the second shot?" -> 2).
+
+    Example:
+        >>> shot_named("how long was the second shot?"), shot_named("how long has this shot lasted?")
+        (2, 0)
+    """
+    q = _normalise(text.strip())
+    m = re.search(rf"\bthe\s+{_SHOT_NTH}\s+(?:shot|scene)\b{_NOT_A_CUT}", q)
+    if m:
+        return 1 if m.group(1) == "opening" else _ORDINALS[m.group(1)]
+    if re.search(rf"\b(?:the\s+)?(?:previous|prior|preceding|last|earlier)\s+(?:shot|scene)\b{_NOT_A_CUT}", q):
+        return -1
+    if re.search(rf"\b(?:the\s+)?(?:current|present|ongoing|this)\s+(?:shot|scene)\b{_NOT_A_CUT}", q):
+        return 0
+    return None
 
 
 def _shot_range(r: _Reader) -> TimeRange | None:
