@@ -199,3 +199,14 @@ def test_what_someone_wears_follows_the_side_asked(two: MemoryView, question: st
 def test_how_long_a_shot_lasted(make_view, question: str, at: float, value, said: str) -> None:
     a = ExtractiveAnswerer().answer(question, make_view(), at=at)
     assert a.value == value and said in a.text, a.text
+
+
+def test_which_side_a_hand_is_on(remember: Callable[..., MemoryView]) -> None:
+    def hand_on_the_left(t: float) -> tuple[list[Observation], int]:
+        # hands are read on every other frame only: the answer uses the latest reading
+        seen = [Observation(t, ObservationKind.HAND, "hand", 0.9, (0.05, 0.4, 0.25, 0.6), None, {})]
+        return (seen if int(t * 2) % 2 == 0 else []), 0
+
+    view = remember([hand_on_the_left] * 6)
+    a = ExtractiveAnswerer().answer("Which side is the hand on?", view, at=2.5)
+    assert not a.abstained and a.value == "middle left", a.text

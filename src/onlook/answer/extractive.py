@@ -1194,6 +1194,10 @@ class ExtractiveAnswerer(BaseAnswerer):
             things = [o for o in row["obs"] if o.kind == ObservationKind.PERSON]
         elif it.subject == "face":
             things = [o for o in row["obs"] if o.kind == ObservationKind.FACE]
+        elif it.subject == "hand":
+            # hands are read on some frames only: the latest reading of the last few seconds
+            things = [o for o in row["obs"] if o.kind == ObservationKind.HAND] or [
+                o for o, _ in view.sightings([ObservationKind.HAND], max(0.0, at - 5.0), at, newest=True, limit=2)]
         else:
             return self._abstain(question, at, f"{CANNOT_SEE}; I cannot say where that is.")
         if it.colors:

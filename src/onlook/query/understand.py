@@ -2057,7 +2057,9 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         return Ask.EXISTS
     edge_asked = r"\b(which|what) (side|edge|way|direction|end)\b|(^|[.?!;] )how (did|do|does|will|has|have)\b"
     if re.search(r"^where\b|\bwhere (is|are|was|were|did|do)\b|\bin which (part|region|corner|side)\b|"
-                 r"\bwhich (part|side|corner|region) of\b", q) or (event in (Event.ENTER, Event.LEAVE) and re.search(
+                 r"\bwhich (part|side|corner|region) of\b|"
+                 r"^(which|what) (side|part|corner|half) (is|are|was|were)\b", q) or (
+                 event in (Event.ENTER, Event.LEAVE) and re.search(
                      edge_asked, q)):
         # "which side did she leave through?", "how did they leave?": for an entry or exit, the edge is the where
         use("where", "which", "side", "edge", "way", "direction", "end", "how")
