@@ -210,3 +210,22 @@ def test_which_side_a_hand_is_on(remember: Callable[..., MemoryView]) -> None:
     view = remember([hand_on_the_left] * 6)
     a = ExtractiveAnswerer().answer("Which side is the hand on?", view, at=2.5)
     assert not a.abstained and a.value == "middle left", a.text
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("Are there more people now than 2 seconds ago?", True),
+    ("Is it busier now than at the start?", True),
+    ("Is it quieter now than at the start?", False),
+    ("Are there more cars than people?", False),
+    ("Are there more than 3 people?", False),  # a number after "than": a count comparison, not alternatives
+])
+def test_more_than_compares_the_first_with_the_second(remember: Callable[..., MemoryView], question: str,
+                                                      value: bool) -> None:
+    view = remember([lambda t: _two_people(t) if t >= 1.0 else ([_two_people(t)[0][0]], 1)] * 6)
+    a = ExtractiveAnswerer().answer(question, view, at=2.5)
+    assert not a.abstained and a.value is value, a.text
+
+
+def test_an_age_is_not_checked(two: MemoryView) -> None:
+    for question in ("Any kids?", "How many children are there?"):
+        assert ExtractiveAnswerer().answer(question, two, at=2.5).abstained

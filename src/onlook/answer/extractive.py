@@ -212,6 +212,8 @@ class ExtractiveAnswerer(BaseAnswerer):
                 return None
             q = q.with_(ask=Ask.COUNT, negated=False, compare=None,
                         event=Event.PRESENT if q.event is Event.ABSENT else q.event)
+            if q.time.kind is TimeKind.START and q.time.seconds is None and q.event is Event.PRESENT:
+                q = q.with_(time=TimeRange(TimeKind.AT, start_s=0.0))  # "at the start": the first moment
             sides.append(self.answer_query(text, q, view, at))
         a, b = sides
         for side in sides:
@@ -222,6 +224,10 @@ class ExtractiveAnswerer(BaseAnswerer):
         na, nb = int(a.value), int(b.value)
         both = f"{a.text.rstrip('.')}; {b.text.rstrip('.')}"
         ev = a.evidence + b.evidence
+        if alt.than:  # "more now than at the start?": whether the first beats the second
+            yes = na > nb if alt.more else na < nb
+            return Answer(question, f"{'Yes' if yes else 'No'} ({both}).", at,
+                          round(min(a.confidence, b.confidence), 3), value=yes, evidence=ev)
         if na == nb:
             return Answer(question, f"Neither: the same for {alt.names[0]} and {alt.names[1]} ({both}).", at,
                           round(min(a.confidence, b.confidence), 3), value="neither", evidence=ev)

@@ -55,6 +55,9 @@ __all__ = ["CROWD", "understand", "understand_alert", "label_words", "Token", "t
 # ---------------------------------------------------------------------------------------------------
 # Lexicon: lemmas to perception labels and to the parts of a query.
 
+_AGE_WORDS = frozenset({"child", "children", "kid", "kids", "toddler", "toddlers", "baby", "babies", "infant",
+                        "infants", "teen", "teens", "teenager", "teenagers", "youngster", "youngsters", "elderly",
+                        "pensioner", "pensioners", "adult", "adults"})
 _PERSON = {"person", "people", "persons", "man", "men", "woman", "women", "guy", "guys", "girl", "boy", "lady",
            "ladies", "gentleman", "child", "children", "kid", "kids", "pedestrian", "individual", "human",
            "folk", "folks", "visitor", "customer", "worker", "cyclist", "rider", "biker", "walker", "jogger",
@@ -686,14 +689,21 @@ class Alternatives:
         first: The question about the first alternative alone ("were there people at 0:20?").
         second: The same about the second ("were there people at 0:50?").
         names: The two alternatives as written ("at 0:20", "at 0:50").
+        than: The question asks whether the first beats the second ("more now than at the start?"), a yes
+            or no, rather than which of the two ("more now or at the start?").
     """
 
     more: bool
     first: str
     second: str
     names: tuple[str, str]
+    than: bool = False
 
 
+# A number after "than" ("more than 3", "fewer than five"): a comparison with a number
+_COUNTED = re.compile(rf"(?:\d|{'|'.join(w for w in _NUMBERS if w not in ('a', 'an', 'no', 'single'))}|a few|"
+                      r"a dozen)\b")
+_CLOCK_PHRASE = re.compile(r"\bat (?:about |around )?\d+(?::\d+)?(?:\s*(?:s|sec|secs|seconds|m|min|minutes))?$")
 _PREPOSITIONS = ("at", "on", "in", "from", "through", "via", "by", "during", "before", "after", "near")
 _TIME_END = re.compile(r"\b(right now|now|at the moment|currently|at present|at the start|earlier|"
                        r"(?:a|an|one|\d+(?:\.\d+)?|a few|few)\s+(?:seconds?|secs?|minutes?|mins?|hours?)\s+ago)$")
@@ -718,14 +728,20 @@ def alternatives(text: str) -> Alternatives | None:
         True
     """
     q = _normalise(text.strip()).rstrip("?.! ")
-    m = re.search(r"\b(more|fewer|less)\b", q)
-    if not m or q.count(" or ") != 1:
+    m = re.search(r"\b(more crowded|less crowded|more|fewer|less|busier|quieter|emptier|calmer)\b", q)
+    than = " than " in q and q.count(" than ") == 1 and " or " not in q
+    if not m or not (than or q.count(" or ") == 1):
         return None
-    head, tail = q.split(" or ", 1)
+    head, tail = q.split(" than " if than else " or ", 1)
     if m.start() > len(head):
         return None  # the comparative must come before the alternatives
-    more = m.group(1) == "more"
-    tail = re.split(r"\s*[,;]\s*|\s+than\s+", tail)[0].strip()
+    if than and (m.end() >= len(head.rstrip()) or re.fullmatch(_COUNTED.pattern + r"(?:\s+\w+)?", tail)):
+        return None  # "more than 3 people": a comparison with a number, not of two alternatives
+    more = m.group(1) in ("more", "busier", "more crowded")
+    crowd = m.group(1) not in ("more", "fewer", "less")  # "busier now than at the start": of people
+    if crowd:
+        head = head[:m.start()] + head[m.end():]
+    tail = re.split(r"\s*[,;]\s*|\s+than\s+|\s+or\s+", tail)[0].strip()
     suffix = ""
     m_end = _TIME_END.search(tail)
     if m_end is not None and m_end.start() > 0:  # "people or cars right now": the time is both sides'
@@ -734,9 +750,10 @@ def alternatives(text: str) -> Alternatives | None:
     words_h = head.rstrip(",").split()
     if not words_b or not words_h:
         return None
-    if _TIME_END.search(" ".join(words_b)) or words_b[-1] in ("ago", "earlier", "before", "later"):
-        # "now or a minute ago": the alternatives are times; the first is the time phrase ending the head
-        m_now = _TIME_END.search(" ".join(words_h))
+    if _TIME_END.search(" ".join(words_b)) or words_b[-1] in ("ago", "earlier", "before", "later") or (
+            _CLOCK_PHRASE.match(" ".join(words_b)) and _TIME_END.search(" ".join(words_h))):
+        # "now or a minute ago", "now than at 0:20": the alternatives are times; the first ends the head
+        m_now = _TIME_END.search(" ".join(words_h)) or _CLOCK_PHRASE.search(" ".join(words_h))
         if m_now is None:
             return None
         k = len(" ".join(words_h)[:m_now.start()].split())
@@ -769,7 +786,10 @@ def alternatives(text: str) -> Alternatives | None:
     stem = " ".join(words_h[:k])
     stem = re.sub(r"\s*\b(more|fewer|less)\b\s*", " ", stem).strip()
     stem = re.sub(r"\b(which|what) (had|has|was|is|were)\b", r"\2", stem)
-    return Alternatives(more, f"{stem} {alt_a}{suffix}".strip(), f"{stem} {alt_b}{suffix}".strip(), (alt_a, alt_b))
+    if crowd:  # "is it busier now": how many people there are, then and then
+        stem = "how many people are there"
+    return Alternatives(more, f"{stem} {alt_a}{suffix}".strip(), f"{stem} {alt_b}{suffix}".strip(), (alt_a, alt_b),
+                        than)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1019,6 +1039,9 @@ def _understand(text: str, alert: bool) -> Query:
                     "written", "printed", "displayed", "painted", "spelled", "spelt"):
                 t.used = True
     unknown = _unknown(r, ask, colours)
+    if Label.PERSON in subject_labels:
+        # "any kids?": a person to the detector, but the age is a constraint nothing checks (as "tall" is)
+        unknown += tuple(dict.fromkeys(t.lemma for t in r.tokens if t.text in _AGE_WORDS and t.lemma not in unknown))
     if event is Event.LEAVE and re.search(_LEFT_BEHIND, r.q):
         # "a bag is left behind", "was the suitcase left unattended?": abandoned where it is, not gone from view;
         # whether its owner went away is nothing a detector reads.
