@@ -360,6 +360,8 @@ class Query:
             d["words"] = list(s.words)
         if s.held is not None:
             d["held"] = s.held
+        if s.heading is not None:
+            d["heading"] = s.heading.value
         if self.holding:
             d["holding"] = sorted(m.value for m in self.holding)
         if self.event is not Event.PRESENT:
@@ -398,7 +400,7 @@ class Query:
             QueryError: a field is unknown or a value is not in its vocabulary.
         """
         allowed = {"ask", "labels", "colours", "region", "size", "moving", "states", "words", "event", "negated",
-                   "compare", "ordinal", "edge", "time", "follow", "unknown", "held", "holding"}
+                   "compare", "ordinal", "edge", "time", "follow", "unknown", "held", "holding", "heading"}
         if not isinstance(d, dict):
             raise QueryError(f"a query must be a JSON object, not {type(d).__name__}")
         extra = set(d) - allowed
@@ -415,7 +417,8 @@ class Query:
                               moving=None if d.get("moving") is None else bool(d["moving"]),
                               states=frozenset((BodyState(k), bool(v)) for k, v in dict(d.get("states", {})).items()),
                               words=tuple(str(w).lower() for w in d.get("words", ())),
-                              held=None if d.get("held") is None else bool(d["held"]))
+                              held=None if d.get("held") is None else bool(d["held"]),
+                              heading=Edge(d["heading"]) if d.get("heading") else None)
             cmp = d.get("compare")
             time = d.get("time")
             anchor = (time or {}).get("anchor")

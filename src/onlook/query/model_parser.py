@@ -87,6 +87,7 @@ def query_schema() -> dict[str, Any]:
             "size": _enum(Size),
             "moving": {"type": "boolean"},
             "held": {"type": "boolean"},
+            "heading": _enum(Edge),
             "holding": _list_of(labels),
             "states": {"type": "object", "additionalProperties": False,
                        "properties": {s.value: {"type": "boolean"} for s in BodyState}},
