@@ -237,7 +237,7 @@ RULE_KINDS = [
     ("count_equal", RuleKind.COUNT_EQUAL),
     ("speech", RuleKind.SPEECH), ("appear", RuleKind.APPEAR), ("disappear", RuleKind.DISAPPEAR),
     ("state", RuleKind.STATE), ("hand", RuleKind.HAND), ("stop", RuleKind.STOP), ("hold", RuleKind.HOLD),
-    ("release", RuleKind.RELEASE),
+    ("release", RuleKind.RELEASE), ("heading", RuleKind.HEADING),
 ]
 
 
@@ -245,7 +245,7 @@ def test_rule_kinds_table_is_every_member_and_every_compiled_kind() -> None:
     assert sorted(m for _, m in RULE_KINDS) == sorted(RuleKind)
     compiled = ({a[1] for a in ALERTS if a[1] is not None} | {compile_alert("someone says help").kind}
                 | {compile_alert(a[0]).kind for a in OBJECT_ALERTS} | {compile_alert("a car parks").kind}
-                | {compile_alert(a).kind for a, *_ in HOLD_ALERTS})
+                | {compile_alert(a).kind for a, *_ in HOLD_ALERTS} | {compile_alert("someone walks to the left").kind})
     assert compiled == set(RuleKind)
 
 
@@ -640,3 +640,28 @@ def test_a_release_rule_keeps_no_frames_while_the_thing_is_out_of_view() -> None
         book.check(replace(gone, frame=replace(gone.frame, seq=i + 2, pts=1.0 + i / 2)))
     (st,) = book._rules.values()
     assert len(st.hold_frames) == 1
+
+
+@pytest.mark.parametrize(("query", "labels", "heading", "colors"), [
+    ("someone walks to the left", ("person",), "left", ()),
+    ("tell me when a car drives from left to right", ("car",), "right", ()),
+    ("alert me if a person in red heads right", ("person",), "right", ("red",)),
+])
+def test_a_heading_is_a_rule_of_its_own(query: str, labels: tuple[str, ...], heading: str,
+                                        colors: tuple[str, ...]) -> None:
+    r = compile_alert(query)
+    assert (r.kind, r.labels, r.heading, r.colors) == (RuleKind.HEADING, labels, heading, colors)
+
+
+def test_a_heading_rule_fires_once_per_track_that_travels_its_way() -> None:
+    book = AlertBook("cam", release_s=0.0)
+    book.add("someone walks to the right")
+
+    def at(t: float) -> Analysis:
+        walker = Observation(t, ObservationKind.PERSON, "person", 0.9, (0.1 + 0.05 * t, 0.3, 0.2 + 0.05 * t, 0.9), 1)
+        back = Observation(t, ObservationKind.PERSON, "person", 0.9, (0.8 - 0.05 * t, 0.3, 0.9 - 0.05 * t, 0.9), 2)
+        still = Observation(t, ObservationKind.PERSON, "person", 0.9, (0.45 + 0.005 * (t % 2), 0.1, 0.5, 0.3), 3)
+        return Analysis(Frame("cam", int(t * 2), t, 0.0, np.zeros((4, 4, 3), np.uint8)), [walker, back, still])
+
+    fired = [(a.t, a.evidence[0].track_id) for k in range(12) for a in book.check(at(k * 0.5))]
+    assert fired == [(2.0, 1)]  # 0.08 of the picture to the right after 1.6 s; the others never

@@ -40,6 +40,7 @@ __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "rule_from_query", 
 
 SUPPORTED_HINT = ("onlook can alert on: a person entering or leaving the view (optionally by clothing colour), "
                   "an object (car, dog, bag... 82 kinds) appearing, leaving or stopping (a car parks), "
+                  "a person or object travelling left, right, up or down the picture, "
                   "more/fewer than N of them (moving or parked), "
                   "a word appearing on screen, a scene change, motion in a region of the picture, "
                   "a face or a hand (raised) appearing, a hand taking hold of a thing or letting go of it, "
@@ -98,6 +99,10 @@ class RuleKind(StrEnum):
     RELEASE = "release"
     """A thing of ``labels`` that had a hand on it stays in view with none for
     :data:`~onlook.query.holding.RELEASE_S`: an event rule, once per letting go."""
+    HEADING = "heading"
+    """A tracked person (or object of ``labels``) travels ``heading`` across the picture ("someone walks to
+    the left", "a car drives from left to right"): an event rule, once per track, when its centre has moved
+    :data:`_HEADING_TRAVEL` of the picture that way since it was first seen."""
 
 
 # When a track has "stopped": it travelled at least _STOP_MOVED box heights before, then stayed within
@@ -107,6 +112,9 @@ _STOP_MOVED = 0.5
 _STOP_STILL = 0.12
 _STOP_STILL_S = 2.0
 _STOP_HISTORY_S = 30.0  # path kept per track; tracks unseen this long are forgotten
+# A heading rule fires once a track's centre has gone this share of the picture its way since first seen (and
+# more that way than across it): far enough that the detector's jitter on a standing person never makes it.
+_HEADING_TRAVEL = 0.08
 
 
 _STATE_RULES = (RuleKind.MOTION, RuleKind.FACE, RuleKind.COUNT_ABOVE, RuleKind.COUNT_BELOW, RuleKind.COUNT_EQUAL,
@@ -139,6 +147,7 @@ class Rule:
         moving: Of a count: count only moving (``True``) or stationary, parked (``False``) objects, or people
             walking or standing still (the people tracker's ``moving`` and ``static``); of an
             appear rule, ``True``: fire on each track of the kind once it is seen moving ("a bicycle passes by").
+        heading: Of a heading rule: the way the track travels (``"left"``, ``"right"``, ``"top"``, ``"bottom"``).
     """
 
     query: str
@@ -153,6 +162,7 @@ class Rule:
     cells: tuple[str, ...] = ()
     edge: str | None = None
     moving: bool | None = None
+    heading: str | None = None
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -223,6 +233,11 @@ def rule_from_query(query: str, q: Query) -> Rule:
     moving_object = (bool(objects) and not people and not counts_objects
                      and (q.event is Event.MOVE or (s.moving is True and q.event in (Event.APPEAR, Event.PRESENT,
                                                                                       Event.ENTER))))
+    if s.heading is not None:
+        if s.labels and not s.labels <= OBJECT_LABELS | {Label.PERSON}:
+            raise _refuse(query, "which way it travels (only people and objects are tracked)")
+        return Rule(query, RuleKind.HEADING, labels=labels or (Label.PERSON.value,), colors=colors, region=region,
+                    cells=cells, heading=s.heading.value)
     if moving_object:
         return Rule(query, RuleKind.APPEAR, colors=colors, region=region, cells=cells, labels=objects, moving=True)
     if people and not objects and s.moving is not None and q.event in (Event.PRESENT, Event.ABSENT):
@@ -330,6 +345,31 @@ def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observati
         moved = max(_dist(p, cx, cy) for p in before) / h
         wobble = max(_dist(p, cx, cy) for p in still) / h
         if wobble <= _STOP_STILL and moved >= _STOP_MOVED and _person_matches(o, r):
+            st.fired_tracks.add(o.track_id)
+            hits.append(o)
+    for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
+        del st.paths[tid]  # tracks gone from view: bounded memory
+    return hits
+
+
+def _headed(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
+    """The tracks of a heading rule that, in this analysis, have travelled its way far enough (once each)."""
+    r = st.rule
+    hits = []
+    for o in obs:
+        is_thing = (o.kind == ObservationKind.OBJECT and o.label in r.labels) or (
+            o.kind == ObservationKind.PERSON and Label.PERSON.value in r.labels)
+        if not is_thing or o.track_id is None or o.box is None or o.track_id in st.fired_tracks:
+            continue
+        x0, y0, x1, y1 = o.box
+        path = st.paths.setdefault(o.track_id, [])
+        path.append((t, (x0 + x1) / 2, (y0 + y1) / 2, max(1e-3, y1 - y0)))
+        if len(path) > 2:
+            del path[1:-1]  # its first sighting and now are all the rule needs
+        dx, dy = path[-1][1] - path[0][1], path[-1][2] - path[0][2]
+        ways = {"left": (-dx, dy), "right": (dx, dy), "top": (-dy, dx), "bottom": (dy, dx)}
+        along, across = ways[r.heading or "left"]
+        if along >= _HEADING_TRAVEL and along > abs(across) and _person_matches(o, r):  # colours and cells too
             st.fired_tracks.add(o.track_id)
             hits.append(o)
     for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
@@ -445,7 +485,7 @@ class AlertBook:
             if ev is None:
                 continue
             if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR, RuleKind.APPEAR,
-                                RuleKind.DISAPPEAR, RuleKind.STATE, RuleKind.STOP):
+                                RuleKind.DISAPPEAR, RuleKind.STATE, RuleKind.STOP, RuleKind.HEADING):
                 # Two people entering in the same frame are two alerts, one per person.
                 out.extend(Alert(query=st.rule.query, t=t, wall=wall, stream_id=self.stream_id, evidence=(o,))
                            for o in ev)
@@ -498,6 +538,8 @@ class AlertBook:
             return hits or None
         if r.kind == RuleKind.STOP:
             return _stopped(st, obs, t) or None
+        if r.kind == RuleKind.HEADING:
+            return _headed(st, obs, t) or None
         if r.kind == RuleKind.RELEASE:
             return _released(st, obs, t) or None
         object_move = _OBJECT_MOVES.get(r.kind)

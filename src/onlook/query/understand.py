@@ -1295,7 +1295,9 @@ def _heading(r: _Reader) -> Edge | None:
                  rf"((?:(?:to|towards?|toward)\s+)?(?:the\s+)?)(left|right)(?:wards?)?\b"
                  r"(?!\s+(?:edge|side|corner|of|half|part|border|hand))", consume=False)
     if m:
-        r.use(m.start(1), m.end())  # "to the left": the travel verb stays for the event reader
+        r.use(m.start(1), m.end())  # "to the left": the travel verb stays for the event reader...
+        if re.match(r"head", m.group(0)):
+            r.use(m.start(), m.start() + len(m.group(0).split()[0]))  # ...but "heads" says only the way
         return Edge(m.group(2))
     m = r.search(r"\b(left|right)wards?\b")
     if m:
