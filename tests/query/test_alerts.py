@@ -665,3 +665,20 @@ def test_a_heading_rule_fires_once_per_track_that_travels_its_way() -> None:
 
     fired = [(a.t, a.evidence[0].track_id) for k in range(12) for a in book.check(at(k * 0.5))]
     assert fired == [(2.0, 1)]  # 0.08 of the picture to the right after 1.6 s; the others never
+
+
+def test_an_ordinal_fires_on_that_occurrence_only() -> None:
+    assert compile_alert("tell me when the second person enters").nth == 2
+    with pytest.raises(UnsupportedQuery, match="only known afterwards"):
+        compile_alert("tell me when the last person leaves")
+    book = AlertBook("cam", release_s=0.0)
+    book.add("tell me when the second person enters")
+
+    def entry(t: float, *ids: int) -> Analysis:
+        obs = [Observation(t, ObservationKind.ENTER, "person", 0.9, (0.9, 0.3, 1.0, 0.9), i, {"edge": "right"})
+               for i in ids]
+        return Analysis(Frame("cam", int(t * 2), t, 0.0, np.zeros((4, 4, 3), np.uint8)), obs)
+
+    fired = [(a.t, a.evidence[0].track_id) for t, ids in ((1.0, (1,)), (2.0, (2, 3)), (3.0, (4,)))
+             for a in book.check(entry(t, *ids))]
+    assert fired == [(2.0, 2)]

@@ -148,6 +148,8 @@ class Rule:
             walking or standing still (the people tracker's ``moving`` and ``static``); of an
             appear rule, ``True``: fire on each track of the kind once it is seen moving ("a bicycle passes by").
         heading: Of a heading rule: the way the track travels (``"left"``, ``"right"``, ``"top"``, ``"bottom"``).
+        nth: Of an event rule: fire only on this occurrence ("the second person enters": 2), counted from
+            when the rule was added; ``None`` every one.
     """
 
     query: str
@@ -163,6 +165,7 @@ class Rule:
     edge: str | None = None
     moving: bool | None = None
     heading: str | None = None
+    nth: int | None = None
 
     def __post_init__(self) -> None:
         if type(self.kind) is not RuleKind:
@@ -201,12 +204,33 @@ def _refuse(query: str, what: str) -> UnsupportedQuery:
     return UnsupportedQuery(f"alert {query!r} asks for something perception cannot see ({what}); {SUPPORTED_HINT}")
 
 
+_COUNTED_KINDS = frozenset({"enter", "exit", "person_color", "appear", "disappear", "scene_cut", "state", "stop",
+                            "heading", "text"})
+
+
 def rule_from_query(query: str, q: Query) -> Rule:
     """The :class:`Rule` that fires when the typed query ``q`` becomes true.
+
+    An ordinal ("when the second person enters") makes an event rule fire on that occurrence only, counted
+    from when the rule was added; "the last one" is known only afterwards, and a state has no occurrences
+    to count, so those are refused.
 
     Raises:
         UnsupportedQuery: a part of ``q`` is not something perception records (named in the message).
     """
+    rule = _rule_from_query(query, q)
+    if q.ordinal is None:
+        return rule
+    if q.ordinal < 1:
+        raise UnsupportedQuery(f"alert {query!r}: which one is the last is only known afterwards; ask for the "
+                               "first, second... one, or for every one")
+    if rule.kind.value not in _COUNTED_KINDS:
+        raise UnsupportedQuery(f"alert {query!r}: an ordinal counts events (entries, exits, cuts...), and "
+                               f"{rule.kind.value.replace('_', ' ')} is a state, not an event")
+    return replace(rule, nth=q.ordinal)
+
+
+def _rule_from_query(query: str, q: Query) -> Rule:
     s = q.subject
     if q.unknown:
         raise _refuse(query, ", ".join(q.unknown))
@@ -420,6 +444,7 @@ class _RuleState:
     paths: dict[int, list[tuple[float, float, float, float]]] = field(default_factory=dict)
     # release rules: the hold frames since a hand was last on the thing (bounded: cleared on each release)
     hold_frames: list[HoldFrame] = field(default_factory=list)
+    occurrences: int = 0  # rules with an ordinal: the events counted so far
 
 
 class AlertBook:
@@ -484,6 +509,11 @@ class AlertBook:
             ev = self._evidence(st, a)
             if ev is None:
                 continue
+            if st.rule.nth is not None:  # only the nth occurrence, once
+                before, st.occurrences = st.occurrences, st.occurrences + len(ev)
+                if not before < st.rule.nth <= st.occurrences:
+                    continue
+                ev = [ev[st.rule.nth - before - 1]]
             if st.rule.kind in (RuleKind.ENTER, RuleKind.EXIT, RuleKind.PERSON_COLOR, RuleKind.APPEAR,
                                 RuleKind.DISAPPEAR, RuleKind.STATE, RuleKind.STOP, RuleKind.HEADING):
                 # Two people entering in the same frame are two alerts, one per person.

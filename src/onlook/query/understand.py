@@ -369,7 +369,15 @@ def _known_words() -> frozenset[str]:
 def _is_english(w: str) -> bool:
     """Whether spaCy's model has seen ``w`` (its string store is a ~85k-word English lexicon)."""
     nlp = _nlp()
-    return nlp is not None and w in nlp.vocab.strings
+    if nlp is None:
+        return False
+    strings = nlp.vocab.strings
+    if w in strings:
+        return True
+    # A regular inflection of a word it has seen ("empties" of "empty"): not a typo to correct.
+    stems = ([w[:-3] + "y"] if w.endswith("ies") else []) + ([w[:-2]] if w.endswith("es") else []) + (
+        [w[:-1]] if w.endswith("s") else [])
+    return any(len(s) >= 3 and s in strings for s in stems)
 
 
 def _correct(w: str, vocab: frozenset[str]) -> str:
@@ -945,7 +953,7 @@ def _understand(text: str, alert: bool) -> Query:
     if worn:  # "is the man wearing a tie?": the tie is what can be seen
         subject_labels = worn
     size, moving = _size_moving(r, head)
-    emptiness = any(t.text in _EMPTY_WORDS or t.text in ("emptied", "emptying") for t in r.tokens)
+    emptiness = any(t.text in _EMPTY_WORDS or t.text in ("emptied", "emptying", "empties") for t in r.tokens)
     hold = _holding(r, head)
     event, negated, polarity_absent = _event(r, subject_labels, states, edge, words)
     holding: frozenset[Label] = frozenset()
@@ -1846,7 +1854,8 @@ def _event(r: _Reader, labels: frozenset[Label], states: frozenset[tuple[BodySta
                 continue
             negations += 1
             t.used = True
-        elif t.text in _EMPTY_WORDS or t.lemma in ("empty", "vacate", "clear out") or t.text in ("emptied", "emptying"):
+        elif t.text in _EMPTY_WORDS or t.lemma in ("empty", "vacate", "clear out") or t.text in ("emptied", "emptying",
+                                                                                                "empties"):
             if t.text == "clear" and not re.search(r"\b(is|are|gets?|goes|becomes?)\s+(\w+\s+)?clear\b", q):
                 continue
             negations += 1
