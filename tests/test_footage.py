@@ -124,12 +124,18 @@ VTEST_QUESTIONS = [
     ("how many folks came in from the right so far?", 15.0, lambda v: v == 5),
     ("How many cars are parked here now?", 40.0, lambda v: v == 2),  # the white van and the light-blue car
     ("How many scene cuts have there been so far?", 40.0, lambda v: v == 0),  # a fixed camera
+    # Frames 66 s and 70 s side by side: the woman in black on the lawn (lower left) walks from x = 0.42 to
+    # 0.16 of the picture, and the man by the lamp post on the path from 0.37 to 0.26; nobody on the left
+    # half walks right.
+    ("Which way are the people on the left walking?", 70.0, lambda v: v == "left"),
+    ("Is anyone on the left walking to the right right now?", 70.0, lambda v: v is False),
+    ("Who is on the left now?", 70.0, lambda v: len(v) >= 2),
 ]
 
 
 def test_questions_on_vtest(footage, tmp_path):
     clip = footage("vtest.avi")
-    _watch_and_ask(clip, tmp_path, VTEST_QUESTIONS, until_s=41.0)
+    _watch_and_ask(clip, tmp_path, VTEST_QUESTIONS, until_s=70.5)
 
 
 def _watch_and_ask(clip, tmp_path, questions, until_s=None):
