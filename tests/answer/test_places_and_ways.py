@@ -229,3 +229,24 @@ def test_more_than_compares_the_first_with_the_second(remember: Callable[..., Me
 def test_an_age_is_not_checked(two: MemoryView) -> None:
     for question in ("Any kids?", "How many children are there?"):
         assert ExtractiveAnswerer().answer(question, two, at=2.5).abstained
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("Has the number of people gone up or down in the last 2 seconds?", "up"),
+    ("Is it getting busier?", True),
+    ("Is it getting quieter?", False),
+])
+def test_a_trend_compares_the_start_of_the_stretch_with_now(remember: Callable[..., MemoryView], question: str,
+                                                            value) -> None:
+    view = remember([lambda t: _two_people(t) if t >= 1.0 else ([_two_people(t)[0][0]], 1)] * 6)
+    a = ExtractiveAnswerer().answer(question, view, at=2.5)
+    assert not a.abstained and a.value == value, a.text
+
+
+@pytest.mark.parametrize(("question", "unchecked"), [
+    ("How many people are walking towards the camera?", "towards the camera"),
+    ("How many groups of people are there?", "groups"),
+])
+def test_depth_and_groups_are_named_not_dropped(two: MemoryView, question: str, unchecked: str) -> None:
+    a = ExtractiveAnswerer().answer(question, two, at=2.5)
+    assert a.abstained and unchecked in a.text, a.text

@@ -53,6 +53,7 @@ from onlook.query.understand import (
     people_described,
     place_phrases,
     shot_named,
+    trend_asked,
     understand,
 )
 from onlook.types import Answer, Capability, Evidence, Observation, ObservationKind, TimelineRow, format_ts
@@ -187,6 +188,9 @@ class ExtractiveAnswerer(BaseAnswerer):
             said = answer_speech(question, view, at, spoken)
             if said is not None:  # always, given a parsed speech question
                 return said
+        trend = trend_asked(question)
+        if trend is not None:
+            return self._trend(question, trend[0], trend[1], view, at)
         alt = alternatives(question)
         if alt is not None:
             compared = self._compare(question, alt, view, at)
@@ -196,6 +200,26 @@ class ExtractiveAnswerer(BaseAnswerer):
         if query.follow is not None:
             query = resolve_followup(query, history)
         return self.answer_query(question, query, view, at)
+
+    def _trend(self, question: str, busier: bool | None, seconds: float, view: MemoryView, at: float) -> Answer:
+        """"Has the number of people gone up or down in the last 10 s?", "is it getting busier?": the people in
+        view at the start of the stretch against those in view now."""
+        start = max(0.0, at - seconds)
+        then = self.answer_query(question, Query(ask=Ask.COUNT, subject=Subject(labels=frozenset({Label.PERSON})),
+                                                 time=TimeRange(TimeKind.AT, start_s=start)), view, at)
+        now = self.answer_query(question, Query(ask=Ask.COUNT, subject=Subject(labels=frozenset({Label.PERSON})),
+                                                time=TimeRange(TimeKind.NOW)), view, at)
+        for side in (then, now):
+            if side.abstained or not isinstance(side.value, int):
+                return side
+        a, b = int(then.value), int(now.value)
+        way = "up" if b > a else "down" if b < a else "unchanged"
+        said = f"{a} in view at {format_ts(start)}, {b} at {format_ts(at)}"
+        ev = then.evidence + now.evidence
+        if busier is None:
+            return Answer(question, f"{way.capitalize()}: {said}.", at, 0.5, value=way, evidence=ev)
+        yes = b > a if busier else b < a
+        return Answer(question, f"{'Yes' if yes else 'No'}: {said}.", at, 0.5, value=yes, evidence=ev)
 
     def _compare(self, question: str, alt: Alternatives, view: MemoryView, at: float) -> Answer | None:
         """"Were there more people at 0:20 or at 0:50?": each alternative counted, and the counts compared.

@@ -800,6 +800,36 @@ def alternatives(text: str) -> Alternatives | None:
                         than)
 
 
+_TREND = re.compile(r"\b(?:gone|go|went|going|gotten|got) (?:up or down|down or up)\b|\b(?:increased|decreased|"
+                    r"risen|rising|fallen|falling|dropped|dropping|grown|growing)\s+or\s+(?:increased|decreased|"
+                    r"risen|rising|fallen|falling|dropped|dropping|shrunk|shrinking)\b|\bgetting (busier|quieter|"
+                    r"emptier|more crowded|less crowded|fuller)\b|\b(?:more|fewer) (?:and (?:more|fewer) )?people "
+                    r"(?:than before|now than before)\b")
+
+
+def trend_asked(text: str) -> tuple[bool | None, float] | None:
+    """Whether a question asks how the number of people changed over a stretch, and over how long.
+
+    "Has the number of people gone up or down in the last 10 seconds?" gives ``(None, 10.0)`` (which way is
+    the answer); "is it getting busier?" gives ``(True, 30.0)`` (a yes or no, over the last 30 s unless said).
+
+    Example:
+        >>> trend_asked("has the number of people gone up or down in the last 10 seconds?")
+        (None, 10.0)
+        >>> trend_asked("is it getting quieter?"), trend_asked("how many people are there?")
+        ((False, 30.0), None)
+    """
+    q = _normalise(text.strip())
+    m = _TREND.search(q)
+    if m is None:
+        return None
+    way = m.group(1)
+    busier = None if way is None else way in ("busier", "more crowded", "fuller")
+    t = understand(text).time
+    seconds = t.seconds if t.kind is TimeKind.LAST and t.seconds else 30.0
+    return busier, float(seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Described:
     """How a question picks out a definite subject with words no rule checks ("the man in the car").
@@ -1050,6 +1080,15 @@ def _understand(text: str, alert: bool) -> Query:
     if Label.PERSON in subject_labels:
         # "any kids?": a person to the detector, but the age is a constraint nothing checks (as "tall" is)
         unknown += tuple(dict.fromkeys(t.lemma for t in r.tokens if t.text in _AGE_WORDS and t.lemma not in unknown))
+    # Travelling towards or away from the camera is depth, which no track measures ("camera" alone is harmless).
+    m_depth = re.search(rf"\b{_TRAVEL}\s+(?:\w+\s+)?(towards?|toward|away from|up to)\s+(?:the\s+)?(camera|cam|lens)\b",
+                        r.q)
+    if m_depth and "towards the camera" not in unknown:
+        unknown += ("away from the camera" if m_depth.group(1) == "away from" else "towards the camera",)
+    # "How many groups of people?" counts groups, which nothing perceives (the people are counted otherwise).
+    m_group = re.search(r"\bhow many (groups|pairs|couples|families|crowds|queues|lines)\b", r.q)
+    if m_group and m_group.group(1) not in unknown:
+        unknown += (m_group.group(1),)
     if event is Event.LEAVE and re.search(_LEFT_BEHIND, r.q):
         # "a bag is left behind", "was the suitcase left unattended?": abandoned where it is, not gone from view;
         # whether its owner went away is nothing a detector reads.
