@@ -250,3 +250,24 @@ def test_a_trend_compares_the_start_of_the_stretch_with_now(remember: Callable[.
 def test_depth_and_groups_are_named_not_dropped(two: MemoryView, question: str, unchecked: str) -> None:
     a = ExtractiveAnswerer().answer(question, two, at=2.5)
     assert a.abstained and unchecked in a.text, a.text
+
+
+def test_options_of_a_comparison_name_the_winner_or_the_tie(two: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("Are there more people on the left or the right of the picture right now?",
+                                    ["A. The left", "B. The right", "C. The same on both sides"], two, at=2.5)
+    assert a.value == "C", a.text
+    a = ExtractiveAnswerer().choose("Are there more people or cars?", ["A. Cars", "B. People"], two, at=2.5)
+    assert a.value == "B", a.text
+
+
+def test_options_of_a_way_name_the_side_memory_answers(walkers: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("Which way is the person in blue walking?",
+                                    ["A. Towards the left", "B. Towards the right", "C. Standing still"],
+                                    walkers, at=4.0)
+    assert a.value == "A", a.text
+
+
+def test_a_dark_garment_is_black_to_the_colour_namer(two: MemoryView) -> None:
+    a = ExtractiveAnswerer().choose("What is the person on the far right wearing?",
+                                    ["A. A red coat", "B. A dark jacket", "C. A blue top"], two, at=2.5)
+    assert a.value == "C", a.text  # blue and white: not dark, not red

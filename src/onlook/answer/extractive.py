@@ -402,9 +402,11 @@ class ExtractiveAnswerer(BaseAnswerer):
                 text = (f"{said} {when} (from how it moved over the last {_HEADING_S:g} s)." if now
                         else f"{said} {when}.")
                 return Answer(question, text, at, 0.5, value=h.value if h else None, evidence=ev)
-            top = Counter(h for h in heads.values() if h).most_common(1)
+            ways = {h for h in heads.values()}
+            # Several of them: a way is the answer only when they all go it (which one was meant is not known)
+            one = next(iter(ways)) if len(ways) == 1 else None
             return Answer(question, f"{len(fits)} {many} {when}: {tally}.", at, 0.4,
-                          value=top[0][0].value if top else None, evidence=ev)
+                          value=one.value if one is not None else None, evidence=ev)
         n = sum(1 for h in heads.values() if h is s.heading)
         wanted = way(s.heading)
         if query.ask is Ask.COUNT:
@@ -1597,6 +1599,24 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
                           evidence=base.evidence)
         if said:
             parsed = said
+    # 3a. Two alternatives compared ("more people on the left or the right?"): the option naming the one
+    # memory counts more of (or saying they are the same), and not the other.
+    alt = alternatives(question)
+    if alt is not None and not alt.than and isinstance(base.value, str) and not base.abstained:
+        filler = {"the", "at", "on", "in", "from", "side", "of", "a", "an", "through", "by"}
+        keys = [set(re.findall(r"[a-z0-9:]+", n.lower())) - filler for n in alt.names]
+        if base.value == "neither":
+            fits = [(lt, tx) for lt, tx in parsed if re.search(r"\b(same|neither|equal|as many|both|no difference)\b",
+                                                                tx.lower())]
+        else:
+            won = alt.names.index(base.value) if base.value in alt.names else -1
+            words = {lt: set(re.findall(r"[a-z0-9:]+", tx.lower())) for lt, tx in parsed}
+            fits = [(lt, tx) for lt, tx in parsed
+                    if won >= 0 and keys[won] <= words[lt] and not keys[1 - won] <= words[lt]]
+        if len(fits) == 1:
+            letter, text = fits[0]
+            return Answer(question, f"{letter}. {text} ({base.text.rstrip('.')}).", at, base.confidence,
+                          value=letter, evidence=base.evidence)
     question_q = understand(question)
     if _described_beyond_colour(question_q, question):  # the colours pick the person out; the rest is unchecked
         question_q = question_q.with_(unknown=())
@@ -1634,6 +1654,17 @@ def choose_from_memory(answerer: BaseAnswerer, question: str, options: list[str]
             letter, text = fits[0]
             return Answer(question, f"{letter}. {text} ({base.text})", at, base.confidence, value=letter,
                           evidence=base.evidence)
+    # 3b. Side questions ("which way did he leave?", "which way is she walking?"): the option naming the side
+    # memory answers, and no other side.
+    if question_q.ask is Ask.WHERE and base.value in {e.value for e in Edge} and not base.abstained:
+        sides = {"upper": "top", "lower": "bottom"}
+        fits = [(letter, text) for letter, text in parsed
+                if {sides.get(w, w) for w in re.findall(r"\b(left|right|top|bottom|upper|lower)\b", text.lower())}
+                == {base.value}]
+        if len(fits) == 1:
+            letter, text = fits[0]
+            return Answer(question, f"{letter}. {text} ({base.text.rstrip('.')}).", at, base.confidence,
+                          value=letter, evidence=base.evidence)
     # 4. Time questions: the option naming the time memory answers (within 2 s or a tenth).
     if question_q.ask is Ask.WHEN and isinstance(base.value, (int, float)) and not base.abstained:
         timed = [(letter, text, _option_time(text)) for letter, text in parsed]
@@ -1806,7 +1837,9 @@ def option_query(question: Query, option: str) -> Query | None:
     if not _says_anything(o, option) and question.subject.states:
         # "What's his mouth doing?" / "Wide open": a bare option describes the part the question asks about.
         state = next(iter(question.subject.states))[0]
-        o = understand(f"{_STATE_CONTEXT.get(state, 'he is')} {option.strip().rstrip('.')}")
+        # "It is wide open" / "They are closed": the pronoun is the part itself
+        bare = re.sub(r"^(it|they|she|he)\s*(is|are|'s|'re)\s+", "", option.strip().rstrip("."), flags=re.I)
+        o = understand(f"{_STATE_CONTEXT.get(state, 'he is')} {bare}")
     low = option.lower()
     side = parse_edge(low)
     edge = o.edge or (Edge(side) if side else None)

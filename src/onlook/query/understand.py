@@ -754,6 +754,8 @@ def alternatives(text: str) -> Alternatives | None:
     m_end = _TIME_END.search(tail)
     if m_end is not None and m_end.start() > 0:  # "people or cars right now": the time is both sides'
         suffix, tail = " " + m_end.group(0), tail[:m_end.start()].strip()
+    # "the right of the picture": the picture is where every side is, so it says nothing of the alternative
+    tail = re.sub(r"\s+(?:side\s+)?of the (?:picture|frame|screen|image|view|scene|shot)$", "", tail)
     words_b = tail.split()
     words_h = head.rstrip(",").split()
     if not words_b or not words_h:
@@ -1437,7 +1439,10 @@ def _asked_state(r: _Reader) -> BodyState | None:
     closed or not, turned to the camera or not). The part's words are used.
     """
     m = re.match(r"^(what|how)\b.*?\b(mouth|lips|eyes|eye|eyelids)\b(.*)$", r.q)
-    if m and re.search(r"\b(doing|do|look|looks|like|now|right|moment|state)\b|^\s*\??$", m.group(3)):
+    doing_with = re.match(r"^what\b.*\bdoing with (?:his|her|their|the) (mouth|lips|eyes|eye|eyelids)\b", r.q)
+    if doing_with:  # "what is the man doing with his mouth?"
+        state = _PART_STATES[doing_with.group(1)]
+    elif m and re.search(r"\b(doing|do|look|looks|like|now|right|moment|state)\b|^\s*\??$", m.group(3)):
         state = _PART_STATES[m.group(2)]
     elif re.match(r"^(where|which way|in which direction|what direction)\b.*\b(looking|facing|gazing|staring)\b", r.q):
         state = BodyState.FACING_CAMERA
@@ -1777,6 +1782,13 @@ def _holding(r: _Reader, head: Token | None) -> _Holding | None:
 def _colours(r: _Reader) -> frozenset[str]:
     out: set[str] = set()
     for t in r.tokens:
+        nxt = r.tokens[t.i + 1] if t.i + 1 < len(r.tokens) else None
+        if (t.text == "dark" and not t.used and nxt is not None and (nxt.lemma in _CLOTHING or nxt.text in _CLOTHING)
+                and _COLOUR_SYN.get(nxt.text, nxt.text) not in COLOR_NAMES):
+            # "a dark jacket", "dark clothes": what the colour namer calls black (too little light for a hue)
+            out.add("black")
+            t.used = True
+            continue
         c = _COLOUR_SYN.get(t.text, t.text)
         if c in COLOR_NAMES and not t.used:
             if t.dep in ("amod", "compound") and t.head in r.related:
