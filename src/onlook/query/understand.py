@@ -740,6 +740,8 @@ def alternatives(text: str) -> Alternatives | None:
     than = " than " in q and q.count(" than ") == 1 and " or " not in q
     if not m or not (than or q.count(" or ") == 1):
         return None
+    if not than and re.search(r"\b(?:more|fewer|less) than\b", q):
+        return None  # "did more than 3 people enter or leave?": a count comparison, with an "or" of its own
     head, tail = q.split(" than " if than else " or ", 1)
     if m.start() > len(head):
         return None  # the comparative must come before the alternatives
