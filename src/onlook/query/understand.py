@@ -1089,6 +1089,11 @@ def _understand(text: str, alert: bool) -> Query:
                         r.q)
     if m_depth and "towards the camera" not in unknown:
         unknown += ("away from the camera" if m_depth.group(1) == "away from" else "towards the camera",)
+    # "Did someone run?", "is anyone running?": speed is not measured; moving is (so "run in" stays an entry).
+    if event in (Event.MOVE, Event.PRESENT) and Label.PERSON in subject_labels and "run" not in unknown and any(
+            t.text in ("run", "runs", "running", "ran", "sprint", "sprints", "sprinting", "sprinted", "jog", "jogs",
+                       "jogging", "jogged", "rushing", "rushed", "racing", "raced") for t in r.tokens):
+        unknown += ("run",)
     # "How many groups of people?" counts groups, which nothing perceives (the people are counted otherwise).
     m_group = re.search(r"\bhow many (groups|pairs|couples|families|crowds|queues|lines)\b", r.q)
     if m_group and m_group.group(1) not in unknown:
