@@ -112,6 +112,7 @@ _STOP_MOVED = 0.5
 _STOP_STILL = 0.12
 _STOP_STILL_S = 2.0
 _STOP_HISTORY_S = 30.0  # path kept per track; tracks unseen this long are forgotten
+_PathPoint = tuple[float, float, float, float]  # (t, centre x, centre y, box height) of one sighting
 # A heading rule fires once a track's centre has gone this share of the picture its way since first seen (and
 # more that way than across it): far enough that the detector's jitter on a standing person never makes it.
 _HEADING_TRAVEL = 0.08
@@ -343,20 +344,29 @@ def _dist(p: tuple[float, float, float, float], cx: float, cy: float) -> float:
     return float(((p[1] - cx) ** 2 + (p[2] - cy) ** 2) ** 0.5)
 
 
-def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
-    """The tracks of a stop rule that, in this analysis, came to rest after moving (each fires once)."""
+def _follow(st: _RuleState, obs: list[Observation], t: float) -> list[tuple[Observation, list[_PathPoint]]]:
+    """This analysis's tracks of the rule's things that have not fired yet, each with its path so far (this
+    sighting added); paths of tracks gone from view are forgotten, so memory stays bounded."""
     r = st.rule
-    hits = []
+    out = []
     for o in obs:
         is_thing = (o.kind == ObservationKind.OBJECT and o.label in r.labels) or (
             o.kind == ObservationKind.PERSON and Label.PERSON.value in r.labels)
         if not is_thing or o.track_id is None or o.box is None or o.track_id in st.fired_tracks:
             continue
-        if r.colors and not set(r.colors) & set(o.attrs.get("colors", [])):
-            continue
         x0, y0, x1, y1 = o.box
         path = st.paths.setdefault(o.track_id, [])
         path.append((t, (x0 + x1) / 2, (y0 + y1) / 2, max(1e-3, y1 - y0)))
+        out.append((o, path))
+    for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
+        del st.paths[tid]
+    return out
+
+
+def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
+    """The tracks of a stop rule that, in this analysis, came to rest after moving (each fires once)."""
+    hits = []
+    for o, path in _follow(st, obs, t):
         while path and t - path[0][0] > _STOP_HISTORY_S:
             path.pop(0)
         still = [p for p in path if t - p[0] <= _STOP_STILL_S]
@@ -368,36 +378,24 @@ def _stopped(st: _RuleState, obs: list[Observation], t: float) -> list[Observati
 
         moved = max(_dist(p, cx, cy) for p in before) / h
         wobble = max(_dist(p, cx, cy) for p in still) / h
-        if wobble <= _STOP_STILL and moved >= _STOP_MOVED and _person_matches(o, r):
-            st.fired_tracks.add(o.track_id)
+        if wobble <= _STOP_STILL and moved >= _STOP_MOVED and _person_matches(o, st.rule):
+            st.fired_tracks.add(o.track_id)  # type: ignore[arg-type]  # _follow keeps tracked ones only
             hits.append(o)
-    for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
-        del st.paths[tid]  # tracks gone from view: bounded memory
     return hits
 
 
 def _headed(st: _RuleState, obs: list[Observation], t: float) -> list[Observation]:
     """The tracks of a heading rule that, in this analysis, have travelled its way far enough (once each)."""
-    r = st.rule
     hits = []
-    for o in obs:
-        is_thing = (o.kind == ObservationKind.OBJECT and o.label in r.labels) or (
-            o.kind == ObservationKind.PERSON and Label.PERSON.value in r.labels)
-        if not is_thing or o.track_id is None or o.box is None or o.track_id in st.fired_tracks:
-            continue
-        x0, y0, x1, y1 = o.box
-        path = st.paths.setdefault(o.track_id, [])
-        path.append((t, (x0 + x1) / 2, (y0 + y1) / 2, max(1e-3, y1 - y0)))
+    for o, path in _follow(st, obs, t):
         if len(path) > 2:
             del path[1:-1]  # its first sighting and now are all the rule needs
         dx, dy = path[-1][1] - path[0][1], path[-1][2] - path[0][2]
         ways = {"left": (-dx, dy), "right": (dx, dy), "top": (-dy, dx), "bottom": (dy, dx)}
-        along, across = ways[r.heading or "left"]
-        if along >= _HEADING_TRAVEL and along > abs(across) and _person_matches(o, r):  # colours and cells too
-            st.fired_tracks.add(o.track_id)
+        along, across = ways[st.rule.heading or "left"]
+        if along >= _HEADING_TRAVEL and along > abs(across) and _person_matches(o, st.rule):  # colours, cells too
+            st.fired_tracks.add(o.track_id)  # type: ignore[arg-type]
             hits.append(o)
-    for tid in [k for k, p in st.paths.items() if not p or t - p[-1][0] > _STOP_HISTORY_S]:
-        del st.paths[tid]  # tracks gone from view: bounded memory
     return hits
 
 
@@ -440,8 +438,8 @@ class _RuleState:
     false_since: float | None = None
     fired_tracks: set[int] = field(default_factory=set)
     fired_words: dict[str, float] = field(default_factory=dict)
-    # stop rules: each track's recent (t, centre x, centre y, box height)
-    paths: dict[int, list[tuple[float, float, float, float]]] = field(default_factory=dict)
+    # stop and heading rules: each track's recent (t, centre x, centre y, box height)
+    paths: dict[int, list[_PathPoint]] = field(default_factory=dict)
     # release rules: the hold frames since a hand was last on the thing (bounded: cleared on each release)
     hold_frames: list[HoldFrame] = field(default_factory=list)
     occurrences: int = 0  # rules with an ordinal: the events counted so far
