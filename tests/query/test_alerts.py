@@ -682,3 +682,17 @@ def test_an_ordinal_fires_on_that_occurrence_only() -> None:
     fired = [(a.t, a.evidence[0].track_id) for t, ids in ((1.0, (1,)), (2.0, (2, 3)), (3.0, (4,)))
              for a in book.check(entry(t, *ids))]
     assert fired == [(2.0, 2)]
+
+
+@pytest.mark.parametrize(("query", "refused"), [
+    ("alert me when a dog and a cat are both visible", True),  # two things at once: no rule checks that
+    ("cars and trucks together", True),
+    ("alert when cars and trucks appear", False),  # either kind
+    ("a car or a truck appears", False),
+])
+def test_two_things_at_once_are_refused_not_read_as_either(query: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(UnsupportedQuery, match="add one alert for each"):
+            compile_alert(query)
+    else:
+        assert compile_alert(query).labels == ("car", "truck")

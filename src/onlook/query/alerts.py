@@ -34,7 +34,7 @@ from onlook.query.model import REGION_CELLS, Cmp, Comparison, Event, Query, Regi
 from onlook.query.speech import words_match
 from onlook.query.understand import understand_alert
 from onlook.types import Alert, Analysis, Observation, ObservationKind, SpeechSegment
-from onlook.vocabulary import OBJECT_LABELS, Label
+from onlook.vocabulary import OBJECT_LABELS, Label, find_objects
 
 __all__ = ["Rule", "RuleKind", "AlertBook", "compile_alert", "rule_from_query", "SUPPORTED_HINT"]
 
@@ -219,6 +219,18 @@ def rule_from_query(query: str, q: Query) -> Rule:
     Raises:
         UnsupportedQuery: a part of ``q`` is not something perception records (named in the message).
     """
+    words = find_objects(query)
+    low = query.lower()
+    joined = len(words) >= 2 and words[0][1] != words[1][1] and q.compare is None and re.search(
+        rf"\b(?:(an?|the|one)\s+)?{re.escape(words[0][0])}\s+and\s+(?:(an?|the|one)\s+)?{re.escape(words[1][0])}\b",
+        low)
+    # "cars and trucks appear" is either kind; "a dog and a cat", "both", "together" is the two at once
+    if joined and (joined.group(1) and joined.group(2) or re.search(r"\b(both|together|at the same time|at once)\b",
+                                                                    low)):
+        # "a dog and a cat are both visible": two things at once, which no rule checks (one rule fires on either)
+        raise UnsupportedQuery(f"alert {query!r}: an alert watches for one kind of thing (or several kinds "
+                               f"joined by \"or\"), not {words[0][0]} and {words[1][0]} together; add one "
+                               "alert for each")
     rule = _rule_from_query(query, q)
     if q.ordinal is None:
         return rule
