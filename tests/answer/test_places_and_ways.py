@@ -271,3 +271,22 @@ def test_a_dark_garment_is_black_to_the_colour_namer(two: MemoryView) -> None:
     a = ExtractiveAnswerer().choose("What is the person on the far right wearing?",
                                     ["A. A red coat", "B. A dark jacket", "C. A blue top"], two, at=2.5)
     assert a.value == "C", a.text  # blue and white: not dark, not red
+
+
+def test_staying_is_how_long_people_in_view_have_been_there(remember: Callable[..., MemoryView]) -> None:
+    # person 1 (red) in view from 0 s, person 2 (blue) from 30 s; asked at 40 s
+    def frame(t: float) -> tuple[list[Observation], int]:
+        obs = [Observation(t, ObservationKind.PERSON, "person", 0.9, LEFT, 1, {"colors": ["red"]})]
+        if t >= 30.0:
+            obs.append(Observation(t, ObservationKind.PERSON, "person", 0.9, RIGHT, 2, {"colors": ["blue"]}))
+        return obs, len(obs)
+
+    view = remember([frame] * 81)
+    a = ExtractiveAnswerer()
+    ans = a.answer("Is anyone loitering?", view, at=40.0)
+    assert ans.value is True and "1 person has been in view for 30 s or more" in ans.text, ans.text
+    ans = a.answer("Who has been in view the longest?", view, at=40.0)
+    assert ans.value == 40.0 and "in view since 00:00" in ans.text, ans.text
+    ans = a.answer("How long has the person in blue been here?", view, at=40.0)
+    assert ans.value == 10.0, ans.text
+    assert a.answer("How many people are loitering?", view, at=20.0).value == 0

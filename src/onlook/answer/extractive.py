@@ -140,6 +140,40 @@ def _track_heading(obs: list[Observation]) -> Edge | None:
     return Edge.BOTTOM if dy > 0 else Edge.TOP
 
 
+_LOITER_S = 30.0  # in view this long without leaving is loitering, lingering, hanging around
+_STAY_SCAN_S = 600.0  # how far back "how long has he been here?" follows a person still in view
+_STAY_GAP_S = 3.0  # a person unseen no longer than this (a missed frame, a short occlusion) has not left
+
+
+def _present_since(view: MemoryView, at: float) -> dict[int, tuple[Observation, float, frozenset[str]]]:
+    """The people in view at ``at``, each with when it came into view (followed back through the timeline,
+    up to :data:`_STAY_SCAN_S`; gaps up to :data:`_STAY_GAP_S` do not break a stay) and every colour read on
+    it meanwhile (one frame's reading may miss the red of a jacket another frame saw)."""
+    latest = view.state_at(at)
+    now = {o.track_id: o for o in (latest["obs"] if latest else []) if o.kind == ObservationKind.PERSON
+           and o.track_id is not None}
+    if not now:
+        return {}
+    first = {k: float(latest["t"]) for k in now}  # type: ignore[index]
+    last_seen = dict(first)
+    worn: dict[int, set[str]] = {k: set(o.attrs.get("colors", [])) for k, o in now.items()}
+    rows = view.frames(max(0.0, at - _STAY_SCAN_S), at, limit=int(_STAY_SCAN_S * 4), newest_first=True)
+    open_ids = set(now)
+    for row in rows:
+        if not open_ids:
+            break
+        t = float(row["t"])
+        here = {o.track_id: o for o in row["obs"] if o.kind == ObservationKind.PERSON}
+        for k in list(open_ids):
+            if k in here:
+                first[k] = min(first[k], t)
+                last_seen[k] = t
+                worn[k].update(here[k].attrs.get("colors", []))
+            elif last_seen[k] - t > _STAY_GAP_S:
+                open_ids.discard(k)  # not seen for a while before: this is when it came
+    return {k: (o, first[k], frozenset(worn[k])) for k, o in now.items()}
+
+
 def _region_phrase(region: str) -> str:
     """"on the left", "in the top left": a picture region as a phrase."""
     prep = "on" if region in ("left", "right") else "at" if region in ("top", "bottom") else "in"
@@ -289,6 +323,9 @@ class ExtractiveAnswerer(BaseAnswerer):
         placed = self._placed_unchecked(question, query, view, at)
         if placed is not None:
             return placed
+        staying = self._staying(question, query, view, at)
+        if staying is not None:
+            return staying
         if query.ask is Ask.DURATION and not query.subject.labels - {Label.SHOT} and shot_named(question) is not None:
             return self._shot_length(question, shot_named(question) or 0, view, at)
         if query.subject.heading is not None or (query.ask is Ask.WHERE and query.event is Event.MOVE
@@ -441,6 +478,57 @@ class ExtractiveAnswerer(BaseAnswerer):
         return Answer(question, f"{which} lasted {b - a:.1f} s{still} ({format_ts(a)}-{format_ts(b)}).", at, 0.6,
                       value=round(b - a, 2), span=(round(a, 2), round(b, 2)),
                       evidence=(Evidence(a, f"{which.lower()} began", None, b),))
+
+    def _staying(self, question: str, query: Query, view: MemoryView, at: float) -> Answer | None:
+        """How long the people in view now have been there: "is anyone loitering?", "who has been here the
+        longest?", "how long has the person in red been here?".
+
+        Loitering is staying: someone in view for :data:`_LOITER_S` or more without leaving it. ``None`` when
+        the question is none of these (the caller answers as before).
+        """
+        s = query.subject
+        if s.labels != {Label.PERSON} or s.states or s.heading is not None or query.unknown:
+            return None
+        low = question.lower()
+        # Loitering, lingering, hanging around take time; waiting or staying is being there ("is someone waiting?")
+        loiter = query.event is Event.STAY and query.ask in (Ask.EXISTS, Ask.COUNT, Ask.IDENTIFY) and \
+            query.time.kind in (TimeKind.NOW, TimeKind.ALL) and re.search(
+                r"\b(loiter\w*|linger\w*|hang\w* (around|about)|hover\w*|idl\w*|dwell\w*)\b", low) is not None
+        longest = query.ask is Ask.IDENTIFY and re.search(r"\b(longest|the most time)\b", low) is not None
+        so_far = query.ask is Ask.DURATION and re.search(r"\b(has|have)\b(\s+\w+){0,4}\s+been\b", low) is not None
+        if not (loiter or longest or so_far):
+            return None
+        staying = _present_since(view, at)
+        cells = REGION_CELLS[s.region] if s.region is not None else None
+        fits = [(o, t0) for o, t0, worn in staying.values()
+                if (not s.colours or s.colours & worn) and (cells is None or _cell(o) in cells)]
+        fits.sort(key=lambda x: x[1])
+        def who(o: Observation) -> str:
+            if s.colours:  # the person asked about, by the colours asked for
+                return "someone in " + "/".join(sorted(s.colours))
+            return "someone in " + "/".join(o.attrs["colors"][:2]) if o.attrs.get("colors") else "someone"
+        if so_far or longest:
+            if not fits:
+                if so_far:
+                    return None  # nobody of that description in view now: how long they stayed, as before
+                return Answer(question, f"Nobody is in view at {format_ts(at)}.", at, 0.5, value=None)
+            o, t0 = fits[0]
+            more = f" ({len(fits) - 1} more in view for less)" if longest and len(fits) > 1 else ""
+            return Answer(question, f"{who(o).capitalize()}: in view since {format_ts(t0)}, {at - t0:.0f} s so far"
+                          f"{more}.", at, 0.5, value=round(at - t0, 1), span=(round(t0, 2), round(at, 2)),
+                          evidence=(Evidence(t0, f"{who(o)} came into view", None, at),))
+        long_ = [(o, t0) for o, t0 in fits if at - t0 >= _LOITER_S]
+        n = len(long_)
+        since = ", ".join(f"{who(o)} since {format_ts(t0)}" for o, t0 in long_[:5])
+        text = (f"{n} {'person has' if n == 1 else 'people have'} been in view for {_LOITER_S:g} s or more without "
+                f"leaving ({since})" if n else f"Nobody in view at {format_ts(at)} has been there for {_LOITER_S:g} s "
+                f"({len(fits)} in view, each for less)")
+        if query.ask is Ask.COUNT:
+            return Answer(question, text + ".", at, 0.5, value=n)
+        if query.ask is Ask.IDENTIFY:
+            return Answer(question, text + ".", at, 0.5, value=[who(o) for o, _ in long_])
+        return Answer(question, f"{'Yes' if n else 'No'}: {text[0].lower()}{text[1:]}.", at, 0.5, value=n > 0,
+                      evidence=tuple(Evidence(t0, who(o), None, at) for o, t0 in long_[:5]))
 
     def _who_now(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
         """"Who is in view right now?": the people in the picture then, each by the colours they wear.
