@@ -290,3 +290,11 @@ def test_staying_is_how_long_people_in_view_have_been_there(remember: Callable[.
     ans = a.answer("How long has the person in blue been here?", view, at=40.0)
     assert ans.value == 10.0, ans.text
     assert a.answer("How many people are loitering?", view, at=20.0).value == 0
+
+
+def test_an_average_weighs_each_analysed_frame_by_how_long_it_stood(remember: Callable[..., MemoryView]) -> None:
+    # one person for the first second, two for the next two: (1 * 1 + 2 * 2) / 3 s
+    view = remember([lambda t: _two_people(t) if t >= 1.0 else ([_two_people(t)[0][0]], 1)] * 7)
+    for question in ("On average, how many people were in view?", "how many people are there on average?"):
+        a = ExtractiveAnswerer().answer(question, view, at=3.0)
+        assert not a.abstained and a.value == 1.7, a.text

@@ -353,6 +353,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         handler = {
             "count": self._count, "when": self._when, "color": self._color, "read": self._read,
             "presence": self._presence, "describe": self._describe, "peak": self._peak, "where": self._locate,
+            "average": self._average,
             "duration": self._duration,
         }.get(intent.kind)
         if handler is None:
@@ -1268,8 +1269,9 @@ class ExtractiveAnswerer(BaseAnswerer):
                           evidence=ans.evidence, span=ans.span)
         return self._fallback(question, view, at, it)
 
-    def _peak(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
-        """The most people (or objects of the named classes) in view at once in a range."""
+    def _rows_counted(self, view: MemoryView, at: float, it: Intent) -> tuple[float, float, list[Any],
+                                                                               Callable[[Any], int]]:
+        """The timeline rows of a peak or average question's range, and what one row counts."""
         since, until = it.scope.bounds(at)
         if it.scope.kind == "now":
             since, until = 0.0, at
@@ -1277,8 +1279,6 @@ class ExtractiveAnswerer(BaseAnswerer):
         latest = view.state_at(until)
         if latest is not None and since <= latest["t"] <= until:
             rows = [*rows, latest]
-        if not rows:
-            return self._abstain(question, at, "I have not seen anything yet.")
 
         def count(row: Any) -> int:
             if it.subject == "object":
@@ -1290,6 +1290,33 @@ class ExtractiveAnswerer(BaseAnswerer):
                            and (not it.cells or _cell(o) in it.cells))
             return int(row["people"])
 
+        return since, until, rows, count
+
+    def _average(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """How many people (or objects of the named classes) were in view at once on average over a range,
+        each timeline row weighted by how long it stood (rows are analysed frames, not evenly spaced)."""
+        if it.subject not in ("person", "object", None, "color"):
+            return self._abstain(question, at, f"{CANNOT_SEE}; I count people and objects at once, not that.")
+        since, until, rows, count = self._rows_counted(view, at, it)
+        if len(rows) < 2:
+            return self._abstain(question, at, "I have not seen enough yet.")
+        total = weight = 0.0
+        for a, b in zip(rows, rows[1:]):
+            dt = max(0.0, float(b["t"]) - float(a["t"]))
+            total += count(a) * dt
+            weight += dt
+        mean = total / weight if weight > 0 else float(count(rows[-1]))
+        name = "/".join(plural(x) for x in it.labels) if it.subject == "object" else "people"
+        return Answer(question, f"{mean:.1f} {name}{_place(it)} in view on average"
+                      f"{_where(it.scope.kind, since, until) or f' up to {format_ts(until)}'} (from {len(rows)} "
+                      f"analysed frames over {format_ts(weight)}).", at, 0.55, value=round(mean, 1),
+                      span=(round(float(rows[0]["t"]), 2), round(float(rows[-1]["t"]), 2)))
+
+    def _peak(self, question: str, view: MemoryView, at: float, it: Intent) -> Answer:
+        """The most people (or objects of the named classes) in view at once in a range."""
+        since, until, rows, count = self._rows_counted(view, at, it)
+        if not rows:
+            return self._abstain(question, at, "I have not seen anything yet.")
         if it.subject not in ("person", "object", None, "color"):
             return self._abstain(question, at, f"{CANNOT_SEE}; I count people and objects at once, not that.")
         best = max(rows, key=lambda r: (count(r), -r["t"]))

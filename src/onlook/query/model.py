@@ -41,6 +41,8 @@ class Ask(StrEnum):
     """How many distinct things match (now, when the time is ``now``; so far otherwise)."""
     PEAK = "peak"
     """The most that matched at once."""
+    AVERAGE = "average"
+    """How many matched at once on average over the range ("on average, how many people are in view?")."""
     FREQUENCY = "frequency"
     """How many times the event happened ("how often", "how many times")."""
     DURATION = "duration"

@@ -365,7 +365,8 @@ def parse_question(text: str) -> Intent:
 
 # ---- the typed query, in the answerer's terms ------------------------------------------------------
 
-_ASK_KIND = {"count": "count", "peak": "peak", "frequency": "count", "duration": "duration", "when": "when",
+_ASK_KIND = {"count": "count", "peak": "peak", "average": "average", "frequency": "count", "duration": "duration",
+             "when": "when",
              "identify": "when", "alert": "when", "exists": "presence", "list": "presence", "colour": "color",
              "read": "read", "where": "where", "describe": "describe", "unknown": "unknown"}
 

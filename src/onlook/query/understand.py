@@ -2124,6 +2124,11 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         use("most", "max", "maximum", "highest", "largest", "greatest", "biggest", "peak", "once", "simultaneously",
             "busiest", "crowded")
         return Ask.PEAK
+    # The raw text: "on average, how many...?" loses its opening phrase to the aside dropper
+    if re.search(r"\b(on average|average|mean|typically|usually|normally)\b", r.raw.lower()) and re.search(
+            r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b|\baverage (number|count|crowd)\b", q):
+        use("average", "mean", "typically", "usually", "normally", "on", "how", "many", "number", "count")
+        return Ask.AVERAGE
     if re.search(r"\bhow long\b|\bfor how (long|many (seconds|minutes))\b|\bduration\b|\bhow much time\b", q):
         use("how", "long", "duration", "much", "time")
         return Ask.DURATION
@@ -2211,7 +2216,7 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
 
 def _present_tense(r: _Reader, event: Event, ask: Ask) -> bool:
     """Whether the question is about the current picture: a present-tense finite verb, no past-tense one."""
-    if ask in (Ask.DESCRIBE, Ask.FREQUENCY, Ask.PEAK, Ask.DURATION, Ask.WHEN, Ask.UNKNOWN):
+    if ask in (Ask.DESCRIBE, Ask.FREQUENCY, Ask.PEAK, Ask.AVERAGE, Ask.DURATION, Ask.WHEN, Ask.UNKNOWN):
         return False
     if event in (Event.CUT, Event.SAY):
         return False
