@@ -298,3 +298,13 @@ def test_an_average_weighs_each_analysed_frame_by_how_long_it_stood(remember: Ca
     for question in ("On average, how many people were in view?", "how many people are there on average?"):
         a = ExtractiveAnswerer().answer(question, view, at=3.0)
         assert not a.abstained and a.value == 1.7, a.text
+
+
+def test_how_long_ago_gives_the_time_and_the_wait(make_view) -> None:
+    a = ExtractiveAnswerer().answer("How long ago was the last cut?", make_view(), at=30.0)
+    assert a.value == 20.0 and "(10.0 s ago)" in a.text, a.text
+
+
+def test_a_known_things_place_is_the_question(two: MemoryView) -> None:
+    # "is the man on the lawn?": the only person in view, but where he is is what is asked
+    assert ExtractiveAnswerer().answer("Is the man on the left on the lawn?", two, at=2.5).abstained

@@ -233,7 +233,12 @@ class ExtractiveAnswerer(BaseAnswerer):
         query = self.parser(question)
         if query.follow is not None:
             query = resolve_followup(query, history)
-        return self.answer_query(question, query, view, at)
+        ans = self.answer_query(question, query, view, at)
+        if (query.ask is Ask.WHEN and not ans.abstained and isinstance(ans.value, (int, float))
+                and not isinstance(ans.value, bool) and re.search(r"\bhow (long|many \w+) ago\b", question.lower())):
+            # "how long ago was the last cut?": the time, and how long before now it was
+            ans = replace(ans, text=f"{ans.text.rstrip('.')} ({at - float(ans.value):.1f} s ago).")
+        return ans
 
     def _trend(self, question: str, busier: bool | None, seconds: float, view: MemoryView, at: float) -> Answer:
         """"Has the number of people gone up or down in the last 10 s?", "is it getting busier?": the people in
@@ -374,6 +379,8 @@ class ExtractiveAnswerer(BaseAnswerer):
         d = described(question)
         if d is None or not set(query.unknown) <= d.words:
             return None
+        if query.ask is Ask.EXISTS and d.labels == query.subject.labels and definite_subject(question):
+            return None  # "is the box on the table?": the description is what is asked, not which box
         howmany = self.answer_query(question, Query(ask=Ask.COUNT, subject=Subject(labels=d.labels),
                                                     time=TimeRange(TimeKind.NOW)), view, at)
         if howmany.abstained or howmany.value not in (0, 1):

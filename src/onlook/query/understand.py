@@ -2124,6 +2124,9 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         use("most", "max", "maximum", "highest", "largest", "greatest", "biggest", "peak", "once", "simultaneously",
             "busiest", "crowded")
         return Ask.PEAK
+    if re.search(r"\bhow (long|many (seconds|minutes|hours)) ago\b", q):
+        use("how", "long", "many", "seconds", "minutes", "hours", "ago")
+        return Ask.WHEN  # "how long ago was the last cut?": a time, said as how long before now
     # The raw text: "on average, how many...?" loses its opening phrase to the aside dropper
     if re.search(r"\b(on average|average|mean|typically|usually|normally)\b", r.raw.lower()) and re.search(
             r"\bhow many\b|\bnumber of\b|\bcount\b|\bheadcount\b|\baverage (number|count|crowd)\b", q):
