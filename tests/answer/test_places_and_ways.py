@@ -308,3 +308,12 @@ def test_how_long_ago_gives_the_time_and_the_wait(make_view) -> None:
 def test_a_known_things_place_is_the_question(two: MemoryView) -> None:
     # "is the man on the lawn?": the only person in view, but where he is is what is asked
     assert ExtractiveAnswerer().answer("Is the man on the left on the lawn?", two, at=2.5).abstained
+
+
+def test_telling_about_a_person_gives_their_comings_and_goings(make_view) -> None:
+    # the scenario's person in red enters from the right at 12 s and leaves through the left at 25 s
+    view = make_view()
+    for question in ("Tell me about the person in red.", "What did the person in red do?"):
+        a = ExtractiveAnswerer().answer(question, view, at=40.0)
+        assert not a.abstained and "came in through the right edge at 00:12" in a.text, a.text
+        assert "left through the left edge at 00:25 (13 s in view)" in a.text, a.text

@@ -140,6 +140,7 @@ def _track_heading(obs: list[Observation]) -> Edge | None:
     return Edge.BOTTOM if dy > 0 else Edge.TOP
 
 
+_ABOUT_MAX = 3  # people described one by one in "tell me about the person in red"
 _LOITER_S = 30.0  # in view this long without leaving is loitering, lingering, hanging around
 _STAY_SCAN_S = 600.0  # how far back "how long has he been here?" follows a person still in view
 _STAY_GAP_S = 3.0  # a person unseen no longer than this (a missed frame, a short occlusion) has not left
@@ -338,6 +339,9 @@ class ExtractiveAnswerer(BaseAnswerer):
             headed = self._headings(question, query, view, at, scope)
             if headed is not None:
                 return headed
+        if (query.ask is Ask.DESCRIBE and query.subject.labels == {Label.PERSON} and query.subject.colours
+                and not query.unknown and not query.subject.states):
+            return self._about_people(question, query, view, at)
         if (query.ask is Ask.IDENTIFY and query.subject.labels == {Label.PERSON} and query.event is Event.PRESENT
                 and query.time.kind in (TimeKind.NOW, TimeKind.AT, TimeKind.AGO) and query.ordinal is None
                 and not query.unknown
@@ -537,6 +541,43 @@ class ExtractiveAnswerer(BaseAnswerer):
             return Answer(question, text + ".", at, 0.5, value=[who(o) for o, _ in long_])
         return Answer(question, f"{'Yes' if n else 'No'}: {text[0].lower()}{text[1:]}.", at, 0.5, value=n > 0,
                       evidence=tuple(Evidence(t0, who(o), None, at) for o, t0 in long_[:5]))
+
+    def _about_people(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
+        """"Tell me about the person in red": each person in those colours, when and through which edge they
+        came and went (or that they are still in view), and how long they stayed."""
+        colours = tuple(sorted(query.subject.colours))
+        scope = resolve_time(query.time, view, at)
+        if isinstance(scope, str):
+            return Answer(question, scope, at, 0.4, value=[])
+        since, until = scope.bounds(at)
+        ppl = self._people_obs(view, since, until, colors=colours, limit=_ABOUT_MAX * 4)
+        if not ppl:
+            return Answer(question, f"I saw nobody in {' or '.join(colours)}{_where(scope.kind, since, until)}.", at,
+                          0.4, value=[])
+        ids = {o.track_id for o in ppl}
+        moves = {(o.kind, o.track_id): o for o, _ in view.sightings([ObservationKind.ENTER, ObservationKind.EXIT],
+                                                                   since, until) if o.track_id in ids}
+        now_ids = set(_present_since(view, at)) if until >= at else set()
+        parts = []
+        for o in ppl[:_ABOUT_MAX]:
+            came = moves.get((ObservationKind.ENTER, o.track_id))
+            went = moves.get((ObservationKind.EXIT, o.track_id))
+            bits = [f"in {'/'.join(o.attrs.get('colors', [])[:3]) or ' or '.join(colours)}"]
+            bits.append(f"came in through the {came.attrs['edge']} edge at {format_ts(came.t)}"
+                        if came is not None and came.attrs.get("edge") else f"first seen at {format_ts(o.t)}")
+            if went is not None:
+                edge = went.attrs.get("edge")
+                bits.append(f"left {'through the ' + edge + ' edge' if edge and edge != 'inside' else 'the view'} "
+                            f"at {format_ts(went.t)} ({went.t - (came.t if came else o.t):.0f} s in view)")
+            elif o.track_id in now_ids:
+                bits.append(f"still in view at {format_ts(at)}")
+            parts.append(", ".join(bits))
+        more = f" (and {len(ppl) - _ABOUT_MAX} more)" if len(ppl) > _ABOUT_MAX else ""
+        n = len(ppl)
+        return Answer(question, f"{n} {'person' if n == 1 else 'people'} in {' or '.join(colours)}"
+                      f"{_where(scope.kind, since, until)}: " + "; ".join(parts) + more + ".", at, 0.5,
+                      value=parts, evidence=tuple(Evidence(o.t, f"person in {'/'.join(o.attrs.get('colors', []))}")
+                                                  for o in ppl[:_ABOUT_MAX]))
 
     def _who_now(self, question: str, query: Query, view: MemoryView, at: float) -> Answer:
         """"Who is in view right now?": the people in the picture then, each by the colours they wear.

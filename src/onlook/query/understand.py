@@ -2124,6 +2124,10 @@ def _ask(r: _Reader, event: Event, labels: frozenset[Label], words: tuple[str, .
         use("most", "max", "maximum", "highest", "largest", "greatest", "biggest", "peak", "once", "simultaneously",
             "busiest", "crowded")
         return Ask.PEAK
+    if re.search(r"^\s*(tell me (more )?about\b|what did\b.*\bdo\b\s*[?.!]*$)", r.raw.lower()) and (
+            labels or re.search(r"\b(in|wearing)\b", q)):
+        use("tell", "me", "about", "more", "what", "did", "do")
+        return Ask.DESCRIBE  # "tell me about the person in red", "what did the man in blue do?"
     if re.search(r"\bhow (long|many (seconds|minutes|hours)) ago\b", q):
         use("how", "long", "many", "seconds", "minutes", "hours", "ago")
         return Ask.WHEN  # "how long ago was the last cut?": a time, said as how long before now
