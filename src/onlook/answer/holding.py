@@ -14,7 +14,7 @@ from onlook.query.model import Ask, Event, Query
 from onlook.query.parse import TimeScope
 from onlook.query.search import MemoryView
 from onlook.types import Answer, Evidence, format_ts
-from onlook.vocabulary import Label, plural
+from onlook.vocabulary import Label, find_objects, plural
 
 __all__ = ["answer_holding", "is_about_holding"]
 
@@ -101,13 +101,22 @@ def _hold(question: str, query: Query, at: float, frames: list[HoldFrame], what:
         return _no(question, query, at, why, frames[-1])
     last = held[-1]
     things = sorted({o.label for o in last.held})
-    names = ", ".join(things)
+    asked = {m.value for m in query.holding}
+
+    word = next((w for w, labs in find_objects(question) if {m.value for m in labs} == asked), what)
+
+    def said(labels: set[str]) -> str:
+        # The thing by the asker's word when the detector's classes are all ones that word maps to: a box is
+        # "box" or "book" to the detectors, and "a hand on the book" answers "did he grab the box?" badly.
+        return word if asked and labels <= asked else ", ".join(sorted(labels))
+
+    names = said(set(things))
     ev = tuple(Evidence(f.t, "hand on " + ", ".join(sorted({o.label for o in f.held})), None) for f in held[:6])
     runs = hold_runs(frames)
     if query.ask is Ask.WHEN:
         start, end = runs[-1] if query.ordinal == -1 else runs[min(len(runs), max(1, query.ordinal or 1)) - 1]
         f = next(x for x in held if x.t >= start)
-        return Answer(question, f"At {format_ts(start)}: a hand on the {', '.join(sorted({o.label for o in f.held}))}"
+        return Answer(question, f"At {format_ts(start)}: a hand on the {said({o.label for o in f.held})}"
                       f" (until {format_ts(end)}; {len(runs)} time{'s' if len(runs) != 1 else ''} in all).", at, 0.5,
                       value=round(start, 2), span=(round(start, 2), round(end, 2)), evidence=ev)
     if query.ask is Ask.COUNT:
