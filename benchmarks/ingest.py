@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks.results import BenchResult, pct
 from onlook.config import Settings
+from onlook.errors import SourceError
 
 __all__ = ["bench_alert_delay", "bench_ingest", "bench_process", "score_enters"]
 
@@ -151,18 +152,25 @@ def bench_alert_delay(clip: Path, seconds: float = 60.0) -> list[BenchResult]:
 
 
 def _timed_watch(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one ``onlook watch`` child process run to its end."""
+    """Wall seconds and peak RSS (MB) of one ``onlook watch`` child process run to its end.
+
+    Raises:
+        SourceError: the watch failed (its last words say why), as a bad clip would.
+    """
     import subprocess
 
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    # wait4 gives this child's own peak RSS (getrusage of all children would keep the largest so far)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr is not None else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.strip()[-300:]}")
+    # stderr to a file, not a pipe: a chatty child must not fill a pipe nobody reads while we wait on it
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        # wait4 gives this child's own peak RSS (getrusage of all children would keep the largest so far)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            said = err.read().decode(errors="replace").strip()[-300:]
+            raise SourceError(f"{' '.join(cmd[2:])} exited {proc.returncode}: {said}")
     return wall, usage.ru_maxrss / 1024.0  # Linux reports kB
 
 
@@ -214,5 +222,5 @@ def _duration_s(clip: Path) -> float:
     finally:
         cap.release()
     if n <= 0 or fps <= 0:
-        raise RuntimeError(f"{clip}: cannot read its length")
+        raise SourceError(f"{clip}: cannot read its length (no frame count or rate)")
     return n / fps
