@@ -774,13 +774,10 @@ def alternatives(text: str) -> Alternatives | None:
         if not starts:
             return None
         k = starts[-1]
-    elif len(words_h) > 1 and words_h[-2] in _PREPOSITIONS and len(words_b) >= 1:
-        # "at 0:20 or 0:50", "from the left or the right": the preposition is shared
-        k = len(words_h) - 1 if len(words_b) == 1 or words_b[0] != "the" else len(words_h) - 2
-        words_b = [words_h[len(words_h) - 2]] + words_b if words_b[0] not in _PREPOSITIONS else words_b
+    elif len(words_h) > 1 and words_h[-2] in _PREPOSITIONS:
+        # "at 0:20 or 0:50": the preposition before the last word is shared
         k = len(words_h) - 2
-        if words_h[k:][1:2] == ["the"] and words_b[1:2] != ["the"]:
-            words_b = [words_b[0], "the", *words_b[1:]]
+        words_b = [words_h[k], *words_b]
     else:
         if words_b[0] == "the" and len(words_h) >= 2 and words_h[-2] == "the":
             k = len(words_h) - 2
