@@ -71,6 +71,14 @@ CANNOT_SEE = ("I can't tell from what I perceive: my detectors see people (count
 _MOVES = (ObservationKind.ENTER, ObservationKind.EXIT)  # a person coming into or leaving the view
 
 
+def _fits(o: Observation, s: Subject, worn: frozenset[str] | set[str] | None = None) -> bool:
+    """Whether a sighting fits the subject's colours (or ``worn``: every colour read on its track) and region."""
+    worn = set(o.attrs.get("colors", [])) if worn is None else worn
+    if s.colours and not s.colours & worn:
+        return False
+    return s.region is None or _cell(o) in REGION_CELLS[s.region]
+
+
 def _matches(o: Observation, colors: tuple[str, ...] | list[str], edge: str | None) -> bool:
     """Whether an enter/exit sighting fits the colours and edge a question names."""
     if colors and not set(colors) & set(o.attrs.get("colors", [])):
@@ -418,7 +426,6 @@ class ExtractiveAnswerer(BaseAnswerer):
         latest = view.state_at(until)
         if latest is not None and (not rows or latest["t"] > rows[-1]["t"]):
             rows.append(latest)
-        cells = REGION_CELLS[s.region] if s.region is not None else None
         tracks: dict[int, list[Observation]] = {}
         for row in rows:
             for o in row["obs"]:
@@ -428,9 +435,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         if now:  # what is in view now, not everyone seen in the last seconds
             in_view = {o.track_id for o in (latest["obs"] if latest else []) if o.kind == kind}
             tracks = {k: v for k, v in tracks.items() if k in in_view}
-        fits = {k: v for k, v in tracks.items()
-                if (not s.colours or s.colours & set(v[-1].attrs.get("colors", [])))
-                and (cells is None or _cell(v[-1]) in cells)}
+        fits = {k: v for k, v in tracks.items() if _fits(v[-1], s)}
         heads = {k: _track_heading(v) for k, v in fits.items()}
         name = "person" if kind == ObservationKind.PERSON else (next(iter(labels)) if len(labels) == 1 else "thing")
         many = "people" if kind == ObservationKind.PERSON else plural(name)
@@ -511,9 +516,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         if not (loiter or longest or so_far):
             return None
         staying = _present_since(view, at)
-        cells = REGION_CELLS[s.region] if s.region is not None else None
-        fits = [(o, t0) for o, t0, worn in staying.values()
-                if (not s.colours or s.colours & worn) and (cells is None or _cell(o) in cells)]
+        fits = [(o, t0) for o, t0, worn in staying.values() if _fits(o, s, worn)]
         fits.sort(key=lambda x: x[1])
         def who(o: Observation) -> str:
             if s.colours:  # the person asked about, by the colours asked for
@@ -591,10 +594,7 @@ class ExtractiveAnswerer(BaseAnswerer):
         row = view.state_at(t)
         if row is None:
             return self._abstain(question, at, "I have not seen anything yet.")
-        cells = REGION_CELLS[query.subject.region] if query.subject.region is not None else None
-        ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON
-               and (not query.subject.colours or query.subject.colours & set(o.attrs.get("colors", [])))
-               and (cells is None or _cell(o) in cells)]
+        ppl = [o for o in row["obs"] if o.kind == ObservationKind.PERSON and _fits(o, query.subject)]
         ppl.sort(key=lambda o: o.box[0] if o.box else 0.0)  # left to right, as one reads the picture
         when = format_ts(float(row["t"]))
         narrowed = " ".join(x for x in (
