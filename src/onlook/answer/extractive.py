@@ -557,9 +557,15 @@ class ExtractiveAnswerer(BaseAnswerer):
         if not ppl:
             return Answer(question, f"I saw nobody in {' or '.join(colours)}{_where(scope.kind, since, until)}.", at,
                           0.4, value=[])
-        ids = {o.track_id for o in ppl}
-        moves = {(o.kind, o.track_id): o for o, _ in view.sightings([ObservationKind.ENTER, ObservationKind.EXIT],
-                                                                   since, until) if o.track_id in ids}
+        # Each person's own entry (around its first sighting) and exit (within _STAY_SCAN_S of it): bounded
+        # reads, not every entry and exit of a day-long store.
+        moves: dict[tuple[str, int | None], Observation] = {}
+        for p in ppl[:_ABOUT_MAX]:
+            near = view.sightings([ObservationKind.ENTER], max(since, p.t - 2.0), min(until, p.t + 2.0), limit=20)
+            gone = view.sightings([ObservationKind.EXIT], p.t, min(until, p.t + _STAY_SCAN_S), limit=200)
+            for o, _ in near + gone:
+                if o.track_id == p.track_id:
+                    moves.setdefault((o.kind, o.track_id), o)
         now_ids = set(_present_since(view, at)) if until >= at else set()
         parts = []
         for o in ppl[:_ABOUT_MAX]:
