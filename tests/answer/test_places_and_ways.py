@@ -141,7 +141,7 @@ def test_comparing_over_time_counts_each_moment(remember: Callable[..., MemoryVi
 
 def test_an_alternative_perception_cannot_count_makes_the_comparison_abstain(two: MemoryView) -> None:
     a = ExtractiveAnswerer().answer("Are there more people by the door or by the window?", two, at=2.5)
-    assert a.abstained or "cannot check" in a.text, a.text
+    assert a.abstained and a.value is None, a.text  # a count "by the door" is only an upper bound: no winner
 
 
 def _walkers(t: float) -> tuple[list[Observation], int]:

@@ -282,6 +282,9 @@ class ExtractiveAnswerer(BaseAnswerer):
             q = understand(text)
             if not (q.subject.labels or q.subject.colours) or q.ask in (Ask.UNKNOWN, Ask.READ):
                 return None
+            if q.unknown:  # an unchecked place makes a count an upper bound: two bounds compare nothing
+                return self._abstain(question, at, f"{CANNOT_SEE}, not {', '.join(q.unknown)}, so I cannot "
+                                                   "compare the two.")
             q = q.with_(ask=Ask.COUNT, negated=False, compare=None,
                         event=Event.PRESENT if q.event is Event.ABSENT else q.event)
             if q.time.kind is TimeKind.START and q.time.seconds is None and q.event is Event.PRESENT:
